@@ -1,0 +1,33 @@
+use merit_protocol::abi::MarketError;
+
+/// Everything that can go wrong between Merit and the chain, named for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("cannot reach the node at {url}: {source} (is the devnet up? `merit devnet status`)")]
+    Connect {
+        url: String,
+        #[source]
+        source: subxt::Error,
+    },
+    #[error("the contract refused `{message}`: {error} ({error:?})")]
+    Contract {
+        message: &'static str,
+        error: MarketError,
+    },
+    #[error("the chain rejected `{call}`: {detail}")]
+    Dispatch { call: String, detail: String },
+    #[error("the contract reverted `{message}` without a Merit error (data 0x{data})")]
+    Reverted { message: &'static str, data: String },
+    #[error("could not decode {what}: {detail}")]
+    Decode { what: String, detail: String },
+    #[error("contract bundle {path}: {detail}")]
+    Bundle { path: String, detail: String },
+    #[error("the contract has no message or constructor named `{0}` (is the bundle stale?)")]
+    UnknownSelector(String),
+    #[error("unknown dev account `{0}` (expected one of alice, bob, charlie, dave, eve, ferdie)")]
+    UnknownAccount(String),
+    #[error("chain RPC failed: {0}")]
+    Rpc(#[from] subxt::Error),
+}
+
+pub type Result<T, E = ChainError> = std::result::Result<T, E>;

@@ -1,0 +1,747 @@
+//! `merit devnet up | down | status`: a local substrate-contracts-node and IPFS daemon on
+//! loopback, the marketplace contract deployed, and `devnet.json` describing it all.
+//!
+//! Layout of a data directory:
+//! ```text
+//! devnet.json        endpoints, contract address, dev accounts (what other commands read)
+//! node.pid ipfs.pid  the process groups `down` stops
+//! node/ ipfs/        chain database and IPFS repo
+//! logs/node.log logs/ipfs.log
+//! ```
+
+use crate::process::{free_port, is_ours, log_tail, port_is_free, spawn_logged, stop_group};
+use crate::{contract, tools};
+use merit_chain::{dev_signer, ChainClient, ContractBundle, Marketplace, DEV_ACCOUNTS};
+use merit_storage::IpfsStore;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const INFO_FILE: &str = "devnet.json";
+const INFO_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    #[error("{0}")]
+    MissingTool(String),
+    #[error("port {0} on 127.0.0.1 is already in use (pick another with --rpc-port, or leave it out for a free one)")]
+    PortInUse(u16),
+    #[error("{what} exited while starting ({status}); last lines of {log}:\n{tail}")]
+    Died {
+        what: &'static str,
+        status: String,
+        log: String,
+        tail: String,
+    },
+    #[error("{what} did not answer within {secs} s; last lines of {log}:\n{tail}")]
+    Timeout {
+        what: &'static str,
+        secs: u64,
+        log: String,
+        tail: String,
+    },
+    #[error("no IPFS daemon answers at {url}: {reason}")]
+    ExternalIpfs { url: String, reason: String },
+    #[error("no devnet in {0}: run `merit devnet up`")]
+    NotFound(PathBuf),
+    #[error("{path} is not a devnet description: {reason}")]
+    BadInfo { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Contract(#[from] contract::ContractBuildError),
+    #[error(transparent)]
+    Chain(#[from] merit_chain::ChainError),
+    #[error(transparent)]
+    Storage(#[from] merit_storage::StorageError),
+    #[error("I/O on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+type Result<T, E = DevnetError> = std::result::Result<T, E>;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DevnetError + '_ {
+    move |source| DevnetError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What `up` needs to know; everything has a sensible default.
+#[derive(Debug, Clone)]
+pub struct DevnetOptions {
+    pub data_dir: PathBuf,
+    /// Node RPC port; a free one when `None`.
+    pub rpc_port: Option<u16>,
+    pub node_bin: Option<PathBuf>,
+    pub ipfs_bin: Option<PathBuf>,
+    /// Use this running daemon instead of starting one.
+    pub ipfs_api: Option<String>,
+    /// A prebuilt bundle; otherwise the contract is built when stale.
+    pub bundle: Option<PathBuf>,
+    pub start_timeout: Duration,
+}
+
+impl DevnetOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            rpc_port: None,
+            node_bin: std::env::var_os("MERIT_NODE_BIN").map(PathBuf::from),
+            ipfs_bin: std::env::var_os("MERIT_IPFS_BIN").map(PathBuf::from),
+            ipfs_api: std::env::var("MERIT_IPFS_API").ok(),
+            bundle: None,
+            start_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeInfo {
+    pub rpc_url: String,
+    pub rpc_port: u16,
+    pub p2p_port: u16,
+    pub pid: u32,
+    pub bin: PathBuf,
+    pub log: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IpfsInfo {
+    pub api_url: String,
+    /// `None` when the daemon is external (MERIT_IPFS_API) and not ours to stop.
+    pub pid: Option<u32>,
+    pub bin: Option<PathBuf>,
+    pub log: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContractInfo {
+    /// SS58 address.
+    pub address: String,
+    pub code_hash: String,
+    pub bundle: PathBuf,
+    pub deployed_at_block: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccountInfo {
+    pub name: String,
+    pub address: String,
+}
+
+/// `devnet.json`: what every other command reads to find the devnet.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DevnetInfo {
+    pub version: u32,
+    pub data_dir: PathBuf,
+    pub node: NodeInfo,
+    pub ipfs: IpfsInfo,
+    pub contract: ContractInfo,
+    pub accounts: Vec<AccountInfo>,
+}
+
+impl DevnetInfo {
+    pub fn read(data_dir: &Path) -> Result<Self> {
+        let path = data_dir.join(INFO_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DevnetError::NotFound(data_dir.into()))
+            }
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let info: Self = serde_json::from_str(&text).map_err(|e| DevnetError::BadInfo {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if info.version != INFO_VERSION {
+            return Err(DevnetError::BadInfo {
+                path,
+                reason: format!("version {} (expected {INFO_VERSION})", info.version),
+            });
+        }
+        Ok(info)
+    }
+
+    fn write(&self) -> Result<()> {
+        let path = self.data_dir.join(INFO_FILE);
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self).expect("DevnetInfo serialises");
+        std::fs::write(&tmp, text).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    /// The deployed marketplace, with dry-runs sent from alice.
+    pub async fn marketplace(&self) -> Result<Marketplace> {
+        let client = ChainClient::connect(&self.node.rpc_url).await?;
+        let bundle = Arc::new(ContractBundle::load(&self.contract.bundle)?);
+        let address = self
+            .contract
+            .address
+            .parse()
+            .map_err(|e| DevnetError::BadInfo {
+                path: self.data_dir.join(INFO_FILE),
+                reason: format!("contract address {}: {e:?}", self.contract.address),
+            })?;
+        let reader = merit_chain::client::account_of(&dev_signer("alice")?);
+        Ok(Marketplace::at(client, bundle, address, reader))
+    }
+
+    pub fn ipfs(&self) -> Result<IpfsStore> {
+        Ok(IpfsStore::new(&self.ipfs.api_url)?)
+    }
+
+    /// Whether every process this devnet started is still running.
+    pub fn processes_alive(&self) -> bool {
+        let marker = marker(&self.data_dir);
+        is_ours(self.node.pid, &marker) && self.ipfs.pid.is_none_or(|p| is_ours(p, &marker))
+    }
+}
+
+/// The string that identifies our processes (it appears in their arguments or environment).
+fn marker(data_dir: &Path) -> String {
+    data_dir.display().to_string()
+}
+
+#[derive(Debug)]
+pub enum UpOutcome {
+    Started(DevnetInfo),
+    AlreadyRunning(DevnetInfo),
+}
+
+/// Processes started by an `up` in progress; stopped again if `up` fails half-way.
+struct Started {
+    marker: String,
+    children: Vec<Child>,
+    armed: bool,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if self.armed {
+            for c in &mut self.children {
+                stop_group(c.id(), &self.marker, Duration::from_secs(5));
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
+    let data = std::path::absolute(&opts.data_dir).map_err(io(&opts.data_dir))?;
+    std::fs::create_dir_all(data.join("logs")).map_err(io(&data))?;
+    match DevnetInfo::read(&data) {
+        Ok(info) if info.processes_alive() => return Ok(UpOutcome::AlreadyRunning(info)),
+        // Leftovers of a devnet that half-died: clear them before starting anew.
+        Ok(_) | Err(DevnetError::BadInfo { .. }) => {
+            down(&data)?;
+        }
+        Err(DevnetError::NotFound(_)) => {
+            down(&data)?;
+        }
+        Err(e) => return Err(e),
+    }
+
+    // Resolve everything that can fail cheaply before starting any process.
+    let node_bin = tools::node_bin(opts.node_bin.as_deref()).map_err(DevnetError::MissingTool)?;
+    let ipfs_bin = match &opts.ipfs_api {
+        Some(_) => None,
+        None => Some(tools::ipfs_bin(opts.ipfs_bin.as_deref()).map_err(DevnetError::MissingTool)?),
+    };
+    let bundle_path = match &opts.bundle {
+        Some(b) => b.clone(),
+        None => contract::build(false)?,
+    };
+    let bundle = Arc::new(ContractBundle::load(&bundle_path)?);
+    let rpc_port = match opts.rpc_port {
+        Some(p) if !port_is_free(p) => return Err(DevnetError::PortInUse(p)),
+        Some(p) => p,
+        None => free_port().map_err(io(&data))?,
+    };
+    let p2p_port = free_port().map_err(io(&data))?;
+
+    let marker = marker(&data);
+    let mut started = Started {
+        marker: marker.clone(),
+        children: Vec::new(),
+        armed: true,
+    };
+
+    // The chain.
+    let node_log = data.join("logs").join("node.log");
+    let mut node = Command::new(&node_bin);
+    node.arg("--dev")
+        .arg("--base-path")
+        .arg(data.join("node"))
+        .args(["--rpc-port", &rpc_port.to_string()])
+        .args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
+        .args([
+            "--no-mdns",
+            "--no-prometheus",
+            "--no-telemetry",
+            "--no-hardware-benchmarks",
+        ]);
+    let node_child = spawn_logged(node, &node_log).map_err(io(&node_bin))?;
+    let node_pid = node_child.id();
+    std::fs::write(data.join("node.pid"), node_pid.to_string()).map_err(io(&data))?;
+    started.children.push(node_child);
+
+    // IPFS: ours, or the user's.
+    let ipfs_log = data.join("logs").join("ipfs.log");
+    let (api_url, ipfs_pid) = match (&opts.ipfs_api, &ipfs_bin) {
+        (Some(url), _) => {
+            let store = IpfsStore::new(url)?;
+            store
+                .version()
+                .await
+                .map_err(|e| DevnetError::ExternalIpfs {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?;
+            (url.clone(), None)
+        }
+        (None, Some(bin)) => {
+            let repo = data.join("ipfs");
+            let api_port = free_port().map_err(io(&data))?;
+            init_ipfs_repo(bin, &repo, &ipfs_log, api_port)?;
+            let mut daemon = Command::new(bin);
+            daemon.args(["daemon", "--offline"]).env("IPFS_PATH", &repo);
+            let child = spawn_logged(daemon, &ipfs_log).map_err(io(bin))?;
+            let pid = child.id();
+            std::fs::write(data.join("ipfs.pid"), pid.to_string()).map_err(io(&data))?;
+            started.children.push(child);
+            (format!("http://127.0.0.1:{api_port}"), Some(pid))
+        }
+        (None, None) => unreachable!("an IPFS binary was resolved above"),
+    };
+
+    let rpc_url = format!("ws://127.0.0.1:{rpc_port}");
+    let deadline = Instant::now() + opts.start_timeout;
+    let client = wait_for_node(
+        &rpc_url,
+        &mut started.children[0],
+        &node_log,
+        deadline,
+        opts.start_timeout,
+    )
+    .await?;
+    if ipfs_pid.is_some() {
+        wait_for_ipfs(
+            &api_url,
+            &mut started.children[1],
+            &ipfs_log,
+            deadline,
+            opts.start_timeout,
+        )
+        .await?;
+    }
+
+    // Deploy. A random salt gives a fresh address even on a reused chain database.
+    let alice = dev_signer("alice")?;
+    let salt: [u8; 16] = rand::random();
+    let market = Marketplace::deploy(&client, bundle.clone(), &alice, salt.to_vec()).await?;
+    let deployed_at_block = client.best_block_number().await?;
+
+    let accounts = DEV_ACCOUNTS
+        .iter()
+        .map(|n| {
+            let s = dev_signer(n).expect("dev account");
+            AccountInfo {
+                name: (*n).into(),
+                address: merit_chain::client::account_of(&s).to_string(),
+            }
+        })
+        .collect();
+    let info = DevnetInfo {
+        version: INFO_VERSION,
+        data_dir: data.clone(),
+        node: NodeInfo {
+            rpc_url,
+            rpc_port,
+            p2p_port,
+            pid: node_pid,
+            bin: node_bin,
+            log: node_log,
+        },
+        ipfs: IpfsInfo {
+            api_url,
+            pid: ipfs_pid,
+            bin: ipfs_bin,
+            log: ipfs_pid.map(|_| ipfs_log),
+        },
+        contract: ContractInfo {
+            address: market.address().to_string(),
+            code_hash: format!("0x{}", hex::encode(bundle.code_hash)),
+            bundle: std::path::absolute(&bundle_path).map_err(io(&bundle_path))?,
+            deployed_at_block,
+        },
+        accounts,
+    };
+    info.write()?;
+    started.armed = false;
+    Ok(UpOutcome::Started(info))
+}
+
+fn died(what: &'static str, status: std::process::ExitStatus, log: &Path) -> DevnetError {
+    DevnetError::Died {
+        what,
+        status: status.to_string(),
+        log: log.display().to_string(),
+        tail: log_tail(log, 12),
+    }
+}
+
+fn timed_out(what: &'static str, timeout: Duration, log: &Path) -> DevnetError {
+    DevnetError::Timeout {
+        what,
+        secs: timeout.as_secs(),
+        log: log.display().to_string(),
+        tail: log_tail(log, 12),
+    }
+}
+
+async fn wait_for_node(
+    url: &str,
+    child: &mut Child,
+    log: &Path,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<ChainClient> {
+    loop {
+        if let Some(status) = child.try_wait().map_err(io(log))? {
+            return Err(died("substrate-contracts-node", status, log));
+        }
+        if let Ok(client) = ChainClient::connect(url).await {
+            if client.best_block_number().await.is_ok() {
+                return Ok(client);
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(timed_out("substrate-contracts-node", timeout, log));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn wait_for_ipfs(
+    url: &str,
+    child: &mut Child,
+    log: &Path,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<()> {
+    let store = IpfsStore::new(url)?;
+    loop {
+        if let Some(status) = child.try_wait().map_err(io(log))? {
+            return Err(died("IPFS daemon", status, log));
+        }
+        if store.version().await.is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(timed_out("IPFS daemon", timeout, log));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `init`s the repo once, then points its API at `api_port` on loopback and turns off
+/// everything that would listen publicly or reach out (swarm, gateway, delegates, mDNS).
+fn init_ipfs_repo(bin: &Path, repo: &Path, log: &Path, api_port: u16) -> Result<()> {
+    let config = repo.join("config");
+    if !config.exists() {
+        let out = Command::new(bin)
+            .arg("init")
+            .env("IPFS_PATH", repo)
+            .output()
+            .map_err(io(bin))?;
+        std::fs::write(log, [&out.stdout[..], &out.stderr[..]].concat()).map_err(io(log))?;
+        if !out.status.success() {
+            return Err(died("ipfs init", out.status, log));
+        }
+    }
+    let text = std::fs::read_to_string(&config).map_err(io(&config))?;
+    let gateway = free_port().map_err(io(repo))?;
+    let rpc = free_port().map_err(io(repo))?;
+    let patched = loopback_ipfs_config(&text, api_port, gateway, rpc).map_err(|reason| {
+        DevnetError::BadInfo {
+            path: config.clone(),
+            reason,
+        }
+    })?;
+    std::fs::write(&config, patched).map_err(io(&config))
+}
+
+/// Rewrites an IPFS repo config (Kubo or js-ipfs) for a private loopback devnet.
+pub fn loopback_ipfs_config(
+    text: &str,
+    api: u16,
+    gateway: u16,
+    rpc: u16,
+) -> std::result::Result<String, String> {
+    use serde_json::{json, Value};
+    let mut c: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = c.as_object_mut().ok_or("not a JSON object")?;
+    let addresses = obj.entry("Addresses").or_insert_with(|| json!({}));
+    let a = addresses
+        .as_object_mut()
+        .ok_or("Addresses is not an object")?;
+    a.insert("API".into(), json!(format!("/ip4/127.0.0.1/tcp/{api}")));
+    a.insert(
+        "Gateway".into(),
+        json!(format!("/ip4/127.0.0.1/tcp/{gateway}")),
+    );
+    if a.contains_key("RPC") {
+        a.insert("RPC".into(), json!(format!("/ip4/127.0.0.1/tcp/{rpc}")));
+    }
+    a.insert("Swarm".into(), json!([]));
+    if a.contains_key("Delegates") {
+        a.insert("Delegates".into(), json!([]));
+    }
+    obj.insert("Bootstrap".into(), json!([]));
+    if let Some(mdns) = obj
+        .get_mut("Discovery")
+        .and_then(|d| d.get_mut("MDNS"))
+        .and_then(Value::as_object_mut)
+    {
+        mdns.insert("Enabled".into(), json!(false));
+    }
+    Ok(serde_json::to_string_pretty(&c).expect("JSON serialises"))
+}
+
+/// What `down` did.
+#[derive(Debug, Default, Serialize)]
+pub struct DownReport {
+    pub stopped: Vec<String>,
+    pub already_stopped: Vec<String>,
+}
+
+/// Stops exactly the processes this data dir's PID files name (and their children).
+pub fn down(data_dir: &Path) -> Result<DownReport> {
+    let data = std::path::absolute(data_dir).map_err(io(data_dir))?;
+    let marker = marker(&data);
+    let mut report = DownReport::default();
+    for name in ["ipfs", "node"] {
+        let pid_file = data.join(format!("{name}.pid"));
+        let Ok(text) = std::fs::read_to_string(&pid_file) else {
+            continue;
+        };
+        match text.trim().parse::<u32>() {
+            Ok(pid) if is_ours(pid, &marker) => {
+                if !stop_group(pid, &marker, Duration::from_secs(10)) {
+                    return Err(DevnetError::Io {
+                        path: pid_file,
+                        source: std::io::Error::other(format!(
+                            "{name} (pid {pid}) survived SIGKILL"
+                        )),
+                    });
+                }
+                report.stopped.push(format!("{name} (pid {pid})"));
+            }
+            _ => report.already_stopped.push(name.into()),
+        }
+        std::fs::remove_file(&pid_file).map_err(io(&pid_file))?;
+    }
+    Ok(report)
+}
+
+#[derive(Debug, Serialize)]
+pub struct PartStatus {
+    pub running: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub data_dir: PathBuf,
+    pub node: PartStatus,
+    pub ipfs: PartStatus,
+    pub contract: PartStatus,
+    pub info: DevnetInfo,
+}
+
+impl StatusReport {
+    pub fn healthy(&self) -> bool {
+        self.node.running && self.ipfs.running && self.contract.running
+    }
+}
+
+/// Asks each part whether it is alive and answering.
+pub async fn status(data_dir: &Path) -> Result<StatusReport> {
+    let data = std::path::absolute(data_dir).map_err(io(data_dir))?;
+    let info = DevnetInfo::read(&data)?;
+    let marker = marker(&data);
+    let node = if !is_ours(info.node.pid, &marker) {
+        PartStatus {
+            running: false,
+            detail: format!("not running (pid {} gone)", info.node.pid),
+        }
+    } else {
+        match ChainClient::connect(&info.node.rpc_url).await {
+            Ok(c) => match (c.best_block_number().await, c.health().await) {
+                (Ok(n), Ok((peers, syncing))) => PartStatus {
+                    running: true,
+                    detail: format!(
+                        "pid {}  {}  best block #{n}, {peers} peers{}",
+                        info.node.pid,
+                        info.node.rpc_url,
+                        if syncing { ", syncing" } else { "" }
+                    ),
+                },
+                (Err(e), _) | (_, Err(e)) => PartStatus {
+                    running: false,
+                    detail: format!("pid {} alive but RPC fails: {e}", info.node.pid),
+                },
+            },
+            Err(e) => PartStatus {
+                running: false,
+                detail: e.to_string(),
+            },
+        }
+    };
+    let ipfs_alive = info.ipfs.pid.is_none_or(|p| is_ours(p, &marker));
+    let ipfs = if !ipfs_alive {
+        PartStatus {
+            running: false,
+            detail: format!("not running (pid {} gone)", info.ipfs.pid.unwrap_or(0)),
+        }
+    } else {
+        match IpfsStore::new(&info.ipfs.api_url)?.version().await {
+            Ok(v) => PartStatus {
+                running: true,
+                detail: format!(
+                    "{}  {}  version {v}",
+                    info.ipfs
+                        .pid
+                        .map(|p| format!("pid {p}"))
+                        .unwrap_or_else(|| "external".into()),
+                    info.ipfs.api_url
+                ),
+            },
+            Err(e) => PartStatus {
+                running: false,
+                detail: e.to_string(),
+            },
+        }
+    };
+    let contract = if !node.running {
+        PartStatus {
+            running: false,
+            detail: "unknown (node down)".into(),
+        }
+    } else {
+        match info.marketplace().await {
+            Ok(m) => match m.project_count().await {
+                Ok(n) => PartStatus {
+                    running: true,
+                    detail: format!("{}  {n} project(s)", info.contract.address),
+                },
+                Err(e) => PartStatus {
+                    running: false,
+                    detail: format!("{}: {e}", info.contract.address),
+                },
+            },
+            Err(e) => PartStatus {
+                running: false,
+                detail: e.to_string(),
+            },
+        }
+    };
+    Ok(StatusReport {
+        data_dir: data,
+        node,
+        ipfs,
+        contract,
+        info,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JS_IPFS_CONFIG: &str = r#"{"Addresses":{"Swarm":["/ip4/0.0.0.0/tcp/4002"],"API":"/ip4/127.0.0.1/tcp/5002",
+        "Gateway":"/ip4/127.0.0.1/tcp/9090","RPC":"/ip4/127.0.0.1/tcp/5003","Delegates":["/dns4/node0.delegate.ipfs.io/tcp/443/https"]},
+        "Bootstrap":["/dns4/x/tcp/443"],"Discovery":{"MDNS":{"Enabled":true}}}"#;
+
+    #[test]
+    fn ipfs_config_is_made_private_and_loopback_only() {
+        let out: serde_json::Value =
+            serde_json::from_str(&loopback_ipfs_config(JS_IPFS_CONFIG, 1111, 2222, 3333).unwrap())
+                .unwrap();
+        let a = &out["Addresses"];
+        assert_eq!(a["API"], "/ip4/127.0.0.1/tcp/1111");
+        assert_eq!(a["Gateway"], "/ip4/127.0.0.1/tcp/2222");
+        assert_eq!(a["RPC"], "/ip4/127.0.0.1/tcp/3333");
+        assert_eq!(a["Swarm"], serde_json::json!([]));
+        assert_eq!(a["Delegates"], serde_json::json!([]));
+        assert_eq!(out["Bootstrap"], serde_json::json!([]));
+        assert_eq!(out["Discovery"]["MDNS"]["Enabled"], false);
+    }
+
+    #[test]
+    fn kubo_config_without_rpc_key_stays_without_it() {
+        let kubo = r#"{"Addresses":{"API":"/ip4/127.0.0.1/tcp/5001","Gateway":"/ip4/127.0.0.1/tcp/8080","Swarm":[]}}"#;
+        let out: serde_json::Value =
+            serde_json::from_str(&loopback_ipfs_config(kubo, 1, 2, 3).unwrap()).unwrap();
+        assert!(out["Addresses"].get("RPC").is_none());
+        assert!(loopback_ipfs_config("[1,2]", 1, 2, 3).is_err());
+    }
+
+    #[test]
+    fn missing_and_corrupt_devnet_json_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            DevnetInfo::read(dir.path()),
+            Err(DevnetError::NotFound(_))
+        ));
+        std::fs::write(dir.path().join(INFO_FILE), "{oops").unwrap();
+        let e = DevnetInfo::read(dir.path()).unwrap_err();
+        assert!(matches!(e, DevnetError::BadInfo { .. }), "{e}");
+    }
+
+    #[test]
+    fn down_on_an_empty_dir_stops_nothing_and_a_stale_pid_is_not_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(down(dir.path()).unwrap().stopped.is_empty());
+        // PID 1 exists but is not ours: it must be left alone.
+        std::fs::write(dir.path().join("node.pid"), "1").unwrap();
+        let r = down(dir.path()).unwrap();
+        assert_eq!(r.already_stopped, vec!["node".to_string()]);
+        assert!(!dir.path().join("node.pid").exists());
+    }
+
+    #[test]
+    fn up_refuses_a_port_in_use_before_starting_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut opts = DevnetOptions::new(dir.path());
+        opts.rpc_port = Some(port);
+        // Binaries that exist, so that the port check is what refuses.
+        opts.node_bin = Some("/bin/true".into());
+        opts.ipfs_bin = Some("/bin/true".into());
+        opts.ipfs_api = None;
+        let bundle = dir.path().join("m.contract");
+        std::fs::write(&bundle, r#"{"source":{"hash":"0x0000000000000000000000000000000000000000000000000000000000000000","wasm":"0x00"},"contract":{"name":"m"},"spec":{"constructors":[],"messages":[]}}"#).unwrap();
+        opts.bundle = Some(bundle);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let e = rt.block_on(up(&opts)).unwrap_err();
+        assert!(matches!(e, DevnetError::PortInUse(p) if p == port), "{e}");
+        assert!(!dir.path().join("node.pid").exists(), "nothing was started");
+    }
+
+    #[test]
+    fn a_missing_node_binary_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = DevnetOptions::new(dir.path());
+        opts.node_bin = Some(dir.path().join("no-such-node"));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let e = rt.block_on(up(&opts)).unwrap_err().to_string();
+        assert!(e.contains("no-such-node"), "{e}");
+    }
+}

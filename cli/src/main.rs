@@ -1,0 +1,426 @@
+//! `merit`: Merit's command-line front end.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use merit_chain::client::account_of;
+use merit_chain::{dev_signer, AccountId32};
+use merit_cli::devnet::{self, DevnetInfo, DevnetOptions, UpOutcome};
+use merit_protocol::abi::ProjectParams;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "merit",
+    version,
+    about = "Collaborative ML where trainers are paid by proven contribution"
+)]
+struct Cli {
+    /// Directory holding the devnet (devnet.json, chain data, logs)
+    #[arg(long, global = true, env = "MERIT_HOME", default_value = ".merit")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// A local chain + IPFS daemon with the marketplace deployed
+    #[command(subcommand)]
+    Devnet(DevnetCmd),
+    /// The marketplace contract
+    #[command(subcommand)]
+    Contract(ContractCmd),
+    /// Projects on the marketplace
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// Run the demo on the devnet (brings it up if needed)
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum DevnetCmd {
+    /// Start substrate-contracts-node and IPFS on loopback and deploy the contract
+    Up(UpArgs),
+    /// Stop the processes `up` started
+    Down {
+        /// Also delete the data directory
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Report each part's health (exit status 1 if any is down)
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct UpArgs {
+    /// Node RPC port (default: a free one)
+    #[arg(long)]
+    rpc_port: Option<u16>,
+    /// substrate-contracts-node binary
+    #[arg(long, env = "MERIT_NODE_BIN")]
+    node_bin: Option<PathBuf>,
+    /// IPFS daemon binary (Kubo `ipfs` or `jsipfs`)
+    #[arg(long, env = "MERIT_IPFS_BIN")]
+    ipfs_bin: Option<PathBuf>,
+    /// Use this running IPFS daemon (Kubo RPC API URL) instead of starting one
+    #[arg(long, env = "MERIT_IPFS_API")]
+    ipfs_api: Option<String>,
+    /// Deploy this prebuilt .contract bundle instead of building the contract
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ContractCmd {
+    /// Build the contract with cargo-contract (skipped when the bundle is fresh)
+    Build {
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectCmd {
+    /// Post a project and escrow its reward pool
+    Create(CreateArgs),
+    /// Show one project
+    Status {
+        id: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// CID of the project spec in IPFS
+    #[arg(long)]
+    spec_cid: String,
+    /// Reward pool, in the chain's smallest unit
+    #[arg(long)]
+    pool: u128,
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    #[arg(long, default_value_t = 2)]
+    min_trainers: u32,
+    #[arg(long, default_value_t = 4)]
+    max_trainers: u32,
+    /// Stake each trainer deposits with `join`
+    #[arg(long, default_value_t = 1_000_000_000_000)]
+    stake: u128,
+    /// Aggregator: a dev account name or an SS58 address
+    #[arg(long, default_value = "charlie")]
+    aggregator: String,
+    /// Dev account that signs (the owner)
+    #[arg(long, default_value = "alice")]
+    from: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MERIT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let data = cli.data_dir;
+    match cli.command {
+        Cmd::Devnet(DevnetCmd::Up(a)) => devnet_up(&data, a).await,
+        Cmd::Devnet(DevnetCmd::Down { purge }) => {
+            let r = devnet::down(&data)?;
+            for s in &r.stopped {
+                println!("stopped {s}");
+            }
+            if r.stopped.is_empty() {
+                println!("nothing was running in {}", data.display());
+            }
+            if purge && data.exists() {
+                std::fs::remove_dir_all(&data)
+                    .with_context(|| format!("removing {}", data.display()))?;
+                println!("removed {}", data.display());
+            }
+            Ok(())
+        }
+        Cmd::Devnet(DevnetCmd::Status { json }) => {
+            let s = devnet::status(&data).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("devnet    {}", s.data_dir.display());
+                for (name, p) in [
+                    ("node", &s.node),
+                    ("ipfs", &s.ipfs),
+                    ("contract", &s.contract),
+                ] {
+                    println!(
+                        "{name:<9} {:<8} {}",
+                        if p.running { "up" } else { "DOWN" },
+                        p.detail
+                    );
+                }
+            }
+            if !s.healthy() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Cmd::Contract(ContractCmd::Build { force }) => {
+            let b = merit_cli::contract::build(force)?;
+            println!("{}", b.display());
+            Ok(())
+        }
+        Cmd::Project(ProjectCmd::Create(a)) => project_create(&data, a).await,
+        Cmd::Project(ProjectCmd::Status { id, json }) => {
+            let info = DevnetInfo::read(&data)?;
+            let p = info.marketplace().await?.project(id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&project_json(&p))?);
+            } else {
+                print_project(&p);
+            }
+            Ok(())
+        }
+        Cmd::Demo => demo(&data).await,
+    }
+}
+
+fn spinner(msg: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("template"),
+    );
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+async fn devnet_up(data: &PathBuf, a: UpArgs) -> Result<()> {
+    let mut opts = DevnetOptions::new(data);
+    opts.rpc_port = a.rpc_port;
+    opts.node_bin = a.node_bin;
+    opts.ipfs_bin = a.ipfs_bin;
+    opts.ipfs_api = a.ipfs_api;
+    opts.bundle = a.bundle;
+    let started = Instant::now();
+    let pb = (!a.json)
+        .then(|| spinner("starting substrate-contracts-node and IPFS, deploying the marketplace"));
+    let outcome = devnet::up(&opts).await;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let (info, fresh) = match outcome? {
+        UpOutcome::Started(i) => (i, true),
+        UpOutcome::AlreadyRunning(i) => (i, false),
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({ "started": fresh, "devnet": info })
+        );
+        return Ok(());
+    }
+    if fresh {
+        println!(
+            "devnet up in {:.1}s ({})",
+            started.elapsed().as_secs_f32(),
+            info.data_dir.display()
+        );
+    } else {
+        println!(
+            "devnet already running in {}: reusing it (`merit devnet down` to stop)",
+            info.data_dir.display()
+        );
+    }
+    println!(
+        "  node      {}  (pid {}, log {})",
+        info.node.rpc_url,
+        info.node.pid,
+        info.node.log.display()
+    );
+    match info.ipfs.pid {
+        Some(pid) => println!("  ipfs      {}  (pid {pid})", info.ipfs.api_url),
+        None => println!("  ipfs      {}  (external)", info.ipfs.api_url),
+    }
+    println!(
+        "  contract  {}  (code hash {})",
+        info.contract.address, info.contract.code_hash
+    );
+    println!(
+        "  accounts  {}",
+        info.accounts
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+fn account_arg(s: &str) -> Result<AccountId32> {
+    if let Ok(signer) = dev_signer(s) {
+        return Ok(account_of(&signer));
+    }
+    s.parse::<AccountId32>().map_err(|e| {
+        anyhow::anyhow!("{s:?} is neither a dev account name nor an SS58 address ({e:?})")
+    })
+}
+
+async fn project_create(data: &PathBuf, a: CreateArgs) -> Result<()> {
+    merit_storage::parse_cid(&a.spec_cid)?;
+    let info = DevnetInfo::read(data)?;
+    let market = info.marketplace().await?;
+    let owner = dev_signer(&a.from)?;
+    let params = ProjectParams {
+        spec_cid: a.spec_cid.into_bytes(),
+        rounds: a.rounds,
+        min_trainers: a.min_trainers,
+        max_trainers: a.max_trainers,
+        trainer_stake: a.stake,
+        aggregator: account_arg(&a.aggregator)?.0,
+    };
+    let id = market
+        .create_project(&owner, &params, a.pool)
+        .await
+        .context("create_project")?;
+    if a.json {
+        println!("{}", serde_json::json!({ "project": id }));
+    } else {
+        println!("project {id} created; {} escrowed", a.pool);
+    }
+    Ok(())
+}
+
+fn project_json(p: &merit_protocol::abi::ProjectView) -> serde_json::Value {
+    serde_json::json!({
+        "id": p.id,
+        "owner": AccountId32(p.owner).to_string(),
+        "aggregator": AccountId32(p.params.aggregator).to_string(),
+        "spec_cid": String::from_utf8_lossy(&p.params.spec_cid),
+        "rounds": p.params.rounds,
+        "min_trainers": p.params.min_trainers,
+        "max_trainers": p.params.max_trainers,
+        "trainer_stake": p.params.trainer_stake.to_string(),
+        "pool": p.pool.to_string(),
+        "phase": format!("{:?}", p.phase),
+        "round": p.round,
+        "created_at": p.created_at,
+    })
+}
+
+fn print_project(p: &merit_protocol::abi::ProjectView) {
+    println!(
+        "project {}  ({:?}, round {}/{})",
+        p.id, p.phase, p.round, p.params.rounds
+    );
+    println!("  owner       {}", AccountId32(p.owner));
+    println!("  aggregator  {}", AccountId32(p.params.aggregator));
+    println!(
+        "  spec        {}",
+        String::from_utf8_lossy(&p.params.spec_cid)
+    );
+    println!("  pool        {}", p.pool);
+    println!(
+        "  trainers    {}..={} slots, stake {}",
+        p.params.min_trainers, p.params.max_trainers, p.params.trainer_stake
+    );
+    println!("  created at  block #{}", p.created_at);
+}
+
+/// The demo as far as Merit is built today: escrow a project whose spec lives in IPFS and
+/// read everything back from chain + IPFS alone.
+async fn demo(data: &PathBuf) -> Result<()> {
+    let info = match DevnetInfo::read(data) {
+        Ok(i) if i.processes_alive() => i,
+        _ => {
+            println!("bringing the devnet up first…");
+            match devnet::up(&DevnetOptions::new(data)).await? {
+                UpOutcome::Started(i) | UpOutcome::AlreadyRunning(i) => i,
+            }
+        }
+    };
+    println!("== Merit demo — foundation slice ==");
+    println!("(what exists today: devnet, escrow on chain, specs in IPFS. Trainers, rounds,");
+    println!(" aggregation, proofs and payouts arrive with their own issues.)\n");
+
+    let market = info.marketplace().await?;
+    let ipfs = info.ipfs()?;
+    let alice = dev_signer("alice")?;
+    let charlie = dev_signer("charlie")?;
+
+    let spec = serde_json::json!({
+        "demo": "foundation slice",
+        "task": "digits classification (placeholder until ProjectSpec lands)",
+        "rounds": 3
+    });
+    let spec_bytes = serde_json::to_vec_pretty(&spec)?;
+    let cid = ipfs
+        .add(spec_bytes.clone())
+        .await
+        .context("putting the spec into IPFS")?;
+    println!("1. owner (alice) put the project spec in IPFS: {cid}");
+
+    let pool: u128 = 5_000_000_000_000_000;
+    let before = market_client_balance(&info, &alice).await?;
+    let params = ProjectParams {
+        spec_cid: cid.to_string().into_bytes(),
+        rounds: 3,
+        min_trainers: 2,
+        max_trainers: 4,
+        trainer_stake: 1_000_000_000_000,
+        aggregator: account_of(&charlie).0,
+    };
+    let id = market.create_project(&alice, &params, pool).await?;
+    let after = market_client_balance(&info, &alice).await?;
+    println!(
+        "2. alice posted project {id}, escrowing {pool}; her balance fell by {} (pool + fees)",
+        before - after
+    );
+
+    let p = market.project(id).await?;
+    println!("3. anyone reads it back from the contract:");
+    print_project(&p);
+    let escrow = merit_chain::ChainClient::connect(&info.node.rpc_url)
+        .await?
+        .free_balance(market.address())
+        .await?;
+    println!("   contract balance: {escrow}");
+
+    let cid_on_chain = merit_storage::parse_cid(&String::from_utf8_lossy(&p.params.spec_cid))?;
+    let fetched = ipfs.get(&cid_on_chain, 1 << 20).await?;
+    if fetched != spec_bytes {
+        bail!("the spec fetched from IPFS differs from what was stored");
+    }
+    println!(
+        "4. and fetches the spec from IPFS by the CID the chain holds: {} bytes, identical",
+        fetched.len()
+    );
+    println!(
+        "\ndemo done: {} project(s) on the marketplace at {}",
+        market.project_count().await?,
+        info.contract.address
+    );
+    Ok(())
+}
+
+async fn market_client_balance(info: &DevnetInfo, who: &merit_chain::Signer) -> Result<u128> {
+    let c = merit_chain::ChainClient::connect(&info.node.rpc_url).await?;
+    Ok(c.free_balance(&account_of(who)).await?)
+}

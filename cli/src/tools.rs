@@ -1,0 +1,77 @@
+//! Where Merit's external tools are found: an explicit setting first, then PATH, then what
+//! `cargo xtask setup` installed under the tools directory.
+
+use std::path::{Path, PathBuf};
+
+/// Where `cargo xtask setup` keeps tools (kept in step with xtask/src/setup.rs).
+pub fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MERIT_TOOLS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/tmp".into());
+    home.join(".cache").join("merit").join("tools")
+}
+
+/// The first directory on PATH holding an executable `name`.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// substrate-contracts-node: `explicit` (flag / MERIT_NODE_BIN), else PATH.
+pub fn node_bin(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return if is_executable(p) {
+            Ok(p.to_path_buf())
+        } else {
+            Err(format!(
+                "node binary {} does not exist or is not executable",
+                p.display()
+            ))
+        };
+    }
+    which("substrate-contracts-node")
+        .ok_or_else(|| "substrate-contracts-node not found on PATH: run `cargo xtask setup` (or set MERIT_NODE_BIN)".into())
+}
+
+/// An IPFS daemon binary speaking the Kubo RPC API: explicit, Kubo's `ipfs` on PATH, or
+/// the js-ipfs that setup installs.
+pub fn ipfs_bin(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return if is_executable(p) {
+            Ok(p.to_path_buf())
+        } else {
+            Err(format!(
+                "IPFS binary {} does not exist or is not executable",
+                p.display()
+            ))
+        };
+    }
+    if let Some(kubo) = which("ipfs") {
+        return Ok(kubo);
+    }
+    let js = tools_dir()
+        .join("ipfs")
+        .join("node_modules")
+        .join(".bin")
+        .join("jsipfs");
+    if is_executable(&js) {
+        return Ok(js);
+    }
+    Err(format!(
+        "no IPFS daemon binary: neither `ipfs` (Kubo) on PATH nor {}; run `cargo xtask setup`, \
+         or point at a running daemon with MERIT_IPFS_API",
+        js.display()
+    ))
+}

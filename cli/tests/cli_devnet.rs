@@ -1,0 +1,83 @@
+//! The `merit` binary as a user runs it: devnet up, status, up again, down, status.
+
+use std::process::{Command, Output};
+
+fn merit(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_merit"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("merit runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn devnet_up_status_up_down_leaves_nothing_running() {
+    let dir = tempfile::Builder::new()
+        .prefix("merit-cli-")
+        .tempdir()
+        .unwrap();
+    let up = merit(dir.path(), &["devnet", "up", "--json"]);
+    if !up.status.success() {
+        let _ = merit(dir.path(), &["devnet", "down"]);
+        panic!("devnet up failed:\n{}", text(&up));
+    }
+    let info: serde_json::Value = serde_json::from_slice(&up.stdout).expect("--json prints JSON");
+    assert_eq!(info["started"], true);
+    let node_pid = info["devnet"]["node"]["pid"].as_u64().unwrap();
+    let ipfs_pid = info["devnet"]["ipfs"]["pid"].as_u64().unwrap();
+
+    let status = merit(dir.path(), &["devnet", "status", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    let ok = status.status.success()
+        && report["node"]["running"] == true
+        && report["contract"]["running"] == true;
+
+    let again = merit(dir.path(), &["devnet", "up"]);
+    let down = merit(dir.path(), &["devnet", "down"]);
+    assert!(ok, "status was not healthy:\n{}", text(&status));
+    assert!(
+        again.status.success() && text(&again).contains("already running"),
+        "{}",
+        text(&again)
+    );
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(
+        text(&down).contains(&format!("pid {node_pid}")),
+        "{}",
+        text(&down)
+    );
+
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for pid in [node_pid, ipfs_pid] {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z"),
+            "pid {pid} is still running after down"
+        );
+    }
+    let after = merit(dir.path(), &["devnet", "status"]);
+    assert_eq!(
+        after.status.code(),
+        Some(1),
+        "status must fail when the devnet is down:\n{}",
+        text(&after)
+    );
+    assert!(text(&after).contains("DOWN"), "{}", text(&after));
+}
+
+#[test]
+fn status_without_a_devnet_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = merit(dir.path(), &["devnet", "status"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("merit devnet up"), "{}", text(&o));
+}

@@ -1,0 +1,171 @@
+//! `merit-prover`: Groth16 over BN254 for Merit.
+//!
+//! This first slice is the proof-system plumbing every circuit needs: setup (random, or a
+//! clearly named deterministic mode for tests), prove, verify, and key files with a
+//! versioned header. The round circuit (outlier filter, aggregation, scores) builds on it.
+
+pub mod keys;
+
+use ark_bn254::{Bn254, Fr};
+use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
+use ark_relations::r1cs::{ConstraintSynthesizer, SynthesisError};
+use ark_snark::SNARK;
+use rand::SeedableRng;
+
+pub use ark_bn254;
+pub use ark_relations;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProverError {
+    #[error("circuit synthesis failed: {0}")]
+    Synthesis(#[from] SynthesisError),
+    #[error("the witness does not satisfy the circuit (first failing constraint: {0})")]
+    Unsatisfied(String),
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+}
+
+/// Where the toxic waste of a setup comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupMode {
+    /// Fresh randomness from the OS; what projects use.
+    Random,
+    /// Reproducible keys from a seed. Anyone who knows the seed can forge proofs:
+    /// for tests and benchmarks only, never for a real project.
+    InsecureDeterministicForTests(u64),
+}
+
+pub type Keys = (ProvingKey<Bn254>, VerifyingKey<Bn254>);
+
+/// Circuit-specific Groth16 setup.
+pub fn setup<C: ConstraintSynthesizer<Fr>>(
+    circuit: C,
+    mode: SetupMode,
+) -> Result<Keys, ProverError> {
+    let keys = match mode {
+        SetupMode::Random => {
+            Groth16::<Bn254>::circuit_specific_setup(circuit, &mut rand::rngs::OsRng)?
+        }
+        SetupMode::InsecureDeterministicForTests(seed) => {
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+            Groth16::<Bn254>::circuit_specific_setup(circuit, &mut rng)?
+        }
+    };
+    Ok(keys)
+}
+
+/// Proves `circuit` (with its witness) under `pk`; proofs are randomised (zero knowledge).
+///
+/// The witness is checked first: a false statement is refused by name (the failing
+/// constraint) instead of yielding a proof that cannot verify.
+pub fn prove<C: ConstraintSynthesizer<Fr> + Clone>(
+    pk: &ProvingKey<Bn254>,
+    circuit: C,
+) -> Result<Proof<Bn254>, ProverError> {
+    check_witness(circuit.clone())?;
+    Ok(Groth16::<Bn254>::prove(
+        pk,
+        circuit,
+        &mut rand::rngs::OsRng,
+    )?)
+}
+
+/// Synthesises `circuit` and reports the first unsatisfied constraint, if any.
+pub fn check_witness<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<(), ProverError> {
+    use ark_relations::r1cs::ConstraintSystem;
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    circuit.generate_constraints(cs.clone())?;
+    match cs.which_is_unsatisfied()? {
+        None => Ok(()),
+        Some(name) => Err(ProverError::Unsatisfied(name)),
+    }
+}
+
+/// Verifies `proof` for `public` inputs; `Ok(false)` for a well-formed but wrong proof.
+pub fn verify(
+    vk: &VerifyingKey<Bn254>,
+    proof: &Proof<Bn254>,
+    public: &[Fr],
+) -> Result<bool, ProverError> {
+    Ok(Groth16::<Bn254>::verify(vk, public, proof)?)
+}
+
+#[cfg(test)]
+pub(crate) mod test_circuit {
+    use super::*;
+    use ark_relations::lc;
+    use ark_relations::r1cs::ConstraintSystemRef;
+
+    /// "I know x with x·x = y" for public y: the smallest circuit that exercises the plumbing.
+    #[derive(Clone)]
+    pub struct Square {
+        pub x: Option<Fr>,
+        pub y: Option<Fr>,
+    }
+
+    impl ConstraintSynthesizer<Fr> for Square {
+        fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+            let x = cs.new_witness_variable(|| self.x.ok_or(SynthesisError::AssignmentMissing))?;
+            let y = cs.new_input_variable(|| self.y.ok_or(SynthesisError::AssignmentMissing))?;
+            cs.enforce_constraint(lc!() + x, lc!() + x, lc!() + y)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_circuit::Square;
+    use super::*;
+
+    #[test]
+    fn honest_proof_verifies_and_wrong_input_does_not() {
+        let (pk, vk) = setup(
+            Square { x: None, y: None },
+            SetupMode::InsecureDeterministicForTests(1),
+        )
+        .unwrap();
+        let proof = prove(
+            &pk,
+            Square {
+                x: Some(Fr::from(7u64)),
+                y: Some(Fr::from(49u64)),
+            },
+        )
+        .unwrap();
+        assert!(verify(&vk, &proof, &[Fr::from(49u64)]).unwrap());
+        assert!(!verify(&vk, &proof, &[Fr::from(50u64)]).unwrap());
+    }
+
+    #[test]
+    fn a_false_statement_is_refused_before_proving() {
+        let (pk, _) = setup(
+            Square { x: None, y: None },
+            SetupMode::InsecureDeterministicForTests(2),
+        )
+        .unwrap();
+        // 7·7 ≠ 50.
+        let e = prove(
+            &pk,
+            Square {
+                x: Some(Fr::from(7u64)),
+                y: Some(Fr::from(50u64)),
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, ProverError::Unsatisfied(_)), "{e}");
+    }
+
+    #[test]
+    fn deterministic_setup_is_reproducible_and_random_is_not() {
+        let c = Square { x: None, y: None };
+        let a = setup(c.clone(), SetupMode::InsecureDeterministicForTests(9))
+            .unwrap()
+            .1;
+        let b = setup(c.clone(), SetupMode::InsecureDeterministicForTests(9))
+            .unwrap()
+            .1;
+        let r = setup(c, SetupMode::Random).unwrap().1;
+        assert_eq!(a, b);
+        assert_ne!(a, r);
+    }
+}

@@ -1,0 +1,175 @@
+//! The devnet smoke test: a real substrate-contracts-node and a real IPFS daemon, started
+//! on free loopback ports, the marketplace deployed, real calls, real files, then down.
+
+use merit_chain::client::account_of;
+use merit_chain::{dev_signer, ChainError};
+use merit_cli::devnet::{self, DevnetOptions, UpOutcome};
+use merit_protocol::abi::{MarketError, Phase, ProjectParams};
+use merit_storage::{parse_cid, IpfsStore, StorageError};
+use merit_tests::TestDevnet;
+
+fn params(aggregator: [u8; 32], spec_cid: &str) -> ProjectParams {
+    ProjectParams {
+        spec_cid: spec_cid.as_bytes().to_vec(),
+        rounds: 2,
+        min_trainers: 2,
+        max_trainers: 3,
+        trainer_stake: 1_000,
+        aggregator,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
+    let net = TestDevnet::up().await;
+    let info = net.info.clone();
+    assert!(info.processes_alive());
+    assert!(info.node.rpc_url.starts_with("ws://127.0.0.1:"));
+    assert!(info.ipfs.api_url.starts_with("http://127.0.0.1:"));
+
+    let status = devnet::status(net.data_dir()).await.unwrap();
+    assert!(status.healthy(), "{status:?}");
+
+    // --- the contract answers real calls with real values ---
+    let market = info.marketplace().await.unwrap();
+    assert_eq!(market.project_count().await.unwrap(), 0);
+    let alice = dev_signer("alice").unwrap();
+    let charlie = account_of(&dev_signer("charlie").unwrap());
+    let chain = merit_chain::ChainClient::connect(&info.node.rpc_url)
+        .await
+        .unwrap();
+    let escrow_before = chain.free_balance(market.address()).await.unwrap();
+
+    // The spec lives in IPFS; the chain holds its CID.
+    let ipfs = info.ipfs().unwrap();
+    let spec = br#"{"task":"smoke"}"#.to_vec();
+    let spec_cid = ipfs.add(spec.clone()).await.unwrap();
+
+    let pool = 7_000_000_000_000u128;
+    let p = params(charlie.0, &spec_cid.to_string());
+    let id = market.create_project(&alice, &p, pool).await.unwrap();
+    assert_eq!(id, 0);
+    assert_eq!(market.project_count().await.unwrap(), 1);
+    let view = market.project(id).await.unwrap();
+    assert_eq!(view.params, p);
+    assert_eq!(view.pool, pool);
+    assert_eq!(view.phase, Phase::Open);
+    assert_eq!(view.owner, account_of(&alice).0);
+    assert_eq!(
+        chain.free_balance(market.address()).await.unwrap(),
+        escrow_before + pool
+    );
+
+    // Refusals come back by name and change nothing.
+    let e = market.create_project(&alice, &p, 0).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ChainError::Contract {
+                error: MarketError::EmptyPool,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let mut bad = p.clone();
+    bad.rounds = 0;
+    let e = market.create_project(&alice, &bad, pool).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ChainError::Contract {
+                error: MarketError::BadRounds,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = market.project(42).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ChainError::Contract {
+                error: MarketError::NoSuchProject,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("NoSuchProject"), "{e}");
+    assert_eq!(market.project_count().await.unwrap(), 1);
+    assert_eq!(
+        chain.free_balance(market.address()).await.unwrap(),
+        escrow_before + pool
+    );
+
+    // --- IPFS: add and read back through ipfs-api-backend-hyper ---
+    let cid_on_chain = parse_cid(std::str::from_utf8(&view.params.spec_cid).unwrap()).unwrap();
+    assert_eq!(ipfs.get(&cid_on_chain, 1 << 20).await.unwrap(), spec);
+    assert!(ipfs.is_pinned(&cid_on_chain).await.unwrap());
+    let big = vec![7u8; 300_000];
+    let big_cid = ipfs.add(big.clone()).await.unwrap();
+    assert_eq!(ipfs.get(&big_cid, big.len()).await.unwrap(), big);
+    let e = ipfs.get(&big_cid, 1_000).await.unwrap_err();
+    assert!(
+        matches!(e, StorageError::TooLarge { limit: 1_000, .. }),
+        "{e}"
+    );
+
+    // The trainer's publish and the aggregator's fetch meet in the same daemon.
+    let publisher = merit_trainer::UpdatePublisher::new(ipfs.clone(), 1 << 20);
+    let update = (0..=255u8).cycle().take(10_000).collect::<Vec<_>>();
+    let update_cid = publisher.publish(update.clone()).await.unwrap();
+    let fetched = merit_aggregator::fetch_update(&ipfs, 0, &update_cid.to_string(), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(fetched, update);
+    let e = merit_aggregator::fetch_update(&ipfs, 1, "bafy-garbage", 1 << 20)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("slot 1") && e.to_string().contains("bafy-garbage"),
+        "{e}"
+    );
+
+    // --- `up` on a running devnet reuses it ---
+    match devnet::up(&DevnetOptions::new(net.data_dir()))
+        .await
+        .unwrap()
+    {
+        UpOutcome::AlreadyRunning(again) => assert_eq!(again, info),
+        UpOutcome::Started(_) => panic!("a second up must not start a second devnet"),
+    }
+
+    // --- down stops exactly what up started ---
+    let report = devnet::down(net.data_dir()).unwrap();
+    assert_eq!(report.stopped.len(), 2, "{report:?}");
+    assert!(!info.processes_alive());
+    for pid in [Some(info.node.pid), info.ipfs.pid].into_iter().flatten() {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                stat.contains(") Z")
+            },
+            "pid {pid} still running"
+        );
+    }
+    let after = devnet::status(net.data_dir()).await.unwrap();
+    assert!(!after.node.running && !after.ipfs.running);
+
+    // A daemon that is down is named, with its URL; so is the chain.
+    let e = IpfsStore::new(&info.ipfs.api_url)
+        .unwrap()
+        .version()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StorageError::Unreachable { url, .. } if *url == info.ipfs.api_url),
+        "{e}"
+    );
+    let e = merit_chain::ChainClient::connect(&info.node.rpc_url)
+        .await
+        .err()
+        .expect("node is down");
+    assert!(e.to_string().contains(&info.node.rpc_url), "{e}");
+}
