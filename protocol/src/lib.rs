@@ -1,5 +1,13 @@
 //! Merit's shared definitions. Everything that the contract, the chain client, the prover,
-//! the trainer node and the aggregator must agree on bit for bit lives here, once.
+//! the trainer node and the aggregator must agree on bit for bit lives here, once:
+//!
+//! - [`abi`]: the contract's parameters, views, phases and errors (SCALE);
+//! - [`fixed`]: f32 ↔ i16 fixed point with scale 2^-s;
+//! - [`pack`]: 15 values per BN254 scalar-field element;
+//! - [`poseidon`], [`commit`]: commitments and the round's public input;
+//! - [`format`]: the Model / Update file;
+//! - [`reward`]: payouts, forfeits, conservation;
+//! - `spec` (with `std`): the JSON `ProjectSpec`.
 //!
 //! The crate is `no_std` (with `alloc`) so the ink! contract can use it unchanged.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -7,3 +15,17 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod commit;
+pub mod fixed;
+pub mod format;
+pub mod pack;
+pub mod poseidon;
+#[rustfmt::skip]
+mod poseidon_constants;
+pub mod reward;
+#[cfg(feature = "std")]
+pub mod spec;
+#[cfg(feature = "std")]
+pub mod vectors;
+
+pub use ark_bn254::Fr;

@@ -1,0 +1,357 @@
+//! Reward maths, as pure integer functions that the contract calls too.
+//!
+//! Rules (DESIGN.md, "Money rules"):
+//! - Trainer payout = `distributable × total_score / Σ total_scores`, rounded down; the
+//!   remainder goes to the owner; a zero total earns nothing; if every total is zero the
+//!   whole distributable amount returns to the owner.
+//! - A stake comes back unless the trainer committed without revealing, or was rejected in
+//!   more rounds than the spec allows; a forfeited stake joins the distributable amount.
+//! - Aborted: the proven share of the pool (rounds finalised / rounds) is distributed by
+//!   score; the rest returns to the owner. The aggregator's fee is earned per finalised
+//!   round, and its bond is forfeited (to the owner) if the abort was its missed deadline.
+//! - Conservation: the claims always add up to exactly everything deposited.
+//!
+//! Scores are u32 (at most 1,000 per round × `MAX_ROUNDS`), which keeps every product
+//! below 2^128 (see `share`).
+
+use alloc::vec::Vec;
+
+/// How a project ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Finished,
+    Aborted {
+        rounds_done: u32,
+        rounds_total: u32,
+        aggregator_at_fault: bool,
+    },
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainerAccount {
+    pub stake: u128,
+    pub total_score: u32,
+    pub forfeited: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    pub pool: u128,
+    pub aggregator_fee: u128,
+    pub aggregator_bond: u128,
+    pub trainers: Vec<TrainerAccount>,
+    pub outcome: Outcome,
+}
+
+/// Who may claim what.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Claims {
+    pub owner: u128,
+    pub aggregator: u128,
+    pub trainers: Vec<u128>,
+}
+
+impl Claims {
+    pub fn total(&self) -> Option<u128> {
+        self.trainers
+            .iter()
+            .try_fold(self.owner.checked_add(self.aggregator)?, |a, &t| {
+                a.checked_add(t)
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewardError {
+    /// The fee exceeds the pool.
+    FeeAbovePool,
+    /// rounds_done > rounds_total, or rounds_total = 0.
+    BadRounds,
+    /// Deposits add up past u128.
+    Overflow,
+}
+
+impl core::fmt::Display for RewardError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::FeeAbovePool => "the aggregator fee exceeds the pool",
+            Self::BadRounds => "rounds done must be between 0 and the project's rounds (> 0)",
+            Self::Overflow => "deposits overflow u128",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for RewardError {}
+
+/// ⌊amount × part / whole⌋ without overflow for part ≤ whole ≤ 2^64:
+/// amount = q·whole + r, so amount·part/whole = q·part + ⌊r·part/whole⌋ with r·part < 2^128.
+pub fn share(amount: u128, part: u64, whole: u64) -> u128 {
+    if whole == 0 {
+        return 0;
+    }
+    debug_assert!(part <= whole);
+    let (whole, part) = (u128::from(whole), u128::from(part));
+    let q = amount / whole;
+    let r = amount % whole;
+    q * part + r * part / whole
+}
+
+/// Splits `amount` by `scores`; returns (per-trainer payouts, remainder).
+pub fn split_by_score(amount: u128, scores: &[u32]) -> (Vec<u128>, u128) {
+    let total: u64 = scores.iter().map(|&s| u64::from(s)).sum();
+    if total == 0 {
+        return (alloc::vec![0; scores.len()], amount);
+    }
+    let payouts: Vec<u128> = scores
+        .iter()
+        .map(|&s| share(amount, u64::from(s), total))
+        .collect();
+    let paid: u128 = payouts.iter().sum();
+    (payouts, amount - paid)
+}
+
+/// Whether a trainer loses its stake.
+pub fn stake_forfeited(
+    committed_without_reveal: bool,
+    rejected_rounds: u32,
+    max_rejected_rounds: u32,
+) -> bool {
+    committed_without_reveal || rejected_rounds > max_rejected_rounds
+}
+
+/// Everyone's claim at the end of a project.
+pub fn settle(s: &Settlement) -> Result<Claims, RewardError> {
+    if s.aggregator_fee > s.pool {
+        return Err(RewardError::FeeAbovePool);
+    }
+    let deposits = s.pool.checked_add(s.aggregator_bond);
+    let deposits = s
+        .trainers
+        .iter()
+        .try_fold(deposits.ok_or(RewardError::Overflow)?, |acc, t| {
+            acc.checked_add(t.stake)
+        });
+    deposits.ok_or(RewardError::Overflow)?;
+
+    let n = s.trainers.len();
+    let mut claims = Claims {
+        owner: 0,
+        aggregator: 0,
+        trainers: alloc::vec![0; n],
+    };
+    if let Outcome::Cancelled = s.outcome {
+        claims.owner = s.pool;
+        claims.aggregator = s.aggregator_bond;
+        for (c, t) in claims.trainers.iter_mut().zip(&s.trainers) {
+            *c = t.stake;
+        }
+        return Ok(claims);
+    }
+
+    let forfeits: u128 = s
+        .trainers
+        .iter()
+        .filter(|t| t.forfeited)
+        .map(|t| t.stake)
+        .sum();
+    let (fee, proven_pool, owner_back, bond_to_owner) = match s.outcome {
+        Outcome::Finished => (s.aggregator_fee, s.pool - s.aggregator_fee, 0, false),
+        Outcome::Aborted {
+            rounds_done,
+            rounds_total,
+            aggregator_at_fault,
+        } => {
+            if rounds_total == 0 || rounds_done > rounds_total {
+                return Err(RewardError::BadRounds);
+            }
+            let fee = share(s.aggregator_fee, rounds_done.into(), rounds_total.into());
+            let rewards = s.pool - s.aggregator_fee;
+            let proven = share(rewards, rounds_done.into(), rounds_total.into());
+            (fee, proven, s.pool - fee - proven, aggregator_at_fault)
+        }
+        Outcome::Cancelled => unreachable!("handled above"),
+    };
+    let scores: Vec<u32> = s.trainers.iter().map(|t| t.total_score).collect();
+    let (payouts, remainder) = split_by_score(proven_pool + forfeits, &scores);
+    for ((c, t), p) in claims.trainers.iter_mut().zip(&s.trainers).zip(payouts) {
+        *c = p + if t.forfeited { 0 } else { t.stake };
+    }
+    claims.aggregator = fee + if bond_to_owner { 0 } else { s.aggregator_bond };
+    claims.owner = owner_back + remainder + if bond_to_owner { s.aggregator_bond } else { 0 };
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    fn t(stake: u128, total_score: u32, forfeited: bool) -> TrainerAccount {
+        TrainerAccount {
+            stake,
+            total_score,
+            forfeited,
+        }
+    }
+
+    #[test]
+    fn share_is_exact_even_for_huge_amounts() {
+        assert_eq!(share(100, 1, 3), 33);
+        assert_eq!(share(u128::MAX, 1, 1), u128::MAX);
+        // u128::MAX = m·(m + 2) for m = u64::MAX, so the exact answer is u128::MAX − (m + 2).
+        assert_eq!(
+            share(u128::MAX, u64::MAX - 1, u64::MAX),
+            u128::MAX - (u128::from(u64::MAX) + 2)
+        );
+        assert_eq!(share(7, 0, 0), 0);
+    }
+
+    #[test]
+    fn split_sends_the_remainder_to_the_owner_and_nothing_for_zero() {
+        assert_eq!(split_by_score(100, &[1, 1, 1]), (vec![33, 33, 33], 1));
+        assert_eq!(split_by_score(100, &[0, 5, 0]), (vec![0, 100, 0], 0));
+        assert_eq!(split_by_score(100, &[0, 0]), (vec![0, 0], 100));
+        assert_eq!(split_by_score(100, &[]), (vec![], 100));
+    }
+
+    #[test]
+    fn forfeit_rules() {
+        assert!(stake_forfeited(true, 0, 3));
+        assert!(stake_forfeited(false, 4, 3));
+        assert!(!stake_forfeited(false, 3, 3));
+    }
+
+    #[test]
+    fn finished_project_pays_fee_scores_and_stakes() {
+        let s = Settlement {
+            pool: 1_000,
+            aggregator_fee: 100,
+            aggregator_bond: 50,
+            trainers: vec![t(10, 3, false), t(10, 1, false), t(10, 0, true)],
+            outcome: Outcome::Finished,
+        };
+        let c = settle(&s).unwrap();
+        // 900 + 10 forfeited = 910 by 3:1 → 682, 227, remainder 1.
+        assert_eq!(c.trainers, vec![682 + 10, 227 + 10, 0]);
+        assert_eq!(c.aggregator, 150);
+        assert_eq!(c.owner, 1);
+        assert_eq!(c.total(), Some(1_000 + 50 + 30));
+    }
+
+    #[test]
+    fn abort_pays_proven_work_pro_rata_and_forfeits_a_late_aggregators_bond() {
+        let s = Settlement {
+            pool: 1_000,
+            aggregator_fee: 100,
+            aggregator_bond: 50,
+            trainers: vec![t(10, 1, false), t(10, 1, false)],
+            outcome: Outcome::Aborted {
+                rounds_done: 1,
+                rounds_total: 4,
+                aggregator_at_fault: true,
+            },
+        };
+        let c = settle(&s).unwrap();
+        // Fee 25 earned of 100; proven 900/4 = 225 split 112/112 (+1 remainder); the other
+        // 675 of rewards and 75 of unearned fee go back to the owner, with the bond.
+        assert_eq!(c.aggregator, 25);
+        assert_eq!(c.trainers, vec![122, 122]);
+        assert_eq!(c.owner, 675 + 75 + 1 + 50);
+        assert_eq!(c.total(), Some(1_070));
+    }
+
+    #[test]
+    fn cancel_returns_every_deposit() {
+        let s = Settlement {
+            pool: 5,
+            aggregator_fee: 1,
+            aggregator_bond: 2,
+            trainers: vec![t(3, 0, false), t(4, 9, true)],
+            outcome: Outcome::Cancelled,
+        };
+        assert_eq!(
+            settle(&s).unwrap(),
+            Claims {
+                owner: 5,
+                aggregator: 2,
+                trainers: vec![3, 4]
+            }
+        );
+    }
+
+    #[test]
+    fn bad_inputs_are_refused() {
+        let mut s = Settlement {
+            pool: 1,
+            aggregator_fee: 2,
+            aggregator_bond: 0,
+            trainers: vec![],
+            outcome: Outcome::Finished,
+        };
+        assert_eq!(settle(&s), Err(RewardError::FeeAbovePool));
+        s.aggregator_fee = 0;
+        s.outcome = Outcome::Aborted {
+            rounds_done: 2,
+            rounds_total: 1,
+            aggregator_at_fault: false,
+        };
+        assert_eq!(settle(&s), Err(RewardError::BadRounds));
+        s.outcome = Outcome::Finished;
+        s.pool = u128::MAX;
+        s.trainers = vec![t(1, 0, false)];
+        assert_eq!(settle(&s), Err(RewardError::Overflow));
+    }
+
+    fn outcome() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            Just(Outcome::Finished),
+            Just(Outcome::Cancelled),
+            (0u32..=10, 1u32..=10, any::<bool>()).prop_map(|(d, t, f)| Outcome::Aborted {
+                rounds_done: d.min(t),
+                rounds_total: t,
+                aggregator_at_fault: f
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn split_never_exceeds_and_remainder_is_exact(
+            amount in any::<u128>(),
+            scores in proptest::collection::vec(prop_oneof![Just(0u32), 0u32..1_000_000], 0..64),
+        ) {
+            let (p, rem) = split_by_score(amount, &scores);
+            let paid: u128 = p.iter().sum();
+            prop_assert!(paid <= amount);
+            prop_assert_eq!(paid + rem, amount);
+            for (pi, si) in p.iter().zip(&scores) {
+                if *si == 0 { prop_assert_eq!(*pi, 0); }
+            }
+            // Remainder is below the number of paid trainers: rounding loses < 1 each.
+            prop_assert!(rem < scores.len().max(1) as u128 || scores.iter().all(|&s| s == 0));
+        }
+
+        #[test]
+        fn settlement_conserves_every_deposit(
+            pool in 0u128..1u128 << 100,
+            fee_frac in 0u64..=100,
+            bond in 0u128..1u128 << 90,
+            trainers in proptest::collection::vec((0u128..1u128 << 90, prop_oneof![Just(0u32), 0u32..1_000_000], any::<bool>()), 0..32),
+            outcome in outcome(),
+        ) {
+            let s = Settlement {
+                pool,
+                aggregator_fee: share(pool, fee_frac, 100),
+                aggregator_bond: bond,
+                trainers: trainers.iter().map(|&(st, sc, f)| t(st, sc, f)).collect(),
+                outcome,
+            };
+            let c = settle(&s).unwrap();
+            let deposits = pool + bond + s.trainers.iter().map(|t| t.stake).sum::<u128>();
+            prop_assert_eq!(c.total(), Some(deposits));
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! `ProjectSpec`: the JSON document (in IPFS, its CID on chain) that tells trainers and the
+//! aggregator what to train and how rounds are judged. Versioned; `validate` reports every
+//! problem at once so an owner fixes a spec in one pass.
+
+use crate::abi::{MAX_ROUNDS, MAX_SLOTS};
+use crate::fixed::MAX_SCALE_BITS;
+use crate::format::MAX_PARAMS;
+use serde::{Deserialize, Serialize};
+
+pub const SPEC_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSpec {
+    pub version: u32,
+    pub task: Task,
+    pub features: FeatureSchema,
+    pub model: ModelArch,
+    pub training: Training,
+    pub fixed_point: FixedPoint,
+    pub rounds: u32,
+    pub aggregation: Aggregation,
+    /// A trainer rejected in more rounds than this forfeits its stake.
+    pub max_rejected_rounds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    pub name: String,
+    pub kind: TaskKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    Classification,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSchema {
+    /// Number of input features.
+    pub inputs: u32,
+    /// Optional names, one per input.
+    #[serde(default)]
+    pub names: Vec<String>,
+    pub classes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelArch {
+    /// Fully connected layers with ReLU between them, softmax cross-entropy on top.
+    Mlp {
+        input: u32,
+        hidden: Vec<u32>,
+        classes: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Training {
+    pub local_epochs: u32,
+    pub batch_size: u32,
+    pub learning_rate: f32,
+    pub optimizer: Optimizer,
+    /// Updates are clipped to this L2 norm (in real units) before quantisation.
+    pub clip_norm: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedPoint {
+    /// Parameters are i16 multiples of 2^-scale_bits.
+    pub scale_bits: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Aggregation {
+    /// Norm bound, then Multi-Krum (keep n − f), then the mean of the kept updates.
+    MultiKrum {
+        /// L2 bound B on an update, in real units.
+        norm_bound: f32,
+        /// Byzantine budget f.
+        byzantine: u32,
+        /// Circuit slots N (the most trainers a round can have).
+        slots: u32,
+    },
+}
+
+/// One thing wrong with a spec, with the JSON path of the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecProblem {
+    pub field: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SpecError {
+    #[error("the spec is not valid JSON for ProjectSpec v{SPEC_VERSION}: {0}")]
+    Json(String),
+    #[error("the spec has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  - {}: {}", p.field, p.message)).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<SpecProblem>),
+}
+
+impl ProjectSpec {
+    pub fn from_json(text: &str) -> Result<Self, SpecError> {
+        let spec: Self = serde_json::from_str(text).map_err(|e| SpecError::Json(e.to_string()))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a spec serialises")
+    }
+
+    /// Number of model parameters (weights and biases of every layer).
+    pub fn parameter_count(&self) -> u64 {
+        let ModelArch::Mlp {
+            input,
+            hidden,
+            classes,
+        } = &self.model;
+        let mut widths = vec![u64::from(*input)];
+        widths.extend(hidden.iter().map(|&h| u64::from(h)));
+        widths.push(u64::from(*classes));
+        widths
+            .windows(2)
+            .map(|w| w[0].saturating_mul(w[1]).saturating_add(w[1]))
+            .fold(0u64, u64::saturating_add)
+    }
+
+    /// Checks everything, returning every problem found.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let mut p = Vec::new();
+        let mut bad = |field: &'static str, message: String| p.push(SpecProblem { field, message });
+        if self.version != SPEC_VERSION {
+            bad(
+                "version",
+                format!(
+                    "{} is not supported (expected {SPEC_VERSION})",
+                    self.version
+                ),
+            );
+        }
+        if self.task.name.trim().is_empty() {
+            bad("task.name", "is empty".into());
+        }
+        if self.features.inputs == 0 {
+            bad("features.inputs", "must be at least 1".into());
+        }
+        if !self.features.names.is_empty()
+            && self.features.names.len() != self.features.inputs as usize
+        {
+            bad(
+                "features.names",
+                format!(
+                    "has {} names for {} inputs",
+                    self.features.names.len(),
+                    self.features.inputs
+                ),
+            );
+        }
+        if self.features.classes < 2 {
+            bad(
+                "features.classes",
+                "a classifier needs at least 2 classes".into(),
+            );
+        }
+        let ModelArch::Mlp {
+            input,
+            hidden,
+            classes,
+        } = &self.model;
+        if *input != self.features.inputs {
+            bad(
+                "model.input",
+                format!("is {input} but features.inputs is {}", self.features.inputs),
+            );
+        }
+        if *classes != self.features.classes {
+            bad(
+                "model.classes",
+                format!(
+                    "is {classes} but features.classes is {}",
+                    self.features.classes
+                ),
+            );
+        }
+        if hidden.iter().any(|&h| h == 0) {
+            bad("model.hidden", "a hidden layer has width 0".into());
+        }
+        let params = self.parameter_count();
+        if params > MAX_PARAMS {
+            bad(
+                "model",
+                format!("has {params} parameters (limit {MAX_PARAMS})"),
+            );
+        }
+        let t = &self.training;
+        if t.local_epochs == 0 {
+            bad("training.local_epochs", "must be at least 1".into());
+        }
+        if t.batch_size == 0 {
+            bad("training.batch_size", "must be at least 1".into());
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            bad(
+                "training.learning_rate",
+                format!("{} is not a positive number", t.learning_rate),
+            );
+        }
+        if !(t.clip_norm.is_finite() && t.clip_norm > 0.0) {
+            bad(
+                "training.clip_norm",
+                format!("{} is not a positive number", t.clip_norm),
+            );
+        }
+        if self.fixed_point.scale_bits > MAX_SCALE_BITS {
+            bad(
+                "fixed_point.scale_bits",
+                format!("{} is above {MAX_SCALE_BITS}", self.fixed_point.scale_bits),
+            );
+        }
+        if self.rounds == 0 || self.rounds > MAX_ROUNDS {
+            bad(
+                "rounds",
+                format!("{} is outside 1..={MAX_ROUNDS}", self.rounds),
+            );
+        }
+        let Aggregation::MultiKrum {
+            norm_bound,
+            byzantine,
+            slots,
+        } = &self.aggregation;
+        if !(norm_bound.is_finite() && *norm_bound > 0.0) {
+            bad(
+                "aggregation.norm_bound",
+                format!("{norm_bound} is not a positive number"),
+            );
+        }
+        if *slots == 0 || *slots > MAX_SLOTS {
+            bad(
+                "aggregation.slots",
+                format!("{slots} is outside 1..={MAX_SLOTS}"),
+            );
+        }
+        // Krum scores sum the n − f − 2 nearest distances: at least one is needed.
+        if u64::from(*slots) < 2 * u64::from(*byzantine) + 3 {
+            bad(
+                "aggregation.byzantine",
+                format!(
+                    "Multi-Krum needs slots >= 2f + 3; {slots} slots allow f <= {}",
+                    slots.saturating_sub(3) / 2
+                ),
+            );
+        }
+        if self.max_rejected_rounds > self.rounds {
+            bad(
+                "max_rejected_rounds",
+                format!(
+                    "{} exceeds rounds ({})",
+                    self.max_rejected_rounds, self.rounds
+                ),
+            );
+        }
+        if p.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError::Invalid(p))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn digits() -> ProjectSpec {
+        ProjectSpec {
+            version: 1,
+            task: Task {
+                name: "digits".into(),
+                kind: TaskKind::Classification,
+            },
+            features: FeatureSchema {
+                inputs: 64,
+                names: vec![],
+                classes: 10,
+            },
+            model: ModelArch::Mlp {
+                input: 64,
+                hidden: vec![32],
+                classes: 10,
+            },
+            training: Training {
+                local_epochs: 1,
+                batch_size: 32,
+                learning_rate: 0.05,
+                optimizer: Optimizer::Sgd,
+                clip_norm: 4.0,
+            },
+            fixed_point: FixedPoint { scale_bits: 10 },
+            rounds: 3,
+            aggregation: Aggregation::MultiKrum {
+                norm_bound: 4.0,
+                byzantine: 1,
+                slots: 8,
+            },
+            max_rejected_rounds: 1,
+        }
+    }
+
+    #[test]
+    fn a_good_spec_round_trips_through_json() {
+        let s = digits();
+        assert_eq!(s.validate(), Ok(()));
+        assert_eq!(ProjectSpec::from_json(&s.to_json()).unwrap(), s);
+        assert_eq!(s.parameter_count(), 64 * 32 + 32 + 32 * 10 + 10);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut s = digits();
+        s.version = 2;
+        s.model = ModelArch::Mlp {
+            input: 63,
+            hidden: vec![0],
+            classes: 9,
+        };
+        s.training.learning_rate = f32::NAN;
+        s.fixed_point.scale_bits = 16;
+        s.aggregation = Aggregation::MultiKrum {
+            norm_bound: -1.0,
+            byzantine: 3,
+            slots: 8,
+        };
+        let Err(SpecError::Invalid(problems)) = s.validate() else {
+            panic!("must be invalid")
+        };
+        let fields: Vec<_> = problems.iter().map(|p| p.field).collect();
+        for f in [
+            "version",
+            "model.input",
+            "model.classes",
+            "model.hidden",
+            "training.learning_rate",
+            "fixed_point.scale_bits",
+            "aggregation.norm_bound",
+            "aggregation.byzantine",
+        ] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+        let text = SpecError::Invalid(problems).to_string();
+        assert!(text.contains("8 problem(s)"), "{text}");
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_json_are_refused() {
+        let mut v: serde_json::Value = serde_json::from_str(&digits().to_json()).unwrap();
+        v["surprise"] = serde_json::json!(1);
+        assert!(
+            matches!(ProjectSpec::from_json(&v.to_string()), Err(SpecError::Json(m)) if m.contains("surprise"))
+        );
+        assert!(matches!(
+            ProjectSpec::from_json("{"),
+            Err(SpecError::Json(_))
+        ));
+    }
+}
