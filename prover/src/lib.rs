@@ -4,6 +4,7 @@
 //! clearly named deterministic mode for tests), prove, verify, and key files with a
 //! versioned header. The round circuit (outlier filter, aggregation, scores) builds on it.
 
+pub mod gadgets;
 pub mod keys;
 
 use ark_bn254::{Bn254, Fr};
