@@ -6,6 +6,7 @@ use merit_chain::client::account_of;
 use merit_chain::{dev_signer, AccountId32};
 use merit_cli::devnet::{self, DevnetInfo, DevnetOptions, UpOutcome};
 use merit_protocol::abi::ProjectParams;
+use merit_protocol::spec::{Aggregation, ProjectSpec};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -99,16 +100,25 @@ enum ProjectCmd {
 
 #[derive(Args)]
 struct CreateArgs {
-    /// CID of the project spec in IPFS
+    /// A ProjectSpec JSON file: validated, put into IPFS, and its CID posted
+    #[arg(
+        long,
+        conflicts_with = "spec_cid",
+        required_unless_present = "spec_cid"
+    )]
+    spec: Option<PathBuf>,
+    /// CID of a project spec already in IPFS
     #[arg(long)]
-    spec_cid: String,
+    spec_cid: Option<String>,
     /// Reward pool, in the chain's smallest unit
     #[arg(long)]
     pool: u128,
+    /// Rounds (taken from the spec when --spec is given)
     #[arg(long, default_value_t = 3)]
     rounds: u32,
     #[arg(long, default_value_t = 2)]
     min_trainers: u32,
+    /// Trainer slots (the spec's aggregation.slots when --spec is given)
     #[arg(long, default_value_t = 4)]
     max_trainers: u32,
     /// Stake each trainer deposits with `join`
@@ -284,15 +294,35 @@ fn account_arg(s: &str) -> Result<AccountId32> {
 }
 
 async fn project_create(data: &PathBuf, a: CreateArgs) -> Result<()> {
-    merit_storage::parse_cid(&a.spec_cid)?;
     let info = DevnetInfo::read(data)?;
+    let (spec_cid, rounds, max_trainers) = match (&a.spec, &a.spec_cid) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let spec =
+                ProjectSpec::from_json(&text).with_context(|| format!("in {}", path.display()))?;
+            let cid = info
+                .ipfs()?
+                .add(spec.to_json().into_bytes())
+                .await
+                .context("putting the spec into IPFS")?;
+            let Aggregation::MultiKrum { slots, .. } = spec.aggregation;
+            (cid.to_string(), spec.rounds, slots)
+        }
+        (None, Some(cid)) => (
+            merit_storage::parse_cid(cid)?.to_string(),
+            a.rounds,
+            a.max_trainers,
+        ),
+        (None, None) => bail!("pass --spec FILE or --spec-cid CID"),
+    };
     let market = info.marketplace().await?;
     let owner = dev_signer(&a.from)?;
     let params = ProjectParams {
-        spec_cid: a.spec_cid.into_bytes(),
-        rounds: a.rounds,
+        spec_cid: spec_cid.into_bytes(),
+        rounds,
         min_trainers: a.min_trainers,
-        max_trainers: a.max_trainers,
+        max_trainers,
         trainer_stake: a.stake,
         aggregator: account_arg(&a.aggregator)?.0,
     };
@@ -344,6 +374,9 @@ fn print_project(p: &merit_protocol::abi::ProjectView) {
     println!("  created at  block #{}", p.created_at);
 }
 
+/// The spec the demo posts (also a starting point for users: examples/digits-spec.json).
+const DEMO_SPEC: &str = include_str!("../../examples/digits-spec.json");
+
 /// The demo as far as Merit is built today: escrow a project whose spec lives in IPFS and
 /// read everything back from chain + IPFS alone.
 async fn demo(data: &PathBuf) -> Result<()> {
@@ -357,7 +390,9 @@ async fn demo(data: &PathBuf) -> Result<()> {
         }
     };
     println!("== Merit demo — foundation slice ==");
-    println!("(what exists today: devnet, escrow on chain, specs in IPFS. Trainers, rounds,");
+    println!(
+        "(what exists today: devnet, escrow on chain, validated specs in IPFS. Trainers, rounds,"
+    );
     println!(" aggregation, proofs and payouts arrive with their own issues.)\n");
 
     let market = info.marketplace().await?;
@@ -365,25 +400,27 @@ async fn demo(data: &PathBuf) -> Result<()> {
     let alice = dev_signer("alice")?;
     let charlie = dev_signer("charlie")?;
 
-    let spec = serde_json::json!({
-        "demo": "foundation slice",
-        "task": "digits classification (placeholder until ProjectSpec lands)",
-        "rounds": 3
-    });
-    let spec_bytes = serde_json::to_vec_pretty(&spec)?;
+    let spec = ProjectSpec::from_json(DEMO_SPEC).context("the demo spec")?;
+    let spec_bytes = spec.to_json().into_bytes();
     let cid = ipfs
         .add(spec_bytes.clone())
         .await
         .context("putting the spec into IPFS")?;
-    println!("1. owner (alice) put the project spec in IPFS: {cid}");
+    println!(
+        "1. owner (alice) validated the spec ({}: MLP with {} parameters, {} rounds) and put it in IPFS: {cid}",
+        spec.task.name,
+        spec.parameter_count(),
+        spec.rounds
+    );
 
     let pool: u128 = 5_000_000_000_000_000;
     let before = market_client_balance(&info, &alice).await?;
+    let Aggregation::MultiKrum { slots, .. } = spec.aggregation;
     let params = ProjectParams {
         spec_cid: cid.to_string().into_bytes(),
-        rounds: 3,
+        rounds: spec.rounds,
         min_trainers: 2,
-        max_trainers: 4,
+        max_trainers: slots,
         trainer_stake: 1_000_000_000_000,
         aggregator: account_of(&charlie).0,
     };
@@ -408,9 +445,11 @@ async fn demo(data: &PathBuf) -> Result<()> {
     if fetched != spec_bytes {
         bail!("the spec fetched from IPFS differs from what was stored");
     }
+    let again = ProjectSpec::from_json(std::str::from_utf8(&fetched)?)?;
     println!(
-        "4. and fetches the spec from IPFS by the CID the chain holds: {} bytes, identical",
-        fetched.len()
+        "4. and fetches the spec from IPFS by the CID the chain holds: {} bytes, identical, valid ({} parameters)",
+        fetched.len(),
+        again.parameter_count()
     );
     println!(
         "\ndemo done: {} project(s) on the marketplace at {}",

@@ -378,3 +378,13 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    #[test]
+    fn the_shipped_example_spec_is_valid() {
+        let text = include_str!("../../examples/digits-spec.json");
+        let spec = super::ProjectSpec::from_json(text).unwrap();
+        assert_eq!(spec.parameter_count(), 2_410);
+    }
+}
