@@ -84,8 +84,8 @@ fn merit_bin() -> PathBuf {
 
 fn build_cli_and_contract() -> Result<(), String> {
     let mut build = cargo();
-    build.args(["build", "--workspace", "--all-targets"]);
-    run_step("build the workspace", build)?;
+    build.args(["build", "--package", "merit-cli", "--bin", "merit"]);
+    run_step("build the merit CLI", build)?;
     let mut contract = Command::new(merit_bin());
     contract.args(["contract", "build"]);
     contract.env("MERIT_TOOLS_DIR", setup::tools_dir());
