@@ -321,21 +321,27 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
 
     let rpc_url = format!("ws://127.0.0.1:{rpc_port}");
     let deadline = Instant::now() + opts.start_timeout;
-    let client = wait_for_node(
-        &rpc_url,
-        &mut started.children[0],
+    let timeout = opts.start_timeout;
+    let node_child = &mut started.children[0];
+    let client = wait_until(
+        "substrate-contracts-node",
+        node_child,
         &node_log,
         deadline,
-        opts.start_timeout,
+        timeout,
+        async || node_ready(&rpc_url).await,
     )
     .await?;
     if ipfs_pid.is_some() {
-        wait_for_ipfs(
-            &api_url,
-            &mut started.children[1],
+        let store = IpfsStore::new(&api_url)?;
+        let ipfs_child = &mut started.children[1];
+        wait_until(
+            "IPFS daemon",
+            ipfs_child,
             &ipfs_log,
             deadline,
-            opts.start_timeout,
+            timeout,
+            async || store.version().await.ok(),
         )
         .await?;
     }
@@ -404,49 +410,33 @@ fn timed_out(what: &'static str, timeout: Duration, log: &Path) -> DevnetError {
     }
 }
 
-async fn wait_for_node(
-    url: &str,
+/// Polls `ready` until it succeeds, the process dies, or the deadline passes.
+async fn wait_until<T, F: AsyncFnMut() -> Option<T>>(
+    what: &'static str,
     child: &mut Child,
     log: &Path,
     deadline: Instant,
     timeout: Duration,
-) -> Result<ChainClient> {
+    mut ready: F,
+) -> Result<T> {
     loop {
         if let Some(status) = child.try_wait().map_err(io(log))? {
-            return Err(died("substrate-contracts-node", status, log));
+            return Err(died(what, status, log));
         }
-        if let Ok(client) = ChainClient::connect(url).await {
-            if client.best_block_number().await.is_ok() {
-                return Ok(client);
-            }
+        if let Some(v) = ready().await {
+            return Ok(v);
         }
         if Instant::now() > deadline {
-            return Err(timed_out("substrate-contracts-node", timeout, log));
+            return Err(timed_out(what, timeout, log));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-async fn wait_for_ipfs(
-    url: &str,
-    child: &mut Child,
-    log: &Path,
-    deadline: Instant,
-    timeout: Duration,
-) -> Result<()> {
-    let store = IpfsStore::new(url)?;
-    loop {
-        if let Some(status) = child.try_wait().map_err(io(log))? {
-            return Err(died("IPFS daemon", status, log));
-        }
-        if store.version().await.is_ok() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(timed_out("IPFS daemon", timeout, log));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+async fn node_ready(url: &str) -> Option<ChainClient> {
+    let client = ChainClient::connect(url).await.ok()?;
+    client.best_block_number().await.ok()?;
+    Some(client)
 }
 
 /// `init`s the repo once, then points its API at `api_port` on loopback and turns off

@@ -43,10 +43,31 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
 
     // A project from a spec file: validated, put into IPFS, escrowed, read back as JSON.
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/digits-spec.json");
-    let created = merit(dir.path(), &["project", "create", "--spec", spec, "--pool", "123456789", "--json"]);
+    let created = merit(
+        dir.path(),
+        &[
+            "project",
+            "create",
+            "--spec",
+            spec,
+            "--pool",
+            "123456789",
+            "--json",
+        ],
+    );
     let bad_spec = dir.path().join("bad.json");
     std::fs::write(&bad_spec, r#"{"version": 1}"#).unwrap();
-    let refused = merit(dir.path(), &["project", "create", "--spec", bad_spec.to_str().unwrap(), "--pool", "5"]);
+    let refused = merit(
+        dir.path(),
+        &[
+            "project",
+            "create",
+            "--spec",
+            bad_spec.to_str().unwrap(),
+            "--pool",
+            "5",
+        ],
+    );
     let shown = merit(dir.path(), &["project", "status", "0", "--json"]);
     let missing = merit(dir.path(), &["project", "status", "1"]);
 
@@ -54,13 +75,21 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
     let down = merit(dir.path(), &["devnet", "down"]);
     assert!(ok, "status was not healthy:\n{}", text(&status));
     assert!(created.status.success(), "{}", text(&created));
-    assert!(!refused.status.success() && text(&refused).contains("bad.json"), "{}", text(&refused));
+    assert!(
+        !refused.status.success() && text(&refused).contains("bad.json"),
+        "{}",
+        text(&refused)
+    );
     let project: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("project JSON");
     assert_eq!(project["pool"], "123456789");
     assert_eq!(project["rounds"], 3);
     assert_eq!(project["max_trainers"], 8);
     assert_eq!(project["phase"], "Open");
-    assert!(!missing.status.success() && text(&missing).contains("NoSuchProject"), "{}", text(&missing));
+    assert!(
+        !missing.status.success() && text(&missing).contains("NoSuchProject"),
+        "{}",
+        text(&missing)
+    );
     assert!(
         again.status.success() && text(&again).contains("already running"),
         "{}",

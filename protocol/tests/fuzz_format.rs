@@ -22,9 +22,16 @@ fn seed_file(rng: &mut XorShift) -> Vec<u8> {
     let dims = vec![1 + rng.below(5) as u32, 1 + rng.below(5) as u32];
     let n = (dims[0] * dims[1]) as usize;
     ModelFile {
-        kind: if rng.below(2) == 0 { Kind::Model } else { Kind::Update },
+        kind: if rng.below(2) == 0 {
+            Kind::Model
+        } else {
+            Kind::Update
+        },
         scale_bits: rng.below(16) as u8,
-        tensors: vec![TensorShape { name: "w".into(), dims }],
+        tensors: vec![TensorShape {
+            name: "w".into(),
+            dims,
+        }],
         values: (0..n).map(|_| rng.next() as i16).collect(),
         floats: (rng.below(2) == 0).then(|| (0..n).map(|i| i as f32).collect()),
     }
@@ -34,7 +41,10 @@ fn seed_file(rng: &mut XorShift) -> Vec<u8> {
 #[test]
 #[ignore]
 fn parser_survives_a_timed_fuzz_run() {
-    let secs: u64 = std::env::var("MERIT_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = std::env::var("MERIT_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let (mut runs, mut accepted) = (0u64, 0u64);
@@ -63,7 +73,11 @@ fn parser_survives_a_timed_fuzz_run() {
             }
             if let Ok(f) = ModelFile::parse(&bytes) {
                 accepted += 1;
-                assert_eq!(f.encode(), bytes, "an accepted file must re-encode to itself");
+                assert_eq!(
+                    f.encode(),
+                    bytes,
+                    "an accepted file must re-encode to itself"
+                );
             }
             runs += 1;
         }
