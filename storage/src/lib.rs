@@ -6,7 +6,8 @@
 //! not answer (with its URL), content larger than the caller allows.
 
 use futures::TryStreamExt;
-use ipfs_api_backend_hyper::{request, IpfsApi, IpfsClient, TryFromUri};
+use ipfs_api_backend_hyper::{request, Form, IpfsApi, IpfsClient, TryFromUri};
+use ipfs_api_prelude::Backend;
 use std::io::Cursor;
 use std::str::FromStr;
 
@@ -101,21 +102,52 @@ impl IpfsStore {
         Ok(v.version)
     }
 
-    /// Adds and pins `bytes` as a raw CIDv1 block tree; returns the CID.
+    /// Adds and pins `bytes` (CIDv1); returns the CID.
+    ///
+    /// The request goes through the client's raw path and the reply is read leniently:
+    /// Kubo sends `"Size"` as a string, js-ipfs as a number, and ipfs-api's typed
+    /// `AddResponse` accepts only the former. Only `Hash` matters here.
     pub async fn add(&self, bytes: Vec<u8>) -> Result<Cid> {
+        #[derive(serde::Deserialize)]
+        struct Added {
+            #[serde(rename = "Hash")]
+            hash: String,
+        }
         let len = bytes.len();
         let opts = request::Add {
             pin: Some(true),
             cid_version: Some(1),
             ..Default::default()
         };
-        let resp = self
+        let mut form = Form::default();
+        form.add_reader("path", Cursor::new(bytes));
+        let (status, body) = self
             .client
-            .add_with_options(Cursor::new(bytes), opts)
+            .request_raw(opts, Some(form))
             .await
             .map_err(|e| self.classify("add", e))?;
-        tracing::debug!(cid = %resp.hash, len, "added to IPFS");
-        parse_cid(&resp.hash)
+        let text = String::from_utf8_lossy(&body);
+        if !status.is_success() {
+            let reason = format!("{status}: {}", text.trim());
+            return Err(StorageError::Api {
+                url: self.url.clone(),
+                op: "add",
+                reason,
+            });
+        }
+        // One JSON object per added file; we add exactly one.
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        let added: Added = serde_json::from_str(last).map_err(|e| StorageError::Api {
+            url: self.url.clone(),
+            op: "add",
+            reason: format!("unexpected reply {last:?}: {e}"),
+        })?;
+        tracing::debug!(cid = %added.hash, len, "added to IPFS");
+        parse_cid(&added.hash)
     }
 
     /// Fetches the content of `cid`, refusing (without buffering it all) past `limit` bytes.
