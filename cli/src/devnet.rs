@@ -725,6 +725,62 @@ mod tests {
         assert!(!dir.path().join("node.pid").exists(), "nothing was started");
     }
 
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_node_that_dies_on_start_is_reported_with_its_log_and_nothing_is_left_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = DevnetOptions::new(dir.path().join("data"));
+        opts.ipfs_api = None;
+        opts.node_bin = Some(script(
+            dir.path(),
+            "node",
+            "echo 'Error: boom, the chain spec is corrupt' >&2; exit 3",
+        ));
+        // A stand-in IPFS daemon that initialises a repo and then just waits.
+        opts.ipfs_bin = Some(script(
+            dir.path(),
+            "ipfs",
+            r#"if [ "$1" = init ]; then mkdir -p "$IPFS_PATH"; echo '{"Addresses":{}}' > "$IPFS_PATH/config"; else exec sleep 60; fi"#,
+        ));
+        let bundle = dir.path().join("m.contract");
+        std::fs::write(&bundle, r#"{"source":{"hash":"0x0000000000000000000000000000000000000000000000000000000000000000","wasm":"0x00"},"contract":{"name":"m"},"spec":{"constructors":[],"messages":[]}}"#).unwrap();
+        opts.bundle = Some(bundle);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let e = rt.block_on(up(&opts)).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            matches!(
+                e,
+                DevnetError::Died {
+                    what: "substrate-contracts-node",
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("boom, the chain spec is corrupt") && text.contains("exit status: 3"),
+            "{text}"
+        );
+        // The stand-in IPFS daemon that did start was stopped again.
+        let pid: u32 = std::fs::read_to_string(dir.path().join("data").join("ipfs.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!is_ours(
+            pid,
+            &marker(&std::path::absolute(dir.path().join("data")).unwrap())
+        ));
+    }
+
     #[test]
     fn a_missing_node_binary_is_named() {
         let dir = tempfile::tempdir().unwrap();
