@@ -69,6 +69,10 @@ impl Marketplace {
         &self.address
     }
 
+    pub fn client(&self) -> &ChainClient {
+        &self.client
+    }
+
     pub fn bundle(&self) -> &ContractBundle {
         &self.bundle
     }

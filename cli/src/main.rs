@@ -414,7 +414,7 @@ async fn demo(data: &PathBuf) -> Result<()> {
     );
 
     let pool: u128 = 5_000_000_000_000_000;
-    let before = market_client_balance(&info, &alice).await?;
+    let before = market.client().free_balance(&account_of(&alice)).await?;
     let Aggregation::MultiKrum { slots, .. } = spec.aggregation;
     let params = ProjectParams {
         spec_cid: cid.to_string().into_bytes(),
@@ -425,7 +425,7 @@ async fn demo(data: &PathBuf) -> Result<()> {
         aggregator: account_of(&charlie).0,
     };
     let id = market.create_project(&alice, &params, pool).await?;
-    let after = market_client_balance(&info, &alice).await?;
+    let after = market.client().free_balance(&account_of(&alice)).await?;
     println!(
         "2. alice posted project {id}, escrowing {pool}; her balance fell by {} (pool + fees)",
         before - after
@@ -434,10 +434,7 @@ async fn demo(data: &PathBuf) -> Result<()> {
     let p = market.project(id).await?;
     println!("3. anyone reads it back from the contract:");
     print_project(&p);
-    let escrow = merit_chain::ChainClient::connect(&info.node.rpc_url)
-        .await?
-        .free_balance(market.address())
-        .await?;
+    let escrow = market.client().free_balance(market.address()).await?;
     println!("   contract balance: {escrow}");
 
     let cid_on_chain = merit_storage::parse_cid(&String::from_utf8_lossy(&p.params.spec_cid))?;
@@ -457,9 +454,4 @@ async fn demo(data: &PathBuf) -> Result<()> {
         info.contract.address
     );
     Ok(())
-}
-
-async fn market_client_balance(info: &DevnetInfo, who: &merit_chain::Signer) -> Result<u128> {
-    let c = merit_chain::ChainClient::connect(&info.node.rpc_url).await?;
-    Ok(c.free_balance(&account_of(who)).await?)
 }
