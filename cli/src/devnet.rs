@@ -178,6 +178,11 @@ impl DevnetInfo {
     /// The deployed marketplace, with dry-runs sent from alice.
     pub async fn marketplace(&self) -> Result<Marketplace> {
         let client = ChainClient::connect(&self.node.rpc_url).await?;
+        self.marketplace_on(client)
+    }
+
+    /// The deployed marketplace over an existing connection to this devnet's node.
+    pub fn marketplace_on(&self, client: ChainClient) -> Result<Marketplace> {
         let bundle = Arc::new(ContractBundle::load(&self.contract.bundle)?);
         let address = self
             .contract
@@ -237,10 +242,7 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     match DevnetInfo::read(&data) {
         Ok(info) if info.processes_alive() => return Ok(UpOutcome::AlreadyRunning(info)),
         // Leftovers of a devnet that half-died: clear them before starting anew.
-        Ok(_) | Err(DevnetError::BadInfo { .. }) => {
-            down(&data)?;
-        }
-        Err(DevnetError::NotFound(_)) => {
+        Ok(_) | Err(DevnetError::BadInfo { .. }) | Err(DevnetError::NotFound(_)) => {
             down(&data)?;
         }
         Err(e) => return Err(e),
@@ -565,6 +567,7 @@ pub async fn status(data_dir: &Path) -> Result<StatusReport> {
     let data = std::path::absolute(data_dir).map_err(io(data_dir))?;
     let info = DevnetInfo::read(&data)?;
     let marker = marker(&data);
+    let mut node_client = None;
     let node = if !is_ours(info.node.pid, &marker) {
         PartStatus {
             running: false,
@@ -573,15 +576,18 @@ pub async fn status(data_dir: &Path) -> Result<StatusReport> {
     } else {
         match ChainClient::connect(&info.node.rpc_url).await {
             Ok(c) => match (c.best_block_number().await, c.health().await) {
-                (Ok(n), Ok((peers, syncing))) => PartStatus {
-                    running: true,
-                    detail: format!(
-                        "pid {}  {}  best block #{n}, {peers} peers{}",
-                        info.node.pid,
-                        info.node.rpc_url,
-                        if syncing { ", syncing" } else { "" }
-                    ),
-                },
+                (Ok(n), Ok((peers, syncing))) => {
+                    node_client = Some(c);
+                    PartStatus {
+                        running: true,
+                        detail: format!(
+                            "pid {}  {}  best block #{n}, {peers} peers{}",
+                            info.node.pid,
+                            info.node.rpc_url,
+                            if syncing { ", syncing" } else { "" }
+                        ),
+                    }
+                }
                 (Err(e), _) | (_, Err(e)) => PartStatus {
                     running: false,
                     detail: format!("pid {} alive but RPC fails: {e}", info.node.pid),
@@ -618,13 +624,12 @@ pub async fn status(data_dir: &Path) -> Result<StatusReport> {
             },
         }
     };
-    let contract = if !node.running {
-        PartStatus {
+    let contract = match node_client {
+        None => PartStatus {
             running: false,
             detail: "unknown (node down)".into(),
-        }
-    } else {
-        match info.marketplace().await {
+        },
+        Some(client) => match info.marketplace_on(client) {
             Ok(m) => match m.project_count().await {
                 Ok(n) => PartStatus {
                     running: true,
@@ -639,7 +644,7 @@ pub async fn status(data_dir: &Path) -> Result<StatusReport> {
                 running: false,
                 detail: e.to_string(),
             },
-        }
+        },
     };
     Ok(StatusReport {
         data_dir: data,
