@@ -7,6 +7,8 @@
 //! - [`poseidon`], [`commit`]: commitments and the round's public input;
 //! - [`format`]: the Model / Update file;
 //! - [`reward`]: payouts, forfeits, conservation;
+//! - [`rule`]: the round rule (norm bound, Multi-Krum, mean, scores) in integers;
+//! - [`verifier`] (feature `groth16`): the contract's Groth16 check, key prepared once;
 //! - `spec` (with `std`): the JSON `ProjectSpec`.
 //!
 //! The crate is `no_std` (with `alloc`) so the ink! contract can use it unchanged.
@@ -23,6 +25,9 @@ pub mod poseidon;
 #[rustfmt::skip]
 mod poseidon_constants;
 pub mod reward;
+pub mod rule;
+#[cfg(feature = "groth16")]
+pub mod verifier;
 #[cfg(feature = "std")]
 pub mod spec;
 #[cfg(feature = "std")]
