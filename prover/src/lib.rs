@@ -4,8 +4,11 @@
 //! clearly named deterministic mode for tests), prove, verify, and key files with a
 //! versioned header. The round circuit (outlier filter, aggregation, scores) builds on it.
 
+pub mod bench;
 pub mod gadgets;
 pub mod keys;
+pub mod round;
+pub mod sample;
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
@@ -24,6 +27,8 @@ pub enum ProverError {
     Unsatisfied(String),
     #[error(transparent)]
     Key(#[from] keys::KeyError),
+    #[error("round: {0}")]
+    Round(String),
 }
 
 /// Where the toxic waste of a setup comes from.

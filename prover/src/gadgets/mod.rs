@@ -1,4 +1,16 @@
 //! Reusable R1CS gadgets, each the constraint twin of a native function in
 //! `merit-protocol` (which stays the definition; tests hold the two together).
+//!
+//! - [`num`]: products, bits, comparisons, zero tests on raw variables;
+//! - [`vector`]: range-checked fixed-point vectors, packing, dot products, masked sums;
+//! - [`commit`]: the Poseidon commitments;
+//! - [`select`]: k-smallest sums and lowest-k selection (Multi-Krum);
+//! - [`divide`]: floor division with remainder;
+//! - [`cosine`]: the contribution score's squared inequalities.
 
 pub mod commit;
+pub mod cosine;
+pub mod divide;
+pub mod num;
+pub mod select;
+pub mod vector;

@@ -1,0 +1,673 @@
+//! The round circuit: one Groth16 statement for a whole round (DESIGN.md, "The round
+//! statement"), the constraint twin of `merit_protocol::rule::run`.
+//!
+//! Public input: the single round hash `merit_protocol::commit::Committer::round_public_input`.
+//! Witness: the previous model `g`, every slot's update (zero for an absent slot), the
+//! presence bits, Krum's neighbour/threshold hints, the claimed scores and the new model.
+//! The circuit
+//! 1. range-checks and packs `g`, every `u_i` and `g_new` (16 bits per value) and rebuilds
+//!    `C_prev`, `H_i = commit_update(trainer_i, u_i)`, `C_new`; the slot's public
+//!    commitment is `C_i = present_i · H_i` (so an absent slot is exactly `C_i = 0`, and a
+//!    present one must open its commitment);
+//! 2. computes the Gram matrix `⟨u_i, u_k⟩` (one product per parameter per pair), hence
+//!    norms and squared distances `‖u_i‖² + ‖u_k‖² − 2⟨u_i, u_k⟩`;
+//! 3. eligible = present ∧ `‖u_i‖² ≤ B²`; Krum scores with `k = n − f − 2` by the
+//!    k-smallest gadget; accept bits by rank among the eligible (`keep = n − f`), all zero
+//!    when `n < f + 3`;
+//! 4. `S = Σ accept_i·u_i` per coordinate (one product per parameter per slot),
+//!    `cnt·(g_new − g) + r = S` with `0 ≤ r < cnt` (divisor 1 when nothing is accepted);
+//! 5. `⟨u_i, S⟩ = Σ_k accept_k ⟨u_i, u_k⟩` and `‖S‖²` from the Gram matrix (no per-parameter
+//!    cost), and the cosine score bound;
+//! 6. hashes everything in `round_elements` order and equates it to the public input.
+//!
+//! Constraint count per parameter: `16(N+2)` range bits, about `8.1(N+2)` for Poseidon,
+//! `N(N+1)/2` Gram products, `N` mask products and `2⌈log₂N⌉ + 2` for the division.
+
+use crate::gadgets::commit::{commit_model_var, commit_update_var};
+use crate::gadgets::cosine::cosine_score;
+use crate::gadgets::divide::floor_div;
+use crate::gadgets::num::{boolean, is_le, is_zero, log2_ceil, mul, Num, Result as GResult};
+use crate::gadgets::select::{k_smallest_sum, keep_lowest};
+use crate::gadgets::vector::{alloc_vector, dot, masked_sum, pack_var, VecVar};
+use crate::{Keys, ProverError, SetupMode};
+use ark_bn254::{Bn254, Fr};
+use ark_crypto_primitives::sponge::constraints::CryptographicSpongeVar;
+use ark_crypto_primitives::sponge::poseidon::constraints::PoseidonSpongeVar;
+use ark_groth16::{Proof, ProvingKey, VerifyingKey};
+use ark_r1cs_std::alloc::AllocVar;
+use ark_r1cs_std::fields::fp::FpVar;
+use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use merit_protocol::abi::AccountBytes;
+use merit_protocol::commit::{
+    account_elements, CommitError, Commitment, Committer, RoundInputs, TAG_ROUND,
+};
+use merit_protocol::poseidon::{self, domain_tag};
+use merit_protocol::rule::{self, RoundOutcome, RuleError, RuleParams};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RoundError {
+    #[error("round rule: {0}")]
+    Rule(RuleError),
+    #[error("{got} trainer accounts for {expected} slots")]
+    Trainers { expected: usize, got: usize },
+    #[error("round input: {0}")]
+    Commit(CommitError),
+}
+
+/// Everything the prover knows about a round; built from the native rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundWitness {
+    pub params: RuleParams,
+    pub project: u32,
+    pub round: u32,
+    /// One per slot (the zero account for an unfilled slot).
+    pub trainers: Vec<AccountBytes>,
+    pub prev_model: Vec<i16>,
+    /// One per slot; an absent slot holds zeros.
+    pub updates: Vec<Vec<i16>>,
+    pub present: Vec<bool>,
+    /// The rule's results: claims (accept bits, scores, new model) and Krum hints.
+    pub outcome: RoundOutcome,
+}
+
+/// What the round publishes, i.e. what the contract hashes into the public input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundClaims {
+    pub prev_model: Commitment,
+    pub updates: Vec<Commitment>,
+    pub scores: Vec<u32>,
+    pub accepted: Vec<bool>,
+    pub new_model: Commitment,
+}
+
+impl RoundClaims {
+    pub fn inputs<'a>(
+        &'a self,
+        project: u32,
+        round: u32,
+        trainers: &'a [AccountBytes],
+    ) -> RoundInputs<'a> {
+        RoundInputs {
+            project,
+            round,
+            prev_model: self.prev_model,
+            trainers,
+            updates: &self.updates,
+            scores: &self.scores,
+            accepted: &self.accepted,
+            new_model: self.new_model,
+        }
+    }
+}
+
+impl RoundWitness {
+    /// Runs the rule on a round. `updates[i]` is `None` for an absent slot.
+    pub fn new(
+        params: RuleParams,
+        project: u32,
+        round: u32,
+        trainers: Vec<AccountBytes>,
+        prev_model: Vec<i16>,
+        updates: Vec<Option<Vec<i16>>>,
+    ) -> Result<Self, RoundError> {
+        if trainers.len() != params.slots {
+            return Err(RoundError::Trainers {
+                expected: params.slots,
+                got: trainers.len(),
+            });
+        }
+        let refs: Vec<Option<&[i16]>> = updates.iter().map(|u| u.as_deref()).collect();
+        let outcome = rule::run(&params, &prev_model, &refs).map_err(RoundError::Rule)?;
+        let present = updates.iter().map(Option::is_some).collect();
+        let updates = updates
+            .into_iter()
+            .map(|u| u.unwrap_or_else(|| vec![0; params.dim]))
+            .collect();
+        Ok(Self {
+            params,
+            project,
+            round,
+            trainers,
+            prev_model,
+            updates,
+            present,
+            outcome,
+        })
+    }
+
+    /// A witness of the right shape (every slot absent, zero model): what setup synthesises.
+    pub fn blank(params: RuleParams) -> Result<Self, RoundError> {
+        Self::new(
+            params,
+            0,
+            0,
+            vec![[0; 32]; params.slots],
+            vec![0; params.dim],
+            vec![None; params.slots],
+        )
+    }
+
+    /// The commitments, scores and accept bits the aggregator submits.
+    pub fn claims(&self, c: &Committer) -> RoundClaims {
+        RoundClaims {
+            prev_model: c.commit_model(&self.prev_model),
+            updates: (0..self.params.slots)
+                .map(|i| {
+                    if self.present[i] {
+                        c.commit_update(&self.trainers[i], &self.updates[i])
+                    } else {
+                        Commitment::default()
+                    }
+                })
+                .collect(),
+            scores: self.outcome.scores.clone(),
+            accepted: self.outcome.accepted.clone(),
+            new_model: c.commit_model(&self.outcome.new_model),
+        }
+    }
+
+    /// The public input for these claims.
+    pub fn public_input(&self, c: &Committer) -> Result<Fr, RoundError> {
+        let claims = self.claims(c);
+        c.round_public_input(&claims.inputs(self.project, self.round, &self.trainers))
+            .map_err(RoundError::Commit)
+    }
+}
+
+/// The round statement as a `ConstraintSynthesizer`.
+#[derive(Debug, Clone)]
+pub struct RoundCircuit {
+    pub witness: Arc<RoundWitness>,
+    /// The single public input (the round hash).
+    pub public_input: Fr,
+}
+
+impl RoundCircuit {
+    /// The circuit for `witness`, with the public input its own claims give.
+    pub fn new(witness: RoundWitness) -> Result<Self, RoundError> {
+        let public_input = witness.public_input(&Committer::new())?;
+        Ok(Self {
+            witness: Arc::new(witness),
+            public_input,
+        })
+    }
+
+    /// The shape only, for setup.
+    pub fn blank(params: RuleParams) -> Result<Self, RoundError> {
+        Self::new(RoundWitness::blank(params)?)
+    }
+}
+
+/// Bit widths of the comparisons, from the shape (see each gadget's range condition).
+struct Widths {
+    norm: usize,
+    dist: usize,
+    krum: usize,
+    count: usize,
+    dot: usize,
+    cosine: usize,
+    rem: usize,
+}
+
+impl Widths {
+    fn new(p: &RuleParams) -> Self {
+        let ld = log2_ceil(p.dim as u64);
+        let ln = log2_ceil(p.slots as u64);
+        Self {
+            // ‖u‖² ≤ D·2^30.
+            norm: 31 + ld,
+            // ‖u − w‖² < D·2^32.
+            dist: 33 + ld,
+            // < N·D·2^32.
+            krum: 33 + ld + ln,
+            // counts, ranks and n − f are within ±2N.
+            count: ln + 3,
+            // |⟨u, S⟩| ≤ N·D·2^30.
+            dot: 31 + ld + ln,
+            // 2^20·‖u‖²·‖S‖² ≤ 2^(80 + 2ld + 2ln).
+            cosine: 82 + 2 * ld + 2 * ln,
+            // remainders and divisor − 1 − r are < N ≤ 2^ln.
+            rem: ln,
+        }
+    }
+}
+
+fn num_of(f: &FpVar<Fr>) -> Num {
+    match f {
+        FpVar::Constant(c) => Num::constant(*c),
+        FpVar::Var(a) => Num::var(a.variable, a.value().unwrap_or_default()),
+    }
+}
+
+fn constant(v: u64) -> Num {
+    Num::constant(Fr::from(v))
+}
+
+fn sum_of(xs: &[Num]) -> Num {
+    xs.iter().fold(constant(0), |s, x| s.add(x))
+}
+
+impl ConstraintSynthesizer<Fr> for RoundCircuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        synthesize(&cs, &self.witness, self.public_input)
+    }
+}
+
+fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GResult<()> {
+    let p = w.params;
+    let (n, dim, f) = (p.slots, p.dim, p.byzantine);
+    let wd = Widths::new(&p);
+    let config = poseidon::config();
+    let o = &w.outcome;
+    let public = FpVar::new_input(cs.clone(), || Ok(public))?;
+    let len = FpVar::Constant(Fr::from(dim as u64));
+
+    // 1. Vectors and commitments.
+    let g = alloc_vector(cs, &w.prev_model)?;
+    let c_prev = commit_model_var(cs.clone(), &config, &len, &pack_var(cs, &g)?)?;
+    let mut updates: Vec<VecVar> = Vec::with_capacity(n);
+    let mut accounts = Vec::with_capacity(n);
+    let mut present = Vec::with_capacity(n);
+    let mut commitments = Vec::with_capacity(n);
+    for i in 0..n {
+        let u = alloc_vector(cs, &w.updates[i])?;
+        let halves = account_elements(&w.trainers[i]);
+        let acct = [
+            FpVar::new_witness(cs.clone(), || Ok(halves[0]))?,
+            FpVar::new_witness(cs.clone(), || Ok(halves[1]))?,
+        ];
+        let h = commit_update_var(cs.clone(), &config, &acct, &len, &pack_var(cs, &u)?)?;
+        let pi = boolean(cs, w.present[i])?;
+        commitments.push(mul(cs, &pi, &num_of(&h))?);
+        present.push(pi);
+        accounts.push(acct);
+        updates.push(u);
+    }
+
+    // 2. Gram matrix: gram[i][k] = ⟨u_i, u_k⟩.
+    let mut gram: Vec<Vec<Num>> = vec![Vec::with_capacity(n); n];
+    for i in 0..n {
+        for k in 0..n {
+            let v = if k < i {
+                gram[k][i].clone()
+            } else {
+                dot(cs, &updates[i], &updates[k])?
+            };
+            gram[i].push(v);
+        }
+    }
+    let norms: Vec<Num> = (0..n).map(|i| gram[i][i].clone()).collect();
+
+    // 3. Norm bound, Krum, selection.
+    let bound = constant(p.norm_bound_sq.min(p.max_norm_sq()));
+    let mut eligible = Vec::with_capacity(n);
+    for i in 0..n {
+        let ok = is_le(cs, &norms[i], &bound, wd.norm)?;
+        eligible.push(mul(cs, &present[i], &ok)?);
+    }
+    let n_el = sum_of(&eligible);
+    let enough = is_le(cs, &constant(f as u64 + 3), &n_el, wd.count)?;
+    let neighbours_wanted = n_el.add_const(-Fr::from(f as u64 + 2));
+    let mut scored = Vec::with_capacity(n); // eligible ∧ Krum ran
+    let mut krum = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = mul(cs, &eligible[i], &enough)?;
+        let count = mul(cs, &t, &neighbours_wanted)?;
+        let others: Vec<usize> = (0..n).filter(|&k| k != i).collect();
+        let dists: Vec<Num> = others
+            .iter()
+            .map(|&k| {
+                norms[i]
+                    .add(&norms[k])
+                    .sub(&gram[i][k].scale(Fr::from(2u64)))
+            })
+            .collect();
+        let members: Vec<Num> = others.iter().map(|&k| eligible[k].clone()).collect();
+        let chosen: Vec<bool> = others.iter().map(|&k| o.neighbours[i][k]).collect();
+        krum.push(k_smallest_sum(
+            cs,
+            &dists,
+            &members,
+            &count,
+            &chosen,
+            Fr::from(o.thresholds[i]),
+            wd.dist,
+        )?);
+        scored.push(t);
+    }
+    let keep = n_el.add_const(-Fr::from(f as u64));
+    let accept = keep_lowest(cs, &krum, &scored, &keep, wd.krum, wd.count)?;
+
+    // 4. Mean and new model.
+    let cnt = sum_of(&accept);
+    let none = is_zero(cs, &cnt)?;
+    let divisor = cnt.add(&none);
+    let sums = masked_sum(cs, &accept, &updates, &cnt)?;
+    let g_new = alloc_vector(cs, &o.new_model)?;
+    for (j, s) in sums.iter().enumerate() {
+        let q = Num {
+            lc: ark_relations::lc!() + g_new.vars[j] - g.vars[j],
+            val: Fr::from(i64::from(o.new_model[j]) - i64::from(w.prev_model[j])),
+        };
+        floor_div(cs, s, &divisor, &q, wd.rem)?;
+    }
+    let c_new = commit_model_var(cs.clone(), &config, &len, &pack_var(cs, &g_new)?)?;
+
+    // 5. Scores: ⟨u_i, S⟩ and ‖S‖² from the Gram matrix.
+    let mut dots = Vec::with_capacity(n);
+    for row in &gram {
+        let terms = (0..n)
+            .map(|k| mul(cs, &accept[k], &row[k]))
+            .collect::<GResult<Vec<_>>>()?;
+        dots.push(sum_of(&terms));
+    }
+    let sum_norm = sum_of(
+        &(0..n)
+            .map(|k| mul(cs, &accept[k], &dots[k]))
+            .collect::<GResult<Vec<_>>>()?,
+    );
+    let mut scores = Vec::with_capacity(n);
+    for i in 0..n {
+        let positive = is_le(cs, &constant(1), &dots[i], wd.dot)?;
+        let pos = mul(cs, &accept[i], &positive)?;
+        scores.push(cosine_score(
+            cs,
+            &pos,
+            &dots[i],
+            &norms[i],
+            &sum_norm,
+            o.scores[i],
+            wd.cosine,
+        )?);
+    }
+
+    // 6. The round hash, in `Committer::round_elements` order.
+    let mut elems: Vec<FpVar<Fr>> = vec![
+        FpVar::Constant(domain_tag(TAG_ROUND)),
+        FpVar::new_witness(cs.clone(), || Ok(Fr::from(w.project)))?,
+        FpVar::new_witness(cs.clone(), || Ok(Fr::from(w.round)))?,
+        FpVar::Constant(Fr::from(n as u64)),
+        c_prev,
+    ];
+    for a in &accounts {
+        elems.extend(a.iter().cloned());
+    }
+    for c in commitments.iter().chain(&scores).chain(&accept) {
+        elems.push(c.to_fpvar(cs)?);
+    }
+    elems.push(c_new);
+    let mut sponge = PoseidonSpongeVar::new(cs.clone(), &config);
+    sponge.absorb(&elems.as_slice())?;
+    let h = sponge.squeeze_field_elements(1)?.remove(0);
+    use ark_r1cs_std::eq::EqGadget;
+    h.enforce_equal(&public)?;
+    Ok(())
+}
+
+/// Setup for a round shape.
+pub fn setup_round(params: RuleParams, mode: SetupMode) -> Result<Keys, ProverError> {
+    let blank = RoundCircuit::blank(params).map_err(|e| ProverError::Round(e.to_string()))?;
+    crate::setup(blank, mode)
+}
+
+/// Proves a round: returns the proof, the claims it proves and the public input.
+pub fn prove_round(
+    pk: &ProvingKey<Bn254>,
+    witness: RoundWitness,
+) -> Result<(Proof<Bn254>, RoundClaims, Fr), ProverError> {
+    let claims = witness.claims(&Committer::new());
+    let circuit = RoundCircuit::new(witness).map_err(|e| ProverError::Round(e.to_string()))?;
+    let public = circuit.public_input;
+    let proof = crate::prove(pk, circuit)?;
+    Ok((proof, claims, public))
+}
+
+/// Verifies a round proof against the inputs the contract holds.
+pub fn verify_round(
+    vk: &VerifyingKey<Bn254>,
+    proof: &Proof<Bn254>,
+    inputs: &RoundInputs<'_>,
+) -> Result<bool, ProverError> {
+    let h = Committer::new()
+        .round_public_input(inputs)
+        .map_err(|e| ProverError::Round(e.to_string()))?;
+    crate::verify(vk, proof, &[h])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{self, Slot};
+    use crate::{check_witness, keys};
+
+    fn circuit_for(w: &RoundWitness, claims: &RoundClaims) -> RoundCircuit {
+        let h = Committer::new()
+            .round_public_input(&claims.inputs(w.project, w.round, &w.trainers))
+            .unwrap();
+        RoundCircuit {
+            witness: Arc::new(w.clone()),
+            public_input: h,
+        }
+    }
+
+    fn refused(w: &RoundWitness, claims: &RoundClaims) -> bool {
+        matches!(
+            check_witness(circuit_for(w, claims)),
+            Err(ProverError::Unsatisfied(_))
+        )
+    }
+
+    /// Five slots, f = 1: three honest, one scaled outlier, one absent.
+    fn attacked() -> RoundWitness {
+        let p = sample::params(5, 31, 1);
+        let kinds = [
+            Slot::Honest,
+            Slot::Scaled,
+            Slot::Honest,
+            Slot::Absent,
+            Slot::Honest,
+        ];
+        sample::round(p, 11, &kinds).unwrap()
+    }
+
+    #[test]
+    fn honest_round_proves_and_verifies() {
+        let w = attacked();
+        let o = &w.outcome;
+        assert_eq!(o.eligible, [true, false, true, false, true]);
+        assert!(!o.krum_ran, "3 eligible < f + 3: nothing accepted");
+        let p = sample::params(4, 30, 0);
+        let kinds = [Slot::Honest, Slot::Honest, Slot::Noise, Slot::Honest];
+        let w = sample::round(p, 5, &kinds).unwrap();
+        assert_eq!(w.outcome.accepted, [true, true, false, true]);
+        assert!(
+            w.outcome.scores.iter().all(|&s| s == 0 || s > 900),
+            "{:?}",
+            w.outcome.scores
+        );
+        let (pk, vk) = setup_round(p, SetupMode::InsecureDeterministicForTests(4)).unwrap();
+        let (proof, claims, public) = prove_round(&pk, w.clone()).unwrap();
+        let inputs = claims.inputs(w.project, w.round, &w.trainers);
+        assert!(verify_round(&vk, &proof, &inputs).unwrap());
+        assert!(crate::verify(&vk, &proof, &[public]).unwrap());
+        // The files round-trip and a changed score does not verify.
+        let vk2 = keys::read_verifying_key(&keys::write_verifying_key(&vk)).unwrap();
+        let proof2 = keys::read_proof(&keys::write_proof(&proof)).unwrap();
+        assert!(verify_round(&vk2, &proof2, &inputs).unwrap());
+        let mut scores = claims.scores.clone();
+        scores[0] += 1;
+        let bad = RoundInputs {
+            scores: &scores,
+            ..inputs.clone()
+        };
+        assert!(!verify_round(&vk, &proof, &bad).unwrap());
+        let mut accepted = claims.accepted.clone();
+        accepted[2] = true;
+        let bad = RoundInputs {
+            accepted: &accepted,
+            ..inputs
+        };
+        assert!(!verify_round(&vk, &proof, &bad).unwrap());
+    }
+
+    #[test]
+    fn the_shape_does_not_depend_on_the_witness() {
+        let p = sample::params(4, 17, 0);
+        let blank = crate::bench::count(RoundCircuit::blank(p).unwrap()).unwrap();
+        let kinds = [Slot::Honest, Slot::Zero, Slot::Absent, Slot::SignFlip];
+        let real =
+            crate::bench::count(RoundCircuit::new(sample::round(p, 1, &kinds).unwrap()).unwrap())
+                .unwrap();
+        assert_eq!((blank.0, blank.1), (real.0, real.1));
+    }
+
+    /// Differential: native claims satisfy the circuit on random rounds with attacks (and the
+    /// hash binds every claim, so the circuit computed exactly the native results).
+    #[test]
+    fn native_rule_and_circuit_agree_on_random_rounds() {
+        let mut krum_rounds = 0;
+        for seed in 0..10u64 {
+            let (n, f) = if seed % 2 == 0 { (5, 1) } else { (4, 0) };
+            let dim = 20 + (seed as usize * 7) % 30;
+            let p = sample::params(n, dim, f);
+            let kinds = sample::random_slots(n, f + 1, seed);
+            let w = sample::round(p, seed, &kinds).unwrap();
+            krum_rounds += usize::from(w.outcome.krum_ran);
+            let c = RoundCircuit::new(w.clone()).unwrap();
+            check_witness(c).unwrap_or_else(|e| panic!("seed {seed} {kinds:?}: {e}"));
+        }
+        assert!(krum_rounds >= 5);
+        // Every attack kind at least once, each with Krum running.
+        for (seed, kind) in [
+            Slot::SignFlip,
+            Slot::Scaled,
+            Slot::Noise,
+            Slot::Copy,
+            Slot::Zero,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let p = sample::params(5, 24, 1);
+            let kinds = [Slot::Honest, Slot::Honest, kind, Slot::Honest, Slot::Honest];
+            let w = sample::round(p, 100 + seed as u64, &kinds).unwrap();
+            assert!(w.outcome.krum_ran);
+            if matches!(kind, Slot::SignFlip | Slot::Scaled | Slot::Noise) {
+                assert!(!w.outcome.accepted[2], "{kind:?} accepted");
+            }
+            check_witness(RoundCircuit::new(w).unwrap()).unwrap();
+        }
+    }
+
+    /// A Krum round where an outlier within the norm bound is rejected.
+    fn krum_round() -> (RoundWitness, RoundClaims, usize, usize) {
+        let p = sample::params(5, 26, 1);
+        let kinds = [
+            Slot::Honest,
+            Slot::SignFlip,
+            Slot::Honest,
+            Slot::Honest,
+            Slot::Honest,
+        ];
+        let w = sample::round(p, 21, &kinds).unwrap();
+        assert!(w.outcome.krum_ran);
+        assert!(w.outcome.eligible[1] && !w.outcome.accepted[1]);
+        let honest = (0..5).find(|&i| w.outcome.accepted[i]).unwrap();
+        let claims = w.claims(&Committer::new());
+        assert!(!refused(&w, &claims));
+        (w, claims, 1, honest)
+    }
+
+    #[test]
+    fn a_changed_update_value_is_refused() {
+        let (mut w, claims, _, honest) = krum_round();
+        w.updates[honest][3] = w.updates[honest][3].wrapping_add(1);
+        assert!(refused(&w, &claims));
+    }
+
+    #[test]
+    fn a_swapped_trainer_order_is_refused() {
+        let (w, claims, _, _) = krum_round();
+        let mut swapped = w.clone();
+        swapped.updates.swap(0, 2);
+        assert!(refused(&swapped, &claims));
+        // Swapping accounts with the updates cannot reopen the others' commitments either.
+        swapped.trainers.swap(0, 2);
+        assert!(refused(&swapped, &claims));
+    }
+
+    #[test]
+    fn an_accepted_outlier_is_refused() {
+        let (w, mut claims, outlier, _) = krum_round();
+        claims.accepted[outlier] = true;
+        assert!(refused(&w, &claims));
+        // Even with a matching (wrong) Krum hint.
+        let mut w2 = w.clone();
+        w2.outcome.neighbours[outlier] = vec![false; 5];
+        w2.outcome.thresholds[outlier] = 0;
+        assert!(refused(&w2, &claims));
+    }
+
+    #[test]
+    fn a_rejected_honest_trainer_is_refused() {
+        let (w, mut claims, _, honest) = krum_round();
+        claims.accepted[honest] = false;
+        claims.scores[honest] = 0;
+        assert!(refused(&w, &claims));
+    }
+
+    #[test]
+    fn a_score_off_by_one_is_refused() {
+        let (w, _, _, honest) = krum_round();
+        for delta in [-1i64, 1] {
+            let mut w2 = w.clone();
+            w2.outcome.scores[honest] = (i64::from(w.outcome.scores[honest]) + delta) as u32;
+            let claims = w2.claims(&Committer::new());
+            assert!(refused(&w2, &claims), "{delta}");
+        }
+        // A rejected slot cannot be given a score.
+        let mut w2 = w.clone();
+        w2.outcome.scores[1] = 1;
+        let claims = w2.claims(&Committer::new());
+        assert!(refused(&w2, &claims));
+    }
+
+    #[test]
+    fn a_wrong_mean_coordinate_is_refused() {
+        let (w, _, _, _) = krum_round();
+        for delta in [-1i16, 1] {
+            let mut w2 = w.clone();
+            w2.outcome.new_model[5] += delta;
+            let claims = w2.claims(&Committer::new());
+            assert!(refused(&w2, &claims), "{delta}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_previous_model_is_refused() {
+        let (w, claims, _, _) = krum_round();
+        let mut w2 = w.clone();
+        w2.prev_model[0] += 1;
+        assert!(refused(&w2, &claims));
+        // Or the claim names another previous model than the witness opens.
+        let mut c2 = claims.clone();
+        c2.prev_model = Committer::new().commit_model(&w2.prev_model);
+        assert!(refused(&w, &c2));
+    }
+
+    #[test]
+    fn absent_and_present_slots_cannot_be_exchanged() {
+        let w = attacked();
+        let mut claims = w.claims(&Committer::new());
+        assert!(!refused(&w, &claims));
+        // Claiming the absent slot's (zero) update as a real commitment.
+        claims.updates[3] = Committer::new().commit_update(&w.trainers[3], &w.updates[3]);
+        assert!(refused(&w, &claims));
+        // Hiding a present slot as absent.
+        let mut w2 = w.clone();
+        w2.present[0] = false;
+        let claims = w.claims(&Committer::new());
+        assert!(refused(&w2, &claims));
+    }
+}
