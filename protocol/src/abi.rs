@@ -1,8 +1,10 @@
-//! The marketplace contract's ABI: parameters, views, phases and errors, SCALE-encoded.
+//! The marketplace contract's ABI: parameters, views, phases, events' payloads and errors,
+//! SCALE-encoded.
 //!
 //! The contract returns these types and the `chain` client decodes them, so a contract
-//! error reaches a user under its own name (`MarketError::EmptyPool`, …) instead of a byte.
+//! error reaches a user under its own name (`MarketError::WrongPhase`, …) instead of a byte.
 
+use crate::commit::Commitment;
 use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
@@ -10,12 +12,31 @@ use scale_info::TypeInfo;
 /// A 32-byte account id (sr25519 public key), as the contract and subxt both see it.
 pub type AccountBytes = [u8; 32];
 
-/// Longest spec CID the contract stores (a CIDv1 base32 string is ~60 bytes).
+/// Longest CID the contract stores (a CIDv1 base32 string is ~60 bytes).
 pub const MAX_CID_LEN: usize = 128;
 /// Most trainer slots a project may have; bounds storage and the circuit shape.
 pub const MAX_SLOTS: u32 = 64;
 /// Most rounds a project may run.
 pub const MAX_ROUNDS: u32 = 1_000;
+/// Longest phase, in blocks (about 70 days at 6 s blocks).
+pub const MAX_PHASE_BLOCKS: u32 = 1_000_000;
+/// Highest contribution score of one trainer in one round (DESIGN.md: ⌊1000 × cos⌋).
+pub const MAX_ROUND_SCORE: u32 = 1_000;
+
+/// How long each phase lasts, in blocks. A phase also ends early once every party it waits
+/// for has acted (all joined trainers committed; every committer revealed).
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
+pub struct Deadlines {
+    /// Joining is open for this many blocks after creation; then anyone may `start` (with
+    /// enough trainers) or `cancel` (without).
+    pub join: u32,
+    pub commit: u32,
+    pub reveal: u32,
+    /// The aggregator must finalise within this many blocks of the reveal phase's end, or
+    /// anyone may `abort`.
+    pub aggregate: u32,
+}
 
 /// What the owner fixes when posting a project. The reward pool is the value transferred
 /// with `create_project`, not a field, so it cannot disagree with what was escrowed.
@@ -24,13 +45,25 @@ pub const MAX_ROUNDS: u32 = 1_000;
 pub struct ProjectParams {
     /// CID (UTF-8 bytes) of the `ProjectSpec` JSON in IPFS.
     pub spec_cid: Vec<u8>,
+    /// CID of the initial model file, and the commitment to its fixed-point vector.
+    pub model_cid: Vec<u8>,
+    pub model_commitment: Commitment,
     pub rounds: u32,
     pub min_trainers: u32,
+    /// Also the circuit's slot count N: every round statement has this many slots.
     pub max_trainers: u32,
     /// Exact value a trainer transfers with `join`.
     pub trainer_stake: u128,
     /// The account allowed to finalise rounds.
     pub aggregator: AccountBytes,
+    /// Paid to the aggregator out of the pool, pro rata per finalised round.
+    pub aggregator_fee: u128,
+    /// Exact value the aggregator deposits with `bond` before the project can start;
+    /// forfeited to the owner if the aggregator misses a deadline.
+    pub aggregator_bond: u128,
+    /// A trainer rejected in more rounds than this forfeits its stake.
+    pub max_rejected_rounds: u32,
+    pub deadlines: Deadlines,
 }
 
 impl ProjectParams {
@@ -40,6 +73,12 @@ impl ProjectParams {
         if self.spec_cid.is_empty() || self.spec_cid.len() > MAX_CID_LEN {
             return Err(MarketError::BadSpecCid);
         }
+        if self.model_cid.is_empty() || self.model_cid.len() > MAX_CID_LEN {
+            return Err(MarketError::BadCid);
+        }
+        if self.model_commitment.to_field().is_none() {
+            return Err(MarketError::BadCommitment);
+        }
         if self.rounds == 0 || self.rounds > MAX_ROUNDS {
             return Err(MarketError::BadRounds);
         }
@@ -48,6 +87,25 @@ impl ProjectParams {
             || self.max_trainers > MAX_SLOTS
         {
             return Err(MarketError::BadTrainerBounds);
+        }
+        let d = &self.deadlines;
+        if [d.join, d.commit, d.reveal, d.aggregate]
+            .iter()
+            .any(|&b| b == 0 || b > MAX_PHASE_BLOCKS)
+        {
+            return Err(MarketError::BadDeadlines);
+        }
+        Ok(())
+    }
+
+    /// `validate`, plus the checks that need the pool (the value sent with the call).
+    pub fn validate_with_pool(&self, pool: u128) -> Result<(), MarketError> {
+        if pool == 0 {
+            return Err(MarketError::EmptyPool);
+        }
+        self.validate()?;
+        if self.aggregator_fee > pool {
+            return Err(MarketError::FeeAbovePool);
         }
         Ok(())
     }
@@ -66,7 +124,13 @@ pub enum Phase {
     Aborted,
 }
 
-/// A project as getters return it.
+impl Phase {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Finished | Self::Cancelled | Self::Aborted)
+    }
+}
+
+/// A project as getters return it; phase and deadlines as of the block the read ran in.
 #[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
 pub struct ProjectView {
     pub id: u32,
@@ -75,10 +139,56 @@ pub struct ProjectView {
     /// Value escrowed for rewards.
     pub pool: u128,
     pub phase: Phase,
-    /// Current round, counted from 0.
+    /// Current round, counted from 0 (= rounds finalised so far).
     pub round: u32,
     /// Block in which the project was created.
     pub created_at: u32,
+    /// Last block in which the current phase accepts its action (join, commit, …).
+    pub phase_deadline: u32,
+    /// Trainers joined, in slot order 0..trainers.
+    pub trainers: u32,
+    /// Commits and reveals in the current round.
+    pub committed: u32,
+    pub revealed: u32,
+    pub aggregator_bonded: bool,
+    /// The current global model (after the last finalised round).
+    pub model_cid: Vec<u8>,
+    pub model_commitment: Commitment,
+}
+
+/// A trainer's standing in a project.
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
+pub struct TrainerView {
+    pub slot: u32,
+    pub account: AccountBytes,
+    pub total_score: u32,
+    pub rejected_rounds: u32,
+    /// Committed without revealing in some round (the stake is forfeited).
+    pub missed_reveal: bool,
+}
+
+/// One slot of one round.
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
+pub struct SlotView {
+    pub slot: u32,
+    pub account: AccountBytes,
+    pub commitment: Option<Commitment>,
+    /// CID of the revealed update file.
+    pub cid: Option<Vec<u8>>,
+}
+
+/// What `finalize_round` recorded for a round.
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
+pub struct RoundRecord {
+    pub model_cid: Vec<u8>,
+    pub model_commitment: Commitment,
+    /// One per slot (N = max_trainers), in slot order.
+    pub scores: Vec<u32>,
+    pub accepted: Vec<bool>,
+    /// The round hash the proof was checked against (canonical little-endian bytes).
+    pub public_input: [u8; 32],
+    pub finalized_at: u32,
 }
 
 /// Every way a marketplace message can refuse. A refused message changes nothing.
@@ -94,8 +204,62 @@ pub enum MarketError {
     BadTrainerBounds,
     /// No project with that id.
     NoSuchProject,
-    /// A counter would overflow.
+    /// A counter or a balance would overflow.
     Overflow,
+    /// A model or update CID is empty or longer than `MAX_CID_LEN`.
+    BadCid,
+    /// A commitment that is not a canonical field element, or zero.
+    BadCommitment,
+    /// A phase length is 0 or above `MAX_PHASE_BLOCKS`.
+    BadDeadlines,
+    /// The aggregator fee exceeds the pool.
+    FeeAbovePool,
+    /// The verifying key does not decode to valid points.
+    BadVerifyingKey,
+    /// The verifying key is not for a circuit with exactly one public input.
+    WrongInputCount,
+    /// The message is not allowed in the project's current phase.
+    WrongPhase,
+    /// Only the project owner may do this.
+    NotOwner,
+    /// Only the project's aggregator may do this.
+    NotAggregator,
+    /// The caller has not joined this project.
+    NotTrainer,
+    /// The caller has joined already.
+    AlreadyJoined,
+    /// All `max_trainers` slots are taken.
+    ProjectFull,
+    /// The transferred value is not exactly what this message takes.
+    WrongValue,
+    /// The aggregator's bond is already deposited.
+    AlreadyBonded,
+    /// The project cannot start: too few trainers, or the aggregator has not bonded.
+    NotReady,
+    /// The deadline this message waits for has not passed yet.
+    TooEarly,
+    /// The deadline for this message has passed.
+    DeadlinePassed,
+    /// The round number is not the project's current round.
+    WrongRound,
+    /// The caller committed already this round.
+    AlreadyCommitted,
+    /// The caller did not commit this round, so it cannot reveal.
+    NotCommitted,
+    /// The caller revealed already this round.
+    AlreadyRevealed,
+    /// Scores or accept bits are not one per slot (`max_trainers`).
+    BadLengths,
+    /// A score above `MAX_ROUND_SCORE`, or a score or accept bit for a slot that did not reveal.
+    BadScore,
+    /// The proof does not decode to valid points.
+    MalformedProof,
+    /// The proof does not verify for the round statement the contract rebuilt.
+    BadProof,
+    /// The caller has nothing to claim in this project.
+    NothingToClaim,
+    /// The chain refused the payout transfer.
+    TransferFailed,
 }
 
 impl core::fmt::Display for MarketError {
@@ -108,7 +272,34 @@ impl core::fmt::Display for MarketError {
                 "trainer bounds must satisfy 1 <= min_trainers <= max_trainers <= MAX_SLOTS"
             }
             Self::NoSuchProject => "no project with that id",
-            Self::Overflow => "a counter would overflow",
+            Self::Overflow => "a counter or balance would overflow",
+            Self::BadCid => "a CID is empty or too long",
+            Self::BadCommitment => "a commitment is zero or not a canonical field element",
+            Self::BadDeadlines => "every phase must last between 1 and MAX_PHASE_BLOCKS blocks",
+            Self::FeeAbovePool => "the aggregator fee exceeds the pool",
+            Self::BadVerifyingKey => "the verifying key is not a valid BN254 Groth16 key",
+            Self::WrongInputCount => "the verifying key must take exactly one public input",
+            Self::WrongPhase => "not allowed in the project's current phase",
+            Self::NotOwner => "only the project owner may do this",
+            Self::NotAggregator => "only the project's aggregator may do this",
+            Self::NotTrainer => "the caller has not joined this project",
+            Self::AlreadyJoined => "the caller has already joined this project",
+            Self::ProjectFull => "every trainer slot is taken",
+            Self::WrongValue => "the transferred value is not what this message takes",
+            Self::AlreadyBonded => "the aggregator's bond is already deposited",
+            Self::NotReady => "too few trainers, or the aggregator has not bonded",
+            Self::TooEarly => "the deadline this waits for has not passed",
+            Self::DeadlinePassed => "the deadline for this has passed",
+            Self::WrongRound => "not the project's current round",
+            Self::AlreadyCommitted => "already committed this round",
+            Self::NotCommitted => "no commitment from the caller this round",
+            Self::AlreadyRevealed => "already revealed this round",
+            Self::BadLengths => "scores and accept bits must be one per slot",
+            Self::BadScore => "a score is out of range or claims a slot that did not reveal",
+            Self::MalformedProof => "the proof is not a valid compressed Groth16 proof",
+            Self::BadProof => "the proof does not verify for this round's statement",
+            Self::NothingToClaim => "nothing to claim",
+            Self::TransferFailed => "the payout transfer failed",
         };
         f.write_str(s)
     }
@@ -121,39 +312,54 @@ impl std::error::Error for MarketError {}
 mod tests {
     use super::*;
 
-    fn params() -> ProjectParams {
+    pub(crate) fn params() -> ProjectParams {
         ProjectParams {
             spec_cid: b"bafkreigh2akiscaildc".to_vec(),
+            model_cid: b"bafkreimodel".to_vec(),
+            model_commitment: Commitment([1; 32]),
             rounds: 2,
             min_trainers: 2,
             max_trainers: 4,
             trainer_stake: 10,
             aggregator: [7; 32],
+            aggregator_fee: 5,
+            aggregator_bond: 3,
+            max_rejected_rounds: 1,
+            deadlines: Deadlines {
+                join: 10,
+                commit: 5,
+                reveal: 5,
+                aggregate: 5,
+            },
         }
     }
 
     #[test]
     fn valid_params_pass() {
         assert_eq!(params().validate(), Ok(()));
+        assert_eq!(params().validate_with_pool(5), Ok(()));
     }
 
     #[test]
     fn each_bad_field_is_named() {
-        let mut p = params();
-        p.spec_cid.clear();
-        assert_eq!(p.validate(), Err(MarketError::BadSpecCid));
-        let mut p = params();
-        p.spec_cid = alloc::vec![b'a'; MAX_CID_LEN + 1];
-        assert_eq!(p.validate(), Err(MarketError::BadSpecCid));
-        let mut p = params();
-        p.rounds = 0;
-        assert_eq!(p.validate(), Err(MarketError::BadRounds));
-        let mut p = params();
-        p.min_trainers = 5;
-        assert_eq!(p.validate(), Err(MarketError::BadTrainerBounds));
-        let mut p = params();
-        p.max_trainers = MAX_SLOTS + 1;
-        assert_eq!(p.validate(), Err(MarketError::BadTrainerBounds));
+        let check = |f: fn(&mut ProjectParams), want| {
+            let mut p = params();
+            f(&mut p);
+            assert_eq!(p.validate(), Err(want));
+        };
+        check(|p| p.spec_cid.clear(), MarketError::BadSpecCid);
+        check(|p| p.spec_cid = alloc::vec![b'a'; MAX_CID_LEN + 1], MarketError::BadSpecCid);
+        check(|p| p.model_cid.clear(), MarketError::BadCid);
+        check(|p| p.model_commitment = Commitment([0xff; 32]), MarketError::BadCommitment);
+        check(|p| p.rounds = 0, MarketError::BadRounds);
+        check(|p| p.rounds = MAX_ROUNDS + 1, MarketError::BadRounds);
+        check(|p| p.min_trainers = 5, MarketError::BadTrainerBounds);
+        check(|p| p.min_trainers = 0, MarketError::BadTrainerBounds);
+        check(|p| p.max_trainers = MAX_SLOTS + 1, MarketError::BadTrainerBounds);
+        check(|p| p.deadlines.reveal = 0, MarketError::BadDeadlines);
+        check(|p| p.deadlines.join = MAX_PHASE_BLOCKS + 1, MarketError::BadDeadlines);
+        assert_eq!(params().validate_with_pool(0), Err(MarketError::EmptyPool));
+        assert_eq!(params().validate_with_pool(4), Err(MarketError::FeeAbovePool));
     }
 
     #[test]
@@ -166,6 +372,13 @@ mod tests {
             phase: Phase::Open,
             round: 0,
             created_at: 12,
+            phase_deadline: 22,
+            trainers: 1,
+            committed: 0,
+            revealed: 0,
+            aggregator_bonded: false,
+            model_cid: b"bafkreimodel".to_vec(),
+            model_commitment: Commitment([1; 32]),
         };
         let bytes = v.encode();
         assert_eq!(ProjectView::decode(&mut &bytes[..]).unwrap(), v);

@@ -3,9 +3,14 @@
 //! ```text
 //! commit_update(account, v) = H(TAG_UPDATE, account_lo, account_hi, len(v), pack(v)…)
 //! commit_model(v)           = H(TAG_MODEL, len(v), pack(v)…)
-//! round_public_input        = H(TAG_ROUND, project, round, N, C_prev, C_1..C_N,
+//! round_public_input        = H(TAG_ROUND, project, round, N, C_prev,
+//!                               (acct_lo, acct_hi)_1..N, C_1..C_N,
 //!                               score_1..score_N, accept_1..accept_N, C_new)
 //! ```
+//! The round hash carries each slot's account (DESIGN.md lists only the commitments): the
+//! circuit opens `C_i` with `trainer_i`'s account, and that account must be fixed by the
+//! public input, or a trainer who copied another's commitment could have it opened with
+//! the original owner's account. Unfilled slots have the zero account and `C_i = 0`.
 //! The account (32 bytes) enters as two 128-bit halves, little-endian, so that copying
 //! another trainer's revealed update cannot reproduce that trainer's commitment. Every
 //! message starts with its own domain tag and carries its lengths, which is the framing
@@ -24,7 +29,7 @@ use scale_info::TypeInfo;
 
 pub const TAG_UPDATE: &str = "merit/update/v1";
 pub const TAG_MODEL: &str = "merit/model/v1";
-pub const TAG_ROUND: &str = "merit/round/v1";
+pub const TAG_ROUND: &str = "merit/round/v2";
 
 /// A commitment: a field element in canonical little-endian bytes.
 #[derive(
@@ -58,7 +63,9 @@ pub struct RoundInputs<'a> {
     pub project: u32,
     pub round: u32,
     pub prev_model: Commitment,
-    /// One per slot, in join order; an absent slot's commitment is `Commitment::default()`.
+    /// One per slot, in join order; an unfilled slot has the zero account.
+    pub trainers: &'a [AccountBytes],
+    /// One per slot; an absent slot's (no reveal) commitment is `Commitment::default()`.
     pub updates: &'a [Commitment],
     pub scores: &'a [u32],
     pub accepted: &'a [bool],
@@ -69,6 +76,7 @@ pub struct RoundInputs<'a> {
 pub enum CommitError {
     /// Slot lists of different lengths.
     SlotCountMismatch {
+        trainers: usize,
         updates: usize,
         scores: usize,
         accepted: usize,
@@ -80,9 +88,9 @@ pub enum CommitError {
 impl core::fmt::Display for CommitError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::SlotCountMismatch { updates, scores, accepted } => write!(
+            Self::SlotCountMismatch { trainers, updates, scores, accepted } => write!(
                 f,
-                "slot lists differ in length: {updates} commitments, {scores} scores, {accepted} accept bits"
+                "slot lists differ in length: {trainers} trainers, {updates} commitments, {scores} scores, {accepted} accept bits"
             ),
             Self::NonCanonical { slot: Some(s) } => write!(f, "slot {s}'s commitment is not a field element"),
             Self::NonCanonical { slot: None } => write!(f, "a model commitment is not a field element"),
@@ -148,20 +156,24 @@ impl Committer {
     /// The field elements the round hash absorbs, in order (the circuit rebuilds the same).
     pub fn round_elements(&self, r: &RoundInputs<'_>) -> Result<Vec<Fr>, CommitError> {
         let n = r.updates.len();
-        if r.scores.len() != n || r.accepted.len() != n {
+        if r.trainers.len() != n || r.scores.len() != n || r.accepted.len() != n {
             return Err(CommitError::SlotCountMismatch {
+                trainers: r.trainers.len(),
                 updates: n,
                 scores: r.scores.len(),
                 accepted: r.accepted.len(),
             });
         }
         let model = |c: &Commitment| c.to_field().ok_or(CommitError::NonCanonical { slot: None });
-        let mut e = Vec::with_capacity(3 * n + 6);
+        let mut e = Vec::with_capacity(5 * n + 6);
         e.push(domain_tag(TAG_ROUND));
         e.push(Fr::from(r.project));
         e.push(Fr::from(r.round));
         e.push(Fr::from(n as u64));
         e.push(model(&r.prev_model)?);
+        for a in r.trainers {
+            e.extend(account_elements(a));
+        }
         for (slot, c) in r.updates.iter().enumerate() {
             e.push(
                 c.to_field()
@@ -208,6 +220,7 @@ mod tests {
             project: 1,
             round: 0,
             prev_model: Commitment::default(),
+            trainers: &[[1; 32], [2; 32]],
             updates: &u,
             scores: &[1, 2],
             accepted: &[true],
@@ -216,9 +229,23 @@ mod tests {
         assert_eq!(
             c.round_public_input(&r),
             Err(CommitError::SlotCountMismatch {
+                trainers: 2,
                 updates: 2,
                 scores: 2,
                 accepted: 1
+            })
+        );
+        assert_eq!(
+            c.round_public_input(&RoundInputs {
+                trainers: &[[1; 32]],
+                accepted: &[true, false],
+                ..r.clone()
+            }),
+            Err(CommitError::SlotCountMismatch {
+                trainers: 1,
+                updates: 2,
+                scores: 2,
+                accepted: 2
             })
         );
         let bad = [Commitment::default(), Commitment([0xff; 32])];
@@ -246,6 +273,7 @@ mod tests {
             project: 7,
             round: 1,
             prev_model: m0,
+            trainers: &[[1; 32], [2; 32]],
             updates: &u,
             scores: &[500, 0],
             accepted: &[true, false],
@@ -268,6 +296,10 @@ mod tests {
             },
             RoundInputs {
                 updates: &swapped,
+                ..base.clone()
+            },
+            RoundInputs {
+                trainers: &[[2; 32], [1; 32]],
                 ..base.clone()
             },
             RoundInputs {

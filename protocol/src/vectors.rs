@@ -44,6 +44,7 @@ pub struct Round {
     pub project: u32,
     pub round: u32,
     pub prev_model: String,
+    pub trainers: Vec<String>,
     pub updates: Vec<String>,
     pub scores: Vec<u32>,
     pub accepted: Vec<bool>,
@@ -105,11 +106,13 @@ pub fn compute(
         .collect();
     let prev = parse_commitment(&cases[0].model_commitment);
     let new = parse_commitment(&cases[cases.len() - 1].model_commitment);
+    let trainers: Vec<[u8; 32]> = inputs.iter().map(|(_, _, a)| *a).collect();
     let (project, round_no, scores, accepted) = round;
     let inputs = RoundInputs {
         project,
         round: round_no,
         prev_model: prev,
+        trainers: &trainers,
         updates: &updates,
         scores: &scores,
         accepted: &accepted,
@@ -129,6 +132,7 @@ pub fn compute(
             project,
             round: round_no,
             prev_model: hex32(&prev.0),
+            trainers: trainers.iter().map(hex32).collect(),
             updates: updates.iter().map(|u| hex32(&u.0)).collect(),
             scores,
             accepted,
