@@ -293,6 +293,13 @@ impl ChainClient {
         self.submit(signer, &tx, what).await
     }
 
+    /// Submits `System::remark`: on the dev node's instant seal every extrinsic makes a
+    /// block, so this is how tests and the demo let block-number deadlines pass.
+    pub async fn remark(&self, signer: &Signer) -> Result<()> {
+        let tx = subxt::dynamic::tx("System", "remark", vec![Value::from_bytes(b"merit")]);
+        self.submit(signer, &tx, "System::remark").await.map(drop)
+    }
+
     /// Uploads and instantiates `code`; returns the new contract's address.
     pub async fn instantiate_with_code(
         &self,

@@ -4,13 +4,17 @@
 use crate::bundle::ContractBundle;
 use crate::client::{account_of, ChainClient, Config, Signer};
 use crate::error::{ChainError, Result};
-use merit_protocol::abi::{AccountBytes, MarketError, ProjectParams, ProjectView};
+use merit_protocol::abi::{
+    AccountBytes, MarketError, Phase, ProjectParams, ProjectView, RoundRecord, SlotView,
+    TrainerView,
+};
+use merit_protocol::commit::Commitment;
 use parity_scale_codec::{Decode, Encode};
 use std::sync::Arc;
 use subxt::blocks::ExtrinsicEvents;
 use subxt::utils::AccountId32;
 
-/// The contract's events, decoded.
+/// The contract's events, decoded (field order as in the contract's event structs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarketEvent {
     ProjectCreated {
@@ -19,6 +23,160 @@ pub enum MarketEvent {
         aggregator: AccountBytes,
         pool: u128,
     },
+    AggregatorBonded {
+        project: u32,
+        aggregator: AccountBytes,
+        bond: u128,
+    },
+    TrainerJoined {
+        project: u32,
+        trainer: AccountBytes,
+        slot: u32,
+        stake: u128,
+    },
+    ProjectStarted {
+        project: u32,
+        trainers: u32,
+        commit_deadline: u32,
+    },
+    UpdateCommitted {
+        project: u32,
+        trainer: AccountBytes,
+        round: u32,
+        commitment: Commitment,
+    },
+    UpdateRevealed {
+        project: u32,
+        trainer: AccountBytes,
+        round: u32,
+        cid: Vec<u8>,
+    },
+    RoundFinalized {
+        project: u32,
+        round: u32,
+        model_cid: Vec<u8>,
+        model_commitment: Commitment,
+        scores: Vec<u32>,
+        accepted: Vec<bool>,
+    },
+    ProjectEnded {
+        project: u32,
+        phase: Phase,
+        rounds_done: u32,
+    },
+    Claimed {
+        project: u32,
+        account: AccountBytes,
+        amount: u128,
+    },
+}
+
+impl MarketEvent {
+    /// Decodes the payload of the event the contract metadata calls `label`.
+    fn decode(label: &str, data: &[u8]) -> Result<Option<Self>> {
+        fn d<T: Decode>(label: &str, mut data: &[u8]) -> Result<T> {
+            T::decode(&mut data).map_err(|e| ChainError::Decode {
+                what: format!("event {label}"),
+                detail: e.to_string(),
+            })
+        }
+        Ok(Some(match label {
+            "ProjectCreated" => {
+                let (project, owner, aggregator, pool) = d(label, data)?;
+                Self::ProjectCreated {
+                    project,
+                    owner,
+                    aggregator,
+                    pool,
+                }
+            }
+            "AggregatorBonded" => {
+                let (project, aggregator, bond) = d(label, data)?;
+                Self::AggregatorBonded {
+                    project,
+                    aggregator,
+                    bond,
+                }
+            }
+            "TrainerJoined" => {
+                let (project, trainer, slot, stake) = d(label, data)?;
+                Self::TrainerJoined {
+                    project,
+                    trainer,
+                    slot,
+                    stake,
+                }
+            }
+            "ProjectStarted" => {
+                let (project, trainers, commit_deadline) = d(label, data)?;
+                Self::ProjectStarted {
+                    project,
+                    trainers,
+                    commit_deadline,
+                }
+            }
+            "UpdateCommitted" => {
+                let (project, trainer, round, commitment) = d(label, data)?;
+                Self::UpdateCommitted {
+                    project,
+                    trainer,
+                    round,
+                    commitment,
+                }
+            }
+            "UpdateRevealed" => {
+                let (project, trainer, round, cid) = d(label, data)?;
+                Self::UpdateRevealed {
+                    project,
+                    trainer,
+                    round,
+                    cid,
+                }
+            }
+            "RoundFinalized" => {
+                let (project, round, model_cid, model_commitment, scores, accepted) =
+                    d(label, data)?;
+                Self::RoundFinalized {
+                    project,
+                    round,
+                    model_cid,
+                    model_commitment,
+                    scores,
+                    accepted,
+                }
+            }
+            "ProjectEnded" => {
+                let (project, phase, rounds_done) = d(label, data)?;
+                Self::ProjectEnded {
+                    project,
+                    phase,
+                    rounds_done,
+                }
+            }
+            "Claimed" => {
+                let (project, account, amount) = d(label, data)?;
+                Self::Claimed {
+                    project,
+                    account,
+                    amount,
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// What the aggregator submits to close a round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finalization {
+    pub round: u32,
+    pub model_cid: Vec<u8>,
+    pub model_commitment: Commitment,
+    /// One per slot (`max_trainers`).
+    pub scores: Vec<u32>,
+    pub accepted: Vec<bool>,
+    /// arkworks-compressed Groth16 proof (`merit_protocol::verifier::PROOF_LEN` bytes).
+    pub proof: Vec<u8>,
 }
 
 #[derive(Clone)]
@@ -144,7 +302,6 @@ impl Marketplace {
 
     /// This contract's events among `events`.
     pub fn decode_events(&self, events: &ExtrinsicEvents<Config>) -> Result<Vec<MarketEvent>> {
-        let created = self.bundle.event_topic("ProjectCreated");
         let mut out = Vec::new();
         for ev in events.iter() {
             let ev = ev?;
@@ -161,24 +318,39 @@ impl Marketplace {
             if contract != self.address.0 {
                 continue;
             }
-            let topic = ev.topics().first().map(|h| h.0);
-            if topic.is_some() && topic == created {
-                let (project, owner, aggregator, pool) =
-                    <(u32, AccountBytes, AccountBytes, u128)>::decode(&mut &data[..]).map_err(
-                        |e| ChainError::Decode {
-                            what: "ProjectCreated".into(),
-                            detail: e.to_string(),
-                        },
-                    )?;
-                out.push(MarketEvent::ProjectCreated {
-                    project,
-                    owner,
-                    aggregator,
-                    pool,
-                });
+            let Some(label) = ev
+                .topics()
+                .first()
+                .and_then(|t| self.bundle.event_label(&t.0))
+            else {
+                continue;
+            };
+            if let Some(e) = MarketEvent::decode(label, &data)? {
+                out.push(e);
             }
         }
         Ok(out)
+    }
+
+    /// Reads a getter that returns `Result<T, MarketError>`.
+    async fn read_checked<T: Decode>(&self, label: &'static str, args: impl Encode) -> Result<T> {
+        let r: std::result::Result<T, MarketError> = self.read(label, args).await?;
+        r.map_err(|error| ChainError::Contract {
+            message: label,
+            error,
+        })
+    }
+
+    /// Runs a message and returns its value and the contract events it emitted.
+    pub async fn exec_events<T: Decode>(
+        &self,
+        signer: &Signer,
+        label: &'static str,
+        args: impl Encode,
+        value: u128,
+    ) -> Result<(T, Vec<MarketEvent>)> {
+        let (out, events) = self.exec::<T>(signer, label, args, value).await?;
+        Ok((out, self.decode_events(&events)?))
     }
 
     pub async fn project_count(&self) -> Result<u32> {
@@ -186,41 +358,156 @@ impl Marketplace {
     }
 
     pub async fn project(&self, id: u32) -> Result<ProjectView> {
-        let r: std::result::Result<ProjectView, MarketError> = self.read("project", id).await?;
-        r.map_err(|error| ChainError::Contract {
-            message: "project",
-            error,
-        })
+        self.read_checked("project", id).await
     }
 
-    /// Posts a project escrowing `pool`; returns its id (from the `ProjectCreated` event).
+    /// The joined trainers in slot order.
+    pub async fn trainers(&self, project: u32) -> Result<Vec<TrainerView>> {
+        self.read_checked("trainers", project).await
+    }
+
+    /// Every joined slot of `round`: commitment and revealed CID.
+    pub async fn round_slots(&self, project: u32, round: u32) -> Result<Vec<SlotView>> {
+        self.read_checked("round_slots", (project, round)).await
+    }
+
+    /// What `finalize_round` recorded for `round`, if it has been finalised.
+    pub async fn round_record(&self, project: u32, round: u32) -> Result<Option<RoundRecord>> {
+        self.read_checked("round_record", (project, round)).await
+    }
+
+    /// What `account` can claim from an ended project.
+    pub async fn claimable(&self, project: u32, account: &AccountId32) -> Result<u128> {
+        self.read_checked("claimable", (project, account.0)).await
+    }
+
+    /// Posts a project escrowing `pool`; returns its id. `verifying_key` is the round
+    /// circuit's key, arkworks-compressed (the contract validates and prepares it).
     pub async fn create_project(
         &self,
         signer: &Signer,
         params: &ProjectParams,
+        verifying_key: &[u8],
         pool: u128,
     ) -> Result<u32> {
         // Refuse locally with the contract's own error before paying any fee.
-        params.validate().map_err(|error| ChainError::Contract {
-            message: "create_project",
+        params
+            .validate_with_pool(pool)
+            .map_err(|error| ChainError::Contract {
+                message: "create_project",
+                error,
+            })?;
+        let (id, _) = self
+            .exec::<u32>(signer, "create_project", (params, verifying_key), pool)
+            .await?;
+        Ok(id)
+    }
+
+    /// The aggregator deposits its bond (exactly `aggregator_bond`).
+    pub async fn bond(&self, signer: &Signer, project: u32, bond: u128) -> Result<()> {
+        Ok(self.exec::<()>(signer, "bond", project, bond).await?.0)
+    }
+
+    /// Joins with exactly the project's stake; returns the slot.
+    pub async fn join(&self, signer: &Signer, project: u32, stake: u128) -> Result<u32> {
+        Ok(self.exec::<u32>(signer, "join", project, stake).await?.0)
+    }
+
+    pub async fn start(&self, signer: &Signer, project: u32) -> Result<()> {
+        Ok(self.exec::<()>(signer, "start", project, 0).await?.0)
+    }
+
+    pub async fn cancel(&self, signer: &Signer, project: u32) -> Result<()> {
+        Ok(self.exec::<()>(signer, "cancel", project, 0).await?.0)
+    }
+
+    pub async fn commit_update(
+        &self,
+        signer: &Signer,
+        project: u32,
+        round: u32,
+        commitment: Commitment,
+    ) -> Result<()> {
+        let args = (project, round, commitment);
+        Ok(self.exec::<()>(signer, "commit_update", args, 0).await?.0)
+    }
+
+    pub async fn reveal_update(
+        &self,
+        signer: &Signer,
+        project: u32,
+        round: u32,
+        cid: &[u8],
+    ) -> Result<()> {
+        let args = (project, round, cid);
+        Ok(self.exec::<()>(signer, "reveal_update", args, 0).await?.0)
+    }
+
+    /// Closes a round with its proof; returns the events (RoundFinalized, and ProjectEnded
+    /// after the last round).
+    pub async fn finalize_round(
+        &self,
+        signer: &Signer,
+        project: u32,
+        f: &Finalization,
+    ) -> Result<Vec<MarketEvent>> {
+        let args = (
+            project,
+            f.round,
+            &f.model_cid,
+            f.model_commitment,
+            &f.scores,
+            &f.accepted,
+            &f.proof,
+        );
+        Ok(self
+            .exec_events::<()>(signer, "finalize_round", args, 0)
+            .await?
+            .1)
+    }
+
+    /// The weight `finalize_round` would use, from a dry-run (a refusal comes back by name).
+    pub async fn estimate_finalize(
+        &self,
+        signer: &Signer,
+        project: u32,
+        f: &Finalization,
+    ) -> Result<crate::client::Weight> {
+        let args = (
+            project,
+            f.round,
+            &f.model_cid,
+            f.model_commitment,
+            &f.scores,
+            &f.accepted,
+            &f.proof,
+        );
+        let input = self.input("finalize_round", args)?;
+        let dry = self
+            .client
+            .dry_run_call(
+                &account_of(signer),
+                &self.address,
+                0,
+                input,
+                "finalize_round",
+            )
+            .await?;
+        let out: std::result::Result<(), MarketError> =
+            Self::unwrap_lang("finalize_round", &dry.result.data)?;
+        out.map_err(|error| ChainError::Contract {
+            message: "finalize_round",
             error,
         })?;
-        if pool == 0 {
-            return Err(ChainError::Contract {
-                message: "create_project",
-                error: MarketError::EmptyPool,
-            });
-        }
-        let (_, events) = self
-            .exec::<u32>(signer, "create_project", params, pool)
-            .await?;
-        self.decode_events(&events)?
-            .into_iter()
-            .map(|MarketEvent::ProjectCreated { project, .. }| project)
-            .next()
-            .ok_or_else(|| ChainError::Decode {
-                what: "create_project events".into(),
-                detail: "no ProjectCreated".into(),
-            })
+        Ok(dry.gas_required)
+    }
+
+    pub async fn abort(&self, signer: &Signer, project: u32) -> Result<()> {
+        Ok(self.exec::<()>(signer, "abort", project, 0).await?.0)
+    }
+
+    /// Collects everything the signer is owed by an ended project; returns the amount.
+    pub async fn claim(&self, signer: &Signer, project: u32) -> Result<u128> {
+        Ok(self.exec::<u128>(signer, "claim", project, 0).await?.0)
     }
 }

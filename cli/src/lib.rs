@@ -3,5 +3,6 @@
 
 pub mod contract;
 pub mod devnet;
+pub mod owner;
 pub mod process;
 pub mod tools;

@@ -5,10 +5,13 @@ use clap::{Args, Parser, Subcommand};
 use merit_chain::client::account_of;
 use merit_chain::{dev_signer, AccountId32};
 use merit_cli::devnet::{self, DevnetInfo, DevnetOptions, UpOutcome};
-use merit_protocol::abi::ProjectParams;
-use merit_protocol::spec::{Aggregation, ProjectSpec};
+use merit_cli::owner;
+use merit_protocol::abi::Deadlines;
+use merit_protocol::spec::ProjectSpec;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+mod bench;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +40,9 @@ enum Cmd {
     Project(ProjectCmd),
     /// Run the demo on the devnet (brings it up if needed)
     Demo,
+    /// Benchmarks (proving time and memory)
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
 }
 
 #[derive(Subcommand)]
@@ -100,33 +106,43 @@ enum ProjectCmd {
 
 #[derive(Args)]
 struct CreateArgs {
-    /// A ProjectSpec JSON file: validated, put into IPFS, and its CID posted
-    #[arg(
-        long,
-        conflicts_with = "spec_cid",
-        required_unless_present = "spec_cid"
-    )]
-    spec: Option<PathBuf>,
-    /// CID of a project spec already in IPFS
+    /// A ProjectSpec JSON file: validated, put into IPFS, and its CID posted. The spec fixes
+    /// the model, the rounds, the slots (max trainers) and the round rule.
     #[arg(long)]
-    spec_cid: Option<String>,
+    spec: PathBuf,
     /// Reward pool, in the chain's smallest unit
     #[arg(long)]
     pool: u128,
-    /// Rounds (taken from the spec when --spec is given)
-    #[arg(long, default_value_t = 3)]
-    rounds: u32,
+    /// Initial model file (Merit model format); default: a seeded initialisation of the spec's model
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Round-circuit verifying key file (from an earlier setup of this spec's shape);
+    /// default: run a fresh trusted setup now and put the proving key into IPFS
+    #[arg(long)]
+    vk: Option<PathBuf>,
     #[arg(long, default_value_t = 2)]
     min_trainers: u32,
-    /// Trainer slots (the spec's aggregation.slots when --spec is given)
-    #[arg(long, default_value_t = 4)]
-    max_trainers: u32,
     /// Stake each trainer deposits with `join`
     #[arg(long, default_value_t = 1_000_000_000_000)]
     stake: u128,
     /// Aggregator: a dev account name or an SS58 address
     #[arg(long, default_value = "charlie")]
     aggregator: String,
+    /// Aggregator's fee, paid out of the pool pro rata per finalised round
+    #[arg(long, default_value_t = 0)]
+    fee: u128,
+    /// Bond the aggregator must deposit before the project can start
+    #[arg(long, default_value_t = 0)]
+    bond: u128,
+    /// Blocks for joining, committing, revealing and aggregating
+    #[arg(long, default_value_t = 100)]
+    join_blocks: u32,
+    #[arg(long, default_value_t = 50)]
+    commit_blocks: u32,
+    #[arg(long, default_value_t = 50)]
+    reveal_blocks: u32,
+    #[arg(long, default_value_t = 50)]
+    aggregate_blocks: u32,
     /// Dev account that signs (the owner)
     #[arg(long, default_value = "alice")]
     from: String,
@@ -209,6 +225,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Demo => demo(&data).await,
+        Cmd::Bench(b) => bench::run(b),
     }
 }
 
@@ -295,45 +312,90 @@ fn account_arg(s: &str) -> Result<AccountId32> {
 
 async fn project_create(data: &PathBuf, a: CreateArgs) -> Result<()> {
     let info = DevnetInfo::read(data)?;
-    let (spec_cid, rounds, max_trainers) = match (&a.spec, &a.spec_cid) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let spec =
-                ProjectSpec::from_json(&text).with_context(|| format!("in {}", path.display()))?;
+    let text = std::fs::read_to_string(&a.spec)
+        .with_context(|| format!("reading {}", a.spec.display()))?;
+    let spec = ProjectSpec::from_json(&text).with_context(|| format!("in {}", a.spec.display()))?;
+    let model = match &a.model {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let m = merit_protocol::format::ModelFile::parse(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            if m.values.len() as u64 != spec.parameter_count() {
+                bail!(
+                    "{} holds {} parameters; the spec's model has {}",
+                    path.display(),
+                    m.values.len(),
+                    spec.parameter_count()
+                );
+            }
+            m
+        }
+        None => owner::initial_model(&spec, rand::random())?,
+    };
+    let (verifying_key, pk_cid) = match &a.vk {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let vk = owner::verifying_key_from_file(&bytes)
+                .with_context(|| format!("in {}", path.display()))?;
+            (vk, None)
+        }
+        None => {
+            let keys = owner::setup_round(&spec)?;
             let cid = info
                 .ipfs()?
-                .add(spec.to_json().into_bytes())
+                .add(keys.proving_key_file)
                 .await
-                .context("putting the spec into IPFS")?;
-            let Aggregation::MultiKrum { slots, .. } = spec.aggregation;
-            (cid.to_string(), spec.rounds, slots)
+                .context("putting the proving key into IPFS")?;
+            tracing::info!(seconds = keys.seconds, %cid, "round circuit setup");
+            (keys.verifying_key, Some(cid.to_string()))
         }
-        (None, Some(cid)) => (
-            merit_storage::parse_cid(cid)?.to_string(),
-            a.rounds,
-            a.max_trainers,
-        ),
-        (None, None) => bail!("pass --spec FILE or --spec-cid CID"),
     };
-    let market = info.marketplace().await?;
-    let owner = dev_signer(&a.from)?;
-    let params = ProjectParams {
-        spec_cid: spec_cid.into_bytes(),
-        rounds,
+    let ipfs = info.ipfs()?;
+    let spec_cid = ipfs
+        .add(spec.to_json().into_bytes())
+        .await
+        .context("putting the spec into IPFS")?;
+    let model_cid = ipfs
+        .add(model.encode())
+        .await
+        .context("putting the initial model into IPFS")?;
+    let params = owner::project_params(owner::ParamsFor {
+        spec: &spec,
+        spec_cid: spec_cid.to_string(),
+        model: &model,
+        model_cid: model_cid.to_string(),
         min_trainers: a.min_trainers,
-        max_trainers,
         trainer_stake: a.stake,
         aggregator: account_arg(&a.aggregator)?.0,
-    };
+        aggregator_fee: a.fee,
+        aggregator_bond: a.bond,
+        deadlines: Deadlines {
+            join: a.join_blocks,
+            commit: a.commit_blocks,
+            reveal: a.reveal_blocks,
+            aggregate: a.aggregate_blocks,
+        },
+    });
+    let market = info.marketplace().await?;
+    let owner = dev_signer(&a.from)?;
     let id = market
-        .create_project(&owner, &params, a.pool)
+        .create_project(&owner, &params, &verifying_key, a.pool)
         .await
         .context("create_project")?;
     if a.json {
-        println!("{}", serde_json::json!({ "project": id }));
+        println!(
+            "{}",
+            serde_json::json!({ "project": id, "spec_cid": spec_cid.to_string(),
+                "model_cid": model_cid.to_string(), "proving_key_cid": pk_cid })
+        );
     } else {
         println!("project {id} created; {} escrowed", a.pool);
+        println!("  spec {spec_cid}, initial model {model_cid}");
+        if let Some(cid) = pk_cid {
+            println!("  proving key (for the aggregator) {cid}");
+        }
     }
     Ok(())
 }
@@ -352,6 +414,15 @@ fn project_json(p: &merit_protocol::abi::ProjectView) -> serde_json::Value {
         "phase": format!("{:?}", p.phase),
         "round": p.round,
         "created_at": p.created_at,
+        "phase_deadline": p.phase_deadline,
+        "trainers": p.trainers,
+        "committed": p.committed,
+        "revealed": p.revealed,
+        "aggregator_bonded": p.aggregator_bonded,
+        "aggregator_fee": p.params.aggregator_fee.to_string(),
+        "aggregator_bond": p.params.aggregator_bond.to_string(),
+        "model_cid": String::from_utf8_lossy(&p.model_cid),
+        "model_commitment": hex::encode(p.model_commitment.0),
     })
 }
 
@@ -371,7 +442,15 @@ fn print_project(p: &merit_protocol::abi::ProjectView) {
         "  trainers    {}..={} slots, stake {}",
         p.params.min_trainers, p.params.max_trainers, p.params.trainer_stake
     );
-    println!("  created at  block #{}", p.created_at);
+    println!(
+        "  joined      {} trainer(s); this round {} committed, {} revealed",
+        p.trainers, p.committed, p.revealed
+    );
+    println!("  model       {}", String::from_utf8_lossy(&p.model_cid));
+    println!(
+        "  created at  block #{}; current phase ends after block #{}",
+        p.created_at, p.phase_deadline
+    );
 }
 
 /// The spec the demo posts (also a starting point for users: examples/digits-spec.json).
@@ -413,18 +492,49 @@ async fn demo(data: &PathBuf) -> Result<()> {
         spec.rounds
     );
 
+    let model = owner::initial_model(&spec, 7)?;
+    let model_cid = ipfs
+        .add(model.encode())
+        .await
+        .context("putting the initial model into IPFS")?;
+    let keys = owner::setup_round(&spec)?;
+    let pk_cid = ipfs
+        .add(keys.proving_key_file.clone())
+        .await
+        .context("putting the proving key into IPFS")?;
+    let shape = spec.rule_params();
+    println!(
+        "   initial model in IPFS: {model_cid}; trusted setup of the round circuit ({} slots × {} parameters) took {:.1}s;",
+        shape.slots, shape.dim, keys.seconds
+    );
+    println!(
+        "   verifying key ({} bytes) goes on chain, proving key ({} bytes) into IPFS: {pk_cid}",
+        keys.verifying_key.len(),
+        keys.proving_key_file.len()
+    );
+
     let pool: u128 = 5_000_000_000_000_000;
     let before = market.client().free_balance(&account_of(&alice)).await?;
-    let Aggregation::MultiKrum { slots, .. } = spec.aggregation;
-    let params = ProjectParams {
-        spec_cid: cid.to_string().into_bytes(),
-        rounds: spec.rounds,
+    let params = owner::project_params(owner::ParamsFor {
+        spec: &spec,
+        spec_cid: cid.to_string(),
+        model: &model,
+        model_cid: model_cid.to_string(),
         min_trainers: 2,
-        max_trainers: slots,
         trainer_stake: 1_000_000_000_000,
         aggregator: account_of(&charlie).0,
-    };
-    let id = market.create_project(&alice, &params, pool).await?;
+        aggregator_fee: pool / 20,
+        aggregator_bond: 0,
+        deadlines: Deadlines {
+            join: 100,
+            commit: 50,
+            reveal: 50,
+            aggregate: 50,
+        },
+    });
+    let id = market
+        .create_project(&alice, &params, &keys.verifying_key, pool)
+        .await?;
     let after = market.client().free_balance(&account_of(&alice)).await?;
     println!(
         "2. alice posted project {id}, escrowing {pool}; her balance fell by {} (pool + fees)",

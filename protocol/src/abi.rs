@@ -348,18 +348,33 @@ mod tests {
             assert_eq!(p.validate(), Err(want));
         };
         check(|p| p.spec_cid.clear(), MarketError::BadSpecCid);
-        check(|p| p.spec_cid = alloc::vec![b'a'; MAX_CID_LEN + 1], MarketError::BadSpecCid);
+        check(
+            |p| p.spec_cid = alloc::vec![b'a'; MAX_CID_LEN + 1],
+            MarketError::BadSpecCid,
+        );
         check(|p| p.model_cid.clear(), MarketError::BadCid);
-        check(|p| p.model_commitment = Commitment([0xff; 32]), MarketError::BadCommitment);
+        check(
+            |p| p.model_commitment = Commitment([0xff; 32]),
+            MarketError::BadCommitment,
+        );
         check(|p| p.rounds = 0, MarketError::BadRounds);
         check(|p| p.rounds = MAX_ROUNDS + 1, MarketError::BadRounds);
         check(|p| p.min_trainers = 5, MarketError::BadTrainerBounds);
         check(|p| p.min_trainers = 0, MarketError::BadTrainerBounds);
-        check(|p| p.max_trainers = MAX_SLOTS + 1, MarketError::BadTrainerBounds);
+        check(
+            |p| p.max_trainers = MAX_SLOTS + 1,
+            MarketError::BadTrainerBounds,
+        );
         check(|p| p.deadlines.reveal = 0, MarketError::BadDeadlines);
-        check(|p| p.deadlines.join = MAX_PHASE_BLOCKS + 1, MarketError::BadDeadlines);
+        check(
+            |p| p.deadlines.join = MAX_PHASE_BLOCKS + 1,
+            MarketError::BadDeadlines,
+        );
         assert_eq!(params().validate_with_pool(0), Err(MarketError::EmptyPool));
-        assert_eq!(params().validate_with_pool(4), Err(MarketError::FeeAbovePool));
+        assert_eq!(
+            params().validate_with_pool(4),
+            Err(MarketError::FeeAbovePool)
+        );
     }
 
     #[test]

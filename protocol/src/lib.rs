@@ -26,11 +26,11 @@ pub mod poseidon;
 mod poseidon_constants;
 pub mod reward;
 pub mod rule;
-#[cfg(feature = "groth16")]
-pub mod verifier;
 #[cfg(feature = "std")]
 pub mod spec;
 #[cfg(feature = "std")]
 pub mod vectors;
+#[cfg(feature = "groth16")]
+pub mod verifier;
 
 pub use ark_bn254::Fr;

@@ -140,6 +140,54 @@ impl ProjectSpec {
             .fold(0u64, u64::saturating_add)
     }
 
+    /// The model's tensors in file order: per layer `l{i}.weight` `[out, in]` then
+    /// `l{i}.bias` `[out]` (candle's `Linear` layout); their lengths add up to
+    /// `parameter_count`.
+    pub fn tensor_shapes(&self) -> Vec<crate::format::TensorShape> {
+        let ModelArch::Mlp {
+            input,
+            hidden,
+            classes,
+        } = &self.model;
+        let mut widths = vec![*input];
+        widths.extend(hidden.iter().copied());
+        widths.push(*classes);
+        widths
+            .windows(2)
+            .enumerate()
+            .flat_map(|(i, w)| {
+                [
+                    crate::format::TensorShape {
+                        name: format!("l{i}.weight"),
+                        dims: vec![w[1], w[0]],
+                    },
+                    crate::format::TensorShape {
+                        name: format!("l{i}.bias"),
+                        dims: vec![w[1]],
+                    },
+                ]
+            })
+            .collect()
+    }
+
+    /// The round rule's parameters (and so the round circuit's shape) for this spec.
+    pub fn rule_params(&self) -> crate::rule::RuleParams {
+        let Aggregation::MultiKrum {
+            norm_bound,
+            byzantine,
+            slots,
+        } = self.aggregation;
+        crate::rule::RuleParams {
+            slots: slots as usize,
+            dim: self.parameter_count() as usize,
+            byzantine: byzantine as usize,
+            norm_bound_sq: crate::rule::RuleParams::norm_bound_sq_from_real(
+                norm_bound,
+                self.fixed_point.scale_bits,
+            ),
+        }
+    }
+
     /// Checks everything, returning every problem found.
     pub fn validate(&self) -> Result<(), SpecError> {
         let mut p = Vec::new();
@@ -386,5 +434,24 @@ mod example_tests {
         let text = include_str!("../../examples/digits-spec.json");
         let spec = super::ProjectSpec::from_json(text).unwrap();
         assert_eq!(spec.parameter_count(), 2_410);
+    }
+
+    #[test]
+    fn tensor_shapes_cover_every_parameter_in_linear_layout() {
+        let text = include_str!("../../examples/digits-spec.json");
+        let spec = super::ProjectSpec::from_json(text).unwrap();
+        let shapes = spec.tensor_shapes();
+        let names: Vec<&str> = shapes.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["l0.weight", "l0.bias", "l1.weight", "l1.bias"]);
+        assert_eq!(shapes[0].dims, vec![32, 64]);
+        assert_eq!(shapes[3].dims, vec![10]);
+        assert_eq!(
+            shapes.iter().map(|t| t.len()).sum::<u64>(),
+            spec.parameter_count()
+        );
+        let r = spec.rule_params();
+        assert_eq!((r.slots, r.dim, r.byzantine), (8, 2_410, 1));
+        // norm bound 4.0 at scale 2^-10: (4 · 1024)² units².
+        assert_eq!(r.norm_bound_sq, 4096 * 4096);
     }
 }

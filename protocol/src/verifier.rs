@@ -81,8 +81,8 @@ pub fn verify(prepared: &[u8], proof: &[u8], input: &Fr) -> Result<bool, Verifie
     if proof.len() != PROOF_LEN {
         return Err(VerifierError::MalformedProof);
     }
-    let proof = Proof::<Bn254>::deserialize_compressed(proof)
-        .map_err(|_| VerifierError::MalformedProof)?;
+    let proof =
+        Proof::<Bn254>::deserialize_compressed(proof).map_err(|_| VerifierError::MalformedProof)?;
     let mut rd = prepared;
     // Unchecked: `prepare` validated these bytes before they were stored.
     let vk = VerifyingKey::<Bn254>::deserialize_uncompressed_unchecked(&mut rd)
@@ -128,14 +128,9 @@ mod tests {
 
     fn keys(extra_input: bool) -> (ProvingKey<Bn254>, Vec<u8>) {
         let mut rng = ark_std::rand::rngs::StdRng::seed_from_u64(5);
-        let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(
-            Square {
-                x: 0,
-                extra_input,
-            },
-            &mut rng,
-        )
-        .unwrap();
+        let (pk, vk) =
+            Groth16::<Bn254>::circuit_specific_setup(Square { x: 0, extra_input }, &mut rng)
+                .unwrap();
         let mut bytes = Vec::new();
         vk.serialize_compressed(&mut bytes).unwrap();
         (pk, bytes)
@@ -167,14 +162,20 @@ mod tests {
         assert_eq!(verify(&prepared, &p, &Fr::from(49u64)), Ok(true));
         assert_eq!(verify(&prepared, &p, &Fr::from(50u64)), Ok(false));
         // A proof of another statement under the same key.
-        assert_eq!(verify(&prepared, &proof(&pk, 8), &Fr::from(49u64)), Ok(false));
+        assert_eq!(
+            verify(&prepared, &proof(&pk, 8), &Fr::from(49u64)),
+            Ok(false)
+        );
     }
 
     #[test]
     fn bad_keys_and_proofs_are_named() {
         let (pk, vk) = keys(false);
         let prepared = prepare(&vk).unwrap();
-        assert_eq!(prepare(&vk[..vk.len() - 1]), Err(VerifierError::BadVerifyingKey));
+        assert_eq!(
+            prepare(&vk[..vk.len() - 1]),
+            Err(VerifierError::BadVerifyingKey)
+        );
         let mut long = vk.clone();
         long.push(0);
         assert_eq!(prepare(&long), Err(VerifierError::BadVerifyingKey));
@@ -190,13 +191,23 @@ mod tests {
 
         let p = proof(&pk, 7);
         let y = Fr::from(49u64);
-        assert_eq!(verify(&prepared, &p[..127], &y), Err(VerifierError::MalformedProof));
-        assert_eq!(verify(&prepared, &[0xff; 128], &y), Err(VerifierError::MalformedProof));
+        assert_eq!(
+            verify(&prepared, &p[..127], &y),
+            Err(VerifierError::MalformedProof)
+        );
+        assert_eq!(
+            verify(&prepared, &[0xff; 128], &y),
+            Err(VerifierError::MalformedProof)
+        );
         // Every single-bit flip is either refused as malformed or fails to verify.
         for byte in (0..PROOF_LEN).step_by(9) {
             let mut forged = p.clone();
             forged[byte] ^= 0x04;
-            assert_ne!(verify(&prepared, &forged, &y), Ok(true), "flip in byte {byte}");
+            assert_ne!(
+                verify(&prepared, &forged, &y),
+                Ok(true),
+                "flip in byte {byte}"
+            );
         }
         assert_eq!(
             verify(&prepared[..100], &p, &y),

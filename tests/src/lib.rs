@@ -2,6 +2,32 @@
 //! ports, that is brought down when the test ends, pass or fail.
 
 use merit_cli::devnet::{self, DevnetInfo, DevnetOptions, UpOutcome};
+use merit_protocol::rule::RuleParams;
+use merit_prover::{round, SetupMode};
+
+/// A round-circuit shape small enough for tests: `slots` × `dim`, no Byzantine budget to
+/// speak of, a generous norm bound.
+pub fn test_rule(slots: usize, dim: usize) -> RuleParams {
+    RuleParams {
+        slots,
+        dim,
+        byzantine: 0,
+        norm_bound_sq: 1 << 20,
+    }
+}
+
+/// The arkworks-compressed verifying key of that shape's round circuit, from the
+/// test-only deterministic setup.
+pub fn test_verifying_key(slots: usize, dim: usize) -> Vec<u8> {
+    let (_, vk) = round::setup_round(
+        test_rule(slots, dim),
+        SetupMode::InsecureDeterministicForTests(1),
+    )
+    .expect("setup");
+    let mut out = Vec::new();
+    ark_serialize::CanonicalSerialize::serialize_compressed(&vk, &mut out).expect("encode");
+    out
+}
 
 pub struct TestDevnet {
     pub info: DevnetInfo,

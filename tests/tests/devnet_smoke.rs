@@ -4,18 +4,30 @@
 use merit_chain::client::account_of;
 use merit_chain::{dev_signer, ChainError};
 use merit_cli::devnet::{self, DevnetOptions, UpOutcome};
-use merit_protocol::abi::{MarketError, Phase, ProjectParams};
+use merit_protocol::abi::{Deadlines, MarketError, Phase, ProjectParams};
+use merit_protocol::commit::Committer;
 use merit_storage::{parse_cid, IpfsStore, StorageError};
 use merit_tests::TestDevnet;
 
 fn params(aggregator: [u8; 32], spec_cid: &str) -> ProjectParams {
     ProjectParams {
         spec_cid: spec_cid.as_bytes().to_vec(),
+        model_cid: spec_cid.as_bytes().to_vec(),
+        model_commitment: Committer::new().commit_model(&[1, 2, 3]),
         rounds: 2,
         min_trainers: 2,
         max_trainers: 3,
         trainer_stake: 1_000,
         aggregator,
+        aggregator_fee: 0,
+        aggregator_bond: 0,
+        max_rejected_rounds: 0,
+        deadlines: Deadlines {
+            join: 10,
+            commit: 10,
+            reveal: 10,
+            aggregate: 10,
+        },
     }
 }
 
@@ -47,7 +59,8 @@ async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
 
     let pool = 7_000_000_000_000u128;
     let p = params(charlie.0, &spec_cid.to_string());
-    let id = market.create_project(&alice, &p, pool).await.unwrap();
+    let vk = merit_tests::test_verifying_key(3, 4);
+    let id = market.create_project(&alice, &p, &vk, pool).await.unwrap();
     assert_eq!(id, 0);
     assert_eq!(market.project_count().await.unwrap(), 1);
     let view = market.project(id).await.unwrap();
@@ -61,7 +74,7 @@ async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
     );
 
     // Refusals come back by name and change nothing.
-    let e = market.create_project(&alice, &p, 0).await.unwrap_err();
+    let e = market.create_project(&alice, &p, &vk, 0).await.unwrap_err();
     assert!(
         matches!(
             e,
@@ -74,7 +87,10 @@ async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
     );
     let mut bad = p.clone();
     bad.rounds = 0;
-    let e = market.create_project(&alice, &bad, pool).await.unwrap_err();
+    let e = market
+        .create_project(&alice, &bad, &vk, pool)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             e,

@@ -1,0 +1,135 @@
+//! What a project owner prepares before posting: the initial model and the round circuit's
+//! trusted setup (DESIGN.md: one setup per shape, at project creation; the verifying key
+//! goes on chain, the proving key into IPFS for the aggregator).
+
+use anyhow::{Context, Result};
+use merit_protocol::abi::{Deadlines, ProjectParams};
+use merit_protocol::commit::Committer;
+use merit_protocol::fixed;
+use merit_protocol::format::{Kind, ModelFile};
+use merit_protocol::spec::ProjectSpec;
+use merit_prover::{keys, round, SetupMode};
+use rand::{Rng, SeedableRng};
+use std::time::Instant;
+
+/// A seeded initial model for `spec`: weights uniform in ±1/√fan_in (PyTorch's default for
+/// `Linear`), biases zero, quantised at the spec's scale. Owners with a pretrained model
+/// bring their own file instead.
+pub fn initial_model(spec: &ProjectSpec, seed: u64) -> Result<ModelFile> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let tensors = spec.tensor_shapes();
+    let mut floats = Vec::with_capacity(spec.parameter_count() as usize);
+    for t in &tensors {
+        let n = t.len() as usize;
+        if t.dims.len() == 2 {
+            let bound = 1.0 / (t.dims[1] as f32).sqrt();
+            floats.extend((0..n).map(|_| rng.gen_range(-bound..=bound)));
+        } else {
+            floats.extend(std::iter::repeat(0.0).take(n));
+        }
+    }
+    let values = fixed::quantise_all(&floats, spec.fixed_point.scale_bits)
+        .map_err(|e| anyhow::anyhow!("quantising the initial model: {e}"))?;
+    Ok(ModelFile {
+        kind: Kind::Model,
+        scale_bits: spec.fixed_point.scale_bits,
+        tensors,
+        values,
+        floats: Some(floats),
+    })
+}
+
+/// The round circuit's keys for a spec's shape.
+pub struct RoundKeys {
+    /// arkworks-compressed verifying key, as `create_project` takes it.
+    pub verifying_key: Vec<u8>,
+    /// The proving key file (`keys::write_proving_key`), for IPFS.
+    pub proving_key_file: Vec<u8>,
+    pub seconds: f64,
+}
+
+/// Runs a fresh random setup of the round circuit for `spec` (with a spinner: it takes a
+/// while for real shapes).
+pub fn setup_round(spec: &ProjectSpec) -> Result<RoundKeys> {
+    let params = spec.rule_params();
+    let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
+        "trusted setup of the round circuit ({} slots × {} parameters)",
+        params.slots, params.dim
+    ));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let t = Instant::now();
+    let (pk, vk) = round::setup_round(params, SetupMode::Random).context("round circuit setup")?;
+    bar.finish_and_clear();
+    let mut verifying_key = Vec::new();
+    ark_serialize::CanonicalSerialize::serialize_compressed(&vk, &mut verifying_key)
+        .context("encoding the verifying key")?;
+    Ok(RoundKeys {
+        verifying_key,
+        proving_key_file: keys::write_proving_key(&pk),
+        seconds: t.elapsed().as_secs_f64(),
+    })
+}
+
+/// Reads a Merit verifying-key file (`keys::write_verifying_key`) and returns the
+/// compressed key the contract takes.
+pub fn verifying_key_from_file(bytes: &[u8]) -> Result<Vec<u8>> {
+    let vk = keys::read_verifying_key(bytes)?;
+    let mut out = Vec::new();
+    ark_serialize::CanonicalSerialize::serialize_compressed(&vk, &mut out)?;
+    Ok(out)
+}
+
+/// The on-chain parameters for a spec whose model file is at `model_cid`.
+pub struct ParamsFor<'a> {
+    pub spec: &'a ProjectSpec,
+    pub spec_cid: String,
+    pub model: &'a ModelFile,
+    pub model_cid: String,
+    pub min_trainers: u32,
+    pub trainer_stake: u128,
+    pub aggregator: [u8; 32],
+    pub aggregator_fee: u128,
+    pub aggregator_bond: u128,
+    pub deadlines: Deadlines,
+}
+
+pub fn project_params(p: ParamsFor<'_>) -> ProjectParams {
+    ProjectParams {
+        spec_cid: p.spec_cid.into_bytes(),
+        model_cid: p.model_cid.into_bytes(),
+        model_commitment: Committer::new().commit_model(&p.model.values),
+        rounds: p.spec.rounds,
+        min_trainers: p.min_trainers,
+        max_trainers: p.spec.rule_params().slots as u32,
+        trainer_stake: p.trainer_stake,
+        aggregator: p.aggregator,
+        aggregator_fee: p.aggregator_fee,
+        aggregator_bond: p.aggregator_bond,
+        max_rejected_rounds: p.spec.max_rejected_rounds,
+        deadlines: p.deadlines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_model_matches_the_spec_and_is_reproducible() {
+        let spec = ProjectSpec::from_json(include_str!("../../examples/digits-spec.json")).unwrap();
+        let a = initial_model(&spec, 1).unwrap();
+        assert_eq!(a.values.len() as u64, spec.parameter_count());
+        assert_eq!(ModelFile::parse(&a.encode()).unwrap(), a);
+        assert_eq!(initial_model(&spec, 1).unwrap(), a);
+        assert_ne!(initial_model(&spec, 2).unwrap().values, a.values);
+        // Weights are non-zero somewhere; the first layer's bias (after 64·32 weights) is 0.
+        assert!(a.values[..2048].iter().any(|&v| v != 0));
+        assert!(a.values[2048..2080].iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn a_verifying_key_file_that_is_not_one_is_refused() {
+        let e = verifying_key_from_file(b"MERIT-PK\x01\x00garbage").unwrap_err();
+        assert!(e.to_string().contains("verifying key"), "{e}");
+    }
+}

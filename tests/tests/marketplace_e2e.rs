@@ -1,0 +1,452 @@
+//! The marketplace on a real substrate-contracts-node (through `merit-chain`, subxt) with
+//! updates in a real IPFS daemon and real round proofs from `merit-prover`: a full 2-round
+//! project with 3 trainers (one of them poisoning round 0) paid out by claims; forged,
+//! misclaimed and replayed proofs refused by the contract itself; and the abort path.
+
+use merit_chain::client::{account_of, Weight};
+use merit_chain::marketplace::{Finalization, MarketEvent};
+use merit_chain::{dev_signer, ChainError, Marketplace, Signer};
+use merit_protocol::abi::{Deadlines, MarketError, Phase, ProjectParams};
+use merit_protocol::commit::Committer;
+use merit_protocol::format::{Kind, ModelFile, TensorShape};
+use merit_protocol::reward;
+use merit_protocol::rule::RuleParams;
+use merit_prover::ark_bn254::Bn254;
+use merit_prover::round::{prove_round, setup_round, RoundWitness};
+use merit_prover::SetupMode;
+use merit_storage::{parse_cid, IpfsStore};
+use merit_tests::{test_rule, TestDevnet};
+
+const DIM: usize = 16;
+const SLOTS: usize = 3;
+const STAKE: u128 = 1_000_000_000_000;
+const POOL: u128 = 9_000_000_000_000_000;
+const FEE: u128 = 500_000_000_000_000;
+const BOND: u128 = 2_000_000_000_000;
+/// The block limit of the dev runtime (2 s of ref_time).
+const BLOCK_REF_TIME: f64 = 2e12;
+
+type ProvingKey = ark_groth16::ProvingKey<Bn254>;
+
+struct World {
+    market: Marketplace,
+    ipfs: IpfsStore,
+    owner: Signer,
+    aggregator: Signer,
+    trainers: Vec<Signer>,
+    stranger: Signer,
+    rule: RuleParams,
+    pk: ProvingKey,
+    vk: Vec<u8>,
+}
+
+impl World {
+    async fn new(net: &TestDevnet) -> Self {
+        let rule = test_rule(SLOTS, DIM);
+        let (pk, vk) = setup_round(rule, SetupMode::InsecureDeterministicForTests(11)).unwrap();
+        let mut vk_bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&vk, &mut vk_bytes).unwrap();
+        Self {
+            market: net.info.marketplace().await.unwrap(),
+            ipfs: net.info.ipfs().unwrap(),
+            owner: dev_signer("alice").unwrap(),
+            aggregator: dev_signer("charlie").unwrap(),
+            trainers: ["bob", "dave", "eve"]
+                .map(|n| dev_signer(n).unwrap())
+                .to_vec(),
+            stranger: dev_signer("ferdie").unwrap(),
+            rule,
+            pk,
+            vk: vk_bytes,
+        }
+    }
+
+    fn initial_model() -> Vec<i16> {
+        (0..DIM as i16).map(|i| i * 3 - 20).collect()
+    }
+
+    async fn create(&self, rounds: u32, deadlines: Deadlines) -> u32 {
+        let model = file(Kind::Model, Self::initial_model());
+        let model_cid = self.ipfs.add(model.encode()).await.unwrap();
+        let params = ProjectParams {
+            spec_cid: b"bafkreie2e-spec".to_vec(),
+            model_cid: model_cid.to_string().into_bytes(),
+            model_commitment: Committer::new().commit_model(&model.values),
+            rounds,
+            min_trainers: 2,
+            max_trainers: SLOTS as u32,
+            trainer_stake: STAKE,
+            aggregator: account_of(&self.aggregator).0,
+            aggregator_fee: FEE,
+            aggregator_bond: BOND,
+            max_rejected_rounds: 0,
+            deadlines,
+        };
+        self.market
+            .create_project(&self.owner, &params, &self.vk, POOL)
+            .await
+            .unwrap()
+    }
+
+    /// A trainer commits to `update` and puts its file into IPFS; returns the CID.
+    async fn commit(&self, project: u32, round: u32, who: usize, update: &[i16]) -> String {
+        let me = account_of(&self.trainers[who]).0;
+        let c = Committer::new().commit_update(&me, update);
+        self.market
+            .commit_update(&self.trainers[who], project, round, c)
+            .await
+            .unwrap();
+        let cid = self
+            .ipfs
+            .add(file(Kind::Update, update.to_vec()).encode())
+            .await
+            .unwrap();
+        cid.to_string()
+    }
+
+    async fn reveal(&self, project: u32, round: u32, who: usize, cid: &str) {
+        self.market
+            .reveal_update(&self.trainers[who], project, round, cid.as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// The aggregator's side of a round: fetch every revealed update from IPFS, check it
+    /// against its on-chain commitment, run the rule, prove it, publish the new model.
+    async fn aggregate(&self, project: u32, prev_model: &[i16]) -> (Finalization, Vec<i16>) {
+        let v = self.market.project(project).await.unwrap();
+        let mut trainers = vec![[0u8; 32]; SLOTS];
+        let mut updates = vec![None; SLOTS];
+        for s in self.market.round_slots(project, v.round).await.unwrap() {
+            trainers[s.slot as usize] = s.account;
+            if let Some(cid) = s.cid {
+                let cid = parse_cid(std::str::from_utf8(&cid).unwrap()).unwrap();
+                let bytes = self.ipfs.get(&cid, 1 << 20).await.unwrap();
+                let values = ModelFile::parse(&bytes).unwrap().values;
+                assert_eq!(
+                    Some(Committer::new().commit_update(&s.account, &values)),
+                    s.commitment,
+                    "slot {}'s file matches its commitment",
+                    s.slot
+                );
+                updates[s.slot as usize] = Some(values);
+            }
+        }
+        let w = RoundWitness::new(
+            self.rule,
+            project,
+            v.round,
+            trainers,
+            prev_model.to_vec(),
+            updates,
+        )
+        .unwrap();
+        let new_model = w.outcome.new_model.clone();
+        let (proof, claims, _) = prove_round(&self.pk, w).unwrap();
+        let mut proof_bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&proof, &mut proof_bytes).unwrap();
+        let model_cid = self
+            .ipfs
+            .add(file(Kind::Model, new_model.clone()).encode())
+            .await
+            .unwrap();
+        let f = Finalization {
+            round: v.round,
+            model_cid: model_cid.to_string().into_bytes(),
+            model_commitment: claims.new_model,
+            scores: claims.scores,
+            accepted: claims.accepted,
+            proof: proof_bytes,
+        };
+        (f, new_model)
+    }
+
+    async fn blocks(&self, n: usize) {
+        for _ in 0..n {
+            self.market.client().remark(&self.stranger).await.unwrap();
+        }
+    }
+}
+
+fn file(kind: Kind, values: Vec<i16>) -> ModelFile {
+    ModelFile {
+        kind,
+        scale_bits: 10,
+        tensors: vec![TensorShape {
+            name: "w".into(),
+            dims: vec![values.len() as u32],
+        }],
+        values,
+        floats: None,
+    }
+}
+
+fn refused(e: ChainError) -> MarketError {
+    match e {
+        ChainError::Contract { error, .. } => error,
+        other => panic!("expected a contract refusal, got {other}"),
+    }
+}
+
+fn honest_update(who: usize, round: u32) -> Vec<i16> {
+    (0..DIM)
+        .map(|i| ((i as i32 * 7 + who as i32 * 3 + round as i32 * 5) % 41 - 20) as i16)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
+    let net = TestDevnet::up().await;
+    let w = World::new(&net).await;
+    let m = &w.market;
+    let chain = m.client().clone();
+    let escrow_before = chain.free_balance(m.address()).await.unwrap();
+
+    let deadlines = Deadlines {
+        join: 50,
+        commit: 20,
+        reveal: 20,
+        aggregate: 20,
+    };
+    let id = w.create(2, deadlines).await;
+    // Join, bond, start; a wrong stake is refused by name and costs nothing.
+    let e = m.join(&w.trainers[0], id, STAKE - 1).await.unwrap_err();
+    assert_eq!(refused(e), MarketError::WrongValue);
+    for (i, t) in w.trainers.iter().enumerate() {
+        assert_eq!(m.join(t, id, STAKE).await.unwrap(), i as u32);
+    }
+    let e = m.start(&w.owner, id).await.unwrap_err();
+    assert_eq!(
+        refused(e),
+        MarketError::NotReady,
+        "the bond is still missing"
+    );
+    let e = m.bond(&w.stranger, id, BOND).await.unwrap_err();
+    assert_eq!(refused(e), MarketError::NotAggregator);
+    m.bond(&w.aggregator, id, BOND).await.unwrap();
+    m.start(&w.owner, id).await.unwrap();
+    assert_eq!(
+        chain.free_balance(m.address()).await.unwrap(),
+        escrow_before + POOL + BOND + 3 * STAKE
+    );
+
+    let mut model = World::initial_model();
+    let mut weights: Vec<Weight> = Vec::new();
+    for round in 0..2u32 {
+        // Round 0: trainer 2 sends a scaled (poisoned) update.
+        let mut cids = Vec::new();
+        for who in 0..SLOTS {
+            let mut u = honest_update(who, round);
+            if round == 0 && who == 2 {
+                u.iter_mut().for_each(|x| *x = x.saturating_mul(100));
+            }
+            cids.push(w.commit(id, round, who, &u).await);
+        }
+        assert_eq!(m.project(id).await.unwrap().phase, Phase::Reveal);
+        // Someone else's CID cannot be revealed by a non-committer; a reveal is the committer's.
+        let e = m
+            .reveal_update(&w.stranger, id, round, cids[0].as_bytes())
+            .await
+            .unwrap_err();
+        assert_eq!(refused(e), MarketError::NotTrainer);
+        for (who, cid) in cids.iter().enumerate() {
+            w.reveal(id, round, who, cid).await;
+        }
+        assert_eq!(m.project(id).await.unwrap().phase, Phase::Aggregate);
+
+        let (f, new_model) = w.aggregate(id, &model).await;
+        if round == 0 {
+            assert!(!f.accepted[2], "the poisoned update is thrown out");
+            assert_eq!(f.scores[2], 0);
+        }
+        assert!(f.accepted[0] && f.accepted[1]);
+
+        // Refused by the contract's own proof check, each by name, changing nothing:
+        let mut forged = f.clone();
+        forged.proof[10] ^= 0x01;
+        let e = refused(
+            m.finalize_round(&w.aggregator, id, &forged)
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            matches!(e, MarketError::BadProof | MarketError::MalformedProof),
+            "{e:?}"
+        );
+        let mut inflated = f.clone();
+        inflated.scores[0] += 1;
+        let e = m
+            .finalize_round(&w.aggregator, id, &inflated)
+            .await
+            .unwrap_err();
+        assert_eq!(refused(e), MarketError::BadProof);
+        let mut other_model = f.clone();
+        other_model.model_commitment = Committer::new().commit_model(&[1, 2, 3]);
+        let e = m
+            .finalize_round(&w.aggregator, id, &other_model)
+            .await
+            .unwrap_err();
+        assert_eq!(refused(e), MarketError::BadProof);
+        let mut short = f.clone();
+        short.scores.pop();
+        let e = m
+            .finalize_round(&w.aggregator, id, &short)
+            .await
+            .unwrap_err();
+        assert_eq!(refused(e), MarketError::BadLengths);
+        let e = m.finalize_round(&w.stranger, id, &f).await.unwrap_err();
+        assert_eq!(refused(e), MarketError::NotAggregator);
+        assert_eq!(m.project(id).await.unwrap().round, round);
+
+        weights.push(m.estimate_finalize(&w.aggregator, id, &f).await.unwrap());
+        let events = m.finalize_round(&w.aggregator, id, &f).await.unwrap();
+        assert!(events.iter().any(|e| matches!(
+            e,
+            MarketEvent::RoundFinalized { round: r, scores, .. } if *r == round && *scores == f.scores
+        )));
+        // Replaying the accepted proof is refused.
+        let e = m.finalize_round(&w.aggregator, id, &f).await.unwrap_err();
+        assert_eq!(refused(e), MarketError::WrongPhase);
+        let rec = m.round_record(id, round).await.unwrap().expect("recorded");
+        assert_eq!(rec.model_commitment, f.model_commitment);
+        model = new_model;
+    }
+    for (round, wt) in weights.iter().enumerate() {
+        eprintln!(
+            "finalize_round (round {round}, {SLOTS} slots): ref_time {} ({:.1} % of the block), proof_size {}",
+            wt.ref_time,
+            100.0 * wt.ref_time as f64 / BLOCK_REF_TIME,
+            wt.proof_size
+        );
+    }
+
+    let v = m.project(id).await.unwrap();
+    assert_eq!((v.phase, v.round), (Phase::Finished, 2));
+    let totals = m.trainers(id).await.unwrap();
+    assert_eq!(totals[2].rejected_rounds, 1);
+
+    // Claims: everyone collects; the sum is every deposit, the escrow drains to where it was.
+    let mut paid = 0u128;
+    let mut everyone = vec![&w.owner, &w.aggregator, &w.stranger];
+    everyone.extend(w.trainers.iter());
+    for s in everyone {
+        let owed = m.claimable(id, &account_of(s)).await.unwrap();
+        match m.claim(s, id).await {
+            Ok(got) => {
+                assert_eq!(got, owed);
+                paid += got;
+            }
+            Err(e) => {
+                assert_eq!(owed, 0);
+                assert_eq!(refused(e), MarketError::NothingToClaim);
+            }
+        }
+    }
+    assert_eq!(paid, POOL + BOND + 3 * STAKE);
+    // Trainer 2 was rejected once with max_rejected_rounds = 0: its stake is forfeited.
+    assert_eq!(
+        m.claimable(id, &account_of(&w.trainers[2])).await.unwrap(),
+        0
+    );
+    let e = m.claim(&w.trainers[0], id).await.unwrap_err();
+    assert_eq!(refused(e), MarketError::NothingToClaim);
+    assert_eq!(
+        chain.free_balance(m.address()).await.unwrap(),
+        escrow_before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_aggregator_is_aborted_and_proven_work_is_still_paid() {
+    let net = TestDevnet::up().await;
+    let w = World::new(&net).await;
+    let m = &w.market;
+    let chain = m.client().clone();
+    let escrow_before = chain.free_balance(m.address()).await.unwrap();
+    let deadlines = Deadlines {
+        join: 50,
+        commit: 20,
+        reveal: 3,
+        aggregate: 3,
+    };
+    let id = w.create(3, deadlines).await;
+    m.bond(&w.aggregator, id, BOND).await.unwrap();
+    for t in &w.trainers[..2] {
+        m.join(t, id, STAKE).await.unwrap();
+    }
+    m.start(&w.owner, id).await.unwrap();
+
+    // Round 0 is proven.
+    let model = World::initial_model();
+    let mut cids = Vec::new();
+    for who in 0..2 {
+        cids.push(w.commit(id, 0, who, &honest_update(who, 0)).await);
+    }
+    for (who, cid) in cids.iter().enumerate() {
+        w.reveal(id, 0, who, cid).await;
+    }
+    let (f, _) = w.aggregate(id, &model).await;
+    m.finalize_round(&w.aggregator, id, &f).await.unwrap();
+
+    // Round 1: trainer 1 commits and never reveals; the aggregator then goes silent.
+    let cid = w.commit(id, 1, 0, &honest_update(0, 1)).await;
+    w.commit(id, 1, 1, &honest_update(1, 1)).await;
+    w.reveal(id, 1, 0, &cid).await;
+    let e = m.abort(&w.stranger, id).await.unwrap_err();
+    assert_eq!(refused(e), MarketError::WrongPhase);
+    w.blocks(4).await; // past the reveal deadline
+    assert_eq!(m.project(id).await.unwrap().phase, Phase::Aggregate);
+    let e = m.abort(&w.stranger, id).await.unwrap_err();
+    assert_eq!(refused(e), MarketError::TooEarly);
+    w.blocks(4).await; // past the aggregation deadline
+    m.abort(&w.stranger, id).await.unwrap();
+    assert_eq!(m.project(id).await.unwrap().phase, Phase::Aborted);
+    assert!(m.trainers(id).await.unwrap()[1].missed_reveal);
+
+    // One of three rounds proven: a third of the fee and of the rewards are paid; the bond
+    // and the rest go back to the owner; trainer 1's stake is forfeited.
+    let totals = m.trainers(id).await.unwrap();
+    let want = reward::settle(&reward::Settlement {
+        pool: POOL,
+        aggregator_fee: FEE,
+        aggregator_bond: BOND,
+        trainers: totals
+            .iter()
+            .map(|t| reward::TrainerAccount {
+                stake: STAKE,
+                total_score: t.total_score,
+                forfeited: t.missed_reveal,
+            })
+            .collect(),
+        outcome: reward::Outcome::Aborted {
+            rounds_done: 1,
+            rounds_total: 3,
+            aggregator_at_fault: true,
+        },
+    })
+    .unwrap();
+    assert_eq!(want.aggregator, FEE / 3);
+    assert_eq!(
+        m.claimable(id, &account_of(&w.aggregator)).await.unwrap(),
+        want.aggregator
+    );
+    assert_eq!(
+        m.claimable(id, &account_of(&w.owner)).await.unwrap(),
+        want.owner
+    );
+    for (t, owed) in w.trainers.iter().zip(&want.trainers) {
+        assert_eq!(m.claimable(id, &account_of(t)).await.unwrap(), *owed);
+    }
+    assert!(want.trainers[1] < STAKE, "trainer 1's stake is forfeited");
+    let mut paid = 0;
+    let mut everyone = vec![&w.owner, &w.aggregator];
+    everyone.extend(w.trainers[..2].iter());
+    for s in everyone {
+        paid += m.claim(s, id).await.unwrap();
+    }
+    assert_eq!(paid, POOL + BOND + 2 * STAKE);
+    assert_eq!(
+        chain.free_balance(m.address()).await.unwrap(),
+        escrow_before
+    );
+}
