@@ -88,6 +88,23 @@ impl RuleParams {
         }
     }
 
+    /// The parameters a project's spec fixes: `slots`, `byzantine`, `D = parameter_count`
+    /// and `B² = ⌊(norm_bound · 2^s)²⌋`. Not checked here: call [`RuleParams::check`].
+    #[cfg(feature = "std")]
+    pub fn from_spec(spec: &crate::spec::ProjectSpec) -> Self {
+        let crate::spec::Aggregation::MultiKrum {
+            norm_bound,
+            byzantine,
+            slots,
+        } = &spec.aggregation;
+        Self {
+            slots: *slots as usize,
+            dim: usize::try_from(spec.parameter_count()).unwrap_or(usize::MAX),
+            byzantine: *byzantine as usize,
+            norm_bound_sq: Self::norm_bound_sq_from_real(*norm_bound, spec.fixed_point.scale_bits),
+        }
+    }
+
     /// The largest possible `‖u‖²` for this dimension (D · 2^30).
     pub fn max_norm_sq(&self) -> u64 {
         (self.dim as u64) << 30
@@ -462,6 +479,15 @@ mod tests {
         assert_eq!(o.scores[3], 982);
         assert_eq!(o.scores[2], 0);
         assert_eq!(o.scores[4], 0);
+    }
+
+    #[test]
+    fn bound_from_real_units() {
+        // 4.0 at scale 2^-8: 1024 units, squared.
+        assert_eq!(RuleParams::norm_bound_sq_from_real(4.0, 8), 1 << 20);
+        assert_eq!(RuleParams::norm_bound_sq_from_real(-1.0, 8), 0);
+        assert_eq!(RuleParams::norm_bound_sq_from_real(f32::NAN, 8), 0);
+        assert_eq!(RuleParams::norm_bound_sq_from_real(f32::MAX, 15), u64::MAX);
     }
 
     #[test]

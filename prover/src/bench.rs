@@ -1,22 +1,23 @@
 //! `merit bench prove`: setup, prove and verify one shape and report time and memory.
 //!
-//! `prove_s` is the bare `Groth16::prove` call (which synthesises the circuit again inside
-//! and then runs the witness map, FFTs and MSMs); `check_s` is the separate witness check
-//! that [`crate::prove`] runs first, and `synth_s` is one synthesis without matrices, so
-//! `prove_s − synth_s` is roughly the cryptographic part. `raw` runs the same on a
-//! synthetic circuit of `K` squaring constraints with dense (full-size) witness values.
+//! `prove_s` is what [`crate::prove`] costs: [`crate::prepare`] (one synthesis with
+//! matrices, LC inlining, the witness check; `prepare_s`) plus [`crate::prove_prepared`]
+//! (witness map with its FFTs, then the MSMs; `groth16_s`). `fft_s` times the witness map
+//! once more on its own, so `groth16_s − fft_s` is the MSM part; `synth_s` is a synthesis
+//! without matrices. `raw` runs the same on a synthetic circuit of `K` squaring constraints
+//! with dense (full-size) witness values: the bare ark-groth16 prover.
 
 use crate::round::RoundCircuit;
 use crate::{ProverError, SetupMode};
-use ark_bn254::{Bn254, Fr};
+use ark_bn254::Fr;
 use ark_ff::UniformRand;
-use ark_groth16::Groth16;
+use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
+use ark_poly::GeneralEvaluationDomain;
 use ark_relations::lc;
 use ark_relations::r1cs::{
     ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, SynthesisError, SynthesisMode,
 };
 use ark_serialize::CanonicalSerialize;
-use ark_snark::SNARK;
 use rand::SeedableRng;
 use std::time::Instant;
 
@@ -30,25 +31,41 @@ pub struct BenchReport {
     pub peak_rss_mib: f64,
     /// One synthesis (witness generation, no matrices).
     pub synth_s: f64,
-    /// The witness check before proving (0 for `raw`).
-    pub check_s: f64,
+    /// Part of `prove_s`: synthesis with matrices, LC inlining, witness check.
+    pub prepare_s: f64,
+    /// Part of `prove_s`: witness map (FFTs) and MSMs.
+    pub groth16_s: f64,
+    /// The witness map alone (timed separately, after the proof).
+    pub fft_s: f64,
+    /// CPU seconds (all threads) of setup and of proving.
+    pub setup_cpu_s: f64,
+    pub prove_cpu_s: f64,
+    /// Peak RSS while proving (the proving key loaded, setup's memory returned); NaN if
+    /// the peak could not be reset after setup.
+    pub prove_peak_rss_mib: f64,
     pub witnesses: usize,
 }
 
 impl BenchReport {
     pub fn to_json(&self) -> String {
         format!(
-            "{{\"constraints\":{},\"setup_s\":{:.3},\"prove_s\":{:.3},\"verify_ms\":{:.3},\"proof_bytes\":{},\"peak_rss_mib\":{:.1},\"synth_s\":{:.3},\"check_s\":{:.3},\"witnesses\":{}}}",
+            "{{\"constraints\":{},\"setup_s\":{:.3},\"prove_s\":{:.3},\"verify_ms\":{:.3},\"proof_bytes\":{},\"peak_rss_mib\":{:.1},\"witnesses\":{},\"synth_s\":{:.3},\"prepare_s\":{:.3},\"groth16_s\":{:.3},\"fft_s\":{:.3},\"setup_cpu_s\":{:.2},\"prove_cpu_s\":{:.2},\"prove_peak_rss_mib\":{}}}",
             self.constraints, self.setup_s, self.prove_s, self.verify_ms, self.proof_bytes,
-            self.peak_rss_mib, self.synth_s, self.check_s, self.witnesses
+            self.peak_rss_mib, self.witnesses, self.synth_s, self.prepare_s, self.groth16_s, self.fft_s,
+            self.setup_cpu_s, self.prove_cpu_s,
+            if self.prove_peak_rss_mib.is_nan() {
+                "null".to_string()
+            } else {
+                format!("{:.1}", self.prove_peak_rss_mib)
+            }
         )
     }
 
     pub fn to_text(&self) -> String {
         format!(
-            "constraints   {}\nwitnesses     {}\nsetup         {:.2} s\nsynthesis     {:.2} s\nwitness check {:.2} s\nprove         {:.2} s\nverify        {:.2} ms\nproof         {} bytes\npeak RSS      {:.0} MiB",
-            self.constraints, self.witnesses, self.setup_s, self.synth_s, self.check_s,
-            self.prove_s, self.verify_ms, self.proof_bytes, self.peak_rss_mib
+            "constraints   {}\nwitnesses     {}\nsetup         {:.2} s\nprove         {:.2} s\n  synthesis, inlining, check  {:.2} s\n  witness map + MSMs          {:.2} s (witness map alone {:.2} s)\n  (synthesis without matrices {:.2} s)\n  (CPU: setup {:.1} s, prove {:.1} s)\nverify        {:.2} ms\nproof         {} bytes\npeak RSS      {:.0} MiB (while proving {:.0} MiB)",
+            self.constraints, self.witnesses, self.setup_s, self.prove_s, self.prepare_s,
+            self.groth16_s, self.fft_s, self.synth_s, self.setup_cpu_s, self.prove_cpu_s, self.verify_ms, self.proof_bytes, self.peak_rss_mib, self.prove_peak_rss_mib
         )
     }
 }
@@ -64,6 +81,28 @@ pub fn peak_rss_mib() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak RSS to the current RSS (Linux ≥ 4.0), so that a later `peak_rss_mib`
+/// measures one phase; false if the kernel refused.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// CPU time (user + system) this process has used so far, in seconds; 0 if unavailable.
+/// On a loaded machine this is steadier than wall time.
+pub fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which is in parentheses): utime is the 14th
+            // field of the line, stime the 15th, in clock ticks (100 per second on Linux).
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Synthesises once without building matrices: (constraints, witnesses, seconds).
@@ -85,22 +124,26 @@ fn run<C: ConstraintSynthesizer<Fr> + Clone>(
     blank: C,
     circuit: C,
     public: Fr,
-    check: bool,
 ) -> Result<BenchReport, ProverError> {
     let (constraints, witnesses, synth_s) = count(circuit.clone())?;
     let t = Instant::now();
+    let c0 = cpu_seconds();
     let (pk, vk) = crate::setup(blank, SetupMode::InsecureDeterministicForTests(1))?;
     let setup_s = t.elapsed().as_secs_f64();
-    let mut check_s = 0.0;
-    if check {
-        let t = Instant::now();
-        crate::check_witness(circuit.clone())?;
-        check_s = t.elapsed().as_secs_f64();
-    }
-    let t = Instant::now();
+    let setup_cpu_s = cpu_seconds() - c0;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
-    let proof = Groth16::<Bn254>::prove(&pk, circuit, &mut rng)?;
-    let prove_s = t.elapsed().as_secs_f64();
+    let setup_peak_rss_mib = peak_rss_mib();
+    let reset = reset_peak_rss();
+    // What `crate::prove` does, timed in its two phases.
+    let t = Instant::now();
+    let c0 = cpu_seconds();
+    let prepared = crate::prepare(circuit)?;
+    let prepare_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let proof = crate::prove_prepared(&pk, &prepared, &mut rng)?;
+    let groth16_s = t.elapsed().as_secs_f64();
+    let prove_s = prepare_s + groth16_s;
+    let prove_cpu_s = cpu_seconds() - c0;
     let t = Instant::now();
     let ok = crate::verify(&vk, &proof, &[public])?;
     let verify_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -109,16 +152,36 @@ fn run<C: ConstraintSynthesizer<Fr> + Clone>(
             "the benchmark proof did not verify".into(),
         ));
     }
+    let prove_peak = peak_rss_mib();
+    let (peak_rss_mib, prove_peak_rss_mib) = if reset {
+        (setup_peak_rss_mib.max(prove_peak), prove_peak)
+    } else {
+        (prove_peak, f64::NAN)
+    };
+    // The witness map (7 FFTs of the domain size) once more on its own, to split groth16_s.
+    let t = Instant::now();
+    LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
+        &prepared.matrices,
+        prepared.num_instance,
+        prepared.num_constraints,
+        &prepared.assignment,
+    )?;
+    let fft_s = t.elapsed().as_secs_f64();
     Ok(BenchReport {
         constraints,
         setup_s,
         prove_s,
         verify_ms,
         proof_bytes: proof.compressed_size(),
-        peak_rss_mib: peak_rss_mib(),
+        peak_rss_mib,
         synth_s,
-        check_s,
+        prepare_s,
+        groth16_s,
+        fft_s,
         witnesses,
+        setup_cpu_s,
+        prove_cpu_s,
+        prove_peak_rss_mib,
     })
 }
 
@@ -131,7 +194,7 @@ pub fn round(slots: usize, params: usize, seed: u64) -> Result<BenchReport, Prov
     let circuit = RoundCircuit::new(w).map_err(|e| ProverError::Round(e.to_string()))?;
     let blank = RoundCircuit::blank(p).map_err(|e| ProverError::Round(e.to_string()))?;
     let public = circuit.public_input;
-    run(blank, circuit, public, true)
+    run(blank, circuit, public)
 }
 
 /// `K` constraints `x_{i+1} = x_i²` from a random start, public `x_K`.
@@ -179,7 +242,7 @@ pub fn raw(k: usize) -> Result<BenchReport, ProverError> {
         start: Fr::rand(&mut rng),
     };
     let public = c.output();
-    run(c.clone(), c, public, false)
+    run(c.clone(), c, public)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ pub mod sample;
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
-use ark_relations::r1cs::{ConstraintSynthesizer, SynthesisError};
+use ark_relations::r1cs::{ConstraintMatrices, ConstraintSynthesizer, SynthesisError};
 use ark_snark::SNARK;
 use rand::SeedableRng;
 
@@ -60,20 +60,72 @@ pub fn setup<C: ConstraintSynthesizer<Fr>>(
     Ok(keys)
 }
 
+/// A synthesised, checked circuit: its matrices and full assignment, ready to prove.
+pub struct Prepared {
+    pub matrices: ConstraintMatrices<Fr>,
+    /// `[1, public inputs…, witnesses…]`.
+    pub assignment: Vec<Fr>,
+    pub num_instance: usize,
+    pub num_constraints: usize,
+}
+
+/// Synthesises `circuit` once, inlines its linear combinations, checks the witness (a false
+/// statement is refused by name: the first failing constraint) and extracts the matrices.
+pub fn prepare<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Prepared, ProverError> {
+    use ark_relations::r1cs::{ConstraintSystem, OptimizationGoal};
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    circuit.generate_constraints(cs.clone())?;
+    cs.finalize();
+    if let Some(name) = cs.which_is_unsatisfied()? {
+        return Err(ProverError::Unsatisfied(name));
+    }
+    let matrices = cs.to_matrices().ok_or(SynthesisError::MissingCS)?;
+    let (assignment, num_instance, num_constraints) = {
+        let mut inner = cs.borrow_mut().ok_or(SynthesisError::MissingCS)?;
+        let mut assignment = std::mem::take(&mut inner.instance_assignment);
+        let num_instance = assignment.len();
+        assignment.append(&mut inner.witness_assignment);
+        (assignment, num_instance, inner.num_constraints)
+    };
+    Ok(Prepared {
+        matrices,
+        assignment,
+        num_instance,
+        num_constraints,
+    })
+}
+
+/// Proves a prepared circuit (witness map, FFTs and MSMs).
+pub fn prove_prepared<R: rand::RngCore + rand::CryptoRng>(
+    pk: &ProvingKey<Bn254>,
+    p: &Prepared,
+    rng: &mut R,
+) -> Result<Proof<Bn254>, ProverError> {
+    use ark_std::UniformRand;
+    let r = Fr::rand(rng);
+    let s = Fr::rand(rng);
+    Ok(Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
+        pk,
+        r,
+        s,
+        &p.matrices,
+        p.num_instance,
+        p.num_constraints,
+        &p.assignment,
+    )?)
+}
+
 /// Proves `circuit` (with its witness) under `pk`; proofs are randomised (zero knowledge).
 ///
-/// The witness is checked first: a false statement is refused by name (the failing
-/// constraint) instead of yielding a proof that cannot verify.
-pub fn prove<C: ConstraintSynthesizer<Fr> + Clone>(
+/// The circuit is synthesised once and the witness checked first: a false statement is
+/// refused by name (the failing constraint) instead of yielding a proof that cannot verify.
+pub fn prove<C: ConstraintSynthesizer<Fr>>(
     pk: &ProvingKey<Bn254>,
     circuit: C,
 ) -> Result<Proof<Bn254>, ProverError> {
-    check_witness(circuit.clone())?;
-    Ok(Groth16::<Bn254>::prove(
-        pk,
-        circuit,
-        &mut rand::rngs::OsRng,
-    )?)
+    let prepared = prepare(circuit)?;
+    prove_prepared(pk, &prepared, &mut rand::rngs::OsRng)
 }
 
 /// Synthesises `circuit` and reports the first unsatisfied constraint, if any.
