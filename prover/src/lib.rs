@@ -77,9 +77,6 @@ pub fn prepare<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Prepared, Pro
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     circuit.generate_constraints(cs.clone())?;
     cs.finalize();
-    if let Some(name) = cs.which_is_unsatisfied()? {
-        return Err(ProverError::Unsatisfied(name));
-    }
     let matrices = cs.to_matrices().ok_or(SynthesisError::MissingCS)?;
     let (assignment, num_instance, num_constraints) = {
         let mut inner = cs.borrow_mut().ok_or(SynthesisError::MissingCS)?;
@@ -88,12 +85,25 @@ pub fn prepare<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Prepared, Pro
         assignment.append(&mut inner.witness_assignment);
         (assignment, num_instance, inner.num_constraints)
     };
+    drop(cs);
+    if let Some(k) = first_unsatisfied(&matrices, &assignment) {
+        return Err(ProverError::Unsatisfied(format!(
+            "constraint {k} of {num_constraints}"
+        )));
+    }
     Ok(Prepared {
         matrices,
         assignment,
         num_instance,
         num_constraints,
     })
+}
+
+/// The first constraint `⟨A_k, z⟩·⟨B_k, z⟩ ≠ ⟨C_k, z⟩`, evaluated on the matrices (much
+/// cheaper than walking the constraint system's linear-combination map).
+fn first_unsatisfied(m: &ConstraintMatrices<Fr>, z: &[Fr]) -> Option<usize> {
+    let eval = |row: &[(Fr, usize)]| row.iter().map(|(c, i)| *c * z[*i]).sum::<Fr>();
+    (0..m.num_constraints).find(|&k| eval(&m.a[k]) * eval(&m.b[k]) != eval(&m.c[k]))
 }
 
 /// Proves a prepared circuit (witness map, FFTs and MSMs).
