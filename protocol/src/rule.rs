@@ -77,7 +77,7 @@ impl RuleParams {
     /// `B²` for a real-valued bound `b` at scale 2^-`scale_bits` (rounded down, saturating).
     pub fn norm_bound_sq_from_real(b: f32, scale_bits: u8) -> u64 {
         let units = f64::from(b) * f64::from(1u32 << scale_bits.min(15));
-        if !(units > 0.0) {
+        if units.is_nan() || units <= 0.0 {
             return 0;
         }
         let sq = units * units;
@@ -279,7 +279,7 @@ pub fn cosine_score(dot: i64, norm: u64, sum_norm: u64) -> u32 {
     let fits = |s: u32| wide_mul(u128::from(s) * u128::from(s), x) <= y;
     let (mut lo, mut hi) = (0u32, SCORE_SCALE);
     while lo < hi {
-        let mid = (lo + hi + 1) / 2;
+        let mid = (lo + hi).div_ceil(2);
         if fits(mid) {
             lo = mid;
         } else {

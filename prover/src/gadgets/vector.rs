@@ -70,7 +70,7 @@ pub fn range16(cs: &ConstraintSystemRef<Fr>, e: u64) -> Result<Variable> {
         let b = (e >> t) & 1;
         let bv = cs.new_witness_variable(|| Ok(Fr::from(b)))?;
         cs.enforce_constraint(lc!() + bv, lc!() + bv - Variable::One, lc!())?;
-        low = low + (k, bv);
+        low += (k, bv);
         k.double_in_place();
     }
     // The rest, e − low, must be 0 or 2^15.
@@ -89,11 +89,11 @@ pub fn pack_var(cs: &ConstraintSystemRef<Fr>, v: &VecVar) -> Result<Vec<FpVar<Fr
         for j in 0..VALUES_PER_ELEMENT {
             let k = pow2(16 * j);
             match chunk.get(j) {
-                Some(&var) => l = l + (k, var),
+                Some(&var) => l += (k, var),
                 None => padding += k * Fr::from(u64::from(PADDING)),
             }
         }
-        l = l + (padding, Variable::One);
+        l += (padding, Variable::One);
         let val = pack_chunk(&v.values[start..start + chunk.len()]);
         out.push(Num { lc: l, val }.to_fpvar(cs)?);
     }
