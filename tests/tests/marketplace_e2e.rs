@@ -1,7 +1,9 @@
 //! The marketplace on a real substrate-contracts-node (through `merit-chain`, subxt) with
 //! updates in a real IPFS daemon and real round proofs from `merit-prover`: a full 2-round
-//! project with 3 trainers (one of them poisoning round 0) paid out by claims; forged,
-//! misclaimed and replayed proofs refused by the contract itself; and the abort path.
+//! project with 3 honest trainers and a fourth that poisons round 0, paid out by claims;
+//! forged, misclaimed and replayed proofs refused by the contract itself; and the abort
+//! path. Multi-Krum accepts nothing unless `n ≥ f + 3` updates are eligible
+//! (`merit_protocol::rule`), so every proven round here has at least three.
 
 use merit_chain::client::{account_of, Weight};
 use merit_chain::marketplace::{Finalization, MarketEvent};
@@ -18,7 +20,7 @@ use merit_storage::{parse_cid, IpfsStore};
 use merit_tests::{test_rule, TestDevnet};
 
 const DIM: usize = 16;
-const SLOTS: usize = 3;
+const SLOTS: usize = 4;
 const STAKE: u128 = 1_000_000_000_000;
 const POOL: u128 = 9_000_000_000_000_000;
 const FEE: u128 = 500_000_000_000_000;
@@ -51,10 +53,11 @@ impl World {
             ipfs: net.info.ipfs().unwrap(),
             owner: dev_signer("alice").unwrap(),
             aggregator: dev_signer("charlie").unwrap(),
-            trainers: ["bob", "dave", "eve"]
+            trainers: ["bob", "dave", "eve", "ferdie"]
                 .map(|n| dev_signer(n).unwrap())
                 .to_vec(),
-            stranger: dev_signer("ferdie").unwrap(),
+            // The owner: neither a trainer nor the aggregator.
+            stranger: dev_signer("alice").unwrap(),
             rule,
             pk,
             vk: vk_bytes,
@@ -181,6 +184,42 @@ fn file(kind: Kind, values: Vec<i16>) -> ModelFile {
     }
 }
 
+/// The protocol's settlement for the trainers' totals as the chain reports them.
+fn expected_claims(
+    totals: &[merit_protocol::abi::TrainerView],
+    outcome: reward::Outcome,
+) -> reward::Claims {
+    reward::settle(&reward::Settlement {
+        pool: POOL,
+        aggregator_fee: FEE,
+        aggregator_bond: BOND,
+        trainers: totals
+            .iter()
+            .map(|t| reward::TrainerAccount {
+                stake: STAKE,
+                total_score: t.total_score,
+                forfeited: reward::stake_forfeited(t.missed_reveal, t.rejected_rounds, 0),
+            })
+            .collect(),
+        outcome,
+    })
+    .unwrap()
+}
+
+async fn assert_claims(m: &Marketplace, id: u32, w: &World, want: &reward::Claims) {
+    let mut parties = vec![
+        ("owner", &w.owner, want.owner),
+        ("aggregator", &w.aggregator, want.aggregator),
+    ];
+    for (t, owed) in w.trainers.iter().zip(&want.trainers) {
+        parties.push(("trainer", t, *owed));
+    }
+    for (role, signer, owed) in parties {
+        let got = m.claimable(id, &account_of(signer)).await.unwrap();
+        assert_eq!(got, owed, "{role} {}", account_of(signer));
+    }
+}
+
 fn refused(e: ChainError) -> MarketError {
     match e {
         ChainError::Contract { error, .. } => error,
@@ -227,17 +266,17 @@ async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
     m.start(&w.owner, id).await.unwrap();
     assert_eq!(
         chain.free_balance(m.address()).await.unwrap(),
-        escrow_before + POOL + BOND + 3 * STAKE
+        escrow_before + POOL + BOND + 4 * STAKE
     );
 
     let mut model = World::initial_model();
     let mut weights: Vec<Weight> = Vec::new();
     for round in 0..2u32 {
-        // Round 0: trainer 2 sends a scaled (poisoned) update.
+        // Round 0: trainer 3 sends a scaled (poisoned) update.
         let mut cids = Vec::new();
         for who in 0..SLOTS {
             let mut u = honest_update(who, round);
-            if round == 0 && who == 2 {
+            if round == 0 && who == 3 {
                 u.iter_mut().for_each(|x| *x = x.saturating_mul(100));
             }
             cids.push(w.commit(id, round, who, &u).await);
@@ -256,10 +295,11 @@ async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
 
         let (f, new_model) = w.aggregate(id, &model).await;
         if round == 0 {
-            assert!(!f.accepted[2], "the poisoned update is thrown out");
-            assert_eq!(f.scores[2], 0);
+            assert!(!f.accepted[3], "the poisoned update is thrown out");
+            assert_eq!(f.scores[3], 0);
         }
-        assert!(f.accepted[0] && f.accepted[1]);
+        assert!(f.accepted[..3].iter().all(|&a| a), "{:?}", f.accepted);
+        assert!(f.scores[..3].iter().all(|&s| s > 0), "{:?}", f.scores);
 
         // Refused by the contract's own proof check, each by name, changing nothing:
         let mut forged = f.clone();
@@ -274,7 +314,8 @@ async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
             "{e:?}"
         );
         let mut inflated = f.clone();
-        inflated.scores[0] += 1;
+        let s0 = inflated.scores[0];
+        inflated.scores[0] = if s0 < 1000 { s0 + 1 } else { s0 - 1 };
         let e = m
             .finalize_round(&w.aggregator, id, &inflated)
             .await
@@ -323,11 +364,15 @@ async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
     let v = m.project(id).await.unwrap();
     assert_eq!((v.phase, v.round), (Phase::Finished, 2));
     let totals = m.trainers(id).await.unwrap();
-    assert_eq!(totals[2].rejected_rounds, 1);
+    assert_eq!(totals[3].rejected_rounds, 1);
+    // Claims are exactly the protocol's settlement of the chain's totals; trainer 2 was
+    // rejected once with max_rejected_rounds = 0, so its stake is forfeited.
+    let want = expected_claims(&totals, reward::Outcome::Finished);
+    assert_claims(m, id, &w, &want).await;
 
     // Claims: everyone collects; the sum is every deposit, the escrow drains to where it was.
     let mut paid = 0u128;
-    let mut everyone = vec![&w.owner, &w.aggregator, &w.stranger];
+    let mut everyone = vec![&w.owner, &w.aggregator];
     everyone.extend(w.trainers.iter());
     for s in everyone {
         let owed = m.claimable(id, &account_of(s)).await.unwrap();
@@ -342,7 +387,7 @@ async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
             }
         }
     }
-    assert_eq!(paid, POOL + BOND + 3 * STAKE);
+    assert_eq!(paid, POOL + BOND + 4 * STAKE);
     // Trainer 2 was rejected once with max_rejected_rounds = 0: its stake is forfeited.
     assert_eq!(
         m.claimable(id, &account_of(&w.trainers[2])).await.unwrap(),
@@ -367,11 +412,11 @@ async fn a_silent_aggregator_is_aborted_and_proven_work_is_still_paid() {
         join: 50,
         commit: 20,
         reveal: 3,
-        aggregate: 3,
+        aggregate: 6,
     };
     let id = w.create(3, deadlines).await;
     m.bond(&w.aggregator, id, BOND).await.unwrap();
-    for t in &w.trainers[..2] {
+    for t in &w.trainers[..3] {
         m.join(t, id, STAKE).await.unwrap();
     }
     m.start(&w.owner, id).await.unwrap();
@@ -379,7 +424,7 @@ async fn a_silent_aggregator_is_aborted_and_proven_work_is_still_paid() {
     // Round 0 is proven.
     let model = World::initial_model();
     let mut cids = Vec::new();
-    for who in 0..2 {
+    for who in 0..3 {
         cids.push(w.commit(id, 0, who, &honest_update(who, 0)).await);
     }
     for (who, cid) in cids.iter().enumerate() {
@@ -388,63 +433,43 @@ async fn a_silent_aggregator_is_aborted_and_proven_work_is_still_paid() {
     let (f, _) = w.aggregate(id, &model).await;
     m.finalize_round(&w.aggregator, id, &f).await.unwrap();
 
-    // Round 1: trainer 1 commits and never reveals; the aggregator then goes silent.
-    let cid = w.commit(id, 1, 0, &honest_update(0, 1)).await;
-    w.commit(id, 1, 1, &honest_update(1, 1)).await;
-    w.reveal(id, 1, 0, &cid).await;
+    // Round 1: trainer 2 commits and never reveals; the aggregator then goes silent.
+    let c0 = w.commit(id, 1, 0, &honest_update(0, 1)).await;
+    let c1 = w.commit(id, 1, 1, &honest_update(1, 1)).await;
+    w.commit(id, 1, 2, &honest_update(2, 1)).await;
+    w.reveal(id, 1, 0, &c0).await;
+    w.reveal(id, 1, 1, &c1).await;
     let e = m.abort(&w.stranger, id).await.unwrap_err();
     assert_eq!(refused(e), MarketError::WrongPhase);
     w.blocks(4).await; // past the reveal deadline
     assert_eq!(m.project(id).await.unwrap().phase, Phase::Aggregate);
     let e = m.abort(&w.stranger, id).await.unwrap_err();
     assert_eq!(refused(e), MarketError::TooEarly);
-    w.blocks(4).await; // past the aggregation deadline
+    w.blocks(5).await; // past the aggregation deadline
     m.abort(&w.stranger, id).await.unwrap();
     assert_eq!(m.project(id).await.unwrap().phase, Phase::Aborted);
-    assert!(m.trainers(id).await.unwrap()[1].missed_reveal);
+    assert!(m.trainers(id).await.unwrap()[2].missed_reveal);
 
     // One of three rounds proven: a third of the fee and of the rewards are paid; the bond
-    // and the rest go back to the owner; trainer 1's stake is forfeited.
+    // and the rest go back to the owner; trainer 2's stake is forfeited.
     let totals = m.trainers(id).await.unwrap();
-    let want = reward::settle(&reward::Settlement {
-        pool: POOL,
-        aggregator_fee: FEE,
-        aggregator_bond: BOND,
-        trainers: totals
-            .iter()
-            .map(|t| reward::TrainerAccount {
-                stake: STAKE,
-                total_score: t.total_score,
-                forfeited: t.missed_reveal,
-            })
-            .collect(),
-        outcome: reward::Outcome::Aborted {
+    let want = expected_claims(
+        &totals,
+        reward::Outcome::Aborted {
             rounds_done: 1,
             rounds_total: 3,
             aggregator_at_fault: true,
         },
-    })
-    .unwrap();
+    );
     assert_eq!(want.aggregator, FEE / 3);
-    assert_eq!(
-        m.claimable(id, &account_of(&w.aggregator)).await.unwrap(),
-        want.aggregator
-    );
-    assert_eq!(
-        m.claimable(id, &account_of(&w.owner)).await.unwrap(),
-        want.owner
-    );
-    for (t, owed) in w.trainers.iter().zip(&want.trainers) {
-        assert_eq!(m.claimable(id, &account_of(t)).await.unwrap(), *owed);
-    }
-    assert!(want.trainers[1] < STAKE, "trainer 1's stake is forfeited");
+    assert_claims(m, id, &w, &want).await;
     let mut paid = 0;
     let mut everyone = vec![&w.owner, &w.aggregator];
-    everyone.extend(w.trainers[..2].iter());
+    everyone.extend(w.trainers[..3].iter());
     for s in everyone {
         paid += m.claim(s, id).await.unwrap();
     }
-    assert_eq!(paid, POOL + BOND + 2 * STAKE);
+    assert_eq!(paid, POOL + BOND + 3 * STAKE);
     assert_eq!(
         chain.free_balance(m.address()).await.unwrap(),
         escrow_before
