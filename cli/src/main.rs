@@ -502,7 +502,7 @@ async fn demo(data: &PathBuf) -> Result<()> {
         .add(keys.proving_key_file.clone())
         .await
         .context("putting the proving key into IPFS")?;
-    let shape = spec.rule_params();
+    let shape = merit_protocol::rule::RuleParams::from_spec(&spec);
     println!(
         "   initial model in IPFS: {model_cid}; trusted setup of the round circuit ({} slots × {} parameters) took {:.1}s;",
         shape.slots, shape.dim, keys.seconds

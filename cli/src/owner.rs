@@ -51,7 +51,7 @@ pub struct RoundKeys {
 /// Runs a fresh random setup of the round circuit for `spec` (with a spinner: it takes a
 /// while for real shapes).
 pub fn setup_round(spec: &ProjectSpec) -> Result<RoundKeys> {
-    let params = spec.rule_params();
+    let params = merit_protocol::rule::RuleParams::from_spec(&spec);
     let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
         "trusted setup of the round circuit ({} slots × {} parameters)",
         params.slots, params.dim
@@ -100,7 +100,7 @@ pub fn project_params(p: ParamsFor<'_>) -> ProjectParams {
         model_commitment: Committer::new().commit_model(&p.model.values),
         rounds: p.spec.rounds,
         min_trainers: p.min_trainers,
-        max_trainers: p.spec.rule_params().slots as u32,
+        max_trainers: merit_protocol::rule::RuleParams::from_spec(p.spec).slots as u32,
         trainer_stake: p.trainer_stake,
         aggregator: p.aggregator,
         aggregator_fee: p.aggregator_fee,

@@ -170,24 +170,6 @@ impl ProjectSpec {
             .collect()
     }
 
-    /// The round rule's parameters (and so the round circuit's shape) for this spec.
-    pub fn rule_params(&self) -> crate::rule::RuleParams {
-        let Aggregation::MultiKrum {
-            norm_bound,
-            byzantine,
-            slots,
-        } = self.aggregation;
-        crate::rule::RuleParams {
-            slots: slots as usize,
-            dim: self.parameter_count() as usize,
-            byzantine: byzantine as usize,
-            norm_bound_sq: crate::rule::RuleParams::norm_bound_sq_from_real(
-                norm_bound,
-                self.fixed_point.scale_bits,
-            ),
-        }
-    }
-
     /// Checks everything, returning every problem found.
     pub fn validate(&self) -> Result<(), SpecError> {
         let mut p = Vec::new();
@@ -449,7 +431,7 @@ mod example_tests {
             shapes.iter().map(|t| t.len()).sum::<u64>(),
             spec.parameter_count()
         );
-        let r = spec.rule_params();
+        let r = crate::rule::RuleParams::from_spec(&spec);
         assert_eq!((r.slots, r.dim, r.byzantine), (8, 2_410, 1));
         // norm bound 4.0 at scale 2^-10: (4 · 1024)² units².
         assert_eq!(r.norm_bound_sq, 4096 * 4096);
