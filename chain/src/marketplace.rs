@@ -179,6 +179,19 @@ pub struct Finalization {
     pub proof: Vec<u8>,
 }
 
+/// `finalize_round`'s arguments, in the message's order.
+fn finalize_args(project: u32, f: &Finalization) -> impl Encode + '_ {
+    (
+        project,
+        f.round,
+        &f.model_cid,
+        f.model_commitment,
+        &f.scores,
+        &f.accepted,
+        &f.proof,
+    )
+}
+
 #[derive(Clone)]
 pub struct Marketplace {
     client: ChainClient,
@@ -451,15 +464,7 @@ impl Marketplace {
         project: u32,
         f: &Finalization,
     ) -> Result<Vec<MarketEvent>> {
-        let args = (
-            project,
-            f.round,
-            &f.model_cid,
-            f.model_commitment,
-            &f.scores,
-            &f.accepted,
-            &f.proof,
-        );
+        let args = finalize_args(project, f);
         Ok(self
             .exec_events::<()>(signer, "finalize_round", args, 0)
             .await?
@@ -473,16 +478,7 @@ impl Marketplace {
         project: u32,
         f: &Finalization,
     ) -> Result<crate::client::Weight> {
-        let args = (
-            project,
-            f.round,
-            &f.model_cid,
-            f.model_commitment,
-            &f.scores,
-            &f.accepted,
-            &f.proof,
-        );
-        let input = self.input("finalize_round", args)?;
+        let input = self.input("finalize_round", finalize_args(project, f))?;
         let dry = self
             .client
             .dry_run_call(
