@@ -42,7 +42,7 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
         && report["contract"]["running"] == true;
 
     // A project from a spec file: validated, put into IPFS with a seeded initial model, the
-    // round circuit set up for its shape (a small one: 3 slots × 27 parameters), escrowed,
+    // round circuit set up for its shape (a small one: 5 slots × 27 parameters), escrowed,
     // read back as JSON.
     let spec_text = include_str!("../../examples/digits-spec.json")
         .replace(
@@ -53,7 +53,7 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
             r#""inputs": 64, "classes": 10"#,
             r#""inputs": 4, "classes": 3"#,
         )
-        .replace(r#""slots": 8"#, r#""slots": 3"#);
+        .replace(r#""slots": 8"#, r#""slots": 5"#);
     let spec_path = dir.path().join("small-spec.json");
     std::fs::write(&spec_path, &spec_text).unwrap();
     let created = merit(
@@ -96,7 +96,7 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
     let project: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("project JSON");
     assert_eq!(project["pool"], "123456789");
     assert_eq!(project["rounds"], 3);
-    assert_eq!(project["max_trainers"], 3);
+    assert_eq!(project["max_trainers"], 5);
     let created: serde_json::Value = serde_json::from_slice(&created.stdout).expect("create JSON");
     assert!(created["proving_key_cid"].is_string(), "{created}");
     assert_eq!(project["model_cid"], created["model_cid"]);
