@@ -30,6 +30,8 @@ mod marketplace {
     use merit_protocol::verifier::{self, VerifierError};
 
     pub type Result<T> = core::result::Result<T, MarketError>;
+    /// (project, round, slot).
+    type EntryKey = (u32, u32, u32);
 
     /// A posted project as stored; `params` never changes after creation.
     #[ink::scale_derive(Encode, Decode, TypeInfo)]
@@ -84,7 +86,7 @@ mod marketplace {
         /// (project, account) → slot.
         slot_of: Mapping<(u32, AccountId), u32>,
         /// (project, round, slot) → commitment and reveal.
-        entries: Mapping<(u32, u32, u32), Entry>,
+        entries: Mapping<EntryKey, Entry>,
         /// (project, round) → what finalisation recorded.
         records: Mapping<(u32, u32), RoundRecord>,
         /// (project, account) → what the account may claim, once the project has ended.
@@ -448,15 +450,7 @@ mod marketplace {
             round: u32,
             commitment: Commitment,
         ) -> Result<()> {
-            let (mut p, now) = self.load_now(project)?;
-            if p.phase != Phase::Commit {
-                return Err(MarketError::WrongPhase);
-            }
-            if round != p.round {
-                return Err(MarketError::WrongRound);
-            }
-            let caller = self.env().caller();
-            let slot = self.slot(project, caller)?;
+            let (mut p, now, caller, slot) = self.trainer_action(project, Phase::Commit, round)?;
             if self.entries.contains((project, round, slot)) {
                 return Err(MarketError::AlreadyCommitted);
             }
@@ -486,15 +480,7 @@ mod marketplace {
         /// A trainer that committed this round publishes where its update is (Reveal phase).
         #[ink(message)]
         pub fn reveal_update(&mut self, project: u32, round: u32, cid: Vec<u8>) -> Result<()> {
-            let (mut p, now) = self.load_now(project)?;
-            if p.phase != Phase::Reveal {
-                return Err(MarketError::WrongPhase);
-            }
-            if round != p.round {
-                return Err(MarketError::WrongRound);
-            }
-            let caller = self.env().caller();
-            let slot = self.slot(project, caller)?;
+            let (mut p, now, caller, slot) = self.trainer_action(project, Phase::Reveal, round)?;
             let mut entry = self
                 .entries
                 .get((project, round, slot))
@@ -793,10 +779,28 @@ mod marketplace {
             Ok((p, now))
         }
 
-        fn slot(&self, project: u32, who: AccountId) -> Result<u32> {
-            self.slot_of
-                .get((project, who))
-                .ok_or(MarketError::NotTrainer)
+        /// The common checks of a trainer's commit or reveal: the project is in `phase` of
+        /// `round`, and the caller holds a slot. Returns the advanced project, the block,
+        /// the caller and its slot.
+        fn trainer_action(
+            &self,
+            project: u32,
+            phase: Phase,
+            round: u32,
+        ) -> Result<(Project, BlockNumber, AccountId, u32)> {
+            let (p, now) = self.load_now(project)?;
+            if p.phase != phase {
+                return Err(MarketError::WrongPhase);
+            }
+            if round != p.round {
+                return Err(MarketError::WrongRound);
+            }
+            let caller = self.env().caller();
+            let slot = self
+                .slot_of
+                .get((project, caller))
+                .ok_or(MarketError::NotTrainer)?;
+            Ok((p, now, caller, slot))
         }
 
         /// Moves a project to a terminal phase and credits every claim (DESIGN.md, "Money
