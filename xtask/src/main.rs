@@ -64,14 +64,18 @@ fn cargo() -> Command {
 /// Runs a command in the foreground, inheriting stdio; an error names the command.
 fn run_step(what: &str, mut cmd: Command) -> Result<(), String> {
     println!("==> {what}");
+    let started = std::time::Instant::now();
     let status = cmd
         .current_dir(workspace_root())
         .status()
         .map_err(|e| format!("{what}: could not start {:?}: {e}", cmd.get_program()))?;
+    // Per-step wall time, so a slow CI run shows where its minutes went.
+    let took = std::time::Duration::from_secs(started.elapsed().as_secs());
     if status.success() {
+        println!("==> {what}: done in {took:.0?}");
         Ok(())
     } else {
-        Err(format!("{what} failed ({status})"))
+        Err(format!("{what} failed ({status}) after {took:.0?}"))
     }
 }
 
