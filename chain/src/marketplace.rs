@@ -51,6 +51,12 @@ pub enum MarketEvent {
         round: u32,
         cid: Vec<u8>,
     },
+    RevealSetAside {
+        project: u32,
+        trainer: AccountBytes,
+        round: u32,
+        slot: u32,
+    },
     RoundFinalized {
         project: u32,
         round: u32,
@@ -131,6 +137,15 @@ impl MarketEvent {
                     trainer,
                     round,
                     cid,
+                }
+            }
+            "RevealSetAside" => {
+                let (project, trainer, round, slot) = d(label, data)?;
+                Self::RevealSetAside {
+                    project,
+                    trainer,
+                    round,
+                    slot,
                 }
             }
             "RoundFinalized" => {
@@ -454,6 +469,19 @@ impl Marketplace {
     ) -> Result<()> {
         let args = (project, round, cid);
         Ok(self.exec::<()>(signer, "reveal_update", args, 0).await?.0)
+    }
+
+    /// The aggregator declares `slot`'s reveal unopenable this round (file missing or not
+    /// matching its commitment); the round then counts the slot as absent.
+    pub async fn set_aside(
+        &self,
+        signer: &Signer,
+        project: u32,
+        round: u32,
+        slot: u32,
+    ) -> Result<()> {
+        let args = (project, round, slot);
+        Ok(self.exec::<()>(signer, "set_aside", args, 0).await?.0)
     }
 
     /// Closes a round with its proof; returns the events (RoundFinalized, and ProjectEnded

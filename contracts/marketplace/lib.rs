@@ -72,6 +72,15 @@ mod marketplace {
     pub struct Entry {
         commitment: Commitment,
         cid: Option<Vec<u8>>,
+        /// The aggregator could not open the reveal; the round treats the slot as absent.
+        set_aside: bool,
+    }
+
+    impl Entry {
+        /// Takes part in the round statement: revealed and not set aside.
+        fn present(&self) -> bool {
+            self.cid.is_some() && !self.set_aside
+        }
     }
 
     #[ink(storage)]
@@ -153,6 +162,19 @@ mod marketplace {
         trainer: AccountId,
         round: u32,
         cid: Vec<u8>,
+    }
+
+    /// The aggregator could not open a slot's reveal (file missing, or not matching the
+    /// commitment); the round counts the slot as absent. Anyone can re-check the claim:
+    /// the CID and the commitment are both on chain.
+    #[ink(event)]
+    pub struct RevealSetAside {
+        #[ink(topic)]
+        project: u32,
+        #[ink(topic)]
+        trainer: AccountId,
+        round: u32,
+        slot: u32,
     }
 
     /// The proof checked out; scores were added and the model moved on.
@@ -465,6 +487,7 @@ mod marketplace {
                 &Entry {
                     commitment,
                     cid: None,
+                    set_aside: false,
                 },
             );
             self.projects.insert(project, &p);
@@ -506,6 +529,52 @@ mod marketplace {
             Ok(())
         }
 
+        /// The aggregator declares that it cannot open `slot`'s reveal this round: the
+        /// file is missing from IPFS or does not match the slot's commitment. The slot then
+        /// counts as absent in the round statement (no score, not accepted) without any
+        /// penalty, since the contract cannot check the claim; anyone can, off chain.
+        /// Without this, one trainer revealing a bad CID would make the round unprovable
+        /// and cost the aggregator its bond.
+        #[ink(message)]
+        pub fn set_aside(&mut self, project: u32, round: u32, slot: u32) -> Result<()> {
+            let (p, now) = self.load_now(project)?;
+            if p.phase != Phase::Aggregate {
+                return Err(MarketError::WrongPhase);
+            }
+            if now > p.phase_deadline {
+                return Err(MarketError::DeadlinePassed);
+            }
+            if self.env().caller() != p.aggregator() {
+                return Err(MarketError::NotAggregator);
+            }
+            if round != p.round {
+                return Err(MarketError::WrongRound);
+            }
+            let mut entry = self
+                .entries
+                .get((project, round, slot))
+                .filter(|e| e.cid.is_some())
+                .ok_or(MarketError::NotRevealed)?;
+            if entry.set_aside {
+                return Err(MarketError::AlreadySetAside);
+            }
+            let trainer = self
+                .trainers
+                .get((project, slot))
+                .ok_or(MarketError::NotTrainer)?;
+            entry.set_aside = true;
+            self.entries.insert((project, round, slot), &entry);
+            // Persist the phase the deadline moves reached, as every other message does.
+            self.projects.insert(project, &p);
+            self.env().emit_event(RevealSetAside {
+                project,
+                trainer: trainer.account,
+                round,
+                slot,
+            });
+            Ok(())
+        }
+
         /// The aggregator closes the round with a proof of the round statement. The
         /// contract rebuilds the public input from its own state (project, round, current
         /// model, every slot's trainer and revealed commitment) plus the claimed scores,
@@ -543,7 +612,7 @@ mod marketplace {
             check_commitment(&model_commitment)?;
 
             // The statement's slots, from storage: unfilled slots have the zero account,
-            // slots without a reveal the zero commitment.
+            // slots without a reveal (or with one set aside) the zero commitment.
             let mut accounts = Vec::with_capacity(n);
             let mut updates = Vec::with_capacity(n);
             let mut trainers = Vec::with_capacity(n);
@@ -552,18 +621,19 @@ mod marketplace {
                 let trainer = self.trainers.get((project, slot));
                 let entry = self.entries.get((project, round, slot));
                 let revealed = entry.as_ref().is_some_and(|e| e.cid.is_some());
+                let present = entry.as_ref().is_some_and(Entry::present);
                 let score = scores.get(i).copied().unwrap_or_default();
                 let accept = accepted.get(i).copied().unwrap_or_default();
-                if score > MAX_ROUND_SCORE || (!revealed && (accept || score != 0)) {
+                if score > MAX_ROUND_SCORE || (!present && (accept || score != 0)) {
                     return Err(MarketError::BadScore);
                 }
                 accounts.push(trainer.as_ref().map_or([0u8; 32], |t| *t.account.as_ref()));
                 updates.push(match &entry {
-                    Some(e) if revealed => e.commitment,
+                    Some(e) if present => e.commitment,
                     _ => Commitment::default(),
                 });
                 if let Some(t) = trainer {
-                    trainers.push((slot, t, entry.is_some(), revealed));
+                    trainers.push((slot, t, entry.is_some(), revealed, present));
                 }
             }
             let input = Committer::new()
@@ -590,14 +660,15 @@ mod marketplace {
 
             // Checked: apply the round to every trainer.
             let mut updated = Vec::with_capacity(trainers.len());
-            for (slot, mut t, committed, revealed) in trainers {
+            for (slot, mut t, committed, revealed, present) in trainers {
                 let i = slot as usize;
                 let score = scores.get(i).copied().unwrap_or_default();
                 t.total_score = t
                     .total_score
                     .checked_add(score)
                     .ok_or(MarketError::Overflow)?;
-                if revealed && !accepted.get(i).copied().unwrap_or_default() {
+                // Only a proven rejection counts; a set-aside reveal was never judged.
+                if present && !accepted.get(i).copied().unwrap_or_default() {
                     t.rejected_rounds = add(t.rejected_rounds, 1)?;
                 }
                 if committed && !revealed {
@@ -744,6 +815,7 @@ mod marketplace {
                         slot,
                         account: *t.account.as_ref(),
                         commitment: e.as_ref().map(|e| e.commitment),
+                        set_aside: e.as_ref().is_some_and(|e| e.set_aside),
                         cid: e.and_then(|e| e.cid),
                     })
                 })

@@ -19,6 +19,7 @@ use merit_protocol::abi::{
     Deadlines, MarketError, Phase, ProjectParams, ProjectView, MAX_ROUND_SCORE,
 };
 use merit_protocol::commit::{Commitment, Committer, RoundInputs};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 type Balance = u128;
 type Result<T> = core::result::Result<T, MarketError>;
@@ -132,12 +133,14 @@ fn call<R>(
     project: u32,
     f: impl FnOnce(&mut Marketplace) -> Result<R>,
 ) -> Result<R> {
+    let round = c.project(project).map_or(0, |v| v.round);
     let before = (
         balance(who),
         balance(CONTRACT),
         c.project(project),
         events(),
         claimable_all(c, project),
+        c.round_slots(project, round),
     );
     test::set_caller::<Env>(acc(who));
     if value > 0 {
@@ -160,6 +163,11 @@ fn call<R>(
             claimable_all(c, project),
             before.4,
             "a refused message changed claims"
+        );
+        assert_eq!(
+            c.round_slots(project, round),
+            before.5,
+            "a refused message changed the round's slots"
         );
     }
     out
@@ -236,7 +244,7 @@ fn round_input(
     let mut updates = vec![Commitment::default(); n];
     for s in slots {
         trainers[s.slot as usize] = s.account;
-        if s.cid.is_some() {
+        if s.cid.is_some() && !s.set_aside {
             updates[s.slot as usize] = s.commitment.unwrap();
         }
     }
@@ -953,7 +961,7 @@ fn round_input_at(
     let mut updates = vec![Commitment::default(); n];
     for s in c.round_slots(id, round).unwrap() {
         trainers[s.slot as usize] = s.account;
-        if s.cid.is_some() {
+        if s.cid.is_some() && !s.set_aside {
             updates[s.slot as usize] = s.commitment.unwrap();
         }
     }
@@ -969,6 +977,95 @@ fn round_input_at(
             new_model: m,
         })
         .unwrap()
+}
+
+#[ink::test]
+fn a_reveal_the_aggregator_cannot_open_is_set_aside_without_penalty() {
+    let k = keys(1);
+    let mut c = fresh();
+    let id = started(&mut c, &k, 4, 3, 2);
+    commit_all(&mut c, id, &T[..3]);
+    reveal_all(&mut c, id, &T[..2]); // T[2] committed and did not reveal
+    let aside = |c: &mut Marketplace, who, round, slot| {
+        call(c, who, 0, id, |c| c.set_aside(id, round, slot))
+    };
+    assert_eq!(aside(&mut c, AGG, 0, 1), Err(MarketError::WrongPhase));
+    advance(6);
+    assert_eq!(view(&c, id).phase, Phase::Aggregate);
+    // The proof the aggregator would make with slot 1 present.
+    let scores = vec![900, 0, 0, 0];
+    let accepted = vec![true, false, false, false];
+    let m = new_model(0);
+    let with_slot_1 = prove(&k.pk, round_input(&c, id, &scores, &accepted, m));
+
+    assert_eq!(
+        aside(&mut c, STRANGER, 0, 1),
+        Err(MarketError::NotAggregator)
+    );
+    assert_eq!(aside(&mut c, T[1], 0, 1), Err(MarketError::NotAggregator));
+    assert_eq!(aside(&mut c, AGG, 1, 1), Err(MarketError::WrongRound));
+    for no_reveal in [2, 3, 99] {
+        assert_eq!(
+            aside(&mut c, AGG, 0, no_reveal),
+            Err(MarketError::NotRevealed),
+            "slot {no_reveal}"
+        );
+    }
+    let before = events();
+    aside(&mut c, AGG, 0, 1).unwrap();
+    assert_eq!(events(), before + 1);
+    let slots = c.round_slots(id, 0).unwrap();
+    assert_eq!(
+        slots.iter().map(|s| s.set_aside).collect::<Vec<_>>(),
+        [false, true, false]
+    );
+    assert!(slots[1].cid.is_some(), "the reveal itself stays on record");
+    assert_eq!(aside(&mut c, AGG, 0, 1), Err(MarketError::AlreadySetAside));
+
+    // The set-aside slot is absent from the statement: a proof with it present no longer
+    // verifies, and it can be neither scored nor accepted.
+    let fin = |c: &mut Marketplace, s: Vec<u32>, a: Vec<bool>, proof: Vec<u8>| {
+        call(c, AGG, 0, id, |c| {
+            c.finalize_round(id, 0, b"bafkreinext".to_vec(), m, s, a, proof)
+        })
+    };
+    assert_eq!(
+        fin(&mut c, scores.clone(), accepted.clone(), with_slot_1),
+        Err(MarketError::BadProof)
+    );
+    let proof = |c: &Marketplace, s: &[u32], a: &[bool]| prove(&k.pk, round_input(c, id, s, a, m));
+    let scored = vec![900, 5, 0, 0];
+    let p = proof(&c, &scored, &accepted);
+    assert_eq!(
+        fin(&mut c, scored, accepted.clone(), p),
+        Err(MarketError::BadScore)
+    );
+    let taken = vec![true, true, false, false];
+    let p = proof(&c, &scores, &taken);
+    assert_eq!(
+        fin(&mut c, scores.clone(), taken, p),
+        Err(MarketError::BadScore)
+    );
+    let p = proof(&c, &scores, &accepted);
+    fin(&mut c, scores.clone(), accepted.clone(), p).unwrap();
+
+    // No penalty for the set-aside trainer (the claim is the aggregator's word); the one
+    // that did not reveal still forfeits.
+    let t = c.trainers(id).unwrap();
+    assert_eq!(t[0].total_score, 900);
+    assert_eq!(
+        (t[1].total_score, t[1].rejected_rounds, t[1].missed_reveal),
+        (0, 0, false)
+    );
+    assert!(t[2].missed_reveal);
+
+    // Round 1: past the aggregation deadline nothing can be set aside any more.
+    commit_all(&mut c, id, &T[..3]);
+    assert_eq!(aside(&mut c, AGG, 1, 0), Err(MarketError::WrongPhase));
+    reveal_all(&mut c, id, &T[..3]);
+    assert_eq!(view(&c, id).phase, Phase::Aggregate);
+    advance(6);
+    assert_eq!(aside(&mut c, AGG, 1, 0), Err(MarketError::DeadlinePassed));
 }
 
 #[ink::test]
@@ -1103,35 +1200,83 @@ fn one_account_in_several_roles_claims_the_sum_once() {
 /// One step of a random session.
 #[derive(Debug, Clone)]
 enum Step {
-    Bond { who: usize, exact: bool },
-    Join { who: usize, exact: bool },
-    Start { who: usize },
-    Cancel { who: usize },
-    Commit { who: usize, wrong_round: bool },
-    Reveal { who: usize },
-    Finalize { who: usize, honest: bool, seed: u64 },
-    Abort { who: usize },
-    Claim { who: usize },
-    Wait { blocks: u32 },
+    Bond {
+        who: usize,
+        exact: bool,
+    },
+    Join {
+        who: usize,
+        exact: bool,
+    },
+    Start {
+        who: usize,
+    },
+    Cancel {
+        who: usize,
+    },
+    Commit {
+        who: usize,
+        wrong_round: bool,
+    },
+    Reveal {
+        who: usize,
+    },
+    Finalize {
+        who: usize,
+        honest: bool,
+        seed: u64,
+    },
+    /// `revealed`: pick among the round's revealed slots (by `slot`, modulo), else any slot.
+    SetAside {
+        who: usize,
+        revealed: bool,
+        slot: u32,
+    },
+    Abort {
+        who: usize,
+    },
+    Claim {
+        who: usize,
+    },
+    Wait {
+        blocks: u32,
+    },
 }
 
+/// What the random sessions got through (the generator must reach each of these).
+static SET_ASIDE: AtomicU32 = AtomicU32::new(0);
+static REVEALED: AtomicU32 = AtomicU32::new(0);
+static FINALIZED: AtomicU32 = AtomicU32::new(0);
+
 const ACTORS: [[u8; 32]; 7] = [OWNER, AGG, STRANGER, T[0], T[1], T[2], T[3]];
+
+/// A trainer (ACTORS[3..]) four times in five, anyone otherwise.
+fn trainer_mostly() -> impl proptest::strategy::Strategy<Value = usize> {
+    use proptest::prelude::*;
+    (prop::bool::weighted(0.8), 3..ACTORS.len(), 0..ACTORS.len())
+        .prop_map(|(trainer, t, anyone)| if trainer { t } else { anyone })
+}
 
 fn step() -> impl proptest::strategy::Strategy<Value = Step> {
     use proptest::prelude::*;
     let who = 0..ACTORS.len();
     prop_oneof![
-        1 => (who.clone(), any::<bool>()).prop_map(|(who, exact)| Step::Bond { who, exact }),
+        // Biased towards the callers that move a project on, so sessions reach rounds.
+        1 => (prop::bool::weighted(0.8), who.clone(), prop::bool::weighted(0.8))
+            .prop_map(|(agg, other, exact)| Step::Bond { who: if agg { 1 } else { other }, exact }),
         3 => (who.clone(), prop::bool::weighted(0.9)).prop_map(|(who, exact)| Step::Join { who, exact }),
-        1 => who.clone().prop_map(|who| Step::Start { who }),
+        1 => (prop::bool::weighted(0.6), who.clone())
+            .prop_map(|(owner, other)| Step::Start { who: if owner { 0 } else { other } }),
         1 => who.clone().prop_map(|who| Step::Cancel { who }),
-        4 => (who.clone(), prop::bool::weighted(0.1)).prop_map(|(who, wrong_round)| Step::Commit { who, wrong_round }),
-        4 => who.clone().prop_map(|who| Step::Reveal { who }),
+        4 => (trainer_mostly(), prop::bool::weighted(0.1)).prop_map(|(who, wrong_round)| Step::Commit { who, wrong_round }),
+        4 => trainer_mostly().prop_map(|who| Step::Reveal { who }),
         3 => (prop::bool::weighted(0.8), prop::bool::weighted(0.8), any::<u64>())
             .prop_map(|(agg, honest, seed)| Step::Finalize { who: if agg { 1 } else { 2 }, honest, seed }),
+        2 => (prop::bool::weighted(0.8), prop::bool::weighted(0.8), 0u32..5)
+            .prop_map(|(agg, revealed, slot)| Step::SetAside { who: if agg { 1 } else { 2 }, revealed, slot }),
         1 => who.clone().prop_map(|who| Step::Abort { who }),
         2 => who.clone().prop_map(|who| Step::Claim { who }),
-        2 => (1u32..8).prop_map(|blocks| Step::Wait { blocks }),
+        2 => (1u32..6).prop_map(|blocks| Step::Wait { blocks }),
     ]
 }
 
@@ -1155,19 +1300,38 @@ fn apply(c: &mut Marketplace, k: &Keys, id: u32, s: &Step) -> i128 {
             let cm = update_commitment(me(who), round);
             call(c, me(who), 0, id, |c| c.commit_update(id, round, cm)).map_or(0, |_| 0)
         }
-        Step::Reveal { who } => call(c, me(who), 0, id, |c| {
-            c.reveal_update(id, v.round, b"bafkreiupdate".to_vec())
-        })
-        .map_or(0, |_| 0),
+        Step::Reveal { who } => {
+            let r = call(c, me(who), 0, id, |c| {
+                c.reveal_update(id, v.round, b"bafkreiupdate".to_vec())
+            });
+            if r.is_ok() {
+                REVEALED.fetch_add(1, Relaxed);
+            }
+            0
+        }
         Step::Finalize { who, honest, seed } => {
             let mut rng = StdRng::seed_from_u64(seed);
             let n = v.params.max_trainers as usize;
+            // The aggregator's flow: set aside some reveals it "could not open", then prove.
+            if v.phase == Phase::Aggregate && who == 1 {
+                for s in c.round_slots(id, v.round).unwrap() {
+                    if s.cid.is_some() && !s.set_aside && rng.gen_bool(0.3) {
+                        let r = call(c, AGG, 0, id, |c| c.set_aside(id, v.round, s.slot));
+                        // Refused only once the aggregation deadline has passed.
+                        if r.is_ok() {
+                            SET_ASIDE.fetch_add(1, Relaxed);
+                        } else {
+                            assert_eq!(r, Err(MarketError::DeadlinePassed));
+                        }
+                    }
+                }
+            }
             let slots = c
                 .round_slots(id, v.round.min(v.params.rounds - 1))
                 .unwrap_or_default();
             let mut scores = vec![0u32; n];
             let mut accepted = vec![false; n];
-            for s in slots.iter().filter(|s| s.cid.is_some()) {
+            for s in slots.iter().filter(|s| s.cid.is_some() && !s.set_aside) {
                 accepted[s.slot as usize] = rng.gen_bool(0.7);
                 if accepted[s.slot as usize] {
                     scores[s.slot as usize] = rng.gen_range(0..=MAX_ROUND_SCORE);
@@ -1197,10 +1361,35 @@ fn apply(c: &mut Marketplace, k: &Keys, id: u32, s: &Step) -> i128 {
                 )
             });
             if r.is_ok() {
+                FINALIZED.fetch_add(1, Relaxed);
                 assert!(
                     honest && who == 1,
                     "a dishonest or foreign finalisation was accepted"
                 );
+            }
+            0
+        }
+        Step::SetAside {
+            who,
+            revealed,
+            slot,
+        } => {
+            let shown: Vec<u32> = c
+                .round_slots(id, v.round)
+                .unwrap_or_default()
+                .iter()
+                .filter(|s| s.cid.is_some())
+                .map(|s| s.slot)
+                .collect();
+            let slot = match shown.len() {
+                n if revealed && n > 0 => shown[slot as usize % n],
+                _ => slot,
+            };
+            let r = call(c, me(who), 0, id, |c| c.set_aside(id, v.round, slot));
+            if r.is_ok() {
+                SET_ASIDE.fetch_add(1, Relaxed);
+                assert_eq!(who, 1, "only the aggregator sets a reveal aside");
+                assert!(c.round_slots(id, v.round).unwrap()[slot as usize].set_aside);
             }
             0
         }
@@ -1249,10 +1438,19 @@ fn random_sessions_conserve_money_and_keep_invariants() {
         cases,
         ..Config::default()
     });
-    let strategy = (1u32..=3, 2u32..=4, proptest::collection::vec(step(), 1..60));
+    // `ready`: how many trainers a scripted opening joins before the random steps (bond,
+    // joins, start); below 2 the session starts from a bare Open project. Random steps
+    // alone rarely get a project started, and the rounds are where the money moves.
+    let strategy = (
+        1u32..=3,
+        2u32..=4,
+        0usize..=5,
+        proptest::collection::vec(step(), 1..100),
+    );
     let terminal = std::cell::Cell::new(0u32);
+    let started = std::cell::Cell::new(0u32);
     runner
-        .run(&strategy, |(rounds, max_trainers, steps)| {
+        .run(&strategy, |(rounds, max_trainers, ready, steps)| {
             test::run_test::<Env, _>(|_| {
                 let mut c = fresh();
                 let id = call(&mut c, OWNER, POOL, 0, |c| {
@@ -1261,7 +1459,23 @@ fn random_sessions_conserve_money_and_keep_invariants() {
                 .unwrap();
                 let mut deposits = POOL as i128;
                 let mut paid = 0i128;
-                for s in &steps {
+                let joined = ready.min(max_trainers as usize);
+                let opening: Vec<Step> = if joined >= 2 {
+                    let joins = (0..joined).map(|i| Step::Join {
+                        who: 3 + i,
+                        exact: true,
+                    });
+                    std::iter::once(Step::Bond {
+                        who: 1,
+                        exact: true,
+                    })
+                    .chain(joins)
+                    .chain(std::iter::once(Step::Start { who: 0 }))
+                    .collect()
+                } else {
+                    Vec::new()
+                };
+                for (i, s) in opening.iter().chain(&steps).enumerate() {
                     let flow = apply(&mut c, &k, id, s);
                     if flow > 0 {
                         deposits += flow;
@@ -1269,6 +1483,10 @@ fn random_sessions_conserve_money_and_keep_invariants() {
                         paid -= flow;
                     }
                     check(&c, id, deposits, paid);
+                    if i + 1 == opening.len() {
+                        assert_eq!(view(&c, id).phase, Phase::Commit, "the opening starts");
+                        started.set(started.get() + 1);
+                    }
                 }
                 // Drive the project to an end the way the public could, then drain it.
                 let v = view(&c, id);
@@ -1303,4 +1521,18 @@ fn random_sessions_conserve_money_and_keep_invariants() {
         terminal.get()
     );
     assert!(terminal.get() > 0, "no random session ended by itself");
+    let (revealed, set_aside, finalized) = (
+        REVEALED.load(Relaxed),
+        SET_ASIDE.load(Relaxed),
+        FINALIZED.load(Relaxed),
+    );
+    eprintln!(
+        "{} sessions opened with a started project; {revealed} reveals, {set_aside} set aside, \
+         {finalized} rounds finalised",
+        started.get()
+    );
+    assert!(
+        revealed > 0 && set_aside > 0 && finalized > 0,
+        "the random sessions must reach reveals, set-asides and finalisations"
+    );
 }

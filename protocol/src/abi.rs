@@ -175,6 +175,9 @@ pub struct SlotView {
     pub commitment: Option<Commitment>,
     /// CID of the revealed update file.
     pub cid: Option<Vec<u8>>,
+    /// The aggregator could not open the reveal (the file was missing or did not match
+    /// the commitment): the round counts the slot as absent.
+    pub set_aside: bool,
 }
 
 /// What `finalize_round` recorded for a round.
@@ -250,7 +253,8 @@ pub enum MarketError {
     AlreadyRevealed,
     /// Scores or accept bits are not one per slot (`max_trainers`).
     BadLengths,
-    /// A score above `MAX_ROUND_SCORE`, or a score or accept bit for a slot that did not reveal.
+    /// A score above `MAX_ROUND_SCORE`, or a score or accept bit for a slot that did not
+    /// reveal or whose reveal was set aside.
     BadScore,
     /// The proof does not decode to valid points.
     MalformedProof,
@@ -260,6 +264,10 @@ pub enum MarketError {
     NothingToClaim,
     /// The chain refused the payout transfer.
     TransferFailed,
+    /// That slot has no reveal in this round, so there is nothing to set aside.
+    NotRevealed,
+    /// That slot's reveal is already set aside.
+    AlreadySetAside,
 }
 
 impl core::fmt::Display for MarketError {
@@ -295,11 +303,15 @@ impl core::fmt::Display for MarketError {
             Self::NotCommitted => "no commitment from the caller this round",
             Self::AlreadyRevealed => "already revealed this round",
             Self::BadLengths => "scores and accept bits must be one per slot",
-            Self::BadScore => "a score is out of range or claims a slot that did not reveal",
+            Self::BadScore => {
+                "a score is out of range or claims a slot that did not reveal or was set aside"
+            }
             Self::MalformedProof => "the proof is not a valid compressed Groth16 proof",
             Self::BadProof => "the proof does not verify for this round's statement",
             Self::NothingToClaim => "nothing to claim",
             Self::TransferFailed => "the payout transfer failed",
+            Self::NotRevealed => "that slot has not revealed this round",
+            Self::AlreadySetAside => "that slot's reveal is already set aside",
         };
         f.write_str(s)
     }

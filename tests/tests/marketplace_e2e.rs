@@ -1,6 +1,7 @@
 //! The marketplace on a real substrate-contracts-node (through `merit-chain`, subxt) with
 //! updates in a real IPFS daemon and real round proofs from `merit-prover`: a full 2-round
-//! project with 3 honest trainers and a fourth that poisons round 0, paid out by claims;
+//! project with 3 honest trainers and a fourth that poisons round 0 and reveals a copied
+//! CID in round 1 (set aside by the aggregator), paid out by claims;
 //! forged, misclaimed and replayed proofs refused by the contract itself; and the abort
 //! path. Multi-Krum accepts nothing unless `n ≥ f + 3` updates are eligible
 //! (`merit_protocol::rule`), so every proven round here has at least three.
@@ -115,7 +116,8 @@ impl World {
     }
 
     /// The aggregator's side of a round: fetch every revealed update from IPFS, check it
-    /// against its on-chain commitment, run the rule, prove it, publish the new model.
+    /// against its on-chain commitment (setting aside a reveal that does not open), run
+    /// the rule, prove it, publish the new model.
     async fn aggregate(&self, project: u32, prev_model: &[i16]) -> (Finalization, Vec<i16>) {
         let v = self.market.project(project).await.unwrap();
         let mut trainers = vec![[0u8; 32]; SLOTS];
@@ -126,13 +128,14 @@ impl World {
                 let cid = parse_cid(std::str::from_utf8(&cid).unwrap()).unwrap();
                 let bytes = self.ipfs.get(&cid, 1 << 20).await.unwrap();
                 let values = ModelFile::parse(&bytes).unwrap().values;
-                assert_eq!(
-                    Some(Committer::new().commit_update(&s.account, &values)),
-                    s.commitment,
-                    "slot {}'s file matches its commitment",
-                    s.slot
-                );
-                updates[s.slot as usize] = Some(values);
+                if Some(Committer::new().commit_update(&s.account, &values)) == s.commitment {
+                    updates[s.slot as usize] = Some(values);
+                } else {
+                    self.market
+                        .set_aside(&self.aggregator, project, v.round, s.slot)
+                        .await
+                        .unwrap();
+                }
             }
         }
         let w = RoundWitness::new(
@@ -288,15 +291,38 @@ async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
             .await
             .unwrap_err();
         assert_eq!(refused(e), MarketError::NotTrainer);
+        // Round 1: trainer 3 reveals trainer 0's file instead of its own.
         for (who, cid) in cids.iter().enumerate() {
+            let cid = if round == 1 && who == 3 {
+                &cids[0]
+            } else {
+                cid
+            };
             w.reveal(id, round, who, cid).await;
         }
         assert_eq!(m.project(id).await.unwrap().phase, Phase::Aggregate);
+        if round == 1 {
+            let e = m.set_aside(&w.stranger, id, round, 3).await.unwrap_err();
+            assert_eq!(refused(e), MarketError::NotAggregator);
+        }
 
         let (f, new_model) = w.aggregate(id, &model).await;
-        if round == 0 {
-            assert!(!f.accepted[3], "the poisoned update is thrown out");
-            assert_eq!(f.scores[3], 0);
+        let set_aside: Vec<bool> = m
+            .round_slots(id, round)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.set_aside)
+            .collect();
+        assert_eq!(set_aside, [false, false, false, round == 1]);
+        assert!(!f.accepted[3], "round {round}: slot 3 is not accepted");
+        assert_eq!(f.scores[3], 0);
+        if round == 1 {
+            // The copied reveal did not open against trainer 3's commitment.
+            let e = m.set_aside(&w.aggregator, id, round, 3).await.unwrap_err();
+            assert_eq!(refused(e), MarketError::AlreadySetAside);
+            let e = m.set_aside(&w.aggregator, id, round, 7).await.unwrap_err();
+            assert_eq!(refused(e), MarketError::NotRevealed);
         }
         assert!(f.accepted[..3].iter().all(|&a| a), "{:?}", f.accepted);
         assert!(f.scores[..3].iter().all(|&s| s > 0), "{:?}", f.scores);
@@ -364,11 +390,18 @@ async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
     let v = m.project(id).await.unwrap();
     assert_eq!((v.phase, v.round), (Phase::Finished, 2));
     let totals = m.trainers(id).await.unwrap();
-    assert_eq!(totals[3].rejected_rounds, 1);
-    // Claims are exactly the protocol's settlement of the chain's totals; trainer 2 was
-    // rejected once with max_rejected_rounds = 0, so its stake is forfeited.
+    // Rejected once (round 0, proven); the set-aside round 1 is no rejection.
+    assert_eq!(
+        (totals[3].rejected_rounds, totals[3].missed_reveal),
+        (1, false)
+    );
+    assert_eq!(totals[3].total_score, 0);
+    // Claims are exactly the protocol's settlement of the chain's totals.
     let want = expected_claims(&totals, reward::Outcome::Finished);
     assert_claims(m, id, &w, &want).await;
+    // Trainer 3 scored nothing and was rejected with max_rejected_rounds = 0: its stake is
+    // forfeited, so it has nothing to claim.
+    assert_eq!(want.trainers[3], 0);
 
     // Claims: everyone collects; the sum is every deposit, the escrow drains to where it was.
     let mut paid = 0u128;
@@ -388,11 +421,6 @@ async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
         }
     }
     assert_eq!(paid, POOL + BOND + 4 * STAKE);
-    // Trainer 2 was rejected once with max_rejected_rounds = 0: its stake is forfeited.
-    assert_eq!(
-        m.claimable(id, &account_of(&w.trainers[2])).await.unwrap(),
-        0
-    );
     let e = m.claim(&w.trainers[0], id).await.unwrap_err();
     assert_eq!(refused(e), MarketError::NothingToClaim);
     assert_eq!(
