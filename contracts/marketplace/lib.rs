@@ -537,19 +537,7 @@ mod marketplace {
         /// and cost the aggregator its bond.
         #[ink(message)]
         pub fn set_aside(&mut self, project: u32, round: u32, slot: u32) -> Result<()> {
-            let (p, now) = self.load_now(project)?;
-            if p.phase != Phase::Aggregate {
-                return Err(MarketError::WrongPhase);
-            }
-            if now > p.phase_deadline {
-                return Err(MarketError::DeadlinePassed);
-            }
-            if self.env().caller() != p.aggregator() {
-                return Err(MarketError::NotAggregator);
-            }
-            if round != p.round {
-                return Err(MarketError::WrongRound);
-            }
+            let p = self.aggregator_action(project, round)?;
             let mut entry = self
                 .entries
                 .get((project, round, slot))
@@ -591,19 +579,8 @@ mod marketplace {
             accepted: Vec<bool>,
             proof: Vec<u8>,
         ) -> Result<()> {
-            let (mut p, now) = self.load_now(project)?;
-            if p.phase != Phase::Aggregate {
-                return Err(MarketError::WrongPhase);
-            }
-            if now > p.phase_deadline {
-                return Err(MarketError::DeadlinePassed);
-            }
-            if self.env().caller() != p.aggregator() {
-                return Err(MarketError::NotAggregator);
-            }
-            if round != p.round {
-                return Err(MarketError::WrongRound);
-            }
+            let mut p = self.aggregator_action(project, round)?;
+            let now = self.env().block_number();
             let n = p.params.max_trainers as usize;
             if scores.len() != n || accepted.len() != n {
                 return Err(MarketError::BadLengths);
@@ -873,6 +850,26 @@ mod marketplace {
                 .get((project, caller))
                 .ok_or(MarketError::NotTrainer)?;
             Ok((p, now, caller, slot))
+        }
+
+        /// The common checks of the aggregator's `set_aside` and `finalize_round`: the
+        /// caller is the aggregator, and the project is aggregating `round`, before the
+        /// deadline. Returns the advanced project.
+        fn aggregator_action(&self, project: u32, round: u32) -> Result<Project> {
+            let (p, now) = self.load_now(project)?;
+            if p.phase != Phase::Aggregate {
+                return Err(MarketError::WrongPhase);
+            }
+            if now > p.phase_deadline {
+                return Err(MarketError::DeadlinePassed);
+            }
+            if self.env().caller() != p.aggregator() {
+                return Err(MarketError::NotAggregator);
+            }
+            if round != p.round {
+                return Err(MarketError::WrongRound);
+            }
+            Ok(p)
         }
 
         /// Moves a project to a terminal phase and credits every claim (DESIGN.md, "Money
