@@ -537,7 +537,7 @@ mod marketplace {
         /// and cost the aggregator its bond.
         #[ink(message)]
         pub fn set_aside(&mut self, project: u32, round: u32, slot: u32) -> Result<()> {
-            let p = self.aggregator_action(project, round)?;
+            let (p, _) = self.aggregator_action(project, round)?;
             let mut entry = self
                 .entries
                 .get((project, round, slot))
@@ -579,8 +579,7 @@ mod marketplace {
             accepted: Vec<bool>,
             proof: Vec<u8>,
         ) -> Result<()> {
-            let mut p = self.aggregator_action(project, round)?;
-            let now = self.env().block_number();
+            let (mut p, now) = self.aggregator_action(project, round)?;
             let n = p.params.max_trainers as usize;
             if scores.len() != n || accepted.len() != n {
                 return Err(MarketError::BadLengths);
@@ -854,8 +853,8 @@ mod marketplace {
 
         /// The common checks of the aggregator's `set_aside` and `finalize_round`: the
         /// caller is the aggregator, and the project is aggregating `round`, before the
-        /// deadline. Returns the advanced project.
-        fn aggregator_action(&self, project: u32, round: u32) -> Result<Project> {
+        /// deadline. Returns the advanced project and the block.
+        fn aggregator_action(&self, project: u32, round: u32) -> Result<(Project, BlockNumber)> {
             let (p, now) = self.load_now(project)?;
             if p.phase != Phase::Aggregate {
                 return Err(MarketError::WrongPhase);
@@ -869,7 +868,7 @@ mod marketplace {
             if round != p.round {
                 return Err(MarketError::WrongRound);
             }
-            Ok(p)
+            Ok((p, now))
         }
 
         /// Moves a project to a terminal phase and credits every claim (DESIGN.md, "Money

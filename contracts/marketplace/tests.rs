@@ -229,7 +229,40 @@ fn reveal_all(c: &mut Marketplace, id: u32, who: &[[u8; 32]]) {
     }
 }
 
-/// The round hash exactly as the contract should rebuild it, from its getters.
+/// The round hash exactly as the contract should rebuild it for `round`, from its getters.
+fn statement(
+    c: &Marketplace,
+    id: u32,
+    round: u32,
+    prev_model: Commitment,
+    scores: &[u32],
+    accepted: &[bool],
+    new_model: Commitment,
+) -> Fr {
+    let n = view(c, id).params.max_trainers as usize;
+    let mut trainers = vec![[0u8; 32]; n];
+    let mut updates = vec![Commitment::default(); n];
+    for s in c.round_slots(id, round).unwrap() {
+        trainers[s.slot as usize] = s.account;
+        if s.present() {
+            updates[s.slot as usize] = s.commitment.unwrap();
+        }
+    }
+    Committer::new()
+        .round_public_input(&RoundInputs {
+            project: id,
+            round,
+            prev_model,
+            trainers: &trainers,
+            updates: &updates,
+            scores,
+            accepted,
+            new_model,
+        })
+        .unwrap()
+}
+
+/// The statement of the current round.
 fn round_input(
     c: &Marketplace,
     id: u32,
@@ -238,28 +271,15 @@ fn round_input(
     new_model: Commitment,
 ) -> Fr {
     let p = view(c, id);
-    let n = p.params.max_trainers as usize;
-    let slots = c.round_slots(id, p.round).unwrap();
-    let mut trainers = vec![[0u8; 32]; n];
-    let mut updates = vec![Commitment::default(); n];
-    for s in slots {
-        trainers[s.slot as usize] = s.account;
-        if s.cid.is_some() && !s.set_aside {
-            updates[s.slot as usize] = s.commitment.unwrap();
-        }
-    }
-    Committer::new()
-        .round_public_input(&RoundInputs {
-            project: id,
-            round: p.round,
-            prev_model: p.model_commitment,
-            trainers: &trainers,
-            updates: &updates,
-            scores,
-            accepted,
-            new_model,
-        })
-        .unwrap()
+    statement(
+        c,
+        id,
+        p.round,
+        p.model_commitment,
+        scores,
+        accepted,
+        new_model,
+    )
 }
 
 fn new_model(round: u32) -> Commitment {
@@ -904,7 +924,15 @@ fn finalize_checks_caller_round_lengths_scores_and_the_proof() {
     assert_eq!(rec.scores, scores);
     assert_eq!(
         rec.public_input,
-        merit_protocol::poseidon::to_bytes(&round_input_at(&c, id, 0, &scores, &accepted, m))
+        merit_protocol::poseidon::to_bytes(&statement(
+            &c,
+            id,
+            0,
+            params(4, 2).model_commitment,
+            &scores,
+            &accepted,
+            m
+        ))
     );
     let ts = c.trainers(id).unwrap();
     assert_eq!(ts[0].total_score, 900);
@@ -944,39 +972,6 @@ fn finalize_checks_caller_round_lengths_scores_and_the_proof() {
         fin(&mut c, AGG, 1, scores.clone(), accepted.clone(), m, good),
         Err(MarketError::BadProof)
     );
-}
-
-/// The round hash of an already finalised round (its record's inputs), for the record test.
-fn round_input_at(
-    c: &Marketplace,
-    id: u32,
-    round: u32,
-    scores: &[u32],
-    accepted: &[bool],
-    m: Commitment,
-) -> Fr {
-    let p = view(c, id);
-    let n = p.params.max_trainers as usize;
-    let mut trainers = vec![[0u8; 32]; n];
-    let mut updates = vec![Commitment::default(); n];
-    for s in c.round_slots(id, round).unwrap() {
-        trainers[s.slot as usize] = s.account;
-        if s.cid.is_some() && !s.set_aside {
-            updates[s.slot as usize] = s.commitment.unwrap();
-        }
-    }
-    Committer::new()
-        .round_public_input(&RoundInputs {
-            project: id,
-            round,
-            prev_model: params(4, 2).model_commitment,
-            trainers: &trainers,
-            updates: &updates,
-            scores,
-            accepted,
-            new_model: m,
-        })
-        .unwrap()
 }
 
 #[ink::test]
@@ -1315,7 +1310,7 @@ fn apply(c: &mut Marketplace, k: &Keys, id: u32, s: &Step) -> i128 {
             // The aggregator's flow: set aside some reveals it "could not open", then prove.
             if v.phase == Phase::Aggregate && who == 1 {
                 for s in c.round_slots(id, v.round).unwrap() {
-                    if s.cid.is_some() && !s.set_aside && rng.gen_bool(0.3) {
+                    if s.present() && rng.gen_bool(0.3) {
                         let r = call(c, AGG, 0, id, |c| c.set_aside(id, v.round, s.slot));
                         // Refused only once the aggregation deadline has passed.
                         if r.is_ok() {
@@ -1331,7 +1326,7 @@ fn apply(c: &mut Marketplace, k: &Keys, id: u32, s: &Step) -> i128 {
                 .unwrap_or_default();
             let mut scores = vec![0u32; n];
             let mut accepted = vec![false; n];
-            for s in slots.iter().filter(|s| s.cid.is_some() && !s.set_aside) {
+            for s in slots.iter().filter(|s| s.present()) {
                 accepted[s.slot as usize] = rng.gen_bool(0.7);
                 if accepted[s.slot as usize] {
                     scores[s.slot as usize] = rng.gen_range(0..=MAX_ROUND_SCORE);

@@ -180,6 +180,14 @@ pub struct SlotView {
     pub set_aside: bool,
 }
 
+impl SlotView {
+    /// Takes part in the round statement: revealed and not set aside (otherwise the
+    /// statement holds the zero commitment for this slot).
+    pub fn present(&self) -> bool {
+        self.cid.is_some() && !self.set_aside
+    }
+}
+
 /// What `finalize_round` recorded for a round.
 #[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
