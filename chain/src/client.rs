@@ -4,7 +4,9 @@
 //! signed extrinsics that we consider done once they are in a best block (the dev node
 //! seals instantly and finality may lag, as cargo-contract also assumes).
 
+use crate::backend::{BackendKind, ChainBackend, ContractEvent, DryRun, ExecReturn};
 use crate::error::{ChainError, Result};
+use async_trait::async_trait;
 use parity_scale_codec::{Decode, Encode};
 use subxt::backend::legacy::LegacyRpcMethods;
 use subxt::backend::rpc::RpcClient;
@@ -48,7 +50,7 @@ pub struct Weight {
 }
 
 impl Weight {
-    fn to_value(self) -> Value {
+    pub(crate) fn to_value(self) -> Value {
         Value::named_composite([
             ("ref_time", Value::u128(self.ref_time.into())),
             ("proof_size", Value::u128(self.proof_size.into())),
@@ -56,7 +58,7 @@ impl Weight {
     }
 
     /// Headroom over a dry-run estimate: state can move between dry-run and inclusion.
-    fn with_margin(self) -> Self {
+    pub fn with_margin(self) -> Self {
         Self {
             ref_time: self.ref_time.saturating_add(self.ref_time / 5),
             proof_size: self.proof_size.saturating_add(self.proof_size / 5),
@@ -68,26 +70,6 @@ impl Weight {
 enum StorageDeposit {
     Refund(#[allow(dead_code)] u128),
     Charge(#[allow(dead_code)] u128),
-}
-
-/// `pallet_contracts::ExecReturnValue`.
-#[derive(Decode, Debug, Clone)]
-pub struct ExecReturn {
-    pub flags: u32,
-    pub data: Vec<u8>,
-}
-
-impl ExecReturn {
-    pub fn reverted(&self) -> bool {
-        self.flags & 1 == 1
-    }
-}
-
-/// What a dry-run reports.
-#[derive(Debug, Clone)]
-pub struct DryRun<T> {
-    pub gas_required: Weight,
-    pub result: T,
 }
 
 /// `Code<Hash>` of the instantiate runtime API.
@@ -278,7 +260,7 @@ impl ChainClient {
         gas: Weight,
         input: Vec<u8>,
         what: &str,
-    ) -> Result<ExtrinsicEvents<Config>> {
+    ) -> Result<Vec<ContractEvent>> {
         let tx = subxt::dynamic::tx(
             "Contracts",
             "call",
@@ -290,7 +272,8 @@ impl ChainClient {
                 Value::from_bytes(input),
             ],
         );
-        self.submit(signer, &tx, what).await
+        let events = self.submit(signer, &tx, what).await?;
+        contract_events(&events)
     }
 
     /// Submits `System::remark`: on the dev node's instant seal every extrinsic makes a
@@ -351,7 +334,7 @@ impl ChainClient {
         })
     }
 
-    async fn submit<Call: subxt::tx::Payload>(
+    pub(crate) async fn submit<Call: subxt::tx::Payload>(
         &self,
         signer: &Signer,
         call: &Call,
@@ -404,5 +387,84 @@ impl ChainClient {
             call: what.into(),
             detail: "transaction status stream ended".into(),
         })
+    }
+}
+
+/// The `Contracts::ContractEmitted` events among an extrinsic's events.
+fn contract_events(events: &ExtrinsicEvents<Config>) -> Result<Vec<ContractEvent>> {
+    let mut out = Vec::new();
+    for ev in events.iter() {
+        let ev = ev?;
+        if ev.pallet_name() != "Contracts" || ev.variant_name() != "ContractEmitted" {
+            continue;
+        }
+        let (contract, data) =
+            <([u8; 32], Vec<u8>)>::decode(&mut ev.field_bytes()).map_err(|e| {
+                ChainError::Decode {
+                    what: "ContractEmitted".into(),
+                    detail: e.to_string(),
+                }
+            })?;
+        out.push(ContractEvent {
+            contract: AccountId32(contract),
+            topics: ev.topics().iter().map(|t| t.0).collect(),
+            data,
+        });
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl ChainBackend for ChainClient {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Node
+    }
+
+    async fn best_block_number(&self) -> Result<u32> {
+        ChainClient::best_block_number(self).await
+    }
+
+    async fn free_balance(&self, who: &AccountId32) -> Result<u128> {
+        ChainClient::free_balance(self, who).await
+    }
+
+    async fn dry_run_call(
+        &self,
+        origin: &AccountId32,
+        dest: &AccountId32,
+        value: u128,
+        input: Vec<u8>,
+        what: &str,
+    ) -> Result<DryRun<ExecReturn>> {
+        ChainClient::dry_run_call(self, origin, dest, value, input, what).await
+    }
+
+    async fn call(
+        &self,
+        signer: &Signer,
+        dest: &AccountId32,
+        value: u128,
+        gas: Weight,
+        input: Vec<u8>,
+        what: &str,
+    ) -> Result<Vec<ContractEvent>> {
+        ChainClient::call(self, signer, dest, value, gas, input, what).await
+    }
+
+    async fn instantiate_with_code(
+        &self,
+        signer: &Signer,
+        code: &[u8],
+        data: Vec<u8>,
+        salt: Vec<u8>,
+    ) -> Result<AccountId32> {
+        ChainClient::instantiate_with_code(self, signer, code, data, salt).await
+    }
+
+    async fn advance_blocks(&self, signer: &Signer, n: u32) -> Result<()> {
+        for _ in 0..n {
+            self.remark(signer).await?;
+        }
+        Ok(())
     }
 }

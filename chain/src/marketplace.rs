@@ -1,8 +1,9 @@
 //! The typed API of the marketplace contract. Selectors come from the bundle; argument and
 //! return types come from `merit_protocol::abi`, which the contract itself uses.
 
+use crate::backend::{BackendKind, ChainBackend, ContractEvent};
 use crate::bundle::ContractBundle;
-use crate::client::{account_of, ChainClient, Config, Signer};
+use crate::client::{account_of, Signer};
 use crate::error::{ChainError, Result};
 use merit_protocol::abi::{
     AccountBytes, MarketError, Phase, ProjectParams, ProjectView, RoundRecord, SlotView,
@@ -11,7 +12,6 @@ use merit_protocol::abi::{
 use merit_protocol::commit::Commitment;
 use parity_scale_codec::{Decode, Encode};
 use std::sync::Arc;
-use subxt::blocks::ExtrinsicEvents;
 use subxt::utils::AccountId32;
 
 /// The contract's events, decoded (field order as in the contract's event structs).
@@ -209,7 +209,7 @@ fn finalize_args(project: u32, f: &Finalization) -> impl Encode + '_ {
 
 #[derive(Clone)]
 pub struct Marketplace {
-    client: ChainClient,
+    client: Arc<dyn ChainBackend>,
     bundle: Arc<ContractBundle>,
     address: AccountId32,
     /// Origin of read-only dry-runs (any existing account will do).
@@ -219,7 +219,7 @@ pub struct Marketplace {
 impl Marketplace {
     /// Uploads and instantiates the contract. `salt` makes the address unique per deployment.
     pub async fn deploy(
-        client: &ChainClient,
+        client: Arc<dyn ChainBackend>,
         bundle: Arc<ContractBundle>,
         signer: &Signer,
         salt: Vec<u8>,
@@ -228,17 +228,12 @@ impl Marketplace {
         let address = client
             .instantiate_with_code(signer, &bundle.wasm, data, salt)
             .await?;
-        Ok(Self::at(
-            client.clone(),
-            bundle,
-            address,
-            account_of(signer),
-        ))
+        Ok(Self::at(client, bundle, address, account_of(signer)))
     }
 
     /// A handle on an already deployed contract.
     pub fn at(
-        client: ChainClient,
+        client: Arc<dyn ChainBackend>,
         bundle: Arc<ContractBundle>,
         address: AccountId32,
         reader: AccountId32,
@@ -255,8 +250,27 @@ impl Marketplace {
         &self.address
     }
 
-    pub fn client(&self) -> &ChainClient {
+    /// The chain this handle drives.
+    pub fn backend(&self) -> &Arc<dyn ChainBackend> {
         &self.client
+    }
+
+    /// Which kind of chain: embedded or a node.
+    pub fn backend_kind(&self) -> BackendKind {
+        self.client.kind()
+    }
+
+    /// Lets `n` blocks pass, signed by `signer` where the chain needs a transaction for it.
+    pub async fn advance_blocks(&self, signer: &Signer, n: u32) -> Result<()> {
+        self.client.advance_blocks(signer, n).await
+    }
+
+    pub async fn best_block_number(&self) -> Result<u32> {
+        self.client.best_block_number().await
+    }
+
+    pub async fn free_balance(&self, who: &AccountId32) -> Result<u128> {
+        self.client.free_balance(who).await
     }
 
     pub fn bundle(&self) -> &ContractBundle {
@@ -303,7 +317,7 @@ impl Marketplace {
         label: &'static str,
         args: impl Encode,
         value: u128,
-    ) -> Result<(T, ExtrinsicEvents<Config>)> {
+    ) -> Result<(T, Vec<ContractEvent>)> {
         let input = self.input(label, args)?;
         let origin = account_of(signer);
         let dry = self
@@ -328,32 +342,14 @@ impl Marketplace {
         Ok((out, events))
     }
 
-    /// This contract's events among `events`.
-    pub fn decode_events(&self, events: &ExtrinsicEvents<Config>) -> Result<Vec<MarketEvent>> {
+    /// This contract's events among `events`, decoded.
+    pub fn decode_events(&self, events: &[ContractEvent]) -> Result<Vec<MarketEvent>> {
         let mut out = Vec::new();
-        for ev in events.iter() {
-            let ev = ev?;
-            if ev.pallet_name() != "Contracts" || ev.variant_name() != "ContractEmitted" {
-                continue;
-            }
-            let (contract, data) =
-                <([u8; 32], Vec<u8>)>::decode(&mut ev.field_bytes()).map_err(|e| {
-                    ChainError::Decode {
-                        what: "ContractEmitted".into(),
-                        detail: e.to_string(),
-                    }
-                })?;
-            if contract != self.address.0 {
-                continue;
-            }
-            let Some(label) = ev
-                .topics()
-                .first()
-                .and_then(|t| self.bundle.event_label(&t.0))
-            else {
+        for ev in events.iter().filter(|e| e.contract == self.address) {
+            let Some(label) = ev.topics.first().and_then(|t| self.bundle.event_label(t)) else {
                 continue;
             };
-            if let Some(e) = MarketEvent::decode(label, &data)? {
+            if let Some(e) = MarketEvent::decode(label, &ev.data)? {
                 out.push(e);
             }
         }

@@ -193,7 +193,7 @@ impl DevnetInfo {
                 reason: format!("contract address {}: {e:?}", self.contract.address),
             })?;
         let reader = merit_chain::client::account_of(&dev_signer("alice")?);
-        Ok(Marketplace::at(client, bundle, address, reader))
+        Ok(Marketplace::at(Arc::new(client), bundle, address, reader))
     }
 
     pub fn ipfs(&self) -> Result<IpfsStore> {
@@ -307,16 +307,10 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
             (url.clone(), None)
         }
         (None, Some(bin)) => {
-            let repo = data.join("ipfs");
-            let api_port = free_port().map_err(io(&data))?;
-            init_ipfs_repo(bin, &repo, &ipfs_log, api_port)?;
-            let mut daemon = Command::new(bin);
-            daemon.args(["daemon", "--offline"]).env("IPFS_PATH", &repo);
-            let child = spawn_logged(daemon, &ipfs_log).map_err(io(bin))?;
+            let (child, url) = spawn_ipfs(bin, &data, &ipfs_log)?;
             let pid = child.id();
-            std::fs::write(data.join("ipfs.pid"), pid.to_string()).map_err(io(&data))?;
             started.children.push(child);
-            (format!("http://127.0.0.1:{api_port}"), Some(pid))
+            (url, Some(pid))
         }
         (None, None) => unreachable!("an IPFS binary was resolved above"),
     };
@@ -351,7 +345,13 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     // Deploy. A random salt gives a fresh address even on a reused chain database.
     let alice = dev_signer("alice")?;
     let salt: [u8; 16] = rand::random();
-    let market = Marketplace::deploy(&client, bundle.clone(), &alice, salt.to_vec()).await?;
+    let market = Marketplace::deploy(
+        Arc::new(client.clone()),
+        bundle.clone(),
+        &alice,
+        salt.to_vec(),
+    )
+    .await?;
     let deployed_at_block = client.best_block_number().await?;
 
     let accounts = DEV_ACCOUNTS
@@ -439,6 +439,89 @@ async fn node_ready(url: &str) -> Option<ChainClient> {
     let client = ChainClient::connect(url).await.ok()?;
     client.best_block_number().await.ok()?;
     Some(client)
+}
+
+/// Initialises (once) and starts an offline IPFS daemon under `data/ipfs` on a free
+/// loopback port, writing `data/ipfs.pid`; returns the child and its API URL.
+fn spawn_ipfs(bin: &Path, data: &Path, log: &Path) -> Result<(Child, String)> {
+    let repo = data.join("ipfs");
+    let api_port = free_port().map_err(io(data))?;
+    init_ipfs_repo(bin, &repo, log, api_port)?;
+    let mut daemon = Command::new(bin);
+    daemon.args(["daemon", "--offline"]).env("IPFS_PATH", &repo);
+    let child = spawn_logged(daemon, log).map_err(io(bin))?;
+    std::fs::write(data.join("ipfs.pid"), child.id().to_string()).map_err(io(data))?;
+    Ok((child, format!("http://127.0.0.1:{api_port}")))
+}
+
+/// An IPFS daemon on its own, for runs whose chain lives in-process (the embedded chain):
+/// started on a free loopback port under `data_dir`, stopped when dropped.
+pub struct IpfsDaemon {
+    pub api_url: String,
+    data: PathBuf,
+    child: Option<Child>,
+}
+
+impl IpfsDaemon {
+    /// The user's daemon at `MERIT_IPFS_API` if set (never stopped by us), else ours.
+    pub async fn start(data_dir: &Path, timeout: Duration) -> Result<Self> {
+        let data = std::path::absolute(data_dir).map_err(io(data_dir))?;
+        std::fs::create_dir_all(data.join("logs")).map_err(io(&data))?;
+        if let Ok(url) = std::env::var("MERIT_IPFS_API") {
+            let store = IpfsStore::new(&url)?;
+            store
+                .version()
+                .await
+                .map_err(|e| DevnetError::ExternalIpfs {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?;
+            return Ok(Self {
+                api_url: url,
+                data,
+                child: None,
+            });
+        }
+        let bin = tools::ipfs_bin(
+            std::env::var_os("MERIT_IPFS_BIN")
+                .map(PathBuf::from)
+                .as_deref(),
+        )
+        .map_err(DevnetError::MissingTool)?;
+        let log = data.join("logs").join("ipfs.log");
+        let (child, api_url) = spawn_ipfs(&bin, &data, &log)?;
+        let mut me = Self {
+            api_url,
+            data,
+            child: Some(child),
+        };
+        let store = IpfsStore::new(&me.api_url)?;
+        let child = me.child.as_mut().expect("just started");
+        wait_until(
+            "IPFS daemon",
+            child,
+            &log,
+            Instant::now() + timeout,
+            timeout,
+            async || store.version().await.ok(),
+        )
+        .await?;
+        Ok(me)
+    }
+
+    pub fn store(&self) -> Result<IpfsStore> {
+        Ok(IpfsStore::new(&self.api_url)?)
+    }
+}
+
+impl Drop for IpfsDaemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop_group(c.id(), &marker(&self.data), Duration::from_secs(5));
+            let _ = c.wait();
+            let _ = std::fs::remove_file(self.data.join("ipfs.pid"));
+        }
+    }
 }
 
 /// `init`s the repo once, then points its API at `api_port` on loopback and turns off

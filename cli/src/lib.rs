@@ -1,6 +1,7 @@
 //! The library behind the `merit` binary: devnet management, contract builds and the demo.
 //! End-to-end tests drive the same code the user runs.
 
+pub mod chain;
 pub mod contract;
 pub mod devnet;
 pub mod owner;

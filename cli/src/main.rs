@@ -38,8 +38,13 @@ enum Cmd {
     /// Projects on the marketplace
     #[command(subcommand)]
     Project(ProjectCmd),
-    /// Run the demo on the devnet (brings it up if needed)
-    Demo,
+    /// Run the demo: on the embedded chain (in-process pallet-contracts) by default, or on
+    /// the devnet's substrate-contracts-node with --node (brought up if needed)
+    Demo {
+        /// Use the devnet's substrate-contracts-node instead of the embedded chain
+        #[arg(long)]
+        node: bool,
+    },
     /// Benchmarks (proving time and memory)
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -85,11 +90,14 @@ struct UpArgs {
 
 #[derive(Subcommand)]
 enum ContractCmd {
-    /// Build the contract with cargo-contract (skipped when the bundle is fresh)
+    /// Rebuild the committed bundle (contracts/bundle/) with cargo-contract, only when its
+    /// sources changed
     Build {
         #[arg(long)]
         force: bool,
     },
+    /// Whether the committed bundle matches its sources (exit status 3 if not)
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -208,6 +216,26 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Contract(ContractCmd::Check) => {
+            use merit_cli::contract::Freshness;
+            match merit_cli::contract::freshness()? {
+                Freshness::Fresh => {
+                    println!(
+                        "fresh: {}",
+                        merit_cli::contract::committed_bundle().display()
+                    );
+                    Ok(())
+                }
+                Freshness::Stale { recorded, now } => {
+                    eprintln!("stale: the bundle was built from inputs {recorded}, the sources are now {now}; run `merit contract build`");
+                    std::process::exit(3)
+                }
+                Freshness::Missing => {
+                    eprintln!("missing: no committed bundle; run `merit contract build`");
+                    std::process::exit(3)
+                }
+            }
+        }
         Cmd::Contract(ContractCmd::Build { force }) => {
             let b = merit_cli::contract::build(force)?;
             println!("{}", b.display());
@@ -224,7 +252,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Demo => demo(&data).await,
+        Cmd::Demo { node } => demo(&data, node).await,
         Cmd::Bench(b) => bench::run(b),
     }
 }
@@ -458,24 +486,36 @@ const DEMO_SPEC: &str = include_str!("../../examples/digits-spec.json");
 
 /// The demo as far as Merit is built today: escrow a project whose spec lives in IPFS and
 /// read everything back from chain + IPFS alone.
-async fn demo(data: &PathBuf) -> Result<()> {
-    let info = match DevnetInfo::read(data) {
-        Ok(i) if i.processes_alive() => i,
-        _ => {
-            println!("bringing the devnet up first…");
-            match devnet::up(&DevnetOptions::new(data)).await? {
-                UpOutcome::Started(i) | UpOutcome::AlreadyRunning(i) => i,
+async fn demo(data: &PathBuf, node: bool) -> Result<()> {
+    // Either the devnet (node + IPFS, left running), or the embedded chain with an IPFS
+    // daemon of its own that stops when the demo ends.
+    let (market, ipfs, _daemon) = if node {
+        let info = match DevnetInfo::read(data) {
+            Ok(i) if i.processes_alive() => i,
+            _ => {
+                println!("bringing the devnet up first…");
+                match devnet::up(&DevnetOptions::new(data)).await? {
+                    UpOutcome::Started(i) | UpOutcome::AlreadyRunning(i) => i,
+                }
             }
-        }
+        };
+        (info.marketplace().await?, info.ipfs()?, None)
+    } else {
+        let daemon = devnet::IpfsDaemon::start(&data.join("demo"), Duration::from_secs(90))
+            .await
+            .context("starting an IPFS daemon for the demo")?;
+        let (_, market) = merit_cli::chain::embedded_marketplace(None).await?;
+        (market, daemon.store()?, Some(daemon))
     };
-    println!("== Merit demo — foundation slice ==");
+    println!(
+        "== Merit demo — foundation slice, on the {} chain ==",
+        market.backend_kind()
+    );
     println!(
         "(what exists today: devnet, escrow on chain, validated specs in IPFS. Trainers, rounds,"
     );
     println!(" aggregation, proofs and payouts arrive with their own issues.)\n");
 
-    let market = info.marketplace().await?;
-    let ipfs = info.ipfs()?;
     let alice = dev_signer("alice")?;
     let charlie = dev_signer("charlie")?;
 
@@ -514,7 +554,7 @@ async fn demo(data: &PathBuf) -> Result<()> {
     );
 
     let pool: u128 = 5_000_000_000_000_000;
-    let before = market.client().free_balance(&account_of(&alice)).await?;
+    let before = market.free_balance(&account_of(&alice)).await?;
     let params = owner::project_params(owner::ParamsFor {
         spec: &spec,
         spec_cid: cid.to_string(),
@@ -535,7 +575,7 @@ async fn demo(data: &PathBuf) -> Result<()> {
     let id = market
         .create_project(&alice, &params, &keys.verifying_key, pool)
         .await?;
-    let after = market.client().free_balance(&account_of(&alice)).await?;
+    let after = market.free_balance(&account_of(&alice)).await?;
     println!(
         "2. alice posted project {id}, escrowing {pool}; her balance fell by {} (pool + fees)",
         before - after
@@ -544,7 +584,7 @@ async fn demo(data: &PathBuf) -> Result<()> {
     let p = market.project(id).await?;
     println!("3. anyone reads it back from the contract:");
     print_project(&p);
-    let escrow = market.client().free_balance(market.address()).await?;
+    let escrow = market.free_balance(market.address()).await?;
     println!("   contract balance: {escrow}");
 
     let cid_on_chain = merit_storage::parse_cid(&String::from_utf8_lossy(&p.params.spec_cid))?;
@@ -561,7 +601,7 @@ async fn demo(data: &PathBuf) -> Result<()> {
     println!(
         "\ndemo done: {} project(s) on the marketplace at {}",
         market.project_count().await?,
-        info.contract.address
+        market.address()
     );
     Ok(())
 }

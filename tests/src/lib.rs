@@ -1,9 +1,15 @@
-//! Helpers for end-to-end tests: a devnet in a temporary directory, on free loopback
-//! ports, that is brought down when the test ends, pass or fail.
+//! Helpers for end-to-end tests: a chain (the embedded one, or a substrate-contracts-node
+//! devnet where the node is installed) with the marketplace deployed, and a real IPFS
+//! daemon, all in a temporary directory on free loopback ports, brought down when the test
+//! ends, pass or fail.
 
-use merit_cli::devnet::{self, DevnetInfo, DevnetOptions, UpOutcome};
+use merit_chain::{BackendKind, Marketplace};
+use merit_cli::chain::{embedded_marketplace, ChainChoice};
+use merit_cli::devnet::{self, DevnetInfo, DevnetOptions, IpfsDaemon, UpOutcome};
 use merit_protocol::rule::RuleParams;
 use merit_prover::{round, SetupMode};
+use merit_storage::IpfsStore;
+use std::time::Duration;
 
 /// A round-circuit shape small enough for tests: `slots` × `dim`, no Byzantine budget to
 /// speak of, a generous norm bound.
@@ -65,5 +71,71 @@ impl Drop for TestDevnet {
         if let Err(e) = devnet::down(self.dir.path()) {
             eprintln!("devnet down failed: {e}");
         }
+    }
+}
+
+/// The backends an end-to-end test runs on: always the embedded chain; the node too where
+/// it is installed, or only one of them when `MERIT_CHAIN` names it.
+pub fn backends() -> Vec<ChainChoice> {
+    match std::env::var("MERIT_CHAIN").ok().as_deref() {
+        Some("embedded") => vec![ChainChoice::Embedded],
+        Some("node") => vec![ChainChoice::Node],
+        _ if merit_cli::tools::node_bin(None).is_ok() => {
+            vec![ChainChoice::Embedded, ChainChoice::Node]
+        }
+        _ => {
+            eprintln!("substrate-contracts-node is not installed: end-to-end tests run on the embedded chain only");
+            vec![ChainChoice::Embedded]
+        }
+    }
+}
+
+/// A deployed marketplace on one backend, and an IPFS daemon.
+pub struct TestEnv {
+    pub market: Marketplace,
+    pub ipfs: IpfsStore,
+    // Field order is drop order: the marketplace and store go before their daemons.
+    _ipfs_daemon: Option<IpfsDaemon>,
+    _devnet: Option<TestDevnet>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub async fn up(choice: ChainChoice) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("merit-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        match choice {
+            ChainChoice::Embedded => {
+                let daemon = IpfsDaemon::start(dir.path(), Duration::from_secs(90))
+                    .await
+                    .unwrap_or_else(|e| panic!("IPFS daemon: {e}"));
+                let (_, market) = embedded_marketplace(None)
+                    .await
+                    .unwrap_or_else(|e| panic!("embedded chain: {e}"));
+                Self {
+                    market,
+                    ipfs: daemon.store().expect("IPFS store"),
+                    _ipfs_daemon: Some(daemon),
+                    _devnet: None,
+                    _dir: dir,
+                }
+            }
+            ChainChoice::Node => {
+                let net = TestDevnet::up().await;
+                Self {
+                    market: net.info.marketplace().await.expect("marketplace"),
+                    ipfs: net.info.ipfs().expect("IPFS store"),
+                    _ipfs_daemon: None,
+                    _devnet: Some(net),
+                    _dir: dir,
+                }
+            }
+        }
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.market.backend_kind()
     }
 }

@@ -18,7 +18,7 @@ use merit_prover::ark_bn254::Bn254;
 use merit_prover::round::{prove_round, setup_round, RoundWitness};
 use merit_prover::SetupMode;
 use merit_storage::{parse_cid, IpfsStore};
-use merit_tests::{test_rule, TestDevnet};
+use merit_tests::{backends, test_rule, TestEnv};
 
 const DIM: usize = 16;
 const SLOTS: usize = 4;
@@ -44,14 +44,14 @@ struct World {
 }
 
 impl World {
-    async fn new(net: &TestDevnet) -> Self {
+    async fn new(env: &TestEnv) -> Self {
         let rule = test_rule(SLOTS, DIM);
         let (pk, vk) = setup_round(rule, SetupMode::InsecureDeterministicForTests(11)).unwrap();
         let mut vk_bytes = Vec::new();
         ark_serialize::CanonicalSerialize::serialize_compressed(&vk, &mut vk_bytes).unwrap();
         Self {
-            market: net.info.marketplace().await.unwrap(),
-            ipfs: net.info.ipfs().unwrap(),
+            market: env.market.clone(),
+            ipfs: env.ipfs.clone(),
             owner: dev_signer("alice").unwrap(),
             aggregator: dev_signer("charlie").unwrap(),
             trainers: ["bob", "dave", "eve", "ferdie"]
@@ -168,9 +168,10 @@ impl World {
     }
 
     async fn blocks(&self, n: usize) {
-        for _ in 0..n {
-            self.market.client().remark(&self.stranger).await.unwrap();
-        }
+        self.market
+            .advance_blocks(&self.stranger, n as u32)
+            .await
+            .unwrap();
     }
 }
 
@@ -238,10 +239,17 @@ fn honest_update(who: usize, round: u32) -> Vec<i16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
-    let net = TestDevnet::up().await;
-    let w = World::new(&net).await;
+    for backend in backends() {
+        let env = TestEnv::up(backend).await;
+        eprintln!("full project on the {} chain", env.kind());
+        full_project(&env).await;
+    }
+}
+
+async fn full_project(env: &TestEnv) {
+    let w = World::new(env).await;
     let m = &w.market;
-    let chain = m.client().clone();
+    let chain = m;
     let escrow_before = chain.free_balance(m.address()).await.unwrap();
 
     let deadlines = Deadlines {
@@ -431,10 +439,17 @@ async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_aggregator_is_aborted_and_proven_work_is_still_paid() {
-    let net = TestDevnet::up().await;
-    let w = World::new(&net).await;
+    for backend in backends() {
+        let env = TestEnv::up(backend).await;
+        eprintln!("silent aggregator on the {} chain", env.kind());
+        silent_aggregator(&env).await;
+    }
+}
+
+async fn silent_aggregator(env: &TestEnv) {
+    let w = World::new(env).await;
     let m = &w.market;
-    let chain = m.client().clone();
+    let chain = m;
     let escrow_before = chain.free_balance(m.address()).await.unwrap();
     let deadlines = Deadlines {
         join: 50,

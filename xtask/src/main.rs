@@ -11,13 +11,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
-usage: cargo xtask <command>
+usage: cargo xtask <command> [--node]
 
 commands:
-  setup          install what Merit needs (wasm target, rust-src, contracts-node 0.42.0,
-                 cargo-contract 5.0.3, an IPFS daemon); skips what is already there
-  test           setup, build the contract, run every test (unit + devnet end-to-end)
-  demo [--keep]  setup, bring a devnet up, run the demo, bring it down (--keep leaves it up)
+  setup [--node] [--contract-tools]
+                 install what is missing: an IPFS daemon always; substrate-contracts-node
+                 0.42.0 with --node; cargo-contract 5.0.3 (+ wasm target, rust-src) with
+                 --contract-tools
+  test [--node]  setup, check the committed contract bundle (rebuilt only if its sources
+                 changed), fmt, clippy, then every test: unit, the contract's, and the
+                 end-to-end story on the embedded chain, and on the node too where it is
+                 installed (--node installs it first)
+  demo [--node] [--keep]
+                 setup, run the demo on the embedded chain (in-process pallet-contracts),
+                 or with --node on a devnet node brought up for it (--keep leaves it up)
+
+The embedded chain is substrate-contracts-node's own pallet-contracts runtime, run
+in-process: nothing to build or start. The node is used where it is installed.
 
 environment:
   MERIT_TOOLS_DIR  where tools are built and kept (default ~/.cache/merit/tools)
@@ -27,10 +37,14 @@ environment:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |f: &str| args.iter().any(|a| a == f);
     let result = match args.first().map(String::as_str) {
-        Some("setup") => setup::run(),
-        Some("test") => test(),
-        Some("demo") => demo(args.iter().any(|a| a == "--keep")),
+        Some("setup") => setup::run(setup::Needs {
+            node: flag("--node"),
+            contract_tools: flag("--contract-tools"),
+        }),
+        Some("test") => test(flag("--node")),
+        Some("demo") => demo(flag("--node"), flag("--keep")),
         Some("-h") | Some("--help") | Some("help") => {
             println!("{USAGE}");
             Ok(())
@@ -86,23 +100,72 @@ fn merit_bin() -> PathBuf {
     target.join("debug").join("merit")
 }
 
+fn merit(args: &[&str]) -> Command {
+    let mut c = Command::new(merit_bin());
+    c.args(args).env("MERIT_TOOLS_DIR", setup::tools_dir());
+    c
+}
+
+/// Builds the CLI, then makes sure the committed contract bundle matches its sources:
+/// only when it does not are cargo-contract installed (if missing) and the bundle rebuilt.
 fn build_cli_and_contract() -> Result<(), String> {
     let mut build = cargo();
     build.args(["build", "--package", "merit-cli", "--bin", "merit"]);
     run_step("build the merit CLI", build)?;
-    let mut contract = Command::new(merit_bin());
-    contract.args(["contract", "build"]);
-    contract.env("MERIT_TOOLS_DIR", setup::tools_dir());
+    let fresh = merit(&["contract", "check"])
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("merit contract check: {e}"))?;
+    if fresh.success() {
+        println!("==> committed contract bundle matches its sources");
+        return Ok(());
+    }
+    println!("==> the contract's sources changed: rebuilding its bundle (needs cargo-contract)");
+    setup::run(setup::Needs {
+        node: false,
+        contract_tools: true,
+    })?;
     run_step(
-        "build the marketplace contract (cargo-contract, skipped when fresh)",
-        contract,
+        "build the marketplace contract (cargo-contract)",
+        merit(&["contract", "build"]),
     )
 }
 
-fn test() -> Result<(), String> {
+/// Which chain the end-to-end tests and the demo use, said once, plainly.
+fn announce_chain(node: bool) {
+    if node {
+        println!("==> chain: substrate-contracts-node (and the embedded chain for the tests)");
+    } else {
+        println!(
+            "==> chain: embedded (the node's pallet-contracts runtime, in-process; \
+             pass --node to build and use substrate-contracts-node)"
+        );
+    }
+}
+
+fn test(want_node: bool) -> Result<(), String> {
     let started = std::time::Instant::now();
-    setup::run()?;
+    setup::run(setup::Needs {
+        node: want_node,
+        contract_tools: false,
+    })?;
+    let node = want_node || setup::node_installed();
+    announce_chain(node);
     build_cli_and_contract()?;
+
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run_step("cargo fmt --check", fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run_step("cargo clippy -D warnings", clippy)?;
 
     // ink! unit tests run natively in the contract's own cargo project.
     let mut contract_tests = cargo();
@@ -113,12 +176,15 @@ fn test() -> Result<(), String> {
     ]);
     run_step("contract unit tests (#[ink::test])", contract_tests)?;
 
-    // Every workspace test; the end-to-end ones start their own devnet on free loopback
-    // ports and bring it down when they finish, pass or fail.
+    // Every workspace test; the end-to-end ones start their own IPFS daemon (and devnet
+    // node, where installed) on free loopback ports and stop them when they finish.
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--no-fail-fast"]);
     tests.env("MERIT_TOOLS_DIR", setup::tools_dir());
-    run_step("workspace tests (unit + devnet end-to-end)", tests)?;
+    if !node {
+        tests.env("MERIT_CHAIN", "embedded");
+    }
+    run_step("workspace tests (unit + end-to-end)", tests)?;
 
     println!(
         "==> all tests passed in {:.0?}",
@@ -127,16 +193,18 @@ fn test() -> Result<(), String> {
     Ok(())
 }
 
-fn demo(keep: bool) -> Result<(), String> {
-    setup::run()?;
+fn demo(node: bool, keep: bool) -> Result<(), String> {
+    setup::run(setup::Needs {
+        node,
+        contract_tools: false,
+    })?;
+    announce_chain(node);
     build_cli_and_contract()?;
-    let merit = |args: &[&str]| {
-        let mut c = Command::new(merit_bin());
-        c.args(args).env("MERIT_TOOLS_DIR", setup::tools_dir());
-        c
-    };
+    if !node {
+        return run_step("merit demo (embedded chain)", merit(&["demo"]));
+    }
     run_step("merit devnet up", merit(&["devnet", "up"]))?;
-    let story = run_step("merit demo", merit(&["demo"]));
+    let story = run_step("merit demo --node", merit(&["demo", "--node"]));
     if keep {
         println!("==> devnet left running (`merit devnet down` stops it)");
     } else {

@@ -30,25 +30,38 @@ pub fn tools_dir() -> PathBuf {
     home.join(".cache").join("merit").join("tools")
 }
 
-pub fn run() -> Result<(), String> {
+/// What a command needs installed. The IPFS daemon always; the node and the contract
+/// tools (cargo-contract, wasm target, rust-src) only when asked for, since the embedded
+/// chain and the committed contract bundle need neither.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    pub node: bool,
+    pub contract_tools: bool,
+}
+
+type Step = (&'static str, fn(&Path) -> Result<String, String>);
+
+pub fn run(needs: Needs) -> Result<(), String> {
     let started = Instant::now();
     let tools = tools_dir();
     fs::create_dir_all(&tools).map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
     println!("==> setup (tools in {})", tools.display());
 
-    let steps: [(&str, fn(&Path) -> Result<String, String>); 5] = [
-        (
+    let mut steps: Vec<Step> = vec![("IPFS daemon (Kubo RPC API)", ipfs_daemon)];
+    if needs.node {
+        steps.push(("substrate-contracts-node 0.42.0", contracts_node));
+    }
+    if needs.contract_tools {
+        steps.push((
             "rustup target wasm32-unknown-unknown + rust-src",
             rust_pieces,
-        ),
-        ("substrate-contracts-node 0.42.0", contracts_node),
-        ("cargo-contract 5.0.3", cargo_contract),
-        (
+        ));
+        steps.push(("cargo-contract 5.0.3", cargo_contract));
+        steps.push((
             "cargo wrapper for cargo-contract on Rust >= 1.92",
             cargo_wrapper,
-        ),
-        ("IPFS daemon (Kubo RPC API)", ipfs_daemon),
-    ];
+        ));
+    }
     for (i, (name, step)) in steps.iter().enumerate() {
         let t = Instant::now();
         println!("[{}/{}] {name}", i + 1, steps.len());
@@ -57,6 +70,15 @@ pub fn run() -> Result<(), String> {
     }
     println!("==> setup done in {:.1}s", started.elapsed().as_secs_f32());
     Ok(())
+}
+
+/// Whether a substrate-contracts-node is there to use (MERIT_NODE_BIN, or on PATH).
+pub fn node_installed() -> bool {
+    match std::env::var_os("MERIT_NODE_BIN") {
+        Some(bin) => output(&bin.to_string_lossy(), &["--version"]).is_some(),
+        None => output("substrate-contracts-node", &["--version"])
+            .is_some_and(|v| v.contains(NODE_VERSION)),
+    }
 }
 
 fn output(cmd: &str, args: &[&str]) -> Option<String> {
