@@ -239,14 +239,69 @@ fn honest_update(who: usize, round: u32) -> Vec<i16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_project_on_chain_with_real_proofs_pays_out_exactly() {
+    let mut transcripts = Vec::new();
     for backend in backends() {
         let env = TestEnv::up(backend).await;
         eprintln!("full project on the {} chain", env.kind());
-        full_project(&env).await;
+        transcripts.push((env.kind(), full_project(&env).await));
+    }
+    // Where both chains ran (the node is installed), they must agree.
+    if let [(_, embedded), (_, node)] = &transcripts[..] {
+        embedded.assert_equivalent(node);
     }
 }
 
-async fn full_project(env: &TestEnv) {
+/// What one run of the full project saw, to compare the embedded chain with the node:
+/// every refusal by name, the contract's finalisation events, the claims, and weights.
+#[derive(Debug, Default)]
+struct Transcript {
+    refusals: Vec<MarketError>,
+    events: Vec<MarketEvent>,
+    claims: Vec<u128>,
+    weights: Vec<Weight>,
+}
+
+impl Transcript {
+    fn refused(&mut self, e: ChainError) -> MarketError {
+        let e = refused(e);
+        self.refusals.push(e);
+        e
+    }
+
+    /// Same errors, events and money; `finalize_round`'s ref_time within 1 %.
+    fn assert_equivalent(&self, node: &Transcript) {
+        assert_eq!(self.refusals, node.refusals, "refusals differ");
+        assert_eq!(self.events, node.events, "events differ");
+        assert_eq!(self.claims, node.claims, "claims differ");
+        assert_eq!(self.weights.len(), node.weights.len());
+        for (e, n) in self.weights.iter().zip(&node.weights) {
+            let gap = (e.ref_time as f64 - n.ref_time as f64).abs() / n.ref_time as f64;
+            assert!(
+                gap <= 0.01,
+                "finalize_round ref_time: embedded {} vs node {} ({:.2} %)",
+                e.ref_time,
+                n.ref_time,
+                100.0 * gap
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_chain_is_deterministic() {
+    // The equivalence check above compares two runs; on one backend it must hold exactly.
+    let a = full_project(&TestEnv::up(merit_cli::chain::ChainChoice::Embedded).await).await;
+    let b = full_project(&TestEnv::up(merit_cli::chain::ChainChoice::Embedded).await).await;
+    a.assert_equivalent(&b);
+    assert_eq!(
+        a.weights.iter().map(|w| w.ref_time).collect::<Vec<_>>(),
+        b.weights.iter().map(|w| w.ref_time).collect::<Vec<_>>()
+    );
+    assert!(!a.refusals.is_empty() && !a.events.is_empty() && !a.claims.is_empty());
+}
+
+async fn full_project(env: &TestEnv) -> Transcript {
+    let mut t = Transcript::default();
     let w = World::new(env).await;
     let m = &w.market;
     let chain = m;
@@ -261,18 +316,18 @@ async fn full_project(env: &TestEnv) {
     let id = w.create(2, deadlines).await;
     // Join, bond, start; a wrong stake is refused by name and costs nothing.
     let e = m.join(&w.trainers[0], id, STAKE - 1).await.unwrap_err();
-    assert_eq!(refused(e), MarketError::WrongValue);
+    assert_eq!(t.refused(e), MarketError::WrongValue);
     for (i, t) in w.trainers.iter().enumerate() {
         assert_eq!(m.join(t, id, STAKE).await.unwrap(), i as u32);
     }
     let e = m.start(&w.owner, id).await.unwrap_err();
     assert_eq!(
-        refused(e),
+        t.refused(e),
         MarketError::NotReady,
         "the bond is still missing"
     );
     let e = m.bond(&w.stranger, id, BOND).await.unwrap_err();
-    assert_eq!(refused(e), MarketError::NotAggregator);
+    assert_eq!(t.refused(e), MarketError::NotAggregator);
     m.bond(&w.aggregator, id, BOND).await.unwrap();
     m.start(&w.owner, id).await.unwrap();
     assert_eq!(
@@ -298,7 +353,7 @@ async fn full_project(env: &TestEnv) {
             .reveal_update(&w.stranger, id, round, cids[0].as_bytes())
             .await
             .unwrap_err();
-        assert_eq!(refused(e), MarketError::NotTrainer);
+        assert_eq!(t.refused(e), MarketError::NotTrainer);
         // Round 1: trainer 3 reveals trainer 0's file instead of its own.
         for (who, cid) in cids.iter().enumerate() {
             let cid = if round == 1 && who == 3 {
@@ -311,7 +366,7 @@ async fn full_project(env: &TestEnv) {
         assert_eq!(m.project(id).await.unwrap().phase, Phase::Aggregate);
         if round == 1 {
             let e = m.set_aside(&w.stranger, id, round, 3).await.unwrap_err();
-            assert_eq!(refused(e), MarketError::NotAggregator);
+            assert_eq!(t.refused(e), MarketError::NotAggregator);
         }
 
         let (f, new_model) = w.aggregate(id, &model).await;
@@ -328,9 +383,9 @@ async fn full_project(env: &TestEnv) {
         if round == 1 {
             // The copied reveal did not open against trainer 3's commitment.
             let e = m.set_aside(&w.aggregator, id, round, 3).await.unwrap_err();
-            assert_eq!(refused(e), MarketError::AlreadySetAside);
+            assert_eq!(t.refused(e), MarketError::AlreadySetAside);
             let e = m.set_aside(&w.aggregator, id, round, 7).await.unwrap_err();
-            assert_eq!(refused(e), MarketError::NotRevealed);
+            assert_eq!(t.refused(e), MarketError::NotRevealed);
         }
         assert!(f.accepted[..3].iter().all(|&a| a), "{:?}", f.accepted);
         assert!(f.scores[..3].iter().all(|&s| s > 0), "{:?}", f.scores);
@@ -338,7 +393,7 @@ async fn full_project(env: &TestEnv) {
         // Refused by the contract's own proof check, each by name, changing nothing:
         let mut forged = f.clone();
         forged.proof[10] ^= 0x01;
-        let e = refused(
+        let e = t.refused(
             m.finalize_round(&w.aggregator, id, &forged)
                 .await
                 .unwrap_err(),
@@ -354,34 +409,35 @@ async fn full_project(env: &TestEnv) {
             .finalize_round(&w.aggregator, id, &inflated)
             .await
             .unwrap_err();
-        assert_eq!(refused(e), MarketError::BadProof);
+        assert_eq!(t.refused(e), MarketError::BadProof);
         let mut other_model = f.clone();
         other_model.model_commitment = Committer::new().commit_model(&[1, 2, 3]);
         let e = m
             .finalize_round(&w.aggregator, id, &other_model)
             .await
             .unwrap_err();
-        assert_eq!(refused(e), MarketError::BadProof);
+        assert_eq!(t.refused(e), MarketError::BadProof);
         let mut short = f.clone();
         short.scores.pop();
         let e = m
             .finalize_round(&w.aggregator, id, &short)
             .await
             .unwrap_err();
-        assert_eq!(refused(e), MarketError::BadLengths);
+        assert_eq!(t.refused(e), MarketError::BadLengths);
         let e = m.finalize_round(&w.stranger, id, &f).await.unwrap_err();
-        assert_eq!(refused(e), MarketError::NotAggregator);
+        assert_eq!(t.refused(e), MarketError::NotAggregator);
         assert_eq!(m.project(id).await.unwrap().round, round);
 
         weights.push(m.estimate_finalize(&w.aggregator, id, &f).await.unwrap());
         let events = m.finalize_round(&w.aggregator, id, &f).await.unwrap();
+        t.events.extend(events.iter().cloned());
         assert!(events.iter().any(|e| matches!(
             e,
             MarketEvent::RoundFinalized { round: r, scores, .. } if *r == round && *scores == f.scores
         )));
         // Replaying the accepted proof is refused.
         let e = m.finalize_round(&w.aggregator, id, &f).await.unwrap_err();
-        assert_eq!(refused(e), MarketError::WrongPhase);
+        assert_eq!(t.refused(e), MarketError::WrongPhase);
         let rec = m.round_record(id, round).await.unwrap().expect("recorded");
         assert_eq!(rec.model_commitment, f.model_commitment);
         model = new_model;
@@ -420,21 +476,24 @@ async fn full_project(env: &TestEnv) {
         match m.claim(s, id).await {
             Ok(got) => {
                 assert_eq!(got, owed);
+                t.claims.push(got);
                 paid += got;
             }
             Err(e) => {
                 assert_eq!(owed, 0);
-                assert_eq!(refused(e), MarketError::NothingToClaim);
+                assert_eq!(t.refused(e), MarketError::NothingToClaim);
             }
         }
     }
     assert_eq!(paid, POOL + BOND + 4 * STAKE);
     let e = m.claim(&w.trainers[0], id).await.unwrap_err();
-    assert_eq!(refused(e), MarketError::NothingToClaim);
+    assert_eq!(t.refused(e), MarketError::NothingToClaim);
     assert_eq!(
         chain.free_balance(m.address()).await.unwrap(),
         escrow_before
     );
+    t.weights = weights;
+    t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
