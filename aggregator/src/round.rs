@@ -89,6 +89,38 @@ pub enum RoundStep {
     NotReady,
 }
 
+/// The witness for a round: the slots the chain counts as present (revealed, not set
+/// aside) with their checked values, every other slot absent. A present slot whose update
+/// did not open is an error: it must be set aside first.
+pub fn round_witness(
+    params: merit_protocol::rule::RuleParams,
+    project: u32,
+    round: u32,
+    slots: &[SlotView],
+    mut values: Vec<Option<Vec<i16>>>,
+    prev_model: Vec<i16>,
+) -> Result<RoundWitness> {
+    let n = params.slots;
+    values.resize(n, None);
+    let mut updates = vec![None; n];
+    for s in slots.iter().filter(|s| s.present()) {
+        let i = s.slot as usize;
+        match values.get_mut(i).and_then(Option::take) {
+            Some(v) => updates[i] = Some(v),
+            None => return Err(AggregatorError::Unopened { slot: s.slot }),
+        }
+    }
+    RoundWitness::new(
+        params,
+        project,
+        round,
+        slot_accounts(slots, n),
+        prev_model,
+        updates,
+    )
+    .map_err(AggregatorError::Witness)
+}
+
 /// A slot after checking: facts for the report and, if it opened, its values.
 struct Checked {
     facts: Vec<SlotFacts>,
@@ -307,15 +339,6 @@ impl Aggregator<'_> {
     ) -> Result<(Prepared, RoundReport)> {
         let (project, round) = (view.id, view.round);
         let n = ctx.params.slots;
-        // Present per the chain (revealed, not set aside) must have opened.
-        let mut updates = vec![None; n];
-        for s in slots.iter().filter(|s| s.present()) {
-            let i = s.slot as usize;
-            match checked.values.get(i).cloned().flatten() {
-                Some(v) => updates[i] = Some(v),
-                None => return Err(AggregatorError::Unopened { slot: s.slot }),
-            }
-        }
         let mut facts = checked.facts;
         for s in slots.iter().filter(|s| s.set_aside) {
             if let Some(f) = facts.get_mut(s.slot as usize) {
@@ -324,18 +347,15 @@ impl Aggregator<'_> {
                 }
             }
         }
-        let trainers = slot_accounts(slots, n);
-
         let t_rule = Instant::now();
-        let witness = RoundWitness::new(
+        let witness = round_witness(
             ctx.params,
             project,
             round,
-            trainers,
+            slots,
+            checked.values,
             prev_model.values.clone(),
-            updates,
-        )
-        .map_err(AggregatorError::Witness)?;
+        )?;
         let outcome = witness.outcome.clone();
         let rule_s = t_rule.elapsed().as_secs_f64();
         tracing::info!(
@@ -425,5 +445,104 @@ impl Aggregator<'_> {
             report_cid,
         };
         Ok((prepared, report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::proving_key_matches;
+    use crate::verify::chain_public_input;
+    use merit_protocol::rule::RuleParams;
+    use merit_protocol::verifier;
+    use merit_prover::round::setup_round;
+    use merit_prover::SetupMode;
+
+    /// The aggregator's witness, proven, gives exactly the statement the contract rebuilds
+    /// from its storage, and the proof verifies under the contract's verifier — with a
+    /// set-aside slot and an unfilled one in the round.
+    #[test]
+    fn the_proven_statement_is_the_one_the_chain_rebuilds() {
+        let params = RuleParams {
+            slots: 5,
+            dim: 2,
+            byzantine: 0,
+            norm_bound_sq: 10_000,
+        };
+        let (pk, vk) = setup_round(params, SetupMode::InsecureDeterministicForTests(5)).unwrap();
+        let c = Committer::new();
+        let ups: [[i16; 2]; 4] = [[3, 1], [2, 2], [4, 0], [-9, 9]];
+        let slots: Vec<SlotView> = (0..4u32)
+            .map(|i| {
+                let account = [i as u8 + 1; 32];
+                SlotView {
+                    slot: i,
+                    account,
+                    commitment: Some(c.commit_update(&account, &ups[i as usize])),
+                    cid: Some(b"bafy".to_vec()),
+                    // Slot 3's reveal did not open; slot 4 is unfilled.
+                    set_aside: i == 3,
+                }
+            })
+            .collect();
+        let values = vec![
+            Some(ups[0].to_vec()),
+            Some(ups[1].to_vec()),
+            Some(ups[2].to_vec()),
+            None,
+        ];
+        let prev = vec![10i16, -10];
+        let w = round_witness(params, 7, 2, &slots, values.clone(), prev.clone()).unwrap();
+        assert_eq!(w.present, vec![true, true, true, false, false]);
+        let (proof, claims, public) = prove_round(&pk, w).unwrap();
+        assert_eq!(claims.accepted, vec![true, true, true, false, false]);
+        let rebuilt = chain_public_input(
+            7,
+            2,
+            c.commit_model(&prev),
+            &slots,
+            5,
+            &claims.scores,
+            &claims.accepted,
+            claims.new_model,
+        )
+        .unwrap();
+        assert_eq!(rebuilt, public);
+
+        let mut vk_bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&vk, &mut vk_bytes).unwrap();
+        let on_chain = verifier::prepare(&vk_bytes).unwrap();
+        assert!(proving_key_matches(&pk, &on_chain).unwrap());
+        let mut proof_bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&proof, &mut proof_bytes).unwrap();
+        assert_eq!(
+            verifier::verify(&on_chain, &proof_bytes, &rebuilt),
+            Ok(true)
+        );
+        // Another round number is another statement.
+        let other = chain_public_input(
+            7,
+            3,
+            c.commit_model(&prev),
+            &slots,
+            5,
+            &claims.scores,
+            &claims.accepted,
+            claims.new_model,
+        )
+        .unwrap();
+        assert_eq!(verifier::verify(&on_chain, &proof_bytes, &other), Ok(false));
+
+        // A key from another setup is refused.
+        let (pk2, _) = setup_round(params, SetupMode::InsecureDeterministicForTests(6)).unwrap();
+        assert!(!proving_key_matches(&pk2, &on_chain).unwrap());
+
+        // A slot the chain counts as present must have opened.
+        let mut unopened = values;
+        unopened[1] = None;
+        assert!(matches!(
+            round_witness(params, 7, 2, &slots, unopened, prev),
+            Err(AggregatorError::Unopened { slot: 1 })
+        ));
     }
 }

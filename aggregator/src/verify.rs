@@ -15,7 +15,8 @@ use crate::report::RoundReport;
 use crate::rules::ProvenRule;
 use crate::state::slot_accounts;
 use merit_chain::Marketplace;
-use merit_protocol::commit::{Commitment, Committer, RoundInputs};
+use merit_protocol::abi::SlotView;
+use merit_protocol::commit::{CommitError, Commitment, Committer, RoundInputs};
 use merit_protocol::{poseidon, verifier};
 use merit_storage::IpfsStore;
 use serde::Serialize;
@@ -214,23 +215,16 @@ pub async fn verify_round(
     );
 
     // The round hash, from chain state alone (as the contract builds it).
-    let trainers = slot_accounts(&slots, n);
-    let mut commitments = vec![Commitment::default(); n];
-    for s in slots.iter().filter(|s| s.present()) {
-        if let (Some(c), Some(cm)) = (commitments.get_mut(s.slot as usize), s.commitment) {
-            *c = cm;
-        }
-    }
-    let input = committer.round_public_input(&RoundInputs {
+    let input = chain_public_input(
         project,
         round,
-        prev_model: prev_commitment,
-        trainers: &trainers,
-        updates: &commitments,
-        scores: &record.scores,
-        accepted: &record.accepted,
-        new_model: record.model_commitment,
-    });
+        prev_commitment,
+        &slots,
+        n,
+        &record.scores,
+        &record.accepted,
+        record.model_commitment,
+    );
     let input = match input {
         Ok(h) => {
             rep.check(
@@ -266,6 +260,39 @@ pub async fn verify_round(
         ),
     }
     Ok(rep)
+}
+
+/// The round hash exactly as the contract's `finalize_round` builds it: `n` slots in
+/// slot order, unfilled ones with the zero account, slots that are not present (no reveal,
+/// or set aside) with the zero commitment.
+#[allow(clippy::too_many_arguments)]
+pub fn chain_public_input(
+    project: u32,
+    round: u32,
+    prev_model: Commitment,
+    slots: &[SlotView],
+    n: usize,
+    scores: &[u32],
+    accepted: &[bool],
+    new_model: Commitment,
+) -> std::result::Result<merit_protocol::Fr, CommitError> {
+    let trainers = slot_accounts(slots, n);
+    let mut commitments = vec![Commitment::default(); n];
+    for s in slots.iter().filter(|s| s.present()) {
+        if let (Some(c), Some(cm)) = (commitments.get_mut(s.slot as usize), s.commitment) {
+            *c = cm;
+        }
+    }
+    Committer::new().round_public_input(&RoundInputs {
+        project,
+        round,
+        prev_model,
+        trainers: &trainers,
+        updates: &commitments,
+        scores,
+        accepted,
+        new_model,
+    })
 }
 
 async fn verify_report_proof(
