@@ -9,6 +9,69 @@ use serde::{Deserialize, Serialize};
 
 /// The committed file.
 pub const V1_JSON: &str = include_str!("../test-vectors/v1.json");
+/// Poseidon's constants and a few bare hashes, for re-implementers (protocol/SPEC.md).
+pub const POSEIDON_JSON: &str = include_str!("../test-vectors/poseidon-bn254-t3.json");
+
+/// `poseidon-bn254-t3.json`: every constant of the permutation, as canonical 32-byte
+/// little-endian hex, and example hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoseidonConstants {
+    /// The BN254 scalar field modulus r, decimal.
+    pub modulus: String,
+    pub width: usize,
+    pub rate: usize,
+    pub capacity: usize,
+    pub full_rounds: usize,
+    pub partial_rounds: usize,
+    pub alpha: u64,
+    /// One row of `width` round constants per round, `full_rounds + partial_rounds` rows.
+    pub ark: Vec<Vec<String>>,
+    /// `mds[i][j]`: new `state[i] = Σ_j mds[i][j] · state[j]`.
+    pub mds: Vec<Vec<String>>,
+    pub examples: Vec<HashExample>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashExample {
+    pub inputs: Vec<String>,
+    pub hash: String,
+}
+
+/// Computes `poseidon-bn254-t3.json` from the compiled constants.
+pub fn poseidon_constants() -> PoseidonConstants {
+    use ark_ff::PrimeField;
+    let c = poseidon::config();
+    let row =
+        |r: &alloc::vec::Vec<crate::Fr>| r.iter().map(|x| hex32(&poseidon::to_bytes(x))).collect();
+    let examples = [
+        &[][..],
+        &[1u64][..],
+        &[1, 2][..],
+        &[1, 2, 3][..],
+        &[1, 2, 3, 0][..],
+    ]
+    .iter()
+    .map(|xs| {
+        let fs: alloc::vec::Vec<crate::Fr> = xs.iter().map(|&x| crate::Fr::from(x)).collect();
+        HashExample {
+            inputs: fs.iter().map(|x| hex32(&poseidon::to_bytes(x))).collect(),
+            hash: hex32(&poseidon::to_bytes(&poseidon::hash(&c, &fs))),
+        }
+    })
+    .collect();
+    PoseidonConstants {
+        modulus: crate::Fr::MODULUS.to_string(),
+        width: poseidon::RATE + poseidon::CAPACITY,
+        rate: poseidon::RATE,
+        capacity: poseidon::CAPACITY,
+        full_rounds: poseidon::FULL_ROUNDS,
+        partial_rounds: poseidon::PARTIAL_ROUNDS,
+        alpha: poseidon::ALPHA,
+        ark: c.ark.iter().map(row).collect(),
+        mds: c.mds.iter().map(row).collect(),
+        examples,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vectors {
@@ -333,6 +396,28 @@ mod tests {
         assert_eq!(r.updates[1..], [zero.clone(), zero.clone(), zero.clone()]);
         assert_eq!(r.trainers[3], zero);
         assert_ne!(r.public_input, v.round.public_input);
+    }
+
+    #[test]
+    fn committed_poseidon_constants_match_this_build() {
+        let have: PoseidonConstants = serde_json::from_str(POSEIDON_JSON).unwrap();
+        assert_eq!(have, poseidon_constants());
+        assert_eq!(have.ark.len(), 65);
+        // The sponge does not pad: a trailing zero within the rate changes nothing.
+        assert_eq!(have.examples[3].hash, have.examples[4].hash);
+    }
+
+    /// Rewrites poseidon-bn254-t3.json:
+    /// `cargo test -p merit-protocol -- --ignored write_poseidon_constants`.
+    #[test]
+    #[ignore]
+    fn write_poseidon_constants() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/test-vectors/poseidon-bn254-t3.json"
+        );
+        let json = serde_json::to_string_pretty(&poseidon_constants()).unwrap();
+        std::fs::write(path, json + "\n").unwrap();
     }
 
     /// Rewrites v1.json: `cargo test -p merit-protocol -- --ignored write_vectors`.
