@@ -39,16 +39,16 @@ enum Cmd {
     /// Projects on the marketplace
     #[command(subcommand)]
     Project(ProjectCmd),
-    /// The aggregator node
-    #[command(subcommand)]
-    Aggregator(aggregate::AggregatorCmd),
-    /// Re-check a finalised round from chain + IPFS alone (exit status 1 on any disagreement)
-    Verify(aggregate::VerifyArgs),
     /// Run the demo on the devnet (brings it up if needed)
     Demo,
     /// Benchmarks (proving time and memory)
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// The aggregator node
+    #[command(subcommand)]
+    Aggregator(aggregate::AggregatorCmd),
+    /// Re-check a finalised round from chain + IPFS alone (exit status 1 on any disagreement)
+    Verify(aggregate::VerifyArgs),
 }
 
 #[derive(Subcommand)]
@@ -235,10 +235,10 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Aggregator(c) => aggregate::run(&data, c).await,
-        Cmd::Verify(a) => aggregate::verify(&data, a).await,
         Cmd::Demo => demo(&data).await,
         Cmd::Bench(b) => bench::run(b),
+        Cmd::Aggregator(c) => aggregate::run(&data, c).await,
+        Cmd::Verify(a) => aggregate::verify(&data, a).await,
     }
 }
 
