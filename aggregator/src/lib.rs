@@ -1,45 +1,30 @@
 //! `merit-aggregator`: the round aggregator.
 //!
-//! First slice: fetching revealed updates. A revealed CID comes from the chain, so it is
-//! untrusted input: it is parsed strictly and fetched with a hard size bound. Checking the
-//! update against its commitment, the outlier filter, aggregation, scores and the proof
-//! come with the aggregator and prover issues.
+//! For each round of a project it reads the chain (`round_slots`), fetches every revealed
+//! update from IPFS with a size bound, checks it strictly against its on-chain commitment
+//! (`check`), sets aside what does not open, runs the rule the circuit proves (`rules`),
+//! proves the round (`merit_prover`), publishes the new model and a round report
+//! (`report`) to IPFS and finalises on chain (`round`). `node::run_aggregator` is the
+//! long-running node; `state` makes it restart-safe; `verify` recomputes a finalised
+//! round from chain + IPFS alone. See `aggregator/README.md`.
+//!
+//! The crate never constructs a `Marketplace`: callers pass one in.
 
-use merit_storage::{parse_cid, IpfsStore, StorageError};
+pub mod check;
+pub mod error;
+pub mod node;
+pub mod project;
+pub mod report;
+pub mod round;
+pub mod rules;
+pub mod state;
+pub mod verify;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AggregatorError {
-    #[error("slot {slot}: {source}")]
-    Fetch {
-        slot: usize,
-        #[source]
-        source: StorageError,
-    },
-}
-
-/// Fetches the update revealed by `slot` as `cid`, refusing more than `max_bytes`.
-pub async fn fetch_update(
-    store: &IpfsStore,
-    slot: usize,
-    cid: &str,
-    max_bytes: usize,
-) -> Result<Vec<u8>, AggregatorError> {
-    let wrap = |source| AggregatorError::Fetch { slot, source };
-    let cid = parse_cid(cid).map_err(wrap)?;
-    store.get(&cid, max_bytes).await.map_err(wrap)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_malformed_revealed_cid_names_the_slot_and_the_cid() {
-        let store = IpfsStore::new("http://127.0.0.1:9").unwrap();
-        let e = fetch_update(&store, 3, "Qm-not-a-cid", 1024)
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("slot 3") && e.contains("Qm-not-a-cid"), "{e}");
-    }
-}
+pub use check::{FetchPolicy, SetAsideReason};
+pub use error::AggregatorError;
+pub use node::{run_aggregator, NodeSummary};
+pub use project::ProjectContext;
+pub use report::{Evaluator, RoundReport, Validation};
+pub use round::{Aggregator, AggregatorConfig, RoundDone, RoundStep};
+pub use rules::{FedAvg, Median, ProvenRule, Reputation, Rule, RuleOutcome, TrimmedMean};
+pub use verify::{verify_round, ItemStatus, VerifyItem, VerifyOptions, VerifyReport};

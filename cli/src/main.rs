@@ -11,6 +11,7 @@ use merit_protocol::spec::ProjectSpec;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod aggregate;
 mod bench;
 
 #[derive(Parser)]
@@ -48,6 +49,11 @@ enum Cmd {
     /// Benchmarks (proving time and memory)
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// The aggregator node
+    #[command(subcommand)]
+    Aggregator(aggregate::AggregatorCmd),
+    /// Re-check a finalised round from chain + IPFS alone (exit status 1 on any disagreement)
+    Verify(aggregate::VerifyArgs),
 }
 
 #[derive(Subcommand)]
@@ -101,6 +107,7 @@ enum ContractCmd {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 enum ProjectCmd {
     /// Post a project and escrow its reward pool
     Create(CreateArgs),
@@ -126,8 +133,12 @@ struct CreateArgs {
     model: Option<PathBuf>,
     /// Round-circuit verifying key file (from an earlier setup of this spec's shape);
     /// default: run a fresh trusted setup now and put the proving key into IPFS
-    #[arg(long)]
+    #[arg(long, requires = "proving_key_cid")]
     vk: Option<PathBuf>,
+    /// With `--vk`: the CID of the matching proving key file already in IPFS (posted on
+    /// chain so the aggregator can find it)
+    #[arg(long, requires = "vk")]
+    proving_key_cid: Option<String>,
     #[arg(long, default_value_t = 2)]
     min_trainers: u32,
     /// Stake each trainer deposits with `join`
@@ -254,6 +265,8 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Demo { node } => demo(&data, node).await,
         Cmd::Bench(b) => bench::run(b),
+        Cmd::Aggregator(c) => aggregate::run(&data, c).await,
+        Cmd::Verify(a) => aggregate::verify(&data, a).await,
     }
 }
 
@@ -338,7 +351,7 @@ fn account_arg(s: &str) -> Result<AccountId32> {
     })
 }
 
-async fn project_create(data: &PathBuf, a: CreateArgs) -> Result<()> {
+async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
     let info = DevnetInfo::read(data)?;
     let text = std::fs::read_to_string(&a.spec)
         .with_context(|| format!("reading {}", a.spec.display()))?;
@@ -367,7 +380,9 @@ async fn project_create(data: &PathBuf, a: CreateArgs) -> Result<()> {
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let vk = owner::verifying_key_from_file(&bytes)
                 .with_context(|| format!("in {}", path.display()))?;
-            (vk, None)
+            let cid = a.proving_key_cid.as_deref().unwrap_or_default();
+            let cid = merit_storage::parse_cid(cid).context("--proving-key-cid")?;
+            (vk, cid.to_string())
         }
         None => {
             let keys = owner::setup_round(&spec)?;
@@ -377,7 +392,7 @@ async fn project_create(data: &PathBuf, a: CreateArgs) -> Result<()> {
                 .await
                 .context("putting the proving key into IPFS")?;
             tracing::info!(seconds = keys.seconds, %cid, "round circuit setup");
-            (keys.verifying_key, Some(cid.to_string()))
+            (keys.verifying_key, cid.to_string())
         }
     };
     let ipfs = info.ipfs()?;
@@ -394,6 +409,7 @@ async fn project_create(data: &PathBuf, a: CreateArgs) -> Result<()> {
         spec_cid: spec_cid.to_string(),
         model: &model,
         model_cid: model_cid.to_string(),
+        proving_key_cid: pk_cid.clone(),
         min_trainers: a.min_trainers,
         trainer_stake: a.stake,
         aggregator: account_arg(&a.aggregator)?.0,
@@ -421,9 +437,7 @@ async fn project_create(data: &PathBuf, a: CreateArgs) -> Result<()> {
     } else {
         println!("project {id} created; {} escrowed", a.pool);
         println!("  spec {spec_cid}, initial model {model_cid}");
-        if let Some(cid) = pk_cid {
-            println!("  proving key (for the aggregator) {cid}");
-        }
+        println!("  proving key (for the aggregator) {pk_cid}");
     }
     Ok(())
 }
@@ -451,6 +465,7 @@ fn project_json(p: &merit_protocol::abi::ProjectView) -> serde_json::Value {
         "aggregator_bond": p.params.aggregator_bond.to_string(),
         "model_cid": String::from_utf8_lossy(&p.model_cid),
         "model_commitment": hex::encode(p.model_commitment.0),
+        "proving_key_cid": String::from_utf8_lossy(&p.params.proving_key_cid),
     })
 }
 
@@ -560,6 +575,7 @@ async fn demo(data: &PathBuf, node: bool) -> Result<()> {
         spec_cid: cid.to_string(),
         model: &model,
         model_cid: model_cid.to_string(),
+        proving_key_cid: pk_cid.to_string(),
         min_trainers: 2,
         trainer_stake: 1_000_000_000_000,
         aggregator: account_of(&charlie).0,

@@ -25,7 +25,7 @@ pub fn initial_model(spec: &ProjectSpec, seed: u64) -> Result<ModelFile> {
             let bound = 1.0 / (t.dims[1] as f32).sqrt();
             floats.extend((0..n).map(|_| rng.gen_range(-bound..=bound)));
         } else {
-            floats.extend(std::iter::repeat(0.0).take(n));
+            floats.extend(std::iter::repeat_n(0.0, n));
         }
     }
     let values = fixed::quantise_all(&floats, spec.fixed_point.scale_bits)
@@ -51,7 +51,7 @@ pub struct RoundKeys {
 /// Runs a fresh random setup of the round circuit for `spec` (with a spinner: it takes a
 /// while for real shapes).
 pub fn setup_round(spec: &ProjectSpec) -> Result<RoundKeys> {
-    let params = merit_protocol::rule::RuleParams::from_spec(&spec);
+    let params = merit_protocol::rule::RuleParams::from_spec(spec);
     let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
         "trusted setup of the round circuit ({} slots × {} parameters)",
         params.slots, params.dim
@@ -85,6 +85,8 @@ pub struct ParamsFor<'a> {
     pub spec_cid: String,
     pub model: &'a ModelFile,
     pub model_cid: String,
+    /// Where the round circuit's proving key file is in IPFS (the aggregator fetches it).
+    pub proving_key_cid: String,
     pub min_trainers: u32,
     pub trainer_stake: u128,
     pub aggregator: [u8; 32],
@@ -98,6 +100,7 @@ pub fn project_params(p: ParamsFor<'_>) -> ProjectParams {
         spec_cid: p.spec_cid.into_bytes(),
         model_cid: p.model_cid.into_bytes(),
         model_commitment: Committer::new().commit_model(&p.model.values),
+        proving_key_cid: p.proving_key_cid.into_bytes(),
         rounds: p.spec.rounds,
         min_trainers: p.min_trainers,
         max_trainers: merit_protocol::rule::RuleParams::from_spec(p.spec).slots as u32,

@@ -244,6 +244,8 @@ mod marketplace {
                 aggregator_bonded: self.aggregator_bonded,
                 model_cid: self.model_cid.clone(),
                 model_commitment: self.model_commitment,
+                // Filled by the `project` getter, which can read the key's storage.
+                verifying_key: Vec::new(),
             }
         }
 
@@ -756,7 +758,9 @@ mod marketplace {
         /// One project as of the current block, or `NoSuchProject`.
         #[ink(message)]
         pub fn project(&self, id: u32) -> Result<ProjectView> {
-            Ok(self.load_now(id)?.0.view(id))
+            let mut view = self.load_now(id)?.0.view(id);
+            view.verifying_key = self.verifying_keys.get(id).unwrap_or_default();
+            Ok(view)
         }
 
         /// The trainers in slot order (the order of the round statement).

@@ -92,6 +92,7 @@ fn params(max_trainers: u32, rounds: u32) -> ProjectParams {
         spec_cid: b"bafkreispec".to_vec(),
         model_cid: b"bafkreimodel0".to_vec(),
         model_commitment: c.commit_model(&[1, 2, 3]),
+        proving_key_cid: b"bafkreiprovingkey".to_vec(),
         rounds,
         min_trainers: 2,
         max_trainers,
@@ -350,6 +351,13 @@ fn create_escrows_the_pool_and_reads_back() {
     assert_eq!(v.model_commitment, params(4, 2).model_commitment);
     assert_eq!(v.phase_deadline, v.created_at + 10);
     assert!(!v.aggregator_bonded);
+    // The view exposes the key exactly as prepared, so anyone can check a proving key
+    // against it and verify proofs with the contract's own code path.
+    assert_eq!(
+        v.verifying_key,
+        merit_protocol::verifier::prepare(&k.vk).unwrap()
+    );
+    assert_eq!(v.params.proving_key_cid, b"bafkreiprovingkey".to_vec());
     assert_eq!(c.project_count(), 1);
     assert_eq!(events(), 1);
     assert_eq!(c.project(1), Err(MarketError::NoSuchProject));
@@ -381,6 +389,18 @@ fn create_refuses_bad_input_by_name() {
     assert_eq!(
         create(&mut c, POOL, p, k.vk.clone()),
         Err(MarketError::BadCommitment)
+    );
+    let mut p = params(4, 2);
+    p.proving_key_cid.clear();
+    assert_eq!(
+        create(&mut c, POOL, p, k.vk.clone()),
+        Err(MarketError::BadProvingKeyCid)
+    );
+    let mut p = params(4, 2);
+    p.proving_key_cid = vec![b'a'; 129];
+    assert_eq!(
+        create(&mut c, POOL, p, k.vk.clone()),
+        Err(MarketError::BadProvingKeyCid)
     );
     let mut p = params(4, 2);
     p.deadlines.commit = 0;

@@ -48,6 +48,9 @@ pub struct ProjectParams {
     /// CID of the initial model file, and the commitment to its fixed-point vector.
     pub model_cid: Vec<u8>,
     pub model_commitment: Commitment,
+    /// CID of the round circuit's proving key file (`merit_prover::keys::write_proving_key`)
+    /// in IPFS; its verifying key is the one `create_project` takes and stores.
+    pub proving_key_cid: Vec<u8>,
     pub rounds: u32,
     pub min_trainers: u32,
     /// Also the circuit's slot count N: every round statement has this many slots.
@@ -78,6 +81,9 @@ impl ProjectParams {
         }
         if self.model_commitment.to_field().is_none() {
             return Err(MarketError::BadCommitment);
+        }
+        if self.proving_key_cid.is_empty() || self.proving_key_cid.len() > MAX_CID_LEN {
+            return Err(MarketError::BadProvingKeyCid);
         }
         if self.rounds == 0 || self.rounds > MAX_ROUNDS {
             return Err(MarketError::BadRounds);
@@ -154,6 +160,10 @@ pub struct ProjectView {
     /// The current global model (after the last finalised round).
     pub model_cid: Vec<u8>,
     pub model_commitment: Commitment,
+    /// The round circuit's verifying key exactly as stored: `verifier::prepare`'s output
+    /// (the uncompressed key, then e(α, β)). Pass it to `verifier::verify`; compare a
+    /// candidate key with `verifier::prepare(candidate) == verifying_key`.
+    pub verifying_key: Vec<u8>,
 }
 
 /// A trainer's standing in a project.
@@ -276,6 +286,8 @@ pub enum MarketError {
     NotRevealed,
     /// That slot's reveal is already set aside.
     AlreadySetAside,
+    /// The proving key CID is empty or longer than `MAX_CID_LEN`.
+    BadProvingKeyCid,
 }
 
 impl core::fmt::Display for MarketError {
@@ -320,6 +332,7 @@ impl core::fmt::Display for MarketError {
             Self::TransferFailed => "the payout transfer failed",
             Self::NotRevealed => "that slot has not revealed this round",
             Self::AlreadySetAside => "that slot's reveal is already set aside",
+            Self::BadProvingKeyCid => "the proving key CID is empty or too long",
         };
         f.write_str(s)
     }
@@ -337,6 +350,7 @@ mod tests {
             spec_cid: b"bafkreigh2akiscaildc".to_vec(),
             model_cid: b"bafkreimodel".to_vec(),
             model_commitment: Commitment([1; 32]),
+            proving_key_cid: b"bafkreiprovingkey".to_vec(),
             rounds: 2,
             min_trainers: 2,
             max_trainers: 4,
@@ -377,6 +391,11 @@ mod tests {
             |p| p.model_commitment = Commitment([0xff; 32]),
             MarketError::BadCommitment,
         );
+        check(|p| p.proving_key_cid.clear(), MarketError::BadProvingKeyCid);
+        check(
+            |p| p.proving_key_cid = alloc::vec![b'a'; MAX_CID_LEN + 1],
+            MarketError::BadProvingKeyCid,
+        );
         check(|p| p.rounds = 0, MarketError::BadRounds);
         check(|p| p.rounds = MAX_ROUNDS + 1, MarketError::BadRounds);
         check(|p| p.min_trainers = 5, MarketError::BadTrainerBounds);
@@ -414,6 +433,7 @@ mod tests {
             aggregator_bonded: false,
             model_cid: b"bafkreimodel".to_vec(),
             model_commitment: Commitment([1; 32]),
+            verifying_key: alloc::vec![9; 5],
         };
         let bytes = v.encode();
         assert_eq!(ProjectView::decode(&mut &bytes[..]).unwrap(), v);
@@ -422,5 +442,13 @@ mod tests {
             Result::<ProjectView, MarketError>::decode(&mut &r.encode()[..]).unwrap(),
             r
         );
+    }
+
+    #[test]
+    fn existing_error_codes_keep_their_scale_index() {
+        // Appending variants is fine; moving one renumbers every later code on the wire.
+        assert_eq!(MarketError::EmptyPool.encode(), [0]);
+        assert_eq!(MarketError::AlreadySetAside.encode(), [34]);
+        assert_eq!(MarketError::BadProvingKeyCid.encode(), [35]);
     }
 }

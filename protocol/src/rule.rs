@@ -418,6 +418,7 @@ pub fn run(
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index loops mirror the rule's maths
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -227,7 +227,7 @@ impl ProjectSpec {
                 ),
             );
         }
-        if hidden.iter().any(|&h| h == 0) {
+        if hidden.contains(&0) {
             bad("model.hidden", "a hidden layer has width 0".into());
         }
         let params = self.parameter_count();

@@ -9,12 +9,100 @@ use serde::{Deserialize, Serialize};
 
 /// The committed file.
 pub const V1_JSON: &str = include_str!("../test-vectors/v1.json");
+/// Poseidon's constants and a few bare hashes, for re-implementers (protocol/SPEC.md).
+pub const POSEIDON_JSON: &str = include_str!("../test-vectors/poseidon-bn254-t3.json");
+
+/// `poseidon-bn254-t3.json`: every constant of the permutation, as canonical 32-byte
+/// little-endian hex, and example hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoseidonConstants {
+    /// The BN254 scalar field modulus r, decimal.
+    pub modulus: String,
+    pub width: usize,
+    pub rate: usize,
+    pub capacity: usize,
+    pub full_rounds: usize,
+    pub partial_rounds: usize,
+    pub alpha: u64,
+    /// One row of `width` round constants per round, `full_rounds + partial_rounds` rows.
+    pub ark: Vec<Vec<String>>,
+    /// `mds[i][j]`: new `state[i] = Σ_j mds[i][j] · state[j]`.
+    pub mds: Vec<Vec<String>>,
+    pub examples: Vec<HashExample>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashExample {
+    pub inputs: Vec<String>,
+    pub hash: String,
+}
+
+/// Computes `poseidon-bn254-t3.json` from the compiled constants.
+pub fn poseidon_constants() -> PoseidonConstants {
+    use ark_ff::PrimeField;
+    let c = poseidon::config();
+    let row =
+        |r: &alloc::vec::Vec<crate::Fr>| r.iter().map(|x| hex32(&poseidon::to_bytes(x))).collect();
+    let examples = [
+        &[][..],
+        &[1u64][..],
+        &[1, 2][..],
+        &[1, 2, 3][..],
+        &[1, 2, 3, 0][..],
+    ]
+    .iter()
+    .map(|xs| {
+        let fs: alloc::vec::Vec<crate::Fr> = xs.iter().map(|&x| crate::Fr::from(x)).collect();
+        HashExample {
+            inputs: fs.iter().map(|x| hex32(&poseidon::to_bytes(x))).collect(),
+            hash: hex32(&poseidon::to_bytes(&poseidon::hash(&c, &fs))),
+        }
+    })
+    .collect();
+    PoseidonConstants {
+        modulus: crate::Fr::MODULUS.to_string(),
+        width: poseidon::RATE + poseidon::CAPACITY,
+        rate: poseidon::RATE,
+        capacity: poseidon::CAPACITY,
+        full_rounds: poseidon::FULL_ROUNDS,
+        partial_rounds: poseidon::PARTIAL_ROUNDS,
+        alpha: poseidon::ALPHA,
+        ark: c.ark.iter().map(row).collect(),
+        mds: c.mds.iter().map(row).collect(),
+        examples,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vectors {
     pub format: String,
     pub poseidon: PoseidonParams,
     pub cases: Vec<Case>,
+    pub round: Round,
+    /// Rounding ties and saturation of `fixed::quantise` (added after the first release of
+    /// v1: absent from older copies of the file, which still parse).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounding: Vec<RoundingCase>,
+    /// More round hashes: absent, set-aside and unfilled slots (added like `rounding`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<NamedRound>,
+}
+
+/// `quantise(float, scale_bits) = value`, where `float = units · 2^-scale_bits` exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundingCase {
+    pub scale_bits: u8,
+    /// `float · 2^scale_bits`, the exact real number being rounded.
+    pub units: f64,
+    pub float: f32,
+    pub value: i16,
+}
+
+/// A round hash with a name that says what it exercises.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedRound {
+    pub name: String,
+    #[serde(flatten)]
     pub round: Round,
 }
 
@@ -76,11 +164,84 @@ pub fn parse_commitment(s: &str) -> Commitment {
     Commitment(parse_hex32(s).expect("64 hex digits"))
 }
 
+/// A case's inputs: scale exponent, floats, account.
+pub type CaseInput = (u8, Vec<f32>, [u8; 32]);
+/// The round's inputs besides the cases: project, round, scores, accept bits.
+pub type RoundInput = (u32, u32, Vec<u32>, Vec<bool>);
+
+fn round_vector(c: &Committer, r: &RoundInputs<'_>) -> Round {
+    let public_input = c.round_public_input(r).expect("consistent round");
+    Round {
+        project: r.project,
+        round: r.round,
+        prev_model: hex32(&r.prev_model.0),
+        trainers: r.trainers.iter().map(hex32).collect(),
+        updates: r.updates.iter().map(|u| hex32(&u.0)).collect(),
+        scores: r.scores.to_vec(),
+        accepted: r.accepted.to_vec(),
+        new_model: hex32(&r.new_model.0),
+        public_input: hex32(&poseidon::to_bytes(&public_input)),
+    }
+}
+
+/// The rounding cases: ties at ±0.5, ±1.5, ±2.5 units (half to even), a non-tie, and
+/// saturation at both ends of i16.
+pub fn rounding_cases() -> Vec<RoundingCase> {
+    let s = 10u8;
+    [
+        0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.5, 2.25, 32_767.5, -32_768.5, 40_000.0, -40_000.0,
+    ]
+    .iter()
+    .map(|&units: &f64| {
+        let float = (units / f64::from(1u32 << s)) as f32;
+        RoundingCase {
+            scale_bits: s,
+            units,
+            float,
+            value: fixed::quantise(float, s).expect("finite"),
+        }
+    })
+    .collect()
+}
+
+/// Extra round hashes: N = 4 with one present accepted slot, one revealed but set aside,
+/// one that committed without revealing, and one unfilled slot. The statement cannot tell
+/// the middle two apart (both carry the zero commitment, score 0, not accepted); the
+/// unfilled slot also has the zero account.
+pub fn extra_rounds(cases: &[Case]) -> Vec<NamedRound> {
+    let c = Committer::new();
+    let account = |k: &Case| parse_hex32(&k.account).expect("hex");
+    let trainers = [
+        account(&cases[1]),
+        account(&cases[2]),
+        account(&cases[4]),
+        [0u8; 32],
+    ];
+    let zero = Commitment::default();
+    let updates = [
+        parse_commitment(&cases[1].update_commitment),
+        zero,
+        zero,
+        zero,
+    ];
+    let r = RoundInputs {
+        project: 3,
+        round: 0,
+        prev_model: parse_commitment(&cases[1].model_commitment),
+        trainers: &trainers,
+        updates: &updates,
+        scores: &[1000, 0, 0, 0],
+        accepted: &[true, false, false, false],
+        new_model: parse_commitment(&cases[2].model_commitment),
+    };
+    vec![NamedRound {
+        name: "present, set aside, committed without reveal, unfilled".into(),
+        round: round_vector(&c, &r),
+    }]
+}
+
 /// Computes every derived field of the vectors from their inputs.
-pub fn compute(
-    inputs: &[(u8, Vec<f32>, [u8; 32])],
-    round: (u32, u32, Vec<u32>, Vec<bool>),
-) -> Vectors {
+pub fn compute(inputs: &[CaseInput], round: RoundInput) -> Vectors {
     let c = Committer::new();
     let cases: Vec<Case> = inputs
         .iter()
@@ -118,7 +279,7 @@ pub fn compute(
         accepted: &accepted,
         new_model: new,
     };
-    let public_input = c.round_public_input(&inputs).expect("consistent round");
+    let round = round_vector(&c, &inputs);
     Vectors {
         format: "merit test vectors v1".into(),
         poseidon: PoseidonParams {
@@ -128,26 +289,15 @@ pub fn compute(
             partial_rounds: poseidon::PARTIAL_ROUNDS,
             alpha: poseidon::ALPHA,
         },
-        round: Round {
-            project,
-            round: round_no,
-            prev_model: hex32(&prev.0),
-            trainers: trainers.iter().map(hex32).collect(),
-            updates: updates.iter().map(|u| hex32(&u.0)).collect(),
-            scores,
-            accepted,
-            new_model: hex32(&new.0),
-            public_input: hex32(&poseidon::to_bytes(&public_input)),
-        },
+        round,
+        rounding: rounding_cases(),
+        rounds: extra_rounds(&cases),
         cases,
     }
 }
 
 /// The inputs of v1.json.
-pub fn v1_inputs() -> (
-    Vec<(u8, Vec<f32>, [u8; 32])>,
-    (u32, u32, Vec<u32>, Vec<bool>),
-) {
+pub fn v1_inputs() -> (Vec<CaseInput>, RoundInput) {
     let mut account = [0u8; 32];
     account
         .iter_mut()
@@ -198,6 +348,76 @@ mod tests {
             have, want,
             "protocol output changed: commitments are frozen for format v1"
         );
+    }
+
+    #[test]
+    fn rounding_is_half_to_even_and_saturates() {
+        let got: Vec<(f64, i16)> = rounding_cases()
+            .iter()
+            .map(|r| (r.units, r.value))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0.5, 0),
+                (1.5, 2),
+                (2.5, 2),
+                (-0.5, 0),
+                (-1.5, -2),
+                (-2.5, -2),
+                (3.5, 4),
+                (2.25, 2),
+                (32_767.5, 32_767),
+                (-32_768.5, -32_768),
+                (40_000.0, 32_767),
+                (-40_000.0, -32_768),
+            ]
+        );
+        // Every float is exactly units · 2^-s (so the tie really is a tie).
+        for r in rounding_cases() {
+            assert_eq!(f64::from(r.float) * 1024.0, r.units);
+        }
+    }
+
+    #[test]
+    fn a_file_without_the_later_additions_still_parses() {
+        let mut v: serde_json::Value = serde_json::from_str(V1_JSON).unwrap();
+        let o = v.as_object_mut().unwrap();
+        assert!(o.remove("rounding").is_some() && o.remove("rounds").is_some());
+        let old: Vectors = serde_json::from_value(v).unwrap();
+        assert!(old.rounding.is_empty() && old.rounds.is_empty());
+    }
+
+    #[test]
+    fn absent_and_set_aside_slots_hash_as_zero_commitments() {
+        let v: Vectors = serde_json::from_str(V1_JSON).unwrap();
+        let r = &v.rounds[0].round;
+        let zero = hex32(&[0; 32]);
+        assert_eq!(r.updates[1..], [zero.clone(), zero.clone(), zero.clone()]);
+        assert_eq!(r.trainers[3], zero);
+        assert_ne!(r.public_input, v.round.public_input);
+    }
+
+    #[test]
+    fn committed_poseidon_constants_match_this_build() {
+        let have: PoseidonConstants = serde_json::from_str(POSEIDON_JSON).unwrap();
+        assert_eq!(have, poseidon_constants());
+        assert_eq!(have.ark.len(), 65);
+        // The sponge does not pad: a trailing zero within the rate changes nothing.
+        assert_eq!(have.examples[3].hash, have.examples[4].hash);
+    }
+
+    /// Rewrites poseidon-bn254-t3.json:
+    /// `cargo test -p merit-protocol -- --ignored write_poseidon_constants`.
+    #[test]
+    #[ignore]
+    fn write_poseidon_constants() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/test-vectors/poseidon-bn254-t3.json"
+        );
+        let json = serde_json::to_string_pretty(&poseidon_constants()).unwrap();
+        std::fs::write(path, json + "\n").unwrap();
     }
 
     /// Rewrites v1.json: `cargo test -p merit-protocol -- --ignored write_vectors`.

@@ -1,0 +1,166 @@
+//! What the aggregator (and `verify`) reads from chain + IPFS before any round: the spec
+//! and its rule parameters, the proving key (checked against the on-chain verifying key),
+//! and model files (checked against on-chain commitments).
+
+use crate::error::{AggregatorError, Result};
+use merit_protocol::abi::ProjectView;
+use merit_protocol::commit::{Commitment, Committer};
+use merit_protocol::format::{Kind, ModelFile};
+use merit_protocol::rule::RuleParams;
+use merit_protocol::spec::ProjectSpec;
+use merit_protocol::verifier;
+use merit_prover::ark_bn254::Bn254;
+use merit_prover::keys;
+use merit_storage::{parse_cid, IpfsStore};
+use std::sync::Arc;
+
+pub type ProvingKey = ark_groth16::ProvingKey<Bn254>;
+
+/// Largest spec file read.
+pub const MAX_SPEC_BYTES: usize = 1 << 20;
+
+/// Fetches `cid` (bytes from the chain) with a size bound; `what` names it in errors.
+pub async fn fetch_bounded(
+    ipfs: &IpfsStore,
+    cid: &[u8],
+    limit: usize,
+    what: &str,
+) -> Result<Vec<u8>> {
+    let text = String::from_utf8_lossy(cid);
+    let cid = parse_cid(&text).map_err(AggregatorError::storage(what))?;
+    ipfs.get(&cid, limit)
+        .await
+        .map_err(AggregatorError::storage(format!("{what} {cid}")))
+}
+
+/// The project's spec and the round rule it fixes, checked against the on-chain shape.
+pub async fn load_spec(ipfs: &IpfsStore, view: &ProjectView) -> Result<(ProjectSpec, RuleParams)> {
+    let cid = String::from_utf8_lossy(&view.params.spec_cid).into_owned();
+    let bytes = fetch_bounded(ipfs, &view.params.spec_cid, MAX_SPEC_BYTES, "the spec").await?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| AggregatorError::BadFile {
+        what: format!("the spec {cid}"),
+        problem: e.to_string(),
+    })?;
+    let spec = ProjectSpec::from_json(text).map_err(|source| AggregatorError::Spec {
+        cid: cid.clone(),
+        source,
+    })?;
+    let params = rule_params(&spec, view)?;
+    Ok((spec, params))
+}
+
+/// The rule parameters of `spec`, which must describe the circuit the project posted.
+pub fn rule_params(spec: &ProjectSpec, view: &ProjectView) -> Result<RuleParams> {
+    let params = RuleParams::from_spec(spec);
+    params.check().map_err(AggregatorError::RuleParams)?;
+    if params.slots != view.params.max_trainers as usize {
+        return Err(AggregatorError::Shape(format!(
+            "the spec has {} slots, the project {} max trainers",
+            params.slots, view.params.max_trainers
+        )));
+    }
+    Ok(params)
+}
+
+/// Fetches a model file and checks it: strict parse, a model, `dim` values, and
+/// `commit_model(values) == commitment`.
+pub async fn fetch_model(
+    ipfs: &IpfsStore,
+    cid: &[u8],
+    commitment: &Commitment,
+    dim: usize,
+    limit: usize,
+) -> Result<ModelFile> {
+    let name = String::from_utf8_lossy(cid).into_owned();
+    let bytes = fetch_bounded(ipfs, cid, limit, "the model").await?;
+    check_model(&name, &bytes, commitment, dim)
+}
+
+/// The checks of [`fetch_model`] on bytes in hand.
+pub fn check_model(
+    name: &str,
+    bytes: &[u8],
+    commitment: &Commitment,
+    dim: usize,
+) -> Result<ModelFile> {
+    let file = ModelFile::parse(bytes).map_err(|source| AggregatorError::Format {
+        what: format!("the model {name}"),
+        source,
+    })?;
+    if file.kind != Kind::Model || file.values.len() != dim {
+        return Err(AggregatorError::BadFile {
+            what: format!("the model {name}"),
+            problem: format!(
+                "a {:?} file of {} values, expected a model of {dim}",
+                file.kind,
+                file.values.len()
+            ),
+        });
+    }
+    if Committer::new().commit_model(&file.values) != *commitment {
+        return Err(AggregatorError::ModelMismatch { cid: name.into() });
+    }
+    Ok(file)
+}
+
+/// Whether `pk` belongs to the verifying key stored on chain (`verifier::prepare`'s form).
+pub fn proving_key_matches(pk: &ProvingKey, on_chain_prepared: &[u8]) -> Result<bool> {
+    let mut compressed = Vec::new();
+    ark_serialize::CanonicalSerialize::serialize_compressed(&pk.vk, &mut compressed).map_err(
+        |e| AggregatorError::BadFile {
+            what: "the proving key's verifying key".into(),
+            problem: e.to_string(),
+        },
+    )?;
+    let prepared = verifier::prepare(&compressed).map_err(AggregatorError::VerifyingKey)?;
+    Ok(prepared == on_chain_prepared)
+}
+
+/// Fetches the proving key named on chain and checks it against the on-chain verifying key.
+pub async fn load_proving_key(
+    ipfs: &IpfsStore,
+    view: &ProjectView,
+    limit: usize,
+) -> Result<Arc<ProvingKey>> {
+    let cid = String::from_utf8_lossy(&view.params.proving_key_cid).into_owned();
+    let bytes = fetch_bounded(ipfs, &view.params.proving_key_cid, limit, "the proving key").await?;
+    let pk = tokio::task::spawn_blocking(move || keys::read_proving_key(&bytes))
+        .await
+        .expect("reading a key does not panic")
+        .map_err(|source| AggregatorError::ProvingKey {
+            cid: cid.clone(),
+            source,
+        })?;
+    if !proving_key_matches(&pk, &view.verifying_key)? {
+        return Err(AggregatorError::KeyMismatch { cid });
+    }
+    Ok(Arc::new(pk))
+}
+
+/// Everything fixed for a project's whole life, loaded once by the node.
+#[derive(Clone)]
+pub struct ProjectContext {
+    pub project: u32,
+    pub spec: ProjectSpec,
+    pub params: RuleParams,
+    pub proving_key: Arc<ProvingKey>,
+}
+
+impl ProjectContext {
+    pub async fn load(ipfs: &IpfsStore, view: &ProjectView, max_key_bytes: usize) -> Result<Self> {
+        let (spec, params) = load_spec(ipfs, view).await?;
+        let proving_key = load_proving_key(ipfs, view, max_key_bytes).await?;
+        tracing::info!(
+            project = view.id,
+            slots = params.slots,
+            dim = params.dim,
+            "spec and proving key loaded; the key matches the verifying key on chain"
+        );
+        Ok(Self {
+            project: view.id,
+            spec,
+            params,
+            proving_key,
+        })
+    }
+}

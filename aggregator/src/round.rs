@@ -1,0 +1,548 @@
+//! One round, end to end: check every reveal, set aside what does not open, run the
+//! proven rule, prove, publish the new model and the report, finalise — restart-safe
+//! through the state file (`state`).
+
+use crate::check::{fetch_and_check, FetchPolicy, SetAsideReason};
+use crate::error::{AggregatorError, Result};
+use crate::project::ProjectContext;
+use crate::report::{
+    slot_reports, Evaluator, ModelRef, RoundReport, SlotCheck, SlotFacts, Timings, REPORT_VERSION,
+};
+use crate::state::{
+    decide, pending_set_asides, slot_accounts, Decision, Prepared, StateFile, StatementKey,
+    StoredFinalization,
+};
+use merit_chain::marketplace::{Finalization, MarketEvent};
+use merit_chain::{Marketplace, Signer};
+use merit_protocol::abi::{MarketError, Phase, ProjectView, SlotView};
+use merit_protocol::commit::{Commitment, Committer};
+use merit_protocol::fixed;
+use merit_protocol::format::{Kind, ModelFile};
+use merit_prover::round::{prove_round, RoundWitness};
+use merit_storage::IpfsStore;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The aggregator's settings.
+#[derive(Debug, Clone)]
+pub struct AggregatorConfig {
+    pub project: u32,
+    /// Where `project-<id>.json` state files live.
+    pub state_dir: PathBuf,
+    /// Fetching updates and models.
+    pub fetch: FetchPolicy,
+    /// Largest proving key file read.
+    pub max_key_bytes: usize,
+    /// How often the node reads the project's phase.
+    pub poll: Duration,
+    /// Transient failures (node or IPFS not answering) tolerated in a row.
+    pub max_retries: u32,
+    /// First wait after a transient failure; doubled each time, capped at 16×.
+    pub backoff: Duration,
+}
+
+impl AggregatorConfig {
+    pub fn new(project: u32, state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            project,
+            state_dir: state_dir.into(),
+            fetch: FetchPolicy::default(),
+            max_key_bytes: 1 << 31,
+            poll: Duration::from_secs(2),
+            max_retries: 8,
+            backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Who acts and with what: the chain and IPFS handles, the aggregator's key, the settings
+/// and an optional validation hook. The caller constructs the `Marketplace`.
+pub struct Aggregator<'a> {
+    pub market: &'a Marketplace,
+    pub ipfs: &'a IpfsStore,
+    pub signer: &'a Signer,
+    pub config: AggregatorConfig,
+    pub evaluator: Option<&'a dyn Evaluator>,
+}
+
+/// A round this node finalised.
+#[derive(Debug, Clone)]
+pub struct RoundDone {
+    pub round: u32,
+    pub finalization: Finalization,
+    /// CID of the round report in IPFS.
+    pub report_cid: String,
+    /// Set only when the report was computed in this run (not resumed from the state file).
+    pub report: Option<RoundReport>,
+    /// The stored proof was sent without proving again.
+    pub resumed: bool,
+    pub events: Vec<MarketEvent>,
+}
+
+/// What [`Aggregator::aggregate_round`] did.
+#[derive(Debug, Clone)]
+pub enum RoundStep {
+    Finalized(Box<RoundDone>),
+    /// The chain had moved past the round already.
+    AlreadyFinalized,
+    /// The project is not aggregating this round.
+    NotReady,
+}
+
+/// The witness for a round: the slots the chain counts as present (revealed, not set
+/// aside) with their checked values, every other slot absent. A present slot whose update
+/// did not open is an error: it must be set aside first.
+pub fn round_witness(
+    params: merit_protocol::rule::RuleParams,
+    project: u32,
+    round: u32,
+    slots: &[SlotView],
+    mut values: Vec<Option<Vec<i16>>>,
+    prev_model: Vec<i16>,
+) -> Result<RoundWitness> {
+    let n = params.slots;
+    values.resize(n, None);
+    let mut updates = vec![None; n];
+    for s in slots.iter().filter(|s| s.present()) {
+        let i = s.slot as usize;
+        match values.get_mut(i).and_then(Option::take) {
+            Some(v) => updates[i] = Some(v),
+            None => return Err(AggregatorError::Unopened { slot: s.slot }),
+        }
+    }
+    RoundWitness::new(
+        params,
+        project,
+        round,
+        slot_accounts(slots, n),
+        prev_model,
+        updates,
+    )
+    .map_err(AggregatorError::Witness)
+}
+
+/// A slot after checking: facts for the report and, if it opened, its values.
+struct Checked {
+    facts: Vec<SlotFacts>,
+    values: Vec<Option<Vec<i16>>>,
+    failed: Vec<(u32, SetAsideReason)>,
+}
+
+impl Aggregator<'_> {
+    fn state_file(&self) -> StateFile {
+        StateFile::new(&self.config.state_dir, self.config.project)
+    }
+
+    /// Fetches and checks every slot of `round`. Slots the chain already marks set aside
+    /// are not fetched again.
+    async fn check_slots(
+        &self,
+        ctx: &ProjectContext,
+        round: u32,
+        slots: &[SlotView],
+        known: &std::collections::BTreeMap<u32, SetAsideReason>,
+    ) -> Result<Checked> {
+        let n = ctx.params.slots;
+        let committer = Committer::new();
+        let mut facts: Vec<SlotFacts> = (0..n)
+            .map(|_| SlotFacts {
+                account: [0; 32],
+                cid: None,
+                commitment: None,
+                check: SlotCheck::Unfilled,
+            })
+            .collect();
+        let mut values = vec![None; n];
+        let mut failed = Vec::new();
+        for s in slots {
+            let i = s.slot as usize;
+            if i >= n {
+                continue;
+            }
+            let f = &mut facts[i];
+            f.account = s.account;
+            f.cid = s.cid.clone();
+            f.commitment = s.commitment;
+            f.check = match (&s.cid, s.commitment) {
+                (None, _) | (_, None) => SlotCheck::NotRevealed,
+                (Some(_), _) if s.set_aside => SlotCheck::SetAside {
+                    reason: known.get(&s.slot).cloned(),
+                },
+                (Some(cid), Some(cm)) => {
+                    let r = fetch_and_check(
+                        self.ipfs,
+                        &committer,
+                        &s.account,
+                        &cm,
+                        cid,
+                        ctx.params.dim,
+                        &self.config.fetch,
+                    )
+                    .await?;
+                    match r {
+                        Ok(v) => {
+                            values[i] = Some(v);
+                            SlotCheck::Ok
+                        }
+                        Err(reason) => {
+                            tracing::warn!(project = ctx.project, round, slot = s.slot, %reason, "reveal does not open");
+                            failed.push((s.slot, reason.clone()));
+                            SlotCheck::SetAside {
+                                reason: Some(reason),
+                            }
+                        }
+                    }
+                }
+            };
+        }
+        Ok(Checked {
+            facts,
+            values,
+            failed,
+        })
+    }
+
+    /// Does the current round if the project is aggregating it: the whole of a round,
+    /// restart-safe. Never sends a `set_aside` the chain already holds, never finalises a
+    /// round the chain has moved past, and reuses a stored proof for an unchanged statement.
+    pub async fn aggregate_round(&self, ctx: &ProjectContext) -> Result<RoundStep> {
+        let project = self.config.project;
+        let view = self.market.project(project).await?;
+        if view.phase != Phase::Aggregate {
+            return Ok(RoundStep::NotReady);
+        }
+        let round = view.round;
+        let file = self.state_file();
+        let mut state = file.load(project)?;
+        let t_fetch = Instant::now();
+        tracing::info!(project, round, "aggregating: checking reveals");
+        let slots = self.market.round_slots(project, round).await?;
+        let known = state.round_mut(round).set_asides.clone();
+        let checked = self.check_slots(ctx, round, &slots, &known).await?;
+
+        // Set aside what does not open (the reason is saved first, for the report).
+        let wanted: Vec<u32> = checked.failed.iter().map(|(s, _)| *s).collect();
+        for (slot, reason) in &checked.failed {
+            state
+                .round_mut(round)
+                .set_asides
+                .insert(*slot, reason.clone());
+        }
+        file.save(&state)?;
+        for slot in pending_set_asides(&slots, &wanted) {
+            tracing::info!(project, round, slot, "setting aside");
+            match self
+                .market
+                .set_aside(self.signer, project, round, slot)
+                .await
+            {
+                Ok(()) => {}
+                Err(e) => {
+                    let e = AggregatorError::from(e);
+                    if e.market_error() != Some(MarketError::AlreadySetAside) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let slots = if wanted.is_empty() {
+            slots
+        } else {
+            self.market.round_slots(project, round).await?
+        };
+        let fetch_s = t_fetch.elapsed().as_secs_f64();
+
+        // The statement as the contract will rebuild it.
+        let prev_model = crate::project::fetch_model(
+            self.ipfs,
+            &view.model_cid,
+            &view.model_commitment,
+            ctx.params.dim,
+            self.config.fetch.max_bytes,
+        )
+        .await?;
+        let key = StatementKey::from_chain(round, &view.model_commitment, &slots, ctx.params.slots);
+        let prepared = match decide(
+            view.round,
+            view.phase,
+            round,
+            state.rounds.get(&round),
+            &key,
+        ) {
+            Decision::AlreadyFinalized => return Ok(RoundStep::AlreadyFinalized),
+            Decision::Wait => return Ok(RoundStep::NotReady),
+            Decision::Resume(p) => {
+                tracing::info!(project, round, report = %p.report_cid, "resuming with the stored proof");
+                (*p, None)
+            }
+            Decision::Prove => {
+                let (p, report) = self
+                    .prove(ctx, &view, &slots, checked, &prev_model, fetch_s)
+                    .await?;
+                state.round_mut(round).prepared = Some(p.clone());
+                file.save(&state)?;
+                (p, Some(report))
+            }
+        };
+        let (prepared, report) = prepared;
+        let finalization = prepared
+            .finalization
+            .to_finalization(round)
+            .ok_or_else(|| AggregatorError::BadFile {
+                what: file.path().display().to_string(),
+                problem: "the stored finalisation does not decode".into(),
+            })?;
+
+        // Never twice: read the round again right before sending.
+        let now = self.market.project(project).await?;
+        if now.round != round {
+            return Ok(RoundStep::AlreadyFinalized);
+        }
+        tracing::info!(project, round, model = %prepared.finalization.model_cid, "finalising");
+        let events = match self
+            .market
+            .finalize_round(self.signer, project, &finalization)
+            .await
+        {
+            Ok(ev) => ev,
+            Err(e) => {
+                let e = AggregatorError::from(e);
+                let moved = self.market.project(project).await.map(|v| v.round != round);
+                if matches!(moved, Ok(true)) {
+                    return Ok(RoundStep::AlreadyFinalized);
+                }
+                return Err(e);
+            }
+        };
+        state.round_mut(round).finalized = true;
+        file.save(&state)?;
+        tracing::info!(project, round, report = %prepared.report_cid, "round finalised");
+        Ok(RoundStep::Finalized(Box::new(RoundDone {
+            round,
+            finalization,
+            report_cid: prepared.report_cid.clone(),
+            resumed: report.is_none(),
+            report,
+            events,
+        })))
+    }
+
+    /// Runs the rule on the present slots, proves, publishes the new model and the report.
+    async fn prove(
+        &self,
+        ctx: &ProjectContext,
+        view: &ProjectView,
+        slots: &[SlotView],
+        checked: Checked,
+        prev_model: &ModelFile,
+        fetch_s: f64,
+    ) -> Result<(Prepared, RoundReport)> {
+        let (project, round) = (view.id, view.round);
+        let n = ctx.params.slots;
+        let mut facts = checked.facts;
+        for s in slots.iter().filter(|s| s.set_aside) {
+            if let Some(f) = facts.get_mut(s.slot as usize) {
+                if !matches!(f.check, SlotCheck::SetAside { .. }) {
+                    f.check = SlotCheck::SetAside { reason: None };
+                }
+            }
+        }
+        let t_rule = Instant::now();
+        let witness = round_witness(
+            ctx.params,
+            project,
+            round,
+            slots,
+            checked.values,
+            prev_model.values.clone(),
+        )?;
+        let outcome = witness.outcome.clone();
+        let rule_s = t_rule.elapsed().as_secs_f64();
+        tracing::info!(
+            project,
+            round,
+            accepted = outcome.accepted_count,
+            "rule done; proving"
+        );
+
+        let t_prove = Instant::now();
+        let pk = ctx.proving_key.clone();
+        let (proof, claims, public) =
+            tokio::task::spawn_blocking(move || prove_round(&pk, witness))
+                .await
+                .expect("the prover does not panic")
+                .map_err(AggregatorError::Prove)?;
+        let prove_s = t_prove.elapsed().as_secs_f64();
+        let mut proof_bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&proof, &mut proof_bytes)
+            .map_err(|e| AggregatorError::Prove(merit_prover::ProverError::Round(e.to_string())))?;
+        tracing::info!(project, round, seconds = prove_s, "proved");
+
+        let new_model = ModelFile {
+            kind: Kind::Model,
+            scale_bits: prev_model.scale_bits,
+            tensors: prev_model.tensors.clone(),
+            floats: fixed::dequantise_all(&outcome.new_model, prev_model.scale_bits).ok(),
+            values: outcome.new_model.clone(),
+        };
+        let model_cid = self
+            .ipfs
+            .add(new_model.encode())
+            .await
+            .map_err(AggregatorError::storage("publishing the new model"))?
+            .to_string();
+        let (validation, evaluate_s) = match self.evaluator {
+            Some(ev) => {
+                let t = Instant::now();
+                let v = ev
+                    .evaluate(&new_model)
+                    .map_err(AggregatorError::Evaluator)?;
+                (Some(v), Some(t.elapsed().as_secs_f64()))
+            }
+            None => (None, None),
+        };
+        let report = RoundReport {
+            version: REPORT_VERSION,
+            project,
+            round,
+            rule: ctx.params.into(),
+            prev_model: ModelRef::new(
+                String::from_utf8_lossy(&view.model_cid),
+                &view.model_commitment,
+            ),
+            slots: slot_reports(&facts, &outcome),
+            krum_ran: outcome.krum_ran,
+            accepted_count: outcome.accepted_count,
+            new_model: ModelRef::new(model_cid.clone(), &claims.new_model),
+            validation,
+            public_input: hex::encode(Commitment::from_field(&public).0),
+            proof: hex::encode(&proof_bytes),
+            timings: Timings {
+                fetch_s,
+                rule_s,
+                prove_s,
+                evaluate_s,
+            },
+        };
+        let report_cid = self
+            .ipfs
+            .add(report.to_json().map_err(AggregatorError::Report)?)
+            .await
+            .map_err(AggregatorError::storage("publishing the round report"))?
+            .to_string();
+        tracing::info!(project, round, report = %report_cid, model = %model_cid, "round report published");
+        let finalization = Finalization {
+            round,
+            model_cid: model_cid.into_bytes(),
+            model_commitment: claims.new_model,
+            scores: claims.scores,
+            accepted: claims.accepted,
+            proof: proof_bytes,
+        };
+        let prepared = Prepared {
+            statement: StatementKey::from_chain(round, &view.model_commitment, slots, n),
+            finalization: StoredFinalization::from_finalization(&finalization),
+            report_cid,
+        };
+        Ok((prepared, report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::proving_key_matches;
+    use crate::verify::chain_public_input;
+    use merit_protocol::rule::RuleParams;
+    use merit_protocol::verifier;
+    use merit_prover::round::setup_round;
+    use merit_prover::SetupMode;
+
+    /// The aggregator's witness, proven, gives exactly the statement the contract rebuilds
+    /// from its storage, and the proof verifies under the contract's verifier — with a
+    /// set-aside slot and an unfilled one in the round.
+    #[test]
+    fn the_proven_statement_is_the_one_the_chain_rebuilds() {
+        let params = RuleParams {
+            slots: 5,
+            dim: 2,
+            byzantine: 0,
+            norm_bound_sq: 10_000,
+        };
+        let (pk, vk) = setup_round(params, SetupMode::InsecureDeterministicForTests(5)).unwrap();
+        let c = Committer::new();
+        let ups: [[i16; 2]; 4] = [[3, 1], [2, 2], [4, 0], [-9, 9]];
+        let slots: Vec<SlotView> = (0..4u32)
+            .map(|i| {
+                let account = [i as u8 + 1; 32];
+                SlotView {
+                    slot: i,
+                    account,
+                    commitment: Some(c.commit_update(&account, &ups[i as usize])),
+                    cid: Some(b"bafy".to_vec()),
+                    // Slot 3's reveal did not open; slot 4 is unfilled.
+                    set_aside: i == 3,
+                }
+            })
+            .collect();
+        let values = vec![
+            Some(ups[0].to_vec()),
+            Some(ups[1].to_vec()),
+            Some(ups[2].to_vec()),
+            None,
+        ];
+        let prev = vec![10i16, -10];
+        let w = round_witness(params, 7, 2, &slots, values.clone(), prev.clone()).unwrap();
+        assert_eq!(w.present, vec![true, true, true, false, false]);
+        let (proof, claims, public) = prove_round(&pk, w).unwrap();
+        assert_eq!(claims.accepted, vec![true, true, true, false, false]);
+        let rebuilt = chain_public_input(
+            7,
+            2,
+            c.commit_model(&prev),
+            &slots,
+            5,
+            &claims.scores,
+            &claims.accepted,
+            claims.new_model,
+        )
+        .unwrap();
+        assert_eq!(rebuilt, public);
+
+        let mut vk_bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&vk, &mut vk_bytes).unwrap();
+        let on_chain = verifier::prepare(&vk_bytes).unwrap();
+        assert!(proving_key_matches(&pk, &on_chain).unwrap());
+        let mut proof_bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&proof, &mut proof_bytes).unwrap();
+        assert_eq!(
+            verifier::verify(&on_chain, &proof_bytes, &rebuilt),
+            Ok(true)
+        );
+        // Another round number is another statement.
+        let other = chain_public_input(
+            7,
+            3,
+            c.commit_model(&prev),
+            &slots,
+            5,
+            &claims.scores,
+            &claims.accepted,
+            claims.new_model,
+        )
+        .unwrap();
+        assert_eq!(verifier::verify(&on_chain, &proof_bytes, &other), Ok(false));
+
+        // A key from another setup is refused.
+        let (pk2, _) = setup_round(params, SetupMode::InsecureDeterministicForTests(6)).unwrap();
+        assert!(!proving_key_matches(&pk2, &on_chain).unwrap());
+
+        // A slot the chain counts as present must have opened.
+        let mut unopened = values;
+        unopened[1] = None;
+        assert!(matches!(
+            round_witness(params, 7, 2, &slots, unopened, prev),
+            Err(AggregatorError::Unopened { slot: 1 })
+        ));
+    }
+}
