@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod bench;
+mod data;
+mod trainer;
 
 #[derive(Parser)]
 #[command(
@@ -38,9 +40,15 @@ enum Cmd {
     /// Projects on the marketplace
     #[command(subcommand)]
     Project(ProjectCmd),
+    /// Trainer nodes: train on local data, commit, reveal, get paid
+    #[command(subcommand)]
+    Trainer(trainer::TrainerCmd),
+    /// Data sets: split among trainers, fetch the digits
+    #[command(subcommand)]
+    Data(data::DataCmd),
     /// Run the demo on the devnet (brings it up if needed)
     Demo,
-    /// Benchmarks (proving time and memory)
+    /// Benchmarks (proving time and memory; training speed and accuracy)
     #[command(subcommand)]
     Bench(bench::BenchCmd),
 }
@@ -226,6 +234,8 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Demo => demo(&data).await,
         Cmd::Bench(b) => bench::run(b),
+        Cmd::Trainer(t) => trainer::run(&data, t).await,
+        Cmd::Data(d) => data::run(d),
     }
 }
 
