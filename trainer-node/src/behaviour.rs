@@ -13,7 +13,7 @@
 //! | `zero` | the zero vector, no training | its own CID |
 //! | `copy:SLOT` | the zero vector, no training | slot SLOT's revealed CID this round |
 //! | `replay` | its own previous round's update, bit for bit (round 0: honest) | its own CID |
-//! | `stale-copy[:SLOT]` | another slot's previous-round update (SLOT, else the lowest other present slot) + noise of 1 % of its norm (round 0: as `free-rider`) | its own CID |
+//! | `stale-copy[:SLOT]` | another slot's previous-round update (SLOT, else the lowest other present slot) + noise of 1 % of its norm, at least one step per value (round 0: as `free-rider`) | its own CID |
 
 use merit_protocol::fixed::{self, ClipError};
 use rand::Rng;
@@ -182,7 +182,8 @@ pub fn shape_update(
 }
 
 /// Stale-copy: another trainer's previous-round update (its fixed-point values), plus
-/// Gaussian noise of [`STALE_NOISE`] × its norm, clipped and quantised again.
+/// Gaussian noise of [`STALE_NOISE`] × its norm (at least one quantisation step per value,
+/// root-mean-square), clipped and quantised again.
 pub fn stale_copy(
     other: &[i16],
     clip_norm: f32,
@@ -190,7 +191,12 @@ pub fn stale_copy(
     rng: &mut impl Rng,
 ) -> Result<Vec<i16>, ClipError> {
     let base = fixed::dequantise_all(other, scale_bits)?;
-    let noise = noise_of_norm(base.len(), STALE_NOISE * fixed::l2_norm(&base), rng);
+    // At least one quantisation step per value (rms), so the copy never rounds back to
+    // the original: it is a near-duplicate, not a duplicate.
+    let step = 1.0 / f64::from(1u32 << scale_bits);
+    let floor = (base.len() as f64).sqrt() * step;
+    let norm = (STALE_NOISE * fixed::l2_norm(&base)).max(floor);
+    let noise = noise_of_norm(base.len(), norm, rng);
     let noisy: Vec<f32> = base.iter().zip(&noise).map(|(b, e)| b + e).collect();
     fixed::clip_and_quantise(&noisy, clip_norm, scale_bits)
 }

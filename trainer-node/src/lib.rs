@@ -1,5 +1,7 @@
 //! `merit-trainer`: the trainer node.
 //!
+//! - [`access`]: the marketplace and the content store as traits (real: `Marketplace`,
+//!   `IpfsStore`), so the node is tested with in-memory fakes;
 //! - [`data`]: the plain CSV a trainer trains on; the owner's IID / Dirichlet split;
 //! - [`fetch`]: the UCI digits out of scikit-learn's wheel, checksum-pinned;
 //! - [`learner`]: the [`learner::Learner`] seam and [`learner::CandleMlp`] (candle, CPU);
@@ -9,6 +11,7 @@
 //! - [`bench`]: central training of the spec's model (`merit bench train`);
 //! - [`UpdatePublisher`]: puts an update file into IPFS pinned and checks the pin.
 
+pub mod access;
 pub mod behaviour;
 pub mod bench;
 pub mod data;

@@ -7,19 +7,20 @@
 //! backoff and a restarted node carries on where it stopped. The `Marketplace` is built by
 //! the caller: this crate never decides how to reach the chain.
 
+use crate::access::{BlobStore, MarketAccess};
 use crate::behaviour::{self, Behaviour};
 use crate::data::Dataset;
 use crate::learner::{LearnError, Learner};
 use crate::state::{decide, Action, Conflict, RoundState, StateError, StateFile};
-use crate::{TrainerError, UpdatePublisher};
+use crate::TrainerError;
 use merit_chain::client::account_of;
-use merit_chain::{ChainError, Marketplace, Signer};
+use merit_chain::{ChainError, Signer};
 use merit_protocol::abi::{MarketError, Phase, ProjectView, SlotView};
 use merit_protocol::commit::{Commitment, Committer};
 use merit_protocol::fixed::{self, ClipError};
 use merit_protocol::format::{FormatError, Kind, ModelFile};
 use merit_protocol::spec::{ProjectSpec, SpecError};
-use merit_storage::{parse_cid, IpfsStore, StorageError};
+use merit_storage::{parse_cid, StorageError};
 use rand::SeedableRng;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -181,9 +182,9 @@ struct Prepared {
 }
 
 /// One trainer on one project.
-pub struct TrainerNode<'a, L: Learner> {
-    market: &'a Marketplace,
-    ipfs: &'a IpfsStore,
+pub struct TrainerNode<'a, L, M, S> {
+    market: &'a M,
+    ipfs: &'a S,
     signer: &'a Signer,
     account: [u8; 32],
     data: Dataset,
@@ -205,12 +206,15 @@ fn cid_string(what: &'static str, bytes: &[u8]) -> Result<String, NodeError> {
     Ok(s.to_string())
 }
 
-async fn fetch(ipfs: &IpfsStore, cid: &str) -> Result<Vec<u8>, NodeError> {
-    Ok(ipfs.get(&parse_cid(cid)?, MAX_FILE_BYTES).await?)
+async fn fetch(ipfs: &impl BlobStore, cid: &str) -> Result<Vec<u8>, NodeError> {
+    Ok(ipfs.fetch(cid, MAX_FILE_BYTES).await?)
 }
 
 /// The project's spec, from the CID on chain.
-pub async fn load_spec(ipfs: &IpfsStore, view: &ProjectView) -> Result<ProjectSpec, NodeError> {
+pub async fn load_spec(
+    ipfs: &impl BlobStore,
+    view: &ProjectView,
+) -> Result<ProjectSpec, NodeError> {
     let cid = cid_string("spec CID", &view.params.spec_cid)?;
     let bytes = fetch(ipfs, &cid).await?;
     let text = String::from_utf8_lossy(&bytes);
@@ -220,7 +224,7 @@ pub async fn load_spec(ipfs: &IpfsStore, view: &ProjectView) -> Result<ProjectSp
 /// The current global model from IPFS (the CID in the project view), refused unless it
 /// opens the on-chain model commitment and has the spec's shape and scale.
 pub async fn load_global(
-    ipfs: &IpfsStore,
+    ipfs: &impl BlobStore,
     view: &ProjectView,
     spec: &ProjectSpec,
 ) -> Result<GlobalModel, NodeError> {
@@ -283,12 +287,12 @@ pub fn round_seed(seed: u64, project: u32, round: u32, slot: u32) -> u64 {
     seed ^ (u64::from(project) << 42) ^ (u64::from(slot) << 21) ^ u64::from(round)
 }
 
-impl<'a, L: Learner> TrainerNode<'a, L> {
+impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
     /// A node for `cfg.project`, opening (or starting) its state file. Label-flipping is
     /// applied to the data here, once.
     pub fn new(
-        market: &'a Marketplace,
-        ipfs: &'a IpfsStore,
+        market: &'a M,
+        ipfs: &'a S,
         signer: &'a Signer,
         mut data: Dataset,
         learner: L,
@@ -454,8 +458,7 @@ impl<'a, L: Learner> TrainerNode<'a, L> {
             values: values.clone(),
             bytes: bytes.clone(),
         });
-        let publisher = UpdatePublisher::new(self.ipfs.clone(), MAX_FILE_BYTES);
-        let cid = publisher.publish(bytes.clone()).await?.to_string();
+        let cid = self.ipfs.publish(bytes.clone()).await?;
         let commitment = Committer::new().commit_update(&self.account, &values);
         let path = self.state.update_file(round);
         crate::state::write_atomically(&path, &bytes)
@@ -719,7 +722,9 @@ impl<'a, L: Learner> TrainerNode<'a, L> {
 /// Runs `node` until the project ends: one [`TrainerNode::step`] per poll, transient
 /// failures retried with exponential backoff (up to `max_retries` in a row). Returns what
 /// was earned (and claimed).
-pub async fn run_trainer<L: Learner>(mut node: TrainerNode<'_, L>) -> Result<Earnings, NodeError> {
+pub async fn run_trainer<L: Learner, M: MarketAccess, S: BlobStore>(
+    mut node: TrainerNode<'_, L, M, S>,
+) -> Result<Earnings, NodeError> {
     let mut failures = 0u32;
     let mut backoff = node.cfg.poll;
     loop {
