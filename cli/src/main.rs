@@ -163,7 +163,8 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MERIT_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // The trainer node reports each phase at info level.
+                .unwrap_or_else(|_| "warn,merit_trainer=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

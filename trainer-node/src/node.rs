@@ -281,6 +281,39 @@ pub fn update_file(spec: &ProjectSpec, values: Vec<i16>) -> ModelFile {
     }
 }
 
+/// Publishes an update file (pinned) and commits to its values under the signer's account:
+/// the commit half of a round for a caller that already holds the update (tests, demos).
+/// Publishing first means the CID exists before anything is on chain. Returns the CID to
+/// reveal and the commitment sent.
+pub async fn publish_and_commit(
+    market: &impl MarketAccess,
+    store: &impl BlobStore,
+    signer: &Signer,
+    project: u32,
+    round: u32,
+    update: &ModelFile,
+) -> Result<(String, Commitment), NodeError> {
+    let cid = store.publish(update.encode()).await?;
+    let commitment = Committer::new().commit_update(&account_of(signer).0, &update.values);
+    market
+        .commit_update(signer, project, round, commitment)
+        .await?;
+    Ok((cid, commitment))
+}
+
+/// Reveals `cid` for `round`: the reveal half of a round.
+pub async fn reveal(
+    market: &impl MarketAccess,
+    signer: &Signer,
+    project: u32,
+    round: u32,
+    cid: &str,
+) -> Result<(), NodeError> {
+    Ok(market
+        .reveal_update(signer, project, round, cid.as_bytes())
+        .await?)
+}
+
 /// Seed of one round's batch order and noise: a function of the node's seed and the
 /// (project, round, slot), so every round draws differently and reruns draw the same.
 pub fn round_seed(seed: u64, project: u32, round: u32, slot: u32) -> u64 {

@@ -753,3 +753,22 @@ async fn stale_copy_sends_a_noisy_copy_of_another_trainers_last_update() {
     let d = (bob0.len() as f64).sqrt();
     assert!(dist <= (0.01 * norm).max(d) + d / 2.0, "{dist} vs {norm}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn publish_and_commit_then_reveal_for_callers_holding_an_update() {
+    let w = World::new(1, 1);
+    let bob = dev_signer("bob").unwrap();
+    w.market.join(&bob, PROJECT, STAKE).await.unwrap();
+    let update =
+        merit_trainer::node::update_file(&w.spec, vec![3; w.spec.parameter_count() as usize]);
+    let (cid, c) =
+        merit_trainer::node::publish_and_commit(&w.market, &w.store, &bob, PROJECT, 0, &update)
+            .await
+            .unwrap();
+    assert_eq!(w.commitment(0, 0), Some(c));
+    assert_eq!(w.values(&cid), update.values);
+    merit_trainer::node::reveal(&w.market, &bob, PROJECT, 0, &cid)
+        .await
+        .unwrap();
+    assert_eq!(w.revealed(0, 0), Some(cid));
+}
