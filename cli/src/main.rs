@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 mod aggregate;
 mod bench;
+mod data;
+mod trainer;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +41,12 @@ enum Cmd {
     /// Projects on the marketplace
     #[command(subcommand)]
     Project(ProjectCmd),
+    /// Trainer nodes: train on local data, commit, reveal, get paid
+    #[command(subcommand)]
+    Trainer(trainer::TrainerCmd),
+    /// Data sets: split among trainers, fetch the digits
+    #[command(subcommand)]
+    Data(data::DataCmd),
     /// Run the demo: on the embedded chain (in-process pallet-contracts) by default, or on
     /// the devnet's substrate-contracts-node with --node (brought up if needed)
     Demo {
@@ -46,7 +54,7 @@ enum Cmd {
         #[arg(long)]
         node: bool,
     },
-    /// Benchmarks (proving time and memory)
+    /// Benchmarks (proving time and memory; training speed and accuracy)
     #[command(subcommand)]
     Bench(bench::BenchCmd),
     /// The aggregator node
@@ -174,7 +182,8 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MERIT_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                // The trainer node reports each phase at info level.
+                .unwrap_or_else(|_| "warn,merit_trainer=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -267,6 +276,8 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Bench(b) => bench::run(b),
         Cmd::Aggregator(c) => aggregate::run(&data, c).await,
         Cmd::Verify(a) => aggregate::verify(&data, a).await,
+        Cmd::Trainer(t) => trainer::run(&data, t).await,
+        Cmd::Data(d) => data::run(d),
     }
 }
 

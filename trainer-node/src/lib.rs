@@ -1,8 +1,24 @@
 //! `merit-trainer`: the trainer node.
 //!
-//! First slice: publishing an update. The node puts its update file into IPFS pinned,
-//! checks the daemon really holds the pin, and gets back the CID it will reveal on chain.
-//! Local training with candle and the commit/reveal loop come with the trainer-node issue.
+//! - [`access`]: the marketplace and the content store as traits (real: `Marketplace`,
+//!   `IpfsStore`), so the node is tested with in-memory fakes;
+//! - [`data`]: the plain CSV a trainer trains on; the owner's IID / Dirichlet split;
+//! - [`fetch`]: the UCI digits out of scikit-learn's wheel, checksum-pinned;
+//! - [`learner`]: the [`learner::Learner`] seam and [`learner::CandleMlp`] (candle, CPU);
+//! - [`behaviour`]: simulated misbehaviour (label-flip, scale, copy, …), for tests only;
+//! - [`state`]: the restart-safe state file and the pure commit/reveal decision;
+//! - [`node`]: the flow on chain + IPFS ([`node::TrainerNode`], [`node::run_trainer`]);
+//! - [`bench`]: central training of the spec's model (`merit bench train`);
+//! - [`UpdatePublisher`]: puts an update file into IPFS pinned and checks the pin.
+
+pub mod access;
+pub mod behaviour;
+pub mod bench;
+pub mod data;
+pub mod fetch;
+pub mod learner;
+pub mod node;
+pub mod state;
 
 use merit_storage::{Cid, IpfsStore, StorageError};
 
@@ -56,7 +72,7 @@ impl UpdatePublisher {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    #[tokio::test(flavor = "current_thread")]
     async fn empty_and_oversized_updates_are_refused_before_any_upload() {
         // Port 9 (discard) on loopback is never an IPFS daemon: the checks must fire first.
         let p = UpdatePublisher::new(IpfsStore::new("http://127.0.0.1:9").unwrap(), 4);

@@ -1,0 +1,327 @@
+//! How a simulated trainer departs from honest training — **for simulations and tests
+//! only**. Every behaviour other than `honest` is logged as such when the node starts and
+//! on every round it shapes.
+//!
+//! | behaviour | commit | reveal |
+//! |---|---|---|
+//! | `honest` | clip+quantise(local − global) | its own CID |
+//! | `label-flip` | trains on labels mapped `l → classes − 1 − l` | its own CID |
+//! | `sign-flip` | −(honest delta) | its own CID |
+//! | `scale:K` | K × (clipped honest delta), saturating — past the clip on purpose | its own CID |
+//! | `noise:SIGMA` | honest delta + Gaussian noise of SIGMA × its norm | its own CID |
+//! | `free-rider` | Gaussian noise of half the clip norm, no training | its own CID |
+//! | `zero` | the zero vector, no training | its own CID |
+//! | `copy:SLOT` | the zero vector, no training | slot SLOT's revealed CID this round |
+//! | `replay` | its own previous round's update, bit for bit (round 0: honest) | its own CID |
+//! | `stale-copy[:SLOT]` | another slot's previous-round update (SLOT, else the lowest other present slot) + noise of 1 % of its norm, at least one step per value (round 0: as `free-rider`) | its own CID |
+
+use merit_protocol::fixed::{self, ClipError};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use std::fmt;
+use std::str::FromStr;
+
+/// Share of the clip norm a free-rider's noise has.
+pub const FREE_RIDER_NORM: f64 = 0.5;
+/// Share of the copied update's norm that stale-copy adds as noise.
+pub const STALE_NOISE: f64 = 0.01;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Behaviour {
+    Honest,
+    LabelFlip,
+    SignFlip,
+    Scale(f32),
+    Noise(f32),
+    FreeRider,
+    Zero,
+    Copy(u32),
+    Replay,
+    StaleCopy(Option<u32>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown behaviour {0:?}: expected honest, label-flip, sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay or stale-copy[:SLOT]")]
+pub struct BadBehaviour(pub String);
+
+impl FromStr for Behaviour {
+    type Err = BadBehaviour;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadBehaviour(s.into());
+        let (name, arg) = match s.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        let finite = |a: Option<&str>| {
+            a.and_then(|a| a.parse::<f32>().ok())
+                .filter(|x| x.is_finite())
+                .ok_or_else(bad)
+        };
+        let slot = |a: Option<&str>| a.and_then(|a| a.parse::<u32>().ok()).ok_or_else(bad);
+        let none = |b: Behaviour| if arg.is_none() { Ok(b) } else { Err(bad()) };
+        match name {
+            "honest" => none(Self::Honest),
+            "label-flip" => none(Self::LabelFlip),
+            "sign-flip" => none(Self::SignFlip),
+            "free-rider" => none(Self::FreeRider),
+            "zero" => none(Self::Zero),
+            "replay" => none(Self::Replay),
+            "scale" => Ok(Self::Scale(finite(arg)?)),
+            "noise" => Ok(Self::Noise(finite(arg).and_then(|x| {
+                if x >= 0.0 {
+                    Ok(x)
+                } else {
+                    Err(bad())
+                }
+            })?)),
+            "copy" => Ok(Self::Copy(slot(arg)?)),
+            "stale-copy" => Ok(Self::StaleCopy(match arg {
+                None => None,
+                a => Some(slot(a)?),
+            })),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for Behaviour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Honest => write!(f, "honest"),
+            Self::LabelFlip => write!(f, "label-flip"),
+            Self::SignFlip => write!(f, "sign-flip"),
+            Self::Scale(k) => write!(f, "scale:{k}"),
+            Self::Noise(s) => write!(f, "noise:{s}"),
+            Self::FreeRider => write!(f, "free-rider"),
+            Self::Zero => write!(f, "zero"),
+            Self::Copy(s) => write!(f, "copy:{s}"),
+            Self::Replay => write!(f, "replay"),
+            Self::StaleCopy(None) => write!(f, "stale-copy"),
+            Self::StaleCopy(Some(s)) => write!(f, "stale-copy:{s}"),
+        }
+    }
+}
+
+impl Behaviour {
+    pub fn is_honest(self) -> bool {
+        self == Self::Honest
+    }
+
+    /// Whether the update comes from local training (possibly on flipped labels).
+    pub fn trains(self) -> bool {
+        matches!(
+            self,
+            Self::Honest | Self::LabelFlip | Self::SignFlip | Self::Scale(_) | Self::Noise(_)
+        )
+    }
+}
+
+/// The label a label-flipping trainer trains on.
+pub fn flip_label(label: u32, classes: usize) -> u32 {
+    classes as u32 - 1 - label
+}
+
+/// A vector of independent standard normals times `sigma`.
+pub fn gaussian(len: usize, sigma: f64, rng: &mut impl Rng) -> Vec<f32> {
+    (0..len)
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(rng);
+            (z * sigma) as f32
+        })
+        .collect()
+}
+
+/// Gaussian noise rescaled to exactly L2 norm `norm` (zero if `norm` is 0).
+pub fn noise_of_norm(len: usize, norm: f64, rng: &mut impl Rng) -> Vec<f32> {
+    let g = gaussian(len, 1.0, rng);
+    let n = fixed::l2_norm(&g);
+    if n == 0.0 || norm == 0.0 {
+        return vec![0.0; len];
+    }
+    g.iter()
+        .map(|&x| (f64::from(x) * norm / n) as f32)
+        .collect()
+}
+
+/// The update a trainer commits to, from its float delta (`local − global`, or zeros when
+/// the behaviour does not train): clipped and quantised by the protocol's one rule, then
+/// shaped by the behaviour. `Replay` and `StaleCopy` need values from earlier rounds and
+/// are handled by the node ([`stale_copy`]); here they quantise `delta` honestly.
+pub fn shape_update(
+    behaviour: Behaviour,
+    delta: &[f32],
+    clip_norm: f32,
+    scale_bits: u8,
+    rng: &mut impl Rng,
+) -> Result<Vec<i16>, ClipError> {
+    let honest = |d: &[f32]| fixed::clip_and_quantise(d, clip_norm, scale_bits);
+    match behaviour {
+        Behaviour::Honest | Behaviour::LabelFlip | Behaviour::Replay | Behaviour::StaleCopy(_) => {
+            honest(delta)
+        }
+        Behaviour::SignFlip => honest(&delta.iter().map(|x| -x).collect::<Vec<_>>()),
+        Behaviour::Scale(k) => {
+            let clipped = fixed::clip(delta, clip_norm)?;
+            let scaled: Vec<f32> = clipped.iter().map(|x| x * k).collect();
+            Ok(fixed::quantise_all(&scaled, scale_bits)?)
+        }
+        Behaviour::Noise(sigma) => {
+            let norm = fixed::l2_norm(delta);
+            let per = f64::from(sigma) * norm / (delta.len().max(1) as f64).sqrt();
+            let n = gaussian(delta.len(), per, rng);
+            honest(&delta.iter().zip(&n).map(|(d, e)| d + e).collect::<Vec<_>>())
+        }
+        Behaviour::FreeRider => honest(&noise_of_norm(
+            delta.len(),
+            FREE_RIDER_NORM * f64::from(clip_norm),
+            rng,
+        )),
+        Behaviour::Zero | Behaviour::Copy(_) => Ok(vec![0; delta.len()]),
+    }
+}
+
+/// Stale-copy: another trainer's previous-round update (its fixed-point values), plus
+/// Gaussian noise of [`STALE_NOISE`] × its norm (at least one quantisation step per value,
+/// root-mean-square), clipped and quantised again.
+pub fn stale_copy(
+    other: &[i16],
+    clip_norm: f32,
+    scale_bits: u8,
+    rng: &mut impl Rng,
+) -> Result<Vec<i16>, ClipError> {
+    let base = fixed::dequantise_all(other, scale_bits)?;
+    // At least one quantisation step per value (rms), so the copy never rounds back to
+    // the original: it is a near-duplicate, not a duplicate.
+    let step = 1.0 / f64::from(1u32 << scale_bits);
+    let floor = (base.len() as f64).sqrt() * step;
+    let norm = (STALE_NOISE * fixed::l2_norm(&base)).max(floor);
+    let noise = noise_of_norm(base.len(), norm, rng);
+    let noisy: Vec<f32> = base.iter().zip(&noise).map(|(b, e)| b + e).collect();
+    fixed::clip_and_quantise(&noisy, clip_norm, scale_bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn rng() -> rand::rngs::StdRng {
+        rand::rngs::StdRng::seed_from_u64(1)
+    }
+
+    fn delta() -> Vec<f32> {
+        (0..100).map(|i| ((i % 7) as f32 - 3.0) * 0.01).collect()
+    }
+
+    #[test]
+    fn behaviours_parse_and_print_back() {
+        for s in [
+            "honest",
+            "label-flip",
+            "sign-flip",
+            "scale:10",
+            "scale:-2.5",
+            "noise:0.5",
+            "free-rider",
+            "zero",
+            "copy:3",
+            "replay",
+            "stale-copy",
+            "stale-copy:2",
+        ] {
+            let b: Behaviour = s.parse().unwrap();
+            assert_eq!(b.to_string(), s);
+        }
+        for bad in [
+            "",
+            "Honest",
+            "scale",
+            "scale:x",
+            "scale:inf",
+            "noise:-1",
+            "copy",
+            "copy:-1",
+            "zero:1",
+            "stale-copy:a",
+            "sybil",
+        ] {
+            assert!(bad.parse::<Behaviour>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sign_flip_negates_the_honest_update() {
+        let d = delta();
+        let h = shape_update(Behaviour::Honest, &d, 4.0, 10, &mut rng()).unwrap();
+        let s = shape_update(Behaviour::SignFlip, &d, 4.0, 10, &mut rng()).unwrap();
+        assert!(h.iter().any(|&x| x != 0));
+        assert_eq!(s, h.iter().map(|x| -x).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn scale_multiplies_after_clipping_and_saturates() {
+        let d = delta();
+        let h = shape_update(Behaviour::Honest, &d, 4.0, 10, &mut rng()).unwrap();
+        let s = shape_update(Behaviour::Scale(10.0), &d, 4.0, 10, &mut rng()).unwrap();
+        for (a, b) in h.iter().zip(&s) {
+            assert!((i32::from(*b) - 10 * i32::from(*a)).abs() <= 5, "{a} {b}");
+        }
+        let big = shape_update(Behaviour::Scale(1e6), &d, 4.0, 10, &mut rng()).unwrap();
+        assert!(big
+            .iter()
+            .all(|&x| x == 0 || x == i16::MAX || x == i16::MIN));
+    }
+
+    #[test]
+    fn noise_has_about_sigma_times_the_honest_norm() {
+        let d: Vec<f32> = (0..2_000).map(|i| ((i % 11) as f32 - 5.0) * 0.01).collect();
+        let honest = fixed::l2_norm(&d);
+        let h = shape_update(Behaviour::Honest, &d, 100.0, 12, &mut rng()).unwrap();
+        let n = shape_update(Behaviour::Noise(1.0), &d, 100.0, 12, &mut rng()).unwrap();
+        let diff: Vec<f32> = h
+            .iter()
+            .zip(&n)
+            .map(|(a, b)| f32::from(b - a) / 4096.0)
+            .collect();
+        let ratio = fixed::l2_norm(&diff) / honest;
+        assert!((0.9..1.1).contains(&ratio), "noise/honest norm {ratio}");
+    }
+
+    #[test]
+    fn free_rider_zero_and_copy_ignore_training() {
+        let d = delta();
+        let f = shape_update(Behaviour::FreeRider, &d, 4.0, 10, &mut rng()).unwrap();
+        let back = fixed::dequantise_all(&f, 10).unwrap();
+        assert!((fixed::l2_norm(&back) - 2.0).abs() < 0.01);
+        let other = shape_update(Behaviour::FreeRider, &[0.0; 100], 4.0, 10, &mut rng());
+        assert_eq!(f, other.unwrap(), "does not look at the delta");
+        for b in [Behaviour::Zero, Behaviour::Copy(0)] {
+            assert_eq!(
+                shape_update(b, &d, 4.0, 10, &mut rng()).unwrap(),
+                vec![0; 100]
+            );
+            assert!(!b.trains());
+        }
+    }
+
+    #[test]
+    fn stale_copy_stays_close_to_the_copied_update() {
+        // Norm about 11.5 in real units, under the clip norm of 100.
+        let other: Vec<i16> = (0..400).map(|i| ((i % 50) as i16 - 25) * 40).collect();
+        let s = stale_copy(&other, 100.0, 10, &mut rng()).unwrap();
+        assert_ne!(s, other, "noise was added");
+        let a = fixed::dequantise_all(&other, 10).unwrap();
+        let b = fixed::dequantise_all(&s, 10).unwrap();
+        let diff: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
+        assert!(fixed::l2_norm(&diff) < 0.03 * fixed::l2_norm(&a));
+    }
+
+    #[test]
+    fn label_flip_is_a_permutation() {
+        let mut seen: Vec<u32> = (0..10).map(|l| flip_label(l, 10)).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<_>>());
+        assert_eq!(flip_label(0, 10), 9);
+    }
+}
