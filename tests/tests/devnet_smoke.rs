@@ -14,6 +14,7 @@ fn params(aggregator: [u8; 32], spec_cid: &str) -> ProjectParams {
         spec_cid: spec_cid.as_bytes().to_vec(),
         model_cid: spec_cid.as_bytes().to_vec(),
         model_commitment: Committer::new().commit_model(&[1, 2, 3]),
+        proving_key_cid: spec_cid.as_bytes().to_vec(),
         rounds: 2,
         min_trainers: 2,
         max_trainers: 3,
@@ -140,17 +141,23 @@ async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
     let publisher = merit_trainer::UpdatePublisher::new(ipfs.clone(), 1 << 20);
     let update = (0..=255u8).cycle().take(10_000).collect::<Vec<_>>();
     let update_cid = publisher.publish(update.clone()).await.unwrap();
-    let fetched = merit_aggregator::fetch_update(&ipfs, 0, &update_cid.to_string(), 1 << 20)
+    let policy = merit_aggregator::check::FetchPolicy::default();
+    match merit_aggregator::check::fetch_revealed(&ipfs, update_cid.to_string().as_bytes(), &policy)
         .await
-        .unwrap();
-    assert_eq!(fetched, update);
-    let e = merit_aggregator::fetch_update(&ipfs, 1, "bafy-garbage", 1 << 20)
+        .unwrap()
+    {
+        merit_aggregator::check::Fetched::Bytes(b) => assert_eq!(b, update),
+        other => panic!("expected the published bytes, got {other:?}"),
+    }
+    match merit_aggregator::check::fetch_revealed(&ipfs, b"bafy-garbage", &policy)
         .await
-        .unwrap_err();
-    assert!(
-        e.to_string().contains("slot 1") && e.to_string().contains("bafy-garbage"),
-        "{e}"
-    );
+        .unwrap()
+    {
+        merit_aggregator::check::Fetched::Failed(
+            merit_aggregator::SetAsideReason::MalformedCid { .. },
+        ) => {}
+        other => panic!("a malformed CID is the content's fault: {other:?}"),
+    }
 
     // --- `up` on a running devnet reuses it ---
     match devnet::up(&DevnetOptions::new(net.data_dir()))

@@ -76,6 +76,7 @@ impl World {
             spec_cid: b"bafkreie2e-spec".to_vec(),
             model_cid: model_cid.to_string().into_bytes(),
             model_commitment: Committer::new().commit_model(&model.values),
+            proving_key_cid: b"bafkreie2e-proving-key".to_vec(),
             rounds,
             min_trainers: 2,
             max_trainers: SLOTS as u32,

@@ -375,6 +375,7 @@ impl World {
             spec_cid: spec_cid.into_bytes(),
             model_cid: model_cid.clone().into_bytes(),
             model_commitment: commitment,
+            proving_key_cid: b"bafkreiprovingkey".to_vec(),
             rounds,
             min_trainers: trainers,
             max_trainers: 8,
@@ -405,6 +406,7 @@ impl World {
             aggregator_bonded: true,
             model_cid: model_cid.into_bytes(),
             model_commitment: commitment,
+            verifying_key: Vec::new(),
         };
         Self {
             market: Market::new(view, trainers),
