@@ -1,8 +1,6 @@
-//! The aggregator's IPFS side against a real daemon (Kubo RPC API): fetching and checking
-//! reveals, models, the spec and the proving key. Needs a running daemon: set
-//! `MERIT_TEST_IPFS_API` (e.g. `http://127.0.0.1:5001`, or the devnet's API URL from
-//! `merit devnet status`); without it each test says so and passes vacuously, like the
-//! other daemon-gated tests. The end-to-end flow on a chain is in `tests/`.
+//! The aggregator's IPFS side against a real daemon (Kubo RPC API), started for each test
+//! on a free loopback port: fetching and checking reveals, models, the spec and the
+//! proving key. The flow on a chain is in `product_loop.rs`.
 
 use merit_aggregator::check::{fetch_and_check, fetch_revealed, FetchPolicy, Fetched};
 use merit_aggregator::project::{fetch_model, load_proving_key, load_spec};
@@ -14,17 +12,18 @@ use merit_protocol::rule::RuleParams;
 use merit_protocol::verifier;
 use merit_prover::round::setup_round;
 use merit_prover::{keys, SetupMode};
+use merit_cli::devnet::IpfsDaemon;
 use merit_storage::IpfsStore;
 use std::time::Duration;
 
-fn store() -> Option<IpfsStore> {
-    match std::env::var("MERIT_TEST_IPFS_API") {
-        Ok(url) => Some(IpfsStore::new(&url).expect("MERIT_TEST_IPFS_API is a URL")),
-        Err(_) => {
-            eprintln!("MERIT_TEST_IPFS_API not set: skipping a test that needs an IPFS daemon");
-            None
-        }
-    }
+/// A fresh daemon and its store; the daemon stops, then its directory goes, on drop.
+async fn store() -> ((IpfsDaemon, tempfile::TempDir), IpfsStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = IpfsDaemon::start(dir.path(), Duration::from_secs(90))
+        .await
+        .unwrap_or_else(|e| panic!("IPFS daemon: {e}"));
+    let s = d.store().unwrap();
+    ((d, dir), s)
 }
 
 fn file(kind: Kind, values: Vec<i16>) -> Vec<u8> {
@@ -80,9 +79,9 @@ fn view(spec_cid: &str, pk_cid: &str, verifying_key: Vec<u8>, slots: u32) -> Pro
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reveals_are_fetched_checked_and_given_a_reason() {
-    let Some(ipfs) = store() else { return };
+    let (_daemon, ipfs) = store().await;
     let c = Committer::new();
     let (me, other) = ([7u8; 32], [8u8; 32]);
     let u = vec![1i16, -2, 3];
@@ -139,9 +138,9 @@ async fn reveals_are_fetched_checked_and_given_a_reason() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_open_their_commitment_or_are_refused() {
-    let Some(ipfs) = store() else { return };
+    let (_daemon, ipfs) = store().await;
     let c = Committer::new();
     let g = vec![5i16, 6, 7, 8];
     let cid = ipfs
@@ -168,9 +167,9 @@ async fn models_open_their_commitment_or_are_refused() {
     assert!(matches!(e, AggregatorError::BadFile { .. }), "{e}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_spec_and_the_proving_key_are_found_from_the_project_and_checked() {
-    let Some(ipfs) = store() else { return };
+    let (_daemon, ipfs) = store().await;
     let spec = include_str!("../../examples/digits-spec.json");
     let spec_cid = ipfs
         .add(spec.as_bytes().to_vec())

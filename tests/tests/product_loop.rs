@@ -1,0 +1,355 @@
+//! The product loop on a real chain (the embedded one, and the node where installed) and a
+//! real IPFS daemon: the owner posts a project (spec, initial model, round-circuit setup,
+//! proving key in IPFS); three trainer nodes (`merit-trainer`, candle on private data, one
+//! of them label-flipping) and the aggregator node (`merit-aggregator`, real Groth16
+//! proofs verified by the contract) run as concurrent tasks until the project ends; claims
+//! equal the protocol's settlement of the chain's totals, and `verify_round` agrees on
+//! every round. Then the same story with a trainer node killed right after it committed
+//! and restarted from its state file, and the aggregator killed mid-project and restarted.
+
+use merit_aggregator::{run_aggregator, Aggregator, AggregatorConfig, VerifyOptions};
+use merit_chain::client::account_of;
+use merit_chain::{dev_signer, Marketplace, Signer};
+use merit_cli::owner;
+use merit_protocol::abi::{Deadlines, Phase};
+use merit_protocol::reward;
+use merit_protocol::spec::ProjectSpec;
+use merit_storage::IpfsStore;
+use merit_tests::{backends, TestEnv};
+use merit_trainer::behaviour::Behaviour;
+use merit_trainer::data::Dataset;
+use merit_trainer::learner::CandleMlp;
+use merit_trainer::node::{run_trainer, Earnings, NodeConfig, TrainerNode};
+use std::path::Path;
+use std::time::Duration;
+
+const POOL: u128 = 9_000_000_000_000_000;
+const FEE: u128 = 500_000_000_000_000;
+const BOND: u128 = 2_000_000_000_000;
+const STAKE: u128 = 1_000_000_000_000;
+
+/// A small MLP (4-3-3: 27 parameters) over four slots, so setup and proofs take seconds.
+const SPEC: &str = r#"{
+  "version": 1,
+  "task": { "name": "blobs", "kind": "classification" },
+  "features": { "inputs": 4, "classes": 3 },
+  "model": { "type": "mlp", "input": 4, "hidden": [3], "classes": 3 },
+  "training": { "local_epochs": 2, "batch_size": 8, "learning_rate": 0.1,
+                "optimizer": "sgd", "clip_norm": 4.0 },
+  "fixed_point": { "scale_bits": 10 },
+  "rounds": 2,
+  "aggregation": { "rule": "multi_krum", "norm_bound": 4.0, "byzantine": 0, "slots": 4 },
+  "max_rejected_rounds": 2
+}"#;
+
+/// Three well-separated Gaussian blobs in 4-d; `seed` makes each trainer's sample private.
+fn blobs(seed: u64, n: usize) -> Dataset {
+    let mut d = Dataset::new(4, 3);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    };
+    for i in 0..n {
+        let label = (i % 3) as u32;
+        let centre = [
+            [1.0, 0.0, 0.0, 0.5],
+            [0.0, 1.0, 0.0, -0.5],
+            [0.0, 0.0, 1.0, 0.0],
+        ][label as usize];
+        let row: Vec<f32> = centre.iter().map(|c| c + 0.4 * next()).collect();
+        d.push(&row, label);
+    }
+    d
+}
+
+struct Story {
+    market: Marketplace,
+    ipfs: IpfsStore,
+    spec: ProjectSpec,
+    owner: Signer,
+    aggregator: Signer,
+    trainers: Vec<(Signer, Behaviour)>,
+    dir: tempfile::TempDir,
+}
+
+impl Story {
+    fn new(env: &TestEnv) -> Self {
+        Self {
+            market: env.market.clone(),
+            ipfs: env.ipfs.clone(),
+            spec: ProjectSpec::from_json(SPEC).expect("the test spec is valid"),
+            owner: dev_signer("alice").unwrap(),
+            aggregator: dev_signer("charlie").unwrap(),
+            trainers: vec![
+                (dev_signer("bob").unwrap(), Behaviour::Honest),
+                (dev_signer("dave").unwrap(), Behaviour::Honest),
+                (dev_signer("eve").unwrap(), Behaviour::LabelFlip),
+            ],
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The owner's side: spec, initial model and proving key into IPFS, escrow on chain.
+    async fn post(&self) -> u32 {
+        let spec_cid = self
+            .ipfs
+            .add(self.spec.to_json().into_bytes())
+            .await
+            .unwrap();
+        let model = owner::initial_model(&self.spec, 7).unwrap();
+        let model_cid = self.ipfs.add(model.encode()).await.unwrap();
+        let keys = owner::setup_round(&self.spec).unwrap();
+        let pk_cid = self.ipfs.add(keys.proving_key_file.clone()).await.unwrap();
+        let params = owner::project_params(owner::ParamsFor {
+            spec: &self.spec,
+            spec_cid: spec_cid.to_string(),
+            model: &model,
+            model_cid: model_cid.to_string(),
+            proving_key_cid: pk_cid.to_string(),
+            min_trainers: 3,
+            trainer_stake: STAKE,
+            aggregator: account_of(&self.aggregator).0,
+            aggregator_fee: FEE,
+            aggregator_bond: BOND,
+            deadlines: Deadlines {
+                join: 200,
+                commit: 200,
+                reveal: 200,
+                aggregate: 200,
+            },
+        });
+        self.market
+            .create_project(&self.owner, &params, &keys.verifying_key, POOL)
+            .await
+            .unwrap()
+    }
+
+    fn trainer_task(
+        &self,
+        project: u32,
+        who: usize,
+    ) -> tokio::task::JoinHandle<Result<Earnings, String>> {
+        let (signer, behaviour) = self.trainers[who].clone();
+        let (market, ipfs, spec) = (self.market.clone(), self.ipfs.clone(), self.spec.clone());
+        let state_dir = self.dir.path().join(format!("trainer-{who}"));
+        tokio::spawn(async move {
+            let mut cfg = NodeConfig::new(project, state_dir);
+            cfg.behaviour = behaviour;
+            cfg.seed = who as u64;
+            cfg.poll = Duration::from_millis(100);
+            cfg.progress = false;
+            let node = TrainerNode::new(
+                &market,
+                &ipfs,
+                &signer,
+                blobs(100 + who as u64, 90),
+                CandleMlp::from_spec(&spec),
+                cfg,
+            )
+            .map_err(|e| e.to_string())?;
+            run_trainer(node).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn aggregator_task(
+        &self,
+        project: u32,
+    ) -> tokio::task::JoinHandle<Result<merit_aggregator::NodeSummary, String>> {
+        let (market, ipfs, signer) = (
+            self.market.clone(),
+            self.ipfs.clone(),
+            self.aggregator.clone(),
+        );
+        let state_dir = self.dir.path().join("aggregator");
+        tokio::spawn(async move {
+            let mut config = AggregatorConfig::new(project, state_dir);
+            config.poll = Duration::from_millis(100);
+            let agg = Aggregator {
+                market: &market,
+                ipfs: &ipfs,
+                signer: &signer,
+                config,
+                evaluator: None,
+            };
+            run_aggregator(&agg).await.map_err(|e| e.to_string())
+        })
+    }
+
+    /// The owner starts the project once every trainer joined and the bond is in.
+    async fn start_when_ready(&self, project: u32) {
+        for _ in 0..600 {
+            let v = self.market.project(project).await.unwrap();
+            if v.trainers == 3 && v.aggregator_bonded {
+                self.market.start(&self.owner, project).await.unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("trainers never joined or the aggregator never bonded");
+    }
+
+    /// Claims of the owner and the aggregator; the trainers' nodes claimed their own.
+    async fn settle_and_check(&self, project: u32, earned: &[Earnings], escrow_before: u128) {
+        let v = self.market.project(project).await.unwrap();
+        assert_eq!((v.phase, v.round), (Phase::Finished, 2));
+        let totals = self.market.trainers(project).await.unwrap();
+        let want = reward::settle(&reward::Settlement {
+            pool: POOL,
+            aggregator_fee: FEE,
+            aggregator_bond: BOND,
+            trainers: totals
+                .iter()
+                .map(|t| reward::TrainerAccount {
+                    stake: STAKE,
+                    total_score: t.total_score,
+                    forfeited: reward::stake_forfeited(t.missed_reveal, t.rejected_rounds, 2),
+                })
+                .collect(),
+            outcome: reward::Outcome::Finished,
+        })
+        .unwrap();
+        for (t, e) in totals.iter().zip(earned) {
+            assert_eq!(Some(t.slot), e.slot);
+            assert_eq!(t.total_score, e.total_score);
+            assert!(!t.missed_reveal, "slot {} missed a reveal", t.slot);
+            assert_eq!(e.claimed, want.trainers[t.slot as usize], "slot {}", t.slot);
+        }
+        let honest: u32 = totals[..2].iter().map(|t| t.total_score).sum();
+        assert!(honest > 0, "the honest trainers scored: {totals:?}");
+        let paid_owner = self.market.claim(&self.owner, project).await.unwrap();
+        let paid_agg = self.market.claim(&self.aggregator, project).await.unwrap();
+        assert_eq!(paid_owner, want.owner);
+        assert_eq!(paid_agg, want.aggregator);
+        let paid: u128 = paid_owner + paid_agg + earned.iter().map(|e| e.claimed).sum::<u128>();
+        assert_eq!(
+            paid,
+            POOL + BOND + 3 * STAKE,
+            "every deposit is paid out once"
+        );
+        assert_eq!(
+            self.market
+                .free_balance(self.market.address())
+                .await
+                .unwrap(),
+            escrow_before,
+            "the escrow drains back to its existential deposit"
+        );
+        for round in 0..2 {
+            let r = merit_aggregator::verify_round(
+                &self.market,
+                &self.ipfs,
+                project,
+                round,
+                &VerifyOptions::default(),
+            )
+            .await
+            .unwrap();
+            assert!(r.agrees(), "verify disagrees on round {round}: {r:?}");
+        }
+    }
+}
+
+async fn join_all<T>(tasks: Vec<tokio::task::JoinHandle<Result<T, String>>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(
+            t.await
+                .expect("task panicked")
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trainer_and_aggregator_nodes_run_a_project_to_its_payout() {
+    for backend in backends() {
+        let env = TestEnv::up(backend).await;
+        eprintln!("product loop on the {} chain", env.kind());
+        let story = Story::new(&env);
+        let escrow_before = story
+            .market
+            .free_balance(story.market.address())
+            .await
+            .unwrap();
+        let id = story.post().await;
+        let agg = story.aggregator_task(id);
+        let trainers: Vec<_> = (0..3).map(|w| story.trainer_task(id, w)).collect();
+        story.start_when_ready(id).await;
+        let earned = join_all(trainers).await;
+        let summary = agg.await.unwrap().unwrap();
+        assert_eq!(summary.phase, Phase::Finished);
+        assert_eq!(summary.rounds.len(), 2);
+        story.settle_and_check(id, &earned, escrow_before).await;
+    }
+}
+
+/// Waits until `who` has committed in `round` (read from the chain).
+async fn committed(market: &Marketplace, project: u32, round: u32, who: &Signer) {
+    let me = account_of(who).0;
+    for _ in 0..1200 {
+        if let Ok(slots) = market.round_slots(project, round).await {
+            if slots
+                .iter()
+                .any(|s| s.account == me && s.commitment.is_some())
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no commitment from {} in round {round}", account_of(who));
+}
+
+fn state_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_nodes_restart_from_their_state_and_the_project_still_pays() {
+    let env = TestEnv::up(merit_cli::chain::ChainChoice::Embedded).await;
+    let story = Story::new(&env);
+    let escrow_before = story
+        .market
+        .free_balance(story.market.address())
+        .await
+        .unwrap();
+    let id = story.post().await;
+    let mut agg = story.aggregator_task(id);
+    let mut trainers: Vec<_> = (0..3).map(|w| story.trainer_task(id, w)).collect();
+    story.start_when_ready(id).await;
+
+    // Trainer 1 dies right after its round-0 commitment landed (as `kill -9` would leave
+    // it: no chance to clean up), then comes back from its state file.
+    committed(&story.market, id, 0, &story.trainers[1].0).await;
+    let dead = trainers.remove(1);
+    dead.abort();
+    assert!(dead.await.unwrap_err().is_cancelled());
+    assert!(state_files(&story.dir.path().join("trainer-1")) > 0);
+    trainers.insert(1, story.trainer_task(id, 1));
+
+    // The aggregator dies once round 1 is under way and comes back too.
+    committed(&story.market, id, 1, &story.trainers[0].0).await;
+    agg.abort();
+    assert!(agg.await.unwrap_err().is_cancelled());
+    agg = story.aggregator_task(id);
+
+    let earned = join_all(trainers).await;
+    let summary = agg.await.unwrap().unwrap();
+    assert_eq!(summary.phase, Phase::Finished);
+    // No commitment was made twice (the contract would refuse it and the node would fail),
+    // no reveal was lost: every slot revealed every round.
+    for round in 0..2 {
+        let slots = story.market.round_slots(id, round).await.unwrap();
+        assert!(
+            slots.iter().all(|s| s.cid.is_some()),
+            "round {round}: {slots:?}"
+        );
+    }
+    story.settle_and_check(id, &earned, escrow_before).await;
+}
