@@ -92,7 +92,7 @@ impl ChainClient {
     pub async fn connect(url: &str) -> Result<Self> {
         let connect_err = |source: subxt::Error| ChainError::Connect {
             url: url.into(),
-            source,
+            source: Box::new(source),
         };
         let rpc_client = RpcClient::from_url(url).await.map_err(connect_err)?;
         let api = OnlineClient::<Config>::from_rpc_client(rpc_client.clone())
@@ -345,7 +345,7 @@ impl ChainClient {
                 call: what.into(),
                 detail: d.to_string(),
             },
-            other => ChainError::Rpc(other),
+            other => ChainError::Rpc(Box::new(other)),
         };
         // Nonce at the best block, not the finalised one: the dev node may lag finality.
         let best = self.best_hash().await?;

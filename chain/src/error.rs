@@ -7,7 +7,7 @@ pub enum ChainError {
     Connect {
         url: String,
         #[source]
-        source: subxt::Error,
+        source: Box<subxt::Error>,
     },
     #[error("the contract refused `{message}`: {error} ({error:?})")]
     Contract {
@@ -27,7 +27,14 @@ pub enum ChainError {
     #[error("unknown dev account `{0}` (expected one of alice, bob, charlie, dave, eve, ferdie)")]
     UnknownAccount(String),
     #[error("chain RPC failed: {0}")]
-    Rpc(#[from] subxt::Error),
+    Rpc(#[source] Box<subxt::Error>),
 }
 
 pub type Result<T, E = ChainError> = std::result::Result<T, E>;
+
+/// subxt's error is large; boxed, every `Result` of this crate stays small.
+impl From<subxt::Error> for ChainError {
+    fn from(e: subxt::Error) -> Self {
+        Self::Rpc(Box::new(e))
+    }
+}

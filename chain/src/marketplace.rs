@@ -429,7 +429,8 @@ impl Marketplace {
 
     /// The aggregator deposits its bond (exactly `aggregator_bond`).
     pub async fn bond(&self, signer: &Signer, project: u32, bond: u128) -> Result<()> {
-        Ok(self.exec::<()>(signer, "bond", project, bond).await?.0)
+        self.exec::<()>(signer, "bond", project, bond).await?;
+        Ok(())
     }
 
     /// Joins with exactly the project's stake; returns the slot.
@@ -438,11 +439,13 @@ impl Marketplace {
     }
 
     pub async fn start(&self, signer: &Signer, project: u32) -> Result<()> {
-        Ok(self.exec::<()>(signer, "start", project, 0).await?.0)
+        self.exec::<()>(signer, "start", project, 0).await?;
+        Ok(())
     }
 
     pub async fn cancel(&self, signer: &Signer, project: u32) -> Result<()> {
-        Ok(self.exec::<()>(signer, "cancel", project, 0).await?.0)
+        self.exec::<()>(signer, "cancel", project, 0).await?;
+        Ok(())
     }
 
     pub async fn commit_update(
@@ -453,7 +456,8 @@ impl Marketplace {
         commitment: Commitment,
     ) -> Result<()> {
         let args = (project, round, commitment);
-        Ok(self.exec::<()>(signer, "commit_update", args, 0).await?.0)
+        self.exec::<()>(signer, "commit_update", args, 0).await?;
+        Ok(())
     }
 
     pub async fn reveal_update(
@@ -464,7 +468,8 @@ impl Marketplace {
         cid: &[u8],
     ) -> Result<()> {
         let args = (project, round, cid);
-        Ok(self.exec::<()>(signer, "reveal_update", args, 0).await?.0)
+        self.exec::<()>(signer, "reveal_update", args, 0).await?;
+        Ok(())
     }
 
     /// The aggregator declares `slot`'s reveal unopenable this round (file missing or not
@@ -477,7 +482,8 @@ impl Marketplace {
         slot: u32,
     ) -> Result<()> {
         let args = (project, round, slot);
-        Ok(self.exec::<()>(signer, "set_aside", args, 0).await?.0)
+        self.exec::<()>(signer, "set_aside", args, 0).await?;
+        Ok(())
     }
 
     /// Closes a round with its proof; returns the events (RoundFinalized, and ProjectEnded
@@ -523,7 +529,8 @@ impl Marketplace {
     }
 
     pub async fn abort(&self, signer: &Signer, project: u32) -> Result<()> {
-        Ok(self.exec::<()>(signer, "abort", project, 0).await?.0)
+        self.exec::<()>(signer, "abort", project, 0).await?;
+        Ok(())
     }
 
     /// Collects everything the signer is owed by an ended project; returns the amount.

@@ -47,14 +47,24 @@ pub enum ChainSetupError {
     Chain(#[from] merit_chain::ChainError),
 }
 
-/// A fresh embedded chain with the marketplace deployed (by alice) from `bundle`, or
-/// from the committed bundle when `None` (refused by name if its sources changed).
+/// A fresh embedded chain with the marketplace deployed (by alice) from `bundle`, or else
+/// the bundle every command deploys (`contract::default_bundle`). A committed bundle whose
+/// sources changed since is still deployed, with a warning: the unit test
+/// `committed_bundle_matches_its_sources` is what refuses it before anything lands.
 pub async fn embedded_marketplace(
     bundle: Option<&Path>,
 ) -> Result<(Arc<EmbeddedChain>, Marketplace), ChainSetupError> {
     let path = match bundle {
         Some(p) => p.to_path_buf(),
-        None => contract::fresh_bundle()?,
+        None => {
+            if let contract::Freshness::Stale { .. } = contract::freshness()? {
+                eprintln!(
+                    "warning: the committed contract bundle predates its sources; \
+                     run `merit contract build`"
+                );
+            }
+            contract::default_bundle()
+        }
     };
     let bundle = Arc::new(ContractBundle::load(&path)?);
     let chain = Arc::new(EmbeddedChain::new());

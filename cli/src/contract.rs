@@ -40,7 +40,7 @@ pub fn source_dir() -> PathBuf {
 pub fn default_bundle() -> PathBuf {
     std::env::var_os("MERIT_CONTRACT_BUNDLE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| committed_bundle())
+        .unwrap_or_else(committed_bundle)
 }
 
 /// The committed bundle and the record of what it was built from.

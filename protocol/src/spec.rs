@@ -84,12 +84,25 @@ pub struct FixedPoint {
     pub scale_bits: u8,
 }
 
+/// An f32 read through `serde_json::Value`. Inside an internally tagged enum serde buffers
+/// the fields first, and when any crate in the build turns on serde_json's
+/// `arbitrary_precision` (polkadot-sdk's genesis builder does, in the embedded chain) a
+/// buffered float arrives as a map that a plain `f32` refuses; `Value` reads both forms.
+fn number_f32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    use serde::de::Error;
+    let v = serde_json::Value::deserialize(d)?;
+    v.as_f64()
+        .map(|x| x as f32)
+        .ok_or_else(|| D::Error::custom(format!("expected a number, found {v}")))
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Aggregation {
     /// Norm bound, then Multi-Krum (keep n − f), then the mean of the kept updates.
     MultiKrum {
         /// L2 bound B on an update, in real units.
+        #[serde(deserialize_with = "number_f32")]
         norm_bound: f32,
         /// Byzantine budget f.
         byzantine: u32,

@@ -5,6 +5,7 @@
 use merit_aggregator::check::{fetch_and_check, fetch_revealed, FetchPolicy, Fetched};
 use merit_aggregator::project::{fetch_model, load_proving_key, load_spec};
 use merit_aggregator::{AggregatorError, SetAsideReason};
+use merit_cli::devnet::IpfsDaemon;
 use merit_protocol::abi::{Deadlines, Phase, ProjectParams, ProjectView};
 use merit_protocol::commit::{Commitment, Committer};
 use merit_protocol::format::{Kind, ModelFile, TensorShape};
@@ -12,7 +13,6 @@ use merit_protocol::rule::RuleParams;
 use merit_protocol::verifier;
 use merit_prover::round::setup_round;
 use merit_prover::{keys, SetupMode};
-use merit_cli::devnet::IpfsDaemon;
 use merit_storage::IpfsStore;
 use std::time::Duration;
 

@@ -213,13 +213,25 @@ impl Story {
             outcome: reward::Outcome::Finished,
         })
         .unwrap();
-        for (t, e) in totals.iter().zip(earned) {
-            assert_eq!(Some(t.slot), e.slot);
+        // Slots go by join order, which the concurrent nodes race for.
+        for t in &totals {
+            let e = earned
+                .iter()
+                .find(|e| e.slot == Some(t.slot))
+                .unwrap_or_else(|| panic!("no node reported slot {}", t.slot));
             assert_eq!(t.total_score, e.total_score);
             assert!(!t.missed_reveal, "slot {} missed a reveal", t.slot);
             assert_eq!(e.claimed, want.trainers[t.slot as usize], "slot {}", t.slot);
         }
-        let honest: u32 = totals[..2].iter().map(|t| t.total_score).sum();
+        let honest: u32 = totals
+            .iter()
+            .filter(|t| {
+                self.trainers
+                    .iter()
+                    .any(|(s, b)| account_of(s).0 == t.account && b.is_honest())
+            })
+            .map(|t| t.total_score)
+            .sum();
         assert!(honest > 0, "the honest trainers scored: {totals:?}");
         let paid_owner = self.market.claim(&self.owner, project).await.unwrap();
         let paid_agg = self.market.claim(&self.aggregator, project).await.unwrap();

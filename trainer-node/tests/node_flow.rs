@@ -235,7 +235,9 @@ impl MarketAccess for Market {
         }
         if i.fault == CommitFault::LandThenDrop {
             i.fault = CommitFault::None;
-            return Err(ChainError::Rpc("connection reset".to_string().into()));
+            return Err(ChainError::Rpc(Box::new(
+                "connection reset".to_string().into(),
+            )));
         }
         Ok(())
     }

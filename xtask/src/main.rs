@@ -143,15 +143,23 @@ fn announce_chain(node: bool) {
     }
 }
 
+/// Installs what is missing while the CLI compiles: the two share no inputs, and on a
+/// fresh machine the npm install of the IPFS daemon would otherwise add minutes.
+fn setup_while_building(needs: setup::Needs) -> Result<(), String> {
+    let setup = std::thread::spawn(move || setup::run(needs));
+    let built = build_cli_and_contract();
+    let installed = setup.join().map_err(|_| "setup panicked".to_string())?;
+    built.and(installed)
+}
+
 fn test(want_node: bool) -> Result<(), String> {
     let started = std::time::Instant::now();
-    setup::run(setup::Needs {
+    let node = want_node || setup::node_installed();
+    announce_chain(node);
+    setup_while_building(setup::Needs {
         node: want_node,
         contract_tools: false,
     })?;
-    let node = want_node || setup::node_installed();
-    announce_chain(node);
-    build_cli_and_contract()?;
 
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
@@ -194,12 +202,11 @@ fn test(want_node: bool) -> Result<(), String> {
 }
 
 fn demo(node: bool, keep: bool) -> Result<(), String> {
-    setup::run(setup::Needs {
+    announce_chain(node);
+    setup_while_building(setup::Needs {
         node,
         contract_tools: false,
     })?;
-    announce_chain(node);
-    build_cli_and_contract()?;
     if !node {
         return run_step("merit demo (embedded chain)", merit(&["demo"]));
     }
