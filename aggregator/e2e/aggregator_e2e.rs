@@ -126,19 +126,15 @@ async fn trainers_side(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_aggregator_runs_a_project_and_verify_agrees() {
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = IpfsDaemon::start(dir.path(), Duration::from_secs(90))
-        .await
-        .unwrap();
-    let ipfs = daemon.store().unwrap();
-    let bundle = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../contracts/marketplace/target/ink/marketplace.contract");
-    let (_chain, market) = embedded_marketplace(Some(&bundle)).await.unwrap();
-
-    let spec = ProjectSpec::from_json(SPEC).unwrap();
-    let rule = RuleParams::from_spec(&spec);
+/// Posts a project for `SPEC` (with `rounds` and the aggregator's `bond`); returns its id.
+async fn create(
+    market: &Marketplace,
+    ipfs: &IpfsStore,
+    spec: &ProjectSpec,
+    rounds: u32,
+    bond: u128,
+) -> u32 {
+    let rule = RuleParams::from_spec(spec);
     let dim = rule.dim;
     let (pk, vk) = setup_round(rule, SetupMode::InsecureDeterministicForTests(3)).unwrap();
     let mut vk_bytes = Vec::new();
@@ -155,7 +151,7 @@ async fn the_aggregator_runs_a_project_and_verify_agrees() {
         .to_string();
     let g: Vec<i16> = (0..dim as i16).map(|i| i * 3 - 20).collect();
     let model_cid = ipfs
-        .add(file(Kind::Model, &spec, g.clone()))
+        .add(file(Kind::Model, spec, g.clone()))
         .await
         .unwrap()
         .to_string();
@@ -165,13 +161,13 @@ async fn the_aggregator_runs_a_project_and_verify_agrees() {
         model_cid: model_cid.into_bytes(),
         model_commitment: Committer::new().commit_model(&g),
         proving_key_cid: pk_cid.into_bytes(),
-        rounds: 2,
+        rounds,
         min_trainers: 2,
         max_trainers: 4,
         trainer_stake: STAKE,
         aggregator: account_of(&charlie).0,
         aggregator_fee: 0,
-        aggregator_bond: BOND,
+        aggregator_bond: bond,
         max_rejected_rounds: 1,
         deadlines: Deadlines {
             join: 1000,
@@ -190,7 +186,28 @@ async fn the_aggregator_runs_a_project_and_verify_agrees() {
         v.verifying_key,
         merit_protocol::verifier::prepare(&vk_bytes).unwrap()
     );
+    id
+}
 
+async fn env(dir: &std::path::Path) -> (IpfsDaemon, IpfsStore, Marketplace) {
+    let daemon = IpfsDaemon::start(dir, Duration::from_secs(90))
+        .await
+        .unwrap();
+    let ipfs = daemon.store().unwrap();
+    let bundle = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../contracts/marketplace/target/ink/marketplace.contract");
+    let (_chain, market) = embedded_marketplace(Some(&bundle)).await.unwrap();
+    (daemon, ipfs, market)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aggregator_runs_a_project_and_verify_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_daemon, ipfs, market) = env(dir.path()).await;
+    let spec = ProjectSpec::from_json(SPEC).unwrap();
+    let dim = RuleParams::from_spec(&spec).dim;
+    let charlie = dev_signer("charlie").unwrap();
+    let id = create(&market, &ipfs, &spec, 2, BOND).await;
     let state_dir = dir.path().join("agg");
     let mut config = AggregatorConfig::new(id, &state_dir);
     config.poll = Duration::from_millis(100);
@@ -277,4 +294,92 @@ async fn the_aggregator_runs_a_project_and_verify_agrees() {
         .unwrap(),
         RoundStep::NotReady
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_aggregator_sends_the_stored_proof_without_proving_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_daemon, ipfs, market) = env(dir.path()).await;
+    let spec = ProjectSpec::from_json(SPEC).unwrap();
+    let dim = RuleParams::from_spec(&spec).dim;
+    // One round, no bond: the project can start at once.
+    let id = create(&market, &ipfs, &spec, 1, 0).await;
+    let owner = dev_signer("alice").unwrap();
+    let ts: Vec<_> = ["bob", "dave", "eve"]
+        .iter()
+        .map(|n| dev_signer(n).unwrap())
+        .collect();
+    for t in &ts {
+        market.join(t, id, STAKE).await.unwrap();
+    }
+    market.start(&owner, id).await.unwrap();
+    let c = Committer::new();
+    let mut cids = Vec::new();
+    for (who, t) in ts.iter().enumerate() {
+        let u = update(who, 0, dim);
+        market
+            .commit_update(t, id, 0, c.commit_update(&account_of(t).0, &u))
+            .await
+            .unwrap();
+        cids.push(
+            ipfs.add(file(Kind::Update, &spec, u))
+                .await
+                .unwrap()
+                .to_string(),
+        );
+    }
+    for (t, cid) in ts.iter().zip(&cids) {
+        market
+            .reveal_update(t, id, 0, cid.as_bytes())
+            .await
+            .unwrap();
+    }
+    assert_eq!(market.project(id).await.unwrap().phase, Phase::Aggregate);
+
+    let charlie = dev_signer("charlie").unwrap();
+    let state_dir = dir.path().join("agg");
+    let node = || Aggregator {
+        market: &market,
+        ipfs: &ipfs,
+        signer: &charlie,
+        config: AggregatorConfig::new(id, &state_dir),
+        evaluator: None,
+    };
+    let ctx =
+        merit_aggregator::ProjectContext::load(&ipfs, &market.project(id).await.unwrap(), 1 << 30)
+            .await
+            .unwrap();
+    // Proven and saved, then the process "dies" before finalising.
+    let first = match node().prepare_round(&ctx).await.unwrap() {
+        merit_aggregator::Prepare::Ready(p) => p,
+        other => panic!("{other:?}"),
+    };
+    assert!(!first.resumed && first.report.is_some());
+    // A new node with the same state file sends the stored proof.
+    let done = match node().aggregate_round(&ctx).await.unwrap() {
+        RoundStep::Finalized(d) => d,
+        other => panic!("{other:?}"),
+    };
+    assert!(done.resumed && done.report.is_none());
+    assert_eq!(done.finalization, first.finalization);
+    assert_eq!(done.report_cid, first.report_cid);
+    assert_eq!(market.project(id).await.unwrap().phase, Phase::Finished);
+    // And never a second time.
+    assert!(matches!(
+        node().aggregate_round(&ctx).await.unwrap(),
+        RoundStep::NotReady
+    ));
+    let rep = verify_round(
+        &market,
+        &ipfs,
+        id,
+        0,
+        &VerifyOptions {
+            report_cid: Some(done.report_cid.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(rep.agrees(), "{rep:?}");
 }
