@@ -2,12 +2,13 @@
 //! bonds, aggregates a 2-round project in which one trainer reveals another's file in
 //! round 0 (set aside with its reason), and ends with the project; `verify_round` agrees
 //! with every round, item by item, including the proof bytes from the round report; another
-//! round's report does not verify; a restarted node does nothing.
+//! round's report does not verify; a restarted node does nothing. And a node that dies
+//! between proving and finalising sends the stored proof on restart without proving again.
 //!
 //! FOR THE INTEGRATOR: this file belongs in `tests/tests/` (it needs `merit-cli`'s embedded
 //! chain from main and a contract bundle rebuilt with this branch's ABI change). On a scratch
 //! merge of this branch with main 95a2081 and a bundle built by cargo-contract 5.0.3 from
-//! this branch's contract, it passed in 36 s (`cargo test -p merit-tests --test
+//! this branch's contract, both tests passed in 32 s (`cargo test -p merit-tests --test
 //! aggregator_e2e`, js-ipfs on PATH). Once the committed bundle is rebuilt, pass `None`
 //! to `embedded_marketplace` instead of the path below.
 use merit_aggregator::report::SlotCheck;
