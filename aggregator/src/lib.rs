@@ -25,6 +25,6 @@ pub use error::AggregatorError;
 pub use node::{run_aggregator, NodeSummary};
 pub use project::ProjectContext;
 pub use report::{Evaluator, RoundReport, Validation};
-pub use round::{Aggregator, AggregatorConfig, RoundDone, RoundStep};
+pub use round::{Aggregator, AggregatorConfig, Prepare, PreparedRound, RoundDone, RoundStep};
 pub use rules::{FedAvg, Median, ProvenRule, Reputation, Rule, RuleOutcome, TrimmedMean};
 pub use verify::{verify_round, ItemStatus, VerifyItem, VerifyOptions, VerifyReport};

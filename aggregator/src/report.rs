@@ -233,7 +233,12 @@ mod tests {
                 account: [5; 32],
                 cid: Some(b"bafy3".to_vec()),
                 commitment: Some(Commitment([6; 32])),
-                check: SlotCheck::Ok,
+                check: SlotCheck::SetAside {
+                    reason: Some(SetAsideReason::WrongLength {
+                        expected: 2,
+                        got: 3,
+                    }),
+                },
             },
         ];
         let r = RoundReport {
@@ -246,7 +251,10 @@ mod tests {
             krum_ran: o.krum_ran,
             accepted_count: o.accepted_count,
             new_model: ModelRef::new("bafynew", &Commitment([8; 32])),
-            validation: None,
+            validation: Some(Validation {
+                accuracy: 0.875,
+                loss: 0.25,
+            }),
             public_input: hex::encode([9u8; 32]),
             proof: hex::encode([1u8; 128]),
             timings: Timings::default(),
@@ -264,7 +272,8 @@ mod tests {
         assert_eq!(j["krum_ran"], false);
         assert_eq!(j["slots"][0]["accepted"], false);
         assert_eq!(j["slots"][0]["score"], 0);
-        assert!(j.get("validation").is_none());
+        assert_eq!(j["validation"]["accuracy"], 0.875);
+        assert_eq!(j["slots"][2]["check"]["reason"]["got"], 3);
         let mut wrong = j.clone();
         wrong["version"] = 2.into();
         assert!(RoundReport::from_json(&serde_json::to_vec(&wrong).unwrap()).is_err());

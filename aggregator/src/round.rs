@@ -121,6 +121,26 @@ pub fn round_witness(
     .map_err(AggregatorError::Witness)
 }
 
+/// A round proven (or resumed) and saved, ready for `finalize_round`.
+#[derive(Debug, Clone)]
+pub struct PreparedRound {
+    pub round: u32,
+    pub finalization: Finalization,
+    pub report_cid: String,
+    /// Set only when the report was computed in this run.
+    pub report: Option<RoundReport>,
+    /// Taken from the state file without proving again.
+    pub resumed: bool,
+}
+
+/// What [`Aggregator::prepare_round`] did.
+#[derive(Debug, Clone)]
+pub enum Prepare {
+    Ready(Box<PreparedRound>),
+    AlreadyFinalized,
+    NotReady,
+}
+
 /// A slot after checking: facts for the report and, if it opened, its values.
 struct Checked {
     facts: Vec<SlotFacts>,
@@ -203,13 +223,26 @@ impl Aggregator<'_> {
     }
 
     /// Does the current round if the project is aggregating it: the whole of a round,
-    /// restart-safe. Never sends a `set_aside` the chain already holds, never finalises a
-    /// round the chain has moved past, and reuses a stored proof for an unchanged statement.
+    /// restart-safe ([`Aggregator::prepare_round`], then `finalize_round` unless the chain
+    /// has moved past the round).
     pub async fn aggregate_round(&self, ctx: &ProjectContext) -> Result<RoundStep> {
+        let p = match self.prepare_round(ctx).await? {
+            Prepare::Ready(p) => p,
+            Prepare::AlreadyFinalized => return Ok(RoundStep::AlreadyFinalized),
+            Prepare::NotReady => return Ok(RoundStep::NotReady),
+        };
+        self.finalize_prepared(*p).await
+    }
+
+    /// Everything up to sending `finalize_round`: checks every reveal, sends the set-asides
+    /// the chain does not hold yet, and proves — or, if the state file holds a proof for
+    /// exactly today's statement, reuses it. The result is saved in the state file before
+    /// it is returned, so a crash after this never costs a second proof.
+    pub async fn prepare_round(&self, ctx: &ProjectContext) -> Result<Prepare> {
         let project = self.config.project;
         let view = self.market.project(project).await?;
         if view.phase != Phase::Aggregate {
-            return Ok(RoundStep::NotReady);
+            return Ok(Prepare::NotReady);
         }
         let round = view.round;
         let file = self.state_file();
@@ -269,8 +302,8 @@ impl Aggregator<'_> {
             state.rounds.get(&round),
             &key,
         ) {
-            Decision::AlreadyFinalized => return Ok(RoundStep::AlreadyFinalized),
-            Decision::Wait => return Ok(RoundStep::NotReady),
+            Decision::AlreadyFinalized => return Ok(Prepare::AlreadyFinalized),
+            Decision::Wait => return Ok(Prepare::NotReady),
             Decision::Resume(p) => {
                 tracing::info!(project, round, report = %p.report_cid, "resuming with the stored proof");
                 (*p, None)
@@ -292,16 +325,28 @@ impl Aggregator<'_> {
                 what: file.path().display().to_string(),
                 problem: "the stored finalisation does not decode".into(),
             })?;
+        Ok(Prepare::Ready(Box::new(PreparedRound {
+            round,
+            finalization,
+            report_cid: prepared.report_cid,
+            resumed: report.is_none(),
+            report,
+        })))
+    }
 
-        // Never twice: read the round again right before sending.
+    /// Sends a prepared round's `finalize_round`, after reading the round again (never
+    /// twice), and records it in the state file.
+    pub async fn finalize_prepared(&self, p: PreparedRound) -> Result<RoundStep> {
+        let project = self.config.project;
+        let round = p.round;
         let now = self.market.project(project).await?;
         if now.round != round {
             return Ok(RoundStep::AlreadyFinalized);
         }
-        tracing::info!(project, round, model = %prepared.finalization.model_cid, "finalising");
+        tracing::info!(project, round, report = %p.report_cid, "finalising");
         let events = match self
             .market
-            .finalize_round(self.signer, project, &finalization)
+            .finalize_round(self.signer, project, &p.finalization)
             .await
         {
             Ok(ev) => ev,
@@ -314,15 +359,17 @@ impl Aggregator<'_> {
                 return Err(e);
             }
         };
+        let file = self.state_file();
+        let mut state = file.load(project)?;
         state.round_mut(round).finalized = true;
         file.save(&state)?;
-        tracing::info!(project, round, report = %prepared.report_cid, "round finalised");
+        tracing::info!(project, round, report = %p.report_cid, "round finalised");
         Ok(RoundStep::Finalized(Box::new(RoundDone {
             round,
-            finalization,
-            report_cid: prepared.report_cid.clone(),
-            resumed: report.is_none(),
-            report,
+            finalization: p.finalization,
+            report_cid: p.report_cid,
+            resumed: p.resumed,
+            report: p.report,
             events,
         })))
     }

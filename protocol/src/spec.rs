@@ -84,31 +84,67 @@ pub struct FixedPoint {
     pub scale_bits: u8,
 }
 
-/// An f32 read through `serde_json::Value`. Inside an internally tagged enum serde buffers
-/// the fields first, and when any crate in the build turns on serde_json's
-/// `arbitrary_precision` (polkadot-sdk's genesis builder does, in the embedded chain) a
-/// buffered float arrives as a map that a plain `f32` refuses; `Value` reads both forms.
-fn number_f32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
-    use serde::de::Error;
-    let v = serde_json::Value::deserialize(d)?;
-    v.as_f64()
-        .map(|x| x as f32)
-        .ok_or_else(|| D::Error::custom(format!("expected a number, found {v}")))
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(try_from = "AggregationJson", into = "AggregationJson")]
 pub enum Aggregation {
     /// Norm bound, then Multi-Krum (keep n − f), then the mean of the kept updates.
     MultiKrum {
         /// L2 bound B on an update, in real units.
-        #[serde(deserialize_with = "number_f32")]
         norm_bound: f32,
         /// Byzantine budget f.
         byzantine: u32,
         /// Circuit slots N (the most trainers a round can have).
         slots: u32,
     },
+}
+
+/// The JSON form of [`Aggregation`]: `{"rule": "multi_krum", "norm_bound": …, …}`.
+///
+/// A plain struct instead of serde's internally tagged enum: that buffers the fields before
+/// it reads the tag, and buffered floats cannot be read back when serde_json's
+/// `arbitrary_precision` feature is on — which a polkadot-sdk crate (sp-genesis-builder)
+/// turns on in every build that includes the embedded chain. The protocol's tests run with
+/// that feature on (dev-dependency) so this stays fixed.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AggregationJson {
+    rule: String,
+    norm_bound: f32,
+    byzantine: u32,
+    slots: u32,
+}
+
+impl TryFrom<AggregationJson> for Aggregation {
+    type Error = String;
+
+    fn try_from(j: AggregationJson) -> Result<Self, String> {
+        match j.rule.as_str() {
+            "multi_krum" => Ok(Self::MultiKrum {
+                norm_bound: j.norm_bound,
+                byzantine: j.byzantine,
+                slots: j.slots,
+            }),
+            other => Err(format!(
+                "unknown aggregation rule {other:?} (this version knows \"multi_krum\")"
+            )),
+        }
+    }
+}
+
+impl From<Aggregation> for AggregationJson {
+    fn from(a: Aggregation) -> Self {
+        let Aggregation::MultiKrum {
+            norm_bound,
+            byzantine,
+            slots,
+        } = a;
+        Self {
+            rule: "multi_krum".into(),
+            norm_bound,
+            byzantine,
+            slots,
+        }
+    }
 }
 
 /// One thing wrong with a spec, with the JSON path of the field.
@@ -419,6 +455,24 @@ mod tests {
             ProjectSpec::from_json("{"),
             Err(SpecError::Json(_))
         ));
+        let mut v: serde_json::Value = serde_json::from_str(&digits().to_json()).unwrap();
+        v["aggregation"]["rule"] = serde_json::json!("fed_avg");
+        assert!(
+            matches!(ProjectSpec::from_json(&v.to_string()), Err(SpecError::Json(m)) if m.contains("fed_avg"))
+        );
+        let mut v: serde_json::Value = serde_json::from_str(&digits().to_json()).unwrap();
+        v["aggregation"]["extra"] = serde_json::json!(2);
+        assert!(
+            matches!(ProjectSpec::from_json(&v.to_string()), Err(SpecError::Json(m)) if m.contains("extra"))
+        );
+    }
+
+    #[test]
+    fn the_aggregation_keeps_its_json_form() {
+        let v: serde_json::Value = serde_json::from_str(&digits().to_json()).unwrap();
+        let a = &v["aggregation"];
+        assert_eq!(a["rule"], "multi_krum");
+        assert_eq!(a.as_object().unwrap().len(), 4, "{a}");
     }
 }
 
