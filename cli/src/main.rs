@@ -49,10 +49,21 @@ enum Cmd {
     Data(data::DataCmd),
     /// Run the demo: on the embedded chain (in-process pallet-contracts) by default, or on
     /// the devnet's substrate-contracts-node with --node (brought up if needed)
+    ///
+    /// Example: merit data fetch-digits --out digits.csv && merit demo --digits digits.csv
     Demo {
         /// Use the devnet's substrate-contracts-node instead of the embedded chain
         #[arg(long)]
         node: bool,
+        /// The digits CSV (`merit data fetch-digits --out FILE`)
+        #[arg(long, env = "MERIT_DIGITS", default_value = "digits.csv")]
+        digits: PathBuf,
+        /// Rounds to run
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        /// Print the summary as one JSON object
+        #[arg(long)]
+        json: bool,
     },
     /// Benchmarks (proving time and memory; training speed and accuracy)
     #[command(subcommand)]
@@ -183,7 +194,7 @@ async fn main() {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MERIT_LOG")
                 // The trainer node reports each phase at info level.
-                .unwrap_or_else(|_| "warn,merit_trainer=info".into()),
+                .unwrap_or_else(|_| "warn,merit_trainer=info,merit_aggregator=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -272,7 +283,12 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Demo { node } => demo(&data, node).await,
+        Cmd::Demo {
+            node,
+            digits,
+            rounds,
+            json,
+        } => demo(&data, node, digits, rounds, json).await,
         Cmd::Bench(b) => bench::run(b),
         Cmd::Aggregator(c) => aggregate::run(&data, c).await,
         Cmd::Verify(a) => aggregate::verify(&data, a).await,
@@ -507,19 +523,15 @@ fn print_project(p: &merit_protocol::abi::ProjectView) {
     );
 }
 
-/// The spec the demo posts (also a starting point for users: examples/digits-spec.json).
-const DEMO_SPEC: &str = include_str!("../../examples/digits-spec.json");
-
-/// The demo as far as Merit is built today: escrow a project whose spec lives in IPFS and
-/// read everything back from chain + IPFS alone.
-async fn demo(data: &PathBuf, node: bool) -> Result<()> {
+/// The whole story (`merit_cli::story`), on the embedded chain or the devnet's node.
+async fn demo(data: &PathBuf, node: bool, digits: PathBuf, rounds: u32, json: bool) -> Result<()> {
     // Either the devnet (node + IPFS, left running), or the embedded chain with an IPFS
     // daemon of its own that stops when the demo ends.
     let (market, ipfs, _daemon) = if node {
         let info = match DevnetInfo::read(data) {
             Ok(i) if i.processes_alive() => i,
             _ => {
-                println!("bringing the devnet up first…");
+                eprintln!("bringing the devnet up first…");
                 match devnet::up(&DevnetOptions::new(data)).await? {
                     UpOutcome::Started(i) | UpOutcome::AlreadyRunning(i) => i,
                 }
@@ -533,102 +545,35 @@ async fn demo(data: &PathBuf, node: bool) -> Result<()> {
         let (_, market) = merit_cli::chain::embedded_marketplace(None).await?;
         (market, daemon.store()?, Some(daemon))
     };
-    println!(
-        "== Merit demo — foundation slice, on the {} chain ==",
+    eprintln!(
+        "== Merit demo on the {} chain: an owner, 5 trainer nodes (2 honest; label-flip, \
+         free-rider and copier are SIMULATED attackers), an aggregator proving every round ==",
         market.backend_kind()
     );
-    println!(
-        "(what exists today: devnet, escrow on chain, validated specs in IPFS. Trainers, rounds,"
-    );
-    println!(" aggregation, proofs and payouts arrive with their own issues.)\n");
-
-    let alice = dev_signer("alice")?;
-    let charlie = dev_signer("charlie")?;
-
-    let spec = ProjectSpec::from_json(DEMO_SPEC).context("the demo spec")?;
-    let spec_bytes = spec.to_json().into_bytes();
-    let cid = ipfs
-        .add(spec_bytes.clone())
-        .await
-        .context("putting the spec into IPFS")?;
-    println!(
-        "1. owner (alice) validated the spec ({}: MLP with {} parameters, {} rounds) and put it in IPFS: {cid}",
-        spec.task.name,
-        spec.parameter_count(),
-        spec.rounds
-    );
-
-    let model = owner::initial_model(&spec, 7)?;
-    let model_cid = ipfs
-        .add(model.encode())
-        .await
-        .context("putting the initial model into IPFS")?;
-    let keys = owner::setup_round(&spec)?;
-    let pk_cid = ipfs
-        .add(keys.proving_key_file.clone())
-        .await
-        .context("putting the proving key into IPFS")?;
-    let shape = merit_protocol::rule::RuleParams::from_spec(&spec);
-    println!(
-        "   initial model in IPFS: {model_cid}; trusted setup of the round circuit ({} slots × {} parameters) took {:.1}s;",
-        shape.slots, shape.dim, keys.seconds
-    );
-    println!(
-        "   verifying key ({} bytes) goes on chain, proving key ({} bytes) into IPFS: {pk_cid}",
-        keys.verifying_key.len(),
-        keys.proving_key_file.len()
-    );
-
-    let pool: u128 = 5_000_000_000_000_000;
-    let before = market.free_balance(&account_of(&alice)).await?;
-    let params = owner::project_params(owner::ParamsFor {
-        spec: &spec,
-        spec_cid: cid.to_string(),
-        model: &model,
-        model_cid: model_cid.to_string(),
-        proving_key_cid: pk_cid.to_string(),
-        min_trainers: 2,
-        trainer_stake: 1_000_000_000_000,
-        aggregator: account_of(&charlie).0,
-        aggregator_fee: pool / 20,
-        aggregator_bond: 0,
-        deadlines: Deadlines {
-            join: 100,
-            commit: 50,
-            reveal: 50,
-            aggregate: 50,
-        },
-    });
-    let id = market
-        .create_project(&alice, &params, &keys.verifying_key, pool)
-        .await?;
-    let after = market.free_balance(&account_of(&alice)).await?;
-    println!(
-        "2. alice posted project {id}, escrowing {pool}; her balance fell by {} (pool + fees)",
-        before - after
-    );
-
-    let p = market.project(id).await?;
-    println!("3. anyone reads it back from the contract:");
-    print_project(&p);
-    let escrow = market.free_balance(market.address()).await?;
-    println!("   contract balance: {escrow}");
-
-    let cid_on_chain = merit_storage::parse_cid(&String::from_utf8_lossy(&p.params.spec_cid))?;
-    let fetched = ipfs.get(&cid_on_chain, 1 << 20).await?;
-    if fetched != spec_bytes {
-        bail!("the spec fetched from IPFS differs from what was stored");
+    let work = tempfile_dir(data)?;
+    let opts = merit_cli::story::StoryOptions {
+        digits,
+        work_dir: work,
+        rounds,
+    };
+    let summary = merit_cli::story::run(&market, &ipfs, &opts).await?;
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        merit_cli::story::print_table(&summary);
     }
-    let again = ProjectSpec::from_json(std::str::from_utf8(&fetched)?)?;
-    println!(
-        "4. and fetches the spec from IPFS by the CID the chain holds: {} bytes, identical, valid ({} parameters)",
-        fetched.len(),
-        again.parameter_count()
-    );
-    println!(
-        "\ndemo done: {} project(s) on the marketplace at {}",
-        market.project_count().await?,
-        market.address()
-    );
     Ok(())
+}
+
+/// A fresh directory for the demo's node state under the data dir.
+fn tempfile_dir(data: &std::path::Path) -> Result<PathBuf> {
+    let dir = data.join("demo").join(format!(
+        "run-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }

@@ -207,11 +207,27 @@ fn demo(node: bool, keep: bool) -> Result<(), String> {
         node,
         contract_tools: false,
     })?;
+    // The UCI digits, once, from the scikit-learn wheel on PyPI (sha256-checked).
+    let digits = setup::tools_dir().join("digits.csv");
+    if !digits.exists() {
+        let out = digits.to_string_lossy().into_owned();
+        run_step(
+            "merit data fetch-digits",
+            merit(&["data", "fetch-digits", "--out", &out]),
+        )?;
+    }
+    let digits = digits.to_string_lossy().into_owned();
     if !node {
-        return run_step("merit demo (embedded chain)", merit(&["demo"]));
+        return run_step(
+            "merit demo (embedded chain)",
+            merit(&["demo", "--digits", &digits]),
+        );
     }
     run_step("merit devnet up", merit(&["devnet", "up"]))?;
-    let story = run_step("merit demo --node", merit(&["demo", "--node"]));
+    let story = run_step(
+        "merit demo --node",
+        merit(&["demo", "--node", "--digits", &digits]),
+    );
     if keep {
         println!("==> devnet left running (`merit devnet down` stops it)");
     } else {

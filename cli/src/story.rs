@@ -1,0 +1,342 @@
+//! The whole story, as `merit demo` tells it: the owner posts a digits project; five
+//! trainer nodes (two honest, one label-flipping, one free-rider, one copier — the last
+//! three simulated misbehaviour, marked as such) and the aggregator node run every round
+//! with proofs verified on chain; everyone claims. Each role goes through its own crate and
+//! its own key, as concurrent tasks of this process.
+
+use crate::owner;
+use anyhow::{bail, Context, Result};
+use merit_aggregator::{run_aggregator, Aggregator, AggregatorConfig};
+use merit_chain::client::account_of;
+use merit_chain::{dev_signer, Marketplace, Signer};
+use merit_protocol::abi::{Deadlines, Phase};
+use merit_protocol::reward;
+use merit_protocol::spec::{Aggregation, ProjectSpec};
+use merit_storage::IpfsStore;
+use merit_trainer::behaviour::Behaviour;
+use merit_trainer::data::{self, Dataset, Partition};
+use merit_trainer::learner::{CandleMlp, Learner};
+use merit_trainer::node::{self as tnode, run_trainer, NodeConfig, TrainerNode};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The demo's project: examples/digits-spec.json with one slot per trainer and enough
+/// local epochs for three rounds to learn something.
+const DEMO_SPEC: &str = include_str!("../../examples/digits-spec.json");
+const TRAINERS: usize = 5;
+const POOL: u128 = 5_000_000_000_000_000;
+const STAKE: u128 = 1_000_000_000_000;
+
+pub struct StoryOptions {
+    /// The digits CSV (`merit data fetch-digits`).
+    pub digits: PathBuf,
+    /// Where the nodes keep their state files.
+    pub work_dir: PathBuf,
+    pub rounds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrainerSummary {
+    pub account: String,
+    pub behaviour: String,
+    pub slot: u32,
+    pub samples: usize,
+    pub total_score: u32,
+    pub rejected_rounds: u32,
+    /// What the trainer's claim paid (reward plus its stake, unless forfeited).
+    pub payout: u128,
+    pub stake_returned: bool,
+}
+
+/// The summary `merit demo --json` prints (issue #13's schema).
+#[derive(Debug, Serialize)]
+pub struct StorySummary {
+    pub chain: String,
+    pub rounds: u32,
+    pub final_accuracy: f32,
+    pub initial_accuracy: f32,
+    pub trainers: Vec<TrainerSummary>,
+    pub aggregator_fee: u128,
+    pub owner_refund: u128,
+    pub contract_balance_after: u128,
+    pub proofs_verified_on_chain: usize,
+    /// Share of the trainers' rewards (payouts less returned stakes) that went to the
+    /// simulated attackers.
+    pub attacker_reward_share: f64,
+    pub seconds: f64,
+}
+
+fn demo_spec(rounds: u32) -> Result<ProjectSpec> {
+    let mut spec = ProjectSpec::from_json(DEMO_SPEC).context("the demo spec")?;
+    spec.rounds = rounds;
+    spec.training.local_epochs = 5;
+    let Aggregation::MultiKrum { slots, .. } = &mut spec.aggregation;
+    *slots = TRAINERS as u32;
+    spec.validate().context("the demo spec")?;
+    Ok(spec)
+}
+
+/// The owner's holdout and one IID share per trainer, features scaled to [0, 1].
+fn split_digits(path: &Path) -> Result<(Dataset, Vec<Dataset>)> {
+    let mut d = data::load_csv(path, 64, 10)
+        .with_context(|| format!("{} (get it with `merit data fetch-digits`)", path.display()))?;
+    d.scale(16.0);
+    let all: Vec<usize> = (0..d.len()).collect();
+    let (train, test) = data::stratified_split(&d, &all, data::TEST_FRACTION, data::HOLDOUT_SEED);
+    let shares = data::partition(&d, &train, TRAINERS, Partition::Iid, 10, 7)?;
+    Ok((
+        d.select(&test),
+        shares.iter().map(|s| d.select(s)).collect(),
+    ))
+}
+
+struct Role {
+    signer: Signer,
+    behaviour: Behaviour,
+}
+
+fn roles() -> Result<Vec<Role>> {
+    let uri: subxt_signer::SecretUri = "//Bob//stash".parse().context("a dev URI")?;
+    let stash = subxt_signer::sr25519::Keypair::from_uri(&uri).context("a dev key")?;
+    Ok(vec![
+        Role {
+            signer: dev_signer("bob")?,
+            behaviour: Behaviour::Honest,
+        },
+        Role {
+            signer: dev_signer("dave")?,
+            behaviour: Behaviour::Honest,
+        },
+        Role {
+            signer: dev_signer("eve")?,
+            behaviour: Behaviour::LabelFlip,
+        },
+        Role {
+            signer: dev_signer("ferdie")?,
+            behaviour: Behaviour::FreeRider,
+        },
+        // Reveals slot 0's published update as its own; the aggregator sets it aside.
+        Role {
+            signer: stash,
+            behaviour: Behaviour::Copy(0),
+        },
+    ])
+}
+
+/// Runs the story on `market` + `ipfs` and returns its summary.
+pub async fn run(
+    market: &Marketplace,
+    ipfs: &IpfsStore,
+    opts: &StoryOptions,
+) -> Result<StorySummary> {
+    let started = Instant::now();
+    let spec = demo_spec(opts.rounds)?;
+    let (test, shares) = split_digits(&opts.digits)?;
+    let owner_key = dev_signer("alice")?;
+    let agg_key = dev_signer("charlie")?;
+    let escrow_before = market.free_balance(market.address()).await?;
+
+    // 1. The owner posts the project.
+    let spec_cid = ipfs.add(spec.to_json().into_bytes()).await?;
+    let model = owner::initial_model(&spec, 7)?;
+    let model_cid = ipfs.add(model.encode()).await?;
+    println!(
+        "owner: trusted setup of the round circuit ({} slots × {} parameters)…",
+        TRAINERS,
+        spec.parameter_count()
+    );
+    let keys = owner::setup_round(&spec)?;
+    let pk_cid = ipfs.add(keys.proving_key_file.clone()).await?;
+    let params = owner::project_params(owner::ParamsFor {
+        spec: &spec,
+        spec_cid: spec_cid.to_string(),
+        model: &model,
+        model_cid: model_cid.to_string(),
+        proving_key_cid: pk_cid.to_string(),
+        min_trainers: TRAINERS as u32,
+        trainer_stake: STAKE,
+        aggregator: account_of(&agg_key).0,
+        aggregator_fee: POOL / 20,
+        aggregator_bond: STAKE,
+        deadlines: Deadlines {
+            join: 500,
+            commit: 500,
+            reveal: 500,
+            aggregate: 500,
+        },
+    });
+    let id = market
+        .create_project(&owner_key, &params, &keys.verifying_key, POOL)
+        .await?;
+    println!(
+        "owner: posted project {id} ({} rounds, {} trainers, pool {POOL}); setup took {:.1}s",
+        spec.rounds, TRAINERS, keys.seconds
+    );
+    let learner = CandleMlp::from_spec(&spec);
+    let initial = merit_protocol::fixed::dequantise_all(&model.values, model.scale_bits)?;
+    let initial_accuracy = learner.accuracy(&initial, &test)?;
+
+    // 2. The aggregator and the trainers, each a node of its own.
+    let agg = {
+        let (market, ipfs, signer) = (market.clone(), ipfs.clone(), agg_key.clone());
+        let dir = opts.work_dir.join("aggregator");
+        tokio::spawn(async move {
+            let mut config = AggregatorConfig::new(id, dir);
+            config.poll = Duration::from_millis(200);
+            let a = Aggregator {
+                market: &market,
+                ipfs: &ipfs,
+                signer: &signer,
+                config,
+                evaluator: None,
+            };
+            run_aggregator(&a).await
+        })
+    };
+    let roles = roles()?;
+    let spawn = |i: usize, data: Dataset| {
+        let (market, ipfs, spec) = (market.clone(), ipfs.clone(), spec.clone());
+        let signer = roles[i].signer.clone();
+        let mut cfg = NodeConfig::new(id, opts.work_dir.join(format!("trainer-{i}")));
+        cfg.behaviour = roles[i].behaviour;
+        cfg.seed = i as u64;
+        cfg.poll = Duration::from_millis(200);
+        cfg.progress = false;
+        tokio::spawn(async move {
+            let node = TrainerNode::new(
+                &market,
+                &ipfs,
+                &signer,
+                data,
+                CandleMlp::from_spec(&spec),
+                cfg,
+            )?;
+            run_trainer(node).await
+        })
+    };
+    let mut nodes: Vec<_> = (0..TRAINERS - 1)
+        .map(|i| spawn(i, shares[i].clone()))
+        .collect();
+    // The copier joins last, so the slot it copies (0) is someone else's.
+    while (market.project(id).await?.trainers as usize) < TRAINERS - 1 {
+        if nodes.iter().any(|n| n.is_finished()) {
+            bail!("a trainer node stopped before joining");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    nodes.push(spawn(TRAINERS - 1, shares[TRAINERS - 1].clone()));
+    // The owner starts once everyone joined and the bond is in.
+    loop {
+        let v = market.project(id).await?;
+        if v.trainers as usize == TRAINERS && v.aggregator_bonded {
+            market.start(&owner_key, id).await?;
+            println!("owner: {TRAINERS} trainers joined, bond posted: started");
+            break;
+        }
+        if agg.is_finished() || nodes.iter().any(|n| n.is_finished()) {
+            bail!("a node stopped before the project started");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut earned = Vec::new();
+    for n in nodes {
+        earned.push(n.await.context("a trainer node panicked")??);
+    }
+    let summary = agg.await.context("the aggregator node panicked")??;
+    if summary.phase != Phase::Finished {
+        bail!("the project ended {:?}, not Finished", summary.phase);
+    }
+
+    // 3. Everyone else claims; the model is evaluated on the owner's holdout.
+    let owner_refund = market.claim(&owner_key, id).await?;
+    let aggregator_fee = market.claim(&agg_key, id).await?;
+    let view = market.project(id).await?;
+    let global = tnode::load_global(ipfs, &view, &spec).await?;
+    let final_accuracy = learner.accuracy(&global.params, &test)?;
+    let totals = market.trainers(id).await?;
+    let mut trainers = Vec::new();
+    for t in &totals {
+        let i = roles
+            .iter()
+            .position(|r| account_of(&r.signer).0 == t.account)
+            .context("an unknown trainer joined")?;
+        let e = earned
+            .iter()
+            .find(|e| e.slot == Some(t.slot))
+            .context("a slot without a node")?;
+        let forfeited =
+            reward::stake_forfeited(t.missed_reveal, t.rejected_rounds, spec.max_rejected_rounds);
+        trainers.push(TrainerSummary {
+            account: account_of(&roles[i].signer).to_string(),
+            behaviour: roles[i].behaviour.to_string(),
+            slot: t.slot,
+            samples: shares[i].len(),
+            total_score: t.total_score,
+            rejected_rounds: t.rejected_rounds,
+            payout: e.claimed,
+            stake_returned: !forfeited,
+        });
+    }
+    let reward_of = |t: &TrainerSummary| {
+        t.payout
+            .saturating_sub(if t.stake_returned { STAKE } else { 0 })
+    };
+    let all: u128 = trainers.iter().map(reward_of).sum();
+    let attackers: u128 = trainers
+        .iter()
+        .filter(|t| t.behaviour != "honest")
+        .map(reward_of)
+        .sum();
+    Ok(StorySummary {
+        chain: market.backend_kind().to_string(),
+        rounds: view.round,
+        final_accuracy,
+        initial_accuracy,
+        trainers,
+        aggregator_fee,
+        owner_refund,
+        contract_balance_after: market
+            .free_balance(market.address())
+            .await?
+            .saturating_sub(escrow_before),
+        proofs_verified_on_chain: summary.rounds.len(),
+        attacker_reward_share: if all == 0 {
+            0.0
+        } else {
+            attackers as f64 / all as f64
+        },
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The summary as a table.
+pub fn print_table(s: &StorySummary) {
+    println!(
+        "\n{:<50} {:<12} {:>5} {:>8} {:>6} {:>22} {:>6}",
+        "trainer", "behaviour", "rows", "score", "rej.", "payout", "stake"
+    );
+    for t in &s.trainers {
+        println!(
+            "{:<50} {:<12} {:>5} {:>8} {:>6} {:>22} {:>6}",
+            t.account,
+            t.behaviour,
+            t.samples,
+            t.total_score,
+            t.rejected_rounds,
+            t.payout,
+            if t.stake_returned { "back" } else { "lost" }
+        );
+    }
+    println!(
+        "\n{} rounds proven and verified on the {} chain; test accuracy {:.1} % → {:.1} %",
+        s.proofs_verified_on_chain,
+        s.chain,
+        100.0 * s.initial_accuracy,
+        100.0 * s.final_accuracy
+    );
+    println!(
+        "aggregator fee {}; owner refund {}; simulated attackers' share of the rewards {:.1} %; contract holds {} above its starting balance; {:.0} s",
+        s.aggregator_fee, s.owner_refund, 100.0 * s.attacker_reward_share, s.contract_balance_after, s.seconds
+    );
+}
