@@ -282,14 +282,12 @@ mod tests {
         let ws = "[workspace.dependencies]\nark-ff = \"0.5\"\n";
         std::fs::write(root.join("Cargo.toml"), ws).unwrap();
         let h0 = inputs_hash(root).unwrap();
-        // Neither build outputs, the contract's unit tests nor profiles count.
+        // Neither build outputs, the contract's unit tests, profiles nor other crates'
+        // dependencies count.
         std::fs::write(c.join("target").join("junk.rs"), "x").unwrap();
         std::fs::write(c.join("tests.rs"), "x").unwrap();
-        std::fs::write(
-            root.join("Cargo.toml"),
-            "[workspace]\n[profile.dev]\nopt-level = 1\n",
-        )
-        .unwrap();
+        let other = format!("{ws}candle-core = \"0.8\"\n[profile.dev]\nopt-level = 1\n");
+        std::fs::write(root.join("Cargo.toml"), other).unwrap();
         assert_eq!(inputs_hash(root).unwrap(), h0);
         // Sources, the lock and the protocol do.
         for f in [
@@ -302,15 +300,11 @@ mod tests {
             assert_ne!(inputs_hash(root).unwrap(), h0, "{}", f.display());
             std::fs::write(&f, old).unwrap();
         }
-        std::fs::write(
-            root.join("Cargo.toml"),
-            "[workspace]\nx = 1\n[profile.dev]\n",
-        )
-        .unwrap();
+        std::fs::write(root.join("Cargo.toml"), ws.replace("0.5", "0.6")).unwrap();
         assert_ne!(
             inputs_hash(root).unwrap(),
             h0,
-            "workspace dependencies count"
+            "inherited dependencies count"
         );
     }
 
