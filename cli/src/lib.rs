@@ -6,4 +6,5 @@ pub mod contract;
 pub mod devnet;
 pub mod owner;
 pub mod process;
+pub mod simulate;
 pub mod tools;
