@@ -74,8 +74,7 @@ pub enum SimError {
 }
 
 /// Which [`Rule`] aggregates the rounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleKind {
     /// `protocol::rule::run` (norm bound, Multi-Krum with `f`, mean, cosine scores).
     Proven,
@@ -117,6 +116,13 @@ impl RuleKind {
             }),
             Self::Reputation => Box::new(Reputation::new(REPUTATION_ALPHA, REPUTATION_THRESHOLD)),
         }
+    }
+}
+
+/// As its command-line name (`proven`, `fedavg`, …).
+impl Serialize for RuleKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -608,7 +614,9 @@ mod tests {
         }
         for k in RuleKind::ALL {
             assert_eq!(k.to_string().parse::<RuleKind>(), Ok(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.to_string());
         }
+        assert_eq!(RuleKind::FedAvg.to_string(), "fedavg");
         assert!("krum".parse::<RuleKind>().is_err());
     }
 
