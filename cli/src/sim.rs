@@ -87,3 +87,45 @@ pub fn run(a: SimulateArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: SimulateArgs,
+    }
+
+    #[test]
+    fn flags_parse_into_typed_values() {
+        let c = Cli::try_parse_from([
+            "simulate",
+            "--attack",
+            "scale:10:0.2",
+            "--rule",
+            "trimmed-mean",
+            "--alpha",
+            "0.5",
+            "--rounds",
+            "3",
+        ])
+        .unwrap();
+        let attack = c.a.attack.unwrap();
+        assert_eq!(attack.to_string(), "scale:10:0.2");
+        assert_eq!(c.a.rule, RuleKind::TrimmedMean);
+        assert_eq!(
+            (c.a.alpha, c.a.rounds, c.a.trainers),
+            (Some(0.5), Some(3), 10)
+        );
+        assert!(!c.a.json && c.a.byzantine.is_none());
+        for bad in [
+            ["simulate", "--attack", "scale:10"],
+            ["simulate", "--rule", "krum"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+}
