@@ -6,5 +6,6 @@ pub mod contract;
 pub mod devnet;
 pub mod owner;
 pub mod process;
+pub mod simulate;
 pub mod story;
 pub mod tools;

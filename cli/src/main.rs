@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 mod aggregate;
 mod bench;
 mod data;
+mod sim;
 mod trainer;
 
 #[derive(Parser)]
@@ -73,6 +74,9 @@ enum Cmd {
     Aggregator(aggregate::AggregatorCmd),
     /// Re-check a finalised round from chain + IPFS alone (exit status 1 on any disagreement)
     Verify(aggregate::VerifyArgs),
+    /// Rounds in memory (no chain, no proofs) with the nodes' trainer and rule code:
+    /// accuracy under attack and each trainer's score, for experiments
+    Simulate(sim::SimulateArgs),
 }
 
 #[derive(Subcommand)]
@@ -294,6 +298,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Verify(a) => aggregate::verify(&data, a).await,
         Cmd::Trainer(t) => trainer::run(&data, t).await,
         Cmd::Data(d) => data::run(d),
+        Cmd::Simulate(a) => sim::run(a),
     }
 }
 
