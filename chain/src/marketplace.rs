@@ -433,9 +433,26 @@ impl Marketplace {
         Ok(())
     }
 
-    /// Joins with exactly the project's stake; returns the slot.
+    /// Joins with exactly the project's stake; returns the slot. The slot is read from the
+    /// `TrainerJoined` event of the block that included the join, not from the dry-run:
+    /// another trainer may join in between and take the slot the dry-run saw.
     pub async fn join(&self, signer: &Signer, project: u32, stake: u128) -> Result<u32> {
-        Ok(self.exec::<u32>(signer, "join", project, stake).await?.0)
+        let me = account_of(signer).0;
+        let (dry_slot, events) = self
+            .exec_events::<u32>(signer, "join", project, stake)
+            .await?;
+        Ok(events
+            .iter()
+            .find_map(|e| match e {
+                MarketEvent::TrainerJoined {
+                    project: p,
+                    trainer,
+                    slot,
+                    ..
+                } if *p == project && *trainer == me => Some(*slot),
+                _ => None,
+            })
+            .unwrap_or(dry_slot))
     }
 
     pub async fn start(&self, signer: &Signer, project: u32) -> Result<()> {
@@ -533,8 +550,23 @@ impl Marketplace {
         Ok(())
     }
 
-    /// Collects everything the signer is owed by an ended project; returns the amount.
+    /// Collects everything the signer is owed by an ended project; returns the amount paid,
+    /// as the `Claimed` event of the including block says.
     pub async fn claim(&self, signer: &Signer, project: u32) -> Result<u128> {
-        Ok(self.exec::<u128>(signer, "claim", project, 0).await?.0)
+        let me = account_of(signer).0;
+        let (dry_amount, events) = self
+            .exec_events::<u128>(signer, "claim", project, 0)
+            .await?;
+        Ok(events
+            .iter()
+            .find_map(|e| match e {
+                MarketEvent::Claimed {
+                    project: p,
+                    account,
+                    amount,
+                } if *p == project && *account == me => Some(*amount),
+                _ => None,
+            })
+            .unwrap_or(dry_amount))
     }
 }

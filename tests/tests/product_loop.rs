@@ -266,16 +266,51 @@ impl Story {
     }
 }
 
-async fn join_all<T>(tasks: Vec<tokio::task::JoinHandle<Result<T, String>>>) -> Vec<T> {
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(
-            t.await
-                .expect("task panicked")
-                .unwrap_or_else(|e| panic!("{e}")),
+type Task<T> = tokio::task::JoinHandle<Result<T, String>>;
+
+/// Waits for the trainer nodes and then the aggregator. If any node stops with an error
+/// while the others still wait (the embedded chain only moves when someone writes, so they
+/// would wait forever), fails at once with that error; and never waits past `LIVENESS`.
+async fn finish(
+    trainers: Vec<Task<Earnings>>,
+    agg: Task<merit_aggregator::NodeSummary>,
+) -> (Vec<Earnings>, merit_aggregator::NodeSummary) {
+    const LIVENESS: Duration = Duration::from_secs(1200);
+    let started = std::time::Instant::now();
+    let mut pending: Vec<Option<Task<Earnings>>> = trainers.into_iter().map(Some).collect();
+    let mut done: Vec<Option<Earnings>> = pending.iter().map(|_| None).collect();
+    while done.iter().any(Option::is_none) {
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if slot.as_ref().is_some_and(|t| t.is_finished()) {
+                let t = slot.take().expect("checked");
+                let e = t
+                    .await
+                    .expect("trainer task panicked")
+                    .unwrap_or_else(|e| panic!("trainer node {i} failed: {e}"));
+                done[i] = Some(e);
+            }
+        }
+        if agg.is_finished() && done.iter().any(Option::is_none) {
+            match agg.await.expect("aggregator task panicked") {
+                Err(e) => panic!("the aggregator node stopped early: {e}"),
+                Ok(s) => panic!("the aggregator ended ({:?}) before the trainers", s.phase),
+            }
+        }
+        assert!(
+            started.elapsed() < LIVENESS,
+            "the project did not end within {LIVENESS:?}"
         );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    out
+    let summary = tokio::time::timeout(Duration::from_secs(300), agg)
+        .await
+        .expect("the aggregator did not stop after the project ended")
+        .expect("aggregator task panicked")
+        .unwrap_or_else(|e| panic!("the aggregator node failed: {e}"));
+    (
+        done.into_iter().map(|e| e.expect("all done")).collect(),
+        summary,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -293,8 +328,7 @@ async fn trainer_and_aggregator_nodes_run_a_project_to_its_payout() {
         let agg = story.aggregator_task(id);
         let trainers: Vec<_> = (0..3).map(|w| story.trainer_task(id, w)).collect();
         story.start_when_ready(id).await;
-        let earned = join_all(trainers).await;
-        let summary = agg.await.unwrap().unwrap();
+        let (earned, summary) = finish(trainers, agg).await;
         assert_eq!(summary.phase, Phase::Finished);
         assert_eq!(summary.rounds.len(), 2);
         story.settle_and_check(id, &earned, escrow_before).await;
@@ -304,7 +338,7 @@ async fn trainer_and_aggregator_nodes_run_a_project_to_its_payout() {
 /// Waits until `who` has committed in `round` (read from the chain).
 async fn committed(market: &Marketplace, project: u32, round: u32, who: &Signer) {
     let me = account_of(who).0;
-    for _ in 0..1200 {
+    for _ in 0..12_000 {
         if let Ok(slots) = market.round_slots(project, round).await {
             if slots
                 .iter()
@@ -351,8 +385,7 @@ async fn killed_nodes_restart_from_their_state_and_the_project_still_pays() {
     assert!(agg.await.unwrap_err().is_cancelled());
     agg = story.aggregator_task(id);
 
-    let earned = join_all(trainers).await;
-    let summary = agg.await.unwrap().unwrap();
+    let (earned, summary) = finish(trainers, agg).await;
     assert_eq!(summary.phase, Phase::Finished);
     // No commitment was made twice (the contract would refuse it and the node would fail),
     // no reveal was lost: every slot revealed every round.
