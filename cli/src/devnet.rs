@@ -296,14 +296,7 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     let ipfs_log = data.join("logs").join("ipfs.log");
     let (api_url, ipfs_pid) = match (&opts.ipfs_api, &ipfs_bin) {
         (Some(url), _) => {
-            let store = IpfsStore::new(url)?;
-            store
-                .version()
-                .await
-                .map_err(|e| DevnetError::ExternalIpfs {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                })?;
+            check_external_ipfs(url).await?;
             (url.clone(), None)
         }
         (None, Some(bin)) => {
@@ -441,6 +434,18 @@ async fn node_ready(url: &str) -> Option<ChainClient> {
     Some(client)
 }
 
+/// A daemon the user runs (not ours to start or stop) must answer before we rely on it.
+async fn check_external_ipfs(url: &str) -> Result<()> {
+    IpfsStore::new(url)?
+        .version()
+        .await
+        .map_err(|e| DevnetError::ExternalIpfs {
+            url: url.into(),
+            reason: e.to_string(),
+        })?;
+    Ok(())
+}
+
 /// Initialises (once) and starts an offline IPFS daemon under `data/ipfs` on a free
 /// loopback port, writing `data/ipfs.pid`; returns the child and its API URL.
 fn spawn_ipfs(bin: &Path, data: &Path, log: &Path) -> Result<(Child, String)> {
@@ -468,14 +473,7 @@ impl IpfsDaemon {
         let data = std::path::absolute(data_dir).map_err(io(data_dir))?;
         std::fs::create_dir_all(data.join("logs")).map_err(io(&data))?;
         if let Ok(url) = std::env::var("MERIT_IPFS_API") {
-            let store = IpfsStore::new(&url)?;
-            store
-                .version()
-                .await
-                .map_err(|e| DevnetError::ExternalIpfs {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                })?;
+            check_external_ipfs(&url).await?;
             return Ok(Self {
                 api_url: url,
                 data,
