@@ -139,3 +139,61 @@ impl TestEnv {
         self.market.backend_kind()
     }
 }
+
+/// A model or update file holding `values` as one flat tensor at scale 2^-10, as the
+/// end-to-end tests write them.
+pub fn flat_file(
+    kind: merit_protocol::format::Kind,
+    values: Vec<i16>,
+) -> merit_protocol::format::ModelFile {
+    merit_protocol::format::ModelFile {
+        kind,
+        scale_bits: 10,
+        tensors: vec![merit_protocol::format::TensorShape {
+            name: "w".into(),
+            dims: vec![values.len() as u32],
+        }],
+        values,
+        floats: None,
+    }
+}
+
+/// What a test project escrowed, to settle it the protocol's way.
+#[derive(Debug, Clone, Copy)]
+pub struct Escrow {
+    pub pool: u128,
+    pub fee: u128,
+    pub bond: u128,
+    pub stake: u128,
+    pub max_rejected_rounds: u32,
+}
+
+impl Escrow {
+    /// `protocol::reward::settle` of the trainers' totals as the chain reports them.
+    pub fn settle(
+        &self,
+        totals: &[merit_protocol::abi::TrainerView],
+        outcome: merit_protocol::reward::Outcome,
+    ) -> merit_protocol::reward::Claims {
+        use merit_protocol::reward;
+        reward::settle(&reward::Settlement {
+            pool: self.pool,
+            aggregator_fee: self.fee,
+            aggregator_bond: self.bond,
+            trainers: totals
+                .iter()
+                .map(|t| reward::TrainerAccount {
+                    stake: self.stake,
+                    total_score: t.total_score,
+                    forfeited: reward::stake_forfeited(
+                        t.missed_reveal,
+                        t.rejected_rounds,
+                        self.max_rejected_rounds,
+                    ),
+                })
+                .collect(),
+            outcome,
+        })
+        .expect("the chain's totals settle")
+    }
+}

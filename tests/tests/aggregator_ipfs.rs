@@ -8,7 +8,7 @@ use merit_aggregator::{AggregatorError, SetAsideReason};
 use merit_cli::devnet::IpfsDaemon;
 use merit_protocol::abi::{Deadlines, Phase, ProjectParams, ProjectView};
 use merit_protocol::commit::{Commitment, Committer};
-use merit_protocol::format::{Kind, ModelFile, TensorShape};
+use merit_protocol::format::Kind;
 use merit_protocol::rule::RuleParams;
 use merit_protocol::verifier;
 use merit_prover::round::setup_round;
@@ -27,17 +27,7 @@ async fn store() -> ((IpfsDaemon, tempfile::TempDir), IpfsStore) {
 }
 
 fn file(kind: Kind, values: Vec<i16>) -> Vec<u8> {
-    ModelFile {
-        kind,
-        scale_bits: 10,
-        tensors: vec![TensorShape {
-            name: "w".into(),
-            dims: vec![values.len() as u32],
-        }],
-        values,
-        floats: None,
-    }
-    .encode()
+    merit_tests::flat_file(kind, values).encode()
 }
 
 fn view(spec_cid: &str, pk_cid: &str, verifying_key: Vec<u8>, slots: u32) -> ProjectView {

@@ -11,7 +11,7 @@ use merit_chain::marketplace::{Finalization, MarketEvent};
 use merit_chain::{dev_signer, ChainError, Marketplace, Signer};
 use merit_protocol::abi::{Deadlines, MarketError, Phase, ProjectParams};
 use merit_protocol::commit::Committer;
-use merit_protocol::format::{Kind, ModelFile, TensorShape};
+use merit_protocol::format::{Kind, ModelFile};
 use merit_protocol::reward;
 use merit_protocol::rule::RuleParams;
 use merit_prover::ark_bn254::Bn254;
@@ -177,16 +177,7 @@ impl World {
 }
 
 fn file(kind: Kind, values: Vec<i16>) -> ModelFile {
-    ModelFile {
-        kind,
-        scale_bits: 10,
-        tensors: vec![TensorShape {
-            name: "w".into(),
-            dims: vec![values.len() as u32],
-        }],
-        values,
-        floats: None,
-    }
+    merit_tests::flat_file(kind, values)
 }
 
 /// The protocol's settlement for the trainers' totals as the chain reports them.
@@ -194,21 +185,14 @@ fn expected_claims(
     totals: &[merit_protocol::abi::TrainerView],
     outcome: reward::Outcome,
 ) -> reward::Claims {
-    reward::settle(&reward::Settlement {
+    merit_tests::Escrow {
         pool: POOL,
-        aggregator_fee: FEE,
-        aggregator_bond: BOND,
-        trainers: totals
-            .iter()
-            .map(|t| reward::TrainerAccount {
-                stake: STAKE,
-                total_score: t.total_score,
-                forfeited: reward::stake_forfeited(t.missed_reveal, t.rejected_rounds, 0),
-            })
-            .collect(),
-        outcome,
-    })
-    .unwrap()
+        fee: FEE,
+        bond: BOND,
+        stake: STAKE,
+        max_rejected_rounds: 0,
+    }
+    .settle(totals, outcome)
 }
 
 async fn assert_claims(m: &Marketplace, id: u32, w: &World, want: &reward::Claims) {

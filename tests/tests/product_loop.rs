@@ -198,21 +198,14 @@ impl Story {
         let v = self.market.project(project).await.unwrap();
         assert_eq!((v.phase, v.round), (Phase::Finished, 2));
         let totals = self.market.trainers(project).await.unwrap();
-        let want = reward::settle(&reward::Settlement {
+        let want = merit_tests::Escrow {
             pool: POOL,
-            aggregator_fee: FEE,
-            aggregator_bond: BOND,
-            trainers: totals
-                .iter()
-                .map(|t| reward::TrainerAccount {
-                    stake: STAKE,
-                    total_score: t.total_score,
-                    forfeited: reward::stake_forfeited(t.missed_reveal, t.rejected_rounds, 2),
-                })
-                .collect(),
-            outcome: reward::Outcome::Finished,
-        })
-        .unwrap();
+            fee: FEE,
+            bond: BOND,
+            stake: STAKE,
+            max_rejected_rounds: 2,
+        }
+        .settle(&totals, reward::Outcome::Finished);
         // Slots go by join order, which the concurrent nodes race for.
         for t in &totals {
             let e = earned
