@@ -1,5 +1,5 @@
 //! The round report: everything the aggregator computed for a round, as JSON, published
-//! to IPFS (schema: `aggregator/README.md`, "RoundReport v1").
+//! to IPFS (schema: `aggregator/README.md`, "RoundReport v2").
 
 use crate::check::SetAsideReason;
 use merit_protocol::abi::AccountBytes;
@@ -8,7 +8,8 @@ use merit_protocol::format::ModelFile;
 use merit_protocol::rule::{RoundOutcome, RuleParams};
 use serde::{Deserialize, Serialize};
 
-pub const REPORT_VERSION: u32 = 1;
+/// 2: protocol v2's rule (angular Krum, band, duplicates, leave-one-out cosines).
+pub const REPORT_VERSION: u32 = 2;
 
 /// The report of one round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,7 +22,11 @@ pub struct RoundReport {
     pub prev_model: ModelRef,
     /// One per slot (N = max_trainers), in slot order.
     pub slots: Vec<SlotReport>,
-    /// Whether Multi-Krum ran (at least `f + 3` eligible updates).
+    /// `m`: the lower median of the in-bound `‖u‖²` (the band's centre).
+    pub median_norm_sq: u64,
+    /// `f'`: the Byzantine budget left after the duplicates.
+    pub byzantine_left: usize,
+    /// Whether Multi-Krum ran (at least `f' + 3` candidates).
     pub krum_ran: bool,
     pub accepted_count: usize,
     pub new_model: ModelRef,
@@ -41,6 +46,10 @@ pub struct RuleSummary {
     pub dim: usize,
     pub byzantine: usize,
     pub norm_bound_sq: u64,
+    /// ρ² per mille.
+    pub band_sq_milli: u32,
+    /// τ per mille (1001: no duplicate filter).
+    pub duplicate_milli: u32,
 }
 
 impl From<RuleParams> for RuleSummary {
@@ -50,6 +59,8 @@ impl From<RuleParams> for RuleSummary {
             dim: p.dim,
             byzantine: p.byzantine,
             norm_bound_sq: p.norm_bound_sq,
+            band_sq_milli: p.band_sq_milli,
+            duplicate_milli: p.duplicate_milli,
         }
     }
 }
@@ -105,14 +116,18 @@ pub struct SlotReport {
     pub check: SlotCheck,
     /// `‖u‖²` in fixed-point units squared (0 unless present).
     pub norm_sq: u64,
-    /// Within the norm bound (and present).
+    /// Present, non-zero and within the ceiling `B²`.
+    pub in_bound: bool,
+    /// In bound and within the length band around the median.
     pub eligible: bool,
-    /// Multi-Krum score (0 where Krum did not score the slot).
+    /// Eligible with an eligible near-copy (dropped).
+    pub duplicate: bool,
+    /// Multi-Krum score: a sum of angular distances (0 where Krum did not score the slot).
     pub krum_score: u64,
-    /// `‖u_i − u_k‖²` to every slot `k` (absent slots count as zero vectors).
-    pub distances: Vec<u64>,
-    /// `cos(u_i, S)` with `S` the accepted sum, as a float for reading (the score is the
-    /// exact integer); absent when undefined (a zero vector).
+    /// Per-mille cosine `c_ik` to every slot `k` (0 against an absent or zero slot).
+    pub cosines: Vec<i32>,
+    /// `cos(u_i, S − u_i)` against the other accepted updates, as a float for reading
+    /// (the score is the exact integer); absent unless accepted and defined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cosine: Option<f64>,
     pub accepted: bool,
@@ -159,7 +174,7 @@ pub fn slot_reports(facts: &[SlotFacts], o: &RoundOutcome) -> Vec<SlotReport> {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let denom = (o.norms[i] as f64).sqrt() * (o.sum_norm as f64).sqrt();
+            let denom = (o.norms[i] as f64).sqrt() * (o.others_norms[i] as f64).sqrt();
             SlotReport {
                 slot: i as u32,
                 account: hex::encode(f.account),
@@ -170,10 +185,12 @@ pub fn slot_reports(facts: &[SlotFacts], o: &RoundOutcome) -> Vec<SlotReport> {
                 commitment: f.commitment.map(|c| hex::encode(c.0)),
                 check: f.check.clone(),
                 norm_sq: o.norms[i],
+                in_bound: o.in_bound[i],
                 eligible: o.eligible[i],
+                duplicate: o.duplicate[i],
                 krum_score: o.krum[i],
-                distances: o.distances[i].clone(),
-                cosine: (o.present[i] && denom > 0.0).then(|| o.dots[i] as f64 / denom),
+                cosines: o.cosines[i].clone(),
+                cosine: (o.accepted[i] && denom > 0.0).then(|| o.others_dots[i] as f64 / denom),
                 accepted: o.accepted[i],
                 score: o.scores[i],
             }
@@ -206,12 +223,7 @@ mod tests {
 
     #[test]
     fn a_report_round_trips_and_names_its_fields() {
-        let p = RuleParams {
-            slots: 3,
-            dim: 2,
-            byzantine: 0,
-            norm_bound_sq: 100,
-        };
+        let p = RuleParams::new(3, 2, 0, 100);
         let u = [1i16, 2];
         let o = rule::run(&p, &[0, 0], &[Some(&u), None, Some(&u)]).unwrap();
         let facts = vec![
@@ -248,6 +260,8 @@ mod tests {
             rule: p.into(),
             prev_model: ModelRef::new("bafyprev", &Commitment([7; 32])),
             slots: slot_reports(&facts, &o),
+            median_norm_sq: o.median_norm,
+            byzantine_left: o.byzantine_left,
             krum_ran: o.krum_ran,
             accepted_count: o.accepted_count,
             new_model: ModelRef::new("bafynew", &Commitment([8; 32])),
@@ -262,20 +276,23 @@ mod tests {
         let bytes = r.to_json().unwrap();
         assert_eq!(RoundReport::from_json(&bytes).unwrap(), r);
         let j: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(j["version"], 1);
+        assert_eq!(j["version"], 2);
         assert_eq!(j["slots"][1]["check"]["status"], "set_aside");
         assert_eq!(j["slots"][1]["check"]["reason"]["kind"], "wrong_commitment");
         assert_eq!(j["slots"][0]["norm_sq"], 5);
-        assert_eq!(j["slots"][0]["distances"][1], 5);
-        assert_eq!(j["slots"][0]["distances"][2], 0);
-        // Two eligible updates with f = 0: Krum needs three, so nothing is accepted.
+        assert_eq!(j["slots"][0]["cosines"][0], 1000);
+        assert_eq!(j["slots"][0]["cosines"][1], 0);
+        // Slots 0 and 2 are identical: both duplicates, and nothing is left for Krum.
+        assert_eq!(j["slots"][2]["cosines"][0], 1000);
+        assert_eq!(j["slots"][0]["duplicate"], true);
+        assert_eq!(j["median_norm_sq"], 5);
         assert_eq!(j["krum_ran"], false);
         assert_eq!(j["slots"][0]["accepted"], false);
         assert_eq!(j["slots"][0]["score"], 0);
         assert_eq!(j["validation"]["accuracy"], 0.875);
         assert_eq!(j["slots"][2]["check"]["reason"]["got"], 3);
         let mut wrong = j.clone();
-        wrong["version"] = 2.into();
+        wrong["version"] = 1.into();
         assert!(RoundReport::from_json(&serde_json::to_vec(&wrong).unwrap()).is_err());
     }
 }

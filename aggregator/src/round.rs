@@ -458,6 +458,8 @@ impl Aggregator<'_> {
                 &view.model_commitment,
             ),
             slots: slot_reports(&facts, &outcome),
+            median_norm_sq: outcome.median_norm,
+            byzantine_left: outcome.byzantine_left,
             krum_ran: outcome.krum_ran,
             accepted_count: outcome.accepted_count,
             new_model: ModelRef::new(model_cid.clone(), &claims.new_model),
@@ -510,12 +512,7 @@ mod tests {
     /// set-aside slot and an unfilled one in the round.
     #[test]
     fn the_proven_statement_is_the_one_the_chain_rebuilds() {
-        let params = RuleParams {
-            slots: 5,
-            dim: 2,
-            byzantine: 0,
-            norm_bound_sq: 10_000,
-        };
+        let params = RuleParams::new(5, 2, 0, 10_000);
         let (pk, vk) = setup_round(params, SetupMode::InsecureDeterministicForTests(5)).unwrap();
         let c = Committer::new();
         let ups: [[i16; 2]; 4] = [[3, 1], [2, 2], [4, 0], [-9, 9]];

@@ -31,7 +31,8 @@ pub trait Rule {
     ) -> Result<RuleOutcome, RuleError>;
 }
 
-/// The rule the circuit proves (norm bound, Multi-Krum, floored mean, cosine scores).
+/// The rule the circuit proves (protocol v2: ceiling, length band, duplicate filter,
+/// Multi-Krum on directions, floored mean, leave-one-out cosine scores).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProvenRule(pub RuleParams);
 
@@ -49,7 +50,7 @@ impl ProvenRule {
 
 impl Rule for ProvenRule {
     fn name(&self) -> &'static str {
-        "multi-krum (proven)"
+        "angular-krum (proven)"
     }
 
     fn aggregate(
@@ -62,6 +63,69 @@ impl Rule for ProvenRule {
             new_model: o.new_model,
             accepted: o.accepted,
             scores: o.scores,
+        })
+    }
+}
+
+/// Protocol v1's rule, for comparisons only (never proven now): norm bound, Multi-Krum on
+/// Euclidean distances `‖u_i − u_k‖²` (keep n − f, nothing when fewer than f + 3 pass the
+/// bound), floored mean, and `⌊1000·max(0, cos(u_i, S))⌋` against the accepted sum `S`
+/// *including* `u_i`. Only `slots`, `byzantine` and `norm_bound_sq` of the parameters
+/// are read. `merit simulate --rule multi-krum-v1` shows why v2 replaced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MultiKrumV1(pub RuleParams);
+
+impl Rule for MultiKrumV1 {
+    fn name(&self) -> &'static str {
+        "multi-krum-v1"
+    }
+
+    fn aggregate(
+        &mut self,
+        prev: &[i16],
+        updates: &[Option<Vec<i16>>],
+    ) -> Result<RuleOutcome, RuleError> {
+        check_lengths(prev, updates)?;
+        let (n_slots, f) = (updates.len(), self.0.byzantine);
+        let eligible: Vec<bool> = updates
+            .iter()
+            .map(|u| {
+                u.as_ref()
+                    .is_some_and(|u| rule::norm_sq(u) <= self.0.norm_bound_sq)
+            })
+            .collect();
+        let n = eligible.iter().filter(|&&e| e).count();
+        let accepted = if n >= f + 3 {
+            let mut krum = vec![0u64; n_slots];
+            for i in (0..n_slots).filter(|&i| eligible[i]) {
+                let ds: Vec<u64> = (0..n_slots)
+                    .filter(|&k| k != i && eligible[k])
+                    .map(|k| match (&updates[i], &updates[k]) {
+                        (Some(a), Some(b)) => rule::sq_distance(a, b),
+                        _ => 0,
+                    })
+                    .collect();
+                krum[i] = rule::k_smallest(&ds, n - f - 2).0;
+            }
+            rule::keep_lowest(&krum, &eligible, n - f)
+        } else {
+            vec![false; n_slots]
+        };
+        let count = accepted.iter().filter(|&&a| a).count() as i64;
+        let mut sum = vec![0i64; prev.len()];
+        for (u, _) in updates.iter().zip(&accepted).filter(|(_, &a)| a) {
+            for (s, &v) in sum.iter_mut().zip(u.iter().flatten()) {
+                *s += i64::from(v);
+            }
+        }
+        let delta: Vec<i64> = sum
+            .iter()
+            .map(|&s| rule::floor_div(s, count.max(1)).0)
+            .collect();
+        Ok(RuleOutcome {
+            new_model: apply(prev, &delta)?,
+            scores: scores_against(updates, &accepted, &sum),
+            accepted,
         })
     }
 }
@@ -347,13 +411,24 @@ mod tests {
 
     #[test]
     fn proven_rule_is_the_protocol_rule() {
-        // Four close updates and one far one; f = 1 → k = n − f − 2 = 2, keep n − f = 4.
-        let p = RuleParams {
-            slots: 5,
-            dim: 2,
-            byzantine: 1,
-            norm_bound_sq: 1 << 20,
-        };
+        // Four directions 25–30° apart and one pointing away; f = 1 → keep n − f = 4.
+        let p = RuleParams::new(5, 2, 1, 1 << 20);
+        let ups = vec![s(&[5, 0]), s(&[4, 2]), s(&[3, 4]), s(&[1, 5]), s(&[-3, 1])];
+        let o = ProvenRule(p).aggregate(&[10, 10], &ups).unwrap();
+        assert_eq!(o.accepted, vec![true, true, true, true, false]);
+        // S = (13, 11), Δ = (⌊13/4⌋, ⌊11/4⌋) = (3, 2).
+        assert_eq!(o.new_model, vec![13, 12]);
+        // Leave-one-out: (5,0) against (8, 11): 40/(5·√185) = 0.58817 → 588.
+        assert_eq!(o.scores[0], 588);
+        assert_eq!(o.scores[4], 0);
+        let full = ProvenRule(p).run(&[10, 10], &ups).unwrap();
+        assert_eq!(full.scores, o.scores);
+    }
+
+    #[test]
+    fn v1_rule_scores_against_the_sum_with_itself() {
+        // Euclidean Krum keeps the four short updates; the far one is out.
+        let p = RuleParams::new(5, 2, 1, 1 << 20);
         let ups = vec![
             s(&[2, 0]),
             s(&[2, 2]),
@@ -361,9 +436,8 @@ mod tests {
             s(&[4, 2]),
             s(&[100, -100]),
         ];
-        let o = ProvenRule(p).aggregate(&[10, 10], &ups).unwrap();
+        let o = MultiKrumV1(p).aggregate(&[10, 10], &ups).unwrap();
         assert_eq!(o.accepted, vec![true, true, true, true, false]);
-        // S = (12, 4), Δ = (3, 1).
         assert_eq!(o.new_model, vec![13, 11]);
         // cos((2,0),(12,4)) = 24/(2·√160) = 0.9487 → 948.
         assert_eq!(o.scores[0], 948);

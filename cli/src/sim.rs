@@ -26,7 +26,7 @@ pub struct SimulateArgs {
     /// Rounds (default: the spec's)
     #[arg(long)]
     rounds: Option<u32>,
-    /// proven, fedavg, median, trimmed-mean or reputation
+    /// proven, multi-krum-v1, fedavg, median, trimmed-mean or reputation
     #[arg(long, default_value = "proven")]
     rule: RuleKind,
     /// f: Multi-Krum's Byzantine budget and the trimmed mean's trim (default: the spec's)
@@ -35,6 +35,20 @@ pub struct SimulateArgs {
     /// Dirichlet concentration for a non-IID split by label; IID when absent
     #[arg(long)]
     alpha: Option<f64>,
+    /// Power-law data sizes: trainer t holds a share ∝ (t+1)^-EXP (IID by label); wins
+    /// over --alpha
+    #[arg(long, value_name = "EXP")]
+    power_law: Option<f64>,
+    /// Also train every honest trainer alone and report the Pearson correlation of total
+    /// score with standalone accuracy
+    #[arg(long)]
+    fairness: bool,
+    /// ρ: the length band around the median (default: the spec's)
+    #[arg(long)]
+    norm_band: Option<f32>,
+    /// τ: the duplicate cosine, above 1 for none (default: the spec's)
+    #[arg(long)]
+    duplicate_cosine: Option<f32>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Local epochs per round (default: the spec's)
@@ -57,6 +71,18 @@ pub fn run(a: SimulateArgs) -> Result<()> {
     if let Some(e) = a.local_epochs {
         spec.training.local_epochs = e;
     }
+    let merit_protocol::spec::Aggregation::AngularKrum {
+        norm_band,
+        duplicate_cosine,
+        ..
+    } = &mut spec.aggregation;
+    if let Some(b) = a.norm_band {
+        *norm_band = b;
+    }
+    if let Some(t) = a.duplicate_cosine {
+        *duplicate_cosine = t;
+    }
+    spec.validate()?;
     let data = merit_trainer::data::load_csv(
         &a.data,
         spec.features.inputs as usize,
@@ -66,6 +92,8 @@ pub fn run(a: SimulateArgs) -> Result<()> {
     cfg.attack = a.attack;
     cfg.rule = a.rule;
     cfg.alpha = a.alpha;
+    cfg.power_law = a.power_law;
+    cfg.fairness = a.fairness;
     cfg.seed = a.seed;
     if let Some(r) = a.rounds {
         cfg.rounds = r;

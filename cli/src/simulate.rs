@@ -23,7 +23,9 @@
 //! The attackers are the *last* `⌈fraction · n⌉` trainers. With any attacker, the same
 //! seed and split are run again with every trainer honest, for `clean_accuracy`.
 
-use merit_aggregator::rules::{FedAvg, Median, ProvenRule, Reputation, Rule, TrimmedMean};
+use merit_aggregator::rules::{
+    FedAvg, Median, MultiKrumV1, ProvenRule, Reputation, Rule, TrimmedMean,
+};
 use merit_protocol::fixed::{self, ClipError, QuantError};
 use merit_protocol::rule::{RuleError, RuleParams};
 use merit_protocol::spec::ProjectSpec;
@@ -76,8 +78,11 @@ pub enum SimError {
 /// Which [`Rule`] aggregates the rounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleKind {
-    /// `protocol::rule::run` (norm bound, Multi-Krum with `f`, mean, cosine scores).
+    /// `protocol::rule::run` (ceiling, band, duplicates, angular Multi-Krum with `f`, mean,
+    /// leave-one-out cosine scores).
     Proven,
+    /// Protocol v1's rule (Euclidean Multi-Krum, cosine against the sum), for comparison.
+    MultiKrumV1,
     FedAvg,
     Median,
     /// Trims `f` values at each end of every coordinate.
@@ -87,8 +92,9 @@ pub enum RuleKind {
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 5] = [
+    pub const ALL: [RuleKind; 6] = [
         Self::Proven,
+        Self::MultiKrumV1,
         Self::FedAvg,
         Self::Median,
         Self::TrimmedMean,
@@ -98,6 +104,7 @@ impl RuleKind {
     fn as_str(self) -> &'static str {
         match self {
             Self::Proven => "proven",
+            Self::MultiKrumV1 => "multi-krum-v1",
             Self::FedAvg => "fedavg",
             Self::Median => "median",
             Self::TrimmedMean => "trimmed-mean",
@@ -109,6 +116,7 @@ impl RuleKind {
     pub fn build(self, params: RuleParams) -> Box<dyn Rule> {
         match self {
             Self::Proven => Box::new(ProvenRule(params)),
+            Self::MultiKrumV1 => Box::new(MultiKrumV1(params)),
             Self::FedAvg => Box::new(FedAvg),
             Self::Median => Box::new(Median),
             Self::TrimmedMean => Box::new(TrimmedMean {
@@ -133,7 +141,9 @@ impl fmt::Display for RuleKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown rule {0:?}: expected proven, fedavg, median, trimmed-mean or reputation")]
+#[error(
+    "unknown rule {0:?}: expected proven, multi-krum-v1, fedavg, median, trimmed-mean or reputation"
+)]
 pub struct BadRule(pub String);
 
 impl FromStr for RuleKind {
@@ -213,6 +223,10 @@ pub struct SimConfig {
     pub byzantine: usize,
     /// `None`: IID; `Some(α)`: Dirichlet(α) by label.
     pub alpha: Option<f64>,
+    /// Trainer `t` holds a share `∝ (t + 1)^−exponent` (IID by label); wins over `alpha`.
+    pub power_law: Option<f64>,
+    /// Also train each honest trainer alone and report the fairness correlation.
+    pub fairness: bool,
     /// Seeds the initial model, the partition, batch orders and behaviour noise.
     pub seed: u64,
 }
@@ -221,7 +235,7 @@ impl SimConfig {
     /// A configuration from a spec: its rounds and `byzantine`, IID, seed 1, no attack,
     /// the proven rule.
     pub fn new(spec: ProjectSpec, data: Dataset, trainers: usize) -> Self {
-        let merit_protocol::spec::Aggregation::MultiKrum { byzantine, .. } = spec.aggregation;
+        let merit_protocol::spec::Aggregation::AngularKrum { byzantine, .. } = spec.aggregation;
         Self {
             rounds: spec.rounds,
             byzantine: byzantine as usize,
@@ -231,6 +245,8 @@ impl SimConfig {
             attack: None,
             rule: RuleKind::Proven,
             alpha: None,
+            power_law: None,
+            fairness: false,
             seed: 1,
         }
     }
@@ -251,6 +267,9 @@ pub struct TrainerReport {
     pub accepts: u32,
     /// Its score in each round.
     pub scores: Vec<u32>,
+    /// Test accuracy of a model trained on this trainer's data alone (with `fairness`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standalone_accuracy: Option<f32>,
 }
 
 /// What a simulation measured.
@@ -263,6 +282,8 @@ pub struct SimReport {
     pub attackers: usize,
     pub byzantine: usize,
     pub alpha: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub power_law: Option<f64>,
     pub seed: u64,
     pub local_epochs: u32,
     pub train_rows: usize,
@@ -278,6 +299,10 @@ pub struct SimReport {
     pub attacker_score_share: f64,
     /// The attackers' share of the trainers.
     pub attacker_headcount_share: f64,
+    /// Pearson correlation, over the honest trainers, of total score and standalone
+    /// accuracy (RFFL's fairness; with `fairness`, `None` when undefined).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<f64>,
     pub per_trainer: Vec<TrainerReport>,
 }
 
@@ -320,9 +345,11 @@ pub fn simulate_with_progress(
     }
     let (train, test) = merit_trainer::bench::holdout(&cfg.data);
     let all: Vec<usize> = (0..train.len()).collect();
-    let how = cfg
-        .alpha
-        .map_or(Partition::Iid, |alpha| Partition::Dirichlet { alpha });
+    let how = match (cfg.power_law, cfg.alpha) {
+        (Some(exponent), _) => Partition::PowerLaw { exponent },
+        (None, Some(alpha)) => Partition::Dirichlet { alpha },
+        (None, None) => Partition::Iid,
+    };
     let parts = data::partition(&train, &all, n, how, MIN_ROWS, cfg.seed)?;
     let shards: Vec<Dataset> = parts.iter().map(|p| train.select(p)).collect();
 
@@ -351,6 +378,17 @@ pub fn simulate_with_progress(
             .unwrap_or(clean.initial_accuracy)
     };
 
+    let standalone: Vec<Option<f32>> = if cfg.fairness {
+        (0..n)
+            .map(|i| {
+                (behaviours[i] == Behaviour::Honest)
+                    .then(|| standalone_accuracy(cfg, &shards[i], &test))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![None; n]
+    };
     let per_trainer: Vec<TrainerReport> = (0..n)
         .map(|i| {
             let scores: Vec<u32> = run.scores.iter().map(|round| round[i]).collect();
@@ -362,9 +400,17 @@ pub fn simulate_with_progress(
                 total_score: scores.iter().map(|&s| u64::from(s)).sum(),
                 accepts: run.accepts[i],
                 scores,
+                standalone_accuracy: standalone[i],
             }
         })
         .collect();
+    let fairness = cfg.fairness.then(|| {
+        let (x, y): (Vec<f64>, Vec<f64>) = per_trainer
+            .iter()
+            .filter_map(|t| Some((t.total_score as f64, f64::from(t.standalone_accuracy?))))
+            .unzip();
+        pearson(&x, &y)
+    });
     let total: u64 = per_trainer.iter().map(|t| t.total_score).sum();
     let by_attackers: u64 = per_trainer
         .iter()
@@ -379,6 +425,7 @@ pub fn simulate_with_progress(
         attackers,
         byzantine: cfg.byzantine,
         alpha: cfg.alpha,
+        power_law: cfg.power_law,
         seed: cfg.seed,
         local_epochs: cfg.spec.training.local_epochs,
         train_rows: train.len(),
@@ -393,8 +440,40 @@ pub fn simulate_with_progress(
             by_attackers as f64 / total as f64
         },
         attacker_headcount_share: attackers as f64 / n as f64,
+        fairness: fairness.flatten(),
         per_trainer,
     })
+}
+
+/// The test accuracy of a model trained on `shard` alone for as many epochs as the
+/// federation ran (`rounds × local_epochs`), from the same initial model.
+fn standalone_accuracy(cfg: &SimConfig, shard: &Dataset, test: &Dataset) -> Result<f32, SimError> {
+    let spec = &cfg.spec;
+    let scale = spec.fixed_point.scale_bits;
+    let mut learner = CandleMlp::from_spec(spec);
+    let init = fixed::quantise_all(&learner::init_params(spec, cfg.seed), scale)?;
+    let mut params = fixed::dequantise_all(&init, scale)?;
+    for round in 0..cfg.rounds {
+        let seed = round_seed(cfg.seed, 0, round, u32::MAX);
+        params = learner.train(&params, shard, seed, &mut |_, _| {})?;
+    }
+    Ok(learner.accuracy(&params, test)?)
+}
+
+/// Pearson's correlation coefficient; `None` with fewer than two points or no spread.
+pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
+    let n = x.len();
+    if n < 2 || n != y.len() {
+        return None;
+    }
+    let (mx, my) = (
+        x.iter().sum::<f64>() / n as f64,
+        y.iter().sum::<f64>() / n as f64,
+    );
+    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+    (vx > 0.0 && vy > 0.0).then(|| cov / (vx * vy).sqrt())
 }
 
 fn run_rounds(
@@ -469,6 +548,18 @@ fn run_rounds(
                         }
                     })
                 }
+                Behaviour::FreeRider if previous.iter().any(Option::is_some) => {
+                    // Noise of a typical honest length: the median of last round's reveals.
+                    let mut norms: Vec<f64> = previous
+                        .iter()
+                        .flatten()
+                        .map(|u| (merit_protocol::rule::norm_sq(u) as f64).sqrt())
+                        .collect();
+                    norms.sort_by(f64::total_cmp);
+                    let median = norms[norms.len().div_ceil(2) - 1] / f64::from(1u32 << scale);
+                    let noise = behaviour::noise_of_norm(global.len(), median, &mut rng);
+                    Some(fixed::clip_and_quantise(&noise, clip, scale)?)
+                }
                 _ => {
                     let delta: Vec<f32> = if b.trains() || b == Behaviour::Replay {
                         let local = learner.train(&global, shard, seed, &mut |_, _| {})?;
@@ -510,8 +601,11 @@ impl SimReport {
             s,
             "{} trainers, {}, {} round(s) of {} local epoch(s), rule {} (f = {}), seed {}, attack {}",
             self.trainers,
-            self.alpha
-                .map_or("IID".to_string(), |a| format!("Dirichlet({a})")),
+            match (self.power_law, self.alpha) {
+                (Some(e), _) => format!("power-law sizes (exponent {e})"),
+                (None, Some(a)) => format!("Dirichlet({a})"),
+                (None, None) => "IID".to_string(),
+            },
             self.rounds,
             self.local_epochs,
             self.rule,
@@ -535,11 +629,17 @@ impl SimReport {
             100.0 * self.attacker_headcount_share,
             100.0 * self.attacker_score_share
         );
+        if let Some(r) = self.fairness {
+            let _ = writeln!(
+                s,
+                "fairness: Pearson {r:.3} between honest trainers' total scores and standalone accuracies"
+            );
+        }
         let total: u64 = self.per_trainer.iter().map(|t| t.total_score).sum();
         let _ = writeln!(
             s,
-            "{:>4}  {:<14} {:>7}  {:>7}  {:>11}  {:>7}",
-            "slot", "behaviour", "samples", "accepts", "total score", "share"
+            "{:>4}  {:<14} {:>7}  {:>7}  {:>11}  {:>7}  {:>10}",
+            "slot", "behaviour", "samples", "accepts", "total score", "share", "standalone"
         );
         for t in &self.per_trainer {
             let share = if total == 0 {
@@ -547,10 +647,13 @@ impl SimReport {
             } else {
                 100.0 * t.total_score as f64 / total as f64
             };
+            let alone = t
+                .standalone_accuracy
+                .map_or(String::new(), |a| format!("{:.2} %", 100.0 * a));
             let _ = writeln!(
                 s,
-                "{:>4}  {:<14} {:>7}  {:>4}/{:<2}  {:>11}  {:>6.1}%",
-                t.slot, t.behaviour, t.samples, t.accepts, self.rounds, t.total_score, share
+                "{:>4}  {:<14} {:>7}  {:>4}/{:<2}  {:>11}  {:>6.1}%  {:>10}",
+                t.slot, t.behaviour, t.samples, t.accepts, self.rounds, t.total_score, share, alone
             );
         }
         s
@@ -634,6 +737,37 @@ mod tests {
             assert_eq!((r.attackers, r.attacker_score_share), (0, 0.0));
             assert_eq!(r.accuracy.len(), 4);
         }
+    }
+
+    #[test]
+    fn fairness_on_a_power_law_split() {
+        let mut c = config(RuleKind::Proven, None);
+        c.power_law = Some(1.0);
+        c.fairness = true;
+        let r = simulate(&c).unwrap();
+        let sizes: Vec<usize> = r.per_trainer.iter().map(|t| t.samples).collect();
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+        assert!(r.per_trainer.iter().all(|t| t
+            .standalone_accuracy
+            .is_some_and(|a| (0.0..=1.0).contains(&a))));
+        let f = r.fairness.expect("defined with five trainers");
+        assert!((-1.0..=1.0).contains(&f), "{f}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["power_law"], 1.0);
+        assert!(json["per_trainer"][0]["standalone_accuracy"].is_number());
+        // Without --fairness nothing is trained alone.
+        c.fairness = false;
+        assert!(simulate(&c).unwrap().fairness.is_none());
+    }
+
+    #[test]
+    fn pearson_is_the_textbook_correlation() {
+        assert_eq!(pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]), Some(1.0));
+        assert_eq!(pearson(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+        let r = pearson(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]).unwrap();
+        assert!((r - 0.8).abs() < 1e-12, "{r}");
+        assert_eq!(pearson(&[1.0, 1.0], &[1.0, 2.0]), None, "no spread");
+        assert_eq!(pearson(&[1.0], &[1.0]), None);
     }
 
     #[test]

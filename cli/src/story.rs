@@ -71,7 +71,7 @@ fn demo_spec(rounds: u32) -> Result<ProjectSpec> {
     let mut spec = ProjectSpec::from_json(DEMO_SPEC).context("the demo spec")?;
     spec.rounds = rounds;
     spec.training.local_epochs = 5;
-    let Aggregation::MultiKrum { slots, .. } = &mut spec.aggregation;
+    let Aggregation::AngularKrum { slots, .. } = &mut spec.aggregation;
     *slots = TRAINERS as u32;
     spec.validate().context("the demo spec")?;
     Ok(spec)

@@ -1,41 +1,58 @@
-//! The round rule in exact integer arithmetic: norm bound, Multi-Krum, the mean of the
-//! accepted updates and the contribution scores (DESIGN.md, "The round statement").
+//! The round rule in exact integer arithmetic — *angular Multi-Krum with a leave-one-out
+//! score* (protocol v2; DESIGN.md, "The round statement"; normative text in SPEC.md).
 //!
 //! This is the definition; the prover's `RoundCircuit` is its constraint twin and the
 //! aggregator runs it natively. Everything is integer maths on the i16 fixed-point vectors,
-//! so both sides agree bit for bit. With `N` slots, dimension `D`, Byzantine budget `f`
-//! and the squared norm bound `B²` (in fixed-point units squared):
+//! so both sides agree bit for bit. Why this rule and not plain Multi-Krum with a cosine
+//! score against the sum (protocol v1): on non-IID data honest updates are nearly
+//! orthogonal and differ mostly in *length* (trainers with more data take more SGD steps),
+//! so Euclidean Krum kept the shortest updates and dropped the trainers with the most data,
+//! while the score `cos(u_i, S)` credited every accepted update with its own share of `S`
+//! (noise scored ≈ ‖u_i‖/‖S‖). Here lengths only have to lie in a band around the median,
+//! Krum compares *directions*, and a trainer is scored against the others' sum.
 //!
-//! 1. **Presence.** A slot is *present* when its update was revealed (`Some`). An absent
-//!    slot is treated as the zero vector in every sum below and is never accepted.
-//! 2. **Norm bound.** `norm_i = ‖u_i‖² = Σ_j u_ij²`. A slot is *eligible* when it is present
-//!    and `norm_i ≤ B²`.
-//! 3. **Multi-Krum over the eligible set `E`**, `n = |E|`. Krum runs only over eligible
-//!    updates: an update over the norm bound neither gets a Krum score nor counts as anyone's
-//!    neighbour. If `n ≤ f + 2` (so `n − f − 2 < 1`), Krum cannot run and *no update is
-//!    accepted* (the round keeps the previous model and every score is 0). Otherwise, with
-//!    `k = n − f − 2` and `d_ik = ‖u_i − u_k‖²`, the Krum score of `i ∈ E` is the sum of
-//!    the `k` smallest `d_ik` over `k ∈ E, k ≠ i`; the `n − f` eligible slots with the
-//!    lowest Krum scores are accepted, ties broken by slot order (lower slot first).
+//! With `N` slots, dimension `D`, Byzantine budget `f`, the squared ceiling `B²`, the band
+//! `ρ²` (per mille: `band_sq_milli`) and the duplicate cosine `τ` (per mille):
+//!
+//! 1. **Presence and ceiling.** A slot is *present* when its update was revealed. An absent
+//!    slot is the zero vector in every sum below and is never accepted. `norm_i = ‖u_i‖²`.
+//!    A slot is *in bound* when present and `0 < norm_i ≤ B²` (a zero update never is).
+//! 2. **Median norm.** `m` is the lower median of the in-bound norms: with `p` in-bound
+//!    slots, the `⌈p/2⌉`-th smallest (1-based); `m = 0` when `p = 0`.
+//! 3. **Band.** A slot is *eligible* when in bound and
+//!    `1000·norm_i ≤ ρ²·m` and `1000·m ≤ ρ²·norm_i` (its length within a factor `ρ` of
+//!    the median's, both ways).
+//! 4. **Cosines.** For every pair, `c_ik` is the per-mille cosine truncated toward zero:
+//!    `c_ik = sign(g)·s` with `g = ⟨u_i, u_k⟩` and `s` the largest integer in `[0, 1000]`
+//!    with `s²·norm_i·norm_k ≤ 10⁶·g²`; `c_ik = 0` when `g = 0` (so whenever a norm is 0).
+//!    The angular distance is `a_ik = 1000 − c_ik ∈ [0, 2000]`.
+//! 5. **Duplicates.** An eligible slot is a *duplicate* when some other eligible slot has
+//!    `c_ik ≥ τ`. Duplicates are dropped and each one uses up one unit of the budget:
+//!    `f' = max(0, f − d)` with `d` duplicates. (Identical colluders sit at distance 0 from
+//!    each other, so Krum alone would keep them; commit–reveal means an honest trainer
+//!    cannot be copied within its round.) `τ = 1001` turns the filter off.
+//! 6. **Multi-Krum on directions** over the *candidates* `E'` (eligible, not duplicate),
+//!    `n = |E'|`. If `n < f' + 3` nothing is accepted (the round keeps the model and every
+//!    score is 0). Otherwise with `k = n − f' − 2`, the Krum score of `i ∈ E'` is the sum
+//!    of the `k` smallest `a_ik` over `k ∈ E', k ≠ i`; the `n − f'` candidates with the
+//!    lowest Krum scores are accepted, ties by slot order (lower slot first).
 //!    `neighbours[i]` is one choice of the `k` nearest (ties by slot order) and
 //!    `thresholds[i]` the `k`-th smallest distance (the circuit's hint); both are all
 //!    false / 0 outside Krum.
-//! 4. **Mean.** `cnt = Σ accept_i`, `S_j = Σ_{accepted i} u_ij` and the mean
-//!    `Δ_j = ⌊S_j / cnt⌋`, rounded toward −∞ (so `S_j = cnt·Δ_j + r_j` with
-//!    `0 ≤ r_j < cnt`); with no accepted update `Δ = 0` (and `r = 0`). The new model is
-//!    `g_new = g + Δ`. If some `g_j + Δ_j` leaves the i16 range the round is refused
-//!    ([`RuleError::ModelOverflow`]): the circuit range-checks `g_new`, so such a round
-//!    cannot be proven; choose the fixed-point scale with headroom.
-//! 5. **Scores.** The cosine is taken against the exact (rational) mean, i.e. against `S`,
-//!    which has the same direction as `Δ` before flooring:
-//!    `score_i = ⌊1000 · max(0, cos(u_i, S))⌋` for accepted `i`, 0 otherwise. Without
-//!    square roots: with `dot_i = ⟨u_i, S⟩`, if `dot_i ≤ 0` the score is 0 (this covers a
-//!    zero update and `S = 0`); otherwise it is the unique integer `s ∈ [0, 1000]` with
-//!    `s² · norm_i · ‖S‖² ≤ 10⁶ · dot_i² < (s+1)² · norm_i · ‖S‖²`.
+//! 7. **Mean.** `cnt = Σ accept_i`, `S = Σ_{accepted} u_i`, `Δ_j = ⌊S_j / cnt⌋` rounded
+//!    toward −∞ (`S_j = cnt·Δ_j + r_j`, `0 ≤ r_j < cnt`); `Δ = 0` with nothing accepted.
+//!    `g_new = g + Δ`; a value leaving the i16 range refuses the round
+//!    ([`RuleError::ModelOverflow`]): the circuit range-checks `g_new`.
+//! 8. **Leave-one-out score.** For accepted `i`, with `O_i = S − u_i` (the others' sum),
+//!    `score_i = ⌊1000 · max(0, cos(u_i, O_i))⌋` — no credit for agreeing with oneself —
+//!    computed without square roots from `⟨u_i, O_i⟩ = ⟨u_i, S⟩ − norm_i` and
+//!    `‖O_i‖² = ‖S‖² − 2⟨u_i, S⟩ + norm_i` ([`cosine_score`]); 0 for a rejected slot.
+//!
+//! Everything after step 1 is a function of the Gram matrix `⟨u_i, u_k⟩`, so the circuit
+//! pays per parameter only for the Gram products, the mean and the commitments.
 //!
 //! Limits: `1 ≤ N ≤ MAX_SLOTS`, `1 ≤ D ≤ MAX_DIM` (2^20) keep every intermediate within
-//! u64 (norms < 2^50, distances < 2^52, Krum scores < 2^58, `‖S‖²` < 2^62); the score test
-//! uses 256-bit products.
+//! 64 bits (norms < 2^50, `‖S‖²` < 2^62, `|⟨u_i, S⟩|` < 2^56); products use 128 or 256 bits.
 
 use crate::abi::MAX_SLOTS;
 use alloc::vec;
@@ -43,8 +60,19 @@ use alloc::vec::Vec;
 
 /// Largest dimension the rule (and the circuit) supports.
 pub const MAX_DIM: usize = 1 << 20;
-/// Scores are per mille.
+/// Scores and cosines are per mille.
 pub const SCORE_SCALE: u32 = 1000;
+/// `ρ² = 36` (lengths within 6× of the median, both ways), unless the spec says otherwise:
+/// on a power-law split with a 10× spread of data, the largest honest update measured up
+/// to 6× the median length, and a 10×-scaled update is kept out.
+pub const DEFAULT_BAND_SQ_MILLI: u32 = 36_000;
+/// Updates at cosine ≥ 0.95 are duplicates, unless the spec says otherwise (honest pairs
+/// measured at most 0.87, even on an IID split).
+pub const DEFAULT_DUPLICATE_MILLI: u32 = 950;
+/// The largest band the rule accepts (`ρ ≤ 1000`).
+pub const MAX_BAND_SQ_MILLI: u32 = 1_000_000_000;
+/// A duplicate threshold above every cosine: the filter is off.
+pub const DUPLICATES_OFF: u32 = SCORE_SCALE + 1;
 
 /// The rule's parameters; the circuit shape is exactly these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,11 +83,28 @@ pub struct RuleParams {
     pub dim: usize,
     /// f: Byzantine budget.
     pub byzantine: usize,
-    /// B²: the squared L2 bound in fixed-point units squared (`‖u‖² ≤ B²` passes).
+    /// B²: the squared L2 ceiling in fixed-point units squared (`‖u‖² ≤ B²` passes).
     pub norm_bound_sq: u64,
+    /// ρ² in per mille: eligible lengths lie within a factor ρ of the median's.
+    pub band_sq_milli: u32,
+    /// τ: the per-mille cosine from which two updates are duplicates
+    /// ([`DUPLICATES_OFF`] disables the filter).
+    pub duplicate_milli: u32,
 }
 
 impl RuleParams {
+    /// The parameters with the default band and duplicate threshold.
+    pub fn new(slots: usize, dim: usize, byzantine: usize, norm_bound_sq: u64) -> Self {
+        Self {
+            slots,
+            dim,
+            byzantine,
+            norm_bound_sq,
+            band_sq_milli: DEFAULT_BAND_SQ_MILLI,
+            duplicate_milli: DEFAULT_DUPLICATE_MILLI,
+        }
+    }
+
     /// Checks the limits of the module documentation.
     pub fn check(&self) -> Result<(), RuleError> {
         if self.slots == 0 || self.slots > MAX_SLOTS as usize {
@@ -70,6 +115,16 @@ impl RuleParams {
         }
         if self.byzantine >= self.slots {
             return Err(RuleError::BadParams("byzantine must be below slots"));
+        }
+        if !(SCORE_SCALE..=MAX_BAND_SQ_MILLI).contains(&self.band_sq_milli) {
+            return Err(RuleError::BadParams(
+                "the band ρ² must be in 1000..=10^9 per mille (ρ in 1..=1000)",
+            ));
+        }
+        if self.duplicate_milli > DUPLICATES_OFF {
+            return Err(RuleError::BadParams(
+                "the duplicate cosine must be at most 1001 per mille (1001 = off)",
+            ));
         }
         Ok(())
     }
@@ -88,20 +143,48 @@ impl RuleParams {
         }
     }
 
-    /// The parameters a project's spec fixes: `slots`, `byzantine`, `D = parameter_count`
-    /// and `B² = ⌊(norm_bound · 2^s)²⌋`. Not checked here: call [`RuleParams::check`].
+    /// `1000·ρ²` rounded to the nearest integer for a real band ρ, clamped to the accepted
+    /// range (rounding, so that an `f32` such as 2.5 maps to exactly 6250).
+    #[cfg(feature = "std")]
+    pub fn band_sq_milli_from_real(rho: f32) -> u32 {
+        let v = (f64::from(rho) * f64::from(rho) * 1000.0).round();
+        if v.is_nan() {
+            return SCORE_SCALE;
+        }
+        v.clamp(f64::from(SCORE_SCALE), f64::from(MAX_BAND_SQ_MILLI)) as u32
+    }
+
+    /// `1000·τ` rounded to the nearest integer for a real duplicate cosine τ (the `f32`
+    /// 0.99 is 0.9900000095…, so rounding, not ceiling); above 1000: off.
+    #[cfg(feature = "std")]
+    pub fn duplicate_milli_from_real(tau: f32) -> u32 {
+        let v = (f64::from(tau) * 1000.0).round();
+        if v.is_nan() || v > f64::from(SCORE_SCALE) {
+            return DUPLICATES_OFF;
+        }
+        v.max(0.0) as u32
+    }
+
+    /// The parameters a project's spec fixes: `slots`, `byzantine`, `D = parameter_count`,
+    /// `B² = ⌊(norm_bound · 2^s)²⌋`, `ρ² = round(1000·norm_band²)` and
+    /// `τ = round(1000·duplicate_cosine)`.
+    /// Not checked here: call [`RuleParams::check`].
     #[cfg(feature = "std")]
     pub fn from_spec(spec: &crate::spec::ProjectSpec) -> Self {
-        let crate::spec::Aggregation::MultiKrum {
+        let crate::spec::Aggregation::AngularKrum {
             norm_bound,
             byzantine,
             slots,
+            norm_band,
+            duplicate_cosine,
         } = &spec.aggregation;
         Self {
             slots: *slots as usize,
             dim: usize::try_from(spec.parameter_count()).unwrap_or(usize::MAX),
             byzantine: *byzantine as usize,
             norm_bound_sq: Self::norm_bound_sq_from_real(*norm_bound, spec.fixed_point.scale_bits),
+            band_sq_milli: Self::band_sq_milli_from_real(*norm_band),
+            duplicate_milli: Self::duplicate_milli_from_real(*duplicate_cosine),
         }
     }
 
@@ -174,13 +257,23 @@ pub struct RoundOutcome {
     pub present: Vec<bool>,
     /// `‖u_i‖²` (0 for an absent slot).
     pub norms: Vec<u64>,
-    /// Present and within the norm bound.
+    /// Present with `0 < ‖u_i‖² ≤ B²`.
+    pub in_bound: Vec<bool>,
+    /// `m`: the lower median of the in-bound norms (0 if none).
+    pub median_norm: u64,
+    /// In bound and within the band around `m`.
     pub eligible: Vec<bool>,
-    /// `‖u_i − u_k‖²` for every pair of slots (absent slots count as zero vectors).
-    pub distances: Vec<Vec<u64>>,
-    /// Whether Krum ran (`n ≥ f + 3` eligible updates).
+    /// `c_ik`, the per-mille cosines (step 4), for every pair of slots.
+    pub cosines: Vec<Vec<i32>>,
+    /// Eligible with an eligible near-copy (`c_ik ≥ τ`).
+    pub duplicate: Vec<bool>,
+    /// `f' = max(0, f − duplicates)`.
+    pub byzantine_left: usize,
+    /// Eligible and not a duplicate: Krum's candidates.
+    pub candidates: Vec<bool>,
+    /// Whether Krum ran (`n ≥ f' + 3` candidates).
     pub krum_ran: bool,
-    /// Krum scores (0 where Krum did not score the slot).
+    /// Krum scores: sums of angular distances (0 where Krum did not score the slot).
     pub krum: Vec<u64>,
     pub neighbours: Vec<Vec<bool>>,
     pub thresholds: Vec<u64>,
@@ -197,7 +290,18 @@ pub struct RoundOutcome {
     pub dots: Vec<i64>,
     /// `‖S‖²`.
     pub sum_norm: u64,
+    /// `⟨u_i, S − u_i⟩` for accepted slots (0 otherwise).
+    pub others_dots: Vec<i64>,
+    /// `‖S − u_i‖²` for accepted slots (0 otherwise).
+    pub others_norms: Vec<u64>,
     pub scores: Vec<u32>,
+}
+
+impl RoundOutcome {
+    /// `a_ik = 1000 − c_ik`, the angular distances Krum sums.
+    pub fn angular_distance(&self, i: usize, k: usize) -> u64 {
+        (i64::from(SCORE_SCALE) - i64::from(self.cosines[i][k])) as u64
+    }
 }
 
 /// `⟨a, b⟩` (a and b of equal length).
@@ -213,7 +317,7 @@ pub fn norm_sq(a: &[i16]) -> u64 {
     dot(a, a) as u64
 }
 
-/// `‖a − b‖²`.
+/// `‖a − b‖²` (the Euclidean distance of protocol v1's Krum, kept for comparisons).
 pub fn sq_distance(a: &[i16], b: &[i16]) -> u64 {
     a.iter()
         .zip(b)
@@ -266,8 +370,8 @@ fn wide_mul(a: u128, b: u128) -> (u128, u128) {
     (hi, lo)
 }
 
-/// The contribution score for `dot = ⟨u, S⟩`, `norm = ‖u‖²`, `sum_norm = ‖S‖²`
-/// (module documentation, step 5), for an accepted update.
+/// `⌊1000 · max(0, cos)⌋` for `dot = ⟨u, v⟩`, `norm = ‖u‖²`, `sum_norm = ‖v‖²`: the
+/// largest `s ≤ 1000` with `s²·norm·sum_norm ≤ 10⁶·dot²`, 0 when `dot ≤ 0` or a norm is 0.
 pub fn cosine_score(dot: i64, norm: u64, sum_norm: u64) -> u32 {
     if dot <= 0 || norm == 0 || sum_norm == 0 {
         return 0;
@@ -287,6 +391,39 @@ pub fn cosine_score(dot: i64, norm: u64, sum_norm: u64) -> u32 {
         }
     }
     lo
+}
+
+/// The per-mille cosine of two vectors from their inner product and squared norms,
+/// truncated toward zero (module documentation, step 4).
+pub fn signed_cosine(g: i64, norm_a: u64, norm_b: u64) -> i32 {
+    let s = cosine_score(g.saturating_abs(), norm_a, norm_b) as i32;
+    if g < 0 {
+        -s
+    } else {
+        s
+    }
+}
+
+/// The lower median of `values` (the `⌈p/2⌉`-th smallest); 0 when empty.
+pub fn lower_median(values: &[u64]) -> u64 {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    if v.is_empty() {
+        0
+    } else {
+        v[v.len().div_ceil(2) - 1]
+    }
+}
+
+/// Whether `norm` lies within the band `ρ²` (per mille) around the median norm `m`.
+pub fn within_band(norm: u64, median: u64, band_sq_milli: u32) -> bool {
+    let (n, m, b) = (
+        u128::from(norm),
+        u128::from(median),
+        u128::from(band_sq_milli),
+    );
+    let scale = u128::from(SCORE_SCALE);
+    scale * n <= b * m && scale * m <= b * n
 }
 
 /// Runs the round rule. `updates` has one entry per slot; `None` is an absent slot.
@@ -325,29 +462,63 @@ pub fn run(
         }
     }
     let present: Vec<bool> = updates.iter().map(Option::is_some).collect();
-    let norms: Vec<u64> = vecs.iter().map(|u| norm_sq(u)).collect();
-    let eligible: Vec<bool> = (0..n_slots)
-        .map(|i| present[i] && norms[i] <= params.norm_bound_sq)
-        .collect();
-    let mut distances = vec![vec![0u64; n_slots]; n_slots];
+
+    // The Gram matrix: every later step but the mean reads only this.
+    let mut gram = vec![vec![0i64; n_slots]; n_slots];
     for i in 0..n_slots {
-        for k in i + 1..n_slots {
-            let d = sq_distance(vecs[i], vecs[k]);
-            distances[i][k] = d;
-            distances[k][i] = d;
+        for k in i..n_slots {
+            let g = dot(vecs[i], vecs[k]);
+            gram[i][k] = g;
+            gram[k][i] = g;
         }
     }
+    let norms: Vec<u64> = (0..n_slots).map(|i| gram[i][i] as u64).collect();
 
-    let n = eligible.iter().filter(|&&e| e).count();
-    let krum_ran = n >= f + 3;
+    // 1–3. Ceiling, median, band.
+    let in_bound: Vec<bool> = (0..n_slots)
+        .map(|i| present[i] && norms[i] > 0 && norms[i] <= params.norm_bound_sq)
+        .collect();
+    let bounded: Vec<u64> = (0..n_slots)
+        .filter(|&i| in_bound[i])
+        .map(|i| norms[i])
+        .collect();
+    let median_norm = lower_median(&bounded);
+    let eligible: Vec<bool> = (0..n_slots)
+        .map(|i| in_bound[i] && within_band(norms[i], median_norm, params.band_sq_milli))
+        .collect();
+
+    // 4–5. Cosines and duplicates.
+    let cosines: Vec<Vec<i32>> = (0..n_slots)
+        .map(|i| {
+            (0..n_slots)
+                .map(|k| signed_cosine(gram[i][k], norms[i], norms[k]))
+                .collect()
+        })
+        .collect();
+    let duplicate: Vec<bool> = (0..n_slots)
+        .map(|i| {
+            eligible[i]
+                && (0..n_slots).any(|k| {
+                    k != i && eligible[k] && cosines[i][k] >= params.duplicate_milli as i32
+                })
+        })
+        .collect();
+    let dups = duplicate.iter().filter(|&&d| d).count();
+    let byzantine_left = f.saturating_sub(dups);
+    let candidates: Vec<bool> = (0..n_slots).map(|i| eligible[i] && !duplicate[i]).collect();
+
+    // 6. Multi-Krum on angular distances.
+    let n = candidates.iter().filter(|&&c| c).count();
+    let krum_ran = n >= byzantine_left + 3;
     let mut krum = vec![0u64; n_slots];
     let mut neighbours = vec![vec![false; n_slots]; n_slots];
     let mut thresholds = vec![0u64; n_slots];
+    let angular = |i: usize, k: usize| (i64::from(SCORE_SCALE) - i64::from(cosines[i][k])) as u64;
     let accepted = if krum_ran {
-        let k = n - f - 2;
-        for i in (0..n_slots).filter(|&i| eligible[i]) {
-            let others: Vec<usize> = (0..n_slots).filter(|&j| j != i && eligible[j]).collect();
-            let ds: Vec<u64> = others.iter().map(|&j| distances[i][j]).collect();
+        let k = n - byzantine_left - 2;
+        for i in (0..n_slots).filter(|&i| candidates[i]) {
+            let others: Vec<usize> = (0..n_slots).filter(|&j| j != i && candidates[j]).collect();
+            let ds: Vec<u64> = others.iter().map(|&j| angular(i, j)).collect();
             let (sum, chosen, threshold) = k_smallest(&ds, k);
             krum[i] = sum;
             thresholds[i] = threshold;
@@ -355,15 +526,15 @@ pub fn run(
                 neighbours[i][others[c]] = true;
             }
         }
-        keep_lowest(&krum, &eligible, n - f)
+        keep_lowest(&krum, &candidates, n - byzantine_left)
     } else {
         vec![false; n_slots]
     };
     let accepted_count = accepted.iter().filter(|&&a| a).count();
 
+    // 7. Mean and new model.
     let mut sum = vec![0i64; dim];
-    for (i, u) in vecs.iter().enumerate().filter(|(i, _)| accepted[*i]) {
-        let _ = i;
+    for u in (0..n_slots).filter(|&i| accepted[i]).map(|i| vecs[i]) {
         for (s, &v) in sum.iter_mut().zip(u.iter()) {
             *s += i64::from(v);
         }
@@ -381,26 +552,40 @@ pub fn run(
         remainders.push(r as u32);
         new_model.push(g);
     }
-    let sum_norm: u64 = sum.iter().map(|&s| (s * s) as u64).sum();
-    let dots: Vec<i64> = vecs
-        .iter()
-        .map(|u| u.iter().zip(&sum).map(|(&v, &s)| i64::from(v) * s).sum())
-        .collect();
-    let scores = (0..n_slots)
+
+    // 8. Leave-one-out scores, from the Gram matrix.
+    let dots: Vec<i64> = (0..n_slots)
         .map(|i| {
-            if accepted[i] {
-                cosine_score(dots[i], norms[i], sum_norm)
-            } else {
-                0
-            }
+            (0..n_slots)
+                .filter(|&k| accepted[k])
+                .map(|k| gram[i][k])
+                .sum()
         })
         .collect();
+    let sum_norm: u64 = (0..n_slots)
+        .filter(|&k| accepted[k])
+        .map(|k| dots[k])
+        .sum::<i64>() as u64;
+    let mut others_dots = vec![0i64; n_slots];
+    let mut others_norms = vec![0u64; n_slots];
+    let mut scores = vec![0u32; n_slots];
+    for i in (0..n_slots).filter(|&i| accepted[i]) {
+        let nu = norms[i] as i64;
+        others_dots[i] = dots[i] - nu;
+        others_norms[i] = (sum_norm as i64 - 2 * dots[i] + nu) as u64;
+        scores[i] = cosine_score(others_dots[i], norms[i], others_norms[i]);
+    }
 
     Ok(RoundOutcome {
         present,
         norms,
+        in_bound,
+        median_norm,
         eligible,
-        distances,
+        cosines,
+        duplicate,
+        byzantine_left,
+        candidates,
         krum_ran,
         krum,
         neighbours,
@@ -413,6 +598,8 @@ pub fn run(
         new_model,
         dots,
         sum_norm,
+        others_dots,
+        others_norms,
         scores,
     })
 }
@@ -424,71 +611,114 @@ mod tests {
     use proptest::prelude::*;
 
     fn params(slots: usize, dim: usize, f: usize, b2: u64) -> RuleParams {
-        RuleParams {
-            slots,
-            dim,
-            byzantine: f,
-            norm_bound_sq: b2,
-        }
+        RuleParams::new(slots, dim, f, b2)
     }
 
     #[test]
     fn hand_computed_round() {
-        // 5 slots, D = 2, f = 1 → k = n − f − 2 = 2 neighbours, keep n − f = 4... with the
-        // outlier and one absent slot: n = 4 eligible, k = 1, keep 3.
-        let p = params(5, 2, 1, 10_000);
+        // 6 slots, D = 2, f = 1, ρ² = 36: one absent, one too long for the band.
+        let p = params(6, 2, 1, 1_000_000);
         let g = [10i16, -10];
-        let u0 = [2i16, 0];
-        let u1 = [3i16, 1];
-        let u2 = [2i16, 1];
-        let u3 = [-50i16, 40]; // eligible (norm 4100) but far away
+        let u0 = [3i16, 0]; // ‖u‖² 9
+        let u1 = [3i16, 1]; // 10
+        let u2 = [2i16, 2]; // 8
+        let u4 = [-3i16, 0]; // 9, the opposite direction
+        let u5 = [30i16, 40]; // 2500: more than 9 × the median
         let ups = [
             Some(&u0[..]),
             Some(&u1[..]),
-            None,
             Some(&u2[..]),
-            Some(&u3[..]),
+            None,
+            Some(&u4[..]),
+            Some(&u5[..]),
         ];
         let o = run(&p, &g, &ups).unwrap();
-        assert_eq!(o.present, [true, true, false, true, true]);
-        assert_eq!(o.norms, [4, 10, 0, 5, 4100]);
-        assert_eq!(o.eligible, [true, true, false, true, true]);
-        assert_eq!(o.distances[0][1], 2);
-        assert_eq!(o.distances[0][3], 1);
-        assert_eq!(o.distances[1][3], 1);
+        assert_eq!(o.norms, [9, 10, 8, 0, 9, 2500]);
+        assert_eq!(o.in_bound, [true, true, true, false, true, true]);
+        // In-bound norms sorted: 8 9 9 10 2500; p = 5, the 3rd smallest.
+        assert_eq!(o.median_norm, 9);
+        assert_eq!(o.eligible, [true, true, true, false, true, false]);
+        // cos(u0, u1) = 9/√90 = 0.94868 → 948; cos(u0, u2) = 6/√72 = 0.70710 → 707;
+        // cos(u1, u2) = 8/√80 = 0.89442 → 894; u4 = −u0.
+        assert_eq!(o.cosines[0][1], 948);
+        assert_eq!(o.cosines[0][2], 707);
+        assert_eq!(o.cosines[1][2], 894);
+        assert_eq!(o.cosines[0][4], -1000);
+        assert_eq!(o.cosines[1][4], -948);
+        assert_eq!(o.cosines[0][3], 0, "against an absent slot");
+        assert_eq!(o.duplicate, [false; 6]);
+        assert_eq!(o.byzantine_left, 1);
+        // n = 4 candidates, f' = 1: k = 1 nearest, keep 3.
         assert!(o.krum_ran);
-        // k = 1: nearest eligible neighbour.
-        assert_eq!(o.krum[0], 1);
-        assert_eq!(o.krum[1], 1);
-        assert_eq!(o.krum[3], 1);
-        assert_eq!(o.krum[4], 52 * 52 + 39 * 39); // to u2 = (2, 1): 52² + 39² = 4225
-        assert_eq!(o.thresholds[0], 1);
-        assert!(o.neighbours[0][3] && !o.neighbours[0][1]);
-        // keep 3 lowest: slots 0, 1, 3 (all 1), the outlier out.
-        assert_eq!(o.accepted, [true, true, false, true, false]);
-        assert_eq!(o.sum, [7, 2]);
-        // ⌊7/3⌋ = 2 r 1; ⌊2/3⌋ = 0 r 2.
-        assert_eq!(o.mean, [2, 0]);
-        assert_eq!(o.remainders, [1, 2]);
-        assert_eq!(o.new_model, [12, -10]);
-        // S = (7, 2), ‖S‖² = 53. u0 = (2,0): cos = 14/(2·√53) = 0.96152 → 961.
-        assert_eq!(o.dots[0], 14);
-        assert_eq!(o.scores[0], 961);
-        // u1 = (3,1): 23/(√10·√53) = 0.99905 → 999.
-        assert_eq!(o.scores[1], 999);
-        // u2 = (2,1): 16/(√5·√53) = 0.98287 → 982.
-        assert_eq!(o.scores[3], 982);
-        assert_eq!(o.scores[2], 0);
+        assert_eq!(o.krum[0], 1000 - 948);
+        assert_eq!(o.krum[1], 1000 - 948);
+        assert_eq!(o.krum[2], 1000 - 894);
+        assert_eq!(o.krum[4], 1000 + 707, "nearest to u4 is u2 at −707");
+        assert_eq!(o.thresholds[2], 106);
+        assert!(o.neighbours[2][1] && !o.neighbours[2][0]);
+        assert_eq!(o.accepted, [true, true, true, false, false, false]);
+        // S = (8, 3), ⌊8/3⌋ = 2 r 2, ⌊3/3⌋ = 1 r 0.
+        assert_eq!(o.sum, [8, 3]);
+        assert_eq!(o.mean, [2, 1]);
+        assert_eq!(o.remainders, [2, 0]);
+        assert_eq!(o.new_model, [12, -9]);
+        // Leave-one-out: u0 against (5, 3): 15/(3·√34) = 0.85749 → 857.
+        assert_eq!(o.others_dots[0], 15);
+        assert_eq!(o.others_norms[0], 34);
+        assert_eq!(o.scores[0], 857);
+        // u1 against (5, 2): 17/(√10·√29) = 0.99827 → 998.
+        assert_eq!(o.scores[1], 998);
+        // u2 against (6, 1): 14/(√8·√37) = 0.81373 → 813.
+        assert_eq!(o.scores[2], 813);
         assert_eq!(o.scores[4], 0);
+        assert_eq!(o.scores[5], 0);
     }
 
     #[test]
-    fn bound_from_real_units() {
-        // 4.0 at scale 2^-8: 1024 units, squared.
-        assert_eq!(RuleParams::norm_bound_sq_from_real(4.0, 8), 1 << 20);
-        assert_eq!(RuleParams::norm_bound_sq_from_real(-1.0, 8), 0);
-        assert_eq!(RuleParams::norm_bound_sq_from_real(f32::NAN, 8), 0);
-        assert_eq!(RuleParams::norm_bound_sq_from_real(f32::MAX, 15), u64::MAX);
+    fn the_band_keeps_lengths_near_the_median() {
+        // Five similar directions at lengths 1, 2, 2, 2, 7 (squared 1, 4, 4, 4, 49); ρ = 3.
+        let p = RuleParams {
+            band_sq_milli: 9_000,
+            ..params(5, 1, 0, u64::MAX)
+        };
+        let ups = [[1i16], [2], [2], [2], [7]];
+        let refs: Vec<Option<&[i16]>> = ups.iter().map(|u| Some(&u[..])).collect();
+        let o = run(&p, &[0], &refs).unwrap();
+        assert_eq!(o.median_norm, 4);
+        // 1000·1 ≥ ... 1000·4 ≤ 9000·1 keeps length 1; 1000·49 > 9000·4 drops 7.
+        assert_eq!(o.eligible, [true, true, true, true, false]);
+        assert!(within_band(36, 4, 9_000) && !within_band(37, 4, 9_000));
+        assert_eq!(lower_median(&[5, 1, 3, 2]), 2);
+        assert_eq!(lower_median(&[]), 0);
+    }
+
+    #[test]
+    fn duplicates_are_dropped_and_use_up_the_budget() {
+        // Two identical updates (sybils) among four different ones; f = 2.
+        let p = params(6, 3, 2, u64::MAX);
+        let ups = [
+            [10i16, 1, 0],
+            [1, 10, 0],
+            [0, 1, 10],
+            [7, 7, 1],
+            [5, 5, 5],
+            [5, 5, 5],
+        ];
+        let refs: Vec<Option<&[i16]>> = ups.iter().map(|u| Some(&u[..])).collect();
+        let o = run(&p, &[0; 3], &refs).unwrap();
+        assert_eq!(o.duplicate, [false, false, false, false, true, true]);
+        assert_eq!(o.byzantine_left, 0);
+        assert_eq!(o.candidates, [true, true, true, true, false, false]);
+        // n = 4, f' = 0: everyone left is accepted.
+        assert_eq!(o.accepted, [true, true, true, true, false, false]);
+        // With the filter off, Krum keeps the pair (distance 0 to each other).
+        let off = RuleParams {
+            duplicate_milli: DUPLICATES_OFF,
+            ..p
+        };
+        let o = run(&off, &[0; 3], &refs).unwrap();
+        assert_eq!(o.duplicate, [false; 6]);
+        assert!(o.accepted[4] && o.accepted[5]);
     }
 
     #[test]
@@ -497,73 +727,81 @@ mod tests {
         let o = run(
             &p,
             &[0],
-            &[Some(&[-1][..]), Some(&[-1][..]), Some(&[1][..])],
+            &[Some(&[-1][..]), Some(&[-2][..]), Some(&[-1][..])],
         )
         .unwrap();
-        // n = 3 ≥ f + 3: k = 1, keep 3: all accepted. S = -1, ⌊-1/3⌋ = -1, r = 2.
+        // Same direction (cos 1000): all duplicates with τ = 990, so with the filter off.
+        assert_eq!(o.accepted, [false; 3]);
+        let off = RuleParams {
+            duplicate_milli: DUPLICATES_OFF,
+            ..p
+        };
+        let o = run(
+            &off,
+            &[0],
+            &[Some(&[-1][..]), Some(&[-2][..]), Some(&[-1][..])],
+        )
+        .unwrap();
+        // n = 3 ≥ f + 3: keep 3. S = −4, ⌊−4/3⌋ = −2, r = 2.
         assert_eq!(o.accepted, [true, true, true]);
-        assert_eq!(o.mean, [-1]);
+        assert_eq!(o.mean, [-2]);
         assert_eq!(o.remainders, [2]);
         assert_eq!(floor_div(-7, 2), (-4, 1));
         assert_eq!(floor_div(7, 2), (3, 1));
     }
 
     #[test]
-    fn too_few_eligible_accepts_nothing() {
-        // f = 1: Krum needs n ≥ 4 eligible; the norm bound leaves 3.
-        let p = params(4, 2, 1, 100);
+    fn too_few_candidates_accept_nothing() {
+        // f = 1 needs four candidates; the ceiling and a zero update leave three.
+        let p = params(5, 2, 1, 100);
         let ups = [
-            Some(&[1i16, 1][..]),
-            Some(&[1, 2][..]),
+            Some(&[1i16, 3][..]),
+            Some(&[3, 1][..]),
             Some(&[100, 100][..]),
-            Some(&[2, 1][..]),
+            Some(&[0, 0][..]),
+            Some(&[2, -1][..]),
         ];
         let o = run(&p, &[5, 5], &ups).unwrap();
-        assert_eq!(o.eligible, [true, true, false, true]);
+        assert_eq!(o.in_bound, [true, true, false, false, true]);
         assert!(!o.krum_ran);
-        assert_eq!(o.accepted, [false; 4]);
-        assert_eq!(o.accepted_count, 0);
+        assert_eq!(o.accepted, [false; 5]);
         assert_eq!(o.new_model, [5, 5]);
-        assert_eq!(o.mean, [0, 0]);
-        assert_eq!(o.scores, [0; 4]);
-        assert_eq!(o.krum, [0; 4]);
+        assert_eq!(o.scores, [0; 5]);
+        assert_eq!(o.krum, [0; 5]);
     }
 
     #[test]
-    fn zero_update_and_zero_sum_score_zero() {
+    fn cosines_and_scores_without_square_roots() {
         assert_eq!(cosine_score(0, 0, 10), 0);
         assert_eq!(cosine_score(5, 10, 0), 0);
         assert_eq!(cosine_score(-5, 10, 10), 0);
-        // Parallel vectors score exactly 1000.
         assert_eq!(cosine_score(10, 10, 10), 1000);
-        // Opposite: 0.
-        let p = params(3, 2, 0, u64::MAX);
-        let o = run(
-            &p,
-            &[0, 0],
-            &[Some(&[0, 0][..]), Some(&[3, 4][..]), Some(&[3, 4][..])],
-        )
-        .unwrap();
-        assert_eq!(o.accepted, [true, true, true]);
-        assert_eq!(o.scores, [0, 1000, 1000]);
-        // ⌊6/3⌋ = 2, ⌊8/3⌋ = 2 r 2.
-        assert_eq!(o.mean, [2, 2]);
+        assert_eq!(signed_cosine(-10, 10, 10), -1000);
+        assert_eq!(signed_cosine(0, 0, 0), 0);
+        // −0.5 truncates to −500, 0.7071 to 707.
+        assert_eq!(signed_cosine(-1, 2, 2), -500);
+        assert_eq!(signed_cosine(1, 1, 2), 707);
     }
 
     #[test]
     fn ties_are_broken_by_slot_order() {
-        // Four identical updates, f = 1: keep 3, the last one loses the tie.
-        let p = params(4, 1, 1, u64::MAX);
-        let u = [7i16];
-        let o = run(&p, &[0], &[Some(&u[..]); 4]).unwrap();
-        assert_eq!(o.krum, [0; 4]);
-        assert_eq!(o.accepted, [true, true, true, false]);
-        assert_eq!(o.new_model, [7]);
+        // Four directions at 90° steps plus a fifth between two of them; f = 1, keep 4.
+        let p = params(5, 2, 1, u64::MAX);
+        let ups = [[10i16, 0], [0, 10], [-10, 0], [0, -10], [7, 7]];
+        let refs: Vec<Option<&[i16]>> = ups.iter().map(|u| Some(&u[..])).collect();
+        let o = run(&p, &[0, 0], &refs).unwrap();
+        // k = 2: slots 0 and 1 have 707 + 0, slots 2 and 3 have only 0 and 0 → 2000;
+        // slot 4 has 707 + 707.
+        assert_eq!(o.krum, [1293, 1293, 2000, 2000, 586]);
+        assert_eq!(o.accepted, [true, true, true, false, true]);
     }
 
     #[test]
     fn overflow_is_refused_and_bad_input_is_typed() {
-        let p = params(3, 1, 0, u64::MAX);
+        let p = RuleParams {
+            duplicate_milli: DUPLICATES_OFF,
+            ..params(3, 1, 0, u64::MAX)
+        };
         let big = [30_000i16];
         assert_eq!(
             run(&p, &[10_000], &[Some(&big[..]); 3]),
@@ -591,20 +829,50 @@ mod tests {
                 got: 2
             })
         );
-        assert!(matches!(
-            run(&params(0, 1, 0, 0), &[0], &[]),
-            Err(RuleError::BadParams(_))
-        ));
-        assert!(matches!(
-            run(&params(2, 1, 2, 0), &[0], &[None, None]),
-            Err(RuleError::BadParams(_))
-        ));
+        for bad in [
+            params(0, 1, 0, 0),
+            params(2, 1, 2, 0),
+            RuleParams {
+                band_sq_milli: 999,
+                ..params(2, 1, 0, 0)
+            },
+            RuleParams {
+                duplicate_milli: 1002,
+                ..params(2, 1, 0, 0)
+            },
+        ] {
+            assert!(matches!(
+                run(&bad, &[0], &vec![None; bad.slots]),
+                Err(RuleError::BadParams(_))
+            ));
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "std")]
+    fn parameters_from_real_values() {
+        // 4.0 at scale 2^-8: 1024 units, squared.
+        assert_eq!(RuleParams::norm_bound_sq_from_real(4.0, 8), 1 << 20);
+        assert_eq!(RuleParams::norm_bound_sq_from_real(-1.0, 8), 0);
+        assert_eq!(RuleParams::norm_bound_sq_from_real(f32::NAN, 8), 0);
+        assert_eq!(RuleParams::norm_bound_sq_from_real(f32::MAX, 15), u64::MAX);
+        assert_eq!(RuleParams::band_sq_milli_from_real(3.0), 9_000);
+        assert_eq!(RuleParams::band_sq_milli_from_real(0.5), 1_000);
+        assert_eq!(RuleParams::band_sq_milli_from_real(1e9), MAX_BAND_SQ_MILLI);
+        assert_eq!(RuleParams::duplicate_milli_from_real(0.99), 990);
+        assert_eq!(RuleParams::duplicate_milli_from_real(1.5), DUPLICATES_OFF);
+        assert_eq!(
+            RuleParams::duplicate_milli_from_real(f32::NAN),
+            DUPLICATES_OFF
+        );
     }
 
     #[test]
     fn extreme_values_stay_exact() {
-        // Largest norms and sums: every value at the i16 extremes.
-        let p = params(3, 4, 0, u64::MAX);
+        let p = RuleParams {
+            duplicate_milli: DUPLICATES_OFF,
+            ..params(3, 4, 0, u64::MAX)
+        };
         let a = [i16::MIN; 4];
         let o = run(&p, &[i16::MAX; 4], &[Some(&a[..]); 3]).unwrap();
         assert_eq!(o.norms[0], 4 << 30);
@@ -613,16 +881,16 @@ mod tests {
         assert_eq!(o.scores, [1000; 3]);
     }
 
-    /// Floating-point check of the cosine score (away from integer boundaries).
-    fn float_score(u: &[i16], s: &[i64]) -> f64 {
-        let d: f64 = u
+    /// Floating-point cosine (checked away from integer boundaries).
+    fn float_cos(a: &[i16], b: &[i64]) -> f64 {
+        let d: f64 = a
             .iter()
-            .zip(s)
-            .map(|(&a, &b)| f64::from(a) * b as f64)
+            .zip(b)
+            .map(|(&x, &y)| f64::from(x) * y as f64)
             .sum();
-        let nu: f64 = u.iter().map(|&a| f64::from(a).powi(2)).sum::<f64>().sqrt();
-        let ns: f64 = s.iter().map(|&b| (b as f64).powi(2)).sum::<f64>().sqrt();
-        1000.0 * d / (nu * ns)
+        let na: f64 = a.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+        let nb: f64 = b.iter().map(|&y| (y as f64).powi(2)).sum::<f64>().sqrt();
+        1000.0 * d / (na * nb)
     }
 
     proptest! {
@@ -636,31 +904,52 @@ mod tests {
             absent in proptest::collection::vec(any::<bool>(), 8),
             scale in 0u32..15,
             b2 in any::<u64>(),
+            band in 1000u32..50_000,
+            tau in 900u32..1002,
         ) {
             prop_assume!(f < n);
-            let p = params(n, dim, f, b2 >> (scale + 10));
+            let p = RuleParams { band_sq_milli: band, duplicate_milli: tau, ..params(n, dim, f, b2 >> (scale + 10)) };
             let vecs: Vec<Vec<i16>> = (0..n).map(|i| seed[i * 12..i * 12 + dim].iter().map(|&v| v >> scale).collect()).collect();
             let ups: Vec<Option<&[i16]>> = (0..n).map(|i| (!absent[i]).then(|| &vecs[i][..])).collect();
             let o = run(&p, &prev[..dim], &ups).unwrap();
-            let n_el = o.eligible.iter().filter(|&&e| e).count();
-            if n_el >= f + 3 {
-                prop_assert_eq!(o.accepted_count, n_el - f);
+            // The median is an in-bound norm with ⌈p/2⌉ at or below it.
+            let bounded: Vec<u64> = (0..n).filter(|&i| o.in_bound[i]).map(|i| o.norms[i]).collect();
+            if bounded.is_empty() {
+                prop_assert_eq!(o.median_norm, 0);
+            } else {
+                prop_assert!(bounded.contains(&o.median_norm));
+                prop_assert!(bounded.iter().filter(|&&x| x <= o.median_norm).count() >= bounded.len().div_ceil(2));
+            }
+            let d = o.duplicate.iter().filter(|&&x| x).count();
+            prop_assert_eq!(o.byzantine_left, f.saturating_sub(d));
+            let cands = o.candidates.iter().filter(|&&c| c).count();
+            if cands >= o.byzantine_left + 3 {
+                prop_assert_eq!(o.accepted_count, cands - o.byzantine_left);
             } else {
                 prop_assert_eq!(o.accepted_count, 0);
             }
             for i in 0..n {
-                prop_assert!(!o.accepted[i] || o.eligible[i]);
+                prop_assert!(!o.accepted[i] || o.candidates[i]);
+                prop_assert!(!o.candidates[i] || (o.eligible[i] && !o.duplicate[i]));
                 prop_assert!(o.scores[i] <= 1000);
                 prop_assert!(o.accepted[i] || o.scores[i] == 0);
-                if o.accepted[i] && o.dots[i] > 0 {
-                    let fl = float_score(&vecs[i], &o.sum);
-                    prop_assert!((f64::from(o.scores[i]) - fl.floor()).abs() <= 1.0, "{} vs {}", o.scores[i], fl);
-                }
-                // Rejected eligible slots never beat an accepted one.
                 for k in 0..n {
-                    if o.accepted[i] && o.eligible[k] && !o.accepted[k] {
+                    prop_assert_eq!(o.cosines[i][k], o.cosines[k][i]);
+                    prop_assert!((-1000..=1000).contains(&o.cosines[i][k]));
+                    if o.norms[i] > 0 && o.norms[k] > 0 {
+                        let wide: Vec<i64> = vecs[k].iter().map(|&v| i64::from(v)).collect();
+                        let fl = float_cos(&vecs[i], &wide);
+                        prop_assert!((f64::from(o.cosines[i][k]) - fl.trunc()).abs() <= 1.0, "{} vs {}", o.cosines[i][k], fl);
+                    }
+                    // Rejected candidates never beat an accepted one.
+                    if o.accepted[i] && o.candidates[k] && !o.accepted[k] {
                         prop_assert!(o.krum[i] < o.krum[k] || (o.krum[i] == o.krum[k] && i < k));
                     }
+                }
+                if o.accepted[i] && o.others_dots[i] > 0 {
+                    let others: Vec<i64> = o.sum.iter().zip(&vecs[i]).map(|(&s, &v)| s - i64::from(v)).collect();
+                    let fl = float_cos(&vecs[i], &others);
+                    prop_assert!((f64::from(o.scores[i]) - fl.floor()).abs() <= 1.0, "{} vs {}", o.scores[i], fl);
                 }
             }
             let cnt = o.accepted_count.max(1) as i64;
@@ -673,19 +962,16 @@ mod tests {
 
         #[test]
         fn wide_mul_is_exact(a in any::<u64>(), b in any::<u64>(), c in any::<u64>(), d in any::<u64>()) {
-            // (a·2^64 + b)(c·2^64 + d) checked against a manual schoolbook in u128 pieces.
             let x = (u128::from(a) << 64) | u128::from(b);
             let y = (u128::from(c) << 64) | u128::from(d);
             let (hi, lo) = wide_mul(x, y);
             prop_assert_eq!(lo, x.wrapping_mul(y));
-            // hi via the identity on the top limbs.
             let top = u128::from(a) * u128::from(c);
             prop_assert!(hi >= top);
         }
 
         #[test]
         fn score_is_the_unique_floor(dot in 1i64..1 << 40, nu in 1u64..1 << 40, ns in 1u64..1 << 40) {
-            // Make the inputs Cauchy–Schwarz consistent: dot² ≤ nu·ns.
             prop_assume!((dot as u128) * (dot as u128) <= u128::from(nu) * u128::from(ns));
             let s = cosine_score(dot, nu, ns);
             let x = u128::from(nu) * u128::from(ns);

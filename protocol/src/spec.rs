@@ -7,7 +7,8 @@ use crate::fixed::MAX_SCALE_BITS;
 use crate::format::MAX_PARAMS;
 use serde::{Deserialize, Serialize};
 
-pub const SPEC_VERSION: u32 = 1;
+/// 2: the angular Multi-Krum rule with a leave-one-out score (protocol v2).
+pub const SPEC_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,18 +88,36 @@ pub struct FixedPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "AggregationJson", into = "AggregationJson")]
 pub enum Aggregation {
-    /// Norm bound, then Multi-Krum (keep n − f), then the mean of the kept updates.
-    MultiKrum {
-        /// L2 bound B on an update, in real units.
+    /// `protocol::rule`: norm ceiling, a length band around the median, a duplicate filter,
+    /// Multi-Krum on directions (keep n − f), the mean, leave-one-out cosine scores.
+    AngularKrum {
+        /// L2 ceiling B on an update, in real units.
         norm_bound: f32,
         /// Byzantine budget f.
         byzantine: u32,
         /// Circuit slots N (the most trainers a round can have).
         slots: u32,
+        /// ρ: an eligible update's length is within a factor ρ of the median's.
+        norm_band: f32,
+        /// τ: updates at this cosine or above are duplicates (above 1: no filter).
+        duplicate_cosine: f32,
     },
 }
 
-/// The JSON form of [`Aggregation`]: `{"rule": "multi_krum", "norm_bound": …, …}`.
+/// ρ when the spec leaves `norm_band` out.
+pub const DEFAULT_NORM_BAND: f32 = 6.0;
+/// τ when the spec leaves `duplicate_cosine` out.
+pub const DEFAULT_DUPLICATE_COSINE: f32 = 0.95;
+
+fn default_norm_band() -> f32 {
+    DEFAULT_NORM_BAND
+}
+
+fn default_duplicate_cosine() -> f32 {
+    DEFAULT_DUPLICATE_COSINE
+}
+
+/// The JSON form of [`Aggregation`]: `{"rule": "angular_krum", "norm_bound": …, …}`.
 ///
 /// A plain struct instead of serde's internally tagged enum: that buffers the fields before
 /// it reads the tag, and buffered floats cannot be read back when serde_json's
@@ -112,6 +131,10 @@ struct AggregationJson {
     norm_bound: f32,
     byzantine: u32,
     slots: u32,
+    #[serde(default = "default_norm_band")]
+    norm_band: f32,
+    #[serde(default = "default_duplicate_cosine")]
+    duplicate_cosine: f32,
 }
 
 impl TryFrom<AggregationJson> for Aggregation {
@@ -119,13 +142,20 @@ impl TryFrom<AggregationJson> for Aggregation {
 
     fn try_from(j: AggregationJson) -> Result<Self, String> {
         match j.rule.as_str() {
-            "multi_krum" => Ok(Self::MultiKrum {
+            "angular_krum" => Ok(Self::AngularKrum {
                 norm_bound: j.norm_bound,
                 byzantine: j.byzantine,
                 slots: j.slots,
+                norm_band: j.norm_band,
+                duplicate_cosine: j.duplicate_cosine,
             }),
+            "multi_krum" => Err(
+                "\"multi_krum\" is protocol v1's rule; v2 proves \"angular_krum\" \
+                 (set \"rule\": \"angular_krum\" and \"version\": 2, see protocol/SPEC.md)"
+                    .into(),
+            ),
             other => Err(format!(
-                "unknown aggregation rule {other:?} (this version knows \"multi_krum\")"
+                "unknown aggregation rule {other:?} (this version knows \"angular_krum\")"
             )),
         }
     }
@@ -133,16 +163,20 @@ impl TryFrom<AggregationJson> for Aggregation {
 
 impl From<Aggregation> for AggregationJson {
     fn from(a: Aggregation) -> Self {
-        let Aggregation::MultiKrum {
+        let Aggregation::AngularKrum {
             norm_bound,
             byzantine,
             slots,
+            norm_band,
+            duplicate_cosine,
         } = a;
         Self {
-            rule: "multi_krum".into(),
+            rule: "angular_krum".into(),
             norm_bound,
             byzantine,
             slots,
+            norm_band,
+            duplicate_cosine,
         }
     }
 }
@@ -317,15 +351,31 @@ impl ProjectSpec {
                 format!("{} is outside 1..={MAX_ROUNDS}", self.rounds),
             );
         }
-        let Aggregation::MultiKrum {
+        let Aggregation::AngularKrum {
             norm_bound,
             byzantine,
             slots,
+            norm_band,
+            duplicate_cosine,
         } = &self.aggregation;
         if !(norm_bound.is_finite() && *norm_bound > 0.0) {
             bad(
                 "aggregation.norm_bound",
                 format!("{norm_bound} is not a positive number"),
+            );
+        }
+        if !(norm_band.is_finite() && (1.0..=1000.0).contains(norm_band)) {
+            bad(
+                "aggregation.norm_band",
+                format!("{norm_band} is outside 1..=1000"),
+            );
+        }
+        if !(duplicate_cosine.is_finite() && *duplicate_cosine > 0.0) {
+            bad(
+                "aggregation.duplicate_cosine",
+                format!(
+                    "{duplicate_cosine} is not a positive number (above 1 turns the filter off)"
+                ),
             );
         }
         if *slots == 0 || *slots > MAX_SLOTS {
@@ -367,7 +417,7 @@ mod tests {
 
     pub(crate) fn digits() -> ProjectSpec {
         ProjectSpec {
-            version: 1,
+            version: SPEC_VERSION,
             task: Task {
                 name: "digits".into(),
                 kind: TaskKind::Classification,
@@ -391,10 +441,12 @@ mod tests {
             },
             fixed_point: FixedPoint { scale_bits: 10 },
             rounds: 3,
-            aggregation: Aggregation::MultiKrum {
+            aggregation: Aggregation::AngularKrum {
                 norm_bound: 4.0,
                 byzantine: 1,
                 slots: 8,
+                norm_band: 6.0,
+                duplicate_cosine: 0.95,
             },
             max_rejected_rounds: 1,
         }
@@ -411,7 +463,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once() {
         let mut s = digits();
-        s.version = 2;
+        s.version = 1;
         s.model = ModelArch::Mlp {
             input: 63,
             hidden: vec![0],
@@ -419,10 +471,12 @@ mod tests {
         };
         s.training.learning_rate = f32::NAN;
         s.fixed_point.scale_bits = 16;
-        s.aggregation = Aggregation::MultiKrum {
+        s.aggregation = Aggregation::AngularKrum {
             norm_bound: -1.0,
             byzantine: 3,
             slots: 8,
+            norm_band: 0.5,
+            duplicate_cosine: f32::NAN,
         };
         let Err(SpecError::Invalid(problems)) = s.validate() else {
             panic!("must be invalid")
@@ -437,11 +491,13 @@ mod tests {
             "fixed_point.scale_bits",
             "aggregation.norm_bound",
             "aggregation.byzantine",
+            "aggregation.norm_band",
+            "aggregation.duplicate_cosine",
         ] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
         let text = SpecError::Invalid(problems).to_string();
-        assert!(text.contains("8 problem(s)"), "{text}");
+        assert!(text.contains("10 problem(s)"), "{text}");
     }
 
     #[test]
@@ -471,8 +527,23 @@ mod tests {
     fn the_aggregation_keeps_its_json_form() {
         let v: serde_json::Value = serde_json::from_str(&digits().to_json()).unwrap();
         let a = &v["aggregation"];
-        assert_eq!(a["rule"], "multi_krum");
-        assert_eq!(a.as_object().unwrap().len(), 4, "{a}");
+        assert_eq!(a["rule"], "angular_krum");
+        assert_eq!(a.as_object().unwrap().len(), 6, "{a}");
+    }
+
+    #[test]
+    fn the_band_and_duplicate_threshold_default_and_v1_is_named() {
+        let mut v: serde_json::Value = serde_json::from_str(&digits().to_json()).unwrap();
+        let a = v["aggregation"].as_object_mut().unwrap();
+        a.remove("norm_band");
+        a.remove("duplicate_cosine");
+        let s = ProjectSpec::from_json(&v.to_string()).unwrap();
+        assert_eq!(s, digits());
+        v["aggregation"]["rule"] = serde_json::json!("multi_krum");
+        let err = ProjectSpec::from_json(&v.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("angular_krum") && err.contains("v1"), "{err}");
     }
 }
 
@@ -502,5 +573,6 @@ mod example_tests {
         assert_eq!((r.slots, r.dim, r.byzantine), (8, 2_410, 1));
         // norm bound 4.0 at scale 2^-10: (4 · 1024)² units².
         assert_eq!(r.norm_bound_sq, 4096 * 4096);
+        assert_eq!((r.band_sq_milli, r.duplicate_milli), (36_000, 950));
     }
 }

@@ -1,6 +1,6 @@
 """An independent re-implementation of protocol/SPEC.md in plain Python 3 (stdlib only),
 checked against every committed test vector: `python3 protocol/test-vectors/reference_check.py`.
-It reads nothing but SPEC.md's rules and the two JSON files beside it."""
+It reads nothing but SPEC.md's rules and the JSON files beside it."""
 import json
 import math, os
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -57,4 +57,57 @@ for q in V['rounding']:
     t = math.trunc(y); f = y - t
     v = t + (1 if y > 0 else -1) if abs(f) > 0.5 or (abs(f) == 0.5 and t % 2 != 0) else t
     assert max(-32768, min(32767, v)) == q['value'], q
+
+# The round rule, from SPEC.md §6 alone (exact integers, no square roots).
+RV = json.load(open(os.path.join(HERE, 'rule-v2.json')))
+def largest_s(lhs_unit, rhs):  # largest s in [0, 1000] with s*s*lhs_unit <= rhs
+    lo, hi = 0, 1000
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if mid * mid * lhs_unit <= rhs: lo = mid
+        else: hi = mid - 1
+    return lo
+def rule(c):
+    N, f = c['slots'], c['byzantine']
+    U = [u if u is not None else [0] * c['dim'] for u in c['updates']]
+    present = [u is not None for u in c['updates']]
+    G = [[sum(a * b for a, b in zip(U[i], U[k])) for k in range(N)] for i in range(N)]
+    n = [G[i][i] for i in range(N)]
+    b = [present[i] and 1 <= n[i] <= c['norm_bound_sq'] for i in range(N)]
+    vals = sorted(n[i] for i in range(N) if b[i])
+    m = vals[(len(vals) + 1) // 2 - 1] if vals else 0
+    rho = c['band_sq_milli']
+    e = [b[i] and 1000 * n[i] <= rho * m and 1000 * m <= rho * n[i] for i in range(N)]
+    def cos(i, k):
+        g = G[i][k]
+        if g == 0: return 0
+        s = largest_s(n[i] * n[k], 10**6 * g * g)
+        return s if g > 0 else -s
+    C = [[0 if i == k else cos(i, k) for k in range(N)] for i in range(N)]
+    dup = [e[i] and any(k != i and e[k] and C[i][k] >= c['duplicate_milli'] for k in range(N)) for i in range(N)]
+    fl = max(0, f - sum(dup))
+    E = [i for i in range(N) if e[i] and not dup[i]]
+    krum = [0] * N; acc = [False] * N
+    ran = len(E) >= fl + 3
+    if ran:
+        k = len(E) - fl - 2
+        for i in E: krum[i] = sum(sorted(1000 - C[i][j] for j in E if j != i)[:k])
+        for i in sorted(E, key=lambda i: (krum[i], i))[:len(E) - fl]: acc[i] = True
+    cnt = sum(acc)
+    S = [sum(U[i][j] for i in range(N) if acc[i]) for j in range(c['dim'])]
+    new = [g + (s // cnt if cnt else 0) for g, s in zip(c['prev'], S)]
+    assert all(-32768 <= v <= 32767 for v in new)
+    tot = sum(G[k][l] for k in range(N) for l in range(N) if acc[k] and acc[l])
+    scores = []
+    for i in range(N):
+        if not acc[i]: scores.append(0); continue
+        t = sum(G[i][k] for k in range(N) if acc[k]) - n[i]
+        q = tot - 2 * (t + n[i]) + n[i]
+        scores.append(0 if t <= 0 or q == 0 else largest_s(n[i] * q, 10**6 * t * t))
+    return dict(in_bound=b, median_norm=m, eligible=e, cosines=C, duplicate=dup, byzantine_left=fl,
+                krum_ran=ran, krum=krum, accepted=acc, new_model=new, scores=scores)
+assert RV['format'] == 'merit rule vectors v2'
+for c in RV['cases']:
+    got = rule(c)
+    for key, val in got.items(): assert c[key] == val, (c['name'], key, c[key], val)
 print("independent re-implementation agrees with every vector")

@@ -9,24 +9,32 @@
 //!    `C_prev`, `H_i = commit_update(trainer_i, u_i)`, `C_new`; the slot's public
 //!    commitment is `C_i = present_i · H_i` (so an absent slot is exactly `C_i = 0`, and a
 //!    present one must open its commitment);
-//! 2. computes the Gram matrix `⟨u_i, u_k⟩` (one product per parameter per pair), hence
-//!    norms and squared distances `‖u_i‖² + ‖u_k‖² − 2⟨u_i, u_k⟩`;
-//! 3. eligible = present ∧ `‖u_i‖² ≤ B²`; Krum scores with `k = n − f − 2` by the
-//!    k-smallest gadget; accept bits by rank among the eligible (`keep = n − f`), all zero
-//!    when `n < f + 3`;
+//! 2. computes the Gram matrix `⟨u_i, u_k⟩` (one product per parameter per pair); every
+//!    selection step below reads only the Gram matrix, so it costs nothing per parameter;
+//! 3. in bound = present ∧ `1 ≤ ‖u_i‖² ≤ B²`; the lower median `m` of the in-bound norms
+//!    (the prover's value, pinned by two rank counts); eligible = in bound ∧ within the
+//!    band `ρ²` around `m`; per-pair signed per-mille cosines (the cosine gadget on `|g|`);
+//!    duplicates (eligible pairs at `c ≥ τ`) dropped with `f' = max(0, f − d)`; Krum
+//!    scores over the candidates with `k = n − f' − 2` angular distances `1000 − c` by the
+//!    k-smallest gadget; accept bits by rank (`keep = n − f'`), all zero when
+//!    `n < f' + 3`;
 //! 4. `S = Σ accept_i·u_i` per coordinate (one product per parameter per slot),
 //!    `cnt·(g_new − g) + r = S` with `0 ≤ r < cnt` (divisor 1 when nothing is accepted);
-//! 5. `⟨u_i, S⟩ = Σ_k accept_k ⟨u_i, u_k⟩` and `‖S‖²` from the Gram matrix (no per-parameter
-//!    cost), and the cosine score bound;
+//! 5. `⟨u_i, S⟩ = Σ_k accept_k ⟨u_i, u_k⟩`, `‖S‖²`, and from them the leave-one-out
+//!    `⟨u_i, S − u_i⟩` and `‖S − u_i‖²`, and the cosine score bound;
 //! 6. hashes everything in `round_elements` order and equates it to the public input.
 //!
 //! Constraint count per parameter: `16(N+2)` range bits, about `8.1(N+2)` for Poseidon,
-//! `N(N+1)/2` Gram products, `N` mask products and `2⌈log₂N⌉ + 2` for the division.
+//! `N(N+1)/2` Gram products, `N` mask products and `2⌈log₂N⌉ + 2` for the division; the
+//! rule's selection adds a few hundred constraints per pair of slots, independent of `D`.
 
 use crate::gadgets::commit::{commit_model_var, commit_update_var};
 use crate::gadgets::cosine::cosine_score;
 use crate::gadgets::divide::floor_div;
-use crate::gadgets::num::{boolean, is_le, is_zero, log2_ceil, mul, Num, Result as GResult};
+use crate::gadgets::num::{
+    boolean, enforce_eq, enforce_zero_product, is_le, is_zero, log2_ceil, mul, witness, Num,
+    Result as GResult,
+};
 use crate::gadgets::select::{k_smallest_sum, keep_lowest};
 use crate::gadgets::vector::{alloc_vector, dot, masked_sum, pack_var, VecVar};
 use crate::{Keys, ProverError, SetupMode};
@@ -42,7 +50,10 @@ use merit_protocol::commit::{
     account_elements, CommitError, Commitment, Committer, RoundInputs, TAG_ROUND,
 };
 use merit_protocol::poseidon::{self, domain_tag};
-use merit_protocol::rule::{self, RoundOutcome, RuleError, RuleParams};
+use merit_protocol::rule::{self, RoundOutcome, RuleError, RuleParams, SCORE_SCALE};
+
+/// Bits of a cosine's magnitude (at most 1000 < 2^10); angular distances take one more.
+const COSINE_BITS: usize = 10;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -202,12 +213,13 @@ impl RoundCircuit {
 /// Bit widths of the comparisons, from the shape (see each gadget's range condition).
 struct Widths {
     norm: usize,
-    dist: usize,
     krum: usize,
     count: usize,
     dot: usize,
     cosine: usize,
     rem: usize,
+    band: usize,
+    pair_cosine: usize,
 }
 
 impl Widths {
@@ -217,10 +229,8 @@ impl Widths {
         Self {
             // ‖u‖² ≤ D·2^30.
             norm: 31 + ld,
-            // ‖u − w‖² < D·2^32.
-            dist: 33 + ld,
-            // < N·D·2^32.
-            krum: 33 + ld + ln,
+            // Krum scores sum at most N angular distances of at most 2000 each.
+            krum: COSINE_BITS + 1 + ln,
             // counts, ranks and n − f are within ±2N.
             count: ln + 3,
             // |⟨u, S⟩| ≤ N·D·2^30.
@@ -229,8 +239,38 @@ impl Widths {
             cosine: 82 + 2 * ld + 2 * ln,
             // remainders and divisor − 1 − r are < N ≤ 2^ln.
             rem: ln,
+            band: 61 + ld,
+            pair_cosine: 82 + 2 * ld,
         }
     }
+}
+
+/// `c = sign(g)·s` with `s` the per-mille cosine of `|g|` against `norm_a·norm_b`
+/// (`merit_protocol::rule::signed_cosine`); `claim` is the prover's `c`.
+fn signed_cosine(
+    cs: &ConstraintSystemRef<Fr>,
+    g: &Num,
+    norm_a: &Num,
+    norm_b: &Num,
+    claim: i32,
+    wd: &Widths,
+) -> GResult<Num> {
+    // neg = [g ≤ −1]; |g| = g − 2·neg·g.
+    let neg = is_le(cs, g, &constant(0).add_const(-Fr::from(1u64)), wd.dot)?;
+    let neg_g = mul(cs, &neg, g)?;
+    let abs = g.sub(&neg_g.scale(Fr::from(2u64)));
+    let pos = is_le(cs, &constant(1), &abs, wd.dot)?;
+    let s = cosine_score(
+        cs,
+        &pos,
+        &abs,
+        norm_a,
+        norm_b,
+        claim.unsigned_abs(),
+        wd.pair_cosine,
+    )?;
+    let neg_s = mul(cs, &neg, &s)?;
+    Ok(s.sub(&neg_s.scale(Fr::from(2u64))))
 }
 
 fn num_of(f: &FpVar<Fr>) -> Num {
@@ -299,31 +339,110 @@ fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GRe
     }
     let norms: Vec<Num> = (0..n).map(|i| gram[i][i].clone()).collect();
 
-    // 3. Norm bound, Krum, selection.
+    // 3a. Ceiling: in bound = present ∧ 1 ≤ ‖u‖² ≤ B².
     let bound = constant(p.norm_bound_sq.min(p.max_norm_sq()));
+    let mut in_bound = Vec::with_capacity(n);
+    for i in 0..n {
+        let nonzero = is_le(cs, &constant(1), &norms[i], wd.norm)?;
+        let under = is_le(cs, &norms[i], &bound, wd.norm)?;
+        let t = mul(cs, &present[i], &nonzero)?;
+        in_bound.push(mul(cs, &t, &under)?);
+    }
+
+    // 3b. The lower median m of the in-bound norms, from the prover's value: with
+    // p = Σ in_bound and r = ⌈p/2⌉, #{norm ≤ m} ≥ r and #{norm ≥ m} ≥ p − r + 1 pin m to
+    // the r-th smallest; m = 0 when p = 0.
+    let p_count = sum_of(&in_bound);
+    let median = witness(cs, Fr::from(o.median_norm))?;
+    let bounded = o.in_bound.iter().filter(|&&b| b).count();
+    let p_odd = boolean(cs, bounded % 2 == 1)?;
+    let rank = witness(cs, Fr::from(bounded.div_ceil(2) as u64))?;
+    // 2r = p + odd.
+    enforce_eq(cs, &rank.scale(Fr::from(2u64)).lc, &p_count.add(&p_odd).lc)?;
+    let mut at_most = constant(0);
+    let mut at_least = constant(0);
+    for i in 0..n {
+        let le = is_le(cs, &norms[i], &median, wd.norm)?;
+        let ge = is_le(cs, &median, &norms[i], wd.norm)?;
+        at_most = at_most.add(&mul(cs, &in_bound[i], &le)?);
+        at_least = at_least.add(&mul(cs, &in_bound[i], &ge)?);
+    }
+    let none = is_zero(cs, &p_count)?;
+    let low_ok = is_le(cs, &rank, &at_most, wd.count)?;
+    let high_ok = is_le(
+        cs,
+        &p_count.sub(&rank).add_const(Fr::from(1u64)),
+        &at_least,
+        wd.count,
+    )?;
+    enforce_zero_product(cs, &none.not(), &low_ok.not())?;
+    enforce_zero_product(cs, &none.not(), &high_ok.not())?;
+    enforce_zero_product(cs, &none, &median)?;
+
+    // 3c. Band: 1000·‖u‖² ≤ ρ²·m and 1000·m ≤ ρ²·‖u‖².
+    let band = Fr::from(u64::from(p.band_sq_milli));
+    let thousand = Fr::from(u64::from(SCORE_SCALE));
     let mut eligible = Vec::with_capacity(n);
     for i in 0..n {
-        let ok = is_le(cs, &norms[i], &bound, wd.norm)?;
-        eligible.push(mul(cs, &present[i], &ok)?);
+        let up = is_le(cs, &norms[i].scale(thousand), &median.scale(band), wd.band)?;
+        let down = is_le(cs, &median.scale(thousand), &norms[i].scale(band), wd.band)?;
+        let t = mul(cs, &in_bound[i], &up)?;
+        eligible.push(mul(cs, &t, &down)?);
     }
-    let n_el = sum_of(&eligible);
-    let enough = is_le(cs, &constant(f as u64 + 3), &n_el, wd.count)?;
-    let neighbours_wanted = n_el.add_const(-Fr::from(f as u64 + 2));
-    let mut scored = Vec::with_capacity(n); // eligible ∧ Krum ran
+
+    // 3d. Per-mille cosines c_ik (truncated toward zero) from the Gram matrix.
+    let mut cosines: Vec<Vec<Num>> = vec![vec![constant(0); n]; n];
+    for i in 0..n {
+        for k in i + 1..n {
+            let c = signed_cosine(cs, &gram[i][k], &norms[i], &norms[k], o.cosines[i][k], &wd)?;
+            cosines[i][k] = c.clone();
+            cosines[k][i] = c;
+        }
+    }
+
+    // 3e. Duplicates: eligible with another eligible slot at c ≥ τ; f' = max(0, f − d).
+    let tau = Fr::from(u64::from(p.duplicate_milli));
+    let mut twins: Vec<Vec<Option<Num>>> = vec![vec![None; n]; n];
+    for i in 0..n {
+        for k in i + 1..n {
+            // c ≥ τ, both eligible (c ∈ [−1000, 1000], τ ≤ 1001: 12 bits).
+            let close = is_le(cs, &Num::constant(tau), &cosines[i][k], COSINE_BITS + 1)?;
+            let both = mul(cs, &eligible[i], &eligible[k])?;
+            let t = mul(cs, &both, &close)?;
+            twins[i][k] = Some(t.clone());
+            twins[k][i] = Some(t);
+        }
+    }
+    let mut duplicate = Vec::with_capacity(n);
+    for i in 0..n {
+        let count = sum_of(&twins[i].iter().flatten().cloned().collect::<Vec<_>>());
+        let alone = is_zero(cs, &count)?;
+        duplicate.push(mul(cs, &eligible[i], &alone.not())?);
+    }
+    let dups = sum_of(&duplicate);
+    let budget = constant(f as u64);
+    let within = is_le(cs, &dups, &budget, wd.count)?;
+    let f_left = mul(cs, &within, &budget.sub(&dups))?;
+    let mut candidates = Vec::with_capacity(n);
+    for i in 0..n {
+        candidates.push(eligible[i].sub(&duplicate[i]));
+    }
+
+    // 3f. Multi-Krum on angular distances a_ik = 1000 − c_ik over the candidates.
+    let n_cand = sum_of(&candidates);
+    let enough = is_le(cs, &f_left.add_const(Fr::from(3u64)), &n_cand, wd.count)?;
+    let neighbours_wanted = n_cand.sub(&f_left).add_const(-Fr::from(2u64));
+    let mut scored = Vec::with_capacity(n); // candidate ∧ Krum ran
     let mut krum = Vec::with_capacity(n);
     for i in 0..n {
-        let t = mul(cs, &eligible[i], &enough)?;
+        let t = mul(cs, &candidates[i], &enough)?;
         let count = mul(cs, &t, &neighbours_wanted)?;
         let others: Vec<usize> = (0..n).filter(|&k| k != i).collect();
         let dists: Vec<Num> = others
             .iter()
-            .map(|&k| {
-                norms[i]
-                    .add(&norms[k])
-                    .sub(&gram[i][k].scale(Fr::from(2u64)))
-            })
+            .map(|&k| Num::constant(thousand).sub(&cosines[i][k]))
             .collect();
-        let members: Vec<Num> = others.iter().map(|&k| eligible[k].clone()).collect();
+        let members: Vec<Num> = others.iter().map(|&k| candidates[k].clone()).collect();
         let chosen: Vec<bool> = others.iter().map(|&k| o.neighbours[i][k]).collect();
         krum.push(k_smallest_sum(
             cs,
@@ -332,11 +451,11 @@ fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GRe
             &count,
             &chosen,
             Fr::from(o.thresholds[i]),
-            wd.dist,
+            COSINE_BITS + 1,
         )?);
         scored.push(t);
     }
-    let keep = n_el.add_const(-Fr::from(f as u64));
+    let keep = n_cand.sub(&f_left);
     let accept = keep_lowest(cs, &krum, &scored, &keep, wd.krum, wd.count)?;
 
     // 4. Mean and new model.
@@ -354,7 +473,8 @@ fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GRe
     }
     let c_new = commit_model_var(cs.clone(), &config, &len, &pack_var(cs, &g_new)?)?;
 
-    // 5. Scores: ⟨u_i, S⟩ and ‖S‖² from the Gram matrix.
+    // 5. Leave-one-out scores from the Gram matrix: ⟨u_i, S⟩ = Σ_k accept_k⟨u_i, u_k⟩,
+    // ‖S‖² = Σ_k accept_k⟨u_k, S⟩, then ⟨u_i, S − u_i⟩ and ‖S − u_i‖².
     let mut dots = Vec::with_capacity(n);
     for row in &gram {
         let terms = (0..n)
@@ -369,14 +489,16 @@ fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GRe
     );
     let mut scores = Vec::with_capacity(n);
     for i in 0..n {
-        let positive = is_le(cs, &constant(1), &dots[i], wd.dot)?;
+        let others_dot = dots[i].sub(&norms[i]);
+        let others_norm = sum_norm.sub(&dots[i].scale(Fr::from(2u64))).add(&norms[i]);
+        let positive = is_le(cs, &constant(1), &others_dot, wd.dot)?;
         let pos = mul(cs, &accept[i], &positive)?;
         scores.push(cosine_score(
             cs,
             &pos,
-            &dots[i],
+            &others_dot,
             &norms[i],
-            &sum_norm,
+            &others_norm,
             o.scores[i],
             wd.cosine,
         )?);
@@ -481,8 +603,9 @@ mod tests {
         let kinds = [Slot::Honest, Slot::Honest, Slot::Noise, Slot::Honest];
         let w = sample::round(p, 5, &kinds).unwrap();
         assert_eq!(w.outcome.accepted, [true, true, false, true]);
+        // Honest updates near cosine 0.7 with one another score ≈ 0.8 against the others.
         assert!(
-            w.outcome.scores.iter().all(|&s| s == 0 || s > 900),
+            w.outcome.scores.iter().all(|&s| s == 0 || s > 700),
             "{:?}",
             w.outcome.scores
         );
@@ -654,6 +777,77 @@ mod tests {
         let mut c2 = claims.clone();
         c2.prev_model = Committer::new().commit_model(&w2.prev_model);
         assert!(refused(&w, &c2));
+    }
+
+    #[test]
+    fn a_wrong_median_hint_is_refused() {
+        let (w, claims, _, _) = krum_round();
+        for delta in [-1i64, 1] {
+            let mut w2 = w.clone();
+            w2.outcome.median_norm = (w.outcome.median_norm as i64 + delta) as u64;
+            assert!(refused(&w2, &claims), "{delta}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_cosine_hint_is_refused() {
+        let (w, claims, _, _) = krum_round();
+        for delta in [-1i32, 1] {
+            let mut w2 = w.clone();
+            w2.outcome.cosines[0][2] += delta;
+            w2.outcome.cosines[2][0] += delta;
+            assert!(refused(&w2, &claims), "{delta}");
+        }
+    }
+
+    #[test]
+    fn duplicates_cannot_be_accepted() {
+        // Slot 2 copies slot 0: both are dropped, and f' = max(0, 1 − 2) = 0.
+        let p = sample::params(5, 28, 1);
+        let kinds = [
+            Slot::Honest,
+            Slot::Honest,
+            Slot::Copy,
+            Slot::Honest,
+            Slot::Honest,
+        ];
+        let w = sample::round(p, 8, &kinds).unwrap();
+        let o = &w.outcome;
+        assert_eq!(o.duplicate, [true, false, true, false, false]);
+        assert_eq!((o.byzantine_left, o.krum_ran), (0, true));
+        assert_eq!(o.accepted, [false, true, false, true, true]);
+        let claims = w.claims(&Committer::new());
+        assert!(!refused(&w, &claims));
+        let mut bad = claims.clone();
+        bad.accepted[0] = true;
+        assert!(refused(&w, &bad));
+        // Nor can the prover hide the duplicate by claiming a lower cosine.
+        let mut w2 = w.clone();
+        w2.outcome.cosines[0][2] = 900;
+        w2.outcome.cosines[2][0] = 900;
+        assert!(refused(&w2, &claims));
+    }
+
+    #[test]
+    fn an_update_outside_the_band_cannot_be_accepted() {
+        // No ceiling: only the band (ρ = 6) keeps the 8× update out.
+        let p = RuleParams {
+            norm_bound_sq: u64::MAX,
+            ..sample::params(5, 27, 1)
+        };
+        let kinds = [
+            Slot::Honest,
+            Slot::Honest,
+            Slot::Scaled,
+            Slot::Honest,
+            Slot::Honest,
+        ];
+        let w = sample::round(p, 4, &kinds).unwrap();
+        assert!(w.outcome.in_bound[2] && !w.outcome.eligible[2]);
+        let mut claims = w.claims(&Committer::new());
+        assert!(!refused(&w, &claims));
+        claims.accepted[2] = true;
+        assert!(refused(&w, &claims));
     }
 
     #[test]

@@ -23,9 +23,10 @@ pub enum Slot {
     Zero,
 }
 
-/// Honest signal amplitude and noise, in fixed-point units.
+/// Honest signal amplitude and noise, in fixed-point units: two honest updates sit near
+/// cosine 0.7, clear of the default duplicate threshold (0.95).
 const SIGNAL: f64 = 200.0;
-const SIGMA: f64 = 40.0;
+const SIGMA: f64 = 70.0;
 
 fn gaussian(rng: &mut ChaCha20Rng) -> f64 {
     let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
@@ -44,12 +45,7 @@ pub fn norm_bound_sq(dim: usize) -> u64 {
 
 /// Rule parameters for a sample shape.
 pub fn params(slots: usize, dim: usize, byzantine: usize) -> RuleParams {
-    RuleParams {
-        slots,
-        dim,
-        byzantine,
-        norm_bound_sq: norm_bound_sq(dim),
-    }
+    RuleParams::new(slots, dim, byzantine, norm_bound_sq(dim))
 }
 
 /// A round with these slot kinds.

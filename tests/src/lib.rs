@@ -14,12 +14,7 @@ use std::time::Duration;
 /// A round-circuit shape small enough for tests: `slots` × `dim`, no Byzantine budget to
 /// speak of, a generous norm bound.
 pub fn test_rule(slots: usize, dim: usize) -> RuleParams {
-    RuleParams {
-        slots,
-        dim,
-        byzantine: 0,
-        norm_bound_sq: 1 << 20,
-    }
+    RuleParams::new(slots, dim, 0, 1 << 20)
 }
 
 /// The arkworks-compressed verifying key of that shape's round circuit, from the

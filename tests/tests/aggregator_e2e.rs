@@ -25,14 +25,14 @@ use merit_storage::IpfsStore;
 use std::time::Duration;
 
 const SPEC: &str = r#"{
-  "version": 1,
+  "version": 2,
   "task": { "name": "tiny", "kind": "classification" },
   "features": { "inputs": 2, "classes": 2 },
   "model": { "type": "mlp", "input": 2, "hidden": [2], "classes": 2 },
   "training": { "local_epochs": 1, "batch_size": 4, "learning_rate": 0.1, "optimizer": "sgd", "clip_norm": 4.0 },
   "fixed_point": { "scale_bits": 10 },
   "rounds": 2,
-  "aggregation": { "rule": "multi_krum", "norm_bound": 4.0, "byzantine": 0, "slots": 4 },
+  "aggregation": { "rule": "angular_krum", "norm_bound": 4.0, "byzantine": 0, "slots": 4 },
   "max_rejected_rounds": 1
 }"#;
 

@@ -167,12 +167,7 @@ async fn the_spec_and_the_proving_key_are_found_from_the_project_and_checked() {
         .unwrap()
         .to_string();
 
-    let params = RuleParams {
-        slots: 3,
-        dim: 1,
-        byzantine: 0,
-        norm_bound_sq: 100,
-    };
+    let params = RuleParams::new(3, 1, 0, 100);
     let (pk, vk) = setup_round(params, SetupMode::InsecureDeterministicForTests(9)).unwrap();
     let (_, vk_other) = setup_round(params, SetupMode::InsecureDeterministicForTests(10)).unwrap();
     let prepared = |vk: &ark_groth16::VerifyingKey<merit_prover::ark_bn254::Bn254>| {

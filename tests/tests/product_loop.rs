@@ -30,7 +30,7 @@ const STAKE: u128 = 1_000_000_000_000;
 
 /// A small MLP (4-3-3: 27 parameters) over four slots, so setup and proofs take seconds.
 const SPEC: &str = r#"{
-  "version": 1,
+  "version": 2,
   "task": { "name": "blobs", "kind": "classification" },
   "features": { "inputs": 4, "classes": 3 },
   "model": { "type": "mlp", "input": 4, "hidden": [3], "classes": 3 },
@@ -38,7 +38,7 @@ const SPEC: &str = r#"{
                 "optimizer": "sgd", "clip_norm": 4.0 },
   "fixed_point": { "scale_bits": 10 },
   "rounds": 2,
-  "aggregation": { "rule": "multi_krum", "norm_bound": 4.0, "byzantine": 0, "slots": 4 },
+  "aggregation": { "rule": "angular_krum", "norm_bound": 4.0, "byzantine": 0, "slots": 4 },
   "max_rejected_rounds": 2
 }"#;
 

@@ -270,6 +270,10 @@ pub enum Partition {
     /// Per class, proportions drawn from Dirichlet(α, …, α) over the trainers: small α
     /// gives each trainer few classes, large α approaches IID.
     Dirichlet { alpha: f64 },
+    /// Shuffled, then cut so trainer `t` (from 0) holds a share proportional to
+    /// `(t + 1)^−exponent` (classes mixed alike): sizes spread about `N^exponent` times,
+    /// for fairness experiments (a score should grow with what a trainer's data is worth).
+    PowerLaw { exponent: f64 },
 }
 
 /// Most Dirichlet draws tried before giving up on giving every trainer `min_rows`.
@@ -345,6 +349,35 @@ pub fn partition(
             Err(DataError::BadSplit(format!(
                 "no Dirichlet({alpha}) draw in {DIRICHLET_TRIES} gave each of {trainers} trainers {min_rows} rows; raise alpha or lower the trainer count"
             )))
+        }
+        Partition::PowerLaw { exponent } => {
+            if !(exponent.is_finite() && exponent >= 0.0) {
+                return Err(DataError::BadSplit(format!(
+                    "power-law exponent {exponent} is not a non-negative number"
+                )));
+            }
+            let mut rows = idx.to_vec();
+            rows.shuffle(&mut rng);
+            let weights: Vec<f64> = (0..trainers)
+                .map(|t| ((t + 1) as f64).powf(-exponent))
+                .collect();
+            let total: f64 = weights.iter().sum();
+            // Everyone first gets min_rows; the rest is shared by weight.
+            let spare = rows.len() - trainers * min_rows;
+            let mut sizes: Vec<usize> = weights
+                .iter()
+                .map(|w| min_rows + (w / total * spare as f64).floor() as usize)
+                .collect();
+            sizes[0] += rows.len() - sizes.iter().sum::<usize>();
+            let mut parts = Vec::with_capacity(trainers);
+            let mut start = 0;
+            for size in sizes {
+                let mut part = rows[start..start + size].to_vec();
+                part.sort_unstable();
+                parts.push(part);
+                start += size;
+            }
+            Ok(parts)
         }
     }
 }
@@ -588,6 +621,22 @@ mod tests {
         let a = partition(&d, &all, 5, Partition::Dirichlet { alpha: 0.5 }, 10, 3).unwrap();
         let b = partition(&d, &all, 5, Partition::Dirichlet { alpha: 0.5 }, 10, 3).unwrap();
         assert_eq!(a, b, "seeded");
+    }
+
+    #[test]
+    fn power_law_sizes_spread_and_cover_every_row() {
+        let d = synthetic(1000, 4);
+        let all: Vec<usize> = (0..d.len()).collect();
+        let parts = partition(&d, &all, 10, Partition::PowerLaw { exponent: 1.0 }, 10, 2).unwrap();
+        let sizes: Vec<usize> = parts.iter().map(Vec::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 1000);
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+        assert!(sizes[0] >= 9 * sizes[9], "{sizes:?}");
+        assert!(sizes[9] >= 10);
+        let mut seen: Vec<usize> = parts.concat();
+        seen.sort_unstable();
+        assert_eq!(seen, all, "a partition of the rows");
+        assert!(partition(&d, &all, 3, Partition::PowerLaw { exponent: -1.0 }, 1, 1).is_err());
     }
 
     #[test]
