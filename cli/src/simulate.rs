@@ -13,10 +13,14 @@
 //!    node does (`TrainerNode::compute_update`): [`CandleMlp`] trains on its shard (batch
 //!    order seeded by `node::round_seed(seed, 0, round, slot)`), the delta is clipped and
 //!    quantised by `protocol::fixed::clip_and_quantise`, then shaped by its
-//!    [`Behaviour`] (`behaviour::shape_update`; `replay` and `stale-copy` from the
+//!    [`Behaviour`] (`behaviour::shape_update`; `stale-copy` from the
 //!    previous round's updates). A `copy:SLOT` trainer reveals another slot's file, which
 //!    does not open its own commitment, so the aggregator sets it aside: here it is simply
-//!    absent (copying itself, it is the zero update it committed to).
+//!    absent (copying itself, it is the zero update it committed to). A `replay` trainer
+//!    resends its first update, whose commitment the contract refuses after the first
+//!    round (`MarketError::ReplayedUpdate`): absent too. A `free-rider` sends Gaussian
+//!    noise as long as the median of last round's reveals (public), so that only the
+//!    rule, not the length band, can catch it (the node's free-rider uses a fixed length).
 //! 4. The chosen rule aggregates the round (for `proven`: exactly `protocol::rule::run`
 //!    through [`ProvenRule`]), the global model advances, and test accuracy is measured.
 //!
@@ -527,9 +531,10 @@ fn run_rounds(
             let u = match b {
                 // Reveals another slot's file: it does not open this slot's commitment.
                 Behaviour::Copy(target) if target as usize != slot => None,
-                Behaviour::Replay if round > 0 && previous[slot].is_some() => {
-                    previous[slot].clone()
-                }
+                // A replayed update has the commitment it had when first committed, which
+                // the contract refuses (`MarketError::ReplayedUpdate`): the slot is absent
+                // in every round after its first.
+                Behaviour::Replay if round > 0 => None,
                 Behaviour::StaleCopy(target) => {
                     let pick = previous.iter().enumerate().find(|(k, u)| {
                         *k != slot && u.is_some() && target.is_none_or(|t| t as usize == *k)

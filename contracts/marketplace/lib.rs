@@ -96,6 +96,9 @@ mod marketplace {
         slot_of: Mapping<(u32, AccountId), u32>,
         /// (project, round, slot) → commitment and reveal.
         entries: Mapping<EntryKey, Entry>,
+        /// (project, slot, commitment) → committed in some round: update commitments are
+        /// deterministic, so the same update twice is the same commitment.
+        committed_before: Mapping<(u32, u32, Commitment), ()>,
         /// (project, round) → what finalisation recorded.
         records: Mapping<(u32, u32), RoundRecord>,
         /// (project, account) → what the account may claim, once the project has ended.
@@ -289,6 +292,7 @@ mod marketplace {
                 trainers: Mapping::default(),
                 slot_of: Mapping::default(),
                 entries: Mapping::default(),
+                committed_before: Mapping::default(),
                 records: Mapping::default(),
                 claims: Mapping::default(),
             }
@@ -479,6 +483,11 @@ mod marketplace {
                 return Err(MarketError::AlreadyCommitted);
             }
             check_commitment(&commitment)?;
+            // An update this trainer committed in an earlier round (a replay) would be paid
+            // again for old work.
+            if self.committed_before.contains((project, slot, commitment)) {
+                return Err(MarketError::ReplayedUpdate);
+            }
             p.committed = add(p.committed, 1)?;
             if p.committed == p.trainers {
                 p.phase = Phase::Reveal;
@@ -492,6 +501,7 @@ mod marketplace {
                     set_aside: false,
                 },
             );
+            self.committed_before.insert((project, slot, commitment), &());
             self.projects.insert(project, &p);
             self.env().emit_event(UpdateCommitted {
                 project,

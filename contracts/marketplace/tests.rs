@@ -1122,6 +1122,36 @@ fn a_full_project_pays_by_score_and_conserves_every_deposit() {
 }
 
 #[ink::test]
+fn an_earlier_rounds_update_cannot_be_committed_again() {
+    let k = keys(1);
+    let mut c = fresh();
+    let id = started(&mut c, &k, 3, 3, 3);
+    commit_all(&mut c, id, &T[..3]);
+    reveal_all(&mut c, id, &T[..3]);
+    finalize(&mut c, &k, id, &[500, 500, 0], &[true, true, false]).unwrap();
+    let replay = update_commitment(T[0], 0);
+    let before = events();
+    assert_eq!(
+        call(&mut c, T[0], 0, id, |c| c.commit_update(id, 1, replay)),
+        Err(MarketError::ReplayedUpdate)
+    );
+    assert_eq!(events(), before, "a refused commit emits nothing");
+    assert_eq!(view(&c, id).committed, 0, "and writes nothing");
+    // A new update is fine; two rounds later the first one is still refused.
+    assert_eq!(
+        call(&mut c, T[0], 0, id, |c| c.commit_update(id, 1, update_commitment(T[0], 1))),
+        Ok(())
+    );
+    commit_all(&mut c, id, &T[1..3]);
+    reveal_all(&mut c, id, &T[..3]);
+    finalize(&mut c, &k, id, &[500, 500, 0], &[true, true, false]).unwrap();
+    assert_eq!(
+        call(&mut c, T[0], 0, id, |c| c.commit_update(id, 2, replay)),
+        Err(MarketError::ReplayedUpdate)
+    );
+}
+
+#[ink::test]
 fn a_missed_aggregation_deadline_lets_anyone_abort_and_proven_work_is_paid() {
     let k = keys(1);
     let mut c = fresh();

@@ -288,6 +288,9 @@ pub enum MarketError {
     AlreadySetAside,
     /// The proving key CID is empty or longer than `MAX_CID_LEN`.
     BadProvingKeyCid,
+    /// The caller committed this exact update in an earlier round of the project (update
+    /// commitments are deterministic, so a replay has the same commitment).
+    ReplayedUpdate,
 }
 
 impl core::fmt::Display for MarketError {
@@ -333,6 +336,9 @@ impl core::fmt::Display for MarketError {
             Self::NotRevealed => "that slot has not revealed this round",
             Self::AlreadySetAside => "that slot's reveal is already set aside",
             Self::BadProvingKeyCid => "the proving key CID is empty or too long",
+            Self::ReplayedUpdate => {
+                "this update was committed in an earlier round: train on the new global model"
+            }
         };
         f.write_str(s)
     }
@@ -450,5 +456,6 @@ mod tests {
         assert_eq!(MarketError::EmptyPool.encode(), [0]);
         assert_eq!(MarketError::AlreadySetAside.encode(), [34]);
         assert_eq!(MarketError::BadProvingKeyCid.encode(), [35]);
+        assert_eq!(MarketError::ReplayedUpdate.encode(), [36]);
     }
 }
