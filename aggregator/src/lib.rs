@@ -10,6 +10,7 @@
 //!
 //! The crate never constructs a `Marketplace`: callers pass one in.
 
+pub mod bench;
 pub mod check;
 pub mod error;
 pub mod node;

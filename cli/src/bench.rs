@@ -1,4 +1,5 @@
-//! `merit bench`: thin front end over `merit_prover::bench` and `merit_trainer::bench`.
+//! `merit bench`: thin front end over `merit_prover::bench`, `merit_trainer::bench` and
+//! `merit_aggregator::bench`.
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
@@ -12,6 +13,161 @@ pub enum BenchCmd {
     /// 80/20), with the spec's optimiser, learning rate and batch size: mean epoch seconds,
     /// final test accuracy, threads (set RAYON_NUM_THREADS to change them)
     Train(TrainArgs),
+    /// Multi-Krum as Flower's `aggregate_krum` computes it (pairwise distances, scores,
+    /// keep n − f, mean), natively on f32 and on i16 fixed point (2^-10, exact integers),
+    /// on seeded updates: best-of-reps seconds, threads (RAYON_NUM_THREADS), whether both
+    /// selections agree; with --flower also Flower itself on the same inputs and the ratio
+    ///
+    /// Example: merit bench aggregate --trainers 64 --params 1048576 --flower --json
+    ///
+    /// --flower runs bench/krum_flower.py with ~/.cache/merit/flower-venv/bin/python (or
+    /// --python): set it up as bench/README.md says.
+    Aggregate(AggregateArgs),
+}
+
+#[derive(Args)]
+pub struct AggregateArgs {
+    /// Updates N
+    #[arg(long, default_value_t = 64)]
+    trainers: usize,
+    /// Parameters D per update
+    #[arg(long, default_value_t = 1 << 20)]
+    params: usize,
+    /// Byzantine budget f (Flower's num_malicious; Multi-Krum keeps N − f); the last f
+    /// updates are generated as attackers. Default min(N/4, (N−3)/2); at most (N−3)/2
+    #[arg(long)]
+    byzantine: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Repetitions of each timing (the best is reported), Flower's included
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Also run Flower's aggregate_krum (bench/krum_flower.py) on the same inputs
+    #[arg(long)]
+    flower: bool,
+    /// The Python with flwr installed
+    #[arg(long, env = "MERIT_FLOWER_PYTHON")]
+    python: Option<std::path::PathBuf>,
+    /// One JSON object: krum_f32_s, krum_fixed_s, threads, same_selection (and with
+    /// --flower: flower_s, ratio = flower_s / krum_f32_s)
+    #[arg(long)]
+    json: bool,
+}
+
+fn aggregate(a: AggregateArgs) -> Result<()> {
+    use anyhow::Context;
+    use merit_aggregator::bench;
+    let n = a.trainers;
+    if n < 3 || a.params == 0 {
+        bail!("need at least 3 trainers and 1 parameter");
+    }
+    let f = a.byzantine.unwrap_or((n / 4).min((n - 3) / 2));
+    if 2 * f + 3 > n {
+        bail!(
+            "--byzantine {f} needs at least 2f + 3 = {} trainers",
+            2 * f + 3
+        );
+    }
+    let updates = bench::generate(n, a.params, f, a.seed)?;
+    let r = bench::run(&updates, f, a.seed, a.reps);
+    let mut out = serde_json::to_value(&r)?;
+    if a.flower {
+        let dir = std::env::temp_dir().join(format!("merit-krum-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let flower = run_flower(&a, f, r.threads, &updates.f32s, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut fl, mean) = flower?;
+        let flower_s = fl["flower_s"]
+            .as_f64()
+            .context("flower_s in the script's output")?;
+        fl["ratio"] = (flower_s / r.krum_f32_s).into();
+        fl["flower_max_abs_diff"] = bench::max_abs_diff(&mean, &r.mean_f32).into();
+        if let (Some(o), Some(fl)) = (out.as_object_mut(), fl.as_object()) {
+            o.extend(fl.clone());
+        }
+    }
+    if a.json {
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "Multi-Krum, {} updates × {} params, f = {} ({} attackers), keep {}, {} thread(s), {}, best of {}:\n  f32   {:.6} s\n  fixed {:.6} s (i16 at 2^-{}, exact)\n  same selection: {}, attackers kept: {}",
+        r.trainers, r.params, r.byzantine, r.attackers, r.to_keep, r.threads, r.simd, r.reps,
+        r.krum_f32_s, r.krum_fixed_s, r.scale_bits, r.same_selection, r.attackers_selected
+    );
+    if a.flower {
+        println!(
+            "  Flower {} aggregate_krum (numpy {}): {:.6} s, {:.1}× the f32 time; means differ by at most {:.2e}",
+            out["flwr"].as_str().unwrap_or("?"),
+            out["numpy"].as_str().unwrap_or("?"),
+            out["flower_s"].as_f64().unwrap_or(f64::NAN),
+            out["ratio"].as_f64().unwrap_or(f64::NAN),
+            out["flower_max_abs_diff"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+    Ok(())
+}
+
+/// Writes the f32 updates for `bench/krum_flower.py`, runs it with as many BLAS/OpenMP
+/// threads as rayon has, and returns its JSON and Flower's Multi-Krum mean.
+fn run_flower(
+    a: &AggregateArgs,
+    f: usize,
+    threads: usize,
+    values: &[f32],
+    dir: &std::path::Path,
+) -> Result<(serde_json::Value, Vec<f32>)> {
+    use anyhow::Context;
+    let (input, output) = (dir.join("updates.f32"), dir.join("mean.f32"));
+    let file = std::fs::File::create(&input)?;
+    merit_aggregator::bench::write_f32_le(values, std::io::BufWriter::new(file))?;
+    let python = match &a.python {
+        Some(p) => p.clone(),
+        None => std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/merit/flower-venv/bin/python"),
+    };
+    let script = [
+        "bench/krum_flower.py",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/krum_flower.py"),
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.exists())
+    .context("bench/krum_flower.py not found (run from the repository root)")?;
+    let t = threads.to_string();
+    let res = std::process::Command::new(&python)
+        .arg(&script)
+        .args([
+            "--trainers",
+            &a.trainers.to_string(),
+            "--params",
+            &a.params.to_string(),
+        ])
+        .args(["--byzantine", &f.to_string(), "--reps", &a.reps.to_string()])
+        .arg("--input")
+        .arg(&input)
+        .arg("--out")
+        .arg(&output)
+        .envs(["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"].map(|k| (k, &t)))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| {
+            format!(
+                "running {} (see bench/README.md for the venv)",
+                python.display()
+            )
+        })?;
+    if !res.status.success() {
+        bail!(
+            "{} {} failed: {}",
+            python.display(),
+            script.display(),
+            res.status
+        );
+    }
+    let json = serde_json::from_slice(&res.stdout).context("the script's JSON")?;
+    let mean = merit_aggregator::bench::read_f32_le(std::fs::File::open(&output)?)?;
+    Ok((json, mean))
 }
 
 #[derive(Args)]
@@ -93,6 +249,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
     let a = match cmd {
         BenchCmd::Prove(a) => a,
         BenchCmd::Train(a) => return train(a),
+        BenchCmd::Aggregate(a) => return aggregate(a),
     };
     let report = if a.raw {
         let Some(k) = a.constraints else {
@@ -139,5 +296,26 @@ mod tests {
             json: true,
         }))
         .is_err());
+    }
+
+    fn aggregate_args(trainers: usize, byzantine: Option<usize>) -> AggregateArgs {
+        AggregateArgs {
+            trainers,
+            params: 100,
+            byzantine,
+            seed: 1,
+            reps: 1,
+            flower: false,
+            python: None,
+            json: true,
+        }
+    }
+
+    #[test]
+    fn aggregate_bench_runs_and_checks_the_budget() {
+        run(BenchCmd::Aggregate(aggregate_args(8, None))).unwrap();
+        run(BenchCmd::Aggregate(aggregate_args(9, Some(3)))).unwrap();
+        assert!(run(BenchCmd::Aggregate(aggregate_args(8, Some(3)))).is_err());
+        assert!(run(BenchCmd::Aggregate(aggregate_args(2, None))).is_err());
     }
 }

@@ -66,7 +66,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Benchmarks (proving time and memory; training speed and accuracy)
+    /// Benchmarks (proving time and memory; training speed and accuracy; Multi-Krum
+    /// against Flower)
     #[command(subcommand)]
     Bench(bench::BenchCmd),
     /// The aggregator node
