@@ -239,10 +239,35 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut earned = Vec::new();
-    for n in nodes {
-        earned.push(n.await.context("a trainer node panicked")??);
+    // Wait for every node, but stop at the first failure: one node giving up would
+    // otherwise leave the others waiting for a phase that never ends.
+    let mut nodes: Vec<Option<_>> = nodes.into_iter().map(Some).collect();
+    let mut earned = vec![None; nodes.len()];
+    while earned.iter().any(Option::is_none) {
+        for (i, slot) in nodes.iter_mut().enumerate() {
+            if slot
+                .as_ref()
+                .is_some_and(|n: &tokio::task::JoinHandle<_>| n.is_finished())
+            {
+                let n = slot.take().expect("checked above");
+                let done = n
+                    .await
+                    .context("a trainer node panicked")?
+                    .with_context(|| {
+                        format!("trainer node {i} ({}) stopped", roles[i].behaviour)
+                    })?;
+                earned[i] = Some(done);
+            }
+        }
+        if agg.is_finished() && earned.iter().any(Option::is_none) {
+            agg.await
+                .context("the aggregator node panicked")?
+                .context("the aggregator node stopped")?;
+            bail!("the aggregator node finished while trainer nodes were still running");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let earned: Vec<_> = earned.into_iter().flatten().collect();
     let summary = agg.await.context("the aggregator node panicked")??;
     if summary.phase != Phase::Finished {
         bail!("the project ended {:?}, not Finished", summary.phase);

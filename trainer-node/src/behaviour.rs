@@ -177,7 +177,14 @@ pub fn shape_update(
             FREE_RIDER_NORM * f64::from(clip_norm),
             rng,
         )),
-        Behaviour::Zero | Behaviour::Copy(_) => Ok(vec![0; delta.len()]),
+        Behaviour::Zero => Ok(vec![0; delta.len()]),
+        // What a copier commits to does not matter (the copied file will not open it), but
+        // it must differ every round: the contract refuses a commitment made before.
+        Behaviour::Copy(_) => honest(&noise_of_norm(
+            delta.len(),
+            FREE_RIDER_NORM * f64::from(clip_norm),
+            rng,
+        )),
     }
 }
 
@@ -296,11 +303,16 @@ mod tests {
         assert!((fixed::l2_norm(&back) - 2.0).abs() < 0.01);
         let other = shape_update(Behaviour::FreeRider, &[0.0; 100], 4.0, 10, &mut rng());
         assert_eq!(f, other.unwrap(), "does not look at the delta");
+        assert_eq!(
+            shape_update(Behaviour::Zero, &d, 4.0, 10, &mut rng()).unwrap(),
+            vec![0; 100]
+        );
+        // A copier's own commitment is to fresh noise, different each round.
+        let mut r = rng();
+        let c1 = shape_update(Behaviour::Copy(0), &d, 4.0, 10, &mut r).unwrap();
+        let c2 = shape_update(Behaviour::Copy(0), &d, 4.0, 10, &mut r).unwrap();
+        assert_ne!(c1, c2);
         for b in [Behaviour::Zero, Behaviour::Copy(0)] {
-            assert_eq!(
-                shape_update(b, &d, 4.0, 10, &mut rng()).unwrap(),
-                vec![0; 100]
-            );
             assert!(!b.trains());
         }
     }
