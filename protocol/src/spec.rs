@@ -106,8 +106,9 @@ pub enum Aggregation {
 
 /// ρ when the spec leaves `norm_band` out.
 pub const DEFAULT_NORM_BAND: f32 = 6.0;
-/// τ when the spec leaves `duplicate_cosine` out.
-pub const DEFAULT_DUPLICATE_COSINE: f32 = 0.95;
+/// τ when the spec leaves `duplicate_cosine` out: above 1, no duplicate filter (see
+/// `rule::DEFAULT_DUPLICATE_MILLI` for why).
+pub const DEFAULT_DUPLICATE_COSINE: f32 = 1.01;
 
 fn default_norm_band() -> f32 {
     DEFAULT_NORM_BAND
@@ -538,7 +539,16 @@ mod tests {
         a.remove("norm_band");
         a.remove("duplicate_cosine");
         let s = ProjectSpec::from_json(&v.to_string()).unwrap();
-        assert_eq!(s, digits());
+        let Aggregation::AngularKrum {
+            norm_band,
+            duplicate_cosine,
+            ..
+        } = s.aggregation;
+        assert_eq!((norm_band, duplicate_cosine), (6.0, 1.01));
+        assert_eq!(
+            crate::rule::RuleParams::from_spec(&s).duplicate_milli,
+            crate::rule::DUPLICATES_OFF
+        );
         v["aggregation"]["rule"] = serde_json::json!("multi_krum");
         let err = ProjectSpec::from_json(&v.to_string())
             .unwrap_err()

@@ -425,7 +425,10 @@ pub fn rule_vectors() -> RuleVectors {
         ),
         rule_case(
             "two identical updates use up the budget",
-            RuleParams::new(6, 3, 2, u64::MAX),
+            RuleParams {
+                duplicate_milli: 950,
+                ..RuleParams::new(6, 3, 2, u64::MAX)
+            },
             vec![0, 0, 0],
             vec![
                 some(&[10, 1, 0]),

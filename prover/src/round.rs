@@ -802,8 +802,11 @@ mod tests {
 
     #[test]
     fn duplicates_cannot_be_accepted() {
-        // Slot 2 copies slot 0: both are dropped, and f' = max(0, 1 − 2) = 0.
-        let p = sample::params(5, 28, 1);
+        // Slot 2 copies slot 0: with τ = 0.95 both are dropped, and f' = max(0, 1 − 2) = 0.
+        let p = RuleParams {
+            duplicate_milli: 950,
+            ..sample::params(5, 28, 1)
+        };
         let kinds = [
             Slot::Honest,
             Slot::Honest,

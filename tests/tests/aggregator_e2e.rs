@@ -41,7 +41,7 @@ const BOND: u128 = 2_000_000_000_000;
 
 fn update(who: usize, round: u32, dim: usize) -> Vec<i16> {
     (0..dim)
-        .map(|i| ((i * 7 + who * 3 + round as usize * 5) % 41) as i16 - 20)
+        .map(|i| ((i * 7 + who * 4 + round as usize * 5) % 41) as i16 - 20)
         .collect()
 }
 

@@ -218,7 +218,7 @@ fn refused(e: ChainError) -> MarketError {
 
 fn honest_update(who: usize, round: u32) -> Vec<i16> {
     (0..DIM)
-        .map(|i| ((i as i32 * 7 + who as i32 * 3 + round as i32 * 5) % 41 - 20) as i16)
+        .map(|i| ((i as i32 * 7 + who as i32 * 4 + round as i32 * 5) % 41 - 20) as i16)
         .collect()
 }
 
