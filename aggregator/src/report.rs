@@ -223,7 +223,10 @@ mod tests {
 
     #[test]
     fn a_report_round_trips_and_names_its_fields() {
-        let p = RuleParams::new(3, 2, 0, 100);
+        let p = RuleParams {
+            duplicate_milli: 950,
+            ..RuleParams::new(3, 2, 0, 100)
+        };
         let u = [1i16, 2];
         let o = rule::run(&p, &[0, 0], &[Some(&u), None, Some(&u)]).unwrap();
         let facts = vec![

@@ -9,6 +9,7 @@ use merit_aggregator::{
 };
 use merit_chain::dev_signer;
 use merit_cli::devnet::DevnetInfo;
+use merit_cli::validation::ValidationSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,6 +32,10 @@ pub struct RunArgs {
     /// How often to read the project's phase, in milliseconds
     #[arg(long, default_value_t = 2000)]
     poll_ms: u64,
+    /// A labelled CSV (the spec's features and classes) on which every new model's
+    /// accuracy and loss go into the round report (reported, not proven)
+    #[arg(long)]
+    validation: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -63,12 +68,27 @@ pub async fn run(data: &Path, cmd: AggregatorCmd) -> Result<()> {
     let signer = dev_signer(&a.from)?;
     let mut config = AggregatorConfig::new(a.project, state_dir(data, a.state_dir));
     config.poll = Duration::from_millis(a.poll_ms);
+    let validation = match &a.validation {
+        Some(path) => {
+            let view = market.project(a.project).await?;
+            let (spec, _) = merit_aggregator::project::load_spec(&ipfs, &view)
+                .await
+                .with_context(|| format!("the spec of project {}", a.project))?;
+            Some(
+                ValidationSet::load(&spec, path)
+                    .with_context(|| format!("the validation file {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let agg = Aggregator {
         market: &market,
         ipfs: &ipfs,
         signer: &signer,
         config,
-        evaluator: None,
+        evaluator: validation
+            .as_ref()
+            .map(|v| v as &dyn merit_aggregator::Evaluator),
     };
     println!("aggregating project {} as {}", a.project, a.from);
     let summary = run_aggregator(&agg)

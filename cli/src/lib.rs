@@ -9,3 +9,4 @@ pub mod process;
 pub mod simulate;
 pub mod story;
 pub mod tools;
+pub mod validation;

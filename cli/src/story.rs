@@ -181,6 +181,9 @@ pub async fn run(
     let agg = {
         let (market, ipfs, signer) = (market.clone(), ipfs.clone(), agg_key.clone());
         let dir = opts.work_dir.join("aggregator");
+        // The owner hands the aggregator its holdout: each report carries the new model's
+        // accuracy and loss on it.
+        let validation = crate::validation::ValidationSet::new(&spec, test.clone());
         tokio::spawn(async move {
             let mut config = AggregatorConfig::new(id, dir);
             config.poll = Duration::from_millis(200);
@@ -189,7 +192,7 @@ pub async fn run(
                 ipfs: &ipfs,
                 signer: &signer,
                 config,
-                evaluator: None,
+                evaluator: Some(&validation),
             };
             run_aggregator(&a).await
         })

@@ -258,6 +258,24 @@ impl Learner for CandleMlp {
     }
 }
 
+impl CandleMlp {
+    /// Accuracy and mean softmax cross-entropy of `params` on `data` (what an aggregator
+    /// reports for a new model on its validation file).
+    pub fn evaluate(&self, params: &[f32], data: &Dataset) -> Result<(f32, f32), LearnError> {
+        self.check_data(data)?;
+        let tensors: Vec<Tensor> = self
+            .vars(params)?
+            .iter()
+            .map(|v| v.as_tensor().clone())
+            .collect();
+        let all: Vec<usize> = (0..data.len()).collect();
+        let (x, y) = self.batch(data, &all)?;
+        let logits = self.forward(&tensors, &x)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &y)?.to_scalar::<f32>()?;
+        Ok((self.accuracy(params, data)?, loss))
+    }
+}
+
 /// A seeded initial model in file order: weights uniform in ±1/√fan_in, biases zero (the
 /// rule `merit project create` uses for the owner's initial model).
 pub fn init_params(spec: &ProjectSpec, seed: u64) -> Vec<f32> {
