@@ -111,22 +111,7 @@ impl Rule for MultiKrumV1 {
         } else {
             vec![false; n_slots]
         };
-        let count = accepted.iter().filter(|&&a| a).count() as i64;
-        let mut sum = vec![0i64; prev.len()];
-        for (u, _) in updates.iter().zip(&accepted).filter(|(_, &a)| a) {
-            for (s, &v) in sum.iter_mut().zip(u.iter().flatten()) {
-                *s += i64::from(v);
-            }
-        }
-        let delta: Vec<i64> = sum
-            .iter()
-            .map(|&s| rule::floor_div(s, count.max(1)).0)
-            .collect();
-        Ok(RuleOutcome {
-            new_model: apply(prev, &delta)?,
-            scores: scores_against(updates, &accepted, &sum),
-            accepted,
-        })
+        mean_of_accepted(prev, updates, accepted)
     }
 }
 
@@ -188,24 +173,34 @@ impl Rule for FedAvg {
         updates: &[Option<Vec<i16>>],
     ) -> Result<RuleOutcome, RuleError> {
         check_lengths(prev, updates)?;
-        let accepted: Vec<bool> = updates.iter().map(Option::is_some).collect();
-        let n = accepted.iter().filter(|&&a| a).count() as i64;
-        let mut sum = vec![0i64; prev.len()];
-        for u in updates.iter().flatten() {
-            for (s, &v) in sum.iter_mut().zip(u) {
-                *s += i64::from(v);
-            }
-        }
-        let delta: Vec<i64> = sum
-            .iter()
-            .map(|&s| rule::floor_div(s, n.max(1)).0)
-            .collect();
-        Ok(RuleOutcome {
-            new_model: apply(prev, &delta)?,
-            scores: scores_against(updates, &accepted, &sum),
-            accepted,
-        })
+        let accepted = updates.iter().map(Option::is_some).collect();
+        mean_of_accepted(prev, updates, accepted)
     }
+}
+
+/// `prev` plus the floored mean of the accepted updates (toward −∞, as the proven rule),
+/// scored against their sum.
+fn mean_of_accepted(
+    prev: &[i16],
+    updates: &[Option<Vec<i16>>],
+    accepted: Vec<bool>,
+) -> Result<RuleOutcome, RuleError> {
+    let count = accepted.iter().filter(|&&a| a).count() as i64;
+    let mut sum = vec![0i64; prev.len()];
+    for (u, _) in updates.iter().zip(&accepted).filter(|(_, &a)| a) {
+        for (s, &v) in sum.iter_mut().zip(u.iter().flatten()) {
+            *s += i64::from(v);
+        }
+    }
+    let delta: Vec<i64> = sum
+        .iter()
+        .map(|&s| rule::floor_div(s, count.max(1)).0)
+        .collect();
+    Ok(RuleOutcome {
+        new_model: apply(prev, &delta)?,
+        scores: scores_against(updates, &accepted, &sum),
+        accepted,
+    })
 }
 
 /// The per-coordinate values of the present updates, sorted.

@@ -240,21 +240,8 @@ impl Learner for CandleMlp {
     }
 
     fn accuracy(&self, params: &[f32], data: &Dataset) -> Result<f32, LearnError> {
-        self.check_data(data)?;
-        let tensors: Vec<Tensor> = self
-            .vars(params)?
-            .iter()
-            .map(|v| v.as_tensor().clone())
-            .collect();
-        let all: Vec<usize> = (0..data.len()).collect();
-        let (x, y) = self.batch(data, &all)?;
-        let pred = self.forward(&tensors, &x)?.argmax(1)?;
-        let correct = pred
-            .eq(&y)?
-            .to_dtype(DType::F32)?
-            .sum_all()?
-            .to_scalar::<f32>()?;
-        Ok(correct / data.len() as f32)
+        let (logits, y) = self.logits(params, data)?;
+        Self::share_correct(&logits, &y, data.len())
     }
 }
 
@@ -262,6 +249,13 @@ impl CandleMlp {
     /// Accuracy and mean softmax cross-entropy of `params` on `data` (what an aggregator
     /// reports for a new model on its validation file).
     pub fn evaluate(&self, params: &[f32], data: &Dataset) -> Result<(f32, f32), LearnError> {
+        let (logits, y) = self.logits(params, data)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, &y)?.to_scalar::<f32>()?;
+        Ok((Self::share_correct(&logits, &y, data.len())?, loss))
+    }
+
+    /// The logits of every row of `data` under `params`, and the labels.
+    fn logits(&self, params: &[f32], data: &Dataset) -> Result<(Tensor, Tensor), LearnError> {
         self.check_data(data)?;
         let tensors: Vec<Tensor> = self
             .vars(params)?
@@ -270,9 +264,17 @@ impl CandleMlp {
             .collect();
         let all: Vec<usize> = (0..data.len()).collect();
         let (x, y) = self.batch(data, &all)?;
-        let logits = self.forward(&tensors, &x)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &y)?.to_scalar::<f32>()?;
-        Ok((self.accuracy(params, data)?, loss))
+        Ok((self.forward(&tensors, &x)?, y))
+    }
+
+    fn share_correct(logits: &Tensor, y: &Tensor, rows: usize) -> Result<f32, LearnError> {
+        let correct = logits
+            .argmax(1)?
+            .eq(y)?
+            .to_dtype(DType::F32)?
+            .sum_all()?
+            .to_scalar::<f32>()?;
+        Ok(correct / rows as f32)
     }
 }
 
