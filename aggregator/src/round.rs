@@ -344,12 +344,12 @@ impl Aggregator<'_> {
             return Ok(RoundStep::AlreadyFinalized);
         }
         tracing::info!(project, round, report = %p.report_cid, "finalising");
-        let events = match self
+        let (events, weight) = match self
             .market
-            .finalize_round(self.signer, project, &p.finalization)
+            .finalize_round_weighed(self.signer, project, &p.finalization)
             .await
         {
-            Ok(ev) => ev,
+            Ok(done) => done,
             Err(e) => {
                 let e = AggregatorError::from(e);
                 let moved = self.market.project(project).await.map(|v| v.round != round);
@@ -361,7 +361,9 @@ impl Aggregator<'_> {
         };
         let file = self.state_file();
         let mut state = file.load(project)?;
-        state.round_mut(round).finalized = true;
+        let r = state.round_mut(round);
+        r.finalized = true;
+        r.weight = Some((weight.ref_time, weight.proof_size));
         file.save(&state)?;
         tracing::info!(project, round, report = %p.report_cid, "round finalised");
         Ok(RoundStep::Finalized(Box::new(RoundDone {

@@ -103,6 +103,9 @@ pub struct RoundState {
     pub prepared: Option<Prepared>,
     /// The chain accepted our `finalize_round`.
     pub finalized: bool,
+    /// The weight `finalize_round` was given: `(ref_time, proof_size)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,8 +9,15 @@
 //! `n + 1`, apply the call as a signed extrinsic would be dispatched, finalise. Reads
 //! (dry-runs) run on the state after the best block, as the node's `ContractsApi` does.
 //! No networking, no consensus, no transaction pool, no fees (see [`runtime`]).
+//!
+//! [`EmbeddedChain::open`] keeps the chain in a file instead, so that separate processes
+//! (`merit devnet up` without the node, then `merit project …`, `merit trainer run`,
+//! `merit aggregator run`) share one chain: every operation takes a file lock (shared to
+//! read, exclusive to write), reloads the state if another process saved a newer one, and
+//! a write saves the new state before the lock is released ([`store`]).
 
 pub mod runtime;
+mod store;
 
 use async_trait::async_trait;
 use frame_support::dispatch::GetDispatchInfo;
@@ -39,6 +46,58 @@ struct State {
     ext: sp_io::TestExternalities,
     best: u32,
     best_hash: H256,
+    /// Where the chain lives when it is shared between processes.
+    file: Option<store::ChainFile>,
+}
+
+impl State {
+    /// Runs `f` with the file lock held (if file-backed) on the newest saved state; saves
+    /// the state afterwards when `write`.
+    fn locked<R>(&mut self, write: bool, f: impl FnOnce(&mut Self) -> R) -> Result<R> {
+        let Some(file) = self.file.take() else {
+            return Ok(f(self));
+        };
+        let out = (|| {
+            let _guard = file.lock(write)?;
+            if let Some(snap) = file.load_if_changed()? {
+                self.restore(snap);
+            }
+            let out = f(self);
+            if write {
+                file.save(&self.snapshot())?;
+            }
+            Ok(out)
+        })();
+        self.file = Some(file);
+        out
+    }
+
+    fn snapshot(&mut self) -> store::Snapshot {
+        let _ = self.ext.commit_all();
+        let ext = std::mem::take(&mut self.ext);
+        let (raw, root) = ext.into_raw_snapshot();
+        self.ext = sp_io::TestExternalities::from_raw_snapshot(
+            raw.clone(),
+            root,
+            sp_core::storage::StateVersion::V1,
+        );
+        store::Snapshot {
+            best: self.best,
+            best_hash: self.best_hash,
+            root,
+            raw,
+        }
+    }
+
+    fn restore(&mut self, s: store::Snapshot) {
+        self.ext = sp_io::TestExternalities::from_raw_snapshot(
+            s.raw,
+            s.root,
+            sp_core::storage::StateVersion::V1,
+        );
+        self.best = s.best;
+        self.best_hash = s.best_hash;
+    }
 }
 
 /// An in-process pallet-contracts chain with the node's dev accounts funded.
@@ -66,6 +125,24 @@ pub fn dev_accounts() -> Vec<AccountId> {
 }
 
 impl EmbeddedChain {
+    /// The chain kept in `path`, shared with every other process that opens it; a new
+    /// file starts at genesis (as [`EmbeddedChain::new`]).
+    pub fn open(path: &std::path::Path) -> Result<Self> {
+        let file = store::ChainFile::new(path);
+        let chain = Self::new();
+        {
+            let mut st = chain.lock();
+            let _guard = file.lock(true)?;
+            match file.load_if_changed()? {
+                Some(snap) => st.restore(snap),
+                None => file.save(&st.snapshot())?,
+            }
+            drop(_guard);
+            st.file = Some(file);
+        }
+        Ok(chain)
+    }
+
     /// Genesis as the node's `--dev` chain spec has it: block 0, dev accounts endowed.
     pub fn new() -> Self {
         let mut storage = frame_system::GenesisConfig::<Runtime>::default()
@@ -86,6 +163,7 @@ impl EmbeddedChain {
                 ext,
                 best: 0,
                 best_hash: genesis,
+                file: None,
             }),
         }
     }
@@ -97,13 +175,13 @@ impl EmbeddedChain {
     }
 
     /// Runs `f` on the state after the best block; it must write nothing.
-    fn read<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.lock().ext.execute_with(f)
+    fn read<R>(&self, f: impl FnOnce() -> R) -> Result<R> {
+        self.lock().locked(false, |st| st.ext.execute_with(f))
     }
 
     /// Runs `f` on the state after the best block and throws away whatever it wrote, as
     /// the node's runtime-API dry-runs do.
-    fn dry_run<R>(&self, f: impl FnOnce() -> R) -> R {
+    fn dry_run<R>(&self, f: impl FnOnce() -> R) -> Result<R> {
         self.read(|| {
             sp_io::storage::start_transaction();
             let out = f();
@@ -114,8 +192,11 @@ impl EmbeddedChain {
 
     /// Builds the next block around `f`, as the node's instant seal builds one per
     /// extrinsic; returns what `f` returned and the events of the block.
-    fn build_block<R>(&self, f: impl FnOnce() -> R) -> (R, Vec<EventRecord>) {
-        let mut st = self.lock();
+    fn build_block<R>(&self, f: impl FnOnce() -> R) -> Result<(R, Vec<EventRecord>)> {
+        self.lock().locked(true, |st| Self::build_block_on(st, f))
+    }
+
+    fn build_block_on<R>(st: &mut State, f: impl FnOnce() -> R) -> (R, Vec<EventRecord>) {
         let number = st.best + 1;
         let parent = st.best_hash;
         let (out, events, hash) = st.ext.execute_with(|| {
@@ -146,21 +227,25 @@ impl EmbeddedChain {
             let res = call.dispatch(RuntimeOrigin::signed(who));
             System::note_applied_extrinsic(&res, info);
             res
-        });
+        })?;
         res.map_err(|e| dispatch_error(what, e.error))?;
         Ok(events)
     }
 
-    /// Lets one block pass with nothing in it.
-    pub fn empty_block(&self) {
-        self.build_block(|| ());
+    /// Lets `n` blocks pass with nothing in them (one save when file-backed).
+    pub fn empty_blocks(&self, n: u32) -> Result<()> {
+        self.lock().locked(true, |st| {
+            for _ in 0..n {
+                Self::build_block_on(st, || ());
+            }
+        })
     }
 
-    pub fn best_block(&self) -> u32 {
-        self.lock().best
+    pub fn best_block(&self) -> Result<u32> {
+        self.lock().locked(false, |st| st.best)
     }
 
-    pub fn balance(&self, who: &AccountId) -> Balance {
+    pub fn balance(&self, who: &AccountId) -> Result<Balance> {
         self.read(|| pallet_balances::Pallet::<Runtime>::free_balance(who))
     }
 }
@@ -223,11 +308,11 @@ impl ChainBackend for EmbeddedChain {
     }
 
     async fn best_block_number(&self) -> Result<u32> {
-        Ok(self.best_block())
+        self.best_block()
     }
 
     async fn free_balance(&self, who: &merit_chain::AccountId32) -> Result<u128> {
-        Ok(self.balance(&to_account(who)))
+        self.balance(&to_account(who))
     }
 
     async fn dry_run_call(
@@ -251,7 +336,7 @@ impl ChainBackend for EmbeddedChain {
                 pallet_contracts::CollectEvents::Skip,
                 pallet_contracts::Determinism::Enforced,
             )
-        });
+        })?;
         match r.result {
             Ok(ret) => Ok(DryRun {
                 gas_required: from_weight(r.gas_required),
@@ -304,7 +389,7 @@ impl ChainBackend for EmbeddedChain {
                 pallet_contracts::DebugInfo::UnsafeDebug,
                 pallet_contracts::CollectEvents::Skip,
             )
-        });
+        })?;
         let ret = dry
             .result
             .map_err(|e| with_debug(dispatch_error("instantiate", e), &dry.debug_message))?;
@@ -340,10 +425,7 @@ impl ChainBackend for EmbeddedChain {
     }
 
     async fn advance_blocks(&self, _signer: &Signer, n: u32) -> Result<()> {
-        for _ in 0..n {
-            self.empty_block();
-        }
-        Ok(())
+        self.empty_blocks(n)
     }
 }
 
@@ -382,9 +464,9 @@ mod tests {
         let alice = from_account(&accounts[0]);
         assert_eq!(alice, account_of(&dev_signer("alice").unwrap()));
         for a in &accounts {
-            assert_eq!(chain.balance(a), DEV_ENDOWMENT);
+            assert_eq!(chain.balance(a).unwrap(), DEV_ENDOWMENT);
         }
-        assert_eq!(chain.best_block(), 0);
+        assert_eq!(chain.best_block().unwrap(), 0);
     }
 
     #[tokio::test]
@@ -398,7 +480,11 @@ mod tests {
             .instantiate_with_code(&alice, b"not wasm", vec![], vec![])
             .await
             .unwrap_err();
-        assert_eq!(chain.best_block(), 3, "refused at the dry-run: no block");
+        assert_eq!(
+            chain.best_block().unwrap(),
+            3,
+            "refused at the dry-run: no block"
+        );
         assert!(e.to_string().contains("Contracts::CodeRejected"), "{e}");
     }
 
@@ -418,10 +504,48 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("Contracts::"), "{e}");
         // The failed call's block exists; nothing moved.
-        assert_eq!(chain.best_block(), 1);
+        assert_eq!(chain.best_block().unwrap(), 1);
         assert_eq!(
-            chain.balance(&to_account(&account_of(&alice))),
+            chain.balance(&to_account(&account_of(&alice))).unwrap(),
             DEV_ENDOWMENT
         );
+    }
+
+    #[tokio::test]
+    async fn a_chain_file_is_shared_between_handles_and_survives_them() {
+        let dir = std::env::temp_dir().join(format!("merit-chain-file-{}", std::process::id()));
+        let path = dir.join("chain.state");
+        let _ = std::fs::remove_dir_all(&dir);
+        let alice = dev_signer("alice").unwrap();
+        let bob = dev_accounts()[2].clone();
+        // Two handles on one file stand for two processes.
+        let a = EmbeddedChain::open(&path).unwrap();
+        let b = EmbeddedChain::open(&path).unwrap();
+        a.advance_blocks(&alice, 2).await.unwrap();
+        assert_eq!(b.best_block().unwrap(), 2, "b sees a's blocks");
+        let transfer = RuntimeCall::Balances(pallet_balances::Call::transfer_allow_death {
+            dest: <Runtime as frame_system::Config>::Lookup::unlookup(bob.clone()),
+            value: 5,
+        });
+        b.apply(dev_accounts()[0].clone(), transfer, "transfer")
+            .unwrap();
+        assert_eq!(
+            a.balance(&bob).unwrap(),
+            DEV_ENDOWMENT + 5,
+            "a sees b's write"
+        );
+        assert_eq!(a.best_block().unwrap(), 3);
+        drop((a, b));
+        let c = EmbeddedChain::open(&path).unwrap();
+        assert_eq!(c.best_block().unwrap(), 3, "the chain outlives its handles");
+        assert_eq!(c.balance(&bob).unwrap(), DEV_ENDOWMENT + 5);
+
+        std::fs::write(&path, b"garbage").unwrap();
+        let e = c.best_block().unwrap_err().to_string();
+        assert!(
+            e.contains("chain.state") && e.contains("not a Merit chain file"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

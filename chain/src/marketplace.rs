@@ -318,6 +318,19 @@ impl Marketplace {
         args: impl Encode,
         value: u128,
     ) -> Result<(T, Vec<ContractEvent>)> {
+        let (out, events, _) = self.exec_weighed(signer, label, args, value).await?;
+        Ok((out, events))
+    }
+
+    /// [`Self::exec`], also returning the weight the call was given (the dry-run's
+    /// `gas_required`, which is what the call used: pallet-contracts charges no more).
+    async fn exec_weighed<T: Decode>(
+        &self,
+        signer: &Signer,
+        label: &'static str,
+        args: impl Encode,
+        value: u128,
+    ) -> Result<(T, Vec<ContractEvent>, crate::client::Weight)> {
         let input = self.input(label, args)?;
         let origin = account_of(signer);
         let dry = self
@@ -339,7 +352,7 @@ impl Marketplace {
             .client
             .call(signer, &self.address, value, dry.gas_required, input, label)
             .await?;
-        Ok((out, events))
+        Ok((out, events, dry.gas_required))
     }
 
     /// This contract's events among `events`, decoded.
@@ -516,6 +529,21 @@ impl Marketplace {
             .exec_events::<()>(signer, "finalize_round", args, 0)
             .await?
             .1)
+    }
+
+    /// [`Self::finalize_round`], also returning the weight the call was given (for the
+    /// report: ref_time and proof_size against the block's budget).
+    pub async fn finalize_round_weighed(
+        &self,
+        signer: &Signer,
+        project: u32,
+        f: &Finalization,
+    ) -> Result<(Vec<MarketEvent>, crate::client::Weight)> {
+        let args = finalize_args(project, f);
+        let ((), events, weight) = self
+            .exec_weighed::<()>(signer, "finalize_round", args, 0)
+            .await?;
+        Ok((self.decode_events(&events)?, weight))
     }
 
     /// The weight `finalize_round` would use, from a dry-run (a refusal comes back by name).

@@ -7,7 +7,6 @@ use merit_aggregator::state::StateFile;
 use merit_aggregator::{
     run_aggregator, verify_round, Aggregator, AggregatorConfig, ItemStatus, VerifyOptions,
 };
-use merit_chain::dev_signer;
 use merit_cli::devnet::DevnetInfo;
 use merit_cli::validation::ValidationSet;
 use std::path::{Path, PathBuf};
@@ -65,7 +64,7 @@ pub async fn run(data: &Path, cmd: AggregatorCmd) -> Result<()> {
     let info = DevnetInfo::read(data)?;
     let market = info.marketplace().await?;
     let ipfs = info.ipfs()?;
-    let signer = dev_signer(&a.from)?;
+    let signer = merit_cli::accounts::signer(&a.from)?;
     let mut config = AggregatorConfig::new(a.project, state_dir(data, a.state_dir));
     config.poll = Duration::from_millis(a.poll_ms);
     let validation = match &a.validation {

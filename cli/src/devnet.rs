@@ -1,17 +1,27 @@
-//! `merit devnet up | down | status`: a local substrate-contracts-node and IPFS daemon on
-//! loopback, the marketplace contract deployed, and `devnet.json` describing it all.
+//! `merit devnet up | down | status`: a local chain and IPFS daemon on loopback, the
+//! marketplace contract deployed, and `devnet.json` describing it all.
+//!
+//! The chain is substrate-contracts-node where it is installed, and otherwise the embedded
+//! chain (the node's pallet-contracts runtime) kept in `chain.state`, which every `merit`
+//! process opens in turn (`merit_chain_embedded::EmbeddedChain::open`): no process to run,
+//! and the chain survives `down` and `up` as the node's database does.
 //!
 //! Layout of a data directory:
 //! ```text
 //! devnet.json        endpoints, contract address, dev accounts (what other commands read)
 //! node.pid ipfs.pid  the process groups `down` stops
 //! node/ ipfs/        chain database and IPFS repo
+//! chain.state        the embedded chain (instead of node/)
 //! logs/node.log logs/ipfs.log
 //! ```
 
+use crate::chain::ChainChoice;
 use crate::process::{free_port, is_ours, log_tail, port_is_free, spawn_logged, stop_group};
 use crate::{contract, tools};
-use merit_chain::{dev_signer, ChainClient, ContractBundle, Marketplace, DEV_ACCOUNTS};
+use merit_chain::{
+    dev_signer, ChainBackend, ChainClient, ContractBundle, Marketplace, DEV_ACCOUNTS,
+};
+use merit_chain_embedded::EmbeddedChain;
 use merit_storage::IpfsStore;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -20,7 +30,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const INFO_FILE: &str = "devnet.json";
-const INFO_VERSION: u32 = 1;
+const INFO_VERSION: u32 = 2;
+/// The embedded chain's file in a data directory.
+pub const CHAIN_FILE: &str = "chain.state";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevnetError {
@@ -83,11 +95,14 @@ pub struct DevnetOptions {
     /// A prebuilt bundle; otherwise the contract is built when stale.
     pub bundle: Option<PathBuf>,
     pub start_timeout: Duration,
+    /// The node, the embedded chain, or (`None`) the node where installed.
+    pub chain: Option<ChainChoice>,
 }
 
 impl DevnetOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
+            chain: None,
             data_dir: data_dir.into(),
             rpc_port: None,
             node_bin: std::env::var_os("MERIT_NODE_BIN").map(PathBuf::from),
@@ -133,12 +148,23 @@ pub struct AccountInfo {
     pub address: String,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EmbeddedInfo {
+    /// The chain's file (`chain.state`).
+    pub state: PathBuf,
+}
+
 /// `devnet.json`: what every other command reads to find the devnet.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DevnetInfo {
     pub version: u32,
     pub data_dir: PathBuf,
-    pub node: NodeInfo,
+    /// The node, when the devnet runs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeInfo>,
+    /// The embedded chain's file, when the devnet has no node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedded: Option<EmbeddedInfo>,
     pub ipfs: IpfsInfo,
     pub contract: ContractInfo,
     pub accounts: Vec<AccountInfo>,
@@ -177,12 +203,30 @@ impl DevnetInfo {
 
     /// The deployed marketplace, with dry-runs sent from alice.
     pub async fn marketplace(&self) -> Result<Marketplace> {
-        let client = ChainClient::connect(&self.node.rpc_url).await?;
-        self.marketplace_on(client)
+        match (&self.node, &self.embedded) {
+            (Some(node), _) => {
+                let client = ChainClient::connect(&node.rpc_url).await?;
+                self.marketplace_on(Arc::new(client))
+            }
+            (None, Some(e)) => self.marketplace_on(Arc::new(EmbeddedChain::open(&e.state)?)),
+            (None, None) => Err(DevnetError::BadInfo {
+                path: self.data_dir.join(INFO_FILE),
+                reason: "names neither a node nor an embedded chain".into(),
+            }),
+        }
     }
 
-    /// The deployed marketplace over an existing connection to this devnet's node.
-    pub fn marketplace_on(&self, client: ChainClient) -> Result<Marketplace> {
+    /// Which chain this devnet runs.
+    pub fn chain_kind(&self) -> ChainChoice {
+        if self.node.is_some() {
+            ChainChoice::Node
+        } else {
+            ChainChoice::Embedded
+        }
+    }
+
+    /// The deployed marketplace on `client`, this devnet's chain.
+    pub fn marketplace_on(&self, client: Arc<dyn ChainBackend>) -> Result<Marketplace> {
         let bundle = Arc::new(ContractBundle::load(&self.contract.bundle)?);
         let address = self
             .contract
@@ -193,7 +237,7 @@ impl DevnetInfo {
                 reason: format!("contract address {}: {e:?}", self.contract.address),
             })?;
         let reader = merit_chain::client::account_of(&dev_signer("alice")?);
-        Ok(Marketplace::at(Arc::new(client), bundle, address, reader))
+        Ok(Marketplace::at(client, bundle, address, reader))
     }
 
     pub fn ipfs(&self) -> Result<IpfsStore> {
@@ -203,7 +247,8 @@ impl DevnetInfo {
     /// Whether every process this devnet started is still running.
     pub fn processes_alive(&self) -> bool {
         let marker = marker(&self.data_dir);
-        is_ours(self.node.pid, &marker) && self.ipfs.pid.is_none_or(|p| is_ours(p, &marker))
+        self.node.as_ref().is_none_or(|n| is_ours(n.pid, &marker))
+            && self.ipfs.pid.is_none_or(|p| is_ours(p, &marker))
     }
 }
 
@@ -249,7 +294,18 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     }
 
     // Resolve everything that can fail cheaply before starting any process.
-    let node_bin = tools::node_bin(opts.node_bin.as_deref()).map_err(DevnetError::MissingTool)?;
+    let choice = match opts.chain {
+        Some(c) => c,
+        // A node binary named explicitly means the node, and a missing one is an error.
+        None if opts.node_bin.is_some() || tools::node_bin(None).is_ok() => ChainChoice::Node,
+        None => ChainChoice::Embedded,
+    };
+    let node_bin = match choice {
+        ChainChoice::Node => {
+            Some(tools::node_bin(opts.node_bin.as_deref()).map_err(DevnetError::MissingTool)?)
+        }
+        ChainChoice::Embedded => None,
+    };
     let ipfs_bin = match &opts.ipfs_api {
         Some(_) => None,
         None => Some(tools::ipfs_bin(opts.ipfs_bin.as_deref()).map_err(DevnetError::MissingTool)?),
@@ -273,24 +329,14 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
         armed: true,
     };
 
-    // The chain.
+    // The chain: the node as a process, or the embedded chain's file.
     let node_log = data.join("logs").join("node.log");
-    let mut node = Command::new(&node_bin);
-    node.arg("--dev")
-        .arg("--base-path")
-        .arg(data.join("node"))
-        .args(["--rpc-port", &rpc_port.to_string()])
-        .args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
-        .args([
-            "--no-mdns",
-            "--no-prometheus",
-            "--no-telemetry",
-            "--no-hardware-benchmarks",
-        ]);
-    let node_child = spawn_logged(node, &node_log).map_err(io(&node_bin))?;
-    let node_pid = node_child.id();
-    std::fs::write(data.join("node.pid"), node_pid.to_string()).map_err(io(&data))?;
-    started.children.push(node_child);
+    let node_child = match &node_bin {
+        Some(bin) => Some(start_node(bin, &data, rpc_port, p2p_port, &node_log)?),
+        None => None,
+    };
+    let node_pid = node_child.as_ref().map(Child::id);
+    started.children.extend(node_child);
 
     // IPFS: ours, or the user's.
     let ipfs_log = data.join("logs").join("ipfs.log");
@@ -311,19 +357,27 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     let rpc_url = format!("ws://127.0.0.1:{rpc_port}");
     let deadline = Instant::now() + opts.start_timeout;
     let timeout = opts.start_timeout;
-    let node_child = &mut started.children[0];
-    let client = wait_until(
-        "substrate-contracts-node",
-        node_child,
-        &node_log,
-        deadline,
-        timeout,
-        async || node_ready(&rpc_url).await,
-    )
-    .await?;
+    let state = data.join(CHAIN_FILE);
+    let client: Arc<dyn ChainBackend> = match node_pid {
+        Some(_) => {
+            let node_child = &mut started.children[0];
+            Arc::new(
+                wait_until(
+                    "substrate-contracts-node",
+                    node_child,
+                    &node_log,
+                    deadline,
+                    timeout,
+                    async || node_ready(&rpc_url).await,
+                )
+                .await?,
+            )
+        }
+        None => Arc::new(EmbeddedChain::open(&state)?),
+    };
     if ipfs_pid.is_some() {
         let store = IpfsStore::new(&api_url)?;
-        let ipfs_child = &mut started.children[1];
+        let ipfs_child = started.children.last_mut().expect("the IPFS daemon");
         wait_until(
             "IPFS daemon",
             ipfs_child,
@@ -338,13 +392,7 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     // Deploy. A random salt gives a fresh address even on a reused chain database.
     let alice = dev_signer("alice")?;
     let salt: [u8; 16] = rand::random();
-    let market = Marketplace::deploy(
-        Arc::new(client.clone()),
-        bundle.clone(),
-        &alice,
-        salt.to_vec(),
-    )
-    .await?;
+    let market = Marketplace::deploy(client.clone(), bundle.clone(), &alice, salt.to_vec()).await?;
     let deployed_at_block = client.best_block_number().await?;
 
     let accounts = DEV_ACCOUNTS
@@ -360,14 +408,18 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     let info = DevnetInfo {
         version: INFO_VERSION,
         data_dir: data.clone(),
-        node: NodeInfo {
-            rpc_url,
-            rpc_port,
-            p2p_port,
-            pid: node_pid,
-            bin: node_bin,
-            log: node_log,
+        node: match (node_pid, node_bin) {
+            (Some(pid), Some(bin)) => Some(NodeInfo {
+                rpc_url,
+                rpc_port,
+                p2p_port,
+                pid,
+                bin,
+                log: node_log,
+            }),
+            _ => None,
         },
+        embedded: node_pid.is_none().then_some(EmbeddedInfo { state }),
         ipfs: IpfsInfo {
             api_url,
             pid: ipfs_pid,
@@ -385,6 +437,25 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     info.write()?;
     started.armed = false;
     Ok(UpOutcome::Started(info))
+}
+
+/// Starts substrate-contracts-node `--dev` on loopback and records its PID.
+fn start_node(bin: &Path, data: &Path, rpc_port: u16, p2p_port: u16, log: &Path) -> Result<Child> {
+    let mut node = Command::new(bin);
+    node.arg("--dev")
+        .arg("--base-path")
+        .arg(data.join("node"))
+        .args(["--rpc-port", &rpc_port.to_string()])
+        .args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
+        .args([
+            "--no-mdns",
+            "--no-prometheus",
+            "--no-telemetry",
+            "--no-hardware-benchmarks",
+        ]);
+    let child = spawn_logged(node, log).map_err(io(bin))?;
+    std::fs::write(data.join("node.pid"), child.id().to_string()).map_err(io(data))?;
+    Ok(child)
 }
 
 fn died(what: &'static str, status: std::process::ExitStatus, log: &Path) -> DevnetError {
@@ -648,37 +719,53 @@ pub async fn status(data_dir: &Path) -> Result<StatusReport> {
     let data = std::path::absolute(data_dir).map_err(io(data_dir))?;
     let info = DevnetInfo::read(&data)?;
     let marker = marker(&data);
-    let mut node_client = None;
-    let node = if !is_ours(info.node.pid, &marker) {
-        PartStatus {
+    let mut chain_up = false;
+    let node = match (&info.node, &info.embedded) {
+        (Some(n), _) if !is_ours(n.pid, &marker) => PartStatus {
             running: false,
-            detail: format!("not running (pid {} gone)", info.node.pid),
-        }
-    } else {
-        match ChainClient::connect(&info.node.rpc_url).await {
+            detail: format!("not running (pid {} gone)", n.pid),
+        },
+        (Some(n), _) => match ChainClient::connect(&n.rpc_url).await {
             Ok(c) => match (c.best_block_number().await, c.health().await) {
-                (Ok(n), Ok((peers, syncing))) => {
-                    node_client = Some(c);
+                (Ok(b), Ok((peers, syncing))) => {
+                    chain_up = true;
                     PartStatus {
                         running: true,
                         detail: format!(
-                            "pid {}  {}  best block #{n}, {peers} peers{}",
-                            info.node.pid,
-                            info.node.rpc_url,
+                            "pid {}  {}  best block #{b}, {peers} peers{}",
+                            n.pid,
+                            n.rpc_url,
                             if syncing { ", syncing" } else { "" }
                         ),
                     }
                 }
                 (Err(e), _) | (_, Err(e)) => PartStatus {
                     running: false,
-                    detail: format!("pid {} alive but RPC fails: {e}", info.node.pid),
+                    detail: format!("pid {} alive but RPC fails: {e}", n.pid),
                 },
             },
             Err(e) => PartStatus {
                 running: false,
                 detail: e.to_string(),
             },
-        }
+        },
+        (None, Some(e)) => match EmbeddedChain::open(&e.state).and_then(|c| c.best_block()) {
+            Ok(b) => {
+                chain_up = true;
+                PartStatus {
+                    running: true,
+                    detail: format!("embedded chain {}  best block #{b}", e.state.display()),
+                }
+            }
+            Err(err) => PartStatus {
+                running: false,
+                detail: err.to_string(),
+            },
+        },
+        (None, None) => PartStatus {
+            running: false,
+            detail: "devnet.json names no chain".into(),
+        },
     };
     let ipfs_alive = info.ipfs.pid.is_none_or(|p| is_ours(p, &marker));
     let ipfs = if !ipfs_alive {
@@ -705,12 +792,12 @@ pub async fn status(data_dir: &Path) -> Result<StatusReport> {
             },
         }
     };
-    let contract = match node_client {
-        None => PartStatus {
+    let contract = match chain_up {
+        false => PartStatus {
             running: false,
-            detail: "unknown (node down)".into(),
+            detail: "unknown (chain down)".into(),
         },
-        Some(client) => match info.marketplace_on(client) {
+        true => match info.marketplace().await {
             Ok(m) => match m.project_count().await {
                 Ok(n) => PartStatus {
                     running: true,

@@ -1,11 +1,14 @@
 //! The library behind the `merit` binary: devnet management, contract builds and the demo.
 //! End-to-end tests drive the same code the user runs.
 
+pub mod accounts;
 pub mod chain;
 pub mod contract;
 pub mod devnet;
 pub mod owner;
 pub mod process;
+pub mod project;
+pub mod report;
 pub mod simulate;
 pub mod story;
 pub mod tools;

@@ -1,11 +1,10 @@
 //! `merit`: Merit's command-line front end.
 
-use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
-use merit_chain::client::account_of;
-use merit_chain::{dev_signer, AccountId32};
+use anyhow::{Context, Result};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use merit_cli::accounts;
 use merit_cli::devnet::{self, DevnetInfo, DevnetOptions, UpOutcome};
-use merit_cli::owner;
+use merit_cli::{owner, project};
 use merit_protocol::abi::Deadlines;
 use merit_protocol::spec::ProjectSpec;
 use std::path::PathBuf;
@@ -13,7 +12,9 @@ use std::time::{Duration, Instant};
 
 mod aggregate;
 mod bench;
+mod config;
 mod data;
+mod exit;
 mod sim;
 mod trainer;
 
@@ -21,19 +22,24 @@ mod trainer;
 #[command(
     name = "merit",
     version,
-    about = "Collaborative ML where trainers are paid by proven contribution"
+    about = "Collaborative ML where trainers are paid by proven contribution",
+    after_help = config::AFTER_HELP
 )]
 struct Cli {
     /// Directory holding the devnet (devnet.json, chain data, logs)
     #[arg(long, global = true, env = "MERIT_HOME", default_value = ".merit")]
     data_dir: PathBuf,
+    /// Config file of flag defaults (`from = "alice"`); default: <data dir>/config.toml
+    #[arg(long, global = true, env = "MERIT_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Cmd,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// A local chain + IPFS daemon with the marketplace deployed
+    /// A local chain + IPFS daemon with the marketplace deployed: substrate-contracts-node
+    /// where it is installed, else the embedded chain kept in a file
     #[command(subcommand)]
     Devnet(DevnetCmd),
     /// The marketplace contract
@@ -48,23 +54,35 @@ enum Cmd {
     /// Data sets: split among trainers, fetch the digits
     #[command(subcommand)]
     Data(data::DataCmd),
-    /// Run the demo: on the embedded chain (in-process pallet-contracts) by default, or on
-    /// the devnet's substrate-contracts-node with --node (brought up if needed)
+    /// Run the whole story: an owner posts a digits project, five trainer nodes (three of
+    /// them simulated attackers) and the aggregator run every round with proofs verified on
+    /// chain, everyone claims, and the report is written
     ///
-    /// Example: merit data fetch-digits --out digits.csv && merit demo --digits digits.csv
+    /// By default on the embedded chain (in-process pallet-contracts), the roles as tasks of
+    /// this process. With --devnet, on the devnet (`merit devnet up`, brought up if needed),
+    /// the roles as `merit trainer run` / `merit aggregator run` processes; --node is
+    /// --devnet on substrate-contracts-node.
+    ///
+    /// Example: merit demo --json > summary.json && xdg-open .merit/demo/report/report.html
     Demo {
-        /// Use the devnet's substrate-contracts-node instead of the embedded chain
+        /// On the devnet's substrate-contracts-node, roles as separate processes
         #[arg(long)]
         node: bool,
-        /// The digits CSV (`merit data fetch-digits --out FILE`)
-        #[arg(long, env = "MERIT_DIGITS", default_value = "digits.csv")]
-        digits: PathBuf,
+        /// On the devnet (whichever chain it runs), roles as separate processes
+        #[arg(long)]
+        devnet: bool,
+        /// The digits CSV (default: fetched once into the tools directory)
+        #[arg(long, env = "MERIT_DIGITS")]
+        digits: Option<PathBuf>,
         /// Rounds to run
         #[arg(long, default_value_t = 3)]
         rounds: u32,
         /// Print the summary as one JSON object
         #[arg(long)]
         json: bool,
+        /// Where the project report goes (default: <data dir>/demo/report)
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Benchmarks (proving time and memory; training speed and accuracy; Multi-Krum
     /// against Flower)
@@ -78,11 +96,20 @@ enum Cmd {
     /// Rounds in memory (no chain, no proofs) with the nodes' trainer and rule code:
     /// accuracy under attack and each trainer's score, for experiments
     Simulate(sim::SimulateArgs),
+    /// Print a shell completion script
+    ///
+    /// Example: merit completions bash > ~/.local/share/bash-completion/completions/merit
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
 enum DevnetCmd {
-    /// Start substrate-contracts-node and IPFS on loopback and deploy the contract
+    /// Start the chain and IPFS on loopback and deploy the contract
+    ///
+    /// Example: merit devnet up && merit devnet status
     Up(UpArgs),
     /// Stop the processes `up` started
     Down {
@@ -114,6 +141,13 @@ struct UpArgs {
     /// Deploy this prebuilt .contract bundle instead of building the contract
     #[arg(long)]
     bundle: Option<PathBuf>,
+    /// Run substrate-contracts-node (it must be installed: `cargo xtask setup --node`)
+    #[arg(long, conflicts_with = "embedded")]
+    node: bool,
+    /// Keep the chain in <data dir>/chain.state (the embedded chain), even where the node
+    /// is installed
+    #[arg(long)]
+    embedded: bool,
     #[arg(long)]
     json: bool,
 }
@@ -134,13 +168,73 @@ enum ContractCmd {
 #[allow(clippy::large_enum_variant)] // parsed once
 enum ProjectCmd {
     /// Post a project and escrow its reward pool
+    ///
+    /// Example: merit project create --spec examples/digits-spec.json --pool 5000000000000000
+    /// --aggregator charlie --fee 250000000000000 --bond 1000000000000
     Create(CreateArgs),
-    /// Show one project
+    /// Show one project: phase, round, deadlines, trainers, this round's commits and
+    /// reveals, set-asides, scores per round and, once ended, payouts
+    ///
+    /// Example: merit project status 0 --json
     Status {
         id: u32,
         #[arg(long)]
         json: bool,
     },
+    /// Start a project once enough trainers joined and the aggregator bonded (owner only)
+    ///
+    /// Example: merit project start 0 --from alice
+    Start(Signed),
+    /// Cancel a project before it starts: everyone's deposit comes back by claim (the owner
+    /// any time before `start`; anyone once the join deadline passed with the project not ready)
+    ///
+    /// Example: merit project cancel 0 --from alice && merit project claim 0 --from alice
+    Cancel(Signed),
+    /// End a project whose aggregator let the aggregation deadline pass (anyone): proven
+    /// rounds are still paid, the aggregator's bond goes to the owner
+    ///
+    /// Example: merit project abort 0 --from bob
+    Abort(Signed),
+    /// Collect everything the signer is owed by an ended project (every role at once)
+    ///
+    /// Example: merit project claim 0 --from alice
+    Claim(Signed),
+    /// Write the project's report: a self-contained HTML page with plots and report.json
+    ///
+    /// Example: merit project report 0 --out report/ --aggregator-state .merit/aggregator
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct Signed {
+    /// Project id
+    id: u32,
+    /// Who signs: a dev account name (alice … ferdie), a secret URI (//Alice) or mnemonic
+    #[arg(long, env = "MERIT_FROM", default_value = "alice")]
+    from: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Project id
+    id: u32,
+    /// Directory to write report.html and report.json into (created if missing)
+    #[arg(long, default_value = "report")]
+    out: PathBuf,
+    /// The aggregator's state directory: its round reports (validation accuracy and loss,
+    /// proof times) and the weights its rounds used on chain
+    #[arg(long, env = "MERIT_AGGREGATOR_STATE")]
+    aggregator_state: Option<PathBuf>,
+    /// Label trainers: a JSON object {"<SS58 or dev name>": "label", …}; labels that end in
+    /// "(simulated)" are drawn as attackers
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// The owner's labelled holdout CSV: the initial model and every round's model are
+    /// evaluated on it where the aggregator's reports do not say
+    #[arg(long, env = "MERIT_VALIDATION")]
+    validation: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -168,8 +262,8 @@ struct CreateArgs {
     /// Stake each trainer deposits with `join`
     #[arg(long, default_value_t = 1_000_000_000_000)]
     stake: u128,
-    /// Aggregator: a dev account name or an SS58 address
-    #[arg(long, default_value = "charlie")]
+    /// Aggregator: a dev account name, a secret URI or an SS58 address
+    #[arg(long, env = "MERIT_AGGREGATOR", default_value = "charlie")]
     aggregator: String,
     /// Aggregator's fee, paid out of the pool pro rata per finalised round
     #[arg(long, default_value_t = 0)]
@@ -186,27 +280,45 @@ struct CreateArgs {
     reveal_blocks: u32,
     #[arg(long, default_value_t = 50)]
     aggregate_blocks: u32,
-    /// Dev account that signs (the owner)
-    #[arg(long, default_value = "alice")]
+    /// Who signs (the owner): a dev account name, a secret URI (//Alice) or mnemonic
+    #[arg(long, env = "MERIT_FROM", default_value = "alice")]
     from: String,
     #[arg(long)]
     json: bool,
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // Before anything else runs (and before any thread exists): the config file's values
+    // become the defaults of the flags' environment variables, so a flag beats the
+    // environment, which beats the file.
+    if let Err(e) = config::apply(&Cli::command()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(exit::USAGE);
+    }
+    let cli = Cli::parse();
+    let stderr_tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MERIT_LOG")
                 // The trainer node reports each phase at info level.
                 .unwrap_or_else(|_| "warn,merit_trainer=info,merit_aggregator=info".into()),
         )
+        .with_ansi(stderr_tty && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    if let Err(e) = run(cli).await {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(exit::FAILURE);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cli)) {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        if let Some(hint) = exit::hint(&e) {
+            eprintln!("hint: {hint}");
+        }
+        std::process::exit(exit::code(&e));
     }
 }
 
@@ -236,7 +348,7 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 println!("devnet    {}", s.data_dir.display());
                 for (name, p) in [
-                    ("node", &s.node),
+                    ("chain", &s.node),
                     ("ipfs", &s.ipfs),
                     ("contract", &s.contract),
                 ] {
@@ -280,20 +392,43 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Project(ProjectCmd::Create(a)) => project_create(&data, a).await,
         Cmd::Project(ProjectCmd::Status { id, json }) => {
             let info = DevnetInfo::read(&data)?;
-            let p = info.marketplace().await?.project(id).await?;
+            let s = project::status(&info.marketplace().await?, id).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&project_json(&p))?);
+                println!("{}", serde_json::to_string_pretty(&project::to_json(&s))?);
             } else {
-                print_project(&p);
+                print!("{}", project::render_table(&s));
             }
+            Ok(())
+        }
+        Cmd::Project(ProjectCmd::Start(a)) => project_action(&data, a, Action::Start).await,
+        Cmd::Project(ProjectCmd::Cancel(a)) => project_action(&data, a, Action::Cancel).await,
+        Cmd::Project(ProjectCmd::Abort(a)) => project_action(&data, a, Action::Abort).await,
+        Cmd::Project(ProjectCmd::Claim(a)) => project_action(&data, a, Action::Claim).await,
+        Cmd::Project(ProjectCmd::Report(a)) => project_report(&data, a).await,
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "merit", &mut std::io::stdout());
             Ok(())
         }
         Cmd::Demo {
             node,
+            devnet,
             digits,
             rounds,
             json,
-        } => demo(&data, node, digits, rounds, json).await,
+            report,
+        } => {
+            let report = report.unwrap_or_else(|| data.join("demo").join("report"));
+            let digits = match digits {
+                Some(d) => d,
+                None => merit_cli::tools::digits_csv().context("fetching the digits")?,
+            };
+            let on = match (node, devnet) {
+                (true, _) => Some(Some(merit_cli::chain::ChainChoice::Node)),
+                (false, true) => Some(None),
+                (false, false) => None,
+            };
+            demo(&data, on, digits, rounds, json, report).await
+        }
         Cmd::Bench(b) => bench::run(b),
         Cmd::Aggregator(c) => aggregate::run(&data, c).await,
         Cmd::Verify(a) => aggregate::verify(&data, a).await,
@@ -320,9 +455,15 @@ async fn devnet_up(data: &PathBuf, a: UpArgs) -> Result<()> {
     opts.ipfs_bin = a.ipfs_bin;
     opts.ipfs_api = a.ipfs_api;
     opts.bundle = a.bundle;
+    opts.chain = if a.node {
+        Some(merit_cli::chain::ChainChoice::Node)
+    } else if a.embedded {
+        Some(merit_cli::chain::ChainChoice::Embedded)
+    } else {
+        None
+    };
     let started = Instant::now();
-    let pb = (!a.json)
-        .then(|| spinner("starting substrate-contracts-node and IPFS, deploying the marketplace"));
+    let pb = (!a.json).then(|| spinner("starting the chain and IPFS, deploying the marketplace"));
     let outcome = devnet::up(&opts).await;
     if let Some(pb) = pb {
         pb.finish_and_clear();
@@ -350,12 +491,19 @@ async fn devnet_up(data: &PathBuf, a: UpArgs) -> Result<()> {
             info.data_dir.display()
         );
     }
-    println!(
-        "  node      {}  (pid {}, log {})",
-        info.node.rpc_url,
-        info.node.pid,
-        info.node.log.display()
-    );
+    match (&info.node, &info.embedded) {
+        (Some(n), _) => println!(
+            "  node      {}  (pid {}, log {})",
+            n.rpc_url,
+            n.pid,
+            n.log.display()
+        ),
+        (None, Some(e)) => println!(
+            "  chain     embedded, in {} (no node installed; `--node` asks for one)",
+            e.state.display()
+        ),
+        (None, None) => {}
+    }
     match info.ipfs.pid {
         Some(pid) => println!("  ipfs      {}  (pid {pid})", info.ipfs.api_url),
         None => println!("  ipfs      {}  (external)", info.ipfs.api_url),
@@ -375,15 +523,6 @@ async fn devnet_up(data: &PathBuf, a: UpArgs) -> Result<()> {
     Ok(())
 }
 
-fn account_arg(s: &str) -> Result<AccountId32> {
-    if let Ok(signer) = dev_signer(s) {
-        return Ok(account_of(&signer));
-    }
-    s.parse::<AccountId32>().map_err(|e| {
-        anyhow::anyhow!("{s:?} is neither a dev account name nor an SS58 address ({e:?})")
-    })
-}
-
 async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
     let info = DevnetInfo::read(data)?;
     let text = std::fs::read_to_string(&a.spec)
@@ -393,174 +532,204 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let m = merit_protocol::format::ModelFile::parse(&bytes)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            if m.values.len() as u64 != spec.parameter_count() {
-                bail!(
-                    "{} holds {} parameters; the spec's model has {}",
-                    path.display(),
-                    m.values.len(),
-                    spec.parameter_count()
-                );
-            }
-            m
+            Some(
+                merit_protocol::format::ModelFile::parse(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            )
         }
-        None => owner::initial_model(&spec, rand::random())?,
+        None => None,
     };
-    let (verifying_key, pk_cid) = match &a.vk {
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let vk = owner::verifying_key_from_file(&bytes)
-                .with_context(|| format!("in {}", path.display()))?;
-            let cid = a.proving_key_cid.as_deref().unwrap_or_default();
-            let cid = merit_storage::parse_cid(cid).context("--proving-key-cid")?;
-            (vk, cid.to_string())
-        }
-        None => {
-            let keys = owner::setup_round(&spec)?;
-            let cid = info
-                .ipfs()?
-                .add(keys.proving_key_file)
-                .await
-                .context("putting the proving key into IPFS")?;
-            tracing::info!(seconds = keys.seconds, %cid, "round circuit setup");
-            (keys.verifying_key, cid.to_string())
-        }
-    };
-    let ipfs = info.ipfs()?;
-    let spec_cid = ipfs
-        .add(spec.to_json().into_bytes())
-        .await
-        .context("putting the spec into IPFS")?;
-    let model_cid = ipfs
-        .add(model.encode())
-        .await
-        .context("putting the initial model into IPFS")?;
-    let params = owner::project_params(owner::ParamsFor {
-        spec: &spec,
-        spec_cid: spec_cid.to_string(),
-        model: &model,
-        model_cid: model_cid.to_string(),
-        proving_key_cid: pk_cid.clone(),
-        min_trainers: a.min_trainers,
-        trainer_stake: a.stake,
-        aggregator: account_arg(&a.aggregator)?.0,
-        aggregator_fee: a.fee,
-        aggregator_bond: a.bond,
-        deadlines: Deadlines {
-            join: a.join_blocks,
-            commit: a.commit_blocks,
-            reveal: a.reveal_blocks,
-            aggregate: a.aggregate_blocks,
+    let keys = match (&a.vk, &a.proving_key_cid) {
+        (Some(path), Some(cid)) => owner::RoundKeysSource::Existing {
+            verifying_key_file: std::fs::read(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+            proving_key_cid: cid.clone(),
         },
-    });
+        _ => owner::RoundKeysSource::Setup,
+    };
     let market = info.marketplace().await?;
-    let owner = dev_signer(&a.from)?;
-    let id = market
-        .create_project(&owner, &params, &verifying_key, a.pool)
-        .await
-        .context("create_project")?;
+    let posted = owner::post_project(
+        &market,
+        &info.ipfs()?,
+        &accounts::signer(&a.from)?,
+        owner::PostProject {
+            spec,
+            model,
+            seed: rand::random(),
+            keys,
+            pool: a.pool,
+            min_trainers: a.min_trainers,
+            trainer_stake: a.stake,
+            aggregator: accounts::account(&a.aggregator)?.0,
+            aggregator_fee: a.fee,
+            aggregator_bond: a.bond,
+            deadlines: Deadlines {
+                join: a.join_blocks,
+                commit: a.commit_blocks,
+                reveal: a.reveal_blocks,
+                aggregate: a.aggregate_blocks,
+            },
+        },
+    )
+    .await?;
     if a.json {
-        println!(
-            "{}",
-            serde_json::json!({ "project": id, "spec_cid": spec_cid.to_string(),
-                "model_cid": model_cid.to_string(), "proving_key_cid": pk_cid })
-        );
+        println!("{}", serde_json::to_string(&posted)?);
     } else {
-        println!("project {id} created; {} escrowed", a.pool);
-        println!("  spec {spec_cid}, initial model {model_cid}");
-        println!("  proving key (for the aggregator) {pk_cid}");
+        println!("project {} created; {} escrowed", posted.project, a.pool);
+        println!(
+            "  spec {}, initial model {}",
+            posted.spec_cid, posted.model_cid
+        );
+        println!(
+            "  proving key (for the aggregator) {}",
+            posted.proving_key_cid
+        );
     }
     Ok(())
 }
 
-fn project_json(p: &merit_protocol::abi::ProjectView) -> serde_json::Value {
-    serde_json::json!({
-        "id": p.id,
-        "owner": AccountId32(p.owner).to_string(),
-        "aggregator": AccountId32(p.params.aggregator).to_string(),
-        "spec_cid": String::from_utf8_lossy(&p.params.spec_cid),
-        "rounds": p.params.rounds,
-        "min_trainers": p.params.min_trainers,
-        "max_trainers": p.params.max_trainers,
-        "trainer_stake": p.params.trainer_stake.to_string(),
-        "pool": p.pool.to_string(),
-        "phase": format!("{:?}", p.phase),
-        "round": p.round,
-        "created_at": p.created_at,
-        "phase_deadline": p.phase_deadline,
-        "trainers": p.trainers,
-        "committed": p.committed,
-        "revealed": p.revealed,
-        "aggregator_bonded": p.aggregator_bonded,
-        "aggregator_fee": p.params.aggregator_fee.to_string(),
-        "aggregator_bond": p.params.aggregator_bond.to_string(),
-        "model_cid": String::from_utf8_lossy(&p.model_cid),
-        "model_commitment": hex::encode(p.model_commitment.0),
-        "proving_key_cid": String::from_utf8_lossy(&p.params.proving_key_cid),
-    })
+#[derive(Clone, Copy)]
+enum Action {
+    Start,
+    Cancel,
+    Abort,
+    Claim,
 }
 
-fn print_project(p: &merit_protocol::abi::ProjectView) {
-    println!(
-        "project {}  ({:?}, round {}/{})",
-        p.id, p.phase, p.round, p.params.rounds
-    );
-    println!("  owner       {}", AccountId32(p.owner));
-    println!("  aggregator  {}", AccountId32(p.params.aggregator));
-    println!(
-        "  spec        {}",
-        String::from_utf8_lossy(&p.params.spec_cid)
-    );
-    println!("  pool        {}", p.pool);
-    println!(
-        "  trainers    {}..={} slots, stake {}",
-        p.params.min_trainers, p.params.max_trainers, p.params.trainer_stake
-    );
-    println!(
-        "  joined      {} trainer(s); this round {} committed, {} revealed",
-        p.trainers, p.committed, p.revealed
-    );
-    println!("  model       {}", String::from_utf8_lossy(&p.model_cid));
-    println!(
-        "  created at  block #{}; current phase ends after block #{}",
-        p.created_at, p.phase_deadline
-    );
-}
-
-/// The whole story (`merit_cli::story`), on the embedded chain or the devnet's node.
-async fn demo(data: &PathBuf, node: bool, digits: PathBuf, rounds: u32, json: bool) -> Result<()> {
-    // Either the devnet (node + IPFS, left running), or the embedded chain with an IPFS
-    // daemon of its own that stops when the demo ends.
-    let (market, ipfs, _daemon) = if node {
-        let info = match DevnetInfo::read(data) {
-            Ok(i) if i.processes_alive() => i,
-            _ => {
-                eprintln!("bringing the devnet up first…");
-                match devnet::up(&DevnetOptions::new(data)).await? {
-                    UpOutcome::Started(i) | UpOutcome::AlreadyRunning(i) => i,
-                }
-            }
-        };
-        (info.marketplace().await?, info.ipfs()?, None)
+/// One of the messages that move a project along or pay it out.
+async fn project_action(data: &std::path::Path, a: Signed, action: Action) -> Result<()> {
+    let info = DevnetInfo::read(data)?;
+    let market = info.marketplace().await?;
+    let signer = accounts::signer(&a.from)?;
+    let amount = match action {
+        Action::Start => market.start(&signer, a.id).await.map(|()| None),
+        Action::Cancel => market.cancel(&signer, a.id).await.map(|()| None),
+        Action::Abort => market.abort(&signer, a.id).await.map(|()| None),
+        Action::Claim => market.claim(&signer, a.id).await.map(Some),
+    }?;
+    let done = match action {
+        Action::Start => "started",
+        Action::Cancel => "cancelled",
+        Action::Abort => "aborted",
+        Action::Claim => "claimed",
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({ "project": a.id, "done": done,
+                "amount": amount.map(|v: u128| v.to_string()) })
+        );
     } else {
-        let daemon = devnet::IpfsDaemon::start(&data.join("demo"), Duration::from_secs(90))
-            .await
-            .context("starting an IPFS daemon for the demo")?;
-        let (_, market) = merit_cli::chain::embedded_marketplace(None).await?;
-        (market, daemon.store()?, Some(daemon))
+        match amount {
+            Some(v) => println!(
+                "project {}: {done} {} for {}",
+                a.id,
+                project::thousands(v),
+                a.from
+            ),
+            None => println!("project {}: {done}", a.id),
+        }
+    }
+    Ok(())
+}
+
+async fn project_report(data: &std::path::Path, a: ReportArgs) -> Result<()> {
+    let info = DevnetInfo::read(data)?;
+    let market = info.marketplace().await?;
+    let labels = match &a.labels {
+        Some(p) => merit_cli::report::Labels::read(p)?,
+        None => merit_cli::report::Labels::default(),
+    };
+    let ipfs = info.ipfs()?;
+    let validation = match &a.validation {
+        Some(path) => {
+            let view = market.project(a.id).await?;
+            let spec = merit_trainer::node::load_spec(&ipfs, &view).await?;
+            Some(
+                merit_cli::validation::ValidationSet::load(&spec, path)
+                    .with_context(|| format!("loading {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let report = merit_cli::report::gather(
+        &market,
+        &ipfs,
+        a.id,
+        a.aggregator_state.as_deref(),
+        &labels,
+        validation
+            .as_ref()
+            .map(|v| v as &dyn merit_aggregator::report::Evaluator),
+    )
+    .await?;
+    let written = merit_cli::report::write(&report, &a.out)?;
+    println!("{}", written.html.display());
+    println!("{}", written.json.display());
+    Ok(())
+}
+
+/// The whole story (`merit_cli::story`): on an embedded chain of its own with the roles
+/// as tasks (`devnet` None), or on the devnet (brought up on the chain asked for if it is
+/// not running) with the roles as processes.
+async fn demo(
+    data: &PathBuf,
+    devnet: Option<Option<merit_cli::chain::ChainChoice>>,
+    digits: PathBuf,
+    rounds: u32,
+    json: bool,
+    report_dir: PathBuf,
+) -> Result<()> {
+    use merit_cli::story::RoleRunner;
+    // Either the devnet (left running), or the embedded chain with an IPFS daemon of its
+    // own that stops when the demo ends.
+    let (market, ipfs, _daemon, roles) = match devnet {
+        Some(choice) => {
+            let info = match DevnetInfo::read(data) {
+                Ok(i) if i.processes_alive() && choice.is_none_or(|c| c == i.chain_kind()) => i,
+                _ => {
+                    eprintln!("bringing the devnet up first…");
+                    let mut opts = DevnetOptions::new(data);
+                    opts.chain = choice;
+                    if DevnetInfo::read(data).is_ok() {
+                        devnet::down(data)?;
+                    }
+                    match devnet::up(&opts).await? {
+                        UpOutcome::Started(i) | UpOutcome::AlreadyRunning(i) => i,
+                    }
+                }
+            };
+            let roles = RoleRunner::Processes {
+                exe: std::env::current_exe().context("finding the merit binary")?,
+                data_dir: info.data_dir.clone(),
+            };
+            (info.marketplace().await?, info.ipfs()?, None, roles)
+        }
+        None => {
+            let daemon = devnet::IpfsDaemon::start(&data.join("demo"), Duration::from_secs(90))
+                .await
+                .context("starting an IPFS daemon for the demo")?;
+            let (_, market) = merit_cli::chain::embedded_marketplace(None).await?;
+            (market, daemon.store()?, Some(daemon), RoleRunner::Tasks)
+        }
     };
     eprintln!(
         "== Merit demo on the {} chain: an owner, 5 trainer nodes (2 honest; label-flip, \
-         free-rider and copier are SIMULATED attackers), an aggregator proving every round ==",
-        market.backend_kind()
+         free-rider and copier are SIMULATED attackers) and an aggregator proving every \
+         round, as {} ==",
+        market.backend_kind(),
+        match roles {
+            RoleRunner::Tasks => "tasks of this process",
+            RoleRunner::Processes { .. } => "separate processes",
+        }
     );
     let work = tempfile_dir(data)?;
     let opts = merit_cli::story::StoryOptions {
         digits,
         work_dir: work,
+        report_dir,
         rounds,
+        roles,
     };
     let summary = merit_cli::story::run(&market, &ipfs, &opts).await?;
     if json {

@@ -2,8 +2,9 @@
 //! trusted setup (DESIGN.md: one setup per shape, at project creation; the verifying key
 //! goes on chain, the proving key into IPFS for the aggregator).
 
-use anyhow::{Context, Result};
-use merit_protocol::abi::{Deadlines, ProjectParams};
+use anyhow::{bail, Context, Result};
+use merit_chain::{Marketplace, Signer};
+use merit_protocol::abi::{AccountBytes, Deadlines, ProjectParams};
 use merit_protocol::commit::Committer;
 use merit_protocol::fixed;
 use merit_protocol::format::{Kind, ModelFile};
@@ -111,6 +112,127 @@ pub fn project_params(p: ParamsFor<'_>) -> ProjectParams {
         max_rejected_rounds: p.spec.max_rejected_rounds,
         deadlines: p.deadlines,
     }
+}
+
+/// Where the round circuit's keys come from.
+pub enum RoundKeysSource {
+    /// A fresh trusted setup for the spec's shape now; the proving key goes into IPFS.
+    Setup,
+    /// An earlier setup of this shape: the verifying-key file's bytes and the CID of the
+    /// matching proving key, already in IPFS.
+    Existing {
+        verifying_key_file: Vec<u8>,
+        proving_key_cid: String,
+    },
+}
+
+/// Everything `post_project` needs besides the chain and IPFS.
+pub struct PostProject {
+    pub spec: ProjectSpec,
+    /// The initial model; `None`: [`initial_model`] with `seed`.
+    pub model: Option<ModelFile>,
+    pub seed: u64,
+    pub keys: RoundKeysSource,
+    pub pool: u128,
+    pub min_trainers: u32,
+    pub trainer_stake: u128,
+    pub aggregator: AccountBytes,
+    pub aggregator_fee: u128,
+    pub aggregator_bond: u128,
+    pub deadlines: Deadlines,
+}
+
+/// What `post_project` posted.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Posted {
+    pub project: u32,
+    pub spec_cid: String,
+    pub model_cid: String,
+    pub proving_key_cid: String,
+    /// Seconds the trusted setup took (`None` when the keys were brought).
+    pub setup_seconds: Option<f64>,
+    /// The initial model, for the owner's own evaluation.
+    #[serde(skip)]
+    pub model: ModelFile,
+}
+
+/// The owner's whole flow: check the model against the spec, run (or take) the round
+/// circuit's setup, put the spec, the model and the proving key into IPFS, and escrow the
+/// pool with `create_project`. `merit project create` and `merit demo` both post this way.
+pub async fn post_project(
+    market: &Marketplace,
+    ipfs: &merit_storage::IpfsStore,
+    owner: &Signer,
+    p: PostProject,
+) -> Result<Posted> {
+    let spec = &p.spec;
+    spec.validate().context("the project spec")?;
+    let model = match p.model {
+        Some(m) => {
+            if m.values.len() as u64 != spec.parameter_count() {
+                bail!(
+                    "the initial model holds {} parameters; the spec's model has {}",
+                    m.values.len(),
+                    spec.parameter_count()
+                );
+            }
+            m
+        }
+        None => initial_model(spec, p.seed)?,
+    };
+    let (verifying_key, proving_key_cid, setup_seconds) = match p.keys {
+        RoundKeysSource::Existing {
+            verifying_key_file,
+            proving_key_cid,
+        } => {
+            let vk = verifying_key_from_file(&verifying_key_file)?;
+            let cid = merit_storage::parse_cid(&proving_key_cid).context("the proving key CID")?;
+            (vk, cid.to_string(), None)
+        }
+        RoundKeysSource::Setup => {
+            let keys = setup_round(spec)?;
+            let cid = ipfs
+                .add(keys.proving_key_file)
+                .await
+                .context("putting the proving key into IPFS")?;
+            (keys.verifying_key, cid.to_string(), Some(keys.seconds))
+        }
+    };
+    let spec_cid = ipfs
+        .add(spec.to_json().into_bytes())
+        .await
+        .context("putting the spec into IPFS")?
+        .to_string();
+    let model_cid = ipfs
+        .add(model.encode())
+        .await
+        .context("putting the initial model into IPFS")?
+        .to_string();
+    let params = project_params(ParamsFor {
+        spec,
+        spec_cid: spec_cid.clone(),
+        model: &model,
+        model_cid: model_cid.clone(),
+        proving_key_cid: proving_key_cid.clone(),
+        min_trainers: p.min_trainers,
+        trainer_stake: p.trainer_stake,
+        aggregator: p.aggregator,
+        aggregator_fee: p.aggregator_fee,
+        aggregator_bond: p.aggregator_bond,
+        deadlines: p.deadlines,
+    });
+    let project = market
+        .create_project(owner, &params, &verifying_key, p.pool)
+        .await
+        .context("create_project")?;
+    Ok(Posted {
+        project,
+        spec_cid,
+        model_cid,
+        proving_key_cid,
+        setup_seconds,
+        model,
+    })
 }
 
 #[cfg(test)]

@@ -28,12 +28,24 @@ const TRAINERS: usize = 5;
 const POOL: u128 = 5_000_000_000_000_000;
 const STAKE: u128 = 1_000_000_000_000;
 
+/// How the roles run.
+pub enum RoleRunner {
+    /// Concurrent tasks of this process, each through its own crate and key.
+    Tasks,
+    /// `merit trainer run` and `merit aggregator run` processes (the binary `exe`) on the
+    /// devnet in `data_dir`, as users run them.
+    Processes { exe: PathBuf, data_dir: PathBuf },
+}
+
 pub struct StoryOptions {
     /// The digits CSV (`merit data fetch-digits`).
     pub digits: PathBuf,
     /// Where the nodes keep their state files.
     pub work_dir: PathBuf,
+    /// Where the project report (report.html, report.json) goes.
+    pub report_dir: PathBuf,
     pub rounds: u32,
+    pub roles: RoleRunner,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,8 +71,13 @@ pub struct StorySummary {
     pub trainers: Vec<TrainerSummary>,
     pub aggregator_fee: u128,
     pub owner_refund: u128,
+    /// The contract's free balance before the project was posted (its existential deposit
+    /// on a fresh chain) and after everyone claimed: equal when the escrow drained.
+    pub contract_balance_before: u128,
     pub contract_balance_after: u128,
     pub proofs_verified_on_chain: usize,
+    /// The project report's HTML page.
+    pub report: PathBuf,
     /// Share of the trainers' rewards (payouts less returned stakes) that went to the
     /// simulated attackers.
     pub attacker_reward_share: f64,
@@ -92,36 +109,54 @@ fn split_digits(path: &Path) -> Result<(Dataset, Vec<Dataset>)> {
 }
 
 struct Role {
+    /// The key's secret URI (what `merit trainer run --key` takes).
+    uri: &'static str,
     signer: Signer,
     behaviour: Behaviour,
 }
 
 fn roles() -> Result<Vec<Role>> {
-    let uri: subxt_signer::SecretUri = "//Bob//stash".parse().context("a dev URI")?;
-    let stash = subxt_signer::sr25519::Keypair::from_uri(&uri).context("a dev key")?;
-    Ok(vec![
-        Role {
-            signer: dev_signer("bob")?,
-            behaviour: Behaviour::Honest,
-        },
-        Role {
-            signer: dev_signer("dave")?,
-            behaviour: Behaviour::Honest,
-        },
-        Role {
-            signer: dev_signer("eve")?,
-            behaviour: Behaviour::LabelFlip,
-        },
-        Role {
-            signer: dev_signer("ferdie")?,
-            behaviour: Behaviour::FreeRider,
-        },
-        // Reveals slot 0's published update as its own; the aggregator sets it aside.
-        Role {
-            signer: stash,
-            behaviour: Behaviour::Copy(0),
-        },
-    ])
+    // The copier reveals slot 0's published update as its own; the aggregator sets it aside.
+    [
+        ("//Bob", Behaviour::Honest),
+        ("//Dave", Behaviour::Honest),
+        ("//Eve", Behaviour::LabelFlip),
+        ("//Ferdie", Behaviour::FreeRider),
+        ("//Bob//stash", Behaviour::Copy(0)),
+    ]
+    .into_iter()
+    .map(|(uri, behaviour)| {
+        Ok(Role {
+            uri,
+            signer: crate::accounts::signer(uri)?,
+            behaviour,
+        })
+    })
+    .collect()
+}
+
+/// Runs a `merit` role process to the end, its stderr into `log`; returns its stdout.
+/// The process is killed if the story is dropped half-way.
+async fn run_process(mut cmd: tokio::process::Command, log: &Path) -> Result<String> {
+    let err = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(err)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let what = format!("{:?}", cmd.as_std());
+    let out = cmd
+        .output()
+        .await
+        .with_context(|| format!("starting {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} exited with {}; last lines of {}:\n{}",
+            out.status,
+            log.display(),
+            crate::process::log_tail(log, 15)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Runs the story on `market` + `ipfs` and returns its summary.
@@ -138,89 +173,145 @@ pub async fn run(
     let escrow_before = market.free_balance(market.address()).await?;
 
     // 1. The owner posts the project.
-    let spec_cid = ipfs.add(spec.to_json().into_bytes()).await?;
-    let model = owner::initial_model(&spec, 7)?;
-    let model_cid = ipfs.add(model.encode()).await?;
     println!(
         "owner: trusted setup of the round circuit ({} slots × {} parameters)…",
         TRAINERS,
         spec.parameter_count()
     );
-    let keys = owner::setup_round(&spec)?;
-    let pk_cid = ipfs.add(keys.proving_key_file.clone()).await?;
-    let params = owner::project_params(owner::ParamsFor {
-        spec: &spec,
-        spec_cid: spec_cid.to_string(),
-        model: &model,
-        model_cid: model_cid.to_string(),
-        proving_key_cid: pk_cid.to_string(),
-        min_trainers: TRAINERS as u32,
-        trainer_stake: STAKE,
-        aggregator: account_of(&agg_key).0,
-        aggregator_fee: POOL / 20,
-        aggregator_bond: STAKE,
-        deadlines: Deadlines {
-            join: 500,
-            commit: 500,
-            reveal: 500,
-            aggregate: 500,
+    let posted = owner::post_project(
+        market,
+        ipfs,
+        &owner_key,
+        owner::PostProject {
+            spec: spec.clone(),
+            model: None,
+            seed: 7,
+            keys: owner::RoundKeysSource::Setup,
+            pool: POOL,
+            min_trainers: TRAINERS as u32,
+            trainer_stake: STAKE,
+            aggregator: account_of(&agg_key).0,
+            aggregator_fee: POOL / 20,
+            aggregator_bond: STAKE,
+            deadlines: Deadlines {
+                join: 500,
+                commit: 500,
+                reveal: 500,
+                aggregate: 500,
+            },
         },
-    });
-    let id = market
-        .create_project(&owner_key, &params, &keys.verifying_key, POOL)
-        .await?;
+    )
+    .await?;
+    let (id, model) = (posted.project, &posted.model);
     println!(
         "owner: posted project {id} ({} rounds, {} trainers, pool {POOL}); setup took {:.1}s",
-        spec.rounds, TRAINERS, keys.seconds
+        spec.rounds,
+        TRAINERS,
+        posted.setup_seconds.unwrap_or_default()
     );
     let learner = CandleMlp::from_spec(&spec);
     let initial = merit_protocol::fixed::dequantise_all(&model.values, model.scale_bits)?;
     let initial_accuracy = learner.accuracy(&initial, &test)?;
 
-    // 2. The aggregator and the trainers, each a node of its own.
-    let agg = {
-        let (market, ipfs, signer) = (market.clone(), ipfs.clone(), agg_key.clone());
-        let dir = opts.work_dir.join("aggregator");
-        // The owner hands the aggregator its holdout: each report carries the new model's
-        // accuracy and loss on it.
-        let validation = crate::validation::ValidationSet::new(&spec, test.clone());
-        tokio::spawn(async move {
-            let mut config = AggregatorConfig::new(id, dir);
-            config.poll = Duration::from_millis(200);
-            let a = Aggregator {
-                market: &market,
-                ipfs: &ipfs,
-                signer: &signer,
-                config,
-                evaluator: Some(&validation),
-            };
-            run_aggregator(&a).await
-        })
-    };
+    // 2. The aggregator and the trainers, each a node of its own: tasks of this process,
+    // or `merit aggregator run` / `merit trainer run` processes as users run them.
     let roles = roles()?;
-    let spawn = |i: usize, data: Dataset| {
-        let (market, ipfs, spec) = (market.clone(), ipfs.clone(), spec.clone());
-        let signer = roles[i].signer.clone();
-        let mut cfg = NodeConfig::new(id, opts.work_dir.join(format!("trainer-{i}")));
-        cfg.behaviour = roles[i].behaviour;
-        cfg.seed = i as u64;
-        cfg.poll = Duration::from_millis(200);
-        cfg.progress = false;
-        tokio::spawn(async move {
-            let node = TrainerNode::new(
-                &market,
-                &ipfs,
-                &signer,
-                data,
-                CandleMlp::from_spec(&spec),
-                cfg,
-            )?;
-            run_trainer(node).await
+    let agg = match &opts.roles {
+        RoleRunner::Tasks => {
+            let (market, ipfs, signer) = (market.clone(), ipfs.clone(), agg_key.clone());
+            let dir = opts.work_dir.join("aggregator");
+            // The owner hands the aggregator its holdout: each report carries the new
+            // model's accuracy and loss on it.
+            let validation = crate::validation::ValidationSet::new(&spec, test.clone());
+            tokio::spawn(async move {
+                let mut config = AggregatorConfig::new(id, dir);
+                config.poll = Duration::from_millis(200);
+                let a = Aggregator {
+                    market: &market,
+                    ipfs: &ipfs,
+                    signer: &signer,
+                    config,
+                    evaluator: Some(&validation),
+                };
+                let s = run_aggregator(&a).await?;
+                Ok::<_, anyhow::Error>(s.rounds.len())
+            })
+        }
+        RoleRunner::Processes { exe, data_dir } => {
+            std::fs::create_dir_all(&opts.work_dir)
+                .with_context(|| format!("creating {}", opts.work_dir.display()))?;
+            let holdout = opts.work_dir.join("holdout.csv");
+            test.write_csv(&holdout)?;
+            let mut cmd = tokio::process::Command::new(exe);
+            cmd.arg("--data-dir").arg(data_dir);
+            cmd.args([
+                "aggregator",
+                "run",
+                "--from",
+                "//Charlie",
+                "--poll-ms",
+                "200",
+            ]);
+            cmd.arg("--project").arg(id.to_string());
+            cmd.arg("--state-dir").arg(opts.work_dir.join("aggregator"));
+            cmd.arg("--validation").arg(&holdout);
+            let log = opts.work_dir.join("aggregator.log");
+            tokio::spawn(async move {
+                run_process(cmd, &log).await?;
+                Ok(0)
+            })
+        }
+    };
+    let spawn = |i: usize,
+                 data: Dataset|
+     -> Result<tokio::task::JoinHandle<Result<tnode::Earnings>>> {
+        let dir = opts.work_dir.join(format!("trainer-{i}"));
+        Ok(match &opts.roles {
+            RoleRunner::Tasks => {
+                let (market, ipfs, spec) = (market.clone(), ipfs.clone(), spec.clone());
+                let signer = roles[i].signer.clone();
+                let mut cfg = NodeConfig::new(id, dir);
+                cfg.behaviour = roles[i].behaviour;
+                cfg.seed = i as u64;
+                cfg.poll = Duration::from_millis(200);
+                cfg.progress = false;
+                tokio::spawn(async move {
+                    let node = TrainerNode::new(
+                        &market,
+                        &ipfs,
+                        &signer,
+                        data,
+                        CandleMlp::from_spec(&spec),
+                        cfg,
+                    )?;
+                    Ok(run_trainer(node).await?)
+                })
+            }
+            RoleRunner::Processes { exe, data_dir } => {
+                std::fs::create_dir_all(&dir)?;
+                let csv = dir.join("data.csv");
+                data.write_csv(&csv)?;
+                let mut cmd = tokio::process::Command::new(exe);
+                cmd.arg("--data-dir").arg(data_dir);
+                cmd.args(["trainer", "run", "--json", "--poll-ms", "200"]);
+                cmd.arg("--project").arg(id.to_string());
+                cmd.arg("--key").arg(roles[i].uri);
+                cmd.arg("--behaviour").arg(roles[i].behaviour.to_string());
+                cmd.arg("--seed").arg(i.to_string());
+                cmd.arg("--data").arg(&csv);
+                cmd.arg("--state-dir").arg(&dir);
+                let log = dir.join("node.log");
+                tokio::spawn(async move {
+                    let out = run_process(cmd, &log).await?;
+                    serde_json::from_str(out.trim())
+                        .with_context(|| format!("reading what trainer node {i} printed: {out:?}"))
+                })
+            }
         })
     };
     let mut nodes: Vec<_> = (0..TRAINERS - 1)
         .map(|i| spawn(i, shares[i].clone()))
-        .collect();
+        .collect::<Result<_>>()?;
     // The copier joins last, so the slot it copies (0) is someone else's.
     while (market.project(id).await?.trainers as usize) < TRAINERS - 1 {
         if nodes.iter().any(|n| n.is_finished()) {
@@ -228,7 +319,7 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    nodes.push(spawn(TRAINERS - 1, shares[TRAINERS - 1].clone()));
+    nodes.push(spawn(TRAINERS - 1, shares[TRAINERS - 1].clone())?);
     // The owner starts once everyone joined and the bond is in.
     loop {
         let v = market.project(id).await?;
@@ -271,9 +362,12 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let earned: Vec<_> = earned.into_iter().flatten().collect();
-    let summary = agg.await.context("the aggregator node panicked")??;
-    if summary.phase != Phase::Finished {
-        bail!("the project ended {:?}, not Finished", summary.phase);
+    agg.await
+        .context("the aggregator node panicked")?
+        .context("the aggregator node stopped")?;
+    let phase = market.project(id).await?.phase;
+    if phase != Phase::Finished {
+        bail!("the project ended {phase:?}, not Finished");
     }
 
     // 3. Everyone else claims; the model is evaluated on the owner's holdout.
@@ -306,6 +400,27 @@ pub async fn run(
             stake_returned: !forfeited,
         });
     }
+    // 4. The owner's report, with the simulated attackers marked.
+    let mut labels = crate::report::Labels::default();
+    for r in &roles {
+        let label = match r.behaviour {
+            Behaviour::Honest => "honest".to_string(),
+            b => format!("{b} (simulated)"),
+        };
+        labels.insert(account_of(&r.signer).0, label);
+    }
+    let validation = crate::validation::ValidationSet::new(&spec, test.clone());
+    let data = crate::report::gather(
+        market,
+        ipfs,
+        id,
+        Some(&opts.work_dir.join("aggregator")),
+        &labels,
+        Some(&validation),
+    )
+    .await
+    .context("gathering the project report")?;
+    let report = crate::report::write(&data, &opts.report_dir)?;
     let reward_of = |t: &TrainerSummary| {
         t.payout
             .saturating_sub(if t.stake_returned { STAKE } else { 0 })
@@ -324,11 +439,11 @@ pub async fn run(
         trainers,
         aggregator_fee,
         owner_refund,
-        contract_balance_after: market
-            .free_balance(market.address())
-            .await?
-            .saturating_sub(escrow_before),
-        proofs_verified_on_chain: summary.rounds.len(),
+        contract_balance_before: escrow_before,
+        contract_balance_after: market.free_balance(market.address()).await?,
+        // Every finalised round is a Groth16 proof the contract verified.
+        proofs_verified_on_chain: view.round as usize,
+        report: report.html,
         attacker_reward_share: if all == 0 {
             0.0
         } else {
@@ -364,7 +479,18 @@ pub fn print_table(s: &StorySummary) {
         100.0 * s.final_accuracy
     );
     println!(
-        "aggregator fee {}; owner refund {}; simulated attackers' share of the rewards {:.1} %; contract holds {} above its starting balance; {:.0} s",
-        s.aggregator_fee, s.owner_refund, 100.0 * s.attacker_reward_share, s.contract_balance_after, s.seconds
+        "aggregator fee {}; owner refund {}; simulated attackers' share of the rewards {:.1} %; contract balance {} → {} ({}); {:.0} s",
+        s.aggregator_fee,
+        s.owner_refund,
+        100.0 * s.attacker_reward_share,
+        s.contract_balance_before,
+        s.contract_balance_after,
+        if s.contract_balance_after == s.contract_balance_before {
+            "escrow drained"
+        } else {
+            "ESCROW NOT DRAINED"
+        },
+        s.seconds
     );
+    println!("report: {}", s.report.display());
 }

@@ -2,13 +2,11 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use merit_chain::Signer;
 use merit_cli::devnet::DevnetInfo;
 use merit_trainer::behaviour::Behaviour;
 use merit_trainer::learner::CandleMlp;
 use merit_trainer::node::{self, NodeConfig, TrainerNode};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -49,23 +47,12 @@ pub struct RunArgs {
     json: bool,
 }
 
-/// A dev account name, else a secret URI.
-pub fn signer_arg(s: &str) -> Result<Signer> {
-    if let Ok(k) = merit_chain::dev_signer(s) {
-        return Ok(k);
-    }
-    let uri = subxt_signer::SecretUri::from_str(s)
-        .map_err(|e| anyhow::anyhow!("--key is neither a dev account nor a secret URI: {e}"))?;
-    subxt_signer::sr25519::Keypair::from_uri(&uri)
-        .map_err(|e| anyhow::anyhow!("--key: cannot derive an sr25519 key: {e}"))
-}
-
 pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
     let TrainerCmd::Run(a) = cmd;
     let info = DevnetInfo::read(data_dir)?;
     let market = info.marketplace().await?;
     let ipfs = info.ipfs()?;
-    let signer = signer_arg(&a.key)?;
+    let signer = merit_cli::accounts::signer(&a.key)?;
     let view = market.project(a.project).await?;
     let spec = node::load_spec(&ipfs, &view).await?;
     let data = merit_trainer::data::load_csv(

@@ -1,4 +1,6 @@
-//! The `merit` binary as a user runs it: devnet up, status, up again, down, status.
+//! The `merit` binary as a user runs it: devnet up (the node where installed, else the
+//! embedded chain in its file), status, a project created, shown, cancelled and paid back,
+//! the config file, completions, exit statuses, up again, down, status.
 
 use std::process::{Command, Output};
 
@@ -21,25 +23,30 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn devnet_up_status_up_down_leaves_nothing_running() {
-    if merit_cli::tools::node_bin(None).is_err()
-        || std::env::var("MERIT_CHAIN").as_deref() == Ok("embedded")
-    {
-        eprintln!("skipped: the devnet runs substrate-contracts-node, which is not installed here (`cargo xtask setup --node`)");
-        return;
-    }
     let dir = tempfile::Builder::new()
         .prefix("merit-cli-")
         .tempdir()
         .unwrap();
-    let up = merit(dir.path(), &["devnet", "up", "--json"]);
+    let mut up_args = vec!["devnet", "up", "--json"];
+    match std::env::var("MERIT_CHAIN").as_deref() {
+        Ok("embedded") => up_args.push("--embedded"),
+        Ok("node") => up_args.push("--node"),
+        _ => {}
+    }
+    let up = merit(dir.path(), &up_args);
     if !up.status.success() {
         let _ = merit(dir.path(), &["devnet", "down"]);
         panic!("devnet up failed:\n{}", text(&up));
     }
     let info: serde_json::Value = serde_json::from_slice(&up.stdout).expect("--json prints JSON");
     assert_eq!(info["started"], true);
-    let node_pid = info["devnet"]["node"]["pid"].as_u64().unwrap();
+    let node_pid = info["devnet"]["node"]["pid"].as_u64();
     let ipfs_pid = info["devnet"]["ipfs"]["pid"].as_u64().unwrap();
+    assert_eq!(
+        node_pid.is_some(),
+        info["devnet"]["embedded"].is_null(),
+        "a node or the embedded chain: {info}"
+    );
 
     let status = merit(dir.path(), &["devnet", "status", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
@@ -88,7 +95,23 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
         ],
     );
     let shown = merit(dir.path(), &["project", "status", "0", "--json"]);
+    let table = merit(dir.path(), &["project", "status", "0"]);
     let missing = merit(dir.path(), &["project", "status", "1"]);
+    // Before its join deadline only the owner cancels: a refusal has its own exit status
+    // and says what to do; then the owner cancels and everyone's deposit comes back.
+    let early = merit(dir.path(), &["project", "cancel", "0", "--from", "bob"]);
+    let cancelled = merit(dir.path(), &["project", "cancel", "0", "--from", "//Alice"]);
+    // The config file names the signer; a flag would beat it.
+    std::fs::write(dir.path().join("config.toml"), "from = \"alice\"\n").unwrap();
+    let claimed = merit(dir.path(), &["project", "claim", "0", "--json"]);
+    let twice = merit(dir.path(), &["project", "claim", "0", "--from", "alice"]);
+    std::fs::write(dir.path().join("config.toml"), "form = \"alice\"\n").unwrap();
+    let bad_config = merit(dir.path(), &["project", "status", "0"]);
+    std::fs::remove_file(dir.path().join("config.toml")).unwrap();
+    let bad_key = merit(
+        dir.path(),
+        &["project", "claim", "0", "--from", "nobody at all"],
+    );
 
     let again = merit(dir.path(), &["devnet", "up"]);
     let down = merit(dir.path(), &["devnet", "down"]);
@@ -113,19 +136,52 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
         text(&missing)
     );
     assert!(
+        text(&table).contains("project 0 · Open") && text(&table).contains("no trainer has joined"),
+        "{}",
+        text(&table)
+    );
+    assert_eq!(early.status.code(), Some(4), "{}", text(&early));
+    assert!(
+        text(&early).contains("TooEarly") && text(&early).contains("hint:"),
+        "{}",
+        text(&early)
+    );
+    assert!(cancelled.status.success(), "{}", text(&cancelled));
+    let claimed_json: serde_json::Value =
+        serde_json::from_slice(&claimed.stdout).unwrap_or_else(|_| panic!("{}", text(&claimed)));
+    assert_eq!(
+        claimed_json["amount"], "123456789",
+        "the pool comes back to the owner"
+    );
+    assert_eq!(twice.status.code(), Some(4), "{}", text(&twice));
+    assert!(text(&twice).contains("NothingToClaim"), "{}", text(&twice));
+    assert_eq!(bad_config.status.code(), Some(2), "{}", text(&bad_config));
+    assert!(
+        text(&bad_config).contains("unknown setting `form`"),
+        "{}",
+        text(&bad_config)
+    );
+    assert!(
+        !bad_key.status.success() && text(&bad_key).contains("\"nobody at all\""),
+        "{}",
+        text(&bad_key)
+    );
+    assert!(
         again.status.success() && text(&again).contains("already running"),
         "{}",
         text(&again)
     );
     assert!(down.status.success(), "{}", text(&down));
-    assert!(
-        text(&down).contains(&format!("pid {node_pid}")),
-        "{}",
-        text(&down)
-    );
+    for pid in node_pid.iter().chain([&ipfs_pid]) {
+        assert!(
+            text(&down).contains(&format!("pid {pid}")),
+            "{}",
+            text(&down)
+        );
+    }
 
     std::thread::sleep(std::time::Duration::from_millis(300));
-    for pid in [node_pid, ipfs_pid] {
+    for pid in node_pid.into_iter().chain([ipfs_pid]) {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         assert!(
             stat.is_empty() || stat.contains(") Z"),
@@ -148,4 +204,20 @@ fn status_without_a_devnet_says_what_to_do() {
     let o = merit(dir.path(), &["devnet", "status"]);
     assert!(!o.status.success());
     assert!(text(&o).contains("merit devnet up"), "{}", text(&o));
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let o = merit(dir.path(), &["completions", shell]);
+        assert!(o.status.success(), "{}", text(&o));
+        let script = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            script.contains("merit") && script.contains("devnet"),
+            "{shell}"
+        );
+    }
+    let o = merit(dir.path(), &["completions", "cmd.exe"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }

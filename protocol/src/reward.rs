@@ -14,6 +14,7 @@
 //! Scores are u32 (at most 1,000 per round × `MAX_ROUNDS`), which keeps every product
 //! below 2^128 (see `share`).
 
+use crate::abi::{Phase, ProjectView, TrainerView};
 use alloc::vec::Vec;
 
 /// How a project ended.
@@ -119,6 +120,45 @@ pub fn stake_forfeited(
     max_rejected_rounds: u32,
 ) -> bool {
     committed_without_reveal || rejected_rounds > max_rejected_rounds
+}
+
+/// The settlement an ended project's chain state implies, rebuilt from the getters
+/// (`project`, `trainers`) exactly as the contract's `end` builds it from storage, so a
+/// client can show every payout after the claims were made. `None` while the project runs.
+/// Only the aggregator's missed deadline aborts a project, so an abort is its fault.
+pub fn settlement_of(view: &ProjectView, trainers: &[TrainerView]) -> Option<Settlement> {
+    let outcome = match view.phase {
+        Phase::Finished => Outcome::Finished,
+        Phase::Cancelled => Outcome::Cancelled,
+        Phase::Aborted => Outcome::Aborted {
+            rounds_done: view.round,
+            rounds_total: view.params.rounds,
+            aggregator_at_fault: true,
+        },
+        Phase::Open | Phase::Commit | Phase::Reveal | Phase::Aggregate => return None,
+    };
+    Some(Settlement {
+        pool: view.pool,
+        aggregator_fee: view.params.aggregator_fee,
+        aggregator_bond: if view.aggregator_bonded {
+            view.params.aggregator_bond
+        } else {
+            0
+        },
+        trainers: trainers
+            .iter()
+            .map(|t| TrainerAccount {
+                stake: view.params.trainer_stake,
+                total_score: t.total_score,
+                forfeited: stake_forfeited(
+                    t.missed_reveal,
+                    t.rejected_rounds,
+                    view.params.max_rejected_rounds,
+                ),
+            })
+            .collect(),
+        outcome,
+    })
 }
 
 /// Everyone's claim at the end of a project.

@@ -39,11 +39,17 @@ pub struct TestDevnet {
 impl TestDevnet {
     /// Brings a fresh devnet up; panics with the devnet's own error if it cannot.
     pub async fn up() -> Self {
+        Self::up_with(None).await
+    }
+
+    /// [`TestDevnet::up`] on the chain `choice` names (`None`: the node where installed).
+    pub async fn up_with(choice: Option<ChainChoice>) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("merit-e2e-")
             .tempdir()
             .expect("temp dir");
-        let opts = DevnetOptions::new(dir.path());
+        let mut opts = DevnetOptions::new(dir.path());
+        opts.chain = choice;
         match devnet::up(&opts).await {
             Ok(UpOutcome::Started(info)) => Self { info, dir },
             Ok(UpOutcome::AlreadyRunning(_)) => {
@@ -118,7 +124,7 @@ impl TestEnv {
                 }
             }
             ChainChoice::Node => {
-                let net = TestDevnet::up().await;
+                let net = TestDevnet::up_with(Some(ChainChoice::Node)).await;
                 Self {
                     market: net.info.marketplace().await.expect("marketplace"),
                     ipfs: net.info.ipfs().expect("IPFS store"),

@@ -1,8 +1,10 @@
-//! The devnet smoke test: a real substrate-contracts-node and a real IPFS daemon, started
-//! on free loopback ports, the marketplace deployed, real calls, real files, then down.
+//! The devnet smoke test: a real chain (the embedded one in its file, and
+//! substrate-contracts-node where installed) and a real IPFS daemon, started on free
+//! loopback ports, the marketplace deployed, real calls, real files, then down.
 
 use merit_chain::client::account_of;
 use merit_chain::{dev_signer, ChainError};
+use merit_cli::chain::ChainChoice;
 use merit_cli::devnet::{self, DevnetOptions, UpOutcome};
 use merit_protocol::abi::{Deadlines, MarketError, Phase, ProjectParams};
 use merit_protocol::commit::Committer;
@@ -34,14 +36,20 @@ fn params(aggregator: [u8; 32], spec_cid: &str) -> ProjectParams {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
-    if !merit_tests::backends().contains(&merit_cli::chain::ChainChoice::Node) {
-        eprintln!("skipped: the devnet runs substrate-contracts-node, which is not installed here (`cargo xtask setup --node`)");
-        return;
+    for backend in merit_tests::backends() {
+        eprintln!("devnet smoke test on the {} chain", backend.as_str());
+        smoke(backend).await;
     }
-    let net = TestDevnet::up().await;
+}
+
+async fn smoke(backend: ChainChoice) {
+    let net = TestDevnet::up_with(Some(backend)).await;
     let info = net.info.clone();
     assert!(info.processes_alive());
-    assert!(info.node.rpc_url.starts_with("ws://127.0.0.1:"));
+    assert_eq!(info.chain_kind(), backend);
+    if let Some(node) = &info.node {
+        assert!(node.rpc_url.starts_with("ws://127.0.0.1:"));
+    }
     assert!(info.ipfs.api_url.starts_with("http://127.0.0.1:"));
 
     let status = devnet::status(net.data_dir()).await.unwrap();
@@ -52,9 +60,7 @@ async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
     assert_eq!(market.project_count().await.unwrap(), 0);
     let alice = dev_signer("alice").unwrap();
     let charlie = account_of(&dev_signer("charlie").unwrap());
-    let chain = merit_chain::ChainClient::connect(&info.node.rpc_url)
-        .await
-        .unwrap();
+    let chain = market.clone();
     let escrow_before = chain.free_balance(market.address()).await.unwrap();
 
     // The spec lives in IPFS; the chain holds its CID.
@@ -170,9 +176,13 @@ async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
 
     // --- down stops exactly what up started ---
     let report = devnet::down(net.data_dir()).unwrap();
-    assert_eq!(report.stopped.len(), 2, "{report:?}");
+    let processes = if backend == ChainChoice::Node { 2 } else { 1 };
+    assert_eq!(report.stopped.len(), processes, "{report:?}");
     assert!(!info.processes_alive());
-    for pid in [Some(info.node.pid), info.ipfs.pid].into_iter().flatten() {
+    for pid in [info.node.as_ref().map(|n| n.pid), info.ipfs.pid]
+        .into_iter()
+        .flatten()
+    {
         assert!(
             !std::path::Path::new(&format!("/proc/{pid}")).exists() || {
                 let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -182,7 +192,7 @@ async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
         );
     }
     let after = devnet::status(net.data_dir()).await.unwrap();
-    assert!(!after.node.running && !after.ipfs.running);
+    assert!(!after.ipfs.running && !after.healthy(), "{after:?}");
 
     // A daemon that is down is named, with its URL; so is the chain.
     let e = IpfsStore::new(&info.ipfs.api_url)
@@ -194,9 +204,41 @@ async fn devnet_up_contract_call_ipfs_round_trip_and_down() {
         matches!(&e, StorageError::Unreachable { url, .. } if *url == info.ipfs.api_url),
         "{e}"
     );
-    let e = merit_chain::ChainClient::connect(&info.node.rpc_url)
-        .await
-        .err()
-        .expect("node is down");
-    assert!(e.to_string().contains(&info.node.rpc_url), "{e}");
+    match &info.node {
+        Some(node) => {
+            assert!(!after.node.running);
+            let e = merit_chain::ChainClient::connect(&node.rpc_url)
+                .await
+                .err()
+                .expect("node is down");
+            assert!(e.to_string().contains(&node.rpc_url), "{e}");
+        }
+        None => {
+            // The embedded chain is a file: it outlives `down`, and the next `up` deploys
+            // a fresh marketplace on the same chain, where the old one still holds its
+            // project and its escrow.
+            assert!(after.node.running, "{after:?}");
+            let again = match devnet::up(&DevnetOptions::new(net.data_dir()))
+                .await
+                .unwrap()
+            {
+                UpOutcome::Started(i) => i,
+                UpOutcome::AlreadyRunning(_) => panic!("it was down"),
+            };
+            let old = merit_chain::Marketplace::at(
+                again.marketplace().await.unwrap().backend().clone(),
+                std::sync::Arc::new(
+                    merit_chain::ContractBundle::load(&info.contract.bundle).unwrap(),
+                ),
+                market.address().clone(),
+                account_of(&alice),
+            );
+            assert_eq!(old.project_count().await.unwrap(), 1);
+            assert_eq!(
+                old.free_balance(old.address()).await.unwrap(),
+                escrow_before + pool
+            );
+            assert!(again.contract.deployed_at_block > info.contract.deployed_at_block);
+        }
+    }
 }

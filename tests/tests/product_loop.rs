@@ -94,39 +94,39 @@ impl Story {
         }
     }
 
-    /// The owner's side: spec, initial model and proving key into IPFS, escrow on chain.
+    /// The owner's side (`owner::post_project`, as `merit project create` does it): spec,
+    /// initial model and proving key into IPFS, escrow on chain.
     async fn post(&self) -> u32 {
-        let spec_cid = self
-            .ipfs
-            .add(self.spec.to_json().into_bytes())
-            .await
-            .unwrap();
-        let model = owner::initial_model(&self.spec, 7).unwrap();
-        let model_cid = self.ipfs.add(model.encode()).await.unwrap();
-        let keys = owner::setup_round(&self.spec).unwrap();
-        let pk_cid = self.ipfs.add(keys.proving_key_file.clone()).await.unwrap();
-        let params = owner::project_params(owner::ParamsFor {
-            spec: &self.spec,
-            spec_cid: spec_cid.to_string(),
-            model: &model,
-            model_cid: model_cid.to_string(),
-            proving_key_cid: pk_cid.to_string(),
-            min_trainers: 3,
-            trainer_stake: STAKE,
-            aggregator: account_of(&self.aggregator).0,
-            aggregator_fee: FEE,
-            aggregator_bond: BOND,
-            deadlines: Deadlines {
-                join: 200,
-                commit: 200,
-                reveal: 200,
-                aggregate: 200,
+        self.post_with(3, 200).await
+    }
+
+    async fn post_with(&self, min_trainers: u32, phase_blocks: u32) -> u32 {
+        owner::post_project(
+            &self.market,
+            &self.ipfs,
+            &self.owner,
+            owner::PostProject {
+                spec: self.spec.clone(),
+                model: None,
+                seed: 7,
+                keys: owner::RoundKeysSource::Setup,
+                pool: POOL,
+                min_trainers,
+                trainer_stake: STAKE,
+                aggregator: account_of(&self.aggregator).0,
+                aggregator_fee: FEE,
+                aggregator_bond: BOND,
+                deadlines: Deadlines {
+                    join: phase_blocks,
+                    commit: phase_blocks,
+                    reveal: phase_blocks,
+                    aggregate: phase_blocks,
+                },
             },
-        });
-        self.market
-            .create_project(&self.owner, &params, &keys.verifying_key, POOL)
-            .await
-            .unwrap()
+        )
+        .await
+        .unwrap()
+        .project
     }
 
     fn trainer_task(
@@ -184,7 +184,7 @@ impl Story {
     async fn start_when_ready(&self, project: u32) {
         for _ in 0..600 {
             let v = self.market.project(project).await.unwrap();
-            if v.trainers == 3 && v.aggregator_bonded {
+            if v.trainers as usize == self.trainers.len() && v.aggregator_bonded {
                 self.market.start(&self.owner, project).await.unwrap();
                 return;
             }
@@ -259,6 +259,73 @@ impl Story {
     }
 }
 
+impl Story {
+    /// `merit project status` and `merit project report` on the ended project: the
+    /// settlement they show is what the claims paid, and the report carries every round's
+    /// weight and proving time from the aggregator's state and reports.
+    async fn check_status_and_report(&self, project: u32) {
+        let status = merit_cli::project::status(&self.market, project)
+            .await
+            .unwrap();
+        let claims = status.claims.clone().expect("an ended project has claims");
+        let unclaimed = status.unclaimed.clone().expect("and unclaimed amounts");
+        assert_eq!(unclaimed.owner, 0, "the owner claimed");
+        assert!(unclaimed.trainers.iter().all(|&u| u == 0), "{unclaimed:?}");
+        let table = merit_cli::project::render_table(&status);
+        assert!(
+            table.contains("Finished") && table.contains("r1"),
+            "{table}"
+        );
+        let json = merit_cli::project::to_json(&status);
+        assert_eq!(json["claims"]["owner"], claims.owner.to_string());
+
+        let mut labels = merit_cli::report::Labels::default();
+        for (s, b) in &self.trainers {
+            let label = if b.is_honest() {
+                "honest".to_string()
+            } else {
+                format!("{b} (simulated)")
+            };
+            labels.insert(account_of(s).0, label);
+        }
+        let agg_state = self.dir.path().join("aggregator");
+        let data = merit_cli::report::gather(
+            &self.market,
+            &self.ipfs,
+            project,
+            Some(&agg_state),
+            &labels,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(data.phase, "Finished");
+        assert_eq!(data.rounds.len(), 2);
+        for r in &data.rounds {
+            assert!(r.ref_time.is_some_and(|t| t > 1_000_000_000), "{r:?}");
+            assert!(r.proof_size.is_some() && r.report_cid.is_some(), "{r:?}");
+            assert!(r.prove_seconds.is_some_and(|t| t > 0.0), "{r:?}");
+        }
+        assert_eq!(data.owner_refund, claims.owner);
+        assert_eq!(data.aggregator_fee, claims.aggregator);
+        for t in &data.trainers {
+            let claim = claims.trainers[t.slot as usize];
+            let stake = if t.stake_returned { t.stake } else { 0 };
+            assert_eq!(t.reward + stake, claim, "slot {}", t.slot);
+            assert_eq!(t.scores.len(), 2);
+            assert_eq!(t.scores.iter().map(|s| s.score).sum::<u32>(), t.total_score);
+        }
+        assert_eq!(data.trainers.iter().filter(|t| t.attacker).count(), 1);
+        let out = self.dir.path().join("report");
+        let written = merit_cli::report::write(&data, &out).unwrap();
+        let html = std::fs::read_to_string(&written.html).unwrap();
+        assert!(html.contains("<svg"), "the report has plots");
+        let back: merit_cli::report::data::ReportData =
+            serde_json::from_slice(&std::fs::read(&written.json).unwrap()).unwrap();
+        assert_eq!(back, data);
+    }
+}
+
 type Task<T> = tokio::task::JoinHandle<Result<T, String>>;
 
 /// Waits for the trainer nodes and then the aggregator. If any node stops with an error
@@ -325,6 +392,7 @@ async fn trainer_and_aggregator_nodes_run_a_project_to_its_payout() {
         assert_eq!(summary.phase, Phase::Finished);
         assert_eq!(summary.rounds.len(), 2);
         story.settle_and_check(id, &earned, escrow_before).await;
+        story.check_status_and_report(id).await;
     }
 }
 
@@ -390,4 +458,126 @@ async fn killed_nodes_restart_from_their_state_and_the_project_still_pays() {
         );
     }
     story.settle_and_check(id, &earned, escrow_before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_project_cancelled_before_start_returns_every_deposit() {
+    let env = TestEnv::up(merit_cli::chain::ChainChoice::Embedded).await;
+    let story = Story::new(&env);
+    let m = &story.market;
+    let escrow_before = m.free_balance(m.address()).await.unwrap();
+    let id = story.post().await;
+    let bob = &story.trainers[0].0;
+    m.join(bob, id, STAKE).await.unwrap();
+    m.bond(&story.aggregator, id, BOND).await.unwrap();
+
+    // Before the join deadline only the owner may cancel; a trainer is told to wait.
+    let e = m.cancel(bob, id).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            merit_chain::ChainError::Contract {
+                error: merit_protocol::abi::MarketError::TooEarly,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    m.cancel(&story.owner, id).await.unwrap();
+    let e = m.join(&story.trainers[1].0, id, STAKE).await.unwrap_err();
+    assert!(e.to_string().contains("WrongPhase"), "{e}");
+
+    let status = merit_cli::project::status(m, id).await.unwrap();
+    assert_eq!(status.view.phase, Phase::Cancelled);
+    let claims = status.claims.expect("a cancelled project has claims");
+    assert_eq!(
+        (claims.owner, claims.aggregator, claims.trainers.clone()),
+        (POOL, BOND, vec![STAKE])
+    );
+    assert_eq!(m.claim(&story.owner, id).await.unwrap(), POOL);
+    assert_eq!(m.claim(&story.aggregator, id).await.unwrap(), BOND);
+    assert_eq!(m.claim(bob, id).await.unwrap(), STAKE);
+    let e = m.claim(bob, id).await.unwrap_err();
+    assert!(e.to_string().contains("NothingToClaim"), "{e}");
+    assert_eq!(m.free_balance(m.address()).await.unwrap(), escrow_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trainer_that_commits_and_never_reveals_loses_its_stake() {
+    let env = TestEnv::up(merit_cli::chain::ChainChoice::Embedded).await;
+    let mut story = Story::new(&env);
+    story.spec.rounds = 1;
+    story.spec.max_rejected_rounds = 1;
+    // Three honest trainer nodes (the rule needs three candidates to accept anyone with
+    // f = 0), and Eve, who joins and commits by hand and then is never heard from again.
+    story.trainers = vec![
+        (dev_signer("bob").unwrap(), Behaviour::Honest),
+        (dev_signer("dave").unwrap(), Behaviour::Honest),
+        (dev_signer("ferdie").unwrap(), Behaviour::Honest),
+    ];
+    let eve = dev_signer("eve").unwrap();
+    let m = story.market.clone();
+    let escrow_before = m.free_balance(m.address()).await.unwrap();
+    // Short phases: the reveal phase waits for its deadline when someone never reveals.
+    let id = story.post_with(4, 20).await;
+    m.join(&eve, id, STAKE).await.unwrap();
+    let agg = story.aggregator_task(id);
+    let trainers: Vec<_> = (0..3).map(|w| story.trainer_task(id, w)).collect();
+    for _ in 0..600 {
+        let v = m.project(id).await.unwrap();
+        if v.trainers == 4 && v.aggregator_bonded {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    m.start(&story.owner, id).await.unwrap();
+    let update = vec![3i16; story.spec.parameter_count() as usize];
+    let commitment =
+        merit_protocol::commit::Committer::new().commit_update(&account_of(&eve).0, &update);
+    m.commit_update(&eve, id, 0, commitment).await.unwrap();
+    // Blocks only pass when someone writes on the embedded chain: let the reveal deadline
+    // pass (the others reveal meanwhile).
+    loop {
+        let v = m.project(id).await.unwrap();
+        match v.phase {
+            Phase::Reveal if v.revealed == 3 => m.advance_blocks(&story.owner, 2).await.unwrap(),
+            Phase::Commit | Phase::Reveal => {}
+            _ => break,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (earned, summary) = finish(trainers, agg).await;
+    assert_eq!(summary.phase, Phase::Finished);
+
+    let totals = m.trainers(id).await.unwrap();
+    let eve_slot = totals
+        .iter()
+        .find(|t| t.account == account_of(&eve).0)
+        .expect("eve joined");
+    assert!(eve_slot.missed_reveal, "{eve_slot:?}");
+    assert_eq!(eve_slot.total_score, 0);
+    let want = merit_tests::Escrow {
+        pool: POOL,
+        fee: FEE,
+        bond: BOND,
+        stake: STAKE,
+        max_rejected_rounds: 1,
+    }
+    .settle(&totals, reward::Outcome::Finished);
+    assert_eq!(
+        want.trainers[eve_slot.slot as usize], 0,
+        "forfeited, unpaid"
+    );
+    for e in &earned {
+        let slot = e.slot.expect("joined") as usize;
+        assert_eq!(e.claimed, want.trainers[slot]);
+        assert!(e.claimed > STAKE, "an honest trainer is paid: {e:?}");
+    }
+    let e = m.claim(&eve, id).await.unwrap_err();
+    assert!(e.to_string().contains("NothingToClaim"), "{e}");
+    let paid =
+        m.claim(&story.owner, id).await.unwrap() + m.claim(&story.aggregator, id).await.unwrap();
+    assert_eq!(paid, want.owner + want.aggregator);
+    // Eve's stake went to the honest trainers and the owner; nothing stays behind.
+    assert_eq!(m.free_balance(m.address()).await.unwrap(), escrow_before);
 }

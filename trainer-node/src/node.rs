@@ -154,8 +154,8 @@ pub enum Step {
     Ended(Earnings),
 }
 
-/// What the node earned, once the project ended.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// What the node earned, once the project ended (`merit trainer run --json` prints it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Earnings {
     pub project: u32,
     pub phase: String,
