@@ -15,6 +15,8 @@ use std::time::Duration;
 #[derive(Subcommand)]
 pub enum AggregatorCmd {
     /// Run the aggregator node for a project until the project ends
+    ///
+    /// Example: merit aggregator run --project 0 --from //Charlie --validation shards/validation.csv
     Run(RunArgs),
 }
 

@@ -8,10 +8,14 @@ use clap::{Args, Subcommand};
 pub enum BenchCmd {
     /// Setup, prove and verify the round circuit for one shape on a random realistic round
     /// (or, with --raw, the bare Groth16 prover on K synthetic constraints)
+    ///
+    /// Example: merit bench prove --slots 8 --params 8192 --json
     Prove(ProveArgs),
     /// Central training of the spec's MLP on the digits' training split (fixed stratified
     /// 80/20), with the spec's optimiser, learning rate and batch size: mean epoch seconds,
     /// final test accuracy, threads (set RAYON_NUM_THREADS to change them)
+    ///
+    /// Example: merit bench train --data digits.csv --epochs 20 --json
     Train(TrainArgs),
     /// Multi-Krum as Flower's `aggregate_krum` computes it (pairwise distances, scores,
     /// keep n − f, mean), natively on f32 and on i16 fixed point (2^-10, exact integers),

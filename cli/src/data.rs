@@ -9,9 +9,13 @@ use std::path::PathBuf;
 pub enum DataCmd {
     /// Split a labelled CSV into per-trainer files plus the owner's validation.csv and
     /// test.csv (fixed stratified 80/20 first; validation 10 % of the training part)
+    ///
+    /// Example: merit data split --input digits.csv --trainers 5 --alpha 0.5 --out shards
     Split(SplitArgs),
     /// Download scikit-learn's wheel with pip and extract the UCI digits CSV from it
     /// (checked against a pinned SHA-256)
+    ///
+    /// Example: merit data fetch-digits --out digits.csv
     FetchDigits {
         /// Where to write the CSV
         #[arg(long)]

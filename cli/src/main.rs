@@ -92,9 +92,13 @@ enum Cmd {
     #[command(subcommand)]
     Aggregator(aggregate::AggregatorCmd),
     /// Re-check a finalised round from chain + IPFS alone (exit status 1 on any disagreement)
+    ///
+    /// Example: merit verify --project 0 --round 1
     Verify(aggregate::VerifyArgs),
     /// Rounds in memory (no chain, no proofs) with the nodes' trainer and rule code:
     /// accuracy under attack and each trainer's score, for experiments
+    ///
+    /// Example: merit simulate --data digits.csv --trainers 10 --alpha 0.5 --attack label-flip:0.2
     Simulate(sim::SimulateArgs),
     /// Print a shell completion script
     ///
@@ -111,13 +115,18 @@ enum DevnetCmd {
     ///
     /// Example: merit devnet up && merit devnet status
     Up(UpArgs),
-    /// Stop the processes `up` started
+    /// Stop the processes `up` started (the embedded chain's file stays, as the node's
+    /// database does, unless --purge)
+    ///
+    /// Example: merit devnet down --purge
     Down {
         /// Also delete the data directory
         #[arg(long)]
         purge: bool,
     },
     /// Report each part's health (exit status 1 if any is down)
+    ///
+    /// Example: merit devnet status --json
     Status {
         #[arg(long)]
         json: bool,
@@ -156,11 +165,15 @@ struct UpArgs {
 enum ContractCmd {
     /// Rebuild the committed bundle (contracts/bundle/) with cargo-contract, only when its
     /// sources changed
+    ///
+    /// Example: merit contract build
     Build {
         #[arg(long)]
         force: bool,
     },
     /// Whether the committed bundle matches its sources (exit status 3 if not)
+    ///
+    /// Example: merit contract check || merit contract build
     Check,
 }
 

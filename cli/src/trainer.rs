@@ -13,6 +13,8 @@ use std::time::Duration;
 pub enum TrainerCmd {
     /// Join a project (exact stake), then train, publish, commit and reveal every round on
     /// local data, and claim at the end; safe to stop and restart
+    ///
+    /// Example: merit trainer run --project 0 --key //Bob --data shards/trainer-0.csv
     Run(RunArgs),
 }
 

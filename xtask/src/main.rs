@@ -175,6 +175,9 @@ fn test(want_node: bool) -> Result<(), String> {
     ]);
     run_step("cargo clippy -D warnings", clippy)?;
 
+    // The demo's end-to-end tests train on the UCI digits: fetched once, as for the demo.
+    let digits = fetch_digits()?;
+
     // ink! unit tests run natively in the contract's own cargo project.
     let mut contract_tests = cargo();
     contract_tests.args([
@@ -189,6 +192,7 @@ fn test(want_node: bool) -> Result<(), String> {
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--no-fail-fast"]);
     tests.env("MERIT_TOOLS_DIR", setup::tools_dir());
+    tests.env("MERIT_DIGITS", &digits);
     if !node {
         tests.env("MERIT_CHAIN", "embedded");
     }
@@ -201,13 +205,8 @@ fn test(want_node: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn demo(node: bool, keep: bool) -> Result<(), String> {
-    announce_chain(node);
-    setup_while_building(setup::Needs {
-        node,
-        contract_tools: false,
-    })?;
-    // The UCI digits, once, from the scikit-learn wheel on PyPI (sha256-checked).
+/// The UCI digits, once, from the scikit-learn wheel on PyPI (sha256-checked).
+fn fetch_digits() -> Result<std::path::PathBuf, String> {
     let digits = setup::tools_dir().join("digits.csv");
     if !digits.exists() {
         let out = digits.to_string_lossy().into_owned();
@@ -216,6 +215,16 @@ fn demo(node: bool, keep: bool) -> Result<(), String> {
             merit(&["data", "fetch-digits", "--out", &out]),
         )?;
     }
+    Ok(digits)
+}
+
+fn demo(node: bool, keep: bool) -> Result<(), String> {
+    announce_chain(node);
+    setup_while_building(setup::Needs {
+        node,
+        contract_tools: false,
+    })?;
+    let digits = fetch_digits()?;
     let digits = digits.to_string_lossy().into_owned();
     if !node {
         return run_step(
