@@ -6,75 +6,28 @@ use crate::bundle::ContractBundle;
 use crate::client::{account_of, Signer};
 use crate::error::{ChainError, Result};
 use merit_protocol::abi::{
-    AccountBytes, MarketError, Phase, ProjectParams, ProjectView, RoundRecord, SlotView,
-    TrainerView,
+    MarketError, ProjectParams, ProjectView, RoundRecord, SlotView, TrainerView,
 };
 use merit_protocol::commit::Commitment;
+use merit_protocol::events;
 use parity_scale_codec::{Decode, Encode};
 use std::sync::Arc;
 use subxt::utils::AccountId32;
 
-/// The contract's events, decoded (field order as in the contract's event structs).
+/// The contract's events, decoded into the very structs the contract emits
+/// (`merit_protocol::events`), named by the signature topic the bundle's metadata gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarketEvent {
-    ProjectCreated {
-        project: u32,
-        owner: AccountBytes,
-        aggregator: AccountBytes,
-        pool: u128,
-    },
-    AggregatorBonded {
-        project: u32,
-        aggregator: AccountBytes,
-        bond: u128,
-    },
-    TrainerJoined {
-        project: u32,
-        trainer: AccountBytes,
-        slot: u32,
-        stake: u128,
-    },
-    ProjectStarted {
-        project: u32,
-        trainers: u32,
-        commit_deadline: u32,
-    },
-    UpdateCommitted {
-        project: u32,
-        trainer: AccountBytes,
-        round: u32,
-        commitment: Commitment,
-    },
-    UpdateRevealed {
-        project: u32,
-        trainer: AccountBytes,
-        round: u32,
-        cid: Vec<u8>,
-    },
-    RevealSetAside {
-        project: u32,
-        trainer: AccountBytes,
-        round: u32,
-        slot: u32,
-    },
-    RoundFinalized {
-        project: u32,
-        round: u32,
-        model_cid: Vec<u8>,
-        model_commitment: Commitment,
-        scores: Vec<u32>,
-        accepted: Vec<bool>,
-    },
-    ProjectEnded {
-        project: u32,
-        phase: Phase,
-        rounds_done: u32,
-    },
-    Claimed {
-        project: u32,
-        account: AccountBytes,
-        amount: u128,
-    },
+    ProjectCreated(events::ProjectCreated),
+    AggregatorBonded(events::AggregatorBonded),
+    TrainerJoined(events::TrainerJoined),
+    ProjectStarted(events::ProjectStarted),
+    UpdateCommitted(events::UpdateCommitted),
+    UpdateRevealed(events::UpdateRevealed),
+    RevealSetAside(events::RevealSetAside),
+    RoundFinalized(events::RoundFinalized),
+    ProjectEnded(events::ProjectEnded),
+    Claimed(events::Claimed),
 }
 
 impl MarketEvent {
@@ -87,95 +40,16 @@ impl MarketEvent {
             })
         }
         Ok(Some(match label {
-            "ProjectCreated" => {
-                let (project, owner, aggregator, pool) = d(label, data)?;
-                Self::ProjectCreated {
-                    project,
-                    owner,
-                    aggregator,
-                    pool,
-                }
-            }
-            "AggregatorBonded" => {
-                let (project, aggregator, bond) = d(label, data)?;
-                Self::AggregatorBonded {
-                    project,
-                    aggregator,
-                    bond,
-                }
-            }
-            "TrainerJoined" => {
-                let (project, trainer, slot, stake) = d(label, data)?;
-                Self::TrainerJoined {
-                    project,
-                    trainer,
-                    slot,
-                    stake,
-                }
-            }
-            "ProjectStarted" => {
-                let (project, trainers, commit_deadline) = d(label, data)?;
-                Self::ProjectStarted {
-                    project,
-                    trainers,
-                    commit_deadline,
-                }
-            }
-            "UpdateCommitted" => {
-                let (project, trainer, round, commitment) = d(label, data)?;
-                Self::UpdateCommitted {
-                    project,
-                    trainer,
-                    round,
-                    commitment,
-                }
-            }
-            "UpdateRevealed" => {
-                let (project, trainer, round, cid) = d(label, data)?;
-                Self::UpdateRevealed {
-                    project,
-                    trainer,
-                    round,
-                    cid,
-                }
-            }
-            "RevealSetAside" => {
-                let (project, trainer, round, slot) = d(label, data)?;
-                Self::RevealSetAside {
-                    project,
-                    trainer,
-                    round,
-                    slot,
-                }
-            }
-            "RoundFinalized" => {
-                let (project, round, model_cid, model_commitment, scores, accepted) =
-                    d(label, data)?;
-                Self::RoundFinalized {
-                    project,
-                    round,
-                    model_cid,
-                    model_commitment,
-                    scores,
-                    accepted,
-                }
-            }
-            "ProjectEnded" => {
-                let (project, phase, rounds_done) = d(label, data)?;
-                Self::ProjectEnded {
-                    project,
-                    phase,
-                    rounds_done,
-                }
-            }
-            "Claimed" => {
-                let (project, account, amount) = d(label, data)?;
-                Self::Claimed {
-                    project,
-                    account,
-                    amount,
-                }
-            }
+            "ProjectCreated" => Self::ProjectCreated(d(label, data)?),
+            "AggregatorBonded" => Self::AggregatorBonded(d(label, data)?),
+            "TrainerJoined" => Self::TrainerJoined(d(label, data)?),
+            "ProjectStarted" => Self::ProjectStarted(d(label, data)?),
+            "UpdateCommitted" => Self::UpdateCommitted(d(label, data)?),
+            "UpdateRevealed" => Self::UpdateRevealed(d(label, data)?),
+            "RevealSetAside" => Self::RevealSetAside(d(label, data)?),
+            "RoundFinalized" => Self::RoundFinalized(d(label, data)?),
+            "ProjectEnded" => Self::ProjectEnded(d(label, data)?),
+            "Claimed" => Self::Claimed(d(label, data)?),
             _ => return Ok(None),
         }))
     }
@@ -457,12 +331,9 @@ impl Marketplace {
         Ok(events
             .iter()
             .find_map(|e| match e {
-                MarketEvent::TrainerJoined {
-                    project: p,
-                    trainer,
-                    slot,
-                    ..
-                } if *p == project && *trainer == me => Some(*slot),
+                MarketEvent::TrainerJoined(j) if j.project == project && j.trainer == me => {
+                    Some(j.slot)
+                }
                 _ => None,
             })
             .unwrap_or(dry_slot))
@@ -588,11 +459,9 @@ impl Marketplace {
         Ok(events
             .iter()
             .find_map(|e| match e {
-                MarketEvent::Claimed {
-                    project: p,
-                    account,
-                    amount,
-                } if *p == project && *account == me => Some(*amount),
+                MarketEvent::Claimed(c) if c.project == project && c.account == me => {
+                    Some(c.amount)
+                }
                 _ => None,
             })
             .unwrap_or(dry_amount))

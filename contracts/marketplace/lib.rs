@@ -26,6 +26,12 @@ mod marketplace {
         MAX_CID_LEN, MAX_ROUND_SCORE,
     };
     use merit_protocol::commit::{Commitment, Committer, RoundInputs};
+    // The events are defined once, in `merit_protocol::events`, and decoded by clients from
+    // the same structs.
+    use merit_protocol::events::{
+        AggregatorBonded, Claimed, ProjectCreated, ProjectEnded, ProjectStarted, RevealSetAside,
+        RoundFinalized, TrainerJoined, UpdateCommitted, UpdateRevealed,
+    };
     use merit_protocol::reward::{self, Outcome, Settlement, TrainerAccount};
     use merit_protocol::verifier::{self, VerifierError};
 
@@ -103,111 +109,6 @@ mod marketplace {
         records: Mapping<(u32, u32), RoundRecord>,
         /// (project, account) → what the account may claim, once the project has ended.
         claims: Mapping<(u32, AccountId), Balance>,
-    }
-
-    /// A project was posted and its pool escrowed.
-    #[ink(event)]
-    pub struct ProjectCreated {
-        #[ink(topic)]
-        project: u32,
-        #[ink(topic)]
-        owner: AccountId,
-        #[ink(topic)]
-        aggregator: AccountId,
-        pool: Balance,
-    }
-
-    /// The aggregator deposited its bond.
-    #[ink(event)]
-    pub struct AggregatorBonded {
-        #[ink(topic)]
-        project: u32,
-        #[ink(topic)]
-        aggregator: AccountId,
-        bond: Balance,
-    }
-
-    /// A trainer staked and took the next slot.
-    #[ink(event)]
-    pub struct TrainerJoined {
-        #[ink(topic)]
-        project: u32,
-        #[ink(topic)]
-        trainer: AccountId,
-        slot: u32,
-        stake: Balance,
-    }
-
-    /// Round 0's commit phase began.
-    #[ink(event)]
-    pub struct ProjectStarted {
-        #[ink(topic)]
-        project: u32,
-        trainers: u32,
-        commit_deadline: BlockNumber,
-    }
-
-    #[ink(event)]
-    pub struct UpdateCommitted {
-        #[ink(topic)]
-        project: u32,
-        #[ink(topic)]
-        trainer: AccountId,
-        round: u32,
-        commitment: Commitment,
-    }
-
-    #[ink(event)]
-    pub struct UpdateRevealed {
-        #[ink(topic)]
-        project: u32,
-        #[ink(topic)]
-        trainer: AccountId,
-        round: u32,
-        cid: Vec<u8>,
-    }
-
-    /// The aggregator could not open a slot's reveal (file missing, or not matching the
-    /// commitment); the round counts the slot as absent. Anyone can re-check the claim:
-    /// the CID and the commitment are both on chain.
-    #[ink(event)]
-    pub struct RevealSetAside {
-        #[ink(topic)]
-        project: u32,
-        #[ink(topic)]
-        trainer: AccountId,
-        round: u32,
-        slot: u32,
-    }
-
-    /// The proof checked out; scores were added and the model moved on.
-    #[ink(event)]
-    pub struct RoundFinalized {
-        #[ink(topic)]
-        project: u32,
-        round: u32,
-        model_cid: Vec<u8>,
-        model_commitment: Commitment,
-        scores: Vec<u32>,
-        accepted: Vec<bool>,
-    }
-
-    /// The project reached Finished, Cancelled or Aborted; claims are open.
-    #[ink(event)]
-    pub struct ProjectEnded {
-        #[ink(topic)]
-        project: u32,
-        phase: Phase,
-        rounds_done: u32,
-    }
-
-    #[ink(event)]
-    pub struct Claimed {
-        #[ink(topic)]
-        project: u32,
-        #[ink(topic)]
-        account: AccountId,
-        amount: Balance,
     }
 
     impl Project {
@@ -340,8 +241,8 @@ mod marketplace {
             self.next_project = next;
             self.env().emit_event(ProjectCreated {
                 project: id,
-                owner,
-                aggregator,
+                owner: *owner.as_ref(),
+                aggregator: *aggregator.as_ref(),
                 pool,
             });
             Ok(id)
@@ -374,7 +275,7 @@ mod marketplace {
             );
             self.env().emit_event(AggregatorBonded {
                 project,
-                aggregator: caller,
+                aggregator: *caller.as_ref(),
                 bond: value,
             });
             Ok(())
@@ -416,7 +317,7 @@ mod marketplace {
             self.projects.insert(project, &p);
             self.env().emit_event(TrainerJoined {
                 project,
-                trainer: caller,
+                trainer: *caller.as_ref(),
                 slot,
                 stake,
             });
@@ -505,7 +406,7 @@ mod marketplace {
             self.projects.insert(project, &p);
             self.env().emit_event(UpdateCommitted {
                 project,
-                trainer: caller,
+                trainer: *caller.as_ref(),
                 round,
                 commitment,
             });
@@ -534,7 +435,7 @@ mod marketplace {
             self.projects.insert(project, &p);
             self.env().emit_event(UpdateRevealed {
                 project,
-                trainer: caller,
+                trainer: *caller.as_ref(),
                 round,
                 cid,
             });
@@ -568,7 +469,7 @@ mod marketplace {
             self.projects.insert(project, &p);
             self.env().emit_event(RevealSetAside {
                 project,
-                trainer: trainer.account,
+                trainer: *trainer.account.as_ref(),
                 round,
                 slot,
             });
@@ -751,7 +652,7 @@ mod marketplace {
                 .map_err(|_| MarketError::TransferFailed)?;
             self.env().emit_event(Claimed {
                 project,
-                account: caller,
+                account: *caller.as_ref(),
                 amount,
             });
             Ok(amount)

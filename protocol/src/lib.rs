@@ -2,6 +2,7 @@
 //! the trainer node and the aggregator must agree on bit for bit lives here, once:
 //!
 //! - [`abi`]: the contract's parameters, views, phases and errors (SCALE);
+//! - [`events`]: the contract's events, emitted by it and decoded by clients;
 //! - [`fixed`]: f32 ↔ i16 fixed point with scale 2^-s;
 //! - [`pack`]: 15 values per BN254 scalar-field element;
 //! - [`poseidon`], [`commit`]: commitments and the round's public input;
@@ -18,6 +19,7 @@ extern crate alloc;
 
 pub mod abi;
 pub mod commit;
+pub mod events;
 pub mod fixed;
 pub mod format;
 pub mod pack;

@@ -430,7 +430,7 @@ async fn full_project(env: &TestEnv) -> Transcript {
         t.events.extend(events.iter().cloned());
         assert!(events.iter().any(|e| matches!(
             e,
-            MarketEvent::RoundFinalized { round: r, scores, .. } if *r == round && *scores == f.scores
+            MarketEvent::RoundFinalized(e) if e.round == round && e.scores == f.scores
         )));
         // Replaying the accepted proof is refused.
         let e = m.finalize_round(&w.aggregator, id, &f).await.unwrap_err();
