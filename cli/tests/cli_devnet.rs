@@ -112,6 +112,17 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
         dir.path(),
         &["project", "claim", "0", "--from", "nobody at all"],
     );
+    let report_dir = dir.path().join("report");
+    let reported = merit(
+        dir.path(),
+        &[
+            "project",
+            "report",
+            "0",
+            "--out",
+            report_dir.to_str().unwrap(),
+        ],
+    );
 
     let again = merit(dir.path(), &["devnet", "up"]);
     let down = merit(dir.path(), &["devnet", "down"]);
@@ -155,6 +166,16 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
     );
     assert_eq!(twice.status.code(), Some(4), "{}", text(&twice));
     assert!(text(&twice).contains("NothingToClaim"), "{}", text(&twice));
+    assert!(reported.status.success(), "{}", text(&reported));
+    let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("Cancelled") && html.contains("project 0 report"),
+        "{html}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["phase"], "Cancelled");
+    assert_eq!(json["owner_refund"], 123456789);
     assert_eq!(bad_config.status.code(), Some(2), "{}", text(&bad_config));
     assert!(
         text(&bad_config).contains("unknown setting `form`"),
