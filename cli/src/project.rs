@@ -25,6 +25,18 @@ pub struct ProjectStatus {
     pub unclaimed: Option<Unclaimed>,
 }
 
+impl ProjectStatus {
+    /// Whether trainer `t` loses its stake: the contract's rule (`reward::stake_forfeited`)
+    /// with this project's limit on rejected rounds.
+    pub fn stake_forfeited(&self, t: &TrainerView) -> bool {
+        reward::stake_forfeited(
+            t.missed_reveal,
+            t.rejected_rounds,
+            self.view.params.max_rejected_rounds,
+        )
+    }
+}
+
 /// What the contract still holds for each role of an ended project.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unclaimed {
@@ -178,11 +190,7 @@ pub fn render_table(s: &ProjectStatus) -> String {
             let _ = write!(line, " {:>5}", round_cell(rec, t.slot as usize));
         }
         if let (Some(c), Some(u)) = (&s.claims, &s.unclaimed) {
-            let forfeited = reward::stake_forfeited(
-                t.missed_reveal,
-                t.rejected_rounds,
-                v.params.max_rejected_rounds,
-            );
+            let forfeited = s.stake_forfeited(t);
             let _ = write!(
                 line,
                 " {:>22} {:>6} {:>10}",

@@ -10,7 +10,6 @@ use merit_aggregator::{run_aggregator, Aggregator, AggregatorConfig};
 use merit_chain::client::account_of;
 use merit_chain::{dev_signer, Marketplace, Signer};
 use merit_protocol::abi::{Deadlines, Phase};
-use merit_protocol::reward;
 use merit_protocol::spec::{Aggregation, ProjectSpec};
 use merit_storage::IpfsStore;
 use merit_trainer::behaviour::Behaviour;
@@ -376,30 +375,6 @@ pub async fn run(
     let view = market.project(id).await?;
     let global = tnode::load_global(ipfs, &view, &spec).await?;
     let final_accuracy = learner.accuracy(&global.params, &test)?;
-    let totals = market.trainers(id).await?;
-    let mut trainers = Vec::new();
-    for t in &totals {
-        let i = roles
-            .iter()
-            .position(|r| account_of(&r.signer).0 == t.account)
-            .context("an unknown trainer joined")?;
-        let e = earned
-            .iter()
-            .find(|e| e.slot == Some(t.slot))
-            .context("a slot without a node")?;
-        let forfeited =
-            reward::stake_forfeited(t.missed_reveal, t.rejected_rounds, spec.max_rejected_rounds);
-        trainers.push(TrainerSummary {
-            account: account_of(&roles[i].signer).to_string(),
-            behaviour: roles[i].behaviour.to_string(),
-            slot: t.slot,
-            samples: shares[i].len(),
-            total_score: t.total_score,
-            rejected_rounds: t.rejected_rounds,
-            payout: e.claimed,
-            stake_returned: !forfeited,
-        });
-    }
     // 4. The owner's report, with the simulated attackers marked.
     let mut labels = crate::report::Labels::default();
     for r in &roles {
@@ -421,6 +396,34 @@ pub async fn run(
     .await
     .context("gathering the project report")?;
     let report = crate::report::write(&data, &opts.report_dir)?;
+    let totals = market.trainers(id).await?;
+    let mut trainers = Vec::new();
+    for t in &totals {
+        let i = roles
+            .iter()
+            .position(|r| account_of(&r.signer).0 == t.account)
+            .context("an unknown trainer joined")?;
+        let e = earned
+            .iter()
+            .find(|e| e.slot == Some(t.slot))
+            .context("a slot without a node")?;
+        // Stake kept or lost as the report (the contract's rule) says.
+        let row = data
+            .trainers
+            .iter()
+            .find(|r| r.slot == t.slot)
+            .context("a slot missing from the report")?;
+        trainers.push(TrainerSummary {
+            account: account_of(&roles[i].signer).to_string(),
+            behaviour: roles[i].behaviour.to_string(),
+            slot: t.slot,
+            samples: shares[i].len(),
+            total_score: t.total_score,
+            rejected_rounds: t.rejected_rounds,
+            payout: e.claimed,
+            stake_returned: row.stake_returned,
+        });
+    }
     let reward_of = |t: &TrainerSummary| {
         t.payout
             .saturating_sub(if t.stake_returned { STAKE } else { 0 })

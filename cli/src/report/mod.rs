@@ -17,7 +17,6 @@ use merit_aggregator::report::{Evaluator, RoundReport};
 use merit_aggregator::state::StateFile;
 use merit_chain::{AccountId32, Marketplace};
 use merit_protocol::format::ModelFile;
-use merit_protocol::reward;
 use merit_storage::IpfsStore;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -145,13 +144,6 @@ pub async fn gather(
             row.validation = Some(evaluate(ipfs, e, row.model_cid.as_bytes(), &what).await?);
         }
     }
-    let forfeited = |t: &merit_protocol::abi::TrainerView| {
-        reward::stake_forfeited(
-            t.missed_reveal,
-            t.rejected_rounds,
-            v.params.max_rejected_rounds,
-        )
-    };
     let trainers = status
         .trainers
         .iter()
@@ -186,14 +178,14 @@ pub async fn gather(
                 // The claim is reward plus the stake unless forfeited.
                 reward: status.claims.as_ref().map_or(0, |c| {
                     let claim = c.trainers.get(i).copied().unwrap_or_default();
-                    claim.saturating_sub(if forfeited(t) {
+                    claim.saturating_sub(if status.stake_forfeited(t) {
                         0
                     } else {
                         v.params.trainer_stake
                     })
                 }),
                 stake: v.params.trainer_stake,
-                stake_returned: !forfeited(t),
+                stake_returned: !status.stake_forfeited(t),
             }
         })
         .collect();
