@@ -25,7 +25,7 @@ mod marketplace {
         MarketError, Phase, ProjectParams, ProjectView, RoundRecord, SlotView, TrainerView,
         MAX_CID_LEN, MAX_ROUND_SCORE,
     };
-    use merit_protocol::commit::{Commitment, Committer, RoundInputs};
+    use merit_protocol::commit::{self, Commitment, RoundInputs};
     // The events are defined once, in `merit_protocol::events`, and decoded by clients from
     // the same structs.
     use merit_protocol::events::{
@@ -525,8 +525,7 @@ mod marketplace {
                     trainers.push((slot, t, entry.is_some(), revealed, present));
                 }
             }
-            let input = Committer::new()
-                .round_public_input(&RoundInputs {
+            let input = commit::round_public_input(&RoundInputs {
                     project,
                     round,
                     prev_model: p.model_commitment,

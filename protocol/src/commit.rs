@@ -1,12 +1,16 @@
 //! Commitments and the round's public input, all Poseidon (see `poseidon`).
 //!
 //! ```text
-//! commit_update(account, v) = H(TAG_UPDATE, account_lo, account_hi, len(v), pack(v)…)
-//! commit_model(v)           = H(TAG_MODEL, len(v), pack(v)…)
+//! commit_update(account, v) = W(TAG_UPDATE, account_lo, account_hi, len(v), pack(v)…)
+//! commit_model(v)           = W(TAG_MODEL, len(v), pack(v)…)
 //! round_public_input        = H(TAG_ROUND, project, round, N, C_prev,
 //!                               (acct_lo, acct_hi)_1..N, C_1..C_N,
 //!                               score_1..score_N, accept_1..accept_N, C_new)
 //! ```
+//! `W` is the wide Poseidon sponge (t = 17, since protocol v3), `H` the narrow one (t = 3):
+//! vectors are long and re-hashed in-circuit, the round hash is short and hashed by the
+//! contract.
+//!
 //! The round hash carries each slot's account (DESIGN.md lists only the commitments): the
 //! circuit opens `C_i` with `trainer_i`'s account, and that account must be fixed by the
 //! public input, or a trainer who copied another's commitment could have it opened with
@@ -27,9 +31,9 @@ use ark_ff::PrimeField;
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 
-pub const TAG_UPDATE: &str = "merit/update/v1";
-pub const TAG_MODEL: &str = "merit/model/v1";
-pub const TAG_ROUND: &str = "merit/round/v2";
+pub const TAG_UPDATE: &str = "merit/update/v3";
+pub const TAG_MODEL: &str = "merit/model/v3";
+pub const TAG_ROUND: &str = "merit/round/v3";
 
 /// A commitment: a field element in canonical little-endian bytes.
 #[derive(
@@ -101,10 +105,11 @@ impl core::fmt::Display for CommitError {
 #[cfg(feature = "std")]
 impl std::error::Error for CommitError {}
 
-/// Holds the Poseidon configuration so that repeated commitments do not rebuild it.
+/// Holds both Poseidon configurations so that repeated commitments do not rebuild them.
 #[derive(Clone)]
 pub struct Committer {
     config: PoseidonConfig<Fr>,
+    vectors: PoseidonConfig<Fr>,
 }
 
 impl Default for Committer {
@@ -117,11 +122,18 @@ impl Committer {
     pub fn new() -> Self {
         Self {
             config: poseidon::config(),
+            vectors: poseidon::wide::config(),
         }
     }
 
+    /// The narrow sponge's configuration (the round hash).
     pub fn config(&self) -> &PoseidonConfig<Fr> {
         &self.config
+    }
+
+    /// The wide sponge's configuration (commitments to vectors).
+    pub fn vector_config(&self) -> &PoseidonConfig<Fr> {
+        &self.vectors
     }
 
     fn absorb_vector(sponge: &mut PoseidonSponge<Fr>, values: &[i16]) {
@@ -138,7 +150,7 @@ impl Committer {
 
     /// A trainer's commitment to its update.
     pub fn commit_update(&self, account: &AccountBytes, values: &[i16]) -> Commitment {
-        let mut sponge = PoseidonSponge::new(&self.config);
+        let mut sponge = PoseidonSponge::new(&self.vectors);
         sponge.absorb(&domain_tag(TAG_UPDATE));
         sponge.absorb(&account_elements(account).as_slice());
         Self::absorb_vector(&mut sponge, values);
@@ -147,7 +159,7 @@ impl Committer {
 
     /// The commitment to a global model.
     pub fn commit_model(&self, values: &[i16]) -> Commitment {
-        let mut sponge = PoseidonSponge::new(&self.config);
+        let mut sponge = PoseidonSponge::new(&self.vectors);
         sponge.absorb(&domain_tag(TAG_MODEL));
         Self::absorb_vector(&mut sponge, values);
         Commitment::from_field(&Self::squeeze(sponge))
@@ -155,6 +167,24 @@ impl Committer {
 
     /// The field elements the round hash absorbs, in order (the circuit rebuilds the same).
     pub fn round_elements(&self, r: &RoundInputs<'_>) -> Result<Vec<Fr>, CommitError> {
+        round_elements(r)
+    }
+
+    /// The single public input of the round's Groth16 proof.
+    pub fn round_public_input(&self, r: &RoundInputs<'_>) -> Result<Fr, CommitError> {
+        Ok(poseidon::hash(&self.config, &round_elements(r)?))
+    }
+}
+
+/// The single public input of the round's Groth16 proof, with only the narrow sponge built
+/// (what the contract calls: it never commits to a vector).
+pub fn round_public_input(r: &RoundInputs<'_>) -> Result<Fr, CommitError> {
+    Ok(poseidon::hash(&poseidon::config(), &round_elements(r)?))
+}
+
+/// The field elements the round hash absorbs, in order (the circuit rebuilds the same).
+pub fn round_elements(r: &RoundInputs<'_>) -> Result<Vec<Fr>, CommitError> {
+    {
         let n = r.updates.len();
         if r.trainers.len() != n || r.scores.len() != n || r.accepted.len() != n {
             return Err(CommitError::SlotCountMismatch {
@@ -184,11 +214,6 @@ impl Committer {
         e.extend(r.accepted.iter().map(|&a| Fr::from(a)));
         e.push(model(&r.new_model)?);
         Ok(e)
-    }
-
-    /// The single public input of the round's Groth16 proof.
-    pub fn round_public_input(&self, r: &RoundInputs<'_>) -> Result<Fr, CommitError> {
-        Ok(poseidon::hash(&self.config, &self.round_elements(r)?))
     }
 }
 

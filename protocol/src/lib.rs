@@ -26,6 +26,8 @@ pub mod pack;
 pub mod poseidon;
 #[rustfmt::skip]
 mod poseidon_constants;
+#[rustfmt::skip]
+mod poseidon_wide_constants;
 pub mod reward;
 pub mod rule;
 #[cfg(feature = "std")]

@@ -1,18 +1,25 @@
-//! Poseidon over the BN254 scalar field: the one hash of Merit's commitments and of the
-//! round's public input.
+//! Poseidon over the BN254 scalar field, in two widths: the narrow sponge hashes the
+//! round's public input (the contract computes it, so it stays cheap to run in wasm), the
+//! wide one commits to vectors (protocol v3: the circuit rebuilds those commitments for
+//! every parameter of every slot, and a wide sponge costs about a third of the narrow
+//! one's constraints per absorbed element: 38.3 against 121.5).
 //!
-//! Parameters (fixed forever for format version 1; changing any of them changes every
-//! commitment):
+//! Narrow parameters (fixed since format version 1):
 //! - state width t = 3: rate 2, capacity 1; S-box x^5 (alpha = 5);
 //! - 8 full rounds and 57 partial rounds (the Poseidon paper's choice for 128-bit security
 //!   at t = 3 over a 254-bit field, as used by circomlib);
 //! - round constants and MDS matrix from the reference Grain LFSR
 //!   (`find_poseidon_ark_and_mds::<Fr>(254, 2, 8, 57, 0)` in ark-crypto-primitives 0.5).
 //!
-//! The constants are compiled in (poseidon_constants.rs) so the contract never spends gas
-//! regenerating them; a test checks they equal the Grain LFSR output. The sponge itself is
-//! ark-crypto-primitives' `PoseidonSponge`, whose R1CS twin `PoseidonSpongeVar` the prover
-//! uses with the very same config.
+//! Wide parameters ([`wide`], since protocol v3): t = 17 (rate 16, capacity 1), x^5,
+//! 8 full and 68 partial rounds (circomlib's choice for t = 17), constants from the same
+//! Grain LFSR (`find_poseidon_ark_and_mds::<Fr>(254, 16, 8, 68, 0)`).
+//!
+//! The constants are compiled in (poseidon_constants.rs, poseidon_wide_constants.rs) so
+//! the contract never spends gas regenerating them (it links only the narrow ones); a test
+//! checks they equal the Grain LFSR output. The sponge itself is ark-crypto-primitives'
+//! `PoseidonSponge`, whose R1CS twin `PoseidonSpongeVar` the prover uses with the very
+//! same configs.
 
 use crate::poseidon_constants::{ARK, MDS};
 use alloc::vec::Vec;
@@ -31,11 +38,44 @@ fn fr(limbs: &[u64; 4]) -> Fr {
     Fr::from_bigint(ark_ff::BigInt(*limbs)).expect("constants are canonical")
 }
 
-/// Merit's Poseidon configuration.
+fn rows<const T: usize>(m: &[[[u64; 4]; T]]) -> Vec<Vec<Fr>> {
+    m.iter().map(|row| row.iter().map(fr).collect()).collect()
+}
+
+/// The narrow configuration: the round's public input.
 pub fn config() -> PoseidonConfig<Fr> {
-    let ark = ARK.iter().map(|row| row.iter().map(fr).collect()).collect();
-    let mds = MDS.iter().map(|row| row.iter().map(fr).collect()).collect();
-    PoseidonConfig::new(FULL_ROUNDS, PARTIAL_ROUNDS, ALPHA, mds, ark, RATE, CAPACITY)
+    PoseidonConfig::new(
+        FULL_ROUNDS,
+        PARTIAL_ROUNDS,
+        ALPHA,
+        rows(&MDS),
+        rows(&ARK),
+        RATE,
+        CAPACITY,
+    )
+}
+
+/// The wide sponge of vector commitments (protocol v3).
+pub mod wide {
+    use super::{rows, Fr, PoseidonConfig, ALPHA, CAPACITY};
+    use crate::poseidon_wide_constants::{ARK, MDS};
+
+    pub const FULL_ROUNDS: usize = 8;
+    pub const PARTIAL_ROUNDS: usize = 68;
+    pub const RATE: usize = 16;
+
+    /// The wide configuration: commitments to models and updates.
+    pub fn config() -> PoseidonConfig<Fr> {
+        PoseidonConfig::new(
+            FULL_ROUNDS,
+            PARTIAL_ROUNDS,
+            ALPHA,
+            rows(&MDS),
+            rows(&ARK),
+            RATE,
+            CAPACITY,
+        )
+    }
 }
 
 /// Absorbs `inputs` in order and squeezes one element. The sponge does not pad: callers
@@ -75,44 +115,57 @@ mod tests {
     use super::*;
     use ark_crypto_primitives::sponge::poseidon::find_poseidon_ark_and_mds;
 
+    fn grain(rate: usize, full: usize, partial: usize) -> (Vec<Vec<Fr>>, Vec<Vec<Fr>>) {
+        find_poseidon_ark_and_mds::<Fr>(254, rate, full as u64, partial as u64, 0)
+    }
+
     #[test]
     fn compiled_constants_are_the_grain_lfsr_output() {
-        let (ark, mds) = find_poseidon_ark_and_mds::<Fr>(
-            254,
-            RATE,
-            FULL_ROUNDS as u64,
-            PARTIAL_ROUNDS as u64,
-            0,
-        );
+        let (ark, mds) = grain(RATE, FULL_ROUNDS, PARTIAL_ROUNDS);
         let c = config();
+        assert_eq!(c.ark, ark);
+        assert_eq!(c.mds, mds);
+        let (ark, mds) = grain(wide::RATE, wide::FULL_ROUNDS, wide::PARTIAL_ROUNDS);
+        let c = wide::config();
+        assert_eq!((c.ark.len(), c.mds.len()), (76, 17));
         assert_eq!(c.ark, ark);
         assert_eq!(c.mds, mds);
     }
 
-    /// Regenerates poseidon_constants.rs: `cargo test -p merit-protocol -- --ignored print_constants --nocapture`.
+    /// Regenerates poseidon_constants.rs and poseidon_wide_constants.rs:
+    /// `cargo test -p merit-protocol -- --ignored write_constants`.
     #[test]
     #[ignore]
-    fn print_constants() {
-        let (ark, mds) = find_poseidon_ark_and_mds::<Fr>(
-            254,
-            RATE,
-            FULL_ROUNDS as u64,
-            PARTIAL_ROUNDS as u64,
-            0,
-        );
+    fn write_constants() {
         let row = |r: &Vec<Fr>| {
             let cells: Vec<String> = r
                 .iter()
                 .map(|x| format!("{:?}", x.into_bigint().0))
                 .collect();
-            format!("    [{}],", cells.join(", "))
+            format!("    [{}],\n", cells.join(", "))
         };
-        println!("// Generated by `print_constants` in poseidon.rs; checked by a test there.");
-        println!("pub const ARK: [[[u64; 4]; 3]; {}] = [", ark.len());
-        ark.iter().for_each(|r| println!("{}", row(r)));
-        println!("];\npub const MDS: [[[u64; 4]; 3]; 3] = [");
-        mds.iter().for_each(|r| println!("{}", row(r)));
-        println!("];");
+        for (file, (ark, mds)) in [
+            (
+                "poseidon_constants.rs",
+                grain(RATE, FULL_ROUNDS, PARTIAL_ROUNDS),
+            ),
+            (
+                "poseidon_wide_constants.rs",
+                grain(wide::RATE, wide::FULL_ROUNDS, wide::PARTIAL_ROUNDS),
+            ),
+        ] {
+            let t = mds.len();
+            let mut s = String::from(
+                "// Generated by `write_constants` in poseidon.rs; checked by a test there.\n",
+            );
+            s += &format!("pub const ARK: [[[u64; 4]; {t}]; {}] = [\n", ark.len());
+            ark.iter().for_each(|r| s += &row(r));
+            s += &format!("];\npub const MDS: [[[u64; 4]; {t}]; {t}] = [\n");
+            mds.iter().for_each(|r| s += &row(r));
+            s += "];\n";
+            let path = format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::write(path, s).unwrap();
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Test vectors: inputs → quantised values → packed elements → commitments → the round's
-//! public input, as JSON (`protocol/test-vectors/v1.json`). Every crate that must agree
+//! public input, as JSON (`protocol/test-vectors/v3.json`). Every crate that must agree
 //! with `protocol` without re-implementing it (the prover's gadgets, the contract) checks
 //! itself against this file.
 
@@ -7,14 +7,16 @@ use crate::commit::{Commitment, Committer, RoundInputs};
 use crate::{fixed, pack, poseidon};
 use serde::{Deserialize, Serialize};
 
-/// The committed file.
-pub const V1_JSON: &str = include_str!("../test-vectors/v1.json");
+/// The committed file (protocol v3: commitments with the wide sponge).
+pub const VECTORS_JSON: &str = include_str!("../test-vectors/v3.json");
 /// The round rule's worked cases (protocol/SPEC.md §6, §8).
 pub const RULE_V2_JSON: &str = include_str!("../test-vectors/rule-v2.json");
 /// Poseidon's constants and a few bare hashes, for re-implementers (protocol/SPEC.md).
 pub const POSEIDON_JSON: &str = include_str!("../test-vectors/poseidon-bn254-t3.json");
+/// The same for the wide sponge of vector commitments.
+pub const POSEIDON_WIDE_JSON: &str = include_str!("../test-vectors/poseidon-bn254-t17.json");
 
-/// `poseidon-bn254-t3.json`: every constant of the permutation, as canonical 32-byte
+/// `poseidon-bn254-t3.json` / `-t17.json`: every constant of the permutation, as canonical 32-byte
 /// little-endian hex, and example hashes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoseidonConstants {
@@ -41,8 +43,19 @@ pub struct HashExample {
 
 /// Computes `poseidon-bn254-t3.json` from the compiled constants.
 pub fn poseidon_constants() -> PoseidonConstants {
+    constants_of(&poseidon::config(), poseidon::PARTIAL_ROUNDS)
+}
+
+/// Computes `poseidon-bn254-t17.json` from the compiled constants.
+pub fn poseidon_wide_constants() -> PoseidonConstants {
+    constants_of(&poseidon::wide::config(), poseidon::wide::PARTIAL_ROUNDS)
+}
+
+fn constants_of(
+    c: &ark_crypto_primitives::sponge::poseidon::PoseidonConfig<crate::Fr>,
+    partial_rounds: usize,
+) -> PoseidonConstants {
     use ark_ff::PrimeField;
-    let c = poseidon::config();
     let row =
         |r: &alloc::vec::Vec<crate::Fr>| r.iter().map(|x| hex32(&poseidon::to_bytes(x))).collect();
     let examples = [
@@ -51,24 +64,26 @@ pub fn poseidon_constants() -> PoseidonConstants {
         &[1, 2][..],
         &[1, 2, 3][..],
         &[1, 2, 3, 0][..],
+        &(1..=17).collect::<alloc::vec::Vec<u64>>()[..],
+        &(1..=33).collect::<alloc::vec::Vec<u64>>()[..],
     ]
     .iter()
     .map(|xs| {
         let fs: alloc::vec::Vec<crate::Fr> = xs.iter().map(|&x| crate::Fr::from(x)).collect();
         HashExample {
             inputs: fs.iter().map(|x| hex32(&poseidon::to_bytes(x))).collect(),
-            hash: hex32(&poseidon::to_bytes(&poseidon::hash(&c, &fs))),
+            hash: hex32(&poseidon::to_bytes(&poseidon::hash(c, &fs))),
         }
     })
     .collect();
     PoseidonConstants {
         modulus: crate::Fr::MODULUS.to_string(),
-        width: poseidon::RATE + poseidon::CAPACITY,
-        rate: poseidon::RATE,
-        capacity: poseidon::CAPACITY,
-        full_rounds: poseidon::FULL_ROUNDS,
-        partial_rounds: poseidon::PARTIAL_ROUNDS,
-        alpha: poseidon::ALPHA,
+        width: c.rate + c.capacity,
+        rate: c.rate,
+        capacity: c.capacity,
+        full_rounds: c.full_rounds,
+        partial_rounds,
+        alpha: c.alpha,
         ark: c.ark.iter().map(row).collect(),
         mds: c.mds.iter().map(row).collect(),
         examples,
@@ -78,7 +93,10 @@ pub fn poseidon_constants() -> PoseidonConstants {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vectors {
     pub format: String,
+    /// The round hash's sponge.
     pub poseidon: PoseidonParams,
+    /// The sponge of update and model commitments (protocol v3).
+    pub commitment_poseidon: PoseidonParams,
     pub cases: Vec<Case>,
     pub round: Round,
     /// Rounding ties and saturation of `fixed::quantise` (added after the first release of
@@ -283,12 +301,19 @@ pub fn compute(inputs: &[CaseInput], round: RoundInput) -> Vectors {
     };
     let round = round_vector(&c, &inputs);
     Vectors {
-        format: "merit test vectors v1".into(),
+        format: "merit test vectors v3".into(),
         poseidon: PoseidonParams {
             width: poseidon::RATE + poseidon::CAPACITY,
             rate: poseidon::RATE,
             full_rounds: poseidon::FULL_ROUNDS,
             partial_rounds: poseidon::PARTIAL_ROUNDS,
+            alpha: poseidon::ALPHA,
+        },
+        commitment_poseidon: PoseidonParams {
+            width: poseidon::wide::RATE + poseidon::CAPACITY,
+            rate: poseidon::wide::RATE,
+            full_rounds: poseidon::wide::FULL_ROUNDS,
+            partial_rounds: poseidon::wide::PARTIAL_ROUNDS,
             alpha: poseidon::ALPHA,
         },
         round,
@@ -298,8 +323,8 @@ pub fn compute(inputs: &[CaseInput], round: RoundInput) -> Vectors {
     }
 }
 
-/// The inputs of v1.json.
-pub fn v1_inputs() -> (Vec<CaseInput>, RoundInput) {
+/// The inputs of v3.json.
+pub fn vector_inputs() -> (Vec<CaseInput>, RoundInput) {
     let mut account = [0u8; 32];
     account
         .iter_mut()
@@ -501,12 +526,12 @@ mod tests {
 
     #[test]
     fn committed_vectors_match_this_build() {
-        let (inputs, round) = v1_inputs();
+        let (inputs, round) = vector_inputs();
         let want = compute(&inputs, round);
-        let have: Vectors = serde_json::from_str(V1_JSON).expect("v1.json parses");
+        let have: Vectors = serde_json::from_str(VECTORS_JSON).expect("v3.json parses");
         assert_eq!(
             have, want,
-            "protocol output changed: commitments are frozen for format v1"
+            "protocol output changed: commitments are frozen for protocol v3"
         );
     }
 
@@ -541,7 +566,7 @@ mod tests {
 
     #[test]
     fn a_file_without_the_later_additions_still_parses() {
-        let mut v: serde_json::Value = serde_json::from_str(V1_JSON).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(VECTORS_JSON).unwrap();
         let o = v.as_object_mut().unwrap();
         assert!(o.remove("rounding").is_some() && o.remove("rounds").is_some());
         let old: Vectors = serde_json::from_value(v).unwrap();
@@ -550,7 +575,7 @@ mod tests {
 
     #[test]
     fn absent_and_set_aside_slots_hash_as_zero_commitments() {
-        let v: Vectors = serde_json::from_str(V1_JSON).unwrap();
+        let v: Vectors = serde_json::from_str(VECTORS_JSON).unwrap();
         let r = &v.rounds[0].round;
         let zero = hex32(&[0; 32]);
         assert_eq!(r.updates[1..], [zero.clone(), zero.clone(), zero.clone()]);
@@ -565,6 +590,10 @@ mod tests {
         assert_eq!(have.ark.len(), 65);
         // The sponge does not pad: a trailing zero within the rate changes nothing.
         assert_eq!(have.examples[3].hash, have.examples[4].hash);
+        let wide: PoseidonConstants = serde_json::from_str(POSEIDON_WIDE_JSON).unwrap();
+        assert_eq!(wide, poseidon_wide_constants());
+        assert_eq!((wide.width, wide.ark.len()), (17, 76));
+        assert_ne!(wide.examples[3].hash, have.examples[3].hash);
     }
 
     #[test]
@@ -589,26 +618,28 @@ mod tests {
         std::fs::write(path, json + "\n").unwrap();
     }
 
-    /// Rewrites poseidon-bn254-t3.json:
+    /// Rewrites poseidon-bn254-t3.json and -t17.json:
     /// `cargo test -p merit-protocol -- --ignored write_poseidon_constants`.
     #[test]
     #[ignore]
     fn write_poseidon_constants() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/test-vectors/poseidon-bn254-t3.json"
-        );
-        let json = serde_json::to_string_pretty(&poseidon_constants()).unwrap();
-        std::fs::write(path, json + "\n").unwrap();
+        for (file, c) in [
+            ("poseidon-bn254-t3.json", poseidon_constants()),
+            ("poseidon-bn254-t17.json", poseidon_wide_constants()),
+        ] {
+            let path = format!("{}/test-vectors/{file}", env!("CARGO_MANIFEST_DIR"));
+            let json = serde_json::to_string_pretty(&c).unwrap();
+            std::fs::write(path, json + "\n").unwrap();
+        }
     }
 
-    /// Rewrites v1.json: `cargo test -p merit-protocol -- --ignored write_vectors`.
+    /// Rewrites v3.json: `cargo test -p merit-protocol -- --ignored write_vectors`.
     #[test]
     #[ignore]
     fn write_vectors() {
-        let (inputs, round) = v1_inputs();
+        let (inputs, round) = vector_inputs();
         let v = compute(&inputs, round);
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/v1.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/v3.json");
         std::fs::write(path, serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
     }
 }

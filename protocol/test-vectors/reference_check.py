@@ -4,33 +4,38 @@ It reads nothing but SPEC.md's rules and the JSON files beside it."""
 import json
 import math, os
 HERE = os.path.dirname(os.path.abspath(__file__))
-P = json.load(open(os.path.join(HERE, 'poseidon-bn254-t3.json')))
-V = json.load(open(os.path.join(HERE, 'v1.json')))
-r = int(P['modulus'])
+def load(name): return json.load(open(os.path.join(HERE, name)))
+V = load('v3.json')
 def fe(h): return int.from_bytes(bytes.fromhex(h), 'little')
 def hx(x): return x.to_bytes(32, 'little').hex()
-ARK = [[fe(h) for h in row] for row in P['ark']]
-MDS = [[fe(h) for h in row] for row in P['mds']]
-RF, RP = P['full_rounds'], P['partial_rounds']
-def perm(s):
-    s = s[:]
-    for rnd in range(RF + RP):
-        s = [(x + ARK[rnd][j]) % r for j, x in enumerate(s)]
-        full = rnd < RF // 2 or rnd >= RF // 2 + RP
-        if full: s = [pow(x, 5, r) for x in s]
-        else: s[0] = pow(s[0], 5, r)
-        s = [sum(MDS[i][j] * s[j] for j in range(3)) % r for i in range(3)]
-    return s
-def H(msg):
-    s = [0, 0, 0]
-    blocks = [msg[i:i+2] for i in range(0, len(msg), 2)]
-    for k, blk in enumerate(blocks):
-        for i, m in enumerate(blk): s[1 + i] = (s[1 + i] + m) % r
-        if k < len(blocks) - 1: s = perm(s)
-    s = perm(s)
-    return s[1]
-for ex in P['examples']:
-    assert hx(H([fe(h) for h in ex['inputs']])) == ex['hash'], ex
+class Sponge:
+    """Poseidon (SPEC.md §3.3) and its padding-free sponge (§3.4), for any width."""
+    def __init__(self, P):
+        self.r = int(P['modulus']); self.t = P['width']; self.rate = P['rate']
+        self.ark = [[fe(h) for h in row] for row in P['ark']]
+        self.mds = [[fe(h) for h in row] for row in P['mds']]
+        self.rf, self.rp = P['full_rounds'], P['partial_rounds']
+        for ex in P['examples']:
+            assert hx(self([fe(h) for h in ex['inputs']])) == ex['hash'], ex
+    def perm(self, s):
+        r, t = self.r, self.t
+        for rnd in range(self.rf + self.rp):
+            s = [(x + self.ark[rnd][j]) % r for j, x in enumerate(s)]
+            if rnd < self.rf // 2 or rnd >= self.rf // 2 + self.rp: s = [pow(x, 5, r) for x in s]
+            else: s[0] = pow(s[0], 5, r)
+            s = [sum(self.mds[i][j] * s[j] for j in range(t)) % r for i in range(t)]
+        return s
+    def __call__(self, msg):
+        s = [0] * self.t
+        blocks = [msg[i:i + self.rate] for i in range(0, len(msg), self.rate)]
+        for k, blk in enumerate(blocks):
+            for i, m in enumerate(blk): s[1 + i] = (s[1 + i] + m) % self.r
+            if k < len(blocks) - 1: s = self.perm(s)
+        return self.perm(s)[1]
+H = Sponge(load('poseidon-bn254-t3.json'))    # the round hash
+W = Sponge(load('poseidon-bn254-t17.json'))   # commitments to vectors (v3)
+for name, sp in (('poseidon', H), ('commitment_poseidon', W)):
+    assert (V[name]['width'], V[name]['partial_rounds']) == (sp.t, sp.rp), name
 def tag(t): return int.from_bytes(t.encode(), 'little')
 def pack(vals):
     out = []
@@ -42,11 +47,11 @@ def acct(a): b = bytes.fromhex(a); return [int.from_bytes(b[:16], 'little'), int
 for c in V['cases']:
     pk = pack(c['values'])
     assert [hx(x) for x in pk] == c['packed']
-    assert hx(H([tag('merit/update/v1')] + acct(c['account']) + [len(c['values'])] + pk)) == c['update_commitment']
-    assert hx(H([tag('merit/model/v1'), len(c['values'])] + pk)) == c['model_commitment']
+    assert hx(W([tag('merit/update/v3')] + acct(c['account']) + [len(c['values'])] + pk)) == c['update_commitment']
+    assert hx(W([tag('merit/model/v3'), len(c['values'])] + pk)) == c['model_commitment']
 def rnd(R):
     n = len(R['updates'])
-    e = [tag('merit/round/v2'), R['project'], R['round'], n, fe(R['prev_model'])]
+    e = [tag('merit/round/v3'), R['project'], R['round'], n, fe(R['prev_model'])]
     for a in R['trainers']: e += acct(a)
     e += [fe(u) for u in R['updates']] + R['scores'] + [int(a) for a in R['accepted']] + [fe(R['new_model'])]
     return hx(H(e))

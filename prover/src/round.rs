@@ -9,8 +9,9 @@
 //!    `C_prev`, `H_i = commit_update(trainer_i, u_i)`, `C_new`; the slot's public
 //!    commitment is `C_i = present_i · H_i` (so an absent slot is exactly `C_i = 0`, and a
 //!    present one must open its commitment);
-//! 2. computes the Gram matrix `⟨u_i, u_k⟩` (one product per parameter per pair); every
-//!    selection step below reads only the Gram matrix, so it costs nothing per parameter;
+//! 2. computes the Gram matrix `⟨u_i, u_k⟩`, several pairs per product (`gram_matrix`:
+//!    one row's partners packed into one field element); every selection step below reads
+//!    only the Gram matrix, so it costs nothing per parameter;
 //! 3. in bound = present ∧ `1 ≤ ‖u_i‖² ≤ B²`; the lower median `m` of the in-bound norms
 //!    (the prover's value, pinned by two rank counts); eligible = in bound ∧ within the
 //!    band `ρ²` around `m`; per-pair signed per-mille cosines (the cosine gadget on `|g|`);
@@ -24,26 +25,25 @@
 //!    `⟨u_i, S − u_i⟩` and `‖S − u_i‖²`, and the cosine score bound;
 //! 6. hashes everything in `round_elements` order and equates it to the public input.
 //!
-//! Constraint count per parameter: `16(N+2)` range bits, about `8.1(N+2)` for Poseidon,
-//! `N(N+1)/2` Gram products, `N` mask products and `2⌈log₂N⌉ + 2` for the division; the
-//! rule's selection adds a few hundred constraints per pair of slots, independent of `D`.
+//! Constraint count per parameter (protocol v3): `16(N+2)` range bits, about `2.6(N+2)`
+//! for the wide Poseidon sponge (38.3 per absorbed element of 15 values), `N·⌈(⌊N/2⌋+1)/p⌉`
+//! Gram products with `p` pairs packed per product (`p = 5` up to 2^18 parameters, so 8
+//! products at N = 8), `N` mask products and `2⌈log₂N⌉ + 2` for the division; the rule's selection adds
+//! a few hundred constraints per pair of slots, independent of `D`.
 
 use crate::gadgets::commit::{commit_model_var, commit_update_var};
 use crate::gadgets::cosine::cosine_score;
 use crate::gadgets::divide::floor_div;
+use crate::gadgets::poseidon::Plan;
 use crate::gadgets::num::{
     boolean, enforce_eq, enforce_zero_product, is_le, is_zero, log2_ceil, mul, witness, Num,
     Result as GResult,
 };
 use crate::gadgets::select::{k_smallest_sum, keep_lowest};
-use crate::gadgets::vector::{alloc_vector, dot, masked_sum, pack_var, VecVar};
+use crate::gadgets::vector::{alloc_vector, gram_matrix, masked_sum, pack_var, VecVar};
 use crate::{Keys, ProverError, SetupMode};
 use ark_bn254::{Bn254, Fr};
-use ark_crypto_primitives::sponge::constraints::CryptographicSpongeVar;
-use ark_crypto_primitives::sponge::poseidon::constraints::PoseidonSpongeVar;
 use ark_groth16::{Proof, ProvingKey, VerifyingKey};
-use ark_r1cs_std::alloc::AllocVar;
-use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use merit_protocol::abi::AccountBytes;
 use merit_protocol::commit::{
@@ -273,13 +273,6 @@ fn signed_cosine(
     Ok(s.sub(&neg_s.scale(Fr::from(2u64))))
 }
 
-fn num_of(f: &FpVar<Fr>) -> Num {
-    match f {
-        FpVar::Constant(c) => Num::constant(*c),
-        FpVar::Var(a) => Num::var(a.variable, a.value().unwrap_or_default()),
-    }
-}
-
 fn constant(v: u64) -> Num {
     Num::constant(Fr::from(v))
 }
@@ -298,14 +291,15 @@ fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GRe
     let p = w.params;
     let (n, dim, f) = (p.slots, p.dim, p.byzantine);
     let wd = Widths::new(&p);
-    let config = poseidon::config();
+    let narrow = Plan::new(&poseidon::config());
+    let wide = Plan::new(&poseidon::wide::config());
     let o = &w.outcome;
-    let public = FpVar::new_input(cs.clone(), || Ok(public))?;
-    let len = FpVar::Constant(Fr::from(dim as u64));
+    let public = cs.new_input_variable(|| Ok(public))?;
+    let len = constant(dim as u64);
 
     // 1. Vectors and commitments.
     let g = alloc_vector(cs, &w.prev_model)?;
-    let c_prev = commit_model_var(cs.clone(), &config, &len, &pack_var(cs, &g)?)?;
+    let c_prev = commit_model_var(cs, &wide, &len, &pack_var(&g))?;
     let mut updates: Vec<VecVar> = Vec::with_capacity(n);
     let mut accounts = Vec::with_capacity(n);
     let mut present = Vec::with_capacity(n);
@@ -313,30 +307,17 @@ fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GRe
     for i in 0..n {
         let u = alloc_vector(cs, &w.updates[i])?;
         let halves = account_elements(&w.trainers[i]);
-        let acct = [
-            FpVar::new_witness(cs.clone(), || Ok(halves[0]))?,
-            FpVar::new_witness(cs.clone(), || Ok(halves[1]))?,
-        ];
-        let h = commit_update_var(cs.clone(), &config, &acct, &len, &pack_var(cs, &u)?)?;
+        let acct = [witness(cs, halves[0])?, witness(cs, halves[1])?];
+        let h = commit_update_var(cs, &wide, &acct, &len, &pack_var(&u))?;
         let pi = boolean(cs, w.present[i])?;
-        commitments.push(mul(cs, &pi, &num_of(&h))?);
+        commitments.push(mul(cs, &pi, &h)?);
         present.push(pi);
         accounts.push(acct);
         updates.push(u);
     }
 
-    // 2. Gram matrix: gram[i][k] = ⟨u_i, u_k⟩.
-    let mut gram: Vec<Vec<Num>> = vec![Vec::with_capacity(n); n];
-    for i in 0..n {
-        for k in 0..n {
-            let v = if k < i {
-                gram[k][i].clone()
-            } else {
-                dot(cs, &updates[i], &updates[k])?
-            };
-            gram[i].push(v);
-        }
-    }
+    // 2. Gram matrix: gram[i][k] = ⟨u_i, u_k⟩, several products per constraint.
+    let gram = gram_matrix(cs, &updates)?;
     let norms: Vec<Num> = (0..n).map(|i| gram[i][i].clone()).collect();
 
     // 3a. Ceiling: in bound = present ∧ 1 ≤ ‖u‖² ≤ B².
@@ -471,7 +452,7 @@ fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GRe
         };
         floor_div(cs, s, &divisor, &q, wd.rem)?;
     }
-    let c_new = commit_model_var(cs.clone(), &config, &len, &pack_var(cs, &g_new)?)?;
+    let c_new = commit_model_var(cs, &wide, &len, &pack_var(&g_new))?;
 
     // 5. Leave-one-out scores from the Gram matrix: ⟨u_i, S⟩ = Σ_k accept_k⟨u_i, u_k⟩,
     // ‖S‖² = Σ_k accept_k⟨u_k, S⟩, then ⟨u_i, S − u_i⟩ and ‖S − u_i‖².
@@ -505,26 +486,20 @@ fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GRe
     }
 
     // 6. The round hash, in `Committer::round_elements` order.
-    let mut elems: Vec<FpVar<Fr>> = vec![
-        FpVar::Constant(domain_tag(TAG_ROUND)),
-        FpVar::new_witness(cs.clone(), || Ok(Fr::from(w.project)))?,
-        FpVar::new_witness(cs.clone(), || Ok(Fr::from(w.round)))?,
-        FpVar::Constant(Fr::from(n as u64)),
+    let mut elems: Vec<Num> = vec![
+        Num::constant(domain_tag(TAG_ROUND)),
+        witness(cs, Fr::from(w.project))?,
+        witness(cs, Fr::from(w.round))?,
+        constant(n as u64),
         c_prev,
     ];
     for a in &accounts {
         elems.extend(a.iter().cloned());
     }
-    for c in commitments.iter().chain(&scores).chain(&accept) {
-        elems.push(c.to_fpvar(cs)?);
-    }
+    elems.extend(commitments.iter().chain(&scores).chain(&accept).cloned());
     elems.push(c_new);
-    let mut sponge = PoseidonSpongeVar::new(cs.clone(), &config);
-    sponge.absorb(&elems.as_slice())?;
-    let h = sponge.squeeze_field_elements(1)?.remove(0);
-    use ark_r1cs_std::eq::EqGadget;
-    h.enforce_equal(&public)?;
-    Ok(())
+    let h = narrow.hash(cs, &elems)?;
+    enforce_eq(cs, &h.lc, &(ark_relations::lc!() + public))
 }
 
 /// Setup for a round shape.

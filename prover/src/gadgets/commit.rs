@@ -1,60 +1,55 @@
 //! Poseidon commitments in-circuit: twins of `merit_protocol::commit::Committer`'s
 //! `commit_update` and `commit_model`, over already-packed elements and with the very same
-//! `PoseidonConfig` (`merit_protocol::poseidon::config`).
+//! `PoseidonConfig` (the wide sponge, `merit_protocol::poseidon::wide::config`).
 
+use super::num::{Num, Result};
+use super::poseidon::Plan;
 use ark_bn254::Fr;
-use ark_crypto_primitives::sponge::constraints::CryptographicSpongeVar;
-use ark_crypto_primitives::sponge::poseidon::constraints::PoseidonSpongeVar;
-use ark_crypto_primitives::sponge::poseidon::PoseidonConfig;
-use ark_r1cs_std::fields::fp::FpVar;
-use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError};
+use ark_relations::r1cs::ConstraintSystemRef;
 use merit_protocol::commit::{TAG_MODEL, TAG_UPDATE};
 use merit_protocol::poseidon::domain_tag;
 
-fn squeeze_one(mut sponge: PoseidonSpongeVar<Fr>) -> Result<FpVar<Fr>, SynthesisError> {
-    Ok(sponge.squeeze_field_elements(1)?.remove(0))
-}
-
 /// `commit_update(account, v)` where `account` is the two halves
-/// (`merit_protocol::commit::account_elements`), `len` is `v.len()` and `packed` is `pack(v)`.
+/// (`merit_protocol::commit::account_elements`), `len` is `v.len()` and `packed` is `pack(v)`;
+/// `plan` is the wide sponge's.
 pub fn commit_update_var(
-    cs: ConstraintSystemRef<Fr>,
-    config: &PoseidonConfig<Fr>,
-    account: &[FpVar<Fr>; 2],
-    len: &FpVar<Fr>,
-    packed: &[FpVar<Fr>],
-) -> Result<FpVar<Fr>, SynthesisError> {
-    let mut sponge = PoseidonSpongeVar::new(cs, config);
-    sponge.absorb(&FpVar::Constant(domain_tag(TAG_UPDATE)))?;
-    sponge.absorb(&account.as_slice())?;
-    sponge.absorb(len)?;
-    sponge.absorb(&packed)?;
-    squeeze_one(sponge)
+    cs: &ConstraintSystemRef<Fr>,
+    plan: &Plan,
+    account: &[Num; 2],
+    len: &Num,
+    packed: &[Num],
+) -> Result<Num> {
+    let mut msg = Vec::with_capacity(packed.len() + 4);
+    msg.push(Num::constant(domain_tag(TAG_UPDATE)));
+    msg.extend(account.iter().cloned());
+    msg.push(len.clone());
+    msg.extend(packed.iter().cloned());
+    plan.hash(cs, &msg)
 }
 
 /// `commit_model(v)`, with `len = v.len()` and `packed = pack(v)`.
 pub fn commit_model_var(
-    cs: ConstraintSystemRef<Fr>,
-    config: &PoseidonConfig<Fr>,
-    len: &FpVar<Fr>,
-    packed: &[FpVar<Fr>],
-) -> Result<FpVar<Fr>, SynthesisError> {
-    let mut sponge = PoseidonSpongeVar::new(cs, config);
-    sponge.absorb(&FpVar::Constant(domain_tag(TAG_MODEL)))?;
-    sponge.absorb(len)?;
-    sponge.absorb(&packed)?;
-    squeeze_one(sponge)
+    cs: &ConstraintSystemRef<Fr>,
+    plan: &Plan,
+    len: &Num,
+    packed: &[Num],
+) -> Result<Num> {
+    let mut msg = Vec::with_capacity(packed.len() + 2);
+    msg.push(Num::constant(domain_tag(TAG_MODEL)));
+    msg.push(len.clone());
+    msg.extend(packed.iter().cloned());
+    plan.hash(cs, &msg)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ark_r1cs_std::alloc::AllocVar;
-    use ark_r1cs_std::eq::EqGadget;
+    use crate::gadgets::num::{enforce_eq, witness};
+    use ark_relations::lc;
     use ark_relations::r1cs::ConstraintSystem;
     use merit_protocol::commit::account_elements;
     use merit_protocol::poseidon::{self, from_bytes};
-    use merit_protocol::vectors::{parse_hex32, Vectors, V1_JSON};
+    use merit_protocol::vectors::{parse_hex32, Vectors, VECTORS_JSON};
 
     fn fr(hex: &str) -> Fr {
         from_bytes(&parse_hex32(hex).expect("hex")).expect("canonical")
@@ -64,31 +59,27 @@ mod tests {
     /// expected values; returns whether the system is satisfied.
     fn satisfied(case: &merit_protocol::vectors::Case, update: Fr, model: Fr) -> bool {
         let cs = ConstraintSystem::<Fr>::new_ref();
-        let config = poseidon::config();
-        let packed: Vec<FpVar<Fr>> = case
+        let plan = Plan::new(&poseidon::wide::config());
+        let packed: Vec<Num> = case
             .packed
             .iter()
-            .map(|h| FpVar::new_witness(cs.clone(), || Ok(fr(h))).unwrap())
+            .map(|h| witness(&cs, fr(h)).unwrap())
             .collect();
         let acct = account_elements(&parse_hex32(&case.account).unwrap());
-        let account = [
-            FpVar::new_witness(cs.clone(), || Ok(acct[0])).unwrap(),
-            FpVar::new_witness(cs.clone(), || Ok(acct[1])).unwrap(),
-        ];
-        let len =
-            FpVar::new_witness(cs.clone(), || Ok(Fr::from(case.values.len() as u64))).unwrap();
-        let u = commit_update_var(cs.clone(), &config, &account, &len, &packed).unwrap();
-        let m = commit_model_var(cs.clone(), &config, &len, &packed).unwrap();
-        u.enforce_equal(&FpVar::new_input(cs.clone(), || Ok(update)).unwrap())
-            .unwrap();
-        m.enforce_equal(&FpVar::new_input(cs.clone(), || Ok(model)).unwrap())
-            .unwrap();
+        let account = [witness(&cs, acct[0]).unwrap(), witness(&cs, acct[1]).unwrap()];
+        let len = witness(&cs, Fr::from(case.values.len() as u64)).unwrap();
+        let u = commit_update_var(&cs, &plan, &account, &len, &packed).unwrap();
+        let m = commit_model_var(&cs, &plan, &len, &packed).unwrap();
+        for (got, want) in [(u, update), (m, model)] {
+            let pinned = cs.new_input_variable(|| Ok(want)).unwrap();
+            enforce_eq(&cs, &got.lc, &(lc!() + pinned)).unwrap();
+        }
         cs.is_satisfied().unwrap()
     }
 
     #[test]
     fn gadgets_agree_with_the_protocol_test_vectors() {
-        let v: Vectors = serde_json::from_str(V1_JSON).unwrap();
+        let v: Vectors = serde_json::from_str(VECTORS_JSON).unwrap();
         assert!(!v.cases.is_empty());
         for case in &v.cases {
             assert!(
@@ -104,7 +95,7 @@ mod tests {
 
     #[test]
     fn a_wrong_commitment_leaves_the_circuit_unsatisfied() {
-        let v: Vectors = serde_json::from_str(V1_JSON).unwrap();
+        let v: Vectors = serde_json::from_str(VECTORS_JSON).unwrap();
         let case = &v.cases[1];
         let good_u = fr(&case.update_commitment);
         let good_m = fr(&case.model_commitment);

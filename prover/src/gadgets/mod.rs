@@ -3,6 +3,7 @@
 //!
 //! - [`num`]: products, bits, comparisons, zero tests on raw variables;
 //! - [`vector`]: range-checked fixed-point vectors, packing, dot products, masked sums;
+//! - [`poseidon`]: the Poseidon permutation and sponge, linear layers folded ahead of time;
 //! - [`commit`]: the Poseidon commitments;
 //! - [`select`]: k-smallest sums and lowest-k selection (Multi-Krum);
 //! - [`divide`]: floor division with remainder;
@@ -12,5 +13,6 @@ pub mod commit;
 pub mod cosine;
 pub mod divide;
 pub mod num;
+pub mod poseidon;
 pub mod select;
 pub mod vector;

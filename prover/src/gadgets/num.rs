@@ -1,6 +1,6 @@
 //! Small integer gadgets on raw R1CS variables: products, bit decompositions, comparisons,
 //! zero tests. The round circuit synthesises millions of constraints, so these work on
-//! `Variable`s and `LinearCombination`s directly (no `FpVar` bookkeeping) and carry the
+//! `Variable`s and `LinearCombination`s directly (no `FpVar` bookkeeping, no symbolic LCs) and carry the
 //! witness value next to the linear combination.
 //!
 //! Every value is a field element standing for a (possibly negative) integer; the gadgets
@@ -9,7 +9,6 @@
 
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField};
-use ark_r1cs_std::fields::fp::{AllocatedFp, FpVar};
 use ark_relations::lc;
 use ark_relations::r1cs::{ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
 
@@ -60,11 +59,6 @@ impl Num {
     /// `1 − self` (for bits).
     pub fn not(&self) -> Num {
         Num::constant(Fr::ONE).sub(self)
-    }
-    /// The value as an `FpVar` (a symbolic variable, no constraint), for the sponge gadgets.
-    pub fn to_fpvar(&self, cs: &ConstraintSystemRef<Fr>) -> Result<FpVar<Fr>> {
-        let v = cs.new_lc(self.lc.clone())?;
-        Ok(FpVar::Var(AllocatedFp::new(Some(self.val), v, cs.clone())))
     }
 }
 

@@ -9,12 +9,11 @@
 //! offsets are small non-negative integers (< 2^32), which keeps the prover's MSMs cheap;
 //! signed quantities are recovered linearly (`u·w = e·e' − 2^15(e + e') + 2^30`).
 
-use super::num::{enforce_eq, pow2, witness, Lc, Num, Result};
+use super::num::{enforce_eq, log2_ceil, pow2, range_check, witness, Lc, Num, Result};
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
-use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::lc;
-use ark_relations::r1cs::{ConstraintSystemRef, Variable};
+use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError, Variable};
 use merit_protocol::pack::{pack_chunk, PADDING, VALUES_PER_ELEMENT};
 
 pub const OFFSET: i64 = 1 << 15;
@@ -80,7 +79,7 @@ pub fn range16(cs: &ConstraintSystemRef<Fr>, e: u64) -> Result<Variable> {
 }
 
 /// The packed elements of `v` (`pack(v)`): linear in the offsets, no constraints.
-pub fn pack_var(cs: &ConstraintSystemRef<Fr>, v: &VecVar) -> Result<Vec<FpVar<Fr>>> {
+pub fn pack_var(v: &VecVar) -> Vec<Num> {
     let mut out = Vec::with_capacity(v.len().div_ceil(VALUES_PER_ELEMENT));
     for (c, chunk) in v.vars.chunks(VALUES_PER_ELEMENT).enumerate() {
         let start = c * VALUES_PER_ELEMENT;
@@ -95,9 +94,9 @@ pub fn pack_var(cs: &ConstraintSystemRef<Fr>, v: &VecVar) -> Result<Vec<FpVar<Fr
         }
         l += (padding, Variable::One);
         let val = pack_chunk(&v.values[start..start + chunk.len()]);
-        out.push(Num { lc: l, val }.to_fpvar(cs)?);
+        out.push(Num { lc: l, val });
     }
-    Ok(out)
+    out
 }
 
 /// The signed inner product `⟨a, b⟩` as one variable (`D + 1` constraints; `D` for a norm).
@@ -119,6 +118,105 @@ pub fn dot(cs: &ConstraintSystemRef<Fr>, a: &VecVar, b: &VecVar) -> Result<Num> 
     let out = witness(cs, super::num::fr_i128(total))?;
     enforce_eq(cs, &signed, &out.lc)?;
     Ok(out)
+}
+
+/// Bits of one offset Gram entry: `Σ_j e_j·e'_j < D·2^32 ≤ 2^(32 + ⌈log₂D⌉)`.
+pub fn gram_entry_bits(dim: usize) -> usize {
+    32 + log2_ceil(dim as u64)
+}
+
+/// How many Gram entries one product can carry side by side without wrapping: entries of
+/// `s` bits at offsets `0, s, 2s, …` stay below `2^253 < r` while `p·s ≤ 253`.
+pub fn pairs_per_product(dim: usize) -> usize {
+    253 / gram_entry_bits(dim)
+}
+
+/// The signed inner products `⟨a, b_m⟩` for every `b_m`, from one product per coordinate:
+/// `e_a · Σ_m 2^(s·m) e_(b_m)`, whose sum over the coordinates is `Σ_m 2^(s·m) G_m` with
+/// `G_m = Σ e_a·e_(b_m) < 2^s`. The prover splits that total into the `G_m` (each proven
+/// below `2^s`); as the total is below `2^253 < r`, the split is the integers' one, so each
+/// `G_m` is the true offset product. `D` constraints plus `(s + 1)` per entry. More partners
+/// than `pairs_per_product(D)` would wrap around the modulus and are refused
+/// (`SynthesisError::Unsatisfiable`) before anything is allocated.
+pub fn packed_dots(cs: &ConstraintSystemRef<Fr>, a: &VecVar, bs: &[&VecVar]) -> Result<Vec<Num>> {
+    let dim = a.len();
+    let s = gram_entry_bits(dim);
+    if bs.is_empty() || bs.len() > pairs_per_product(dim) || bs.iter().any(|b| b.len() != dim) {
+        return Err(SynthesisError::Unsatisfiable);
+    }
+    let shifts: Vec<Fr> = (0..bs.len()).map(|m| pow2(s * m)).collect();
+    let mut total = lc!();
+    let mut entries = vec![0u128; bs.len()];
+    for j in 0..dim {
+        let ea = a.offset(j);
+        let mut right = lc!();
+        let mut prod = Fr::ZERO;
+        for (m, b) in bs.iter().enumerate() {
+            right = right + (shifts[m], b.vars[j]);
+            let p = ea * b.offset(j);
+            entries[m] += u128::from(p);
+            prod += shifts[m] * Fr::from(p);
+        }
+        let pv = cs.new_witness_variable(|| Ok(prod))?;
+        cs.enforce_constraint(lc!() + a.vars[j], right, lc!() + pv)?;
+        total = total + pv;
+    }
+    let off = Fr::from(OFFSET as u64);
+    let d_c2 = Fr::from(dim as u64) * off * off;
+    let mut split = lc!();
+    let mut out = Vec::with_capacity(bs.len());
+    for (m, b) in bs.iter().enumerate() {
+        let g = witness(cs, Fr::from(entries[m]))?;
+        range_check(cs, &g, s)?;
+        split = split + (shifts[m], &g.lc);
+        // Σ u·w = Σ e·e' − 2^15 (Σ e + Σ e') + D·2^30.
+        let signed: Lc = g.lc - (off, &a.sum.lc) - (off, &b.sum.lc) + (d_c2, Variable::One);
+        let val = (0..dim)
+            .map(|j| i128::from(a.values[j]) * i128::from(b.values[j]))
+            .sum::<i128>();
+        out.push(Num {
+            lc: signed,
+            val: super::num::fr_i128(val),
+        });
+    }
+    enforce_eq(cs, &total, &split)?;
+    Ok(out)
+}
+
+/// The Gram matrix `G[i][k] = ⟨v_i, v_k⟩` of `vs`, every pair computed once. Row `i`
+/// takes itself and the slots `i+1 … i+⌊(N−1)/2⌋` (mod N), plus `i + N/2` for `i < N/2`
+/// when N is even (a round-robin tournament: each unordered pair in exactly one row), and
+/// packs them `pairs_per_product(D)` to a product: at N = 8 one product per slot per
+/// parameter instead of 4.5.
+pub fn gram_matrix(cs: &ConstraintSystemRef<Fr>, vs: &[VecVar]) -> Result<Vec<Vec<Num>>> {
+    let n = vs.len();
+    let Some(first) = vs.first() else {
+        return Ok(Vec::new());
+    };
+    let per = pairs_per_product(first.len()).max(1);
+    let mut gram: Vec<Vec<Option<Num>>> = vec![vec![None; n]; n];
+    for i in 0..n {
+        let mut row = vec![i];
+        row.extend((1..=(n - 1) / 2).map(|d| (i + d) % n));
+        if n % 2 == 0 && i < n / 2 {
+            row.push(i + n / 2);
+        }
+        for group in row.chunks(per) {
+            let bs: Vec<&VecVar> = group.iter().map(|&k| &vs[k]).collect();
+            for (&k, d) in group.iter().zip(packed_dots(cs, &vs[i], &bs)?) {
+                gram[k][i] = Some(d.clone());
+                gram[i][k] = Some(d);
+            }
+        }
+    }
+    Ok(gram
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|x| x.expect("every pair lies in one row"))
+                .collect()
+        })
+        .collect())
 }
 
 /// `Σ_i bit_i · u_i` per coordinate, as linear combinations over fresh products
@@ -159,7 +257,6 @@ pub fn masked_sum(
 mod tests {
     use super::*;
     use crate::gadgets::num::{boolean, fr_i128};
-    use ark_r1cs_std::R1CSVar;
     use ark_relations::r1cs::ConstraintSystem;
     use merit_protocol::pack::pack;
     use merit_protocol::rule;
@@ -177,11 +274,11 @@ mod tests {
             let cs = ConstraintSystem::<Fr>::new_ref();
             let va = alloc_vector(&cs, &a).unwrap();
             let vb = alloc_vector(&cs, &b).unwrap();
-            let packed = pack_var(&cs, &va).unwrap();
+            let packed = pack_var(&va);
             let want = pack(&a);
             prop_assert_eq!(packed.len(), want.len());
             for (p, w) in packed.iter().zip(&want) {
-                prop_assert_eq!(p.value().unwrap(), *w);
+                prop_assert_eq!(p.val, *w);
             }
             let d = dot(&cs, &va, &vb).unwrap();
             prop_assert_eq!(d.val, fr_i128(i128::from(rule::dot(&a, &b))));
@@ -197,6 +294,93 @@ mod tests {
             }
             prop_assert!(cs.is_satisfied().unwrap());
         }
+    }
+
+    fn vec_of(seed: u64, dim: usize, extreme: bool) -> Vec<i16> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..dim)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                match (extreme, x % 3) {
+                    (true, 0) => i16::MIN,
+                    (true, 1) => i16::MAX,
+                    _ => x as i16,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_packed_gram_matrix_is_the_native_one_for_every_slot_count() {
+        for n in 1usize..=9 {
+            for (dim, extreme) in [(1, true), (7, false), (33, true)] {
+                let cs = ConstraintSystem::<Fr>::new_ref();
+                let raw: Vec<Vec<i16>> = (0..n)
+                    .map(|i| vec_of(i as u64 * 31 + dim as u64, dim, extreme))
+                    .collect();
+                let vs: Vec<VecVar> = raw.iter().map(|v| alloc_vector(&cs, v).unwrap()).collect();
+                let before = cs.num_constraints();
+                let g = gram_matrix(&cs, &vs).unwrap();
+                let products = n * ((n / 2 + 1).div_ceil(pairs_per_product(dim)));
+                // One product per coordinate per group, plus each entry's split.
+                assert!(cs.num_constraints() - before <= products * dim + n * n * (gram_entry_bits(dim) + 2));
+                for i in 0..n {
+                    for k in 0..n {
+                        assert_eq!(g[i][k].val, fr_i128(i128::from(rule::dot(&raw[i], &raw[k]))), "n={n} dim={dim} ({i},{k})");
+                    }
+                }
+                assert!(cs.is_satisfied().unwrap(), "n={n} dim={dim}");
+            }
+        }
+    }
+
+    #[test]
+    fn more_partners_than_fit_below_the_modulus_are_refused() {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        let v = alloc_vector(&cs, &[1, 2, 3]).unwrap();
+        let p = pairs_per_product(3);
+        assert_eq!((gram_entry_bits(3), p), (34, 7));
+        assert_eq!(pairs_per_product(8192), 5);
+        assert_eq!(pairs_per_product(1 << 19), 4);
+        let too_many = vec![&v; p + 1];
+        assert!(matches!(
+            packed_dots(&cs, &v, &too_many),
+            Err(SynthesisError::Unsatisfiable)
+        ));
+        assert!(packed_dots(&cs, &v, &too_many[..p]).is_ok());
+        assert!(cs.is_satisfied().unwrap());
+    }
+
+    #[test]
+    fn a_gram_entry_shifted_into_its_neighbour_is_unprovable() {
+        // Moving 2^s from one entry's slot into the next keeps the packed total the same;
+        // only the entries' range checks tell the two splits apart.
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        let a = alloc_vector(&cs, &vec_of(1, 5, false)).unwrap();
+        let b = alloc_vector(&cs, &vec_of(2, 5, false)).unwrap();
+        let out = packed_dots(&cs, &a, &[&a, &b]).unwrap();
+        assert!(cs.is_satisfied().unwrap());
+        let s = gram_entry_bits(5);
+        let var_of = |n: &Num| match n.lc.0.iter().find(|(c, _)| *c == Fr::ONE) {
+            Some((_, Variable::Witness(i))) => *i,
+            _ => panic!("entry variable"),
+        };
+        let (g0, g1) = (var_of(&out[0]), var_of(&out[1]));
+        {
+            let mut sys = cs.borrow_mut().unwrap();
+            let w = &mut sys.witness_assignment;
+            // g0 + 2^s (its low s bits are unchanged, so its bits stay as they are), g1 − 1
+            // with g1's bits recomputed: the split still adds up to the total.
+            w[g0] += pow2(s);
+            w[g1] -= Fr::ONE;
+            let bits = crate::gadgets::num::bits_of(&w[g1], s);
+            for (t, b) in bits.into_iter().enumerate() {
+                w[g1 + 1 + t] = Fr::from(b);
+            }
+        }
+        assert!(!cs.is_satisfied().unwrap());
     }
 
     #[test]
