@@ -1,15 +1,18 @@
 //! `merit bench prove`: setup, prove and verify one shape and report time and memory.
 //!
-//! `prove_s` is what [`crate::prove`] costs: [`crate::prepare`] (one synthesis with
-//! matrices, LC inlining, the witness check; `prepare_s`) plus [`crate::prove_prepared`]
-//! (witness map with its FFTs, then the MSMs; `groth16_s`). `fft_s` times the witness map
-//! once more on its own, so `groth16_s − fft_s` is the MSM part; `synth_s` is a synthesis
-//! without matrices. `raw` runs the same on a synthetic circuit of `K` squaring constraints
-//! with dense (full-size) witness values: the bare ark-groth16 prover.
+//! For the round circuit `prove_s` is what [`crate::prove`] costs: [`crate::record`] (one
+//! synthesis that evaluates and checks every constraint, no matrices; `prepare_s`) plus
+//! [`crate::groth16::prove`] (`groth16_s`: the witness map with its FFTs, `fft_s`, then the
+//! five MSMs, each timed). `synth_s` is a bare synthesis. `raw` runs arkworks' own prover
+//! ([`crate::prepare`] with matrices, then ark-groth16) on a synthetic circuit of `K`
+//! squaring constraints with dense (full-size) witness values: the bare ark-groth16
+//! prover, for the ratio.
 
+use crate::groth16::Steps;
 use crate::round::RoundCircuit;
 use crate::{ProverError, SetupMode};
-use ark_bn254::Fr;
+use ark_bn254::{Bn254, Fr};
+use ark_groth16::{Proof, ProvingKey};
 use ark_ff::UniformRand;
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
 use ark_poly::GeneralEvaluationDomain;
@@ -44,15 +47,23 @@ pub struct BenchReport {
     /// the peak could not be reset after setup.
     pub prove_peak_rss_mib: f64,
     pub witnesses: usize,
+    /// Each MSM of the proof (round circuit only; `None` for `raw`).
+    pub msms: Option<crate::groth16::Steps>,
 }
 
 impl BenchReport {
     pub fn to_json(&self) -> String {
+        let msms = self.msms.map_or("null".to_string(), |m| {
+            format!(
+                "{{\"h\":{:.3},\"l\":{:.3},\"a\":{:.3},\"b_g1\":{:.3},\"b_g2\":{:.3}}}",
+                m.msm_h_s, m.msm_l_s, m.msm_a_s, m.msm_b_g1_s, m.msm_b_g2_s
+            )
+        });
         format!(
-            "{{\"constraints\":{},\"setup_s\":{:.3},\"prove_s\":{:.3},\"verify_ms\":{:.3},\"proof_bytes\":{},\"peak_rss_mib\":{:.1},\"witnesses\":{},\"synth_s\":{:.3},\"prepare_s\":{:.3},\"groth16_s\":{:.3},\"fft_s\":{:.3},\"setup_cpu_s\":{:.2},\"prove_cpu_s\":{:.2},\"prove_peak_rss_mib\":{}}}",
+            "{{\"constraints\":{},\"setup_s\":{:.3},\"prove_s\":{:.3},\"verify_ms\":{:.3},\"proof_bytes\":{},\"peak_rss_mib\":{:.1},\"witnesses\":{},\"synth_s\":{:.3},\"prepare_s\":{:.3},\"groth16_s\":{:.3},\"fft_s\":{:.3},\"msm_s\":{},\"setup_cpu_s\":{:.2},\"prove_cpu_s\":{:.2},\"prove_peak_rss_mib\":{}}}",
             self.constraints, self.setup_s, self.prove_s, self.verify_ms, self.proof_bytes,
             self.peak_rss_mib, self.witnesses, self.synth_s, self.prepare_s, self.groth16_s, self.fft_s,
-            self.setup_cpu_s, self.prove_cpu_s,
+            msms, self.setup_cpu_s, self.prove_cpu_s,
             if self.prove_peak_rss_mib.is_nan() {
                 "null".to_string()
             } else {
@@ -62,8 +73,14 @@ impl BenchReport {
     }
 
     pub fn to_text(&self) -> String {
+        let msms = self.msms.map_or(String::new(), |m| {
+            format!(
+                "\n  MSMs: h {:.2} s, l {:.2} s, a {:.2} s, b (G1) {:.2} s, b (G2) {:.2} s",
+                m.msm_h_s, m.msm_l_s, m.msm_a_s, m.msm_b_g1_s, m.msm_b_g2_s
+            )
+        });
         format!(
-            "constraints   {}\nwitnesses     {}\nsetup         {:.2} s\nprove         {:.2} s\n  synthesis, inlining, check  {:.2} s\n  witness map + MSMs          {:.2} s (witness map alone {:.2} s)\n  (synthesis without matrices {:.2} s)\n  (CPU: setup {:.1} s, prove {:.1} s)\nverify        {:.2} ms\nproof         {} bytes\npeak RSS      {:.0} MiB (while proving {:.0} MiB)",
+            "constraints   {}\nwitnesses     {}\nsetup         {:.2} s\nprove         {:.2} s\n  synthesis + evaluation/matrices + check  {:.2} s\n  witness map + MSMs          {:.2} s (witness map {:.2} s){msms}\n  (bare synthesis {:.2} s)\n  (CPU: setup {:.1} s, prove {:.1} s)\nverify        {:.2} ms\nproof         {} bytes\npeak RSS      {:.0} MiB (while proving {:.0} MiB)",
             self.constraints, self.witnesses, self.setup_s, self.prove_s, self.prepare_s,
             self.groth16_s, self.fft_s, self.synth_s, self.setup_cpu_s, self.prove_cpu_s, self.verify_ms, self.proof_bytes, self.peak_rss_mib, self.prove_peak_rss_mib
         )
@@ -120,10 +137,15 @@ pub fn count<C: ConstraintSynthesizer<Fr>>(c: C) -> Result<(usize, usize, f64), 
     ))
 }
 
+/// How a benchmark proves: `(proof, prepare_s, groth16_s, fft_s, msms)`.
+type Proving<'a> =
+    dyn FnOnce(&ProvingKey<Bn254>) -> Result<(Proof<Bn254>, f64, f64, f64, Option<Steps>), ProverError> + 'a;
+
 fn run<C: ConstraintSynthesizer<Fr> + Clone>(
     blank: C,
     circuit: C,
     public: Fr,
+    proving: Box<Proving<'_>>,
 ) -> Result<BenchReport, ProverError> {
     let (constraints, witnesses, synth_s) = count(circuit.clone())?;
     let t = Instant::now();
@@ -131,17 +153,11 @@ fn run<C: ConstraintSynthesizer<Fr> + Clone>(
     let (pk, vk) = crate::setup(blank, SetupMode::InsecureDeterministicForTests(1))?;
     let setup_s = t.elapsed().as_secs_f64();
     let setup_cpu_s = cpu_seconds() - c0;
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+    drop(circuit);
     let setup_peak_rss_mib = peak_rss_mib();
     let reset = reset_peak_rss();
-    // What `crate::prove` does, timed in its two phases.
-    let t = Instant::now();
     let c0 = cpu_seconds();
-    let prepared = crate::prepare(circuit)?;
-    let prepare_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let proof = crate::prove_prepared(&pk, &prepared, &mut rng)?;
-    let groth16_s = t.elapsed().as_secs_f64();
+    let (proof, prepare_s, groth16_s, fft_s, msms) = proving(&pk)?;
     let prove_s = prepare_s + groth16_s;
     let prove_cpu_s = cpu_seconds() - c0;
     let t = Instant::now();
@@ -158,16 +174,8 @@ fn run<C: ConstraintSynthesizer<Fr> + Clone>(
     } else {
         (prove_peak, f64::NAN)
     };
-    // The witness map (7 FFTs of the domain size) once more on its own, to split groth16_s.
-    let t = Instant::now();
-    LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
-        &prepared.matrices,
-        prepared.num_instance,
-        prepared.num_constraints,
-        &prepared.assignment,
-    )?;
-    let fft_s = t.elapsed().as_secs_f64();
     Ok(BenchReport {
+        msms,
         constraints,
         setup_s,
         prove_s,
@@ -194,7 +202,24 @@ pub fn round(slots: usize, params: usize, seed: u64) -> Result<BenchReport, Prov
     let circuit = RoundCircuit::new(w).map_err(|e| ProverError::Round(e.to_string()))?;
     let blank = RoundCircuit::blank(p).map_err(|e| ProverError::Round(e.to_string()))?;
     let public = circuit.public_input;
-    run(blank, circuit, public)
+    let c = circuit.clone();
+    run(
+        blank,
+        circuit,
+        public,
+        Box::new(move |pk| {
+            let t = Instant::now();
+            let rec = crate::record(&c)?;
+            drop(c);
+            let prepare_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+            let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+            let (proof, steps) = crate::groth16::prove(pk, rec, r, s)?;
+            let groth16_s = t.elapsed().as_secs_f64();
+            Ok((proof, prepare_s, groth16_s, steps.witness_map_s, Some(steps)))
+        }),
+    )
 }
 
 /// `K` constraints `x_{i+1} = x_i²` from a random start, public `x_K`.
@@ -242,7 +267,31 @@ pub fn raw(k: usize) -> Result<BenchReport, ProverError> {
         start: Fr::rand(&mut rng),
     };
     let public = c.output();
-    run(c.clone(), c, public)
+    let circuit = c.clone();
+    run(
+        c.clone(),
+        c,
+        public,
+        Box::new(move |pk| {
+            // arkworks' own prover, timed in its two phases; the witness map once more on
+            // its own to split the second.
+            let t = Instant::now();
+            let prepared = crate::prepare(circuit)?;
+            let prepare_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+            let proof = crate::prove_prepared(pk, &prepared, &mut rng)?;
+            let groth16_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
+                &prepared.matrices,
+                prepared.num_instance,
+                prepared.num_constraints,
+                &prepared.assignment,
+            )?;
+            Ok((proof, prepare_s, groth16_s, t.elapsed().as_secs_f64(), None))
+        }),
+    )
 }
 
 #[cfg(test)]

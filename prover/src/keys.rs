@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(vk, vk2);
         let proof = prove(
             &pk2,
-            Square {
+            &Square {
                 x: Some(Fr::from(3u64)),
                 y: Some(Fr::from(9u64)),
             },

@@ -5,7 +5,9 @@
 //! versioned header. The round circuit (outlier filter, aggregation, scores) builds on it.
 
 pub mod bench;
+pub mod cs;
 pub mod gadgets;
+pub mod groth16;
 pub mod keys;
 pub mod round;
 pub mod sample;
@@ -60,7 +62,8 @@ pub fn setup<C: ConstraintSynthesizer<Fr>>(
     Ok(keys)
 }
 
-/// A synthesised, checked circuit: its matrices and full assignment, ready to prove.
+/// A synthesised, checked circuit: its matrices and full assignment, ready for arkworks'
+/// own prover (the `raw` benchmark's baseline and the differential test of `groth16`).
 pub struct Prepared {
     pub matrices: ConstraintMatrices<Fr>,
     /// `[1, public inputs…, witnesses…]`.
@@ -126,16 +129,43 @@ pub fn prove_prepared<R: rand::RngCore + rand::CryptoRng>(
     )?)
 }
 
+/// A circuit written with Merit's gadgets: it synthesises into any [`cs::Cs`], plain (setup,
+/// tests) or recording (proving).
+pub trait Circuit {
+    fn synthesize(&self, cs: &cs::Cs) -> Result<(), SynthesisError>;
+}
+
+/// Synthesises `circuit` once into a recording system: the assignment and each
+/// constraint's evaluations, no matrices. A false statement is refused by name (the first
+/// failing constraint).
+pub fn record<C: Circuit>(circuit: &C) -> Result<groth16::Recorded, ProverError> {
+    let cs = cs::Cs::recording();
+    circuit.synthesize(&cs)?;
+    let (evals, instance, witness) = cs.take_recording().ok_or(SynthesisError::MissingCS)?;
+    if let Some(k) = evals.first_unsatisfied {
+        return Err(ProverError::Unsatisfied(format!(
+            "constraint {k} of {}",
+            evals.a.len()
+        )));
+    }
+    Ok(groth16::Recorded {
+        evals,
+        instance,
+        witness,
+    })
+}
+
 /// Proves `circuit` (with its witness) under `pk`; proofs are randomised (zero knowledge).
 ///
-/// The circuit is synthesised once and the witness checked first: a false statement is
-/// refused by name (the failing constraint) instead of yielding a proof that cannot verify.
-pub fn prove<C: ConstraintSynthesizer<Fr>>(
-    pk: &ProvingKey<Bn254>,
-    circuit: C,
-) -> Result<Proof<Bn254>, ProverError> {
-    let prepared = prepare(circuit)?;
-    prove_prepared(pk, &prepared, &mut rand::rngs::OsRng)
+/// The circuit is synthesised once and the witness checked on the way: a false statement
+/// is refused by name (the failing constraint) instead of yielding a proof that cannot
+/// verify.
+pub fn prove<C: Circuit>(pk: &ProvingKey<Bn254>, circuit: &C) -> Result<Proof<Bn254>, ProverError> {
+    use ark_std::UniformRand;
+    let rec = record(circuit)?;
+    let mut rng = rand::rngs::OsRng;
+    let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+    Ok(groth16::prove(pk, rec, r, s)?.0)
 }
 
 /// Synthesises `circuit` and reports the first unsatisfied constraint, if any.
@@ -171,11 +201,17 @@ pub(crate) mod test_circuit {
         pub y: Option<Fr>,
     }
 
-    impl ConstraintSynthesizer<Fr> for Square {
-        fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+    impl Circuit for Square {
+        fn synthesize(&self, cs: &crate::cs::Cs) -> Result<(), SynthesisError> {
             let x = cs.new_witness_variable(|| self.x.ok_or(SynthesisError::AssignmentMissing))?;
             let y = cs.new_input_variable(|| self.y.ok_or(SynthesisError::AssignmentMissing))?;
             cs.enforce_constraint(lc!() + x, lc!() + x, lc!() + y)
+        }
+    }
+
+    impl ConstraintSynthesizer<Fr> for Square {
+        fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+            self.synthesize(&crate::cs::Cs::wrap(cs))
         }
     }
 }
@@ -194,7 +230,7 @@ mod tests {
         .unwrap();
         let proof = prove(
             &pk,
-            Square {
+            &Square {
                 x: Some(Fr::from(7u64)),
                 y: Some(Fr::from(49u64)),
             },
@@ -214,7 +250,7 @@ mod tests {
         // 7·7 ≠ 50.
         let e = prove(
             &pk,
-            Square {
+            &Square {
                 x: Some(Fr::from(7u64)),
                 y: Some(Fr::from(50u64)),
             },

@@ -31,6 +31,7 @@
 //! products at N = 8), `N` mask products and `2⌈log₂N⌉ + 2` for the division; the rule's selection adds
 //! a few hundred constraints per pair of slots, independent of `D`.
 
+use crate::cs::Cs;
 use crate::gadgets::commit::{commit_model_var, commit_update_var};
 use crate::gadgets::cosine::cosine_score;
 use crate::gadgets::divide::floor_div;
@@ -248,7 +249,7 @@ impl Widths {
 /// `c = sign(g)·s` with `s` the per-mille cosine of `|g|` against `norm_a·norm_b`
 /// (`merit_protocol::rule::signed_cosine`); `claim` is the prover's `c`.
 fn signed_cosine(
-    cs: &ConstraintSystemRef<Fr>,
+    cs: &Cs,
     g: &Num,
     norm_a: &Num,
     norm_b: &Num,
@@ -281,13 +282,19 @@ fn sum_of(xs: &[Num]) -> Num {
     xs.iter().fold(constant(0), |s, x| s.add(x))
 }
 
-impl ConstraintSynthesizer<Fr> for RoundCircuit {
-    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        synthesize(&cs, &self.witness, self.public_input)
+impl crate::Circuit for RoundCircuit {
+    fn synthesize(&self, cs: &Cs) -> Result<(), SynthesisError> {
+        synthesize(cs, &self.witness, self.public_input)
     }
 }
 
-fn synthesize(cs: &ConstraintSystemRef<Fr>, w: &RoundWitness, public: Fr) -> GResult<()> {
+impl ConstraintSynthesizer<Fr> for RoundCircuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        synthesize(&Cs::wrap(cs), &self.witness, self.public_input)
+    }
+}
+
+fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
     let p = w.params;
     let (n, dim, f) = (p.slots, p.dim, p.byzantine);
     let wd = Widths::new(&p);
@@ -516,7 +523,7 @@ pub fn prove_round(
     let claims = witness.claims(&Committer::new());
     let circuit = RoundCircuit::new(witness).map_err(|e| ProverError::Round(e.to_string()))?;
     let public = circuit.public_input;
-    let proof = crate::prove(pk, circuit)?;
+    let proof = crate::prove(pk, &circuit)?;
     Ok((proof, claims, public))
 }
 

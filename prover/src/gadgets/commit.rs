@@ -5,7 +5,7 @@
 use super::num::{Num, Result};
 use super::poseidon::Plan;
 use ark_bn254::Fr;
-use ark_relations::r1cs::ConstraintSystemRef;
+use crate::cs::Cs;
 use merit_protocol::commit::{TAG_MODEL, TAG_UPDATE};
 use merit_protocol::poseidon::domain_tag;
 
@@ -13,7 +13,7 @@ use merit_protocol::poseidon::domain_tag;
 /// (`merit_protocol::commit::account_elements`), `len` is `v.len()` and `packed` is `pack(v)`;
 /// `plan` is the wide sponge's.
 pub fn commit_update_var(
-    cs: &ConstraintSystemRef<Fr>,
+    cs: &Cs,
     plan: &Plan,
     account: &[Num; 2],
     len: &Num,
@@ -29,7 +29,7 @@ pub fn commit_update_var(
 
 /// `commit_model(v)`, with `len = v.len()` and `packed = pack(v)`.
 pub fn commit_model_var(
-    cs: &ConstraintSystemRef<Fr>,
+    cs: &Cs,
     plan: &Plan,
     len: &Num,
     packed: &[Num],
@@ -46,7 +46,7 @@ mod tests {
     use super::*;
     use crate::gadgets::num::{enforce_eq, witness};
     use ark_relations::lc;
-    use ark_relations::r1cs::ConstraintSystem;
+
     use merit_protocol::commit::account_elements;
     use merit_protocol::poseidon::{self, from_bytes};
     use merit_protocol::vectors::{parse_hex32, Vectors, VECTORS_JSON};
@@ -58,7 +58,7 @@ mod tests {
     /// Builds both commitments of `case` in-circuit from witnesses and pins them to the
     /// expected values; returns whether the system is satisfied.
     fn satisfied(case: &merit_protocol::vectors::Case, update: Fr, model: Fr) -> bool {
-        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cs = Cs::new_ref();
         let plan = Plan::new(&poseidon::wide::config());
         let packed: Vec<Num> = case
             .packed

@@ -5,7 +5,7 @@ use super::num::{boolean, enforce_zero_product, is_le, mul, witness, Num, Result
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use ark_relations::lc;
-use ark_relations::r1cs::ConstraintSystemRef;
+use crate::cs::Cs;
 
 /// Bits of a score (scores are at most 1000 < 2^10).
 pub const SCORE_BITS: usize = 10;
@@ -16,7 +16,7 @@ pub const SCORE_BITS: usize = 10;
 /// prover's claim (10 bits). Needs `2^20·norm·sum_norm < 2^m` and `dot² ≤ norm·sum_norm`
 /// (true for real vectors).
 pub fn cosine_score(
-    cs: &ConstraintSystemRef<Fr>,
+    cs: &Cs,
     pos: &Num,
     dot: &Num,
     norm: &Num,
@@ -54,12 +54,12 @@ pub fn cosine_score(
 mod tests {
     use super::*;
     use crate::gadgets::num::fr_i128;
-    use ark_relations::r1cs::ConstraintSystem;
+
     use merit_protocol::rule;
     use proptest::prelude::*;
 
     fn holds(dot: i64, nu: u64, ns: u64, pos: bool, score: u32) -> bool {
-        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cs = Cs::new_ref();
         let p = boolean(&cs, pos).unwrap();
         let d = witness(&cs, fr_i128(dot.into())).unwrap();
         let a = witness(&cs, Fr::from(nu)).unwrap();

@@ -4,7 +4,7 @@ use super::num::{bits_of, boolean, Num, Result};
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use ark_relations::lc;
-use ark_relations::r1cs::ConstraintSystemRef;
+use crate::cs::Cs;
 
 /// Proves `q = ⌊sum / divisor⌋` (toward −∞): `sum = divisor·q + r` with `0 ≤ r < divisor`.
 ///
@@ -12,7 +12,7 @@ use ark_relations::r1cs::ConstraintSystemRef;
 /// `|divisor·q + r|` stays far below the modulus (then the equation holds over the
 /// integers and `q`, `r` are unique). `2·bits + 2` constraints.
 pub fn floor_div(
-    cs: &ConstraintSystemRef<Fr>,
+    cs: &Cs,
     sum: &Num,
     divisor: &Num,
     q: &Num,
@@ -36,12 +36,12 @@ pub fn floor_div(
 mod tests {
     use super::*;
     use crate::gadgets::num::{fr_i128, witness};
-    use ark_relations::r1cs::ConstraintSystem;
+
     use merit_protocol::rule;
     use proptest::prelude::*;
 
     fn holds(sum: i64, d: i64, q: i64) -> bool {
-        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cs = Cs::new_ref();
         let s = witness(&cs, fr_i128(sum.into())).unwrap();
         let dv = witness(&cs, fr_i128(d.into())).unwrap();
         let qv = witness(&cs, fr_i128(q.into())).unwrap();

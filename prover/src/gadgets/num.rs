@@ -10,7 +10,8 @@
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField};
 use ark_relations::lc;
-use ark_relations::r1cs::{ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
+use crate::cs::Cs;
+use ark_relations::r1cs::{LinearCombination, SynthesisError, Variable};
 
 pub type Lc = LinearCombination<Fr>;
 pub type Result<T> = core::result::Result<T, SynthesisError>;
@@ -85,29 +86,29 @@ pub fn log2_ceil(x: u64) -> usize {
     }
 }
 
-pub fn witness(cs: &ConstraintSystemRef<Fr>, val: Fr) -> Result<Num> {
+pub fn witness(cs: &Cs, val: Fr) -> Result<Num> {
     let v = cs.new_witness_variable(|| Ok(val))?;
     Ok(Num::var(v, val))
 }
 
-pub fn enforce_eq(cs: &ConstraintSystemRef<Fr>, a: &Lc, b: &Lc) -> Result<()> {
+pub fn enforce_eq(cs: &Cs, a: &Lc, b: &Lc) -> Result<()> {
     cs.enforce_constraint(a - b, lc!() + Variable::One, lc!())
 }
 
 /// `a · b` as a new variable (one constraint).
-pub fn mul(cs: &ConstraintSystemRef<Fr>, a: &Num, b: &Num) -> Result<Num> {
+pub fn mul(cs: &Cs, a: &Num, b: &Num) -> Result<Num> {
     let c = witness(cs, a.val * b.val)?;
     cs.enforce_constraint(a.lc.clone(), b.lc.clone(), c.lc.clone())?;
     Ok(c)
 }
 
 /// Enforces `a · b = 0` (one constraint).
-pub fn enforce_zero_product(cs: &ConstraintSystemRef<Fr>, a: &Num, b: &Num) -> Result<()> {
+pub fn enforce_zero_product(cs: &Cs, a: &Num, b: &Num) -> Result<()> {
     cs.enforce_constraint(a.lc.clone(), b.lc.clone(), lc!())
 }
 
 /// A boolean witness (one constraint).
-pub fn boolean(cs: &ConstraintSystemRef<Fr>, b: bool) -> Result<Num> {
+pub fn boolean(cs: &Cs, b: bool) -> Result<Num> {
     let v = cs.new_witness_variable(|| Ok(Fr::from(b)))?;
     cs.enforce_constraint(lc!() + v, lc!() + v - Variable::One, lc!())?;
     Ok(Num::var(v, Fr::from(b)))
@@ -120,7 +121,7 @@ pub fn bits_of(val: &Fr, n: usize) -> Vec<bool> {
 }
 
 /// Decomposes `x` into `n` bits, little-endian (`n + 1` constraints): proves `0 ≤ x < 2^n`.
-pub fn to_bits(cs: &ConstraintSystemRef<Fr>, x: &Num, n: usize) -> Result<Vec<Num>> {
+pub fn to_bits(cs: &Cs, x: &Num, n: usize) -> Result<Vec<Num>> {
     let bits = bits_of(&x.val, n)
         .into_iter()
         .map(|b| boolean(cs, b))
@@ -136,19 +137,19 @@ pub fn to_bits(cs: &ConstraintSystemRef<Fr>, x: &Num, n: usize) -> Result<Vec<Nu
 }
 
 /// Proves `0 ≤ x < 2^n` (`n + 1` constraints).
-pub fn range_check(cs: &ConstraintSystemRef<Fr>, x: &Num, n: usize) -> Result<()> {
+pub fn range_check(cs: &Cs, x: &Num, n: usize) -> Result<()> {
     to_bits(cs, x, n).map(|_| ())
 }
 
 /// The bit `[a ≤ b]`, for integers with `|b − a| < 2^m` (`m + 2` constraints).
-pub fn is_le(cs: &ConstraintSystemRef<Fr>, a: &Num, b: &Num, m: usize) -> Result<Num> {
+pub fn is_le(cs: &Cs, a: &Num, b: &Num, m: usize) -> Result<Num> {
     let t = b.sub(a).add_const(pow2(m));
     let mut bits = to_bits(cs, &t, m + 1)?;
     Ok(bits.pop().expect("m + 1 ≥ 1 bits"))
 }
 
 /// The bit `[x = 0]` (two constraints).
-pub fn is_zero(cs: &ConstraintSystemRef<Fr>, x: &Num) -> Result<Num> {
+pub fn is_zero(cs: &Cs, x: &Num) -> Result<Num> {
     let z = witness(cs, Fr::from(x.val == Fr::ZERO))?;
     let inv = witness(cs, x.val.inverse().unwrap_or(Fr::ZERO))?;
     // x·inv = 1 − z and x·z = 0: z = 1 forces x = 0; x = 0 forces z = 1.
@@ -160,11 +161,11 @@ pub fn is_zero(cs: &ConstraintSystemRef<Fr>, x: &Num) -> Result<Num> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ark_relations::r1cs::ConstraintSystem;
+
     use proptest::prelude::*;
 
     fn le_holds(a: i128, b: i128, m: usize) -> Option<bool> {
-        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cs = Cs::new_ref();
         let x = witness(&cs, fr_i128(a)).unwrap();
         let y = witness(&cs, fr_i128(b)).unwrap();
         let c = is_le(&cs, &x, &y, m).unwrap();
@@ -184,13 +185,13 @@ mod tests {
     #[test]
     fn is_zero_and_range() {
         for v in [0i128, 1, -1, 12345] {
-            let cs = ConstraintSystem::<Fr>::new_ref();
+            let cs = Cs::new_ref();
             let x = witness(&cs, fr_i128(v)).unwrap();
             let z = is_zero(&cs, &x).unwrap();
             assert!(cs.is_satisfied().unwrap());
             assert_eq!(z.val == Fr::ONE, v == 0);
         }
-        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cs = Cs::new_ref();
         let x = witness(&cs, fr_i128(-1)).unwrap();
         range_check(&cs, &x, 8).unwrap();
         assert!(!cs.is_satisfied().unwrap());

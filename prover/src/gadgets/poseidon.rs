@@ -16,7 +16,8 @@ use ark_crypto_primitives::sponge::poseidon::PoseidonConfig;
 use ark_ff::{AdditiveGroup, Field};
 
 use ark_relations::lc;
-use ark_relations::r1cs::{ConstraintSystemRef, Variable};
+use crate::cs::Cs;
+use ark_relations::r1cs::{Variable};
 
 /// `Σ coeff · y[index] + constant`, over the S-box outputs `y` of one permutation.
 #[derive(Clone, Debug)]
@@ -106,7 +107,7 @@ impl Plan {
     }
 
     /// The permutation of `state` (`width` elements).
-    pub fn permute(&self, cs: &ConstraintSystemRef<Fr>, state: &[Num]) -> Result<Vec<Num>> {
+    pub fn permute(&self, cs: &Cs, state: &[Num]) -> Result<Vec<Num>> {
         assert_eq!(state.len(), self.width);
         let mut y: Vec<(Variable, Fr)> =
             Vec::with_capacity(self.width + self.sboxes.len());
@@ -132,7 +133,7 @@ impl Plan {
     /// The sponge of SPEC.md §3.4 over `msg`: absorb `rate` elements at a time into
     /// positions `1..=rate` (no padding), permute between blocks and once to squeeze, and
     /// output position 1.
-    pub fn hash(&self, cs: &ConstraintSystemRef<Fr>, msg: &[Num]) -> Result<Num> {
+    pub fn hash(&self, cs: &Cs, msg: &[Num]) -> Result<Num> {
         let mut state = vec![Num::constant(Fr::ZERO); self.width];
         let blocks: Vec<&[Num]> = msg.chunks(self.rate).collect();
         for (b, block) in blocks.iter().enumerate() {
@@ -149,7 +150,7 @@ impl Plan {
 }
 
 /// `x⁵` as a new variable (three constraints).
-fn sbox(cs: &ConstraintSystemRef<Fr>, x: &Num) -> Result<(Variable, Fr)> {
+fn sbox(cs: &Cs, x: &Num) -> Result<(Variable, Fr)> {
     let x2 = mul(cs, x, x)?;
     let x4 = mul(cs, &x2, &x2)?;
     let val = x4.val * x.val;
@@ -162,12 +163,12 @@ fn sbox(cs: &ConstraintSystemRef<Fr>, x: &Num) -> Result<(Variable, Fr)> {
 mod tests {
     use super::*;
     use crate::gadgets::num::witness;
-    use ark_relations::r1cs::ConstraintSystem;
+
     use merit_protocol::poseidon::{self, wide};
 
     fn check(config: &PoseidonConfig<Fr>, len: usize) {
         let plan = Plan::new(config);
-        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cs = Cs::new_ref();
         let msg: Vec<Fr> = (0..len as u64).map(|i| Fr::from(i * i + 7) - Fr::from(3u64)).collect();
         let vars: Vec<Num> = msg.iter().map(|m| witness(&cs, *m).unwrap()).collect();
         let h = plan.hash(&cs, &vars).unwrap();
@@ -205,7 +206,7 @@ mod tests {
         let v: PoseidonConstants = serde_json::from_str(POSEIDON_WIDE_JSON).unwrap();
         let plan = Plan::new(&wide::config());
         for ex in &v.examples {
-            let cs = ConstraintSystem::<Fr>::new_ref();
+            let cs = Cs::new_ref();
             let fr = |h: &String| poseidon::from_bytes(&parse_hex32(h).unwrap()).unwrap();
             let msg: Vec<Num> = ex.inputs.iter().map(|h| witness(&cs, fr(h)).unwrap()).collect();
             assert_eq!(plan.hash(&cs, &msg).unwrap().val, fr(&ex.hash));

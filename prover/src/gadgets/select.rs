@@ -6,7 +6,7 @@ use super::num::{boolean, enforce_eq, enforce_zero_product, is_le, mul, witness,
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use ark_relations::lc;
-use ark_relations::r1cs::ConstraintSystemRef;
+use crate::cs::Cs;
 
 /// The sum of the `count` smallest `values[k]` over the `member`s (bits), proven with the
 /// prover's hint: which members are `chosen` and the `threshold` (the `count`-th smallest).
@@ -15,7 +15,7 @@ use ark_relations::r1cs::ConstraintSystemRef;
 /// every unchosen member `≥ threshold`. Whatever ties the hint picks, the sum is the same.
 /// Values (and the threshold) must be non-negative and below `2^m`.
 pub fn k_smallest_sum(
-    cs: &ConstraintSystemRef<Fr>,
+    cs: &Cs,
     values: &[Num],
     member: &[Num],
     count: &Num,
@@ -46,7 +46,7 @@ pub fn k_smallest_sum(
 /// pair); `rank_i` counts the members preceding `i`, and `i` is kept when it is a member
 /// with `rank_i < keep`. Scores must be non-negative and below `2^m`; `|keep| < 2^c − N`.
 pub fn keep_lowest(
-    cs: &ConstraintSystemRef<Fr>,
+    cs: &Cs,
     scores: &[Num],
     member: &[Num],
     keep: &Num,
@@ -82,16 +82,16 @@ pub fn keep_lowest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ark_relations::r1cs::ConstraintSystem;
+
     use merit_protocol::rule;
     use proptest::prelude::*;
 
-    fn nums(cs: &ConstraintSystemRef<Fr>, v: &[u64]) -> Vec<Num> {
+    fn nums(cs: &Cs, v: &[u64]) -> Vec<Num> {
         v.iter()
             .map(|&x| witness(cs, Fr::from(x)).unwrap())
             .collect()
     }
-    fn bits(cs: &ConstraintSystemRef<Fr>, v: &[bool]) -> Vec<Num> {
+    fn bits(cs: &Cs, v: &[bool]) -> Vec<Num> {
         v.iter().map(|&x| boolean(cs, x).unwrap()).collect()
     }
 
@@ -110,7 +110,7 @@ mod tests {
             let (want, chosen_sub, tau) = rule::k_smallest(&sub, k);
             let mut chosen = vec![false; n];
             for c in chosen_sub { chosen[idx[c]] = true; }
-            let cs = ConstraintSystem::<Fr>::new_ref();
+            let cs = Cs::new_ref();
             let v = nums(&cs, &vals);
             let m = bits(&cs, &mem[..n]);
             let count = witness(&cs, Fr::from(k as u64)).unwrap();
@@ -126,7 +126,7 @@ mod tests {
                     bad[worst] = true;
                     bad[best] = false;
                     for t in [tau, vals[worst]] {
-                        let cs = ConstraintSystem::<Fr>::new_ref();
+                        let cs = Cs::new_ref();
                         let v = nums(&cs, &vals);
                         let m = bits(&cs, &mem[..n]);
                         let count = witness(&cs, Fr::from(k as u64)).unwrap();
@@ -145,7 +145,7 @@ mod tests {
         ) {
             let n = scores.len();
             let want = rule::keep_lowest(&scores, &mem[..n], keep);
-            let cs = ConstraintSystem::<Fr>::new_ref();
+            let cs = Cs::new_ref();
             let s = nums(&cs, &scores);
             let m = bits(&cs, &mem[..n]);
             let k = witness(&cs, Fr::from(keep as u64)).unwrap();

@@ -13,7 +13,8 @@ use super::num::{enforce_eq, log2_ceil, pow2, range_check, witness, Lc, Num, Res
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use ark_relations::lc;
-use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError, Variable};
+use crate::cs::Cs;
+use ark_relations::r1cs::{SynthesisError, Variable};
 use merit_protocol::pack::{pack_chunk, PADDING, VALUES_PER_ELEMENT};
 
 pub const OFFSET: i64 = 1 << 15;
@@ -40,7 +41,7 @@ impl VecVar {
 }
 
 /// Allocates `values` with a 16-bit range check each (16 constraints per value).
-pub fn alloc_vector(cs: &ConstraintSystemRef<Fr>, values: &[i16]) -> Result<VecVar> {
+pub fn alloc_vector(cs: &Cs, values: &[i16]) -> Result<VecVar> {
     let mut vars = Vec::with_capacity(values.len());
     let mut total: u64 = 0;
     let mut sum_lc = lc!();
@@ -61,7 +62,7 @@ pub fn alloc_vector(cs: &ConstraintSystemRef<Fr>, values: &[i16]) -> Result<VecV
 }
 
 /// One offset value `e`, proven to lie in `[0, 2^16)` (16 constraints).
-pub fn range16(cs: &ConstraintSystemRef<Fr>, e: u64) -> Result<Variable> {
+pub fn range16(cs: &Cs, e: u64) -> Result<Variable> {
     let ev = cs.new_witness_variable(|| Ok(Fr::from(e)))?;
     let mut low = lc!();
     let mut k = Fr::ONE;
@@ -100,7 +101,7 @@ pub fn pack_var(v: &VecVar) -> Vec<Num> {
 }
 
 /// The signed inner product `⟨a, b⟩` as one variable (`D + 1` constraints; `D` for a norm).
-pub fn dot(cs: &ConstraintSystemRef<Fr>, a: &VecVar, b: &VecVar) -> Result<Num> {
+pub fn dot(cs: &Cs, a: &VecVar, b: &VecVar) -> Result<Num> {
     assert_eq!(a.len(), b.len(), "dot of vectors of different lengths");
     let mut prods = lc!();
     let mut total: i128 = 0;
@@ -138,7 +139,7 @@ pub fn pairs_per_product(dim: usize) -> usize {
 /// `G_m` is the true offset product. `D` constraints plus `(s + 1)` per entry. More partners
 /// than `pairs_per_product(D)` would wrap around the modulus and are refused
 /// (`SynthesisError::Unsatisfiable`) before anything is allocated.
-pub fn packed_dots(cs: &ConstraintSystemRef<Fr>, a: &VecVar, bs: &[&VecVar]) -> Result<Vec<Num>> {
+pub fn packed_dots(cs: &Cs, a: &VecVar, bs: &[&VecVar]) -> Result<Vec<Num>> {
     let dim = a.len();
     let s = gram_entry_bits(dim);
     if bs.is_empty() || bs.len() > pairs_per_product(dim) || bs.iter().any(|b| b.len() != dim) {
@@ -188,7 +189,7 @@ pub fn packed_dots(cs: &ConstraintSystemRef<Fr>, a: &VecVar, bs: &[&VecVar]) -> 
 /// when N is even (a round-robin tournament: each unordered pair in exactly one row), and
 /// packs them `pairs_per_product(D)` to a product: at N = 8 one product per slot per
 /// parameter instead of 4.5.
-pub fn gram_matrix(cs: &ConstraintSystemRef<Fr>, vs: &[VecVar]) -> Result<Vec<Vec<Num>>> {
+pub fn gram_matrix(cs: &Cs, vs: &[VecVar]) -> Result<Vec<Vec<Num>>> {
     let n = vs.len();
     let Some(first) = vs.first() else {
         return Ok(Vec::new());
@@ -222,7 +223,7 @@ pub fn gram_matrix(cs: &ConstraintSystemRef<Fr>, vs: &[VecVar]) -> Result<Vec<Ve
 /// `Σ_i bit_i · u_i` per coordinate, as linear combinations over fresh products
 /// (`N` constraints per coordinate); `count = Σ bit_i`. Returns the sums' LCs and values.
 pub fn masked_sum(
-    cs: &ConstraintSystemRef<Fr>,
+    cs: &Cs,
     bits: &[Num],
     vectors: &[VecVar],
     count: &Num,
@@ -257,7 +258,7 @@ pub fn masked_sum(
 mod tests {
     use super::*;
     use crate::gadgets::num::{boolean, fr_i128};
-    use ark_relations::r1cs::ConstraintSystem;
+
     use merit_protocol::pack::pack;
     use merit_protocol::rule;
     use proptest::prelude::*;
@@ -271,7 +272,7 @@ mod tests {
             m in proptest::collection::vec(any::<bool>(), 3),
         ) {
             let b: Vec<i16> = a.iter().enumerate().map(|(i, &x)| x.wrapping_mul(31).wrapping_add((seed >> (i % 48)) as i16)).collect();
-            let cs = ConstraintSystem::<Fr>::new_ref();
+            let cs = Cs::new_ref();
             let va = alloc_vector(&cs, &a).unwrap();
             let vb = alloc_vector(&cs, &b).unwrap();
             let packed = pack_var(&va);
@@ -316,7 +317,7 @@ mod tests {
     fn the_packed_gram_matrix_is_the_native_one_for_every_slot_count() {
         for n in 1usize..=9 {
             for (dim, extreme) in [(1, true), (7, false), (33, true)] {
-                let cs = ConstraintSystem::<Fr>::new_ref();
+                let cs = Cs::new_ref();
                 let raw: Vec<Vec<i16>> = (0..n)
                     .map(|i| vec_of(i as u64 * 31 + dim as u64, dim, extreme))
                     .collect();
@@ -338,7 +339,7 @@ mod tests {
 
     #[test]
     fn more_partners_than_fit_below_the_modulus_are_refused() {
-        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cs = Cs::new_ref();
         let v = alloc_vector(&cs, &[1, 2, 3]).unwrap();
         let p = pairs_per_product(3);
         assert_eq!((gram_entry_bits(3), p), (34, 7));
@@ -357,7 +358,7 @@ mod tests {
     fn a_gram_entry_shifted_into_its_neighbour_is_unprovable() {
         // Moving 2^s from one entry's slot into the next keeps the packed total the same;
         // only the entries' range checks tell the two splits apart.
-        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cs = Cs::new_ref();
         let a = alloc_vector(&cs, &vec_of(1, 5, false)).unwrap();
         let b = alloc_vector(&cs, &vec_of(2, 5, false)).unwrap();
         let out = packed_dots(&cs, &a, &[&a, &b]).unwrap();
@@ -391,12 +392,12 @@ mod tests {
             (0x1_0000, false),
             (0x1_8005, false),
         ] {
-            let cs = ConstraintSystem::<Fr>::new_ref();
+            let cs = Cs::new_ref();
             range16(&cs, e).unwrap();
             assert_eq!(cs.is_satisfied().unwrap(), ok, "{e:#x}");
         }
         // A negative offset (a field element near the modulus) is refused too.
-        let cs = ConstraintSystem::<Fr>::new_ref();
+        let cs = Cs::new_ref();
         let v = cs.new_witness_variable(|| Ok(-Fr::ONE)).unwrap();
         let _ = v;
         let x = witness(&cs, -Fr::ONE).unwrap();
