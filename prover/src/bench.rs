@@ -12,9 +12,9 @@ use crate::groth16::Steps;
 use crate::round::RoundCircuit;
 use crate::{ProverError, SetupMode};
 use ark_bn254::{Bn254, Fr};
-use ark_groth16::{Proof, ProvingKey};
 use ark_ff::UniformRand;
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
+use ark_groth16::{Proof, ProvingKey};
 use ark_poly::GeneralEvaluationDomain;
 use ark_relations::lc;
 use ark_relations::r1cs::{
@@ -138,8 +138,8 @@ pub fn count<C: ConstraintSynthesizer<Fr>>(c: C) -> Result<(usize, usize, f64), 
 }
 
 /// How a benchmark proves: `(proof, prepare_s, groth16_s, fft_s, msms)`.
-type Proving<'a> =
-    dyn FnOnce(&ProvingKey<Bn254>) -> Result<(Proof<Bn254>, f64, f64, f64, Option<Steps>), ProverError> + 'a;
+type Proving<'a> = dyn FnOnce(&ProvingKey<Bn254>) -> Result<(Proof<Bn254>, f64, f64, f64, Option<Steps>), ProverError>
+    + 'a;
 
 fn run<C: ConstraintSynthesizer<Fr> + Clone>(
     blank: C,
@@ -217,7 +217,13 @@ pub fn round(slots: usize, params: usize, seed: u64) -> Result<BenchReport, Prov
             let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
             let (proof, steps) = crate::groth16::prove(pk, rec, r, s)?;
             let groth16_s = t.elapsed().as_secs_f64();
-            Ok((proof, prepare_s, groth16_s, steps.witness_map_s, Some(steps)))
+            Ok((
+                proof,
+                prepare_s,
+                groth16_s,
+                steps.witness_map_s,
+                Some(steps),
+            ))
         }),
     )
 }

@@ -37,10 +37,7 @@ pub struct Recorded {
 /// The QAP quotient `h = (A·B − C) / Z` in coefficient form, from the evaluations. The
 /// instance rows (`A` = the instance assignment after the constraints) are the
 /// LibsnarkReduction's, which is what the proving key was generated for.
-pub fn witness_map(
-    mut evals: Evaluations,
-    instance: &[Fr],
-) -> Result<Vec<Fr>, ProverError> {
+pub fn witness_map(mut evals: Evaluations, instance: &[Fr]) -> Result<Vec<Fr>, ProverError> {
     let nc = evals.a.len();
     let domain = GeneralEvaluationDomain::<Fr>::new(nc + instance.len())
         .ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
@@ -111,7 +108,9 @@ pub fn prove(
         .collect();
     drop(witness);
     let aux = &z[instance.len() - 1..];
-    let l_acc = timed(&mut t.msm_l_s, || G1Projective::msm_bigint(&pk.l_query, aux));
+    let l_acc = timed(&mut t.msm_l_s, || {
+        G1Projective::msm_bigint(&pk.l_query, aux)
+    });
     let g_a = timed(&mut t.msm_a_s, || {
         pk.delta_g1 * r
             + pk.a_query[0]

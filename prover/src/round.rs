@@ -35,11 +35,11 @@ use crate::cs::Cs;
 use crate::gadgets::commit::{commit_model_var, commit_update_var};
 use crate::gadgets::cosine::cosine_score;
 use crate::gadgets::divide::floor_div;
-use crate::gadgets::poseidon::Plan;
 use crate::gadgets::num::{
     boolean, enforce_eq, enforce_zero_product, is_le, is_zero, log2_ceil, mul, witness, Num,
     Result as GResult,
 };
+use crate::gadgets::poseidon::Plan;
 use crate::gadgets::select::{k_smallest_sum, keep_lowest};
 use crate::gadgets::vector::{alloc_vector, gram_matrix, masked_sum, pack_var, VecVar};
 use crate::{Keys, ProverError, SetupMode};

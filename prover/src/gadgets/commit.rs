@@ -4,7 +4,6 @@
 
 use super::num::{Num, Result};
 use super::poseidon::Plan;
-use ark_bn254::Fr;
 use crate::cs::Cs;
 use merit_protocol::commit::{TAG_MODEL, TAG_UPDATE};
 use merit_protocol::poseidon::domain_tag;
@@ -28,12 +27,7 @@ pub fn commit_update_var(
 }
 
 /// `commit_model(v)`, with `len = v.len()` and `packed = pack(v)`.
-pub fn commit_model_var(
-    cs: &Cs,
-    plan: &Plan,
-    len: &Num,
-    packed: &[Num],
-) -> Result<Num> {
+pub fn commit_model_var(cs: &Cs, plan: &Plan, len: &Num, packed: &[Num]) -> Result<Num> {
     let mut msg = Vec::with_capacity(packed.len() + 2);
     msg.push(Num::constant(domain_tag(TAG_MODEL)));
     msg.push(len.clone());
@@ -45,6 +39,7 @@ pub fn commit_model_var(
 mod tests {
     use super::*;
     use crate::gadgets::num::{enforce_eq, witness};
+    use ark_bn254::Fr;
     use ark_relations::lc;
 
     use merit_protocol::commit::account_elements;
@@ -66,7 +61,10 @@ mod tests {
             .map(|h| witness(&cs, fr(h)).unwrap())
             .collect();
         let acct = account_elements(&parse_hex32(&case.account).unwrap());
-        let account = [witness(&cs, acct[0]).unwrap(), witness(&cs, acct[1]).unwrap()];
+        let account = [
+            witness(&cs, acct[0]).unwrap(),
+            witness(&cs, acct[1]).unwrap(),
+        ];
         let len = witness(&cs, Fr::from(case.values.len() as u64)).unwrap();
         let u = commit_update_var(&cs, &plan, &account, &len, &packed).unwrap();
         let m = commit_model_var(&cs, &plan, &len, &packed).unwrap();

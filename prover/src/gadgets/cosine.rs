@@ -2,10 +2,10 @@
 //! `merit_protocol::rule::cosine_score`.
 
 use super::num::{boolean, enforce_zero_product, is_le, mul, witness, Num, Result};
+use crate::cs::Cs;
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use ark_relations::lc;
-use crate::cs::Cs;
 
 /// Bits of a score (scores are at most 1000 < 2^10).
 pub const SCORE_BITS: usize = 10;

@@ -1,23 +1,17 @@
 //! Integer division with remainder: twin of `merit_protocol::rule::floor_div`.
 
 use super::num::{bits_of, boolean, Num, Result};
+use crate::cs::Cs;
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use ark_relations::lc;
-use crate::cs::Cs;
 
 /// Proves `q = ⌊sum / divisor⌋` (toward −∞): `sum = divisor·q + r` with `0 ≤ r < divisor`.
 ///
 /// `divisor` must lie in `1..=2^bits` and the caller must already bound `q` so that
 /// `|divisor·q + r|` stays far below the modulus (then the equation holds over the
 /// integers and `q`, `r` are unique). `2·bits + 2` constraints.
-pub fn floor_div(
-    cs: &Cs,
-    sum: &Num,
-    divisor: &Num,
-    q: &Num,
-    bits: usize,
-) -> Result<()> {
+pub fn floor_div(cs: &Cs, sum: &Num, divisor: &Num, q: &Num, bits: usize) -> Result<()> {
     let r_val = sum.val - divisor.val * q.val;
     let mut r = lc!();
     let mut k = Fr::ONE;

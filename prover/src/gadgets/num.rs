@@ -7,10 +7,10 @@
 //! that compare state the integer range their inputs must lie in. A witness outside that
 //! range cannot satisfy the bit decomposition, so it is refused, never misread.
 
+use crate::cs::Cs;
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField};
 use ark_relations::lc;
-use crate::cs::Cs;
 use ark_relations::r1cs::{LinearCombination, SynthesisError, Variable};
 
 pub type Lc = LinearCombination<Fr>;

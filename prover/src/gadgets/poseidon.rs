@@ -15,9 +15,9 @@ use ark_bn254::Fr;
 use ark_crypto_primitives::sponge::poseidon::PoseidonConfig;
 use ark_ff::{AdditiveGroup, Field};
 
-use ark_relations::lc;
 use crate::cs::Cs;
-use ark_relations::r1cs::{Variable};
+use ark_relations::lc;
+use ark_relations::r1cs::Variable;
 
 /// `Σ coeff · y[index] + constant`, over the S-box outputs `y` of one permutation.
 #[derive(Clone, Debug)]
@@ -109,8 +109,7 @@ impl Plan {
     /// The permutation of `state` (`width` elements).
     pub fn permute(&self, cs: &Cs, state: &[Num]) -> Result<Vec<Num>> {
         assert_eq!(state.len(), self.width);
-        let mut y: Vec<(Variable, Fr)> =
-            Vec::with_capacity(self.width + self.sboxes.len());
+        let mut y: Vec<(Variable, Fr)> = Vec::with_capacity(self.width + self.sboxes.len());
         for (s, k) in state.iter().zip(&self.first) {
             y.push(sbox(cs, &s.add_const(*k))?);
         }
@@ -169,10 +168,17 @@ mod tests {
     fn check(config: &PoseidonConfig<Fr>, len: usize) {
         let plan = Plan::new(config);
         let cs = Cs::new_ref();
-        let msg: Vec<Fr> = (0..len as u64).map(|i| Fr::from(i * i + 7) - Fr::from(3u64)).collect();
+        let msg: Vec<Fr> = (0..len as u64)
+            .map(|i| Fr::from(i * i + 7) - Fr::from(3u64))
+            .collect();
         let vars: Vec<Num> = msg.iter().map(|m| witness(&cs, *m).unwrap()).collect();
         let h = plan.hash(&cs, &vars).unwrap();
-        assert_eq!(h.val, poseidon::hash(config, &msg), "t={} len={len}", plan.width);
+        assert_eq!(
+            h.val,
+            poseidon::hash(config, &msg),
+            "t={} len={len}",
+            plan.width
+        );
         // Pin the output: the constraints themselves must compute the hash.
         let out = cs.new_input_variable(|| Ok(h.val)).unwrap();
         crate::gadgets::num::enforce_eq(&cs, &h.lc, &(lc!() + out)).unwrap();
@@ -208,7 +214,11 @@ mod tests {
         for ex in &v.examples {
             let cs = Cs::new_ref();
             let fr = |h: &String| poseidon::from_bytes(&parse_hex32(h).unwrap()).unwrap();
-            let msg: Vec<Num> = ex.inputs.iter().map(|h| witness(&cs, fr(h)).unwrap()).collect();
+            let msg: Vec<Num> = ex
+                .inputs
+                .iter()
+                .map(|h| witness(&cs, fr(h)).unwrap())
+                .collect();
             assert_eq!(plan.hash(&cs, &msg).unwrap().val, fr(&ex.hash));
             assert!(cs.is_satisfied().unwrap());
         }

@@ -3,10 +3,10 @@
 //! `merit_protocol::rule::{k_smallest, keep_lowest}`.
 
 use super::num::{boolean, enforce_eq, enforce_zero_product, is_le, mul, witness, Num, Result};
+use crate::cs::Cs;
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use ark_relations::lc;
-use crate::cs::Cs;
 
 /// The sum of the `count` smallest `values[k]` over the `member`s (bits), proven with the
 /// prover's hint: which members are `chosen` and the `threshold` (the `count`-th smallest).

@@ -10,10 +10,10 @@
 //! signed quantities are recovered linearly (`u·w = e·e' − 2^15(e + e') + 2^30`).
 
 use super::num::{enforce_eq, log2_ceil, pow2, range_check, witness, Lc, Num, Result};
+use crate::cs::Cs;
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
 use ark_relations::lc;
-use crate::cs::Cs;
 use ark_relations::r1cs::{SynthesisError, Variable};
 use merit_protocol::pack::{pack_chunk, PADDING, VALUES_PER_ELEMENT};
 
@@ -222,12 +222,7 @@ pub fn gram_matrix(cs: &Cs, vs: &[VecVar]) -> Result<Vec<Vec<Num>>> {
 
 /// `Σ_i bit_i · u_i` per coordinate, as linear combinations over fresh products
 /// (`N` constraints per coordinate); `count = Σ bit_i`. Returns the sums' LCs and values.
-pub fn masked_sum(
-    cs: &Cs,
-    bits: &[Num],
-    vectors: &[VecVar],
-    count: &Num,
-) -> Result<Vec<Num>> {
+pub fn masked_sum(cs: &Cs, bits: &[Num], vectors: &[VecVar], count: &Num) -> Result<Vec<Num>> {
     let dim = vectors.first().map_or(0, |v| v.len());
     let on: Vec<bool> = bits.iter().map(|b| b.val == Fr::ONE).collect();
     let off = Fr::from(OFFSET as u64);
@@ -326,10 +321,17 @@ mod tests {
                 let g = gram_matrix(&cs, &vs).unwrap();
                 let products = n * ((n / 2 + 1).div_ceil(pairs_per_product(dim)));
                 // One product per coordinate per group, plus each entry's split.
-                assert!(cs.num_constraints() - before <= products * dim + n * n * (gram_entry_bits(dim) + 2));
+                assert!(
+                    cs.num_constraints() - before
+                        <= products * dim + n * n * (gram_entry_bits(dim) + 2)
+                );
                 for i in 0..n {
                     for k in 0..n {
-                        assert_eq!(g[i][k].val, fr_i128(i128::from(rule::dot(&raw[i], &raw[k]))), "n={n} dim={dim} ({i},{k})");
+                        assert_eq!(
+                            g[i][k].val,
+                            fr_i128(i128::from(rule::dot(&raw[i], &raw[k]))),
+                            "n={n} dim={dim} ({i},{k})"
+                        );
                     }
                 }
                 assert!(cs.is_satisfied().unwrap(), "n={n} dim={dim}");
