@@ -73,9 +73,9 @@ impl Plan {
                 let full = r < half || r >= half + c.partial_rounds;
                 let touched = if full { t } else { 1 };
                 let layer = next;
-                for j in 0..touched {
-                    sboxes.push(affine(&state[j], lo, next));
-                    state[j] = unit(next);
+                for s in state.iter_mut().take(touched) {
+                    sboxes.push(affine(s, lo, next));
+                    *s = unit(next);
                     next += 1;
                 }
                 if full {
@@ -88,8 +88,8 @@ impl Plan {
                 let mut constant = Fr::ZERO;
                 for (j, s) in state.iter().enumerate() {
                     let m = c.mds[i][j];
-                    for k in lo..next {
-                        row[k] += m * s.0[k];
+                    for (r, x) in row[lo..next].iter_mut().zip(&s.0[lo..next]) {
+                        *r += m * x;
                     }
                     constant += m * s.1;
                 }

@@ -153,7 +153,7 @@ pub fn packed_dots(cs: &Cs, a: &VecVar, bs: &[&VecVar]) -> Result<Vec<Num>> {
         let mut right = lc!();
         let mut prod = Fr::ZERO;
         for (m, b) in bs.iter().enumerate() {
-            right = right + (shifts[m], b.vars[j]);
+            right += (shifts[m], b.vars[j]);
             let p = ea * b.offset(j);
             entries[m] += u128::from(p);
             prod += shifts[m] * Fr::from(p);
@@ -199,7 +199,7 @@ pub fn gram_matrix(cs: &Cs, vs: &[VecVar]) -> Result<Vec<Vec<Num>>> {
     for i in 0..n {
         let mut row = vec![i];
         row.extend((1..=(n - 1) / 2).map(|d| (i + d) % n));
-        if n % 2 == 0 && i < n / 2 {
+        if n.is_multiple_of(2) && i < n / 2 {
             row.push(i + n / 2);
         }
         for group in row.chunks(per) {
