@@ -233,6 +233,11 @@ pub fn build(force: bool) -> Result<PathBuf, ContractBuildError> {
         let real = which("cargo").ok_or_else(|| ContractBuildError::MissingTool("cargo".into()))?;
         cmd.env("CARGO", wrapper).env("MERIT_REAL_CARGO", real);
     }
+    // cargo-contract's report goes to our stderr: stdout stays the caller's (`--json`).
+    {
+        use std::os::fd::AsFd;
+        cmd.stdout(std::io::stderr().as_fd().try_clone_to_owned()?);
+    }
     let status = cmd.status()?;
     if !status.success() {
         return Err(ContractBuildError::Failed(status));

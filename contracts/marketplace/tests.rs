@@ -8,7 +8,7 @@ use crate::marketplace::Marketplace;
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, ProvingKey};
 use ark_relations::lc;
-use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use ark_serialize::CanonicalSerialize;
 use ark_snark::SNARK;
 use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
@@ -56,10 +56,10 @@ impl ConstraintSynthesizer<Fr> for Echo {
     ) -> core::result::Result<(), SynthesisError> {
         let w = cs.new_witness_variable(|| Ok(self.0))?;
         let h = cs.new_input_variable(|| Ok(self.0))?;
-        cs.enforce_constraint(
-            lc!() + w,
-            lc!() + ark_relations::r1cs::Variable::One,
-            lc!() + h,
+        cs.enforce_r1cs_constraint(
+            || lc!() + w,
+            || lc!() + ark_relations::gr1cs::Variable::One,
+            || lc!() + h,
         )
     }
 }
@@ -428,10 +428,10 @@ fn create_refuses_bad_input_by_name() {
         ) -> core::result::Result<(), SynthesisError> {
             let a = cs.new_input_variable(|| Ok(Fr::from(1u64)))?;
             let b = cs.new_input_variable(|| Ok(Fr::from(1u64)))?;
-            cs.enforce_constraint(
-                lc!() + a,
-                lc!() + ark_relations::r1cs::Variable::One,
-                lc!() + b,
+            cs.enforce_r1cs_constraint(
+                || lc!() + a,
+                || lc!() + ark_relations::gr1cs::Variable::One,
+                || lc!() + b,
             )
         }
     }

@@ -9,7 +9,7 @@
 //! - 8 full rounds and 57 partial rounds (the Poseidon paper's choice for 128-bit security
 //!   at t = 3 over a 254-bit field, as used by circomlib);
 //! - round constants and MDS matrix from the reference Grain LFSR
-//!   (`find_poseidon_ark_and_mds::<Fr>(254, 2, 8, 57, 0)` in ark-crypto-primitives 0.5).
+//!   (`find_poseidon_ark_and_mds::<Fr>(254, 2, 8, 57, 0)` in ark-crypto-primitives 0.5 and 0.6, whose Grain LFSR is the same).
 //!
 //! Wide parameters ([`wide`], since protocol v3): t = 17 (rate 16, capacity 1), x^5,
 //! 8 full and 68 partial rounds (circomlib's choice for t = 17), constants from the same

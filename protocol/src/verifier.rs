@@ -103,8 +103,8 @@ pub fn verify(prepared: &[u8], proof: &[u8], input: &Fr) -> Result<bool, Verifie
 mod tests {
     use super::*;
     use ark_groth16::ProvingKey;
+    use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
     use ark_relations::lc;
-    use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
     use ark_snark::SNARK;
     use ark_std::rand::SeedableRng;
 
@@ -120,9 +120,9 @@ mod tests {
             let x = cs.new_witness_variable(|| Ok(Fr::from(self.x)))?;
             let y = cs.new_input_variable(|| Ok(Fr::from(self.x * self.x)))?;
             if self.extra_input {
-                cs.new_input_variable(|| Ok(Fr::from(1u64)))?;
+                let _ = cs.new_input_variable(|| Ok(Fr::from(1u64)))?;
             }
-            cs.enforce_constraint(lc!() + x, lc!() + x, lc!() + y)
+            cs.enforce_r1cs_constraint(|| lc!() + x, || lc!() + x, || lc!() + y)
         }
     }
 

@@ -9,7 +9,7 @@ fn main() {
             let f = n.saturating_sub(3) / 4;
             let p = merit_prover::sample::params(n, d, f);
             let c = merit_prover::round::RoundCircuit::blank(p).expect("shape");
-            let (k, w, s) = merit_prover::bench::count(c).expect("synthesis");
+            let (k, w, s) = merit_prover::bench::count(&c).expect("synthesis");
             println!(
                 "{{\"slots\":{n},\"params\":{d},\"constraints\":{k},\"witnesses\":{w},\"per_param\":{:.2},\"per_param_per_slot\":{:.2},\"synth_s\":{s:.2},\"peak_rss_mib\":{:.0}}}",
                 k as f64 / d as f64,

@@ -16,10 +16,8 @@ use ark_ff::UniformRand;
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
 use ark_groth16::{Proof, ProvingKey};
 use ark_poly::GeneralEvaluationDomain;
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use ark_relations::lc;
-use ark_relations::r1cs::{
-    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, SynthesisError, SynthesisMode,
-};
 use ark_serialize::CanonicalSerialize;
 use rand::SeedableRng;
 use std::time::Instant;
@@ -123,15 +121,12 @@ pub fn cpu_seconds() -> f64 {
 }
 
 /// Synthesises once without building matrices: (constraints, witnesses, seconds).
-pub fn count<C: ConstraintSynthesizer<Fr>>(c: C) -> Result<(usize, usize, f64), ProverError> {
+pub fn count<C: crate::Circuit>(c: &C) -> Result<(usize, usize, f64), ProverError> {
     let t = Instant::now();
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_mode(SynthesisMode::Prove {
-        construct_matrices: false,
-    });
-    c.generate_constraints(cs.clone())?;
+    let cs = crate::cs::Cs::counting();
+    c.synthesize(&cs)?;
     Ok((
-        cs.num_constraints(),
+        cs.constraints(),
         cs.num_witness_variables(),
         t.elapsed().as_secs_f64(),
     ))
@@ -141,13 +136,13 @@ pub fn count<C: ConstraintSynthesizer<Fr>>(c: C) -> Result<(usize, usize, f64), 
 type Proving<'a> = dyn FnOnce(&ProvingKey<Bn254>) -> Result<(Proof<Bn254>, f64, f64, f64, Option<Steps>), ProverError>
     + 'a;
 
-fn run<C: ConstraintSynthesizer<Fr> + Clone>(
+fn run<C: ConstraintSynthesizer<Fr> + crate::Circuit + Clone>(
     blank: C,
     circuit: C,
     public: Fr,
     proving: Box<Proving<'_>>,
 ) -> Result<BenchReport, ProverError> {
-    let (constraints, witnesses, synth_s) = count(circuit.clone())?;
+    let (constraints, witnesses, synth_s) = count(&circuit)?;
     let t = Instant::now();
     let c0 = cpu_seconds();
     let (pk, vk) = crate::setup(blank, SetupMode::InsecureDeterministicForTests(1))?;
@@ -247,6 +242,12 @@ impl Squarings {
 
 impl ConstraintSynthesizer<Fr> for Squarings {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        crate::Circuit::synthesize(&self, &crate::cs::Cs::wrap(cs))
+    }
+}
+
+impl crate::Circuit for Squarings {
+    fn synthesize(&self, cs: &crate::cs::Cs) -> Result<(), SynthesisError> {
         let out = self.output();
         let y = cs.new_input_variable(|| Ok(out))?;
         let mut x = self.start;

@@ -10,11 +10,10 @@
 //! failing constraint is kept).
 
 use ark_bn254::Fr;
-use ark_relations::r1cs::{
+use ark_relations::gr1cs::{
     ConstraintSystem, ConstraintSystemRef, LinearCombination, SynthesisError, SynthesisMode,
-    Variable,
 };
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::Deref;
 use std::rc::Rc;
 
@@ -33,6 +32,9 @@ pub struct Evaluations {
 pub struct Cs {
     ark: ConstraintSystemRef<Fr>,
     record: Option<Rc<RefCell<Evaluations>>>,
+    /// Constraints enforced through this sink (arkworks 0.6 counts none when it builds no
+    /// matrices).
+    count: Rc<Cell<usize>>,
 }
 
 impl Deref for Cs {
@@ -43,26 +45,52 @@ impl Deref for Cs {
 }
 
 impl Cs {
-    /// A fresh arkworks constraint system (keeps every constraint; for tests).
+    /// A fresh arkworks constraint system (keeps every constraint; for tests). Linear
+    /// combinations are evaluated when checked, not cached when enforced, so a test that
+    /// alters the assignment afterwards is judged on the altered values.
     pub fn new_ref() -> Self {
-        Self::wrap(ConstraintSystem::<Fr>::new_ref())
+        let ark = ConstraintSystem::<Fr>::new_ref();
+        ark.set_mode(SynthesisMode::Prove {
+            construct_matrices: true,
+            generate_lc_assignments: false,
+        });
+        Self::wrap(ark)
     }
 
     /// Gadgets over the given system (what `ConstraintSynthesizer` hands out).
     pub fn wrap(ark: ConstraintSystemRef<Fr>) -> Self {
-        Self { ark, record: None }
+        Self {
+            ark,
+            record: None,
+            count: Rc::default(),
+        }
+    }
+
+    fn assignment_only() -> ConstraintSystemRef<Fr> {
+        let ark = ConstraintSystem::<Fr>::new_ref();
+        ark.set_mode(SynthesisMode::Prove {
+            construct_matrices: false,
+            generate_lc_assignments: false,
+        });
+        ark
     }
 
     /// A system that keeps the assignment and each constraint's evaluations only.
     pub fn recording() -> Self {
-        let ark = ConstraintSystem::<Fr>::new_ref();
-        ark.set_mode(SynthesisMode::Prove {
-            construct_matrices: false,
-        });
         Self {
-            ark,
             record: Some(Rc::default()),
+            ..Self::wrap(Self::assignment_only())
         }
+    }
+
+    /// A system that keeps the assignment and counts constraints (`bench::count`).
+    pub fn counting() -> Self {
+        Self::wrap(Self::assignment_only())
+    }
+
+    /// Constraints enforced through this sink.
+    pub fn constraints(&self) -> usize {
+        self.count.get()
     }
 
     /// Enforces `a · b = c`.
@@ -74,13 +102,15 @@ impl Cs {
     ) -> Result<(), SynthesisError> {
         if let Some(rec) = &self.record {
             let sys = self.ark.borrow().ok_or(SynthesisError::MissingCS)?;
+            let z = &sys.assignments;
             let eval = |l: &LinearCombination<Fr>| -> Result<Fr, SynthesisError> {
                 let mut acc = Fr::from(0u64);
                 for (coeff, v) in l.0.iter() {
-                    let x = match v {
-                        Variable::One => Fr::from(1u64),
-                        Variable::Instance(i) => sys.instance_assignment[*i],
-                        Variable::Witness(i) => sys.witness_assignment[*i],
+                    let x = match v.index() {
+                        _ if v.is_one() => Fr::from(1u64),
+                        _ if v.is_zero() => continue,
+                        Some(i) if v.is_witness() => z.witness_assignment[i],
+                        Some(i) if v.is_instance() => z.instance_assignment[i],
                         _ => return Err(SynthesisError::AssignmentMissing),
                     };
                     acc += *coeff * x;
@@ -97,7 +127,9 @@ impl Cs {
             r.b.push(vb);
             r.c.push(vc);
         }
-        self.ark.enforce_constraint(a, b, c)
+        self.count.set(self.count.get() + 1);
+        self.ark
+            .enforce_r1cs_constraint(move || a, move || b, move || c)
     }
 
     /// The recorded evaluations and the assignment `(instance, witness)`, leaving the
@@ -106,8 +138,8 @@ impl Cs {
         let rec = self.record.as_ref()?;
         let evals = std::mem::take(&mut *rec.borrow_mut());
         let mut sys = self.ark.borrow_mut()?;
-        let instance = std::mem::take(&mut sys.instance_assignment);
-        let witness = std::mem::take(&mut sys.witness_assignment);
+        let instance = std::mem::take(&mut sys.assignments.instance_assignment);
+        let witness = std::mem::take(&mut sys.assignments.witness_assignment);
         Some((evals, instance, witness))
     }
 }

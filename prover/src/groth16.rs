@@ -11,7 +11,7 @@ use ark_ec::VariableBaseMSM;
 use ark_ff::{FftField, Field, PrimeField, Zero};
 use ark_groth16::{Proof, ProvingKey};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
-use ark_relations::r1cs::SynthesisError;
+use ark_relations::gr1cs::SynthesisError;
 use std::time::Instant;
 
 /// Seconds spent in each step of one proof.
@@ -65,7 +65,7 @@ pub fn witness_map(mut evals: Evaluations, instance: &[Fr]) -> Result<Vec<Fr>, P
     let z_inv = domain
         .evaluate_vanishing_polynomial(Fr::GENERATOR)
         .inverse()
-        .ok_or(SynthesisError::UnexpectedIdentity)?;
+        .ok_or(SynthesisError::DivisionByZero)?;
     for (x, y) in a.iter_mut().zip(&c) {
         *x -= y;
         *x *= z_inv;
@@ -149,7 +149,7 @@ mod tests {
     use crate::test_circuit::Square;
     use crate::{prepare, record, setup, verify, Circuit, SetupMode};
     use ark_groth16::Groth16;
-    use ark_relations::r1cs::ConstraintSynthesizer;
+    use ark_relations::gr1cs::ConstraintSynthesizer;
 
     /// Same keys, same `r` and `s`: arkworks' prover (from the matrices) and ours (from the
     /// recording) must give the very same proof, and it must verify.

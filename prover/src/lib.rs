@@ -14,7 +14,7 @@ pub mod sample;
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
-use ark_relations::r1cs::{ConstraintMatrices, ConstraintSynthesizer, SynthesisError};
+use ark_relations::gr1cs::{ConstraintSynthesizer, Matrix, SynthesisError, R1CS_PREDICATE_LABEL};
 use ark_snark::SNARK;
 use rand::SeedableRng;
 
@@ -65,7 +65,8 @@ pub fn setup<C: ConstraintSynthesizer<Fr>>(
 /// A synthesised, checked circuit: its matrices and full assignment, ready for arkworks'
 /// own prover (the `raw` benchmark's baseline and the differential test of `groth16`).
 pub struct Prepared {
-    pub matrices: ConstraintMatrices<Fr>,
+    /// `[A, B, C]`.
+    pub matrices: Vec<Matrix<Fr>>,
     /// `[1, public inputs…, witnesses…]`.
     pub assignment: Vec<Fr>,
     pub num_instance: usize,
@@ -75,21 +76,28 @@ pub struct Prepared {
 /// Synthesises `circuit` once, inlines its linear combinations, checks the witness (a false
 /// statement is refused by name: the first failing constraint) and extracts the matrices.
 pub fn prepare<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Prepared, ProverError> {
-    use ark_relations::r1cs::{ConstraintSystem, OptimizationGoal};
+    use ark_relations::gr1cs::{ConstraintSystem, OptimizationGoal, SynthesisMode};
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: true,
+        generate_lc_assignments: false,
+    });
     circuit.generate_constraints(cs.clone())?;
     cs.finalize();
-    let matrices = cs.to_matrices().ok_or(SynthesisError::MissingCS)?;
+    let matrices = cs
+        .to_matrices()?
+        .remove(R1CS_PREDICATE_LABEL)
+        .ok_or(SynthesisError::PredicateNotFound)?;
     let (assignment, num_instance, num_constraints) = {
         let mut inner = cs.borrow_mut().ok_or(SynthesisError::MissingCS)?;
-        let mut assignment = std::mem::take(&mut inner.instance_assignment);
+        let mut assignment = std::mem::take(&mut inner.assignments.instance_assignment);
         let num_instance = assignment.len();
-        assignment.append(&mut inner.witness_assignment);
-        (assignment, num_instance, inner.num_constraints)
+        assignment.append(&mut inner.assignments.witness_assignment);
+        (assignment, num_instance, inner.num_constraints())
     };
     drop(cs);
-    if let Some(k) = first_unsatisfied(&matrices, &assignment) {
+    if let Some(k) = first_unsatisfied(&matrices, &assignment, num_constraints) {
         return Err(ProverError::Unsatisfied(format!(
             "constraint {k} of {num_constraints}"
         )));
@@ -104,9 +112,9 @@ pub fn prepare<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Prepared, Pro
 
 /// The first constraint `⟨A_k, z⟩·⟨B_k, z⟩ ≠ ⟨C_k, z⟩`, evaluated on the matrices (much
 /// cheaper than walking the constraint system's linear-combination map).
-fn first_unsatisfied(m: &ConstraintMatrices<Fr>, z: &[Fr]) -> Option<usize> {
+fn first_unsatisfied(m: &[Matrix<Fr>], z: &[Fr], n: usize) -> Option<usize> {
     let eval = |row: &[(Fr, usize)]| row.iter().map(|(c, i)| *c * z[*i]).sum::<Fr>();
-    (0..m.num_constraints).find(|&k| eval(&m.a[k]) * eval(&m.b[k]) != eval(&m.c[k]))
+    (0..n).find(|&k| eval(&m[0][k]) * eval(&m[1][k]) != eval(&m[2][k]))
 }
 
 /// Proves a prepared circuit (witness map, FFTs and MSMs).
@@ -170,7 +178,7 @@ pub fn prove<C: Circuit>(pk: &ProvingKey<Bn254>, circuit: &C) -> Result<Proof<Bn
 
 /// Synthesises `circuit` and reports the first unsatisfied constraint, if any.
 pub fn check_witness<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<(), ProverError> {
-    use ark_relations::r1cs::ConstraintSystem;
+    use ark_relations::gr1cs::ConstraintSystem;
     let cs = ConstraintSystem::<Fr>::new_ref();
     circuit.generate_constraints(cs.clone())?;
     match cs.which_is_unsatisfied()? {
@@ -185,14 +193,18 @@ pub fn verify(
     proof: &Proof<Bn254>,
     public: &[Fr],
 ) -> Result<bool, ProverError> {
+    // arkworks 0.6 reads missing inputs as zeros: refuse a wrong count here.
+    if public.len() + 1 != vk.gamma_abc_g1.len() {
+        return Err(ProverError::Synthesis(SynthesisError::ArityMismatch));
+    }
     Ok(Groth16::<Bn254>::verify(vk, public, proof)?)
 }
 
 #[cfg(test)]
 pub(crate) mod test_circuit {
     use super::*;
+    use ark_relations::gr1cs::ConstraintSystemRef;
     use ark_relations::lc;
-    use ark_relations::r1cs::ConstraintSystemRef;
 
     /// "I know x with x·x = y" for public y: the smallest circuit that exercises the plumbing.
     #[derive(Clone)]

@@ -45,7 +45,7 @@ use crate::gadgets::vector::{alloc_vector, gram_matrix, masked_sum, pack_var, Ve
 use crate::{Keys, ProverError, SetupMode};
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Proof, ProvingKey, VerifyingKey};
-use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use merit_protocol::abi::AccountBytes;
 use merit_protocol::commit::{
     account_elements, CommitError, Commitment, Committer, RoundInputs, TAG_ROUND,
@@ -619,12 +619,17 @@ mod tests {
     #[test]
     fn the_shape_does_not_depend_on_the_witness() {
         let p = sample::params(4, 17, 0);
-        let blank = crate::bench::count(RoundCircuit::blank(p).unwrap()).unwrap();
+        let blank = crate::bench::count(&RoundCircuit::blank(p).unwrap()).unwrap();
         let kinds = [Slot::Honest, Slot::Zero, Slot::Absent, Slot::SignFlip];
         let real =
-            crate::bench::count(RoundCircuit::new(sample::round(p, 1, &kinds).unwrap()).unwrap())
+            crate::bench::count(&RoundCircuit::new(sample::round(p, 1, &kinds).unwrap()).unwrap())
                 .unwrap();
+        assert!(blank.0 > 1000 && blank.1 > 1000, "{blank:?}");
         assert_eq!((blank.0, blank.1), (real.0, real.1));
+        // The count is the constraint system's own.
+        let cs = Cs::new_ref();
+        crate::Circuit::synthesize(&RoundCircuit::blank(p).unwrap(), &cs).unwrap();
+        assert_eq!(cs.num_constraints(), blank.0);
     }
 
     /// Differential: native claims satisfy the circuit on random rounds with attacks (and the

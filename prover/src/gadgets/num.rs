@@ -10,8 +10,8 @@
 use crate::cs::Cs;
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField};
+use ark_relations::gr1cs::{LinearCombination, SynthesisError, Variable};
 use ark_relations::lc;
-use ark_relations::r1cs::{LinearCombination, SynthesisError, Variable};
 
 pub type Lc = LinearCombination<Fr>;
 pub type Result<T> = core::result::Result<T, SynthesisError>;

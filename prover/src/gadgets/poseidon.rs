@@ -16,8 +16,8 @@ use ark_crypto_primitives::sponge::poseidon::PoseidonConfig;
 use ark_ff::{AdditiveGroup, Field};
 
 use crate::cs::Cs;
+use ark_relations::gr1cs::Variable;
 use ark_relations::lc;
-use ark_relations::r1cs::Variable;
 
 /// `Σ coeff · y[index] + constant`, over the S-box outputs `y` of one permutation.
 #[derive(Clone, Debug)]
@@ -189,7 +189,7 @@ mod tests {
         // A wrong message element leaves the system unsatisfied.
         if len > 0 {
             let mut sys = cs.borrow_mut().unwrap();
-            sys.witness_assignment[0] += Fr::ONE;
+            sys.assignments.witness_assignment[0] += Fr::ONE;
         }
         if len > 0 {
             assert!(!cs.is_satisfied().unwrap());

@@ -13,8 +13,8 @@ use super::num::{enforce_eq, log2_ceil, pow2, range_check, witness, Lc, Num, Res
 use crate::cs::Cs;
 use ark_bn254::Fr;
 use ark_ff::{AdditiveGroup, Field};
+use ark_relations::gr1cs::{SynthesisError, Variable};
 use ark_relations::lc;
-use ark_relations::r1cs::{SynthesisError, Variable};
 use merit_protocol::pack::{pack_chunk, PADDING, VALUES_PER_ELEMENT};
 
 pub const OFFSET: i64 = 1 << 15;
@@ -367,13 +367,13 @@ mod tests {
         assert!(cs.is_satisfied().unwrap());
         let s = gram_entry_bits(5);
         let var_of = |n: &Num| match n.lc.0.iter().find(|(c, _)| *c == Fr::ONE) {
-            Some((_, Variable::Witness(i))) => *i,
+            Some((_, v)) if v.is_witness() => v.index().expect("a witness has an index"),
             _ => panic!("entry variable"),
         };
         let (g0, g1) = (var_of(&out[0]), var_of(&out[1]));
         {
             let mut sys = cs.borrow_mut().unwrap();
-            let w = &mut sys.witness_assignment;
+            let w = &mut sys.assignments.witness_assignment;
             // g0 + 2^s (its low s bits are unchanged, so its bits stay as they are), g1 − 1
             // with g1's bits recomputed: the split still adds up to the total.
             w[g0] += pow2(s);
@@ -395,7 +395,7 @@ mod tests {
             (0x1_8005, false),
         ] {
             let cs = Cs::new_ref();
-            range16(&cs, e).unwrap();
+            let _ = range16(&cs, e).unwrap();
             assert_eq!(cs.is_satisfied().unwrap(), ok, "{e:#x}");
         }
         // A negative offset (a field element near the modulus) is refused too.
