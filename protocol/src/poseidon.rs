@@ -38,43 +38,43 @@ fn fr(limbs: &[u64; 4]) -> Fr {
     Fr::from_bigint(ark_ff::BigInt(*limbs)).expect("constants are canonical")
 }
 
-fn rows<const T: usize>(m: &[[[u64; 4]; T]]) -> Vec<Vec<Fr>> {
-    m.iter().map(|row| row.iter().map(fr).collect()).collect()
-}
-
-/// The narrow configuration: the round's public input.
-pub fn config() -> PoseidonConfig<Fr> {
+/// A configuration of width `T` (capacity 1, x^5) from compiled constants.
+fn config_of<const T: usize>(
+    partial_rounds: usize,
+    ark: &[[[u64; 4]; T]],
+    mds: &[[[u64; 4]; T]],
+) -> PoseidonConfig<Fr> {
+    let rows = |m: &[[[u64; 4]; T]]| -> Vec<Vec<Fr>> {
+        m.iter().map(|row| row.iter().map(fr).collect()).collect()
+    };
     PoseidonConfig::new(
         FULL_ROUNDS,
-        PARTIAL_ROUNDS,
+        partial_rounds,
         ALPHA,
-        rows(&MDS),
-        rows(&ARK),
-        RATE,
+        rows(mds),
+        rows(ark),
+        T - CAPACITY,
         CAPACITY,
     )
 }
 
+/// The narrow configuration: the round's public input.
+pub fn config() -> PoseidonConfig<Fr> {
+    config_of(PARTIAL_ROUNDS, &ARK, &MDS)
+}
+
 /// The wide sponge of vector commitments (protocol v3).
 pub mod wide {
-    use super::{rows, Fr, PoseidonConfig, ALPHA, CAPACITY};
+    use super::{config_of, Fr, PoseidonConfig};
     use crate::poseidon_wide_constants::{ARK, MDS};
 
-    pub const FULL_ROUNDS: usize = 8;
+    pub const FULL_ROUNDS: usize = super::FULL_ROUNDS;
     pub const PARTIAL_ROUNDS: usize = 68;
     pub const RATE: usize = 16;
 
     /// The wide configuration: commitments to models and updates.
     pub fn config() -> PoseidonConfig<Fr> {
-        PoseidonConfig::new(
-            FULL_ROUNDS,
-            PARTIAL_ROUNDS,
-            ALPHA,
-            rows(&MDS),
-            rows(&ARK),
-            RATE,
-            CAPACITY,
-        )
+        config_of(PARTIAL_ROUNDS, &ARK, &MDS)
     }
 }
 

@@ -145,7 +145,7 @@ pub fn prove(
 mod tests {
     use super::*;
     use crate::round::RoundCircuit;
-    use crate::sample::{self, Slot};
+    use crate::sample;
     use crate::test_circuit::Square;
     use crate::{prepare, record, setup, verify, Circuit, SetupMode};
     use ark_groth16::Groth16;
@@ -185,18 +185,11 @@ mod tests {
             y: Some(Fr::from(x * x)),
         };
         same_as_arkworks(sq(0), sq(7), Fr::from(49u64));
-        let p = sample::params(5, 31, 1);
-        let kinds = [
-            Slot::Honest,
-            Slot::Scaled,
-            Slot::Honest,
-            Slot::Absent,
-            Slot::Honest,
-        ];
-        let w = sample::round(p, 3, &kinds).unwrap();
+        let w = sample::attacked(3);
+        let blank = RoundCircuit::blank(w.params).unwrap();
         let c = RoundCircuit::new(w).unwrap();
         let public = c.public_input;
-        same_as_arkworks(RoundCircuit::blank(p).unwrap(), c, public);
+        same_as_arkworks(blank, c, public);
     }
 
     #[test]

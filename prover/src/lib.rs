@@ -31,6 +31,8 @@ pub enum ProverError {
     Key(#[from] keys::KeyError),
     #[error("round: {0}")]
     Round(String),
+    #[error("{got} public inputs for a verifying key of {expected}")]
+    PublicInputs { expected: usize, got: usize },
 }
 
 /// Where the toxic waste of a setup comes from.
@@ -195,7 +197,10 @@ pub fn verify(
 ) -> Result<bool, ProverError> {
     // arkworks 0.6 reads missing inputs as zeros: refuse a wrong count here.
     if public.len() + 1 != vk.gamma_abc_g1.len() {
-        return Err(ProverError::Synthesis(SynthesisError::ArityMismatch));
+        return Err(ProverError::PublicInputs {
+            expected: vk.gamma_abc_g1.len().saturating_sub(1),
+            got: public.len(),
+        });
     }
     Ok(Groth16::<Bn254>::verify(vk, public, proof)?)
 }
@@ -250,6 +255,14 @@ mod tests {
         .unwrap();
         assert!(verify(&vk, &proof, &[Fr::from(49u64)]).unwrap());
         assert!(!verify(&vk, &proof, &[Fr::from(50u64)]).unwrap());
+        // A missing or extra input is refused by name, not read as zero.
+        for inputs in [&[][..], &[Fr::from(49u64), Fr::from(0u64)][..]] {
+            let e = verify(&vk, &proof, inputs).unwrap_err();
+            assert!(
+                matches!(e, ProverError::PublicInputs { expected: 1, .. }),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -562,17 +562,8 @@ mod tests {
         )
     }
 
-    /// Five slots, f = 1: three honest, one scaled outlier, one absent.
     fn attacked() -> RoundWitness {
-        let p = sample::params(5, 31, 1);
-        let kinds = [
-            Slot::Honest,
-            Slot::Scaled,
-            Slot::Honest,
-            Slot::Absent,
-            Slot::Honest,
-        ];
-        sample::round(p, 11, &kinds).unwrap()
+        sample::attacked(11)
     }
 
     #[test]

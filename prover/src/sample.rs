@@ -117,3 +117,16 @@ pub fn random_slots(n: usize, f: usize, seed: u64) -> Vec<Slot> {
     }
     out
 }
+
+/// Five slots, f = 1: three honest, one scaled outlier, one absent (the tests' usual round).
+pub fn attacked(seed: u64) -> RoundWitness {
+    let p = params(5, 31, 1);
+    let kinds = [
+        Slot::Honest,
+        Slot::Scaled,
+        Slot::Honest,
+        Slot::Absent,
+        Slot::Honest,
+    ];
+    round(p, seed, &kinds).expect("a valid sample round")
+}
