@@ -18,8 +18,8 @@
 //! The constants are compiled in (poseidon_constants.rs, poseidon_wide_constants.rs) so
 //! the contract never spends gas regenerating them (it links only the narrow ones); a test
 //! checks they equal the Grain LFSR output. The sponge itself is ark-crypto-primitives'
-//! `PoseidonSponge`, whose R1CS twin `PoseidonSpongeVar` the prover uses with the very
-//! same configs.
+//! `PoseidonSponge`; its R1CS twin is the prover's own `gadgets::poseidon`, built from the
+//! very same configs and tested against this one.
 
 use crate::poseidon_constants::{ARK, MDS};
 use alloc::vec::Vec;
