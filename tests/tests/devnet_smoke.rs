@@ -218,10 +218,11 @@ async fn smoke(backend: ChainChoice) {
             // a fresh marketplace on the same chain, where the old one still holds its
             // project and its escrow.
             assert!(after.node.running, "{after:?}");
-            let again = match devnet::up(&DevnetOptions::new(net.data_dir()))
-                .await
-                .unwrap()
-            {
+            // Ask for the embedded chain by name: where the node is installed, a plain `up`
+            // would start the node instead.
+            let mut opts = DevnetOptions::new(net.data_dir());
+            opts.chain = Some(ChainChoice::Embedded);
+            let again = match devnet::up(&opts).await.unwrap() {
                 UpOutcome::Started(i) => i,
                 UpOutcome::AlreadyRunning(_) => panic!("it was down"),
             };
