@@ -328,17 +328,20 @@ impl Story {
 
 type Task<T> = tokio::task::JoinHandle<Result<T, String>>;
 
-/// Waits for the trainer nodes and then the aggregator. If any node stops with an error
-/// while the others still wait (the embedded chain only moves when someone writes, so they
-/// would wait forever), fails at once with that error; and never waits past `LIVENESS`.
+/// Waits for the trainer nodes and then the aggregator. If any node stops with an error,
+/// or the aggregator stops before the project ended, while the others still wait (the
+/// embedded chain only moves when someone writes, so they would wait forever), fails at
+/// once; and never waits past `LIVENESS`. An aggregator that stops because the project
+/// ended may well finish before the trainers have claimed.
 async fn finish(
     trainers: Vec<Task<Earnings>>,
-    agg: Task<merit_aggregator::NodeSummary>,
+    mut agg: Task<merit_aggregator::NodeSummary>,
 ) -> (Vec<Earnings>, merit_aggregator::NodeSummary) {
     const LIVENESS: Duration = Duration::from_secs(1200);
     let started = std::time::Instant::now();
     let mut pending: Vec<Option<Task<Earnings>>> = trainers.into_iter().map(Some).collect();
     let mut done: Vec<Option<Earnings>> = pending.iter().map(|_| None).collect();
+    let mut agg_summary: Option<merit_aggregator::NodeSummary> = None;
     while done.iter().any(Option::is_none) {
         for (i, slot) in pending.iter_mut().enumerate() {
             if slot.as_ref().is_some_and(|t| t.is_finished()) {
@@ -350,10 +353,16 @@ async fn finish(
                 done[i] = Some(e);
             }
         }
-        if agg.is_finished() && done.iter().any(Option::is_none) {
-            match agg.await.expect("aggregator task panicked") {
+        if agg_summary.is_none() && agg.is_finished() {
+            match (&mut agg).await.expect("aggregator task panicked") {
                 Err(e) => panic!("the aggregator node stopped early: {e}"),
-                Ok(s) => panic!("the aggregator ended ({:?}) before the trainers", s.phase),
+                Ok(s) if !s.phase.is_terminal() => {
+                    panic!(
+                        "the aggregator ended ({:?}) before the project did",
+                        s.phase
+                    )
+                }
+                Ok(s) => agg_summary = Some(s),
             }
         }
         assert!(
@@ -362,11 +371,14 @@ async fn finish(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let summary = tokio::time::timeout(Duration::from_secs(300), agg)
-        .await
-        .expect("the aggregator did not stop after the project ended")
-        .expect("aggregator task panicked")
-        .unwrap_or_else(|e| panic!("the aggregator node failed: {e}"));
+    let summary = match agg_summary {
+        Some(s) => s,
+        None => tokio::time::timeout(Duration::from_secs(300), agg)
+            .await
+            .expect("the aggregator did not stop after the project ended")
+            .expect("aggregator task panicked")
+            .unwrap_or_else(|e| panic!("the aggregator node failed: {e}")),
+    };
     (
         done.into_iter().map(|e| e.expect("all done")).collect(),
         summary,
