@@ -2,7 +2,7 @@
 //! `merit-protocol` (which stays the definition; tests hold the two together).
 //!
 //! - [`num`]: products, bits, comparisons, zero tests on raw variables;
-//! - [`vector`]: range-checked fixed-point vectors, packing, dot products, masked sums;
+//! - [`vector`]: range-checked fixed-point vectors, packing, packed Gram products, masked sums;
 //! - [`poseidon`]: the Poseidon permutation and sponge, linear layers folded ahead of time;
 //! - [`commit`]: the Poseidon commitments;
 //! - [`select`]: k-smallest sums and lowest-k selection (Multi-Krum);

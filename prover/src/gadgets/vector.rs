@@ -1,5 +1,5 @@
-//! Fixed-point vectors in-circuit: range-checked allocation, packing, dot products and
-//! masked sums. Twins of `merit_protocol::pack` and `merit_protocol::rule::{dot, norm_sq}`.
+//! Fixed-point vectors in-circuit: range-checked allocation, packing, packed Gram products
+//! and masked sums. Twins of `merit_protocol::pack` and `merit_protocol::rule::{dot, norm_sq}`.
 //!
 //! A value `v` is allocated as its offset-binary form `e = v + 2^15`, a variable proven to
 //! lie in `[0, 2^16)` by 15 bits plus one constraint for the top bit (16 constraints per
@@ -100,27 +100,6 @@ pub fn pack_var(v: &VecVar) -> Vec<Num> {
     out
 }
 
-/// The signed inner product `⟨a, b⟩` as one variable (`D + 1` constraints; `D` for a norm).
-pub fn dot(cs: &Cs, a: &VecVar, b: &VecVar) -> Result<Num> {
-    assert_eq!(a.len(), b.len(), "dot of vectors of different lengths");
-    let mut prods = lc!();
-    let mut total: i128 = 0;
-    for j in 0..a.len() {
-        let p = a.offset(j) * b.offset(j);
-        let pv = cs.new_witness_variable(|| Ok(Fr::from(p)))?;
-        cs.enforce_constraint(lc!() + a.vars[j], lc!() + b.vars[j], lc!() + pv)?;
-        prods = prods + pv;
-        total += i128::from(a.values[j]) * i128::from(b.values[j]);
-    }
-    // Σ u·w = Σ e·e' − 2^15 (Σ e + Σ e') + D·2^30.
-    let off = Fr::from(OFFSET as u64);
-    let d_c2 = Fr::from(a.len() as u64) * off * off;
-    let signed: Lc = prods - (off, &a.sum.lc) - (off, &b.sum.lc) + (d_c2, Variable::One);
-    let out = witness(cs, super::num::fr_i128(total))?;
-    enforce_eq(cs, &signed, &out.lc)?;
-    Ok(out)
-}
-
 /// Bits of one offset Gram entry: `Σ_j e_j·e'_j < D·2^32 ≤ 2^(32 + ⌈log₂D⌉)`.
 pub fn gram_entry_bits(dim: usize) -> usize {
     32 + log2_ceil(dim as u64)
@@ -148,6 +127,7 @@ pub fn packed_dots(cs: &Cs, a: &VecVar, bs: &[&VecVar]) -> Result<Vec<Num>> {
     let shifts: Vec<Fr> = (0..bs.len()).map(|m| pow2(s * m)).collect();
     let mut total = lc!();
     let mut entries = vec![0u128; bs.len()];
+    let mut signed_vals = vec![0i128; bs.len()];
     for j in 0..dim {
         let ea = a.offset(j);
         let mut right = lc!();
@@ -156,6 +136,7 @@ pub fn packed_dots(cs: &Cs, a: &VecVar, bs: &[&VecVar]) -> Result<Vec<Num>> {
             right += (shifts[m], b.vars[j]);
             let p = ea * b.offset(j);
             entries[m] += u128::from(p);
+            signed_vals[m] += i128::from(a.values[j]) * i128::from(b.values[j]);
             prod += shifts[m] * Fr::from(p);
         }
         let pv = cs.new_witness_variable(|| Ok(prod))?;
@@ -172,12 +153,9 @@ pub fn packed_dots(cs: &Cs, a: &VecVar, bs: &[&VecVar]) -> Result<Vec<Num>> {
         split = split + (shifts[m], &g.lc);
         // Σ u·w = Σ e·e' − 2^15 (Σ e + Σ e') + D·2^30.
         let signed: Lc = g.lc - (off, &a.sum.lc) - (off, &b.sum.lc) + (d_c2, Variable::One);
-        let val = (0..dim)
-            .map(|j| i128::from(a.values[j]) * i128::from(b.values[j]))
-            .sum::<i128>();
         out.push(Num {
             lc: signed,
-            val: super::num::fr_i128(val),
+            val: super::num::fr_i128(signed_vals[m]),
         });
     }
     enforce_eq(cs, &total, &split)?;
@@ -276,9 +254,9 @@ mod tests {
             for (p, w) in packed.iter().zip(&want) {
                 prop_assert_eq!(p.val, *w);
             }
-            let d = dot(&cs, &va, &vb).unwrap();
+            let d = packed_dots(&cs, &va, &[&vb]).unwrap().remove(0);
             prop_assert_eq!(d.val, fr_i128(i128::from(rule::dot(&a, &b))));
-            let n = dot(&cs, &va, &va).unwrap();
+            let n = packed_dots(&cs, &va, &[&va]).unwrap().remove(0);
             prop_assert_eq!(n.val, Fr::from(rule::norm_sq(&a)));
             let bits: Vec<Num> = m.iter().map(|&x| boolean(&cs, x).unwrap()).collect();
             let count = bits.iter().fold(Num::constant(Fr::ZERO), |s, b| s.add(b));
