@@ -93,11 +93,47 @@ fn run_step(what: &str, mut cmd: Command) -> Result<(), String> {
     }
 }
 
-fn merit_bin() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    target.join("debug").join("merit")
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn merit_bin() -> PathBuf {
+    target_dir().join("debug").join("merit")
+}
+
+/// Below this much free space a fresh build and test run is likely to fail part-way.
+const LOW_DISK_GB: f64 = 8.0;
+
+/// Says how much room the build has, and warns when it is short: a full disk otherwise
+/// shows up minutes later as a compiler panic about a `.bc` file.
+fn report_disk() {
+    let target = target_dir();
+    // The target directory may not exist yet on a fresh clone; its parent does.
+    let probe = if target.exists() {
+        target
+    } else {
+        workspace_root()
+    };
+    let Ok(out) = Command::new("df").arg("-Pk").arg(&probe).output() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let free_kib = text
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().nth(3))
+        .and_then(|field| field.parse::<u64>().ok());
+    let Some(free_kib) = free_kib else { return };
+    let free_gb = free_kib as f64 / (1024.0 * 1024.0);
+    println!("==> disk: {free_gb:.1} GiB free for {}", probe.display());
+    if free_gb < LOW_DISK_GB {
+        eprintln!(
+            "xtask: warning: only {free_gb:.1} GiB free; a build and test run from a fresh \
+             clone needs about {LOW_DISK_GB:.0} GiB (see the README)"
+        );
+    }
 }
 
 fn merit(args: &[&str]) -> Command {
@@ -156,6 +192,7 @@ fn test(want_node: bool) -> Result<(), String> {
     let started = std::time::Instant::now();
     let node = want_node || setup::node_installed();
     announce_chain(node);
+    report_disk();
     setup_while_building(setup::Needs {
         node: want_node,
         contract_tools: false,
