@@ -27,6 +27,43 @@ pub enum BenchCmd {
     /// --flower runs bench/krum_flower.py with ~/.cache/merit/flower-venv/bin/python (or
     /// --python): set it up as bench/README.md says.
     Aggregate(AggregateArgs),
+    /// A chunked round (protocol v4 draft): setup of the chunk shape (N, C) and of the
+    /// decision shape N, every chunk proof in turn and the decision proof, then the
+    /// contract's check (one batched pairing check) against one-by-one verification:
+    /// time per chunk and in all, peak memory while proving
+    ///
+    /// Example: merit bench chunked --slots 8 --params 79510 --chunk 8192 --json
+    Chunked(ChunkedArgs),
+}
+
+#[derive(Args)]
+pub struct ChunkedArgs {
+    /// Slots N
+    #[arg(long, default_value_t = 8)]
+    slots: usize,
+    /// Parameters D (79,510: the 784-100-10 MLP)
+    #[arg(long, default_value_t = 79_510)]
+    params: usize,
+    /// Parameters per chunk C
+    #[arg(long, default_value_t = 8192)]
+    chunk: usize,
+    /// Seed of the random round
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// One JSON object: chunks, chunk_constraints, setup_chunk_s, chunk_prove_s (per
+    /// chunk), decision_prove_s, prove_s, prove_peak_rss_mib, verify_batched_ms, …
+    #[arg(long)]
+    json: bool,
+}
+
+fn chunked(a: ChunkedArgs) -> Result<()> {
+    let report = merit_prover::bench::chunked(a.slots, a.params, a.chunk, a.seed)?;
+    if a.json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}", report.to_text());
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -254,6 +291,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Prove(a) => a,
         BenchCmd::Train(a) => return train(a),
         BenchCmd::Aggregate(a) => return aggregate(a),
+        BenchCmd::Chunked(a) => return chunked(a),
     };
     let report = if a.raw {
         let Some(k) = a.constraints else {
@@ -279,6 +317,27 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunked_bench_runs_a_small_shape_and_refuses_a_bad_one() {
+        run(BenchCmd::Chunked(ChunkedArgs {
+            slots: 4,
+            params: 20,
+            chunk: 8,
+            seed: 2,
+            json: true,
+        }))
+        .unwrap();
+        let e = run(BenchCmd::Chunked(ChunkedArgs {
+            slots: 4,
+            params: 20,
+            chunk: 0,
+            seed: 2,
+            json: false,
+        }))
+        .unwrap_err();
+        assert!(e.to_string().contains("chunks of 0"), "{e}");
+    }
 
     #[test]
     fn raw_bench_runs_and_round_needs_no_constraints_flag() {

@@ -9,6 +9,8 @@
 //! - [`format`]: the Model / Update file;
 //! - [`reward`]: payouts, forfeits, conservation;
 //! - [`rule`]: the round rule (norm bound, Multi-Krum, mean, scores) in integers;
+//! - [`chunked`]: chunked rounds (v4 draft): chunk commitments, partial Gram sums, the
+//!   chunk and decision proofs' public inputs;
 //! - [`verifier`] (feature `groth16`): the contract's Groth16 check, key prepared once;
 //! - `spec` (with `std`): the JSON `ProjectSpec`.
 //!
@@ -18,6 +20,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod chunked;
 pub mod commit;
 pub mod events;
 pub mod fixed;

@@ -435,7 +435,7 @@ pub fn run(
     updates: &[Option<&[i16]>],
 ) -> Result<RoundOutcome, RuleError> {
     params.check()?;
-    let (n_slots, dim, f) = (params.slots, params.dim, params.byzantine);
+    let (n_slots, dim) = (params.slots, params.dim);
     if updates.len() != n_slots {
         return Err(RuleError::SlotCount {
             expected: n_slots,
@@ -474,7 +474,79 @@ pub fn run(
             gram[k][i] = g;
         }
     }
-    let norms: Vec<u64> = (0..n_slots).map(|i| gram[i][i] as u64).collect();
+    let d = decide(params, &present, &gram)?;
+    let m = mean_step(prev, &vecs, &d.accepted, 0)?;
+    Ok(RoundOutcome {
+        present: d.present,
+        norms: d.norms,
+        in_bound: d.in_bound,
+        median_norm: d.median_norm,
+        eligible: d.eligible,
+        cosines: d.cosines,
+        duplicate: d.duplicate,
+        byzantine_left: d.byzantine_left,
+        candidates: d.candidates,
+        krum_ran: d.krum_ran,
+        krum: d.krum,
+        neighbours: d.neighbours,
+        thresholds: d.thresholds,
+        accepted: d.accepted,
+        accepted_count: d.accepted_count,
+        sum: m.sum,
+        mean: m.mean,
+        remainders: m.remainders,
+        new_model: m.new_model,
+        dots: d.dots,
+        sum_norm: d.sum_norm,
+        others_dots: d.others_dots,
+        others_norms: d.others_norms,
+        scores: d.scores,
+    })
+}
+
+/// What the rule decides from the Gram matrix alone: every step but the mean (so a round
+/// cut into chunks decides from the sum of the chunks' partial Gram matrices).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub present: Vec<bool>,
+    pub norms: Vec<u64>,
+    pub in_bound: Vec<bool>,
+    pub median_norm: u64,
+    pub eligible: Vec<bool>,
+    pub cosines: Vec<Vec<i32>>,
+    pub duplicate: Vec<bool>,
+    pub byzantine_left: usize,
+    pub candidates: Vec<bool>,
+    pub krum_ran: bool,
+    pub krum: Vec<u64>,
+    pub neighbours: Vec<Vec<bool>>,
+    pub thresholds: Vec<u64>,
+    pub accepted: Vec<bool>,
+    pub accepted_count: usize,
+    pub dots: Vec<i64>,
+    pub sum_norm: u64,
+    pub others_dots: Vec<i64>,
+    pub others_norms: Vec<u64>,
+    pub scores: Vec<u32>,
+}
+
+/// Steps 1–6 and 8 of the rule from `gram[i][k] = ⟨u_i, u_k⟩` (zero rows for absent slots).
+pub fn decide(
+    params: &RuleParams,
+    present: &[bool],
+    gram: &[Vec<i64>],
+) -> Result<Decision, RuleError> {
+    params.check()?;
+    let (n_slots, f) = (params.slots, params.byzantine);
+    if present.len() != n_slots || gram.len() != n_slots || gram.iter().any(|r| r.len() != n_slots)
+    {
+        return Err(RuleError::SlotCount {
+            expected: n_slots,
+            got: gram.len().min(present.len()),
+        });
+    }
+    let present = present.to_vec();
+    let norms: Vec<u64> = (0..n_slots).map(|i| gram[i][i].max(0) as u64).collect();
 
     // 1–3. Ceiling, median, band.
     let in_bound: Vec<bool> = (0..n_slots)
@@ -534,27 +606,6 @@ pub fn run(
     };
     let accepted_count = accepted.iter().filter(|&&a| a).count();
 
-    // 7. Mean and new model.
-    let mut sum = vec![0i64; dim];
-    for u in (0..n_slots).filter(|&i| accepted[i]).map(|i| vecs[i]) {
-        for (s, &v) in sum.iter_mut().zip(u.iter()) {
-            *s += i64::from(v);
-        }
-    }
-    let divisor = accepted_count.max(1) as i64;
-    let mut mean = Vec::with_capacity(dim);
-    let mut remainders = Vec::with_capacity(dim);
-    let mut new_model = Vec::with_capacity(dim);
-    for (j, &s) in sum.iter().enumerate() {
-        let (q, r) = floor_div(s, divisor);
-        // |q| ≤ 2^15 since it is the floored mean of i16 values.
-        let g = i64::from(prev[j]) + q;
-        let g = i16::try_from(g).map_err(|_| RuleError::ModelOverflow { index: j })?;
-        mean.push(q as i16);
-        remainders.push(r as u32);
-        new_model.push(g);
-    }
-
     // 8. Leave-one-out scores, from the Gram matrix.
     let dots: Vec<i64> = (0..n_slots)
         .map(|i| {
@@ -578,7 +629,7 @@ pub fn run(
         scores[i] = cosine_score(others_dots[i], norms[i], others_norms[i]);
     }
 
-    Ok(RoundOutcome {
+    Ok(Decision {
         present,
         norms,
         in_bound,
@@ -594,15 +645,59 @@ pub fn run(
         thresholds,
         accepted,
         accepted_count,
-        sum,
-        mean,
-        remainders,
-        new_model,
         dots,
         sum_norm,
         others_dots,
         others_norms,
         scores,
+    })
+}
+
+/// Step 7 over a run of coordinates: `S`, `Δ = ⌊S / cnt⌋`, the remainders and
+/// `g + Δ`. `offset` is the run's first coordinate in the whole model (errors name it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeanStep {
+    pub sum: Vec<i64>,
+    pub mean: Vec<i16>,
+    pub remainders: Vec<u32>,
+    pub new_model: Vec<i16>,
+}
+
+/// Step 7 of the rule on `prev` and the slots' values over the same coordinates.
+pub fn mean_step(
+    prev: &[i16],
+    vecs: &[&[i16]],
+    accepted: &[bool],
+    offset: usize,
+) -> Result<MeanStep, RuleError> {
+    let dim = prev.len();
+    let n_slots = vecs.len();
+    let accepted_count = accepted.iter().filter(|&&a| a).count();
+    let mut sum = vec![0i64; dim];
+    for u in (0..n_slots).filter(|&i| accepted[i]).map(|i| vecs[i]) {
+        for (s, &v) in sum.iter_mut().zip(u.iter()) {
+            *s += i64::from(v);
+        }
+    }
+    let divisor = accepted_count.max(1) as i64;
+    let mut mean = Vec::with_capacity(dim);
+    let mut remainders = Vec::with_capacity(dim);
+    let mut new_model = Vec::with_capacity(dim);
+    for (j, &s) in sum.iter().enumerate() {
+        let (q, r) = floor_div(s, divisor);
+        // |q| ≤ 2^15 since it is the floored mean of i16 values.
+        let g = i64::from(prev[j]) + q;
+        let g = i16::try_from(g).map_err(|_| RuleError::ModelOverflow { index: offset + j })?;
+        mean.push(q as i16);
+        remainders.push(r as u32);
+        new_model.push(g);
+    }
+
+    Ok(MeanStep {
+        sum,
+        mean,
+        remainders,
+        new_model,
     })
 }
 

@@ -188,6 +188,167 @@ fn run<C: ConstraintSynthesizer<Fr> + crate::Circuit + Clone>(
     })
 }
 
+/// `merit bench chunked`: one chunked round of `slots × params` in chunks of `chunk`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkedBenchReport {
+    pub chunks: usize,
+    pub chunk_constraints: usize,
+    pub decision_constraints: usize,
+    pub setup_chunk_s: f64,
+    pub setup_decision_s: f64,
+    /// Peak RSS of the two setups (once per shape).
+    pub setup_peak_rss_mib: f64,
+    pub chunk_prove_s: Vec<f64>,
+    pub decision_prove_s: f64,
+    pub prove_s: f64,
+    pub prove_cpu_s: f64,
+    /// Peak RSS while proving the whole round, both proving keys loaded; NaN if the peak
+    /// could not be reset after setup.
+    pub prove_peak_rss_mib: f64,
+    /// The contract's check of the submission (commitments, sums, `K + 1` hashes).
+    pub inputs_ms: f64,
+    /// The contract's pairing check: every proof in one batch, keys prepared.
+    pub verify_batched_ms: f64,
+    /// The same compressed proofs checked one by one with the contract's `verify`.
+    pub verify_each_ms: f64,
+    pub proof_bytes: usize,
+}
+
+impl ChunkedBenchReport {
+    pub fn to_json(&self) -> String {
+        let per: Vec<String> = self
+            .chunk_prove_s
+            .iter()
+            .map(|s| format!("{s:.3}"))
+            .collect();
+        format!(
+            "{{\"chunks\":{},\"chunk_constraints\":{},\"decision_constraints\":{},\"setup_chunk_s\":{:.3},\"setup_decision_s\":{:.3},\"setup_peak_rss_mib\":{:.1},\"chunk_prove_s\":[{}],\"decision_prove_s\":{:.3},\"prove_s\":{:.3},\"prove_cpu_s\":{:.2},\"prove_peak_rss_mib\":{},\"inputs_ms\":{:.3},\"verify_batched_ms\":{:.3},\"verify_each_ms\":{:.3},\"proof_bytes\":{}}}",
+            self.chunks, self.chunk_constraints, self.decision_constraints, self.setup_chunk_s,
+            self.setup_decision_s, self.setup_peak_rss_mib, per.join(","), self.decision_prove_s,
+            self.prove_s, self.prove_cpu_s,
+            if self.prove_peak_rss_mib.is_nan() { "null".to_string() } else { format!("{:.1}", self.prove_peak_rss_mib) },
+            self.inputs_ms, self.verify_batched_ms, self.verify_each_ms, self.proof_bytes
+        )
+    }
+
+    pub fn to_text(&self) -> String {
+        let n = self.chunk_prove_s.len().max(1) as f64;
+        let mean = self.chunk_prove_s.iter().sum::<f64>() / n;
+        let max = self.chunk_prove_s.iter().cloned().fold(0.0, f64::max);
+        format!(
+            "chunks        {} (chunk circuit {} constraints, decision circuit {})\nsetup         chunk shape {:.2} s, decision shape {:.2} s (once per shape; peak RSS {:.0} MiB)\nprove         {:.2} s in all (CPU {:.1} s): chunks {:.2} s each on average (slowest {:.2} s), decision {:.2} s\npeak RSS      {} while proving\nverify        submission {:.2} ms, then proofs {:.2} ms batched ({:.2} ms one by one)\nproofs        {} bytes",
+            self.chunks, self.chunk_constraints, self.decision_constraints, self.setup_chunk_s,
+            self.setup_decision_s, self.setup_peak_rss_mib, self.prove_s, self.prove_cpu_s, mean,
+            max, self.decision_prove_s,
+            if self.prove_peak_rss_mib.is_nan() { "unknown".to_string() } else { format!("{:.0} MiB", self.prove_peak_rss_mib) },
+            self.inputs_ms, self.verify_batched_ms, self.verify_each_ms, self.proof_bytes
+        )
+    }
+}
+
+/// A chunked round of `slots × params` in chunks of `chunk` on a random realistic round:
+/// both setups, every proof, and the contract's check (batched, and one by one).
+pub fn chunked(
+    slots: usize,
+    params: usize,
+    chunk: usize,
+    seed: u64,
+) -> Result<ChunkedBenchReport, ProverError> {
+    use crate::chunked::{
+        prepare_key, proof_bytes, prove_chunked, setup_chunk, setup_decision, verify_chunked,
+        ChunkCircuit, ChunkedRound, DecisionCircuit, DecisionWitness,
+    };
+    use merit_protocol::verifier::{self, BatchItem};
+    let f = slots.saturating_sub(3) / 4;
+    let p = crate::sample::params(slots, params, f);
+    let kinds = crate::sample::random_slots(slots, f, seed);
+    let w = crate::sample::round(p, seed, &kinds).map_err(|e| ProverError::Round(e.to_string()))?;
+    let round = ChunkedRound::new(w, chunk)?;
+    let (chunk_constraints, _, _) = count(&ChunkCircuit::new(round.chunk_witness(0)))?;
+    let (decision_constraints, _, _) =
+        count(&DecisionCircuit::new(DecisionWitness::blank(slots)?))?;
+    let t = Instant::now();
+    let (cpk, cvk) = setup_chunk(slots, chunk, SetupMode::InsecureDeterministicForTests(1))?;
+    let setup_chunk_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (dpk, dvk) = setup_decision(slots, SetupMode::InsecureDeterministicForTests(2))?;
+    let setup_decision_s = t.elapsed().as_secs_f64();
+    let setup_peak_rss_mib = peak_rss_mib();
+    let reset = reset_peak_rss();
+    let c0 = cpu_seconds();
+    let t = Instant::now();
+    let (proof, times) = prove_chunked(&cpk, &dpk, &round, |_, _| {})?;
+    let prove_s = t.elapsed().as_secs_f64();
+    let prove_cpu_s = cpu_seconds() - c0;
+    let prove_peak_rss_mib = if reset { peak_rss_mib() } else { f64::NAN };
+    let held = round.stored_commitments();
+    let stored = merit_protocol::chunked::Stored {
+        project: round.round.project,
+        round: round.round.round,
+        params: round.round.params,
+        chunk,
+        trainers: &round.round.trainers,
+        updates: &held.0,
+        model: held.1,
+    };
+    let (ckey, dkey) = (
+        prepare_key(&cvk).map_err(|e| ProverError::Round(e.to_string()))?,
+        prepare_key(&dvk).map_err(|e| ProverError::Round(e.to_string()))?,
+    );
+    let bytes = proof_bytes(&proof);
+    verify_chunked(&ckey, &dkey, &stored, &proof.submission, &bytes)
+        .map_err(|e| ProverError::Round(format!("the benchmark round did not verify: {e}")))?;
+    let t = Instant::now();
+    let inputs = merit_protocol::chunked::public_inputs(&stored, &proof.submission)
+        .map_err(ProverError::Chunk)?;
+    let inputs_ms = t.elapsed().as_secs_f64() * 1e3;
+    let mut items: Vec<BatchItem> = inputs
+        .chunks
+        .iter()
+        .zip(&bytes)
+        .map(|(x, p)| BatchItem {
+            key: &ckey,
+            proof: p,
+            input: *x,
+        })
+        .collect();
+    items.push(BatchItem {
+        key: &dkey,
+        proof: &bytes[inputs.chunks.len()],
+        input: inputs.decision,
+    });
+    let t = Instant::now();
+    let batched = verifier::verify_batch(&items);
+    let verify_batched_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let each = items
+        .iter()
+        .all(|i| verifier::verify(i.key, i.proof, &i.input) == Ok(true));
+    let verify_each_ms = t.elapsed().as_secs_f64() * 1e3;
+    if batched != Ok(true) || !each {
+        return Err(ProverError::Round(
+            "the benchmark proofs did not verify".into(),
+        ));
+    }
+    Ok(ChunkedBenchReport {
+        chunks: round.count(),
+        chunk_constraints,
+        decision_constraints,
+        setup_chunk_s,
+        setup_decision_s,
+        setup_peak_rss_mib,
+        chunk_prove_s: times.chunks.iter().map(|d| d.as_secs_f64()).collect(),
+        decision_prove_s: times.decision.as_secs_f64(),
+        prove_s,
+        prove_cpu_s,
+        prove_peak_rss_mib,
+        inputs_ms,
+        verify_batched_ms,
+        verify_each_ms,
+        proof_bytes: (proof.chunks.len() + 1) * proof.decision.compressed_size(),
+    })
+}
+
 /// The round circuit for `slots × params` on a random realistic round.
 pub fn round(slots: usize, params: usize, seed: u64) -> Result<BenchReport, ProverError> {
     let f = slots.saturating_sub(3) / 4;

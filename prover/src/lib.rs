@@ -5,6 +5,7 @@
 //! versioned header. The round circuit (outlier filter, aggregation, scores) builds on it.
 
 pub mod bench;
+pub mod chunked;
 pub mod cs;
 pub mod gadgets;
 pub mod groth16;
@@ -31,6 +32,8 @@ pub enum ProverError {
     Key(#[from] keys::KeyError),
     #[error("round: {0}")]
     Round(String),
+    #[error("chunked round: {0}")]
+    Chunk(merit_protocol::chunked::ChunkError),
     #[error("{got} public inputs for a verifying key of {expected}")]
     PublicInputs { expected: usize, got: usize },
 }

@@ -45,7 +45,7 @@ use crate::gadgets::vector::{alloc_vector, gram_matrix, masked_sum, pack_var, Ve
 use crate::{Keys, ProverError, SetupMode};
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Proof, ProvingKey, VerifyingKey};
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError, Variable};
 use merit_protocol::abi::AccountBytes;
 use merit_protocol::commit::{
     account_elements, CommitError, Commitment, Committer, RoundInputs, TAG_ROUND,
@@ -212,21 +212,26 @@ impl RoundCircuit {
 }
 
 /// Bit widths of the comparisons, from the shape (see each gadget's range condition).
-struct Widths {
+pub(crate) struct Widths {
     norm: usize,
     krum: usize,
     count: usize,
     dot: usize,
     cosine: usize,
-    rem: usize,
+    pub(crate) rem: usize,
     band: usize,
     pair_cosine: usize,
 }
 
 impl Widths {
-    fn new(p: &RuleParams) -> Self {
-        let ld = log2_ceil(p.dim as u64);
-        let ln = log2_ceil(p.slots as u64);
+    pub(crate) fn new(p: &RuleParams) -> Self {
+        Self::for_shape(p.slots, p.dim)
+    }
+
+    /// The widths for `slots` vectors of at most `dim` values.
+    pub(crate) fn for_shape(slots: usize, dim: usize) -> Self {
+        let ld = log2_ceil(dim as u64);
+        let ln = log2_ceil(slots as u64);
         Self {
             // ‖u‖² ≤ D·2^30.
             norm: 31 + ld,
@@ -274,11 +279,11 @@ fn signed_cosine(
     Ok(s.sub(&neg_s.scale(Fr::from(2u64))))
 }
 
-fn constant(v: u64) -> Num {
+pub(crate) fn constant(v: u64) -> Num {
     Num::constant(Fr::from(v))
 }
 
-fn sum_of(xs: &[Num]) -> Num {
+pub(crate) fn sum_of(xs: &[Num]) -> Num {
     xs.iter().fold(constant(0), |s, x| s.add(x))
 }
 
@@ -325,10 +330,132 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
 
     // 2. Gram matrix: gram[i][k] = ⟨u_i, u_k⟩, several products per constraint.
     let gram = gram_matrix(cs, &updates)?;
-    let norms: Vec<Num> = (0..n).map(|i| gram[i][i].clone()).collect();
 
+    // 3, 5. The rule's selection and the scores, from the Gram matrix alone.
+    let rule = RuleVars {
+        bound: constant(p.norm_bound_sq.min(p.max_norm_sq())),
+        band: Num::constant(Fr::from(u64::from(p.band_sq_milli))),
+        tau: Num::constant(Fr::from(u64::from(p.duplicate_milli))),
+        budget: constant(f as u64),
+    };
+    let (accept, scores) = select_and_score(cs, &present, &gram, &rule, &Hints::of(o), &wd)?;
+
+    // 4. Mean and new model.
+    let g_new = new_model_var(cs, &accept, &updates, &g, &o.new_model, wd.rem)?;
+    let c_new = commit_model_var(cs, &wide, &len, &pack_var(&g_new))?;
+
+    // 6. The round hash, in `Committer::round_elements` order.
+    let mut elems: Vec<Num> = vec![
+        Num::constant(domain_tag(TAG_ROUND)),
+        witness(cs, Fr::from(w.project))?,
+        witness(cs, Fr::from(w.round))?,
+        constant(n as u64),
+        c_prev,
+    ];
+    for a in &accounts {
+        elems.extend(a.iter().cloned());
+    }
+    elems.extend(commitments.iter().chain(&scores).chain(&accept).cloned());
+    elems.push(c_new);
+    let h = narrow.hash(cs, &elems)?;
+    enforce_eq(cs, &h.lc, &(ark_relations::lc!() + public))
+}
+
+/// Step 4 over a run of coordinates: allocates the new model `g'` (range-checked) and
+/// proves `cnt·(g' − g) + r = Σ accept_i·u_i` with `0 ≤ r < cnt` per coordinate (divisor 1
+/// when nothing is accepted). `rem_bits` bounds the remainders (`⌈log₂N⌉`).
+pub(crate) fn new_model_var(
+    cs: &Cs,
+    accept: &[Num],
+    updates: &[VecVar],
+    g: &VecVar,
+    new_model: &[i16],
+    rem_bits: usize,
+) -> GResult<VecVar> {
+    let cnt = sum_of(accept);
+    let none = is_zero(cs, &cnt)?;
+    let divisor = cnt.add(&none);
+    let sums = masked_sum(cs, accept, updates, &cnt)?;
+    let g_new = alloc_vector(cs, new_model)?;
+    for (j, s) in sums.iter().enumerate() {
+        let q = Num {
+            lc: ark_relations::lc!() + g_new.vars[j] - g.vars[j],
+            val: Fr::from(i64::from(new_model[j]) - i64::from(g.values[j])),
+        };
+        floor_div(cs, s, &divisor, &q, rem_bits)?;
+    }
+    Ok(g_new)
+}
+
+/// The rule's parameters as circuit values: constants in the round circuit (its key is
+/// per project), hashed witnesses in the chunked decision circuit (one key per `N`).
+pub(crate) struct RuleVars {
+    /// `min(B², D·2^30)`.
+    pub bound: Num,
+    /// `ρ²` per mille.
+    pub band: Num,
+    /// `τ` per mille.
+    pub tau: Num,
+    /// `f`.
+    pub budget: Num,
+}
+
+/// The prover's hints for the selection, from the native rule.
+pub(crate) struct Hints<'a> {
+    pub median_norm: u64,
+    pub bounded: usize,
+    pub cosines: &'a [Vec<i32>],
+    pub neighbours: &'a [Vec<bool>],
+    pub thresholds: &'a [u64],
+    pub scores: &'a [u32],
+}
+
+impl<'a> Hints<'a> {
+    pub fn of_decision(d: &'a rule::Decision) -> Self {
+        Self {
+            median_norm: d.median_norm,
+            bounded: d.in_bound.iter().filter(|&&b| b).count(),
+            cosines: &d.cosines,
+            neighbours: &d.neighbours,
+            thresholds: &d.thresholds,
+            scores: &d.scores,
+        }
+    }
+
+    pub fn of(o: &'a RoundOutcome) -> Self {
+        Self {
+            median_norm: o.median_norm,
+            bounded: o.in_bound.iter().filter(|&&b| b).count(),
+            cosines: &o.cosines,
+            neighbours: &o.neighbours,
+            thresholds: &o.thresholds,
+            scores: &o.scores,
+        }
+    }
+}
+
+/// `x · k`: a scaling when `k` is a constant, else one product.
+fn times(cs: &Cs, x: &Num, k: &Num) -> GResult<Num> {
+    match k.lc.0.as_slice() {
+        [(c, Variable::One)] => Ok(x.scale(*c)),
+        _ => mul(cs, x, k),
+    }
+}
+
+/// Steps 3 and 5 of the round statement: from the presence bits and the Gram matrix,
+/// the accept bits and the scores (both constrained to the rule's).
+pub(crate) fn select_and_score(
+    cs: &Cs,
+    present: &[Num],
+    gram: &[Vec<Num>],
+    rule: &RuleVars,
+    o: &Hints<'_>,
+    wd: &Widths,
+) -> GResult<(Vec<Num>, Vec<Num>)> {
+    let n = present.len();
+    let norms: Vec<Num> = (0..n).map(|i| gram[i][i].clone()).collect();
+    let bound = rule.bound.clone();
     // 3a. Ceiling: in bound = present ∧ 1 ≤ ‖u‖² ≤ B².
-    let bound = constant(p.norm_bound_sq.min(p.max_norm_sq()));
     let mut in_bound = Vec::with_capacity(n);
     for i in 0..n {
         let nonzero = is_le(cs, &constant(1), &norms[i], wd.norm)?;
@@ -342,7 +469,7 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
     // the r-th smallest; m = 0 when p = 0.
     let p_count = sum_of(&in_bound);
     let median = witness(cs, Fr::from(o.median_norm))?;
-    let bounded = o.in_bound.iter().filter(|&&b| b).count();
+    let bounded = o.bounded;
     let p_odd = boolean(cs, bounded % 2 == 1)?;
     let rank = witness(cs, Fr::from(bounded.div_ceil(2) as u64))?;
     // 2r = p + odd.
@@ -368,12 +495,21 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
     enforce_zero_product(cs, &none, &median)?;
 
     // 3c. Band: 1000·‖u‖² ≤ ρ²·m and 1000·m ≤ ρ²·‖u‖².
-    let band = Fr::from(u64::from(p.band_sq_milli));
     let thousand = Fr::from(u64::from(SCORE_SCALE));
     let mut eligible = Vec::with_capacity(n);
     for i in 0..n {
-        let up = is_le(cs, &norms[i].scale(thousand), &median.scale(band), wd.band)?;
-        let down = is_le(cs, &median.scale(thousand), &norms[i].scale(band), wd.band)?;
+        let up = is_le(
+            cs,
+            &norms[i].scale(thousand),
+            &times(cs, &median, &rule.band)?,
+            wd.band,
+        )?;
+        let down = is_le(
+            cs,
+            &median.scale(thousand),
+            &times(cs, &norms[i], &rule.band)?,
+            wd.band,
+        )?;
         let t = mul(cs, &in_bound[i], &up)?;
         eligible.push(mul(cs, &t, &down)?);
     }
@@ -382,19 +518,18 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
     let mut cosines: Vec<Vec<Num>> = vec![vec![constant(0); n]; n];
     for i in 0..n {
         for k in i + 1..n {
-            let c = signed_cosine(cs, &gram[i][k], &norms[i], &norms[k], o.cosines[i][k], &wd)?;
+            let c = signed_cosine(cs, &gram[i][k], &norms[i], &norms[k], o.cosines[i][k], wd)?;
             cosines[i][k] = c.clone();
             cosines[k][i] = c;
         }
     }
 
     // 3e. Duplicates: eligible with another eligible slot at c ≥ τ; f' = max(0, f − d).
-    let tau = Fr::from(u64::from(p.duplicate_milli));
     let mut twins: Vec<Vec<Option<Num>>> = vec![vec![None; n]; n];
     for i in 0..n {
         for k in i + 1..n {
             // c ≥ τ, both eligible (c ∈ [−1000, 1000], τ ≤ 1001: 12 bits).
-            let close = is_le(cs, &Num::constant(tau), &cosines[i][k], COSINE_BITS + 1)?;
+            let close = is_le(cs, &rule.tau, &cosines[i][k], COSINE_BITS + 1)?;
             let both = mul(cs, &eligible[i], &eligible[k])?;
             let t = mul(cs, &both, &close)?;
             twins[i][k] = Some(t.clone());
@@ -408,7 +543,7 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
         duplicate.push(mul(cs, &eligible[i], &alone.not())?);
     }
     let dups = sum_of(&duplicate);
-    let budget = constant(f as u64);
+    let budget = rule.budget.clone();
     let within = is_le(cs, &dups, &budget, wd.count)?;
     let f_left = mul(cs, &within, &budget.sub(&dups))?;
     let mut candidates = Vec::with_capacity(n);
@@ -446,25 +581,10 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
     let keep = n_cand.sub(&f_left);
     let accept = keep_lowest(cs, &krum, &scored, &keep, wd.krum, wd.count)?;
 
-    // 4. Mean and new model.
-    let cnt = sum_of(&accept);
-    let none = is_zero(cs, &cnt)?;
-    let divisor = cnt.add(&none);
-    let sums = masked_sum(cs, &accept, &updates, &cnt)?;
-    let g_new = alloc_vector(cs, &o.new_model)?;
-    for (j, s) in sums.iter().enumerate() {
-        let q = Num {
-            lc: ark_relations::lc!() + g_new.vars[j] - g.vars[j],
-            val: Fr::from(i64::from(o.new_model[j]) - i64::from(w.prev_model[j])),
-        };
-        floor_div(cs, s, &divisor, &q, wd.rem)?;
-    }
-    let c_new = commit_model_var(cs, &wide, &len, &pack_var(&g_new))?;
-
     // 5. Leave-one-out scores from the Gram matrix: ⟨u_i, S⟩ = Σ_k accept_k⟨u_i, u_k⟩,
     // ‖S‖² = Σ_k accept_k⟨u_k, S⟩, then ⟨u_i, S − u_i⟩ and ‖S − u_i‖².
     let mut dots = Vec::with_capacity(n);
-    for row in &gram {
+    for row in gram {
         let terms = (0..n)
             .map(|k| mul(cs, &accept[k], &row[k]))
             .collect::<GResult<Vec<_>>>()?;
@@ -492,21 +612,7 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
         )?);
     }
 
-    // 6. The round hash, in `Committer::round_elements` order.
-    let mut elems: Vec<Num> = vec![
-        Num::constant(domain_tag(TAG_ROUND)),
-        witness(cs, Fr::from(w.project))?,
-        witness(cs, Fr::from(w.round))?,
-        constant(n as u64),
-        c_prev,
-    ];
-    for a in &accounts {
-        elems.extend(a.iter().cloned());
-    }
-    elems.extend(commitments.iter().chain(&scores).chain(&accept).cloned());
-    elems.push(c_new);
-    let h = narrow.hash(cs, &elems)?;
-    enforce_eq(cs, &h.lc, &(ark_relations::lc!() + public))
+    Ok((accept, scores))
 }
 
 /// Setup for a round shape.

@@ -1,0 +1,812 @@
+//! Chunked rounds (protocol v4, a draft: `docs/chunked-rounds.md`): the formats and the
+//! checks that let one round be proven by `K` chunk proofs of one shape `(N, C)` and one
+//! decision proof of shape `N`, whatever the model's size.
+//!
+//! ```text
+//! chunk k of v          = v[kC .. (k+1)C], zero-padded to C values
+//! c_k(v)                = W(TAG_CHUNK, k, C, pack(chunk k of v))
+//! commit_update_v4(a, v) = H(TAG_UPDATE, a_lo, a_hi, D, K, c_0(v) … c_{K−1}(v))
+//! commit_model_v4(v)     = H(TAG_MODEL, D, K, c_0(v) … c_{K−1}(v))
+//! P_k   = H(TAG_CHUNK_ROUND, project, round, k, N, c_k(u_1)…c_k(u_N), c_k(g), c_k(g'),
+//!           accept_1…accept_N, G_k)              one per chunk proof
+//! P_dec = H(TAG_DECISION, project, round, N, f, B², ρ², τ, present_1…present_N,
+//!           G, accept_1…accept_N, score_1…score_N)  the decision proof
+//! ```
+//! `W` is the wide sponge, `H` the narrow one; `G_k` is the chunk's partial Gram matrix
+//! (`⟨u_i[k], u_j[k]⟩` for `i ≤ j`, row by row) and `G = Σ_k G_k`, which the verifier
+//! (the contract) sums itself. An absent slot's chunk commitment is 0 in `P_k`.
+//!
+//! Why this binds a round: the verifier recomputes every present trainer's stored
+//! commitment from the submitted `c_k(u_i)` (a dropped, extra, reordered or foreign chunk
+//! changes it), and the previous model's likewise; each `P_k` names its index, project and
+//! round (a proof of another chunk or round does not verify against it); `G` is summed from
+//! the very `G_k` that the chunk proofs bind, and `P_dec` binds `G` (a decision over other
+//! totals does not verify). The rule's parameters are in `P_dec`, so one decision shape
+//! serves every project with `N` slots and one chunk shape every project with `(N, C)`.
+
+use crate::abi::AccountBytes;
+use crate::commit::{account_elements, Commitment};
+use crate::pack::pack_chunk;
+use crate::pack::VALUES_PER_ELEMENT;
+use crate::poseidon::{self, domain_tag};
+use crate::rule::{RuleParams, MAX_DIM};
+use alloc::vec;
+use alloc::vec::Vec;
+use ark_bn254::Fr;
+use ark_crypto_primitives::sponge::poseidon::{PoseidonConfig, PoseidonSponge};
+use ark_crypto_primitives::sponge::{CryptographicSponge, FieldBasedCryptographicSponge};
+
+pub const TAG_CHUNK: &str = "merit/chunk/v4";
+pub const TAG_UPDATE: &str = "merit/update/v4";
+pub const TAG_MODEL: &str = "merit/model/v4";
+pub const TAG_CHUNK_ROUND: &str = "merit/chunk-round/v4";
+pub const TAG_DECISION: &str = "merit/decision/v4";
+
+/// Largest chunk: partial Gram entries stay below 2^44 and the totals below 2^51.
+pub const MAX_CHUNK: usize = 1 << 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkError {
+    /// A chunk size of 0 or above `MAX_CHUNK`, or a model of 0 or above `MAX_DIM` values.
+    BadShape { dim: usize, chunk: usize },
+    /// A vector of the wrong length.
+    Length { expected: usize, got: usize },
+    /// `expected` chunks, `got` submitted (for a slot, or the models).
+    ChunkCount {
+        slot: Option<usize>,
+        expected: usize,
+        got: usize,
+    },
+    /// Slot lists of different lengths.
+    SlotCount { expected: usize, got: usize },
+    /// A partial Gram matrix of the wrong size (which chunk).
+    GramLength { chunk: usize, got: usize },
+    /// A partial Gram entry out of range for its chunk (it cannot come from 16-bit values).
+    GramRange { chunk: usize },
+    /// A submitted commitment that is not a field element.
+    NonCanonical,
+    /// A present slot whose chunk commitments do not open its stored commitment.
+    UpdateMismatch { slot: usize },
+    /// An absent slot with chunk commitments, or a present one without.
+    AbsentSlot { slot: usize },
+    /// The previous model's chunk commitments do not open the stored model commitment.
+    ModelMismatch,
+}
+
+impl core::fmt::Display for ChunkError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadShape { dim, chunk } => write!(
+                f,
+                "no chunked shape for {dim} parameters in chunks of {chunk} (chunks 1..={MAX_CHUNK}, models 1..={MAX_DIM})"
+            ),
+            Self::Length { expected, got } => write!(f, "{got} values where {expected} were expected"),
+            Self::ChunkCount { slot: Some(s), expected, got } => {
+                write!(f, "slot {s} has {got} chunk commitments; the model has {expected} chunks")
+            }
+            Self::ChunkCount { slot: None, expected, got } => {
+                write!(f, "{got} model chunk commitments; the model has {expected} chunks")
+            }
+            Self::SlotCount { expected, got } => write!(f, "{got} slot entries for {expected} slots"),
+            Self::GramLength { chunk, got } => {
+                write!(f, "chunk {chunk}'s partial Gram matrix has {got} entries")
+            }
+            Self::GramRange { chunk } => {
+                write!(f, "chunk {chunk}'s partial Gram matrix has an entry no chunk can have")
+            }
+            Self::NonCanonical => f.write_str("a chunk commitment is not a field element"),
+            Self::UpdateMismatch { slot } => write!(
+                f,
+                "slot {slot}'s chunk commitments do not open its committed update"
+            ),
+            Self::AbsentSlot { slot } => write!(
+                f,
+                "slot {slot}: chunk commitments must be given for exactly the revealed slots"
+            ),
+            Self::ModelMismatch => {
+                f.write_str("the previous model's chunk commitments do not open its commitment")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ChunkError {}
+
+/// A model of `dim` values cut into chunks of `chunk` (the last one zero-padded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunking {
+    pub dim: usize,
+    pub chunk: usize,
+}
+
+impl Chunking {
+    pub fn new(dim: usize, chunk: usize) -> Result<Self, ChunkError> {
+        if chunk == 0 || chunk > MAX_CHUNK || dim == 0 || dim > MAX_DIM {
+            return Err(ChunkError::BadShape { dim, chunk });
+        }
+        Ok(Self { dim, chunk })
+    }
+
+    /// `K = ⌈D / C⌉`.
+    pub fn count(&self) -> usize {
+        self.dim.div_ceil(self.chunk)
+    }
+
+    /// Chunk `k` of `values` (which has `dim` values), zero-padded to `chunk` values.
+    pub fn slice(&self, values: &[i16], k: usize) -> Vec<i16> {
+        let start = (k * self.chunk).min(values.len());
+        let end = ((k + 1) * self.chunk).min(values.len());
+        let mut out = Vec::with_capacity(self.chunk);
+        out.extend_from_slice(&values[start..end]);
+        out.resize(self.chunk, 0);
+        out
+    }
+
+    /// Every chunk's commitment `c_k(values)`.
+    pub fn commit_chunks(
+        &self,
+        wide: &PoseidonConfig<Fr>,
+        values: &[i16],
+    ) -> Result<Vec<Fr>, ChunkError> {
+        if values.len() != self.dim {
+            return Err(ChunkError::Length {
+                expected: self.dim,
+                got: values.len(),
+            });
+        }
+        Ok((0..self.count())
+            .map(|k| commit_chunk(wide, k, &self.slice(values, k)))
+            .collect())
+    }
+}
+
+/// `c_k(v) = W(TAG_CHUNK, k, len, pack(v))` for one (padded) chunk `v`.
+pub fn commit_chunk(wide: &PoseidonConfig<Fr>, index: usize, values: &[i16]) -> Fr {
+    let mut sponge = PoseidonSponge::new(wide);
+    sponge.absorb(&domain_tag(TAG_CHUNK));
+    sponge.absorb(&Fr::from(index as u64));
+    sponge.absorb(&Fr::from(values.len() as u64));
+    for part in values.chunks(VALUES_PER_ELEMENT) {
+        sponge.absorb(&pack_chunk(part));
+    }
+    sponge.squeeze_native_field_elements(1)[0]
+}
+
+/// A trainer's v4 commitment to its update, from its chunk commitments.
+pub fn commit_update(account: &AccountBytes, dim: usize, chunks: &[Fr]) -> Commitment {
+    let mut e = Vec::with_capacity(chunks.len() + 5);
+    e.push(domain_tag(TAG_UPDATE));
+    e.extend(account_elements(account));
+    e.push(Fr::from(dim as u64));
+    e.push(Fr::from(chunks.len() as u64));
+    e.extend_from_slice(chunks);
+    Commitment::from_field(&poseidon::hash(&poseidon::config(), &e))
+}
+
+/// The v4 commitment to a model, from its chunk commitments.
+pub fn commit_model(dim: usize, chunks: &[Fr]) -> Commitment {
+    let mut e = Vec::with_capacity(chunks.len() + 3);
+    e.push(domain_tag(TAG_MODEL));
+    e.push(Fr::from(dim as u64));
+    e.push(Fr::from(chunks.len() as u64));
+    e.extend_from_slice(chunks);
+    Commitment::from_field(&poseidon::hash(&poseidon::config(), &e))
+}
+
+/// Entries of an `n × n` Gram matrix kept: `i ≤ j`, row by row.
+pub const fn gram_len(n: usize) -> usize {
+    n * (n + 1) / 2
+}
+
+/// The flat Gram matrix (`i ≤ j`, row by row) of equally long vectors.
+pub fn partial_gram(vecs: &[&[i16]]) -> Vec<i64> {
+    let n = vecs.len();
+    let mut out = Vec::with_capacity(gram_len(n));
+    for i in 0..n {
+        for j in i..n {
+            out.push(crate::rule::dot(vecs[i], vecs[j]));
+        }
+    }
+    out
+}
+
+/// The full symmetric matrix of a flat Gram matrix of `n` slots.
+#[allow(clippy::needless_range_loop)] // (i, j) index pairs mirror the flat layout
+pub fn gram_matrix(flat: &[i64], n: usize) -> Vec<Vec<i64>> {
+    let mut g = vec![vec![0i64; n]; n];
+    let mut at = 0;
+    for i in 0..n {
+        for j in i..n {
+            g[i][j] = flat[at];
+            g[j][i] = flat[at];
+            at += 1;
+        }
+    }
+    g
+}
+
+/// `G = Σ_k G_k`, after checking each partial matrix's size and range (an entry of a chunk
+/// of `C` 16-bit values is at most `C · 2^30` in magnitude).
+pub fn sum_grams(
+    slots: usize,
+    chunk: usize,
+    partials: &[Vec<i64>],
+) -> Result<Vec<i64>, ChunkError> {
+    let limit = (chunk as i64) << 30;
+    let mut total = vec![0i64; gram_len(slots)];
+    for (k, g) in partials.iter().enumerate() {
+        if g.len() != total.len() {
+            return Err(ChunkError::GramLength {
+                chunk: k,
+                got: g.len(),
+            });
+        }
+        for (t, &x) in total.iter_mut().zip(g) {
+            if x.abs() > limit {
+                return Err(ChunkError::GramRange { chunk: k });
+            }
+            // |Σ| ≤ K · C · 2^30 ≤ 2^(20 + 16 + 30): no overflow.
+            *t += x;
+        }
+    }
+    Ok(total)
+}
+
+fn signed(x: i64) -> Fr {
+    if x < 0 {
+        -Fr::from(x.unsigned_abs())
+    } else {
+        Fr::from(x as u64)
+    }
+}
+
+/// What chunk proof `k` hashes into its public input `P_k`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkInputs<'a> {
+    pub project: u32,
+    pub round: u32,
+    pub index: usize,
+    /// `c_k(u_i)` per slot; 0 for an absent slot.
+    pub updates: &'a [Fr],
+    pub prev_model: Fr,
+    pub new_model: Fr,
+    pub accepted: &'a [bool],
+    /// `G_k`, flat.
+    pub gram: &'a [i64],
+}
+
+/// The field elements `P_k` absorbs, in order (the chunk circuit rebuilds the same).
+pub fn chunk_elements(c: &ChunkInputs<'_>) -> Result<Vec<Fr>, ChunkError> {
+    let n = c.updates.len();
+    if c.accepted.len() != n {
+        return Err(ChunkError::SlotCount {
+            expected: n,
+            got: c.accepted.len(),
+        });
+    }
+    if c.gram.len() != gram_len(n) {
+        return Err(ChunkError::GramLength {
+            chunk: c.index,
+            got: c.gram.len(),
+        });
+    }
+    let mut e = Vec::with_capacity(7 + 2 * n + c.gram.len());
+    e.push(domain_tag(TAG_CHUNK_ROUND));
+    e.push(Fr::from(c.project));
+    e.push(Fr::from(c.round));
+    e.push(Fr::from(c.index as u64));
+    e.push(Fr::from(n as u64));
+    e.extend_from_slice(c.updates);
+    e.push(c.prev_model);
+    e.push(c.new_model);
+    e.extend(c.accepted.iter().map(|&a| Fr::from(a)));
+    e.extend(c.gram.iter().map(|&x| signed(x)));
+    Ok(e)
+}
+
+/// `P_k`, the single public input of chunk proof `k`.
+pub fn chunk_public_input(c: &ChunkInputs<'_>) -> Result<Fr, ChunkError> {
+    Ok(poseidon::hash(&poseidon::config(), &chunk_elements(c)?))
+}
+
+/// What the decision proof hashes into its public input `P_dec`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionInputs<'a> {
+    pub project: u32,
+    pub round: u32,
+    pub params: RuleParams,
+    pub present: &'a [bool],
+    /// `G = Σ_k G_k`, flat.
+    pub gram: &'a [i64],
+    pub accepted: &'a [bool],
+    pub scores: &'a [u32],
+}
+
+/// The field elements `P_dec` absorbs, in order (the decision circuit rebuilds the same).
+/// The norm bound enters as the rule applies it: `min(B², D · 2^30)`.
+pub fn decision_elements(d: &DecisionInputs<'_>) -> Result<Vec<Fr>, ChunkError> {
+    let n = d.params.slots;
+    for len in [d.present.len(), d.accepted.len(), d.scores.len()] {
+        if len != n {
+            return Err(ChunkError::SlotCount {
+                expected: n,
+                got: len,
+            });
+        }
+    }
+    if d.gram.len() != gram_len(n) {
+        return Err(ChunkError::GramLength {
+            chunk: usize::MAX,
+            got: d.gram.len(),
+        });
+    }
+    let p = &d.params;
+    let mut e = Vec::with_capacity(8 + 3 * n + d.gram.len());
+    e.push(domain_tag(TAG_DECISION));
+    e.push(Fr::from(d.project));
+    e.push(Fr::from(d.round));
+    e.push(Fr::from(n as u64));
+    e.push(Fr::from(p.byzantine as u64));
+    e.push(Fr::from(p.norm_bound_sq.min(p.max_norm_sq())));
+    e.push(Fr::from(p.band_sq_milli));
+    e.push(Fr::from(p.duplicate_milli));
+    e.extend(d.present.iter().map(|&b| Fr::from(b)));
+    e.extend(d.gram.iter().map(|&x| signed(x)));
+    e.extend(d.accepted.iter().map(|&a| Fr::from(a)));
+    e.extend(d.scores.iter().map(|&s| Fr::from(s)));
+    Ok(e)
+}
+
+/// `P_dec`, the single public input of the decision proof.
+pub fn decision_public_input(d: &DecisionInputs<'_>) -> Result<Fr, ChunkError> {
+    Ok(poseidon::hash(&poseidon::config(), &decision_elements(d)?))
+}
+
+/// What the aggregator submits for a chunked round (beside the proofs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// Per slot: its `K` chunk commitments, or none for an absent slot.
+    pub updates: Vec<Vec<Commitment>>,
+    /// `c_k(g)` and `c_k(g')`.
+    pub prev_model: Vec<Commitment>,
+    pub new_model: Vec<Commitment>,
+    /// `G_k` per chunk, flat.
+    pub grams: Vec<Vec<i64>>,
+    pub accepted: Vec<bool>,
+    pub scores: Vec<u32>,
+}
+
+/// What the stored round says before the aggregator speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored<'a> {
+    pub project: u32,
+    pub round: u32,
+    pub params: RuleParams,
+    pub chunk: usize,
+    /// One per slot; the zero account for an unfilled slot.
+    pub trainers: &'a [AccountBytes],
+    /// The committed update per slot, `None` where the slot revealed nothing.
+    pub updates: &'a [Option<Commitment>],
+    pub model: Commitment,
+}
+
+/// The public inputs a chunked round's proofs must verify against, and the new model's
+/// commitment, after every check a verifier makes before any pairing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicInputs {
+    pub chunks: Vec<Fr>,
+    pub decision: Fr,
+    pub new_model: Commitment,
+}
+
+/// The contract's side of a chunked round, minus the pairings: recomputes each revealed
+/// trainer's commitment and the previous model's from the submitted chunk commitments,
+/// sums the partial Gram matrices, and returns `P_0 … P_{K−1}` and `P_dec`.
+pub fn public_inputs(s: &Stored<'_>, sub: &Submission) -> Result<PublicInputs, ChunkError> {
+    let n = s.params.slots;
+    let shape = Chunking::new(s.params.dim, s.chunk)?;
+    let k_count = shape.count();
+    for len in [
+        s.trainers.len(),
+        s.updates.len(),
+        sub.updates.len(),
+        sub.accepted.len(),
+        sub.scores.len(),
+    ] {
+        if len != n {
+            return Err(ChunkError::SlotCount {
+                expected: n,
+                got: len,
+            });
+        }
+    }
+    let field = |c: &Commitment| c.to_field().ok_or(ChunkError::NonCanonical);
+    let fields =
+        |cs: &[Commitment]| -> Result<Vec<Fr>, ChunkError> { cs.iter().map(field).collect() };
+    // Every revealed slot opens its commitment; an absent one submits nothing.
+    let mut slot_chunks: Vec<Vec<Fr>> = Vec::with_capacity(n);
+    for i in 0..n {
+        match (&s.updates[i], sub.updates[i].is_empty()) {
+            (Some(stored), false) => {
+                if sub.updates[i].len() != k_count {
+                    return Err(ChunkError::ChunkCount {
+                        slot: Some(i),
+                        expected: k_count,
+                        got: sub.updates[i].len(),
+                    });
+                }
+                let cs = fields(&sub.updates[i])?;
+                if commit_update(&s.trainers[i], s.params.dim, &cs) != *stored {
+                    return Err(ChunkError::UpdateMismatch { slot: i });
+                }
+                slot_chunks.push(cs);
+            }
+            (None, true) => slot_chunks.push(vec![Fr::from(0u64); k_count]),
+            _ => return Err(ChunkError::AbsentSlot { slot: i }),
+        }
+    }
+    for models in [&sub.prev_model, &sub.new_model] {
+        if models.len() != k_count {
+            return Err(ChunkError::ChunkCount {
+                slot: None,
+                expected: k_count,
+                got: models.len(),
+            });
+        }
+    }
+    let prev = fields(&sub.prev_model)?;
+    if commit_model(s.params.dim, &prev) != s.model {
+        return Err(ChunkError::ModelMismatch);
+    }
+    let next = fields(&sub.new_model)?;
+    if sub.grams.len() != k_count {
+        return Err(ChunkError::ChunkCount {
+            slot: None,
+            expected: k_count,
+            got: sub.grams.len(),
+        });
+    }
+    let total = sum_grams(n, s.chunk, &sub.grams)?;
+    let mut chunks = Vec::with_capacity(k_count);
+    for k in 0..k_count {
+        let updates: Vec<Fr> = slot_chunks.iter().map(|c| c[k]).collect();
+        chunks.push(chunk_public_input(&ChunkInputs {
+            project: s.project,
+            round: s.round,
+            index: k,
+            updates: &updates,
+            prev_model: prev[k],
+            new_model: next[k],
+            accepted: &sub.accepted,
+            gram: &sub.grams[k],
+        })?);
+    }
+    let present: Vec<bool> = s.updates.iter().map(Option::is_some).collect();
+    let decision = decision_public_input(&DecisionInputs {
+        project: s.project,
+        round: s.round,
+        params: s.params,
+        present: &present,
+        gram: &total,
+        accepted: &sub.accepted,
+        scores: &sub.scores,
+    })?;
+    Ok(PublicInputs {
+        chunks,
+        decision,
+        new_model: commit_model(s.params.dim, &next),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::needless_range_loop)]
+mod tests {
+    use super::*;
+    use crate::rule;
+    use proptest::prelude::*;
+
+    fn wide() -> PoseidonConfig<Fr> {
+        poseidon::wide::config()
+    }
+
+    #[test]
+    fn shapes_are_checked_and_chunks_are_zero_padded() {
+        assert!(Chunking::new(10, 0).is_err());
+        assert!(Chunking::new(0, 4).is_err());
+        assert!(Chunking::new(10, MAX_CHUNK + 1).is_err());
+        let s = Chunking::new(10, 4).unwrap();
+        assert_eq!(s.count(), 3);
+        let v: Vec<i16> = (1..=10).collect();
+        assert_eq!(s.slice(&v, 0), [1, 2, 3, 4]);
+        assert_eq!(s.slice(&v, 2), [9, 10, 0, 0]);
+        assert_eq!(
+            s.commit_chunks(&wide(), &v[..9]),
+            Err(ChunkError::Length {
+                expected: 10,
+                got: 9
+            })
+        );
+    }
+
+    #[test]
+    fn chunk_commitments_name_their_index_and_the_whole_names_every_chunk() {
+        let w = wide();
+        let v = [3i16, -4, 5, 6];
+        assert_ne!(commit_chunk(&w, 0, &v), commit_chunk(&w, 1, &v));
+        let s = Chunking::new(8, 4).unwrap();
+        let model: Vec<i16> = (0..8).collect();
+        let cs = s.commit_chunks(&w, &model).unwrap();
+        let whole = commit_model(8, &cs);
+        let mut swapped = cs.clone();
+        swapped.swap(0, 1);
+        assert_ne!(commit_model(8, &swapped), whole);
+        assert_ne!(commit_model(8, &cs[..1]), whole);
+        let mut twice = cs.clone();
+        twice[1] = twice[0];
+        assert_ne!(commit_model(8, &twice), whole);
+        // A model and an update by the zero account differ.
+        assert_ne!(commit_update(&[0; 32], 8, &cs), whole);
+    }
+
+    #[test]
+    fn partial_grams_sum_to_the_whole_gram_and_bad_ones_are_named() {
+        let a: Vec<i16> = (0..10).map(|x| x * 3 - 7).collect();
+        let b: Vec<i16> = (0..10).map(|x| 100 - x * x).collect();
+        let s = Chunking::new(10, 4).unwrap();
+        let partials: Vec<Vec<i64>> = (0..s.count())
+            .map(|k| partial_gram(&[&s.slice(&a, k), &s.slice(&b, k)]))
+            .collect();
+        let total = sum_grams(2, 4, &partials).unwrap();
+        assert_eq!(total, partial_gram(&[&a, &b]));
+        assert_eq!(
+            sum_grams(2, 4, &[vec![1, 2]]),
+            Err(ChunkError::GramLength { chunk: 0, got: 2 })
+        );
+        assert_eq!(
+            sum_grams(2, 4, &[vec![0, 0, 0], vec![(4 << 30) + 1, 0, 0]]),
+            Err(ChunkError::GramRange { chunk: 1 })
+        );
+    }
+
+    struct Honest {
+        trainers: Vec<AccountBytes>,
+        stored: Vec<Option<Commitment>>,
+        model: Commitment,
+        sub: Submission,
+        params: RuleParams,
+    }
+
+    /// A round of 4 slots (slot 2 absent), 10 parameters in chunks of 4, and its honest
+    /// submission (the accept bits and scores are only hashed here).
+    fn honest() -> Honest {
+        let w = wide();
+        let shape = Chunking::new(10, 4).unwrap();
+        let trainers: Vec<AccountBytes> = vec![[1; 32], [2; 32], [0; 32], [4; 32]];
+        let prev: Vec<i16> = (0..10).map(|j| j * 7 - 30).collect();
+        let next: Vec<i16> = prev.iter().map(|v| v + 1).collect();
+        let updates: Vec<Option<Vec<i16>>> = (0..4)
+            .map(|i| (i != 2).then(|| (0..10).map(|j| (i * 10 + j) as i16 - 20).collect()))
+            .collect();
+        let mut stored = Vec::new();
+        let mut sub_updates = Vec::new();
+        for (i, u) in updates.iter().enumerate() {
+            match u {
+                Some(u) => {
+                    let cs = shape.commit_chunks(&w, u).unwrap();
+                    stored.push(Some(commit_update(&trainers[i], 10, &cs)));
+                    sub_updates.push(cs.iter().map(Commitment::from_field).collect());
+                }
+                None => {
+                    stored.push(None);
+                    sub_updates.push(Vec::new());
+                }
+            }
+        }
+        let zero = vec![0i16; 10];
+        let grams = (0..shape.count())
+            .map(|k| {
+                let slices: Vec<Vec<i16>> = updates
+                    .iter()
+                    .map(|u| shape.slice(u.as_deref().unwrap_or(&zero), k))
+                    .collect();
+                partial_gram(&slices.iter().map(|v| v.as_slice()).collect::<Vec<_>>())
+            })
+            .collect();
+        let commits = |v: &[i16]| -> Vec<Commitment> {
+            shape
+                .commit_chunks(&w, v)
+                .unwrap()
+                .iter()
+                .map(Commitment::from_field)
+                .collect()
+        };
+        let prev_chunks = commits(&prev);
+        let model = commit_model(10, &shape.commit_chunks(&w, &prev).unwrap());
+        Honest {
+            trainers,
+            stored,
+            model,
+            sub: Submission {
+                updates: sub_updates,
+                prev_model: prev_chunks,
+                new_model: commits(&next),
+                grams,
+                accepted: vec![true, true, false, false],
+                scores: vec![700, 650, 0, 0],
+            },
+            params: RuleParams::new(4, 10, 1, 1 << 40),
+        }
+    }
+
+    fn check(h: &Honest, round: u32, sub: &Submission) -> Result<PublicInputs, ChunkError> {
+        public_inputs(
+            &Stored {
+                project: 3,
+                round,
+                params: h.params,
+                chunk: 4,
+                trainers: &h.trainers,
+                updates: &h.stored,
+                model: h.model,
+            },
+            sub,
+        )
+    }
+
+    #[test]
+    fn an_honest_submission_gives_one_input_per_chunk_and_the_decision() {
+        let h = honest();
+        let p = check(&h, 1, &h.sub).unwrap();
+        assert_eq!(p.chunks.len(), 3);
+        let next: Vec<Fr> = h
+            .sub
+            .new_model
+            .iter()
+            .map(|c| c.to_field().unwrap())
+            .collect();
+        assert_eq!(p.new_model, commit_model(10, &next));
+        // Every chunk's input differs (each names its index).
+        assert_ne!(p.chunks[0], p.chunks[1]);
+        // Another round of the same project: nothing carries over.
+        let q = check(&h, 2, &h.sub).unwrap();
+        assert!(p.chunks.iter().zip(&q.chunks).all(|(a, b)| a != b));
+        assert_ne!(p.decision, q.decision);
+    }
+
+    #[test]
+    fn reordered_dropped_duplicated_and_foreign_chunks_are_refused_by_name() {
+        let h = honest();
+        let mut s = h.sub.clone();
+        s.updates[0].swap(0, 1);
+        assert_eq!(
+            check(&h, 1, &s),
+            Err(ChunkError::UpdateMismatch { slot: 0 })
+        );
+        let mut s = h.sub.clone();
+        s.updates[1].pop();
+        assert_eq!(
+            check(&h, 1, &s),
+            Err(ChunkError::ChunkCount {
+                slot: Some(1),
+                expected: 3,
+                got: 2
+            })
+        );
+        let mut s = h.sub.clone();
+        s.updates[3][2] = s.updates[3][1];
+        assert_eq!(
+            check(&h, 1, &s),
+            Err(ChunkError::UpdateMismatch { slot: 3 })
+        );
+        let mut s = h.sub.clone();
+        s.updates[0][1] = h.sub.updates[1][1];
+        assert_eq!(
+            check(&h, 1, &s),
+            Err(ChunkError::UpdateMismatch { slot: 0 })
+        );
+        let mut s = h.sub.clone();
+        s.updates[2] = h.sub.updates[0].clone();
+        assert_eq!(check(&h, 1, &s), Err(ChunkError::AbsentSlot { slot: 2 }));
+        let mut s = h.sub.clone();
+        s.updates[3].clear();
+        assert_eq!(check(&h, 1, &s), Err(ChunkError::AbsentSlot { slot: 3 }));
+        let mut s = h.sub.clone();
+        s.prev_model.swap(1, 2);
+        assert_eq!(check(&h, 1, &s), Err(ChunkError::ModelMismatch));
+        let mut s = h.sub.clone();
+        s.new_model.pop();
+        assert_eq!(
+            check(&h, 1, &s),
+            Err(ChunkError::ChunkCount {
+                slot: None,
+                expected: 3,
+                got: 2
+            })
+        );
+        let mut s = h.sub.clone();
+        s.updates[1][0] = Commitment([0xff; 32]);
+        assert_eq!(check(&h, 1, &s), Err(ChunkError::NonCanonical));
+    }
+
+    #[test]
+    fn a_changed_partial_sum_changes_its_chunk_input_and_the_decision_input() {
+        let h = honest();
+        let p = check(&h, 1, &h.sub).unwrap();
+        let mut s = h.sub.clone();
+        s.grams[1][4] += 1;
+        let q = check(&h, 1, &s).unwrap();
+        assert_eq!(p.chunks[0], q.chunks[0]);
+        assert_ne!(p.chunks[1], q.chunks[1]);
+        assert_eq!(p.chunks[2], q.chunks[2]);
+        assert_ne!(p.decision, q.decision);
+        // Moving a sum between chunks keeps the totals (and the decision input) but not
+        // the chunks' inputs.
+        let mut s = h.sub.clone();
+        s.grams[0][4] += 5;
+        s.grams[2][4] -= 5;
+        let q = check(&h, 1, &s).unwrap();
+        assert_eq!(p.decision, q.decision);
+        assert_ne!(p.chunks[0], q.chunks[0]);
+        assert_ne!(p.chunks[2], q.chunks[2]);
+        let mut s = h.sub.clone();
+        s.grams[2][0] = (4 << 30) + 1;
+        assert_eq!(check(&h, 1, &s), Err(ChunkError::GramRange { chunk: 2 }));
+        let mut s = h.sub.clone();
+        s.grams.push(vec![0; 10]);
+        assert!(matches!(
+            check(&h, 1, &s),
+            Err(ChunkError::ChunkCount { .. })
+        ));
+    }
+
+    proptest! {
+        /// Deciding from the summed partial Gram matrices and averaging chunk by chunk is
+        /// the rule itself, on random rounds with absent slots and outliers.
+        #[test]
+        fn chunked_rule_equals_the_rule(
+            seed in any::<u64>(),
+            dim in 1usize..40,
+            chunk in 1usize..12,
+            absent in proptest::collection::vec(any::<bool>(), 6),
+        ) {
+            let n = 6;
+            let mut x = seed | 1;
+            let mut next = || { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x };
+            let prev: Vec<i16> = (0..dim).map(|_| (next() % 200) as i16 - 100).collect();
+            let updates: Vec<Option<Vec<i16>>> = (0..n).map(|i| {
+                if absent[i] { return None; }
+                let scale = if i == 5 { 60 } else { 6 };
+                Some((0..dim).map(|j| ((next() % (2 * scale + 1)) as i64 - scale as i64
+                    + if i < 4 { 20 - (j as i64 % 7) } else { 0 }) as i16).collect())
+            }).collect();
+            let params = RuleParams::new(n, dim, 1, u64::MAX / 4);
+            let refs: Vec<Option<&[i16]>> = updates.iter().map(|u| u.as_deref()).collect();
+            let whole = rule::run(&params, &prev, &refs).unwrap();
+
+            let s = Chunking::new(dim, chunk).unwrap();
+            let zero = vec![0i16; dim];
+            let vecs: Vec<&[i16]> = updates.iter().map(|u| u.as_deref().unwrap_or(&zero)).collect();
+            let mut partials = Vec::new();
+            for k in 0..s.count() {
+                let slices: Vec<Vec<i16>> = vecs.iter().map(|v| s.slice(v, k)).collect();
+                let refs: Vec<&[i16]> = slices.iter().map(|v| v.as_slice()).collect();
+                partials.push(partial_gram(&refs));
+            }
+            let total = sum_grams(n, chunk, &partials).unwrap();
+            let present: Vec<bool> = updates.iter().map(Option::is_some).collect();
+            let d = rule::decide(&params, &present, &gram_matrix(&total, n)).unwrap();
+            prop_assert_eq!(&d.accepted, &whole.accepted);
+            prop_assert_eq!(&d.scores, &whole.scores);
+            let mut new_model = Vec::new();
+            for k in 0..s.count() {
+                let slices: Vec<Vec<i16>> = vecs.iter().map(|v| s.slice(v, k)).collect();
+                let refs: Vec<&[i16]> = slices.iter().map(|v| v.as_slice()).collect();
+                let m = rule::mean_step(&s.slice(&prev, k), &refs, &d.accepted, k * chunk).unwrap();
+                new_model.extend(m.new_model);
+            }
+            new_model.truncate(dim);
+            prop_assert_eq!(new_model, whole.new_model);
+        }
+    }
+}
