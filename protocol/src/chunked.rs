@@ -59,8 +59,8 @@ pub enum ChunkError {
     },
     /// Slot lists of different lengths.
     SlotCount { expected: usize, got: usize },
-    /// A partial Gram matrix of the wrong size (which chunk).
-    GramLength { chunk: usize, got: usize },
+    /// A partial Gram matrix of the wrong size (which chunk; `None`: the totals).
+    GramLength { chunk: Option<usize>, got: usize },
     /// A partial Gram entry out of range for its chunk (it cannot come from 16-bit values).
     GramRange { chunk: usize },
     /// A submitted commitment that is not a field element.
@@ -88,8 +88,11 @@ impl core::fmt::Display for ChunkError {
                 write!(f, "{got} model chunk commitments; the model has {expected} chunks")
             }
             Self::SlotCount { expected, got } => write!(f, "{got} slot entries for {expected} slots"),
-            Self::GramLength { chunk, got } => {
-                write!(f, "chunk {chunk}'s partial Gram matrix has {got} entries")
+            Self::GramLength { chunk: Some(k), got } => {
+                write!(f, "chunk {k}'s partial Gram matrix has {got} entries")
+            }
+            Self::GramLength { chunk: None, got } => {
+                write!(f, "the Gram totals have {got} entries")
             }
             Self::GramRange { chunk } => {
                 write!(f, "chunk {chunk}'s partial Gram matrix has an entry no chunk can have")
@@ -238,7 +241,7 @@ pub fn sum_grams(
     for (k, g) in partials.iter().enumerate() {
         if g.len() != total.len() {
             return Err(ChunkError::GramLength {
-                chunk: k,
+                chunk: Some(k),
                 got: g.len(),
             });
         }
@@ -287,7 +290,7 @@ pub fn chunk_elements(c: &ChunkInputs<'_>) -> Result<Vec<Fr>, ChunkError> {
     }
     if c.gram.len() != gram_len(n) {
         return Err(ChunkError::GramLength {
-            chunk: c.index,
+            chunk: Some(c.index),
             got: c.gram.len(),
         });
     }
@@ -337,7 +340,7 @@ pub fn decision_elements(d: &DecisionInputs<'_>) -> Result<Vec<Fr>, ChunkError> 
     }
     if d.gram.len() != gram_len(n) {
         return Err(ChunkError::GramLength {
-            chunk: usize::MAX,
+            chunk: None,
             got: d.gram.len(),
         });
     }
@@ -561,7 +564,10 @@ mod tests {
         assert_eq!(total, partial_gram(&[&a, &b]));
         assert_eq!(
             sum_grams(2, 4, &[vec![1, 2]]),
-            Err(ChunkError::GramLength { chunk: 0, got: 2 })
+            Err(ChunkError::GramLength {
+                chunk: Some(0),
+                got: 2
+            })
         );
         assert_eq!(
             sum_grams(2, 4, &[vec![0, 0, 0], vec![(4 << 30) + 1, 0, 0]]),

@@ -226,7 +226,7 @@ impl DecisionWitness {
     ) -> Result<Self, ProverError> {
         if gram.len() != gram_len(params.slots) {
             return Err(ProverError::Chunk(ChunkError::GramLength {
-                chunk: usize::MAX,
+                chunk: None,
                 got: gram.len(),
             }));
         }
