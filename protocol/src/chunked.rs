@@ -256,7 +256,9 @@ pub fn sum_grams(
     Ok(total)
 }
 
-fn signed(x: i64) -> Fr {
+/// A signed integer (a Gram entry) as the field element the hashes absorb: `r − |x|` for
+/// negative `x`. The decision circuit witnesses the totals with this same encoding.
+pub fn signed_element(x: i64) -> Fr {
     if x < 0 {
         -Fr::from(x.unsigned_abs())
     } else {
@@ -304,7 +306,7 @@ pub fn chunk_elements(c: &ChunkInputs<'_>) -> Result<Vec<Fr>, ChunkError> {
     e.push(c.prev_model);
     e.push(c.new_model);
     e.extend(c.accepted.iter().map(|&a| Fr::from(a)));
-    e.extend(c.gram.iter().map(|&x| signed(x)));
+    e.extend(c.gram.iter().map(|&x| signed_element(x)));
     Ok(e)
 }
 
@@ -355,7 +357,7 @@ pub fn decision_elements(d: &DecisionInputs<'_>) -> Result<Vec<Fr>, ChunkError> 
     e.push(Fr::from(p.band_sq_milli));
     e.push(Fr::from(p.duplicate_milli));
     e.extend(d.present.iter().map(|&b| Fr::from(b)));
-    e.extend(d.gram.iter().map(|&x| signed(x)));
+    e.extend(d.gram.iter().map(|&x| signed_element(x)));
     e.extend(d.accepted.iter().map(|&a| Fr::from(a)));
     e.extend(d.scores.iter().map(|&s| Fr::from(s)));
     Ok(e)

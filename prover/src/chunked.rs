@@ -295,10 +295,6 @@ impl ConstraintSynthesizer<Fr> for DecisionCircuit {
     }
 }
 
-fn signed(x: i64) -> Fr {
-    crate::gadgets::num::fr_i128(i128::from(x))
-}
-
 #[allow(clippy::needless_range_loop)] // (i, j) index pairs mirror the flat layout
 fn synthesize_decision(cs: &Cs, w: &DecisionWitness, public: Fr) -> GResult<()> {
     let p = &w.params;
@@ -316,7 +312,7 @@ fn synthesize_decision(cs: &Cs, w: &DecisionWitness, public: Fr) -> GResult<()> 
     let flat = w
         .gram
         .iter()
-        .map(|&x| witness(cs, signed(x)))
+        .map(|&x| witness(cs, proto::signed_element(x)))
         .collect::<GResult<Vec<_>>>()?;
     let mut gram = vec![vec![constant(0); n]; n];
     let mut at = 0;
