@@ -12,7 +12,8 @@
 
 use crate::error::{AggregatorError, Result};
 use merit_protocol::abi::AccountBytes;
-use merit_protocol::commit::{Commitment, Committer};
+use merit_protocol::chunked::Scheme;
+use merit_protocol::commit::Commitment;
 use merit_protocol::format::{Kind, ModelFile};
 use merit_storage::{parse_cid, IpfsStore, StorageError};
 use serde::{Deserialize, Serialize};
@@ -138,7 +139,7 @@ pub async fn fetch_revealed(
 /// Checks a fetched update for `account`'s slot: strict parse, an update, `dim` values,
 /// and `commit_update(account, values) == commitment`. Returns the values.
 pub fn check_update(
-    committer: &Committer,
+    scheme: &Scheme,
     account: &AccountBytes,
     commitment: &Commitment,
     dim: usize,
@@ -156,7 +157,7 @@ pub fn check_update(
             got: file.values.len(),
         });
     }
-    if committer.commit_update(account, &file.values) != *commitment {
+    if scheme.commit_update(account, &file.values).ok() != Some(*commitment) {
         return Err(SetAsideReason::WrongCommitment);
     }
     Ok(file.values)
@@ -165,7 +166,7 @@ pub fn check_update(
 /// Fetches and checks one revealed update.
 pub async fn fetch_and_check(
     store: &IpfsStore,
-    committer: &Committer,
+    scheme: &Scheme,
     account: &AccountBytes,
     commitment: &Commitment,
     cid: &[u8],
@@ -173,7 +174,7 @@ pub async fn fetch_and_check(
     policy: &FetchPolicy,
 ) -> Result<Result<Vec<i16>, SetAsideReason>> {
     Ok(match fetch_revealed(store, cid, policy).await? {
-        Fetched::Bytes(b) => check_update(committer, account, commitment, dim, &b),
+        Fetched::Bytes(b) => check_update(scheme, account, commitment, dim, &b),
         Fetched::Failed(r) => Err(r),
     })
 }
@@ -181,6 +182,7 @@ pub async fn fetch_and_check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use merit_protocol::commit::Committer;
     use merit_protocol::format::TensorShape;
 
     fn file(kind: Kind, values: Vec<i16>) -> Vec<u8> {
@@ -205,21 +207,45 @@ mod tests {
         let u = vec![3i16, -4, 5];
         let cm = c.commit_update(&me, &u);
         assert_eq!(
-            check_update(&c, &me, &cm, 3, &file(Kind::Update, u.clone())),
+            check_update(
+                &Scheme::Whole(c.clone()),
+                &me,
+                &cm,
+                3,
+                &file(Kind::Update, u.clone())
+            ),
             Ok(u.clone())
         );
         // The same values committed by someone else: a copied file does not open.
         let copied = c.commit_update(&other, &u);
         assert_eq!(
-            check_update(&c, &me, &copied, 3, &file(Kind::Update, u.clone())),
+            check_update(
+                &Scheme::Whole(c.clone()),
+                &me,
+                &copied,
+                3,
+                &file(Kind::Update, u.clone())
+            ),
             Err(SetAsideReason::WrongCommitment)
         );
         assert_eq!(
-            check_update(&c, &me, &cm, 3, &file(Kind::Model, u.clone())),
+            check_update(
+                &Scheme::Whole(c.clone()),
+                &me,
+                &cm,
+                3,
+                &file(Kind::Model, u.clone())
+            ),
             Err(SetAsideReason::WrongKind)
         );
         assert_eq!(
-            check_update(&c, &me, &cm, 4, &file(Kind::Update, u.clone())),
+            check_update(
+                &Scheme::Whole(c.clone()),
+                &me,
+                &cm,
+                4,
+                &file(Kind::Update, u.clone())
+            ),
             Err(SetAsideReason::WrongLength {
                 expected: 4,
                 got: 3
@@ -228,7 +254,7 @@ mod tests {
         let mut bytes = file(Kind::Update, u);
         bytes.push(0);
         assert!(matches!(
-            check_update(&c, &me, &cm, 3, &bytes),
+            check_update(&Scheme::Whole(c.clone()), &me, &cm, 3, &bytes),
             Err(SetAsideReason::Malformed { .. })
         ));
     }

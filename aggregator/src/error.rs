@@ -53,6 +53,8 @@ pub enum AggregatorError {
     VerifyingKey(#[source] VerifierError),
     #[error("the current model {cid} does not open the model commitment on chain")]
     ModelMismatch { cid: String },
+    #[error("the chunked statement: {0}")]
+    Chunking(#[source] merit_protocol::chunked::ChunkError),
     #[error("building the round witness: {0}")]
     Witness(#[source] RoundError),
     #[error("proving the round: {0}")]

@@ -59,7 +59,7 @@ pub async fn run_aggregator(agg: &Aggregator<'_>) -> Result<NodeSummary> {
             }
             if view.phase == Phase::Aggregate {
                 if ctx.is_none() {
-                    ctx = Some(ProjectContext::load(agg.ipfs, &view, agg.config.max_key_bytes).await?);
+                    ctx = Some(ProjectContext::load(agg.market, agg.ipfs, &view, agg.config.max_key_bytes).await?);
                 }
                 let c = ctx.as_ref().expect("loaded above");
                 if let RoundStep::Finalized(done) = agg.aggregate_round(c).await? {

@@ -3,8 +3,10 @@
 //! and model files (checked against on-chain commitments).
 
 use crate::error::{AggregatorError, Result};
-use merit_protocol::abi::ProjectView;
-use merit_protocol::commit::{Commitment, Committer};
+use merit_chain::Marketplace;
+use merit_protocol::abi::{ProjectView, ShapeView};
+use merit_protocol::chunked::Scheme;
+use merit_protocol::commit::Commitment;
 use merit_protocol::format::{Kind, ModelFile};
 use merit_protocol::rule::RuleParams;
 use merit_protocol::spec::ProjectSpec;
@@ -53,6 +55,13 @@ pub async fn load_spec(ipfs: &IpfsStore, view: &ProjectView) -> Result<(ProjectS
 pub fn rule_params(spec: &ProjectSpec, view: &ProjectView) -> Result<RuleParams> {
     let params = RuleParams::from_spec(spec);
     params.check().map_err(AggregatorError::RuleParams)?;
+    if let Some(c) = &view.chunked {
+        if c.rule(view.params.max_trainers) != params {
+            return Err(AggregatorError::Shape(format!(
+                "the spec's rule {params:?} is not the chunked statement on chain {c:?}"
+            )));
+        }
+    }
     if params.slots != view.params.max_trainers as usize {
         return Err(AggregatorError::Shape(format!(
             "the spec has {} slots, the project {} max trainers",
@@ -68,12 +77,13 @@ pub async fn fetch_model(
     ipfs: &IpfsStore,
     cid: &[u8],
     commitment: &Commitment,
+    scheme: &Scheme,
     dim: usize,
     limit: usize,
 ) -> Result<ModelFile> {
     let name = String::from_utf8_lossy(cid).into_owned();
     let bytes = fetch_bounded(ipfs, cid, limit, "the model").await?;
-    check_model(&name, &bytes, commitment, dim)
+    check_model(&name, &bytes, commitment, scheme, dim)
 }
 
 /// The checks of [`fetch_model`] on bytes in hand.
@@ -81,6 +91,7 @@ pub fn check_model(
     name: &str,
     bytes: &[u8],
     commitment: &Commitment,
+    scheme: &Scheme,
     dim: usize,
 ) -> Result<ModelFile> {
     let file = ModelFile::parse(bytes).map_err(|source| AggregatorError::Format {
@@ -97,7 +108,7 @@ pub fn check_model(
             ),
         });
     }
-    if Committer::new().commit_model(&file.values) != *commitment {
+    if scheme.commit_model(&file.values).ok() != Some(*commitment) {
         return Err(AggregatorError::ModelMismatch { cid: name.into() });
     }
     Ok(file)
@@ -137,30 +148,89 @@ pub async fn load_proving_key(
     Ok(Arc::new(pk))
 }
 
+/// The proving keys of a project: its own round circuit's (v3), or its shape's (chunked).
+#[derive(Clone)]
+pub enum ProvingKeys {
+    Whole(Arc<ProvingKey>),
+    Chunked {
+        chunk_size: usize,
+        chunk: Arc<ProvingKey>,
+        decision: Arc<ProvingKey>,
+    },
+}
+
+/// Fetches a shape's key file (the project's `proving_key_cid`, which the contract holds
+/// equal to the shape's) and checks both keys against the shape's verifying keys on chain.
+pub async fn load_shape_keys(
+    ipfs: &IpfsStore,
+    view: &ProjectView,
+    shape: &ShapeView,
+    limit: usize,
+) -> Result<ProvingKeys> {
+    let cid = String::from_utf8_lossy(&view.params.proving_key_cid).into_owned();
+    let bytes = fetch_bounded(ipfs, &view.params.proving_key_cid, limit, "the shape keys").await?;
+    let file = tokio::task::spawn_blocking(move || keys::read_shape_keys(&bytes))
+        .await
+        .expect("reading a key does not panic")
+        .map_err(|source| AggregatorError::ProvingKey {
+            cid: cid.clone(),
+            source,
+        })?;
+    if (file.slots, file.chunk) != (shape.slots, shape.chunk)
+        || !proving_key_matches(&file.chunk_key, &shape.chunk_key)?
+        || !proving_key_matches(&file.decision_key, &shape.decision_key)?
+    {
+        return Err(AggregatorError::KeyMismatch { cid });
+    }
+    Ok(ProvingKeys::Chunked {
+        chunk_size: shape.chunk as usize,
+        chunk: Arc::new(file.chunk_key),
+        decision: Arc::new(file.decision_key),
+    })
+}
+
 /// Everything fixed for a project's whole life, loaded once by the node.
 #[derive(Clone)]
 pub struct ProjectContext {
     pub project: u32,
     pub spec: ProjectSpec,
     pub params: RuleParams,
-    pub proving_key: Arc<ProvingKey>,
+    pub keys: ProvingKeys,
+    /// How updates and models are committed (whole, or in chunks).
+    pub scheme: Scheme,
 }
 
 impl ProjectContext {
-    pub async fn load(ipfs: &IpfsStore, view: &ProjectView, max_key_bytes: usize) -> Result<Self> {
+    /// Reads the spec and the proving keys named on chain (the shape's, for a chunked
+    /// project) and checks them against the verifying keys on chain.
+    pub async fn load(
+        market: &Marketplace,
+        ipfs: &IpfsStore,
+        view: &ProjectView,
+        max_key_bytes: usize,
+    ) -> Result<Self> {
         let (spec, params) = load_spec(ipfs, view).await?;
-        let proving_key = load_proving_key(ipfs, view, max_key_bytes).await?;
+        let scheme = Scheme::of(view.chunked.as_ref()).map_err(AggregatorError::Chunking)?;
+        let keys = match &view.chunked {
+            None => ProvingKeys::Whole(load_proving_key(ipfs, view, max_key_bytes).await?),
+            Some(c) => {
+                let shape = market.shape(c.shape).await?;
+                load_shape_keys(ipfs, view, &shape, max_key_bytes).await?
+            }
+        };
         tracing::info!(
             project = view.id,
             slots = params.slots,
             dim = params.dim,
-            "spec and proving key loaded; the key matches the verifying key on chain"
+            chunked = view.chunked.is_some(),
+            "spec and proving keys loaded; they match the verifying keys on chain"
         );
         Ok(Self {
             project: view.id,
             spec,
             params,
-            proving_key,
+            keys,
+            scheme,
         })
     }
 }

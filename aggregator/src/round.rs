@@ -5,6 +5,7 @@
 use crate::check::{fetch_and_check, FetchPolicy, SetAsideReason};
 use crate::error::{AggregatorError, Result};
 use crate::project::ProjectContext;
+use crate::project::ProvingKeys;
 use crate::report::{
     slot_reports, Evaluator, ModelRef, RoundReport, SlotCheck, SlotFacts, Timings, REPORT_VERSION,
 };
@@ -12,12 +13,13 @@ use crate::state::{
     decide, pending_set_asides, slot_accounts, Decision, Prepared, StateFile, StatementKey,
     StoredFinalization,
 };
-use merit_chain::marketplace::{Finalization, MarketEvent};
+use merit_chain::marketplace::{ChunkedProofs, Finalization, MarketEvent, CHUNK_PROOFS_PER_CALL};
 use merit_chain::{Marketplace, Signer};
 use merit_protocol::abi::{MarketError, Phase, ProjectView, SlotView};
-use merit_protocol::commit::{Commitment, Committer};
+use merit_protocol::commit::Commitment;
 use merit_protocol::fixed;
 use merit_protocol::format::{Kind, ModelFile};
+use merit_prover::chunked::{prove_chunked, ChunkedRound};
 use merit_prover::round::{prove_round, RoundWitness};
 use merit_storage::IpfsStore;
 use std::path::PathBuf;
@@ -121,6 +123,92 @@ pub fn round_witness(
     .map_err(AggregatorError::Witness)
 }
 
+/// What proving a round gives, whichever statement the project uses.
+struct Proven {
+    claims: merit_prover::round::RoundClaims,
+    /// The public input of the (decision) proof.
+    public: merit_protocol::Fr,
+    /// The (decision) proof, compressed.
+    proof: Vec<u8>,
+    chunked: Option<ChunkedProofs>,
+}
+
+fn compressed(proof: &ark_groth16::Proof<merit_prover::ark_bn254::Bn254>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    ark_serialize::CanonicalSerialize::serialize_compressed(proof, &mut out)
+        .map_err(|e| AggregatorError::Prove(merit_prover::ProverError::Round(e.to_string())))?;
+    Ok(out)
+}
+
+/// Proves the round: one proof of the v3 statement, or (chunked) every chunk proof one
+/// after another, each using every core, then the decision proof. The chunk proofs are
+/// independent: `merit_prover::chunked::ChunkedRound::chunk_witness` is all another
+/// process or machine needs to prove chunk `k` (docs/chunked-rounds.md).
+async fn prove_statement(
+    keys: &ProvingKeys,
+    witness: RoundWitness,
+    project: u32,
+    round: u32,
+) -> Result<Proven> {
+    match keys {
+        ProvingKeys::Whole(pk) => {
+            let pk = pk.clone();
+            let (proof, claims, public) =
+                tokio::task::spawn_blocking(move || prove_round(&pk, witness))
+                    .await
+                    .expect("the prover does not panic")
+                    .map_err(AggregatorError::Prove)?;
+            Ok(Proven {
+                claims,
+                public,
+                proof: compressed(&proof)?,
+                chunked: None,
+            })
+        }
+        ProvingKeys::Chunked {
+            chunk_size,
+            chunk,
+            decision,
+        } => {
+            let (chunk_pk, decision_pk, size) = (chunk.clone(), decision.clone(), *chunk_size);
+            let done = tokio::task::spawn_blocking(move || {
+                let cut = ChunkedRound::new(witness, size)?;
+                let count = cut.count();
+                let (proofs, _) = prove_chunked(&chunk_pk, &decision_pk, &cut, |k, took| {
+                    tracing::info!(
+                        project,
+                        round,
+                        chunk = k,
+                        of = count,
+                        seconds = took.as_secs_f64(),
+                        "chunk proved"
+                    );
+                })?;
+                let public = cut.decision_witness()?.public_input();
+                let claims = cut.claims();
+                Ok::<_, merit_prover::ProverError>((proofs, public, claims))
+            })
+            .await
+            .expect("the prover does not panic")
+            .map_err(AggregatorError::Prove)?;
+            let (proofs, public, claims) = done;
+            Ok(Proven {
+                claims,
+                public,
+                proof: compressed(&proofs.decision)?,
+                chunked: Some(ChunkedProofs {
+                    chunk_proofs: proofs
+                        .chunks
+                        .iter()
+                        .map(compressed)
+                        .collect::<Result<_>>()?,
+                    submission: proofs.submission,
+                }),
+            })
+        }
+    }
+}
+
 /// A round proven (or resumed) and saved, ready for `finalize_round`.
 #[derive(Debug, Clone)]
 pub struct PreparedRound {
@@ -163,7 +251,6 @@ impl Aggregator<'_> {
         known: &std::collections::BTreeMap<u32, SetAsideReason>,
     ) -> Result<Checked> {
         let n = ctx.params.slots;
-        let committer = Committer::new();
         let mut facts: Vec<SlotFacts> = (0..n)
             .map(|_| SlotFacts {
                 account: [0; 32],
@@ -191,7 +278,7 @@ impl Aggregator<'_> {
                 (Some(cid), Some(cm)) => {
                     let r = fetch_and_check(
                         self.ipfs,
-                        &committer,
+                        &ctx.scheme,
                         &s.account,
                         &cm,
                         cid,
@@ -290,6 +377,7 @@ impl Aggregator<'_> {
             self.ipfs,
             &view.model_cid,
             &view.model_commitment,
+            &ctx.scheme,
             ctx.params.dim,
             self.config.fetch.max_bytes,
         )
@@ -344,11 +432,35 @@ impl Aggregator<'_> {
             return Ok(RoundStep::AlreadyFinalized);
         }
         tracing::info!(project, round, report = %p.report_cid, "finalising");
-        let (events, weight) = match self
-            .market
-            .finalize_round_weighed(self.signer, project, &p.finalization)
-            .await
-        {
+        let sent = match &p.finalization.chunked {
+            None => {
+                self.market
+                    .finalize_round_weighed(self.signer, project, &p.finalization)
+                    .await
+            }
+            Some(c) => {
+                tracing::info!(
+                    project,
+                    round,
+                    chunks = c.chunk_proofs.len(),
+                    "sending the chunked round"
+                );
+                self.market
+                    .finalize_chunked(self.signer, project, &p.finalization, CHUNK_PROOFS_PER_CALL)
+                    .await
+                    .map(|(events, w)| {
+                        tracing::info!(
+                            project,
+                            round,
+                            calls = w.verify.len() + 2,
+                            heaviest_ref_time = w.heaviest().ref_time,
+                            "chunked round verified on chain"
+                        );
+                        (events, w.heaviest())
+                    })
+            }
+        };
+        let (events, weight) = match sent {
             Ok(done) => done,
             Err(e) => {
                 let e = AggregatorError::from(e);
@@ -415,17 +527,10 @@ impl Aggregator<'_> {
         );
 
         let t_prove = Instant::now();
-        let pk = ctx.proving_key.clone();
-        let (proof, claims, public) =
-            tokio::task::spawn_blocking(move || prove_round(&pk, witness))
-                .await
-                .expect("the prover does not panic")
-                .map_err(AggregatorError::Prove)?;
+        let proven = prove_statement(&ctx.keys, witness, project, round).await?;
         let prove_s = t_prove.elapsed().as_secs_f64();
-        let mut proof_bytes = Vec::new();
-        ark_serialize::CanonicalSerialize::serialize_compressed(&proof, &mut proof_bytes)
-            .map_err(|e| AggregatorError::Prove(merit_prover::ProverError::Round(e.to_string())))?;
         tracing::info!(project, round, seconds = prove_s, "proved");
+        let (claims, public, proof_bytes) = (proven.claims, proven.public, proven.proof);
 
         let new_model = ModelFile {
             kind: Kind::Model,
@@ -489,6 +594,7 @@ impl Aggregator<'_> {
             scores: claims.scores,
             accepted: claims.accepted,
             proof: proof_bytes,
+            chunked: proven.chunked,
         };
         let prepared = Prepared {
             statement: StatementKey::from_chain(round, &view.model_commitment, slots, n),
@@ -504,6 +610,7 @@ mod tests {
     use super::*;
     use crate::project::proving_key_matches;
     use crate::verify::chain_public_input;
+    use merit_protocol::commit::Committer;
     use merit_protocol::rule::RuleParams;
     use merit_protocol::verifier;
     use merit_prover::round::setup_round;

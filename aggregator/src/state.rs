@@ -14,9 +14,10 @@
 
 use crate::check::SetAsideReason;
 use crate::error::{AggregatorError, Result};
-use merit_chain::marketplace::Finalization;
+use merit_chain::marketplace::{ChunkedProofs, Finalization};
 use merit_protocol::abi::{AccountBytes, Phase, SlotView};
 use merit_protocol::commit::Commitment;
+use parity_scale_codec::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -60,6 +61,9 @@ pub struct StoredFinalization {
     pub scores: Vec<u32>,
     pub accepted: Vec<bool>,
     pub proof: String,
+    /// A chunked round's submission and chunk proofs, SCALE-encoded, in hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunked: Option<String>,
 }
 
 impl StoredFinalization {
@@ -70,6 +74,7 @@ impl StoredFinalization {
             scores: f.scores.clone(),
             accepted: f.accepted.clone(),
             proof: hex::encode(&f.proof),
+            chunked: f.chunked.as_ref().map(|c| hex::encode(c.encode())),
         }
     }
 
@@ -83,6 +88,10 @@ impl StoredFinalization {
             scores: self.scores.clone(),
             accepted: self.accepted.clone(),
             proof: hex::decode(&self.proof).ok()?,
+            chunked: match &self.chunked {
+                None => None,
+                Some(h) => Some(ChunkedProofs::decode(&mut &hex::decode(h).ok()?[..]).ok()?),
+            },
         })
     }
 }
@@ -280,6 +289,7 @@ mod tests {
                     scores: vec![1, 0],
                     accepted: vec![true, false],
                     proof: hex::encode([7u8; 128]),
+                    chunked: None,
                 },
                 report_cid: "bafyreport".into(),
             }),

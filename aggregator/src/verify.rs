@@ -16,6 +16,7 @@ use crate::rules::ProvenRule;
 use crate::state::slot_accounts;
 use merit_chain::Marketplace;
 use merit_protocol::abi::SlotView;
+use merit_protocol::chunked::{self, Scheme};
 use merit_protocol::commit::{CommitError, Commitment, Committer, RoundInputs};
 use merit_protocol::{poseidon, verifier};
 use merit_storage::IpfsStore;
@@ -101,6 +102,7 @@ pub async fn verify_round(
         (r.model_cid, r.model_commitment)
     };
     let (_, params) = load_spec(ipfs, &view).await?;
+    let scheme = Scheme::of(view.chunked.as_ref()).map_err(AggregatorError::Chunking)?;
     let n = params.slots;
     let max = opts.fetch.max_bytes;
     let mut rep = VerifyReport {
@@ -111,7 +113,7 @@ pub async fn verify_round(
 
     let prev_name = String::from_utf8_lossy(&prev_cid).into_owned();
     let prev = match fetch_bounded(ipfs, &prev_cid, max, "the previous model").await {
-        Ok(b) => check_model(&prev_name, &b, &prev_commitment, params.dim),
+        Ok(b) => check_model(&prev_name, &b, &prev_commitment, &scheme, params.dim),
         Err(e) => Err(e),
     };
     rep.check(
@@ -125,23 +127,14 @@ pub async fn verify_round(
 
     // Every revealed slot: does the chain's set-aside mark match what the file shows?
     let slots = market.round_slots(project, round).await?;
-    let committer = Committer::new();
     let mut updates = vec![None; n];
     let mut all_open = true;
     for s in &slots {
         let (Some(cid), Some(cm)) = (&s.cid, s.commitment) else {
             continue;
         };
-        let r = fetch_and_check(
-            ipfs,
-            &committer,
-            &s.account,
-            &cm,
-            cid,
-            params.dim,
-            &opts.fetch,
-        )
-        .await?;
+        let r =
+            fetch_and_check(ipfs, &scheme, &s.account, &cm, cid, params.dim, &opts.fetch).await?;
         let what = format!("slot {}", s.slot);
         match (r, s.set_aside) {
             (Ok(v), false) => {
@@ -180,7 +173,7 @@ pub async fn verify_round(
                     o.scores == record.scores,
                     format!("recomputed {:?}, recorded {:?}", o.scores, record.scores),
                 );
-                let c = committer.commit_model(&o.new_model);
+                let c = scheme.commit_model(&o.new_model).unwrap_or_default();
                 rep.check(
                     "new model commitment",
                     c == record.model_commitment,
@@ -202,7 +195,9 @@ pub async fn verify_round(
 
     let new_name = String::from_utf8_lossy(&record.model_cid).into_owned();
     let new = match fetch_bounded(ipfs, &record.model_cid, max, "the new model").await {
-        Ok(b) => check_model(&new_name, &b, &record.model_commitment, params.dim).map(|_| ()),
+        Ok(b) => {
+            check_model(&new_name, &b, &record.model_commitment, &scheme, params.dim).map(|_| ())
+        }
         Err(e) => Err(e),
     };
     rep.check(
@@ -214,17 +209,28 @@ pub async fn verify_round(
         },
     );
 
-    // The round hash, from chain state alone (as the contract builds it).
-    let input = chain_public_input(
-        project,
-        round,
-        prev_commitment,
-        &slots,
-        n,
-        &record.scores,
-        &record.accepted,
-        record.model_commitment,
-    );
+    // The round hash, from chain state alone (as the contract builds it); for a chunked
+    // round, the decision's input over the Gram totals of the opened updates (the chunk
+    // proofs bound those totals to the commitments when the contract checked them).
+    let input = match &view.chunked {
+        None => chain_public_input(
+            project,
+            round,
+            prev_commitment,
+            &slots,
+            n,
+            &record.scores,
+            &record.accepted,
+            record.model_commitment,
+        )
+        .map_err(|e| e.to_string()),
+        Some(_) if !all_open => Err("a present update could not be opened".into()),
+        Some(_) => chunked_decision_input(project, round, params, &updates, &record),
+    };
+    let vk = match &view.chunked {
+        None => view.verifying_key.clone(),
+        Some(c) => market.shape(c.shape).await?.decision_key,
+    };
     let input = match input {
         Ok(h) => {
             rep.check(
@@ -246,7 +252,7 @@ pub async fn verify_round(
 
     match (&opts.report_cid, input) {
         (Some(cid), Some(h)) => {
-            let r = verify_report_proof(ipfs, cid, project, round, &record.model_cid, &view.verifying_key, &h).await;
+            let r = verify_report_proof(ipfs, cid, project, round, &record.model_cid, &vk, &h).await;
             match r {
                 Ok(()) => rep.check("proof", true, format!("the proof in {cid} verifies")),
                 Err(why) => rep.check("proof", false, why),
@@ -293,6 +299,34 @@ pub fn chain_public_input(
         accepted,
         new_model,
     })
+}
+
+/// `P_dec` of a chunked round from the opened updates (absent slots count as zero
+/// vectors, as in the chunk proofs) and the recorded scores and accept bits.
+fn chunked_decision_input(
+    project: u32,
+    round: u32,
+    params: merit_protocol::rule::RuleParams,
+    updates: &[Option<Vec<i16>>],
+    record: &merit_protocol::abi::RoundRecord,
+) -> std::result::Result<merit_protocol::Fr, String> {
+    let zeros = vec![0i16; params.dim];
+    let vecs: Vec<&[i16]> = updates
+        .iter()
+        .map(|u| u.as_deref().unwrap_or(&zeros))
+        .collect();
+    let present: Vec<bool> = updates.iter().map(Option::is_some).collect();
+    let gram = chunked::partial_gram(&vecs);
+    chunked::decision_public_input(&chunked::DecisionInputs {
+        project,
+        round,
+        params,
+        present: &present,
+        gram: &gram,
+        accepted: &record.accepted,
+        scores: &record.scores,
+    })
+    .map_err(|e| e.to_string())
 }
 
 async fn verify_report_proof(

@@ -6,8 +6,10 @@ use crate::bundle::ContractBundle;
 use crate::client::{account_of, Signer};
 use crate::error::{ChainError, Result};
 use merit_protocol::abi::{
-    MarketError, ProjectParams, ProjectView, RoundRecord, SlotView, TrainerView,
+    ChunkedParams, MarketError, PendingRound, ProjectParams, ProjectView, RoundRecord, ShapeView,
+    SlotView, TrainerView,
 };
+use merit_protocol::chunked::Submission;
 use merit_protocol::commit::Commitment;
 use merit_protocol::events;
 use parity_scale_codec::{Decode, Encode};
@@ -28,6 +30,9 @@ pub enum MarketEvent {
     RoundFinalized(events::RoundFinalized),
     ProjectEnded(events::ProjectEnded),
     Claimed(events::Claimed),
+    ShapeRegistered(events::ShapeRegistered),
+    ChunkedRoundSubmitted(events::ChunkedRoundSubmitted),
+    ChunkProofsVerified(events::ChunkProofsVerified),
 }
 
 impl MarketEvent {
@@ -50,6 +55,9 @@ impl MarketEvent {
             "RoundFinalized" => Self::RoundFinalized(d(label, data)?),
             "ProjectEnded" => Self::ProjectEnded(d(label, data)?),
             "Claimed" => Self::Claimed(d(label, data)?),
+            "ShapeRegistered" => Self::ShapeRegistered(d(label, data)?),
+            "ChunkedRoundSubmitted" => Self::ChunkedRoundSubmitted(d(label, data)?),
+            "ChunkProofsVerified" => Self::ChunkProofsVerified(d(label, data)?),
             _ => return Ok(None),
         }))
     }
@@ -64,8 +72,47 @@ pub struct Finalization {
     /// One per slot (`max_trainers`).
     pub scores: Vec<u32>,
     pub accepted: Vec<bool>,
-    /// arkworks-compressed Groth16 proof (`merit_protocol::verifier::PROOF_LEN` bytes).
+    /// arkworks-compressed Groth16 proof (`merit_protocol::verifier::PROOF_LEN` bytes);
+    /// for a chunked round, the decision proof.
     pub proof: Vec<u8>,
+    /// Set for a chunked round: what is submitted beside the decision proof.
+    pub chunked: Option<ChunkedProofs>,
+}
+
+/// A chunked round's submission and its chunk proofs (one per chunk, in order).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ChunkedProofs {
+    pub submission: Submission,
+    pub chunk_proofs: Vec<Vec<u8>>,
+}
+
+/// How many chunk proofs one `verify_chunk_proofs` call checks: each call stays within a
+/// quarter of a block's normal-extrinsic budget (README, "Chunked rounds on chain").
+pub const CHUNK_PROOFS_PER_CALL: usize = 3;
+
+/// The weights of a chunked finalisation, one per extrinsic sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChunkedWeights {
+    pub submit: Option<crate::client::Weight>,
+    pub verify: Vec<crate::client::Weight>,
+    pub finalize: Option<crate::client::Weight>,
+}
+
+impl ChunkedWeights {
+    /// The heaviest single extrinsic: what must fit in a block.
+    pub fn heaviest(&self) -> crate::client::Weight {
+        self.submit
+            .iter()
+            .chain(&self.verify)
+            .chain(&self.finalize)
+            .fold(crate::client::Weight::default(), |m, w| {
+                if w.ref_time > m.ref_time {
+                    *w
+                } else {
+                    m
+                }
+            })
+    }
 }
 
 /// `finalize_round`'s arguments, in the message's order.
@@ -442,6 +489,178 @@ impl Marketplace {
             error,
         })?;
         Ok(dry.gas_required)
+    }
+
+    /// How many proof shapes were ever registered (ids `0..shape_count`).
+    pub async fn shape_count(&self) -> Result<u32> {
+        self.read("shape_count", ()).await
+    }
+
+    pub async fn shape(&self, id: u32) -> Result<ShapeView> {
+        self.read_checked("shape", id).await
+    }
+
+    /// Every registered shape, in id order.
+    pub async fn shapes(&self) -> Result<Vec<ShapeView>> {
+        let mut out = Vec::new();
+        for id in 0..self.shape_count().await? {
+            out.push(self.shape(id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Registers a proof shape (N slots, chunks of C) with its two verifying keys
+    /// (arkworks compressed) and the CID of its key file; returns the shape's id.
+    pub async fn register_shape(
+        &self,
+        signer: &Signer,
+        slots: u32,
+        chunk: u32,
+        chunk_key: &[u8],
+        decision_key: &[u8],
+        keys_cid: &[u8],
+    ) -> Result<u32> {
+        let args = (slots, chunk, chunk_key, decision_key, keys_cid);
+        let (id, _) = self.exec::<u32>(signer, "register_shape", args, 0).await?;
+        Ok(id)
+    }
+
+    /// Posts a chunked project on a registered shape, escrowing `pool`; returns its id.
+    pub async fn create_chunked_project(
+        &self,
+        signer: &Signer,
+        params: &ProjectParams,
+        chunked: &ChunkedParams,
+        pool: u128,
+    ) -> Result<u32> {
+        params
+            .validate_with_pool(pool)
+            .map_err(|error| ChainError::Contract {
+                message: "create_chunked_project",
+                error,
+            })?;
+        let (id, _) = self
+            .exec::<u32>(signer, "create_chunked_project", (params, chunked), pool)
+            .await?;
+        Ok(id)
+    }
+
+    /// The current round's chunked submission, while its chunk proofs are due.
+    pub async fn pending_round(&self, project: u32) -> Result<Option<PendingRound>> {
+        self.read_checked("pending_round", project).await
+    }
+
+    /// Opens a chunked round's finalisation: the submission and the decision proof.
+    /// Returns the weight the call used.
+    pub async fn submit_chunked_round(
+        &self,
+        signer: &Signer,
+        project: u32,
+        round: u32,
+        model_cid: &[u8],
+        submission: &Submission,
+        decision_proof: &[u8],
+    ) -> Result<crate::client::Weight> {
+        let args = (project, round, model_cid, submission, decision_proof);
+        let ((), _, weight) = self
+            .exec_weighed::<()>(signer, "submit_chunked_round", args, 0)
+            .await?;
+        Ok(weight)
+    }
+
+    /// Verifies chunk proofs `first ..` of the submitted round in one batched check;
+    /// returns how many are still due and the weight the call used.
+    pub async fn verify_chunk_proofs(
+        &self,
+        signer: &Signer,
+        project: u32,
+        round: u32,
+        first: u32,
+        proofs: &[Vec<u8>],
+    ) -> Result<(u32, crate::client::Weight)> {
+        let args = (project, round, first, proofs);
+        let (remaining, _, weight) = self
+            .exec_weighed::<u32>(signer, "verify_chunk_proofs", args, 0)
+            .await?;
+        Ok((remaining, weight))
+    }
+
+    /// Applies a chunked round whose proofs have all verified; returns the events
+    /// (RoundFinalized, and ProjectEnded after the last round) and the weight.
+    pub async fn finalize_chunked_round(
+        &self,
+        signer: &Signer,
+        project: u32,
+        round: u32,
+    ) -> Result<(Vec<MarketEvent>, crate::client::Weight)> {
+        let ((), events, weight) = self
+            .exec_weighed::<()>(signer, "finalize_chunked_round", (project, round), 0)
+            .await?;
+        Ok((self.decode_events(&events)?, weight))
+    }
+
+    /// Closes a chunked round, resuming where an earlier attempt stopped: submits (unless
+    /// the chain already holds this very submission), verifies the chunk proofs still due
+    /// in calls of `per_call`, then finalises. Returns the events and every call's weight.
+    pub async fn finalize_chunked(
+        &self,
+        signer: &Signer,
+        project: u32,
+        f: &Finalization,
+        per_call: usize,
+    ) -> Result<(Vec<MarketEvent>, ChunkedWeights)> {
+        let c = f.chunked.as_ref().ok_or_else(|| ChainError::Dispatch {
+            call: "finalize_chunked".into(),
+            detail: "the finalisation carries no chunk proofs".into(),
+        })?;
+        let mut weights = ChunkedWeights::default();
+        let held = self.pending_round(project).await?.filter(|p| {
+            p.round == f.round
+                && p.model_cid == f.model_cid
+                && p.submission == c.submission
+                && p.model_commitment == f.model_commitment
+        });
+        let verified = match held {
+            Some(p) => p.verified,
+            None => {
+                weights.submit = Some(
+                    self.submit_chunked_round(
+                        signer,
+                        project,
+                        f.round,
+                        &f.model_cid,
+                        &c.submission,
+                        &f.proof,
+                    )
+                    .await?,
+                );
+                vec![false; c.chunk_proofs.len()]
+            }
+        };
+        let mut k = 0;
+        while k < c.chunk_proofs.len() {
+            if verified.get(k).copied().unwrap_or(false) {
+                k += 1;
+                continue;
+            }
+            let mut end = k;
+            while end < c.chunk_proofs.len()
+                && end - k < per_call.max(1)
+                && !verified.get(end).copied().unwrap_or(false)
+            {
+                end += 1;
+            }
+            let (_, w) = self
+                .verify_chunk_proofs(signer, project, f.round, k as u32, &c.chunk_proofs[k..end])
+                .await?;
+            weights.verify.push(w);
+            k = end;
+        }
+        let (events, w) = self
+            .finalize_chunked_round(signer, project, f.round)
+            .await?;
+        weights.finalize = Some(w);
+        Ok((events, weights))
     }
 
     pub async fn abort(&self, signer: &Signer, project: u32) -> Result<()> {

@@ -27,7 +27,7 @@ pub enum BenchCmd {
     /// --flower runs bench/krum_flower.py with ~/.cache/merit/flower-venv/bin/python (or
     /// --python): set it up as bench/README.md says.
     Aggregate(AggregateArgs),
-    /// A chunked round (protocol v4 draft): setup of the chunk shape (N, C) and of the
+    /// A chunked round (protocol v4): setup of the chunk shape (N, C) and of the
     /// decision shape N, every chunk proof in turn and the decision proof, then the
     /// contract's check (one batched pairing check) against one-by-one verification:
     /// time per chunk and in all, peak memory while proving

@@ -270,6 +270,11 @@ struct CreateArgs {
     /// chain so the aggregator can find it)
     #[arg(long, requires = "vk")]
     proving_key_cid: Option<String>,
+    /// Prove rounds in chunks of this many parameters (protocol v4; any model size, memory
+    /// bounded by the chunk): reuses a proof shape of the spec's slots and this chunk size
+    /// registered on chain, or sets one up and registers it
+    #[arg(long, conflicts_with = "vk", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    chunk: Option<u32>,
     #[arg(long, default_value_t = 2)]
     min_trainers: u32,
     /// Stake each trainer deposits with `join`
@@ -552,12 +557,13 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
         }
         None => None,
     };
-    let keys = match (&a.vk, &a.proving_key_cid) {
-        (Some(path), Some(cid)) => owner::RoundKeysSource::Existing {
+    let keys = match (&a.vk, &a.proving_key_cid, a.chunk) {
+        (Some(path), Some(cid), _) => owner::RoundKeysSource::Existing {
             verifying_key_file: std::fs::read(path)
                 .with_context(|| format!("reading {}", path.display()))?,
             proving_key_cid: cid.clone(),
         },
+        (_, _, Some(chunk)) => owner::RoundKeysSource::Chunked { chunk },
         _ => owner::RoundKeysSource::Setup,
     };
     let market = info.marketplace().await?;
@@ -597,6 +603,9 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
             "  proving key (for the aggregator) {}",
             posted.proving_key_cid
         );
+        if let Some(s) = posted.shape {
+            println!("  rounds proven in chunks with proof shape {s}");
+        }
     }
     Ok(())
 }

@@ -4,12 +4,13 @@
 
 use anyhow::{bail, Context, Result};
 use merit_chain::{Marketplace, Signer};
-use merit_protocol::abi::{AccountBytes, Deadlines, ProjectParams};
+use merit_protocol::abi::{AccountBytes, ChunkedParams, Deadlines, ProjectParams};
+use merit_protocol::chunked::Scheme;
 use merit_protocol::commit::Committer;
 use merit_protocol::fixed;
 use merit_protocol::format::{Kind, ModelFile};
 use merit_protocol::spec::ProjectSpec;
-use merit_prover::{keys, round, SetupMode};
+use merit_prover::{chunked, keys, round, SetupMode};
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
@@ -124,6 +125,85 @@ pub enum RoundKeysSource {
         verifying_key_file: Vec<u8>,
         proving_key_cid: String,
     },
+    /// Chunked rounds (protocol v4) in chunks of `chunk` parameters, with the keys of a
+    /// proof shape registered on chain: a registered shape of the spec's slots and this
+    /// chunk size is reused with no setup at all; without one, the shape's setup runs now
+    /// (once for every later project of the shape), its key file goes into IPFS and the
+    /// shape is registered.
+    Chunked { chunk: u32 },
+}
+
+/// A registered shape for chunked rounds (found, or set up and registered now).
+pub struct ShapeFor {
+    pub id: u32,
+    pub keys_cid: String,
+    /// Seconds the setup took (`None`: the shape was registered already).
+    pub setup_seconds: Option<f64>,
+}
+
+/// The shape of `slots` slots and chunks of `chunk`: the first one registered on chain, or
+/// a fresh setup of both circuits, put into IPFS and registered by `owner`.
+pub async fn shape_for(
+    market: &Marketplace,
+    ipfs: &merit_storage::IpfsStore,
+    owner: &Signer,
+    slots: u32,
+    chunk: u32,
+) -> Result<ShapeFor> {
+    let shapes = market
+        .shapes()
+        .await
+        .context("reading the registered shapes")?;
+    if let Some(s) = shapes.iter().find(|s| (s.slots, s.chunk) == (slots, chunk)) {
+        return Ok(ShapeFor {
+            id: s.id,
+            keys_cid: String::from_utf8_lossy(&s.keys_cid).into_owned(),
+            setup_seconds: None,
+        });
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
+        "trusted setup of the proof shape ({slots} slots, chunks of {chunk})"
+    ));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let t = Instant::now();
+    let (n, c) = (slots as usize, chunk as usize);
+    let keys = tokio::task::spawn_blocking(move || {
+        let (chunk_pk, chunk_vk) = chunked::setup_chunk(n, c, SetupMode::Random)?;
+        let (decision_pk, decision_vk) = chunked::setup_decision(n, SetupMode::Random)?;
+        let file = keys::write_shape_keys(slots, chunk, &chunk_pk, &decision_pk);
+        Ok::<_, merit_prover::ProverError>((
+            file,
+            compressed_key(&chunk_vk),
+            compressed_key(&decision_vk),
+        ))
+    })
+    .await
+    .context("the setup thread")?
+    .context("the proof shape's setup")?;
+    bar.finish_and_clear();
+    let setup_seconds = t.elapsed().as_secs_f64();
+    let (file, chunk_vk, decision_vk) = keys;
+    let cid = ipfs
+        .add(file)
+        .await
+        .context("putting the shape's key file into IPFS")?
+        .to_string();
+    let id = market
+        .register_shape(owner, slots, chunk, &chunk_vk, &decision_vk, cid.as_bytes())
+        .await
+        .context("register_shape")?;
+    Ok(ShapeFor {
+        id,
+        keys_cid: cid,
+        setup_seconds: Some(setup_seconds),
+    })
+}
+
+fn compressed_key(vk: &ark_groth16::VerifyingKey<merit_prover::ark_bn254::Bn254>) -> Vec<u8> {
+    let mut out = Vec::new();
+    ark_serialize::CanonicalSerialize::serialize_compressed(vk, &mut out)
+        .expect("writing to a Vec cannot fail");
+    out
 }
 
 /// Everything `post_project` needs besides the chain and IPFS.
@@ -151,6 +231,8 @@ pub struct Posted {
     pub proving_key_cid: String,
     /// Seconds the trusted setup took (`None` when the keys were brought).
     pub setup_seconds: Option<f64>,
+    /// The proof shape of a chunked project.
+    pub shape: Option<u32>,
     /// The initial model, for the owner's own evaluation.
     #[serde(skip)]
     pub model: ModelFile,
@@ -180,14 +262,25 @@ pub async fn post_project(
         }
         None => initial_model(spec, p.seed)?,
     };
-    let (verifying_key, proving_key_cid, setup_seconds) = match p.keys {
+    let rule = merit_protocol::rule::RuleParams::from_spec(spec);
+    let (verifying_key, proving_key_cid, setup_seconds, chunked) = match p.keys {
+        RoundKeysSource::Chunked { chunk } => {
+            let shape = shape_for(market, ipfs, owner, rule.slots as u32, chunk).await?;
+            let statement = ChunkedParams::new(shape.id, chunk, &rule);
+            (
+                Vec::new(),
+                shape.keys_cid,
+                shape.setup_seconds,
+                Some(statement),
+            )
+        }
         RoundKeysSource::Existing {
             verifying_key_file,
             proving_key_cid,
         } => {
             let vk = verifying_key_from_file(&verifying_key_file)?;
             let cid = merit_storage::parse_cid(&proving_key_cid).context("the proving key CID")?;
-            (vk, cid.to_string(), None)
+            (vk, cid.to_string(), None, None)
         }
         RoundKeysSource::Setup => {
             let keys = setup_round(spec)?;
@@ -195,7 +288,12 @@ pub async fn post_project(
                 .add(keys.proving_key_file)
                 .await
                 .context("putting the proving key into IPFS")?;
-            (keys.verifying_key, cid.to_string(), Some(keys.seconds))
+            (
+                keys.verifying_key,
+                cid.to_string(),
+                Some(keys.seconds),
+                None,
+            )
         }
     };
     let spec_cid = ipfs
@@ -208,7 +306,7 @@ pub async fn post_project(
         .await
         .context("putting the initial model into IPFS")?
         .to_string();
-    let params = project_params(ParamsFor {
+    let mut params = project_params(ParamsFor {
         spec,
         spec_cid: spec_cid.clone(),
         model: &model,
@@ -221,16 +319,28 @@ pub async fn post_project(
         aggregator_bond: p.aggregator_bond,
         deadlines: p.deadlines,
     });
-    let project = market
-        .create_project(owner, &params, &verifying_key, p.pool)
-        .await
-        .context("create_project")?;
+    let project = match &chunked {
+        None => market
+            .create_project(owner, &params, &verifying_key, p.pool)
+            .await
+            .context("create_project")?,
+        Some(statement) => {
+            params.model_commitment = Scheme::of(Some(statement))
+                .and_then(|s| s.commit_model(&model.values))
+                .context("the model's chunked commitment")?;
+            market
+                .create_chunked_project(owner, &params, statement, p.pool)
+                .await
+                .context("create_chunked_project")?
+        }
+    };
     Ok(Posted {
         project,
         spec_cid,
         model_cid,
         proving_key_cid,
         setup_seconds,
+        shape: chunked.map(|c| c.shape),
         model,
     })
 }

@@ -22,18 +22,21 @@ mod marketplace {
     use ink::prelude::vec::Vec;
     use ink::storage::Mapping;
     use merit_protocol::abi::{
-        MarketError, Phase, ProjectParams, ProjectView, RoundRecord, SlotView, TrainerView,
-        MAX_CID_LEN, MAX_ROUND_SCORE,
+        ChunkedParams, MarketError, PendingRound, Phase, ProjectParams, ProjectView, RoundRecord,
+        ShapeView, SlotView, TrainerView, MAX_CID_LEN, MAX_ROUND_SCORE, MAX_SLOTS,
     };
+    use merit_protocol::chunked::{self, Chunking, Stored, Submission, MAX_CHUNK};
     use merit_protocol::commit::{self, Commitment, RoundInputs};
     // The events are defined once, in `merit_protocol::events`, and decoded by clients from
     // the same structs.
     use merit_protocol::events::{
-        AggregatorBonded, Claimed, ProjectCreated, ProjectEnded, ProjectStarted, RevealSetAside,
-        RoundFinalized, TrainerJoined, UpdateCommitted, UpdateRevealed,
+        AggregatorBonded, ChunkProofsVerified, ChunkedRoundSubmitted, Claimed, ProjectCreated,
+        ProjectEnded, ProjectStarted, RevealSetAside, RoundFinalized, ShapeRegistered,
+        TrainerJoined, UpdateCommitted, UpdateRevealed,
     };
+    use merit_protocol::poseidon;
     use merit_protocol::reward::{self, Outcome, Settlement, TrainerAccount};
-    use merit_protocol::verifier::{self, VerifierError};
+    use merit_protocol::verifier::{self, BatchItem, VerifierError};
 
     pub type Result<T> = core::result::Result<T, MarketError>;
     /// (project, round, slot).
@@ -82,6 +85,41 @@ mod marketplace {
         set_aside: bool,
     }
 
+    /// A registered proof shape: the verifying keys of the chunk circuit for (N, C) and of
+    /// the decision circuit for N, prepared once, shared by every project that names it.
+    #[ink::scale_derive(Encode, Decode, TypeInfo)]
+    #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
+    #[derive(Clone)]
+    pub struct Shape {
+        slots: u32,
+        chunk: u32,
+        keys_cid: Vec<u8>,
+        registered_by: AccountId,
+        chunk_key: Vec<u8>,
+        decision_key: Vec<u8>,
+    }
+
+    /// The slots of a round statement as storage holds them (see `statement_slots`).
+    struct StatementSlots {
+        /// Per slot: the trainer's account, or the zero account for an unfilled slot.
+        accounts: Vec<[u8; 32]>,
+        /// Per slot: the committed update of a present slot.
+        updates: Vec<Option<Commitment>>,
+        /// The joined trainers with (slot, committed, revealed, present).
+        trainers: Vec<(u32, Trainer, bool, bool, bool)>,
+    }
+
+    /// What a proven round records and applies, however it was proven.
+    struct ProvenRound {
+        round: u32,
+        model_cid: Vec<u8>,
+        model_commitment: Commitment,
+        scores: Vec<u32>,
+        accepted: Vec<bool>,
+        /// The public input the round was checked against (`P_dec` for a chunked round).
+        public_input: [u8; 32],
+    }
+
     impl Entry {
         /// Takes part in the round statement: revealed and not set aside.
         fn present(&self) -> bool {
@@ -109,6 +147,13 @@ mod marketplace {
         records: Mapping<(u32, u32), RoundRecord>,
         /// (project, account) → what the account may claim, once the project has ended.
         claims: Mapping<(u32, AccountId), Balance>,
+        /// Id the next shape gets; ids are dense from 0.
+        next_shape: u32,
+        shapes: Mapping<u32, Shape>,
+        /// project → its chunked statement (absent for a v3 project).
+        chunked: Mapping<u32, ChunkedParams>,
+        /// project → its current round's chunked submission, until it is finalised.
+        pending: Mapping<u32, PendingRound>,
     }
 
     impl Project {
@@ -150,6 +195,7 @@ mod marketplace {
                 model_commitment: self.model_commitment,
                 // Filled by the `project` getter, which can read the key's storage.
                 verifying_key: Vec::new(),
+                chunked: None,
             }
         }
 
@@ -162,11 +208,23 @@ mod marketplace {
         a.checked_add(b).ok_or(MarketError::Overflow)
     }
 
+    fn to_u32(n: usize) -> Result<u32> {
+        u32::try_from(n).map_err(|_| MarketError::Overflow)
+    }
+
     fn check_cid(cid: &[u8]) -> Result<()> {
         if cid.is_empty() || cid.len() > MAX_CID_LEN {
             return Err(MarketError::BadCid);
         }
         Ok(())
+    }
+
+    /// Validates and prepares a Groth16 verifying key (arkworks compressed, one input).
+    fn prepare_key(compressed: &[u8]) -> Result<Vec<u8>> {
+        verifier::prepare(compressed).map_err(|e| match e {
+            VerifierError::WrongInputCount { .. } => MarketError::WrongInputCount,
+            _ => MarketError::BadVerifyingKey,
+        })
     }
 
     /// A commitment must be a canonical, non-zero field element: zero marks an absent slot.
@@ -196,6 +254,10 @@ mod marketplace {
                 committed_before: Mapping::default(),
                 records: Mapping::default(),
                 claims: Mapping::default(),
+                next_shape: 0,
+                shapes: Mapping::default(),
+                chunked: Mapping::default(),
+                pending: Mapping::default(),
             }
         }
 
@@ -212,10 +274,89 @@ mod marketplace {
         ) -> Result<u32> {
             let pool = self.env().transferred_value();
             params.validate_with_pool(pool)?;
-            let prepared = verifier::prepare(&verifying_key).map_err(|e| match e {
-                VerifierError::WrongInputCount { .. } => MarketError::WrongInputCount,
-                _ => MarketError::BadVerifyingKey,
-            })?;
+            let prepared = prepare_key(&verifying_key)?;
+            let id = self.open_project(params, pool)?;
+            self.verifying_keys.insert(id, &prepared);
+            Ok(id)
+        }
+
+        /// Registers a proof shape for chunked rounds: `slots` (N) and `chunk` (C), the chunk
+        /// circuit's and the decision circuit's verifying keys (arkworks compressed, one
+        /// public input each; validated and prepared here, once) and the CID of the key file
+        /// that holds their proving keys. Anyone may register; projects name a shape by id.
+        #[ink(message)]
+        pub fn register_shape(
+            &mut self,
+            slots: u32,
+            chunk: u32,
+            chunk_key: Vec<u8>,
+            decision_key: Vec<u8>,
+            keys_cid: Vec<u8>,
+        ) -> Result<u32> {
+            if slots == 0 || slots > MAX_SLOTS || chunk == 0 || chunk as usize > MAX_CHUNK {
+                return Err(MarketError::BadShape);
+            }
+            check_cid(&keys_cid)?;
+            let chunk_key = prepare_key(&chunk_key)?;
+            let decision_key = prepare_key(&decision_key)?;
+            let id = self.next_shape;
+            self.next_shape = add(id, 1)?;
+            let registered_by = self.env().caller();
+            self.shapes.insert(
+                id,
+                &Shape {
+                    slots,
+                    chunk,
+                    keys_cid: keys_cid.clone(),
+                    registered_by,
+                    chunk_key,
+                    decision_key,
+                },
+            );
+            self.env().emit_event(ShapeRegistered {
+                shape: id,
+                registered_by: *registered_by.as_ref(),
+                slots,
+                chunk,
+                keys_cid,
+            });
+            Ok(id)
+        }
+
+        /// Posts a project whose rounds are proven in chunks with a registered shape's keys
+        /// (no setup of its own). `params.proving_key_cid` must be the shape's key file;
+        /// `chunked` holds the rule's parameters, which the contract hashes into each
+        /// round's decision statement.
+        #[ink(message, payable)]
+        pub fn create_chunked_project(
+            &mut self,
+            params: ProjectParams,
+            chunked: ChunkedParams,
+        ) -> Result<u32> {
+            let pool = self.env().transferred_value();
+            params.validate_with_pool(pool)?;
+            let shape = self
+                .shapes
+                .get(chunked.shape)
+                .ok_or(MarketError::NoSuchShape)?;
+            if shape.slots != params.max_trainers || shape.chunk != chunked.chunk {
+                return Err(MarketError::BadShape);
+            }
+            Chunking::new(chunked.dim as usize, shape.chunk as usize)?;
+            chunked
+                .rule(params.max_trainers)
+                .check()
+                .map_err(|_| MarketError::BadRuleParams)?;
+            if params.proving_key_cid != shape.keys_cid {
+                return Err(MarketError::BadProvingKeyCid);
+            }
+            let id = self.open_project(params, pool)?;
+            self.chunked.insert(id, &chunked);
+            Ok(id)
+        }
+
+        /// The bookkeeping every kind of project shares on creation, after validation.
+        fn open_project(&mut self, params: ProjectParams, pool: Balance) -> Result<u32> {
             let id = self.next_project;
             let next = id.checked_add(1).ok_or(MarketError::Overflow)?;
             let now = self.env().block_number();
@@ -237,7 +378,6 @@ mod marketplace {
             };
             let aggregator = project.aggregator();
             self.projects.insert(id, &project);
-            self.verifying_keys.insert(id, &prepared);
             self.next_project = next;
             self.env().emit_event(ProjectCreated {
                 project: id,
@@ -402,7 +542,8 @@ mod marketplace {
                     set_aside: false,
                 },
             );
-            self.committed_before.insert((project, slot, commitment), &());
+            self.committed_before
+                .insert((project, slot, commitment), &());
             self.projects.insert(project, &p);
             self.env().emit_event(UpdateCommitted {
                 project,
@@ -465,6 +606,8 @@ mod marketplace {
                 .ok_or(MarketError::NotTrainer)?;
             entry.set_aside = true;
             self.entries.insert((project, round, slot), &entry);
+            // A chunked submission was for the statement before this slot left it.
+            self.pending.remove(project);
             // Persist the phase the deadline moves reached, as every other message does.
             self.projects.insert(project, &p);
             self.env().emit_event(RevealSetAside {
@@ -492,50 +635,29 @@ mod marketplace {
             accepted: Vec<bool>,
             proof: Vec<u8>,
         ) -> Result<()> {
-            let (mut p, now) = self.aggregator_action(project, round)?;
-            let n = p.params.max_trainers as usize;
-            if scores.len() != n || accepted.len() != n {
-                return Err(MarketError::BadLengths);
+            let (p, now) = self.aggregator_action(project, round)?;
+            if self.chunked.contains(project) {
+                return Err(MarketError::WrongStatement);
             }
             check_cid(&model_cid)?;
             check_commitment(&model_commitment)?;
-
-            // The statement's slots, from storage: unfilled slots have the zero account,
-            // slots without a reveal (or with one set aside) the zero commitment.
-            let mut accounts = Vec::with_capacity(n);
-            let mut updates = Vec::with_capacity(n);
-            let mut trainers = Vec::with_capacity(n);
-            for slot in 0..p.params.max_trainers {
-                let i = slot as usize;
-                let trainer = self.trainers.get((project, slot));
-                let entry = self.entries.get((project, round, slot));
-                let revealed = entry.as_ref().is_some_and(|e| e.cid.is_some());
-                let present = entry.as_ref().is_some_and(Entry::present);
-                let score = scores.get(i).copied().unwrap_or_default();
-                let accept = accepted.get(i).copied().unwrap_or_default();
-                if score > MAX_ROUND_SCORE || (!present && (accept || score != 0)) {
-                    return Err(MarketError::BadScore);
-                }
-                accounts.push(trainer.as_ref().map_or([0u8; 32], |t| *t.account.as_ref()));
-                updates.push(match &entry {
-                    Some(e) if present => e.commitment,
-                    _ => Commitment::default(),
-                });
-                if let Some(t) = trainer {
-                    trainers.push((slot, t, entry.is_some(), revealed, present));
-                }
-            }
+            let slots = self.statement_slots(project, round, &p, &scores, &accepted)?;
+            let updates: Vec<Commitment> = slots
+                .updates
+                .iter()
+                .map(|u| u.unwrap_or_default())
+                .collect();
             let input = commit::round_public_input(&RoundInputs {
-                    project,
-                    round,
-                    prev_model: p.model_commitment,
-                    trainers: &accounts,
-                    updates: &updates,
-                    scores: &scores,
-                    accepted: &accepted,
-                    new_model: model_commitment,
-                })
-                .map_err(|_| MarketError::BadLengths)?;
+                project,
+                round,
+                prev_model: p.model_commitment,
+                trainers: &slots.accounts,
+                updates: &updates,
+                scores: &scores,
+                accepted: &accepted,
+                new_model: model_commitment,
+            })
+            .map_err(|_| MarketError::BadLengths)?;
             let vk = self
                 .verifying_keys
                 .get(project)
@@ -545,60 +667,174 @@ mod marketplace {
                 Ok(false) => return Err(MarketError::BadProof),
                 Err(_) => return Err(MarketError::MalformedProof),
             }
-
-            // Checked: apply the round to every trainer.
-            let mut updated = Vec::with_capacity(trainers.len());
-            for (slot, mut t, committed, revealed, present) in trainers {
-                let i = slot as usize;
-                let score = scores.get(i).copied().unwrap_or_default();
-                t.total_score = t
-                    .total_score
-                    .checked_add(score)
-                    .ok_or(MarketError::Overflow)?;
-                // Only a proven rejection counts; a set-aside reveal was never judged.
-                if present && !accepted.get(i).copied().unwrap_or_default() {
-                    t.rejected_rounds = add(t.rejected_rounds, 1)?;
-                }
-                if committed && !revealed {
-                    t.missed_reveal = true;
-                }
-                updated.push((slot, t));
-            }
-            let record = RoundRecord {
-                model_cid: model_cid.clone(),
-                model_commitment,
-                scores: scores.clone(),
-                accepted: accepted.clone(),
-                public_input: merit_protocol::poseidon::to_bytes(&input),
-                finalized_at: now,
-            };
-            p.round = add(round, 1)?;
-            p.model_cid = model_cid.clone();
-            p.model_commitment = model_commitment;
-            p.committed = 0;
-            p.revealed = 0;
-            let finished = p.round == p.params.rounds;
-            if !finished {
-                p.phase = Phase::Commit;
-                p.phase_deadline = add(now, p.params.deadlines.commit)?;
-            }
-            for (slot, t) in &updated {
-                self.trainers.insert((project, *slot), t);
-            }
-            self.records.insert((project, round), &record);
-            self.env().emit_event(RoundFinalized {
-                project,
+            let proven = ProvenRound {
                 round,
                 model_cid,
                 model_commitment,
                 scores,
                 accepted,
-            });
-            if finished {
-                return self.end(project, p, Phase::Finished, false);
+                public_input: poseidon::to_bytes(&input),
+            };
+            self.apply_round(project, p, now, slots.trainers, proven)
+        }
+
+        /// The aggregator opens a chunked round's finalisation (protocol v4,
+        /// `docs/chunked-rounds.md`): the contract checks that every present slot's submitted
+        /// chunk commitments rebuild its committed update and the previous model's rebuild
+        /// the model commitment, sums the partial Gram matrices itself, computes each chunk
+        /// proof's public input `P_k` and the decision's `P_dec`, and verifies the decision
+        /// proof. The chunk proofs then verify in batches (`verify_chunk_proofs`), so that
+        /// no single extrinsic carries the whole round; `finalize_chunked_round` applies it.
+        /// Submitting again replaces a pending submission (its verified chunks with it).
+        #[ink(message)]
+        pub fn submit_chunked_round(
+            &mut self,
+            project: u32,
+            round: u32,
+            model_cid: Vec<u8>,
+            submission: Submission,
+            decision_proof: Vec<u8>,
+        ) -> Result<()> {
+            let (p, _) = self.aggregator_action(project, round)?;
+            let (statement, shape) = self.chunked_statement(project)?;
+            check_cid(&model_cid)?;
+            let slots =
+                self.statement_slots(project, round, &p, &submission.scores, &submission.accepted)?;
+            let inputs = chunked::open_submission(
+                &Stored {
+                    project,
+                    round,
+                    params: statement.rule(p.params.max_trainers),
+                    chunk: shape.chunk as usize,
+                    trainers: &slots.accounts,
+                    updates: &slots.updates,
+                    model: p.model_commitment,
+                },
+                &submission,
+            )?;
+            check_commitment(&inputs.new_model)?;
+            match verifier::verify(&shape.decision_key, &decision_proof, &inputs.decision) {
+                Ok(true) => {}
+                Ok(false) => return Err(MarketError::BadDecisionProof),
+                Err(_) => return Err(MarketError::MalformedProof),
             }
+            let chunks = to_u32(submission.grams.len())?;
+            let model_commitment = inputs.new_model;
+            self.pending.insert(
+                project,
+                &PendingRound {
+                    round,
+                    model_cid,
+                    model_commitment,
+                    verified: ink::prelude::vec![false; submission.grams.len()],
+                    submission,
+                    decision_input: poseidon::to_bytes(&inputs.decision),
+                },
+            );
+            // Persist the phase the deadline moves reached, as every other message does.
             self.projects.insert(project, &p);
+            self.env().emit_event(ChunkedRoundSubmitted {
+                project,
+                round,
+                chunks,
+                model_commitment,
+            });
             Ok(())
+        }
+
+        /// Verifies the proofs of chunks `first .. first + proofs.len()` of the submitted
+        /// round in one batched pairing check (`verifier::verify_batch`) against the `P_k`
+        /// the contract computed; returns how many chunk proofs are still due. A batch that
+        /// fails names the first chunk whose proof does not verify.
+        #[ink(message)]
+        pub fn verify_chunk_proofs(
+            &mut self,
+            project: u32,
+            round: u32,
+            first: u32,
+            proofs: Vec<Vec<u8>>,
+        ) -> Result<u32> {
+            let (p, _) = self.aggregator_action(project, round)?;
+            let (_, shape) = self.chunked_statement(project)?;
+            let mut pending = self.pending_for(project, round)?;
+            if proofs.is_empty() {
+                return Err(MarketError::BadChunkCount);
+            }
+            let mut items = Vec::with_capacity(proofs.len());
+            for (j, proof) in proofs.iter().enumerate() {
+                let chunk = add(first, to_u32(j)?)?;
+                let k = chunk as usize;
+                match pending.verified.get(k) {
+                    None => return Err(MarketError::NoSuchChunk { chunk }),
+                    Some(true) => return Err(MarketError::ChunkAlreadyVerified { chunk }),
+                    Some(false) => {}
+                }
+                let input = chunked::chunk_input(project, round, &pending.submission, k)?;
+                items.push(BatchItem {
+                    key: &shape.chunk_key,
+                    proof,
+                    input,
+                });
+            }
+            match verifier::verify_batch(&items) {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Name the culprit: the batch only says that some proof failed.
+                    let bad = items
+                        .iter()
+                        .position(|it| {
+                            !matches!(verifier::verify(it.key, it.proof, &it.input), Ok(true))
+                        })
+                        .unwrap_or_default();
+                    return Err(MarketError::BadChunkProof {
+                        chunk: add(first, to_u32(bad)?)?,
+                    });
+                }
+                Err(_) => return Err(MarketError::MalformedProof),
+            }
+            let count = to_u32(items.len())?;
+            for k in first..add(first, count)? {
+                if let Some(v) = pending.verified.get_mut(k as usize) {
+                    *v = true;
+                }
+            }
+            let remaining = to_u32(pending.verified.iter().filter(|v| !**v).count())?;
+            self.pending.insert(project, &pending);
+            self.projects.insert(project, &p);
+            self.env().emit_event(ChunkProofsVerified {
+                project,
+                round,
+                first,
+                count,
+                remaining,
+            });
+            Ok(remaining)
+        }
+
+        /// Closes a chunked round once its decision proof and every chunk proof have
+        /// verified: records and applies it exactly as `finalize_round` does.
+        #[ink(message)]
+        pub fn finalize_chunked_round(&mut self, project: u32, round: u32) -> Result<()> {
+            let (p, now) = self.aggregator_action(project, round)?;
+            self.chunked_statement(project)?;
+            let pending = self.pending_for(project, round)?;
+            if let Some(chunk) = pending.first_unverified() {
+                return Err(MarketError::ChunkUnverified { chunk });
+            }
+            // The statement's slots cannot have changed since the submission: `set_aside`
+            // drops a pending submission.
+            let sub = &pending.submission;
+            let slots = self.statement_slots(project, round, &p, &sub.scores, &sub.accepted)?;
+            self.pending.remove(project);
+            let proven = ProvenRound {
+                round,
+                model_cid: pending.model_cid,
+                model_commitment: pending.model_commitment,
+                scores: pending.submission.scores,
+                accepted: pending.submission.accepted,
+                public_input: pending.decision_input,
+            };
+            self.apply_round(project, p, now, slots.trainers, proven)
         }
 
         /// Anyone may abort a project whose aggregator let the aggregation deadline pass.
@@ -629,6 +865,7 @@ mod marketplace {
             for (slot, t) in &missed {
                 self.trainers.insert((project, *slot), t);
             }
+            self.pending.remove(project);
             self.end(project, p, Phase::Aborted, true)
         }
 
@@ -670,7 +907,36 @@ mod marketplace {
         pub fn project(&self, id: u32) -> Result<ProjectView> {
             let mut view = self.load_now(id)?.0.view(id);
             view.verifying_key = self.verifying_keys.get(id).unwrap_or_default();
+            view.chunked = self.chunked.get(id);
             Ok(view)
+        }
+
+        /// How many proof shapes were ever registered (ids are `0..shape_count`).
+        #[ink(message)]
+        pub fn shape_count(&self) -> u32 {
+            self.next_shape
+        }
+
+        /// One registered proof shape, or `NoSuchShape`.
+        #[ink(message)]
+        pub fn shape(&self, id: u32) -> Result<ShapeView> {
+            let s = self.shapes.get(id).ok_or(MarketError::NoSuchShape)?;
+            Ok(ShapeView {
+                id,
+                slots: s.slots,
+                chunk: s.chunk,
+                keys_cid: s.keys_cid,
+                registered_by: *s.registered_by.as_ref(),
+                chunk_key: s.chunk_key,
+                decision_key: s.decision_key,
+            })
+        }
+
+        /// The current round's chunked submission, while it awaits its chunk proofs.
+        #[ink(message)]
+        pub fn pending_round(&self, project: u32) -> Result<Option<PendingRound>> {
+            self.load(project)?;
+            Ok(self.pending.get(project))
         }
 
         /// The trainers in slot order (the order of the round statement).
@@ -783,6 +1049,137 @@ mod marketplace {
                 return Err(MarketError::WrongRound);
             }
             Ok((p, now))
+        }
+
+        /// A chunked project's statement and its shape, or `WrongStatement` for a v3 one.
+        fn chunked_statement(&self, project: u32) -> Result<(ChunkedParams, Shape)> {
+            let statement = self
+                .chunked
+                .get(project)
+                .ok_or(MarketError::WrongStatement)?;
+            let shape = self
+                .shapes
+                .get(statement.shape)
+                .ok_or(MarketError::NoSuchShape)?;
+            Ok((statement, shape))
+        }
+
+        /// The chunked submission pending for `round`, or `NothingSubmitted`.
+        fn pending_for(&self, project: u32, round: u32) -> Result<PendingRound> {
+            self.pending
+                .get(project)
+                .filter(|p| p.round == round)
+                .ok_or(MarketError::NothingSubmitted)
+        }
+
+        /// The round statement's slots from storage, with the claimed scores and accept
+        /// bits checked against them: one per slot, in range, none for a slot that is not
+        /// present (unrevealed or set aside). Unfilled slots have the zero account.
+        fn statement_slots(
+            &self,
+            project: u32,
+            round: u32,
+            p: &Project,
+            scores: &[u32],
+            accepted: &[bool],
+        ) -> Result<StatementSlots> {
+            let n = p.params.max_trainers as usize;
+            if scores.len() != n || accepted.len() != n {
+                return Err(MarketError::BadLengths);
+            }
+            let mut out = StatementSlots {
+                accounts: Vec::with_capacity(n),
+                updates: Vec::with_capacity(n),
+                trainers: Vec::with_capacity(n),
+            };
+            for slot in 0..p.params.max_trainers {
+                let i = slot as usize;
+                let trainer = self.trainers.get((project, slot));
+                let entry = self.entries.get((project, round, slot));
+                let revealed = entry.as_ref().is_some_and(|e| e.cid.is_some());
+                let present = entry.as_ref().is_some_and(Entry::present);
+                let score = scores.get(i).copied().unwrap_or_default();
+                let accept = accepted.get(i).copied().unwrap_or_default();
+                if score > MAX_ROUND_SCORE || (!present && (accept || score != 0)) {
+                    return Err(MarketError::BadScore);
+                }
+                out.accounts
+                    .push(trainer.as_ref().map_or([0u8; 32], |t| *t.account.as_ref()));
+                out.updates.push(match &entry {
+                    Some(e) if present => Some(e.commitment),
+                    _ => None,
+                });
+                if let Some(t) = trainer {
+                    out.trainers
+                        .push((slot, t, entry.is_some(), revealed, present));
+                }
+            }
+            Ok(out)
+        }
+
+        /// Records a proven round and applies it to every trainer; moves the project to
+        /// the next round, or ends it after the last.
+        fn apply_round(
+            &mut self,
+            project: u32,
+            mut p: Project,
+            now: BlockNumber,
+            trainers: Vec<(u32, Trainer, bool, bool, bool)>,
+            r: ProvenRound,
+        ) -> Result<()> {
+            let mut updated = Vec::with_capacity(trainers.len());
+            for (slot, mut t, committed, revealed, present) in trainers {
+                let i = slot as usize;
+                let score = r.scores.get(i).copied().unwrap_or_default();
+                t.total_score = t
+                    .total_score
+                    .checked_add(score)
+                    .ok_or(MarketError::Overflow)?;
+                // Only a proven rejection counts; a set-aside reveal was never judged.
+                if present && !r.accepted.get(i).copied().unwrap_or_default() {
+                    t.rejected_rounds = add(t.rejected_rounds, 1)?;
+                }
+                if committed && !revealed {
+                    t.missed_reveal = true;
+                }
+                updated.push((slot, t));
+            }
+            let round = r.round;
+            let record = RoundRecord {
+                model_cid: r.model_cid.clone(),
+                model_commitment: r.model_commitment,
+                scores: r.scores.clone(),
+                accepted: r.accepted.clone(),
+                public_input: r.public_input,
+                finalized_at: now,
+            };
+            p.round = add(round, 1)?;
+            p.model_cid = r.model_cid.clone();
+            p.model_commitment = r.model_commitment;
+            p.committed = 0;
+            p.revealed = 0;
+            let finished = p.round == p.params.rounds;
+            if !finished {
+                p.phase = Phase::Commit;
+                p.phase_deadline = add(now, p.params.deadlines.commit)?;
+            }
+            for (slot, t) in &updated {
+                self.trainers.insert((project, *slot), t);
+            }
+            self.records.insert((project, round), &record);
+            self.env().emit_event(RoundFinalized {
+                project,
+                round,
+                model_cid: r.model_cid,
+                model_commitment: r.model_commitment,
+                scores: r.scores,
+                accepted: r.accepted,
+            });
+            if finished {
+                return self.end(project, p, Phase::Finished, false);
+            }
+            self.projects.insert(project, &p);
+            Ok(())
         }
 
         /// Moves a project to a terminal phase and credits every claim (DESIGN.md, "Money

@@ -7,8 +7,8 @@
 use crate::marketplace::Marketplace;
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, ProvingKey};
-use ark_relations::lc;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use ark_relations::lc;
 use ark_serialize::CanonicalSerialize;
 use ark_snark::SNARK;
 use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
@@ -1139,7 +1139,11 @@ fn an_earlier_rounds_update_cannot_be_committed_again() {
     assert_eq!(view(&c, id).committed, 0, "and writes nothing");
     // A new update is fine; two rounds later the first one is still refused.
     assert_eq!(
-        call(&mut c, T[0], 0, id, |c| c.commit_update(id, 1, update_commitment(T[0], 1))),
+        call(&mut c, T[0], 0, id, |c| c.commit_update(
+            id,
+            1,
+            update_commitment(T[0], 1)
+        )),
         Ok(())
     );
     commit_all(&mut c, id, &T[1..3]);
@@ -1580,4 +1584,742 @@ fn random_sessions_conserve_money_and_keep_invariants() {
         revealed > 0 && set_aside > 0 && finalized > 0,
         "the random sessions must reach reveals, set-asides and finalisations"
     );
+}
+
+/// Chunked rounds (protocol v4): shapes, chunked projects and the three-step finalisation.
+/// The circuits are the one-constraint `Echo`, one setup for the chunk shape and another for
+/// the decision shape: under test is the contract's side, i.e. that it rebuilds each `P_k`
+/// and `P_dec` from its own storage and the submission, refuses a submission that does not
+/// open the stored commitments, and accepts a proof only for its own chunk of its own round.
+mod chunked {
+    use super::*;
+    use merit_protocol::abi::{ChunkedParams, PendingRound};
+    use merit_protocol::chunked::{
+        self as v4, ChunkInputs, Chunking, PublicInputs, Stored, Submission,
+    };
+    use merit_protocol::poseidon;
+    use merit_protocol::rule::RuleParams;
+
+    const DIM: usize = 40;
+    const CHUNK: u32 = 16;
+    const SLOTS: u32 = 4;
+    const KEYS_CID: &[u8] = b"bafkreishapekeys";
+
+    struct Setup {
+        chunk: Keys,
+        decision: Keys,
+    }
+
+    fn shape_keys() -> Setup {
+        Setup {
+            chunk: keys(101),
+            decision: keys(102),
+        }
+    }
+
+    fn shaping() -> Chunking {
+        Chunking::new(DIM, CHUNK as usize).unwrap()
+    }
+
+    fn chunk_commitments(values: &[i16]) -> Vec<Fr> {
+        shaping()
+            .commit_chunks(&poseidon::wide::config(), values)
+            .unwrap()
+    }
+
+    fn model(seed: i16) -> Vec<i16> {
+        (0..DIM as i16).map(|i| (i * 3 + seed) % 50 - 20).collect()
+    }
+
+    fn update(who: [u8; 32], round: u32) -> Vec<i16> {
+        (0..DIM as i16)
+            .map(|i| (i * who[0] as i16 + round as i16 * 7) % 90 - 45)
+            .collect()
+    }
+
+    fn rule() -> RuleParams {
+        RuleParams::new(SLOTS as usize, DIM, 1, 1 << 40)
+    }
+
+    fn register(c: &mut Marketplace, s: &Setup) -> u32 {
+        call(c, STRANGER, 0, 0, |c| {
+            c.register_shape(
+                SLOTS,
+                CHUNK,
+                s.chunk.vk.clone(),
+                s.decision.vk.clone(),
+                KEYS_CID.to_vec(),
+            )
+        })
+        .unwrap()
+    }
+
+    fn chunked_params(rounds: u32) -> ProjectParams {
+        ProjectParams {
+            model_commitment: v4::commit_model(DIM, &chunk_commitments(&model(0))),
+            proving_key_cid: KEYS_CID.to_vec(),
+            ..params(SLOTS, rounds)
+        }
+    }
+
+    /// A chunked project with trainers 0..3 joined (slot 3 stays empty), started.
+    fn started_chunked(c: &mut Marketplace, shape: u32, rounds: u32) -> u32 {
+        let id = call(c, OWNER, POOL, 0, |c| {
+            c.create_chunked_project(
+                chunked_params(rounds),
+                ChunkedParams::new(shape, CHUNK, &rule()),
+            )
+        })
+        .unwrap();
+        call(c, AGG, BOND, id, |c| c.bond(id)).unwrap();
+        for t in T.iter().take(3) {
+            call(c, *t, STAKE, id, |c| c.join(id)).unwrap();
+        }
+        call(c, OWNER, 0, id, |c| c.start(id)).unwrap();
+        id
+    }
+
+    /// Trainers commit v4 and reveal; the project is then aggregating.
+    fn commit_and_reveal(c: &mut Marketplace, id: u32, who: &[[u8; 32]]) {
+        let round = view(c, id).round;
+        for t in who {
+            let h = v4::commit_update(t, DIM, &chunk_commitments(&update(*t, round)));
+            call(c, *t, 0, id, |c| c.commit_update(id, round, h)).unwrap();
+        }
+        reveal_all(c, id, who);
+    }
+
+    /// What an honest aggregator submits for the current round (the Echo circuits do not
+    /// check the rule, so the scores are any that fit the slots).
+    fn honest(c: &Marketplace, id: u32, prev: &[i16], next: &[i16]) -> Submission {
+        let round = view(c, id).round;
+        let shape = shaping();
+        let mut updates = vec![Vec::new(); SLOTS as usize];
+        let mut vecs = vec![vec![0i16; DIM]; SLOTS as usize];
+        let mut scores = vec![0u32; SLOTS as usize];
+        let mut accepted = vec![false; SLOTS as usize];
+        for s in c.round_slots(id, round).unwrap() {
+            if s.present() {
+                let i = s.slot as usize;
+                let u = update(s.account, round);
+                updates[i] = chunk_commitments(&u)
+                    .iter()
+                    .map(Commitment::from_field)
+                    .collect();
+                vecs[i] = u;
+                scores[i] = 500 + s.slot;
+                accepted[i] = true;
+            }
+        }
+        let grams = (0..shape.count())
+            .map(|k| {
+                let slices: Vec<Vec<i16>> = vecs.iter().map(|v| shape.slice(v, k)).collect();
+                let refs: Vec<&[i16]> = slices.iter().map(|v| v.as_slice()).collect();
+                v4::partial_gram(&refs)
+            })
+            .collect();
+        let commits = |v: &[i16]| -> Vec<Commitment> {
+            chunk_commitments(v)
+                .iter()
+                .map(Commitment::from_field)
+                .collect()
+        };
+        Submission {
+            updates,
+            prev_model: commits(prev),
+            new_model: commits(next),
+            grams,
+            accepted,
+            scores,
+        }
+    }
+
+    /// The public inputs as the contract should compute them, from its getters.
+    fn inputs(c: &Marketplace, id: u32, sub: &Submission) -> PublicInputs {
+        let p = view(c, id);
+        let n = SLOTS as usize;
+        let mut trainers = vec![[0u8; 32]; n];
+        let mut updates = vec![None; n];
+        for s in c.round_slots(id, p.round).unwrap() {
+            trainers[s.slot as usize] = s.account;
+            if s.present() {
+                updates[s.slot as usize] = s.commitment;
+            }
+        }
+        v4::public_inputs(
+            &Stored {
+                project: id,
+                round: p.round,
+                params: rule(),
+                chunk: CHUNK as usize,
+                trainers: &trainers,
+                updates: &updates,
+                model: p.model_commitment,
+            },
+            sub,
+        )
+        .unwrap()
+    }
+
+    struct Round {
+        sub: Submission,
+        inputs: PublicInputs,
+        decision: Vec<u8>,
+        chunks: Vec<Vec<u8>>,
+    }
+
+    fn honest_round(c: &Marketplace, s: &Setup, id: u32, prev: &[i16], next: &[i16]) -> Round {
+        let sub = honest(c, id, prev, next);
+        let inputs = inputs(c, id, &sub);
+        Round {
+            decision: prove(&s.decision.pk, inputs.decision),
+            chunks: inputs
+                .chunks
+                .iter()
+                .map(|x| prove(&s.chunk.pk, *x))
+                .collect(),
+            sub,
+            inputs,
+        }
+    }
+
+    fn submit(c: &mut Marketplace, id: u32, sub: &Submission, decision: &[u8]) -> Result<()> {
+        let round = view(c, id).round;
+        call(c, AGG, 0, id, |c| {
+            c.submit_chunked_round(
+                id,
+                round,
+                b"bafkreichunkednext".to_vec(),
+                sub.clone(),
+                decision.to_vec(),
+            )
+        })
+    }
+
+    /// `verify_chunk_proofs`, also checking that a refusal leaves the pending round as it was.
+    fn verify(c: &mut Marketplace, id: u32, first: u32, proofs: &[&Vec<u8>]) -> Result<u32> {
+        let round = view(c, id).round;
+        let before: Option<PendingRound> = c.pending_round(id).unwrap();
+        let proofs: Vec<Vec<u8>> = proofs.iter().map(|p| (*p).clone()).collect();
+        let out = call(c, AGG, 0, id, |c| {
+            c.verify_chunk_proofs(id, round, first, proofs)
+        });
+        if out.is_err() {
+            assert_eq!(
+                c.pending_round(id).unwrap(),
+                before,
+                "a refusal changed the pending round"
+            );
+        }
+        out
+    }
+
+    fn finalize_chunked(c: &mut Marketplace, id: u32) -> Result<()> {
+        let round = view(c, id).round;
+        call(c, AGG, 0, id, |c| c.finalize_chunked_round(id, round))
+    }
+
+    fn ready(rounds: u32) -> (Marketplace, Setup, u32) {
+        let mut c = fresh();
+        let s = shape_keys();
+        let shape = register(&mut c, &s);
+        let id = started_chunked(&mut c, shape, rounds);
+        commit_and_reveal(&mut c, id, &T[..3]);
+        assert_eq!(view(&c, id).phase, Phase::Aggregate);
+        (c, s, id)
+    }
+
+    #[ink::test]
+    fn shapes_are_registered_once_and_checked() {
+        let mut c = fresh();
+        let s = shape_keys();
+        let reg = |c: &mut Marketplace, slots, chunk, ck: Vec<u8>, cid: &[u8]| {
+            call(c, STRANGER, 0, 0, |c| {
+                c.register_shape(slots, chunk, ck, s.decision.vk.clone(), cid.to_vec())
+            })
+        };
+        let ck = || s.chunk.vk.clone();
+        assert_eq!(
+            reg(&mut c, 0, CHUNK, ck(), KEYS_CID),
+            Err(MarketError::BadShape)
+        );
+        assert_eq!(
+            reg(&mut c, 65, CHUNK, ck(), KEYS_CID),
+            Err(MarketError::BadShape)
+        );
+        assert_eq!(
+            reg(&mut c, SLOTS, 0, ck(), KEYS_CID),
+            Err(MarketError::BadShape)
+        );
+        assert_eq!(
+            reg(&mut c, SLOTS, (1 << 16) + 1, ck(), KEYS_CID),
+            Err(MarketError::BadShape)
+        );
+        assert_eq!(
+            reg(&mut c, SLOTS, CHUNK, ck(), b""),
+            Err(MarketError::BadCid)
+        );
+        assert_eq!(
+            reg(&mut c, SLOTS, CHUNK, vec![7; 40], KEYS_CID),
+            Err(MarketError::BadVerifyingKey)
+        );
+        assert_eq!(c.shape_count(), 0);
+        assert_eq!(c.shape(0), Err(MarketError::NoSuchShape));
+        let id = register(&mut c, &s);
+        let v = c.shape(id).unwrap();
+        assert_eq!(
+            (v.slots, v.chunk, v.keys_cid.as_slice()),
+            (SLOTS, CHUNK, KEYS_CID)
+        );
+        assert_eq!(v.registered_by, STRANGER);
+        assert_eq!(
+            v.chunk_key,
+            merit_protocol::verifier::prepare(&s.chunk.vk).unwrap()
+        );
+        assert_eq!(c.shape_count(), 1);
+    }
+
+    #[ink::test]
+    fn chunked_projects_name_an_existing_shape_that_fits() {
+        let mut c = fresh();
+        let s = shape_keys();
+        let shape = register(&mut c, &s);
+        let create = |c: &mut Marketplace, p: ProjectParams, cp: ChunkedParams| {
+            call(c, OWNER, POOL, 0, |c| c.create_chunked_project(p, cp))
+        };
+        let good = ChunkedParams::new(shape, CHUNK, &rule());
+        assert_eq!(
+            create(
+                &mut c,
+                chunked_params(1),
+                ChunkedParams { shape: 9, ..good }
+            ),
+            Err(MarketError::NoSuchShape)
+        );
+        let mut other_slots = chunked_params(1);
+        other_slots.max_trainers = 3;
+        assert_eq!(
+            create(&mut c, other_slots, good),
+            Err(MarketError::BadShape)
+        );
+        assert_eq!(
+            create(&mut c, chunked_params(1), ChunkedParams { dim: 0, ..good }),
+            Err(MarketError::BadShape)
+        );
+        assert_eq!(
+            create(
+                &mut c,
+                chunked_params(1),
+                ChunkedParams {
+                    byzantine: 4,
+                    ..good
+                }
+            ),
+            Err(MarketError::BadRuleParams)
+        );
+        let mut other_keys = chunked_params(1);
+        other_keys.proving_key_cid = b"bafkreiotherkeys".to_vec();
+        assert_eq!(
+            create(&mut c, other_keys, good),
+            Err(MarketError::BadProvingKeyCid)
+        );
+        assert_eq!(c.project_count(), 0);
+        let id = create(&mut c, chunked_params(1), good).unwrap();
+        let v = view(&c, id);
+        assert_eq!(v.chunked, Some(good));
+        assert!(v.verifying_key.is_empty());
+        // A second project of the same shape needs no keys of its own.
+        let id2 = create(&mut c, chunked_params(2), good).unwrap();
+        assert_eq!(view(&c, id2).chunked, Some(good));
+    }
+
+    #[ink::test]
+    fn an_honest_chunked_round_verifies_in_batches_and_is_applied() {
+        let (mut c, s, id) = ready(2);
+        let r = honest_round(&c, &s, id, &model(0), &model(1));
+        assert_eq!(r.chunks.len(), 3);
+        assert_eq!(
+            finalize_chunked(&mut c, id),
+            Err(MarketError::NothingSubmitted)
+        );
+        submit(&mut c, id, &r.sub, &r.decision).unwrap();
+        let pending = c.pending_round(id).unwrap().unwrap();
+        assert_eq!(pending.verified, vec![false; 3]);
+        assert_eq!(pending.model_commitment, r.inputs.new_model);
+        assert_eq!(verify(&mut c, id, 0, &[&r.chunks[0], &r.chunks[1]]), Ok(1));
+        assert_eq!(
+            finalize_chunked(&mut c, id),
+            Err(MarketError::ChunkUnverified { chunk: 2 })
+        );
+        assert_eq!(verify(&mut c, id, 2, &[&r.chunks[2]]), Ok(0));
+        finalize_chunked(&mut c, id).unwrap();
+        let v = view(&c, id);
+        assert_eq!((v.round, v.phase), (1, Phase::Commit));
+        assert_eq!(v.model_commitment, r.inputs.new_model);
+        assert_eq!(c.pending_round(id).unwrap(), None);
+        let rec = c.round_record(id, 0).unwrap().unwrap();
+        assert_eq!(rec.public_input, poseidon::to_bytes(&r.inputs.decision));
+        assert_eq!(rec.scores, r.sub.scores);
+        let totals: Vec<u32> = c
+            .trainers(id)
+            .unwrap()
+            .iter()
+            .map(|t| t.total_score)
+            .collect();
+        assert_eq!(totals, vec![500, 501, 502]);
+
+        // Round 1 starts from the new model: a submission opening the old one is refused.
+        commit_and_reveal(&mut c, id, &T[..3]);
+        let stale = honest(&c, id, &model(0), &model(2));
+        assert_eq!(
+            submit(&mut c, id, &stale, &r.decision),
+            Err(MarketError::ModelChunksMismatch)
+        );
+        // The round-0 chunk proofs do not verify for round 1 (a replay).
+        let r1 = honest_round(&c, &s, id, &model(1), &model(2));
+        submit(&mut c, id, &r1.sub, &r1.decision).unwrap();
+        assert_eq!(
+            verify(&mut c, id, 0, &[&r.chunks[0]]),
+            Err(MarketError::BadChunkProof { chunk: 0 })
+        );
+        assert_eq!(
+            verify(
+                &mut c,
+                id,
+                0,
+                &[&r1.chunks[0], &r1.chunks[1], &r1.chunks[2]]
+            ),
+            Ok(0)
+        );
+        finalize_chunked(&mut c, id).unwrap();
+        assert_eq!(view(&c, id).phase, Phase::Finished);
+    }
+
+    #[ink::test]
+    fn reordered_dropped_duplicated_and_foreign_chunks_are_refused_by_name() {
+        let (mut c, s, id) = ready(1);
+        let r = honest_round(&c, &s, id, &model(0), &model(1));
+        assert_eq!(
+            verify(&mut c, id, 0, &[&r.chunks[0]]),
+            Err(MarketError::NothingSubmitted)
+        );
+        submit(&mut c, id, &r.sub, &r.decision).unwrap();
+        let [p0, p1, p2] = [&r.chunks[0], &r.chunks[1], &r.chunks[2]];
+        // Reordered.
+        assert_eq!(
+            verify(&mut c, id, 0, &[p1, p0]),
+            Err(MarketError::BadChunkProof { chunk: 0 })
+        );
+        assert_eq!(
+            verify(&mut c, id, 0, &[p0, p2, p1]),
+            Err(MarketError::BadChunkProof { chunk: 1 })
+        );
+        // Dropped: chunk 1 left out of a batch, or never sent before finalising.
+        assert_eq!(
+            verify(&mut c, id, 0, &[p0, p2]),
+            Err(MarketError::BadChunkProof { chunk: 1 })
+        );
+        assert_eq!(verify(&mut c, id, 0, &[p0]), Ok(2));
+        assert_eq!(verify(&mut c, id, 2, &[p2]), Ok(1));
+        assert_eq!(
+            finalize_chunked(&mut c, id),
+            Err(MarketError::ChunkUnverified { chunk: 1 })
+        );
+        // Duplicated: the same proof again, or under another index.
+        assert_eq!(
+            verify(&mut c, id, 0, &[p0]),
+            Err(MarketError::ChunkAlreadyVerified { chunk: 0 })
+        );
+        assert_eq!(
+            verify(&mut c, id, 1, &[p0]),
+            Err(MarketError::BadChunkProof { chunk: 1 })
+        );
+        assert_eq!(
+            verify(&mut c, id, 3, &[p1]),
+            Err(MarketError::NoSuchChunk { chunk: 3 })
+        );
+        assert_eq!(verify(&mut c, id, 1, &[]), Err(MarketError::BadChunkCount));
+        // Foreign: chunk 1 of the same updates, but for another project or round.
+        let foreign = |project: u32, round: u32| {
+            let updates: Vec<Fr> = r
+                .sub
+                .updates
+                .iter()
+                .map(|u| u.get(1).map_or(Fr::from(0u64), |c| c.to_field().unwrap()))
+                .collect();
+            let input = v4::chunk_public_input(&ChunkInputs {
+                project,
+                round,
+                index: 1,
+                updates: &updates,
+                prev_model: r.sub.prev_model[1].to_field().unwrap(),
+                new_model: r.sub.new_model[1].to_field().unwrap(),
+                accepted: &r.sub.accepted,
+                gram: &r.sub.grams[1],
+            })
+            .unwrap();
+            assert_eq!(
+                (project, round) == (id, 0),
+                input == r.inputs.chunks[1],
+                "the foreign input differs only by its project or round"
+            );
+            prove(&s.chunk.pk, input)
+        };
+        for (project, round) in [(id + 1, 0), (id, 1)] {
+            assert_eq!(
+                verify(&mut c, id, 1, &[&foreign(project, round)]),
+                Err(MarketError::BadChunkProof { chunk: 1 })
+            );
+        }
+        // A chunk proof under the decision key (another shape's key).
+        assert_eq!(
+            verify(&mut c, id, 1, &[&prove(&s.decision.pk, r.inputs.chunks[1])]),
+            Err(MarketError::BadChunkProof { chunk: 1 })
+        );
+        assert_eq!(
+            verify(&mut c, id, 1, &[&vec![0xff; 128]]),
+            Err(MarketError::MalformedProof)
+        );
+        assert_eq!(verify(&mut c, id, 1, &[&foreign(id, 0)]), Ok(0));
+        finalize_chunked(&mut c, id).unwrap();
+        assert_eq!(view(&c, id).phase, Phase::Finished);
+    }
+
+    #[ink::test]
+    fn wrong_partial_sums_and_decisions_over_other_totals_are_refused() {
+        let (mut c, s, id) = ready(1);
+        let r = honest_round(&c, &s, id, &model(0), &model(1));
+
+        // A wrong partial sum, with a decision proven over the totals it gives: the
+        // decision verifies, but chunk 1's proof (of the true sums) does not.
+        let mut wrong = r.sub.clone();
+        wrong.grams[1][0] += 1;
+        let wrong_inputs = inputs(&c, id, &wrong);
+        submit(
+            &mut c,
+            id,
+            &wrong,
+            &prove(&s.decision.pk, wrong_inputs.decision),
+        )
+        .unwrap();
+        assert_eq!(verify(&mut c, id, 0, &[&r.chunks[0]]), Ok(2));
+        assert_eq!(
+            verify(&mut c, id, 1, &[&r.chunks[1]]),
+            Err(MarketError::BadChunkProof { chunk: 1 })
+        );
+
+        // Sums moved between chunks keep the totals, so the decision verifies; both chunks
+        // it touched no longer do.
+        let mut moved = r.sub.clone();
+        moved.grams[0][0] += 5;
+        moved.grams[2][0] -= 5;
+        submit(&mut c, id, &moved, &r.decision).unwrap();
+        assert_eq!(
+            c.pending_round(id).unwrap().unwrap().verified,
+            vec![false; 3]
+        );
+        assert_eq!(
+            verify(&mut c, id, 0, &[&r.chunks[0]]),
+            Err(MarketError::BadChunkProof { chunk: 0 })
+        );
+        assert_eq!(
+            verify(&mut c, id, 1, &[&r.chunks[1], &r.chunks[2]]),
+            Err(MarketError::BadChunkProof { chunk: 2 })
+        );
+
+        // A decision proof over other totals than the submission's.
+        assert_eq!(
+            submit(&mut c, id, &wrong, &r.decision),
+            Err(MarketError::BadDecisionProof)
+        );
+        // Over other scores.
+        let mut rescored = r.sub.clone();
+        rescored.scores[0] = 999;
+        assert_eq!(
+            submit(&mut c, id, &rescored, &r.decision),
+            Err(MarketError::BadDecisionProof)
+        );
+        // An entry no chunk of 16-bit values can have.
+        let mut huge = r.sub.clone();
+        huge.grams[2][1] = (i64::from(CHUNK) << 30) + 1;
+        assert_eq!(
+            submit(&mut c, id, &huge, &r.decision),
+            Err(MarketError::GramOutOfRange { chunk: 2 })
+        );
+        assert_eq!(
+            submit(&mut c, id, &r.sub, &vec![1; 128]),
+            Err(MarketError::MalformedProof)
+        );
+
+        // The honest submission replaces the pending one and goes through.
+        submit(&mut c, id, &r.sub, &r.decision).unwrap();
+        let all: Vec<&Vec<u8>> = r.chunks.iter().collect();
+        assert_eq!(verify(&mut c, id, 0, &all), Ok(0));
+        finalize_chunked(&mut c, id).unwrap();
+    }
+
+    #[ink::test]
+    fn submissions_must_open_the_stored_commitments() {
+        let (mut c, s, id) = ready(1);
+        let r = honest_round(&c, &s, id, &model(0), &model(1));
+        let refused = |c: &mut Marketplace, f: &dyn Fn(&mut Submission), want: MarketError| {
+            let mut sub = r.sub.clone();
+            f(&mut sub);
+            assert_eq!(submit(c, id, &sub, &r.decision), Err(want));
+            assert_eq!(c.pending_round(id).unwrap(), None);
+        };
+        // A slot's chunks swapped, or another slot's chunks.
+        refused(
+            &mut c,
+            &|s| s.updates[1].swap(0, 2),
+            MarketError::UpdateChunksMismatch { slot: 1 },
+        );
+        refused(
+            &mut c,
+            &|s| s.updates[0] = s.updates[2].clone(),
+            MarketError::UpdateChunksMismatch { slot: 0 },
+        );
+        // A chunk dropped from a slot, or a model chunk too many.
+        refused(
+            &mut c,
+            &|s| {
+                s.updates[2].pop();
+            },
+            MarketError::BadChunkCount,
+        );
+        refused(
+            &mut c,
+            &|s| s.new_model.push(s.new_model[0]),
+            MarketError::BadChunkCount,
+        );
+        refused(
+            &mut c,
+            &|s| {
+                s.grams.pop();
+            },
+            MarketError::BadChunkCount,
+        );
+        // Chunks for the empty slot 3; none for present slot 0.
+        refused(
+            &mut c,
+            &|s| s.updates[3] = s.updates[0].clone(),
+            MarketError::AbsentSlotChunks { slot: 3 },
+        );
+        refused(
+            &mut c,
+            &|s| s.updates[0].clear(),
+            MarketError::AbsentSlotChunks { slot: 0 },
+        );
+        refused(
+            &mut c,
+            &|s| s.prev_model.swap(0, 1),
+            MarketError::ModelChunksMismatch,
+        );
+        refused(
+            &mut c,
+            &|s| s.updates[1][0] = Commitment([0xff; 32]),
+            MarketError::BadCommitment,
+        );
+        refused(&mut c, &|s| s.scores[3] = 1, MarketError::BadScore);
+        refused(
+            &mut c,
+            &|s| {
+                s.accepted.pop();
+            },
+            MarketError::BadLengths,
+        );
+
+        // Wrong caller, round and kind of project.
+        let round = view(&c, id).round;
+        let sub = r.sub.clone();
+        let d = r.decision.clone();
+        assert_eq!(
+            call(&mut c, T[0], 0, id, |c| c.submit_chunked_round(
+                id,
+                round,
+                b"bafkreix".to_vec(),
+                sub.clone(),
+                d.clone()
+            )),
+            Err(MarketError::NotAggregator)
+        );
+        assert_eq!(
+            call(&mut c, AGG, 0, id, |c| c.submit_chunked_round(
+                id,
+                round + 1,
+                b"bafkreix".to_vec(),
+                sub.clone(),
+                d.clone()
+            )),
+            Err(MarketError::WrongRound)
+        );
+        let m = new_model(0);
+        assert_eq!(
+            call(&mut c, AGG, 0, id, |c| c.finalize_round(
+                id,
+                round,
+                b"bafkreix".to_vec(),
+                m,
+                vec![0; 4],
+                vec![false; 4],
+                d.clone()
+            )),
+            Err(MarketError::WrongStatement)
+        );
+        let k = keys(7);
+        let v3 = started(&mut c, &k, 4, 2, 1);
+        assert_eq!(
+            call(&mut c, AGG, 0, v3, |c| c.verify_chunk_proofs(
+                v3,
+                0,
+                0,
+                vec![d.clone()]
+            )),
+            Err(MarketError::WrongPhase)
+        );
+        commit_all(&mut c, v3, &T[..2]);
+        reveal_all(&mut c, v3, &T[..2]);
+        assert_eq!(
+            call(&mut c, AGG, 0, v3, |c| c.submit_chunked_round(
+                v3,
+                0,
+                b"bafkreix".to_vec(),
+                sub.clone(),
+                d.clone()
+            )),
+            Err(MarketError::WrongStatement)
+        );
+    }
+
+    #[ink::test]
+    fn setting_a_slot_aside_drops_the_pending_submission() {
+        let (mut c, s, id) = ready(1);
+        let r = honest_round(&c, &s, id, &model(0), &model(1));
+        submit(&mut c, id, &r.sub, &r.decision).unwrap();
+        assert_eq!(verify(&mut c, id, 0, &[&r.chunks[0]]), Ok(2));
+        call(&mut c, AGG, 0, id, |c| c.set_aside(id, 0, 2)).unwrap();
+        assert_eq!(c.pending_round(id).unwrap(), None);
+        assert_eq!(
+            verify(&mut c, id, 1, &[&r.chunks[1]]),
+            Err(MarketError::NothingSubmitted)
+        );
+        // The old submission no longer fits the statement: slot 2 is absent now.
+        assert_eq!(
+            submit(&mut c, id, &r.sub, &r.decision),
+            Err(MarketError::BadScore)
+        );
+        let mut unscored = r.sub.clone();
+        (unscored.scores[2], unscored.accepted[2]) = (0, false);
+        assert_eq!(
+            submit(&mut c, id, &unscored, &r.decision),
+            Err(MarketError::AbsentSlotChunks { slot: 2 })
+        );
+        let again = honest_round(&c, &s, id, &model(0), &model(1));
+        submit(&mut c, id, &again.sub, &again.decision).unwrap();
+        let all: Vec<&Vec<u8>> = again.chunks.iter().collect();
+        assert_eq!(verify(&mut c, id, 0, &all), Ok(0));
+        finalize_chunked(&mut c, id).unwrap();
+        let rec = c.round_record(id, 0).unwrap().unwrap();
+        assert_eq!(rec.scores, vec![500, 501, 0, 0]);
+    }
 }

@@ -5,6 +5,7 @@
 //! error reaches a user under its own name (`MarketError::WrongPhase`, …) instead of a byte.
 
 use crate::commit::Commitment;
+use crate::rule::RuleParams;
 use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
@@ -163,7 +164,96 @@ pub struct ProjectView {
     /// The round circuit's verifying key exactly as stored: `verifier::prepare`'s output
     /// (the uncompressed key, then e(α, β)). Pass it to `verifier::verify`; compare a
     /// candidate key with `verifier::prepare(candidate) == verifying_key`.
+    /// Empty for a chunked project: its keys are its shape's.
     pub verifying_key: Vec<u8>,
+    /// Set for a project whose rounds are proven in chunks (protocol v4).
+    pub chunked: Option<ChunkedParams>,
+}
+
+/// A chunked project's statement, fixed at creation (protocol v4, SPEC §9). Unlike a v3
+/// project, whose rule parameters are constants of its own circuit, a chunked project
+/// shares its shape's keys with every project of `N` slots and chunk size `C`, so the
+/// contract holds the rule's parameters and hashes them into the decision proof's input.
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
+pub struct ChunkedParams {
+    /// The registered shape whose keys verify every round.
+    pub shape: u32,
+    /// C: the shape's chunk size, repeated here so that a trainer can commit from the
+    /// project's view alone (the contract checks it against the shape).
+    pub chunk: u32,
+    /// D: parameters per vector.
+    pub dim: u32,
+    /// f: Byzantine budget.
+    pub byzantine: u32,
+    pub norm_bound_sq: u64,
+    pub band_sq_milli: u32,
+    pub duplicate_milli: u32,
+}
+
+impl ChunkedParams {
+    /// The statement's parameters for `shape` (chunks of `chunk`), from the rule's.
+    pub fn new(shape: u32, chunk: u32, rule: &RuleParams) -> Self {
+        Self {
+            shape,
+            chunk,
+            dim: rule.dim as u32,
+            byzantine: rule.byzantine as u32,
+            norm_bound_sq: rule.norm_bound_sq,
+            band_sq_milli: rule.band_sq_milli,
+            duplicate_milli: rule.duplicate_milli,
+        }
+    }
+
+    /// The rule's parameters for a project of `slots` slots.
+    pub fn rule(&self, slots: u32) -> RuleParams {
+        RuleParams {
+            slots: slots as usize,
+            dim: self.dim as usize,
+            byzantine: self.byzantine as usize,
+            norm_bound_sq: self.norm_bound_sq,
+            band_sq_milli: self.band_sq_milli,
+            duplicate_milli: self.duplicate_milli,
+        }
+    }
+}
+
+/// A registered proof shape (N slots, chunks of C): the verifying keys every chunked
+/// project of that shape shares, and where the key files are in IPFS.
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
+pub struct ShapeView {
+    pub id: u32,
+    pub slots: u32,
+    pub chunk: u32,
+    /// CID of the shape's key file (`merit_prover::chunked::write_shape_keys`).
+    pub keys_cid: Vec<u8>,
+    pub registered_by: AccountBytes,
+    /// The chunk and decision circuits' verifying keys as stored (`verifier::prepare`).
+    pub chunk_key: Vec<u8>,
+    pub decision_key: Vec<u8>,
+}
+
+/// A chunked round between `submit_chunked_round` and `finalize_chunked_round`.
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
+pub struct PendingRound {
+    pub round: u32,
+    pub model_cid: Vec<u8>,
+    pub model_commitment: Commitment,
+    /// The opened submission; chunk `k`'s public input `P_k` is computed from it when its
+    /// proof arrives (`chunked::chunk_input`).
+    pub submission: crate::chunked::Submission,
+    /// Which chunk proofs have verified.
+    pub verified: Vec<bool>,
+    /// `P_dec`; its proof verified when the round was submitted.
+    pub decision_input: [u8; 32],
+}
+
+impl PendingRound {
+    /// The first chunk whose proof has not verified yet.
+    pub fn first_unverified(&self) -> Option<u32> {
+        self.verified.iter().position(|v| !v).map(|k| k as u32)
+    }
 }
 
 /// A trainer's standing in a project.
@@ -291,6 +381,39 @@ pub enum MarketError {
     /// The caller committed this exact update in an earlier round of the project (update
     /// commitments are deterministic, so a replay has the same commitment).
     ReplayedUpdate,
+    /// No registered shape with that id.
+    NoSuchShape,
+    /// A shape's slots or chunk size is out of range, or a chunked project does not fit
+    /// its shape (other slot count, or a dimension the chunking cannot cut).
+    BadShape,
+    /// The rule's parameters of a chunked project are out of range (`rule::RuleParams::check`).
+    BadRuleParams,
+    /// The message is for the other kind of round statement: `finalize_round` on a chunked
+    /// project, or a chunked message on a v3 project.
+    WrongStatement,
+    /// A chunked submission has the wrong number of slots, chunks or Gram entries.
+    BadChunkCount,
+    /// The slot's submitted chunk commitments do not rebuild its committed update.
+    UpdateChunksMismatch { slot: u32 },
+    /// Chunk commitments for a slot that is absent from the round, or none for a present one.
+    AbsentSlotChunks { slot: u32 },
+    /// The previous model's chunk commitments do not rebuild the project's model commitment.
+    ModelChunksMismatch,
+    /// A partial Gram entry of the chunk is outside `±C · 2^30`, or not canonical.
+    GramOutOfRange { chunk: u32 },
+    /// The chunk's proof does not verify for its public input `P_k` (a reordered, dropped,
+    /// duplicated or foreign chunk, or a wrong partial sum).
+    BadChunkProof { chunk: u32 },
+    /// The decision proof does not verify for the totals and scores the contract computed.
+    BadDecisionProof,
+    /// The chunk's proof has verified already.
+    ChunkAlreadyVerified { chunk: u32 },
+    /// The round cannot be finalised: this chunk's proof has not verified.
+    ChunkUnverified { chunk: u32 },
+    /// There is no such chunk in the round (index past `K − 1`).
+    NoSuchChunk { chunk: u32 },
+    /// No chunked submission is pending for this round.
+    NothingSubmitted,
 }
 
 impl core::fmt::Display for MarketError {
@@ -339,6 +462,41 @@ impl core::fmt::Display for MarketError {
             Self::ReplayedUpdate => {
                 "this update was committed in an earlier round: train on the new global model"
             }
+            Self::NoSuchShape => "no registered proof shape with that id",
+            Self::BadShape => "the proof shape's slots or chunk size do not fit",
+            Self::BadRuleParams => "the rule's parameters are out of range",
+            Self::WrongStatement => {
+                "the project's rounds are proven the other way (whole-model or chunked)"
+            }
+            Self::BadChunkCount => {
+                "the chunked submission has the wrong number of slots, chunks or Gram entries"
+            }
+            Self::UpdateChunksMismatch { slot } => {
+                return write!(f, "slot {slot}'s chunk commitments do not rebuild its committed update")
+            }
+            Self::AbsentSlotChunks { slot } => {
+                return write!(f, "slot {slot}: chunk commitments given for an absent slot, or none for a present one")
+            }
+            Self::ModelChunksMismatch => {
+                "the previous model's chunk commitments do not rebuild the model commitment"
+            }
+            Self::GramOutOfRange { chunk } => {
+                return write!(f, "chunk {chunk}'s partial Gram sums are out of range")
+            }
+            Self::BadChunkProof { chunk } => {
+                return write!(f, "the proof for chunk {chunk} does not verify for that chunk's statement")
+            }
+            Self::BadDecisionProof => {
+                "the decision proof does not verify for the totals and scores submitted"
+            }
+            Self::ChunkAlreadyVerified { chunk } => {
+                return write!(f, "chunk {chunk}'s proof has verified already")
+            }
+            Self::ChunkUnverified { chunk } => {
+                return write!(f, "chunk {chunk}'s proof has not verified yet")
+            }
+            Self::NoSuchChunk { chunk } => return write!(f, "the round has no chunk {chunk}"),
+            Self::NothingSubmitted => "no chunked round is submitted for this round",
         };
         f.write_str(s)
     }
@@ -440,6 +598,15 @@ mod tests {
             model_cid: b"bafkreimodel".to_vec(),
             model_commitment: Commitment([1; 32]),
             verifying_key: alloc::vec![9; 5],
+            chunked: Some(ChunkedParams {
+                shape: 1,
+                chunk: 8_192,
+                dim: 79_510,
+                byzantine: 1,
+                norm_bound_sq: 1 << 40,
+                band_sq_milli: 36_000,
+                duplicate_milli: 1_001,
+            }),
         };
         let bytes = v.encode();
         assert_eq!(ProjectView::decode(&mut &bytes[..]).unwrap(), v);
@@ -457,5 +624,10 @@ mod tests {
         assert_eq!(MarketError::AlreadySetAside.encode(), [34]);
         assert_eq!(MarketError::BadProvingKeyCid.encode(), [35]);
         assert_eq!(MarketError::ReplayedUpdate.encode(), [36]);
+        assert_eq!(MarketError::NothingSubmitted.encode(), [51]);
+        assert_eq!(
+            MarketError::BadChunkProof { chunk: 2 }.encode(),
+            [46, 2, 0, 0, 0]
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Chunked rounds (protocol v4, a draft: `docs/chunked-rounds.md`): the formats and the
+//! Chunked rounds (protocol v4, `docs/chunked-rounds.md`): the formats and the
 //! checks that let one round be proven by `K` chunk proofs of one shape `(N, C)` and one
 //! decision proof of shape `N`, whatever the model's size.
 //!
@@ -24,7 +24,7 @@
 //! totals does not verify). The rule's parameters are in `P_dec`, so one decision shape
 //! serves every project with `N` slots and one chunk shape every project with `(N, C)`.
 
-use crate::abi::AccountBytes;
+use crate::abi::{AccountBytes, MarketError};
 use crate::commit::{account_elements, Commitment};
 use crate::pack::pack_chunk;
 use crate::pack::VALUES_PER_ELEMENT;
@@ -116,6 +116,25 @@ impl core::fmt::Display for ChunkError {
 #[cfg(feature = "std")]
 impl std::error::Error for ChunkError {}
 
+/// How the contract names a refused chunked submission.
+impl From<ChunkError> for MarketError {
+    fn from(e: ChunkError) -> Self {
+        let at = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+        match e {
+            ChunkError::BadShape { .. } => Self::BadShape,
+            ChunkError::Length { .. }
+            | ChunkError::ChunkCount { .. }
+            | ChunkError::SlotCount { .. }
+            | ChunkError::GramLength { .. } => Self::BadChunkCount,
+            ChunkError::GramRange { chunk } => Self::GramOutOfRange { chunk: at(chunk) },
+            ChunkError::NonCanonical => Self::BadCommitment,
+            ChunkError::UpdateMismatch { slot } => Self::UpdateChunksMismatch { slot: at(slot) },
+            ChunkError::AbsentSlot { slot } => Self::AbsentSlotChunks { slot: at(slot) },
+            ChunkError::ModelMismatch => Self::ModelChunksMismatch,
+        }
+    }
+}
+
 /// A model of `dim` values cut into chunks of `chunk` (the last one zero-padded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chunking {
@@ -174,6 +193,58 @@ pub fn commit_chunk(wide: &PoseidonConfig<Fr>, index: usize, values: &[i16]) -> 
         sponge.absorb(&pack_chunk(part));
     }
     sponge.squeeze_native_field_elements(1)[0]
+}
+
+/// How a project commits to updates and models: one wide hash over the whole vector
+/// (protocol v3, `commit::Committer`), or a narrow hash over chunk commitments (v4). Every
+/// party picks it from the project's view, so trainer, aggregator and contract agree.
+#[derive(Clone)]
+pub enum Scheme {
+    Whole(crate::commit::Committer),
+    Chunked {
+        chunking: Chunking,
+        wide: PoseidonConfig<Fr>,
+    },
+}
+
+impl Scheme {
+    /// The scheme of a project whose statement is `chunked` (None: v3) with models of `dim`.
+    pub fn of(chunked: Option<&crate::abi::ChunkedParams>) -> Result<Self, ChunkError> {
+        Ok(match chunked {
+            None => Self::Whole(crate::commit::Committer::new()),
+            Some(c) => Self::Chunked {
+                chunking: Chunking::new(c.dim as usize, c.chunk as usize)?,
+                wide: poseidon::wide::config(),
+            },
+        })
+    }
+
+    /// A trainer's commitment to its update.
+    pub fn commit_update(
+        &self,
+        account: &AccountBytes,
+        values: &[i16],
+    ) -> Result<Commitment, ChunkError> {
+        match self {
+            Self::Whole(c) => Ok(c.commit_update(account, values)),
+            Self::Chunked { chunking, wide } => Ok(commit_update(
+                account,
+                chunking.dim,
+                &chunking.commit_chunks(wide, values)?,
+            )),
+        }
+    }
+
+    /// The commitment to a global model.
+    pub fn commit_model(&self, values: &[i16]) -> Result<Commitment, ChunkError> {
+        match self {
+            Self::Whole(c) => Ok(c.commit_model(values)),
+            Self::Chunked { chunking, wide } => Ok(commit_model(
+                chunking.dim,
+                &chunking.commit_chunks(wide, values)?,
+            )),
+        }
+    }
 }
 
 /// A trainer's v4 commitment to its update, from its chunk commitments.
@@ -368,8 +439,18 @@ pub fn decision_public_input(d: &DecisionInputs<'_>) -> Result<Fr, ChunkError> {
     Ok(poseidon::hash(&poseidon::config(), &decision_elements(d)?))
 }
 
-/// What the aggregator submits for a chunked round (beside the proofs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the aggregator submits for a chunked round (beside the proofs); SCALE-encoded as
+/// `submit_chunked_round`'s argument.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    parity_scale_codec::Encode,
+    parity_scale_codec::Decode,
+    scale_info::TypeInfo,
+)]
+#[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
 pub struct Submission {
     /// Per slot: its `K` chunk commitments, or none for an absent slot.
     pub updates: Vec<Vec<Commitment>>,
@@ -409,6 +490,61 @@ pub struct PublicInputs {
 /// trainer's commitment and the previous model's from the submitted chunk commitments,
 /// sums the partial Gram matrices, and returns `P_0 … P_{K−1}` and `P_dec`.
 pub fn public_inputs(s: &Stored<'_>, sub: &Submission) -> Result<PublicInputs, ChunkError> {
+    let opened = open_submission(s, sub)?;
+    let chunks = (0..sub.grams.len())
+        .map(|k| chunk_input(s.project, s.round, sub, k))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PublicInputs {
+        chunks,
+        decision: opened.decision,
+        new_model: opened.new_model,
+    })
+}
+
+/// What [`open_submission`] establishes: `P_dec` and the new model's commitment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub decision: Fr,
+    pub new_model: Commitment,
+}
+
+/// `P_k` of an opened submission (after [`open_submission`] accepted it): the contract
+/// computes it only when chunk `k`'s proof arrives, so that no one call carries the
+/// hashing of every chunk.
+pub fn chunk_input(project: u32, round: u32, sub: &Submission, k: usize) -> Result<Fr, ChunkError> {
+    let field = |c: &Commitment| c.to_field().ok_or(ChunkError::NonCanonical);
+    let count = sub.grams.len();
+    let missing = |got| ChunkError::ChunkCount {
+        slot: None,
+        expected: count,
+        got,
+    };
+    let updates = sub
+        .updates
+        .iter()
+        .map(|u| match u.get(k) {
+            Some(c) => field(c),
+            None if u.is_empty() => Ok(Fr::from(0u64)),
+            None => Err(missing(u.len())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let at = |v: &[Commitment]| v.get(k).ok_or(missing(v.len())).and_then(field);
+    chunk_public_input(&ChunkInputs {
+        project,
+        round,
+        index: k,
+        updates: &updates,
+        prev_model: at(&sub.prev_model)?,
+        new_model: at(&sub.new_model)?,
+        accepted: &sub.accepted,
+        gram: sub.grams.get(k).ok_or(missing(count))?,
+    })
+}
+
+/// Every check of [`public_inputs`] but the chunk inputs: the slots' and the previous
+/// model's chunk commitments open the stored commitments, the partial sums are in range,
+/// and `P_dec` over their totals.
+pub fn open_submission(s: &Stored<'_>, sub: &Submission) -> Result<Opened, ChunkError> {
     let n = s.params.slots;
     let shape = Chunking::new(s.params.dim, s.chunk)?;
     let k_count = shape.count();
@@ -430,7 +566,6 @@ pub fn public_inputs(s: &Stored<'_>, sub: &Submission) -> Result<PublicInputs, C
     let fields =
         |cs: &[Commitment]| -> Result<Vec<Fr>, ChunkError> { cs.iter().map(field).collect() };
     // Every revealed slot opens its commitment; an absent one submits nothing.
-    let mut slot_chunks: Vec<Vec<Fr>> = Vec::with_capacity(n);
     for i in 0..n {
         match (&s.updates[i], sub.updates[i].is_empty()) {
             (Some(stored), false) => {
@@ -445,9 +580,8 @@ pub fn public_inputs(s: &Stored<'_>, sub: &Submission) -> Result<PublicInputs, C
                 if commit_update(&s.trainers[i], s.params.dim, &cs) != *stored {
                     return Err(ChunkError::UpdateMismatch { slot: i });
                 }
-                slot_chunks.push(cs);
             }
-            (None, true) => slot_chunks.push(vec![Fr::from(0u64); k_count]),
+            (None, true) => {}
             _ => return Err(ChunkError::AbsentSlot { slot: i }),
         }
     }
@@ -473,20 +607,6 @@ pub fn public_inputs(s: &Stored<'_>, sub: &Submission) -> Result<PublicInputs, C
         });
     }
     let total = sum_grams(n, s.chunk, &sub.grams)?;
-    let mut chunks = Vec::with_capacity(k_count);
-    for k in 0..k_count {
-        let updates: Vec<Fr> = slot_chunks.iter().map(|c| c[k]).collect();
-        chunks.push(chunk_public_input(&ChunkInputs {
-            project: s.project,
-            round: s.round,
-            index: k,
-            updates: &updates,
-            prev_model: prev[k],
-            new_model: next[k],
-            accepted: &sub.accepted,
-            gram: &sub.grams[k],
-        })?);
-    }
     let present: Vec<bool> = s.updates.iter().map(Option::is_some).collect();
     let decision = decision_public_input(&DecisionInputs {
         project: s.project,
@@ -497,8 +617,7 @@ pub fn public_inputs(s: &Stored<'_>, sub: &Submission) -> Result<PublicInputs, C
         accepted: &sub.accepted,
         scores: &sub.scores,
     })?;
-    Ok(PublicInputs {
-        chunks,
+    Ok(Opened {
         decision,
         new_model: commit_model(s.params.dim, &next),
     })

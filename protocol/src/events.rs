@@ -49,4 +49,12 @@ events! {
     ProjectEnded { #[topic] project: u32, phase: Phase, rounds_done: u32 }
     /// An account collected what an ended project owed it.
     Claimed { #[topic] project: u32, #[topic] account: AccountBytes, amount: u128 }
+    /// A proof shape (N slots, chunks of C) and its verifying keys were registered; every
+    /// chunked project of that shape can use them, with no setup of its own.
+    ShapeRegistered { #[topic] shape: u32, #[topic] registered_by: AccountBytes, slots: u32, chunk: u32, keys_cid: Vec<u8> }
+    /// A chunked round's submission and decision proof checked out; its `chunks` chunk
+    /// proofs are due (`verify_chunk_proofs`), then `finalize_chunked_round`.
+    ChunkedRoundSubmitted { #[topic] project: u32, round: u32, chunks: u32, model_commitment: Commitment }
+    /// Chunk proofs `first .. first + count` verified; `remaining` are still due.
+    ChunkProofsVerified { #[topic] project: u32, round: u32, first: u32, count: u32, remaining: u32 }
 }

@@ -9,7 +9,7 @@
 //! - [`format`]: the Model / Update file;
 //! - [`reward`]: payouts, forfeits, conservation;
 //! - [`rule`]: the round rule (norm bound, Multi-Krum, mean, scores) in integers;
-//! - [`chunked`]: chunked rounds (v4 draft): chunk commitments, partial Gram sums, the
+//! - [`chunked`]: chunked rounds (v4): chunk commitments, partial Gram sums, the
 //!   chunk and decision proofs' public inputs;
 //! - [`verifier`] (feature `groth16`): the contract's Groth16 check, key prepared once;
 //! - `spec` (with `std`): the JSON `ProjectSpec`.

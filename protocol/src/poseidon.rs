@@ -24,9 +24,8 @@
 use crate::poseidon_constants::{ARK, MDS};
 use alloc::vec::Vec;
 use ark_bn254::Fr;
-use ark_crypto_primitives::sponge::poseidon::{PoseidonConfig, PoseidonSponge};
-use ark_crypto_primitives::sponge::{CryptographicSponge, FieldBasedCryptographicSponge};
-use ark_ff::{BigInteger, PrimeField};
+use ark_crypto_primitives::sponge::poseidon::PoseidonConfig;
+use ark_ff::{BigInteger, Field, PrimeField};
 
 pub const FULL_ROUNDS: usize = 8;
 pub const PARTIAL_ROUNDS: usize = 57;
@@ -81,10 +80,49 @@ pub mod wide {
 /// Absorbs `inputs` in order and squeezes one element. The sponge does not pad: callers
 /// must frame their input so that no two messages differ only by trailing zeros (every
 /// Merit hash starts with a domain tag and carries its lengths).
+///
+/// The same duplex sponge as ark-crypto-primitives' `PoseidonSponge` (a test holds them
+/// equal), written so that it allocates only its state, once: the contract runs on a bump
+/// allocator that never frees, and the sponge's permutation allocates a vector in every
+/// round, which a chunked round's few hundred permutations would run out of memory on.
 pub fn hash(config: &PoseidonConfig<Fr>, inputs: &[Fr]) -> Fr {
-    let mut sponge = PoseidonSponge::new(config);
-    sponge.absorb(&inputs);
-    sponge.squeeze_native_field_elements(1)[0]
+    let (rate, cap) = (config.rate, config.capacity);
+    let width = rate + cap;
+    let mut state = alloc::vec![Fr::from(0u64); width];
+    let mut next = alloc::vec![Fr::from(0u64); width];
+    // Elements already absorbed into the current block, as the sponge's Absorbing mode.
+    let mut filled = 0;
+    for x in inputs {
+        if filled == rate {
+            permute(config, &mut state, &mut next);
+            filled = 0;
+        }
+        state[cap + filled] += x;
+        filled += 1;
+    }
+    permute(config, &mut state, &mut next);
+    state[cap]
+}
+
+/// The Poseidon permutation: half the full rounds, the partial rounds (S-box on the first
+/// element only), the other half of the full rounds; each round adds its constants, applies
+/// the S-box and multiplies by the MDS matrix.
+fn permute(config: &PoseidonConfig<Fr>, state: &mut [Fr], next: &mut [Fr]) {
+    let half = config.full_rounds / 2;
+    for r in 0..config.full_rounds + config.partial_rounds {
+        for (s, c) in state.iter_mut().zip(&config.ark[r]) {
+            *s += c;
+        }
+        let full = r < half || r >= half + config.partial_rounds;
+        let boxed = if full { state.len() } else { 1 };
+        for s in state.iter_mut().take(boxed) {
+            *s = s.pow([config.alpha]);
+        }
+        for (n, row) in next.iter_mut().zip(&config.mds) {
+            *n = row.iter().zip(state.iter()).map(|(m, s)| *m * s).sum();
+        }
+        state.copy_from_slice(next);
+    }
 }
 
 /// A domain tag: the tag's bytes read as a little-endian integer (tags are < 31 bytes).
@@ -117,6 +155,28 @@ mod tests {
 
     fn grain(rate: usize, full: usize, partial: usize) -> (Vec<Vec<Fr>>, Vec<Vec<Fr>>) {
         find_poseidon_ark_and_mds::<Fr>(254, rate, full as u64, partial as u64, 0)
+    }
+
+    /// `hash` is ark-crypto-primitives' sponge, bit for bit, at every length around the
+    /// block boundaries of both widths.
+    #[test]
+    fn hash_is_the_ark_sponge() {
+        use ark_crypto_primitives::sponge::poseidon::PoseidonSponge;
+        use ark_crypto_primitives::sponge::{CryptographicSponge, FieldBasedCryptographicSponge};
+        for c in [config(), wide::config()] {
+            for len in 0..40u64 {
+                let inputs: Vec<Fr> = (0..len).map(|i| Fr::from(i * 7919 + len)).collect();
+                let mut sponge = PoseidonSponge::new(&c);
+                sponge.absorb(&inputs);
+                let want = sponge.squeeze_native_field_elements(1)[0];
+                assert_eq!(
+                    hash(&c, &inputs),
+                    want,
+                    "width {}, {len} inputs",
+                    c.rate + 1
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Chunked round proofs (protocol v4 draft, `merit_protocol::chunked`): `K` chunk proofs
+//! Chunked round proofs (protocol v4, `merit_protocol::chunked`): `K` chunk proofs
 //! of one shape `(N, C)` and one decision proof of shape `N`, for a model of any size.
 //!
 //! **Chunk circuit** (public input `P_k`): range-checks and packs the chunk of the previous
@@ -432,6 +432,21 @@ impl ChunkedRound {
             .collect();
         let model = proto::commit_model(w.params.dim, &self.commitments(&w.prev_model));
         (updates, model)
+    }
+
+    /// What the round claims, in v4 commitments: the stored ones, the scores and accept
+    /// bits, and the new model's commitment (the contract derives the same from the
+    /// submission).
+    pub fn claims(&self) -> crate::round::RoundClaims {
+        let w = &self.round;
+        let (updates, prev_model) = self.stored_commitments();
+        crate::round::RoundClaims {
+            prev_model,
+            updates: updates.into_iter().map(Option::unwrap_or_default).collect(),
+            scores: w.outcome.scores.clone(),
+            accepted: w.outcome.accepted.clone(),
+            new_model: proto::commit_model(w.params.dim, &self.commitments(&w.outcome.new_model)),
+        }
     }
 
     /// The aggregator's submission (beside the proofs).

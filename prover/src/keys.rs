@@ -10,6 +10,7 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const VK_MAGIC: &[u8; 8] = b"MERIT-VK";
 pub const PK_MAGIC: &[u8; 8] = b"MERIT-PK";
 pub const PROOF_MAGIC: &[u8; 8] = b"MERIT-PF";
+pub const SHAPE_MAGIC: &[u8; 8] = b"MERIT-SK";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
@@ -109,6 +110,38 @@ pub fn read_proof(bytes: &[u8]) -> Result<Proof<Bn254>, KeyError> {
     decode(PROOF_MAGIC, "proof", bytes)
 }
 
+/// A proof shape's key file (chunked rounds): the shape `(N, C)` and the proving keys of
+/// its chunk circuit and of its decision circuit. One file per shape, content-addressed in
+/// IPFS and named on chain by `register_shape`; every project of the shape proves with it.
+pub struct ShapeKeys {
+    pub slots: u32,
+    pub chunk: u32,
+    pub chunk_key: ProvingKey<Bn254>,
+    pub decision_key: ProvingKey<Bn254>,
+}
+
+pub fn write_shape_keys(
+    slots: u32,
+    chunk: u32,
+    chunk_key: &ProvingKey<Bn254>,
+    decision_key: &ProvingKey<Bn254>,
+) -> Vec<u8> {
+    encode(SHAPE_MAGIC, &(slots, chunk, chunk_key, decision_key))
+}
+
+/// Points are not subgroup-checked, as in [`read_proving_key`]: callers compare the
+/// embedded verifying keys with the shape's on chain.
+pub fn read_shape_keys(bytes: &[u8]) -> Result<ShapeKeys, KeyError> {
+    let (slots, chunk, chunk_key, decision_key) =
+        decode_with(SHAPE_MAGIC, "shape key", bytes, ark_serialize::Validate::No)?;
+    Ok(ShapeKeys {
+        slots,
+        chunk,
+        chunk_key,
+        decision_key,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +169,34 @@ mod tests {
         .unwrap();
         let proof2 = read_proof(&write_proof(&proof)).unwrap();
         assert!(verify(&vk2, &proof2, &[Fr::from(9u64)]).unwrap());
+    }
+
+    #[test]
+    fn shape_key_files_round_trip_and_are_not_proving_keys() {
+        let keys = |seed| {
+            setup(
+                Square { x: None, y: None },
+                SetupMode::InsecureDeterministicForTests(seed),
+            )
+            .unwrap()
+            .0
+        };
+        let (a, b) = (keys(5), keys(6));
+        let file = write_shape_keys(8, 8192, &a, &b);
+        let back = read_shape_keys(&file).unwrap();
+        assert_eq!((back.slots, back.chunk), (8, 8192));
+        assert_eq!(
+            (back.chunk_key.vk, back.decision_key.vk),
+            (a.vk, b.vk.clone())
+        );
+        assert!(matches!(
+            read_shape_keys(&write_proving_key(&b)),
+            Err(KeyError::BadMagic { .. })
+        ));
+        assert!(matches!(
+            read_shape_keys(&file[..file.len() - 3]),
+            Err(KeyError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -275,6 +275,7 @@ async fn the_aggregator_runs_a_project_and_verify_agrees() {
     assert!(matches!(
         agg.aggregate_round(
             &merit_aggregator::ProjectContext::load(
+                &market,
                 &ipfs,
                 &market.project(id).await.unwrap(),
                 1 << 30
@@ -337,10 +338,14 @@ async fn a_restarted_aggregator_sends_the_stored_proof_without_proving_again() {
         config: AggregatorConfig::new(id, &state_dir),
         evaluator: None,
     };
-    let ctx =
-        merit_aggregator::ProjectContext::load(&ipfs, &market.project(id).await.unwrap(), 1 << 30)
-            .await
-            .unwrap();
+    let ctx = merit_aggregator::ProjectContext::load(
+        &market,
+        &ipfs,
+        &market.project(id).await.unwrap(),
+        1 << 30,
+    )
+    .await
+    .unwrap();
     // Proven and saved, then the process "dies" before finalising.
     let first = match node().prepare_round(&ctx).await.unwrap() {
         merit_aggregator::Prepare::Ready(p) => p,

@@ -7,6 +7,7 @@ use merit_aggregator::project::{fetch_model, load_proving_key, load_spec};
 use merit_aggregator::{AggregatorError, SetAsideReason};
 use merit_cli::devnet::IpfsDaemon;
 use merit_protocol::abi::{Deadlines, Phase, ProjectParams, ProjectView};
+use merit_protocol::chunked::Scheme;
 use merit_protocol::commit::{Commitment, Committer};
 use merit_protocol::format::Kind;
 use merit_protocol::rule::RuleParams;
@@ -66,6 +67,7 @@ fn view(spec_cid: &str, pk_cid: &str, verifying_key: Vec<u8>, slots: u32) -> Pro
         model_cid: b"unused".to_vec(),
         model_commitment: Commitment([1; 32]),
         verifying_key,
+        chunked: None,
     }
 }
 
@@ -90,9 +92,17 @@ async fn reveals_are_fetched_checked_and_given_a_reason() {
     let check = |account, commitment, cid: String| {
         let (ipfs, c) = (&ipfs, &c);
         async move {
-            fetch_and_check(ipfs, c, &account, &commitment, cid.as_bytes(), 3, &policy)
-                .await
-                .unwrap()
+            fetch_and_check(
+                ipfs,
+                &Scheme::Whole(c.clone()),
+                &account,
+                &commitment,
+                cid.as_bytes(),
+                3,
+                &policy,
+            )
+            .await
+            .unwrap()
         }
     };
     assert_eq!(check(me, mine, cid.clone()).await, Ok(u.clone()));
@@ -138,22 +148,43 @@ async fn models_open_their_commitment_or_are_refused() {
         .await
         .unwrap()
         .to_string();
-    let m = fetch_model(&ipfs, cid.as_bytes(), &c.commit_model(&g), 4, 1 << 16)
-        .await
-        .unwrap();
+    let m = fetch_model(
+        &ipfs,
+        cid.as_bytes(),
+        &c.commit_model(&g),
+        &Scheme::Whole(c.clone()),
+        4,
+        1 << 16,
+    )
+    .await
+    .unwrap();
     assert_eq!(m.values, g);
-    let e = fetch_model(&ipfs, cid.as_bytes(), &c.commit_model(&[0; 4]), 4, 1 << 16)
-        .await
-        .unwrap_err();
+    let e = fetch_model(
+        &ipfs,
+        cid.as_bytes(),
+        &c.commit_model(&[0; 4]),
+        &Scheme::Whole(c.clone()),
+        4,
+        1 << 16,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, AggregatorError::ModelMismatch { .. }), "{e}");
     let upd = ipfs
         .add(file(Kind::Update, g.clone()))
         .await
         .unwrap()
         .to_string();
-    let e = fetch_model(&ipfs, upd.as_bytes(), &c.commit_model(&g), 4, 1 << 16)
-        .await
-        .unwrap_err();
+    let e = fetch_model(
+        &ipfs,
+        upd.as_bytes(),
+        &c.commit_model(&g),
+        &Scheme::Whole(c.clone()),
+        4,
+        1 << 16,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(e, AggregatorError::BadFile { .. }), "{e}");
 }
 

@@ -158,6 +158,7 @@ impl World {
             .await
             .unwrap();
         let f = Finalization {
+            chunked: None,
             round: v.round,
             model_cid: model_cid.to_string().into_bytes(),
             model_commitment: claims.new_model,

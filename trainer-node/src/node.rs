@@ -16,7 +16,8 @@ use crate::TrainerError;
 use merit_chain::client::account_of;
 use merit_chain::{ChainError, Signer};
 use merit_protocol::abi::{MarketError, Phase, ProjectView, SlotView};
-use merit_protocol::commit::{Commitment, Committer};
+use merit_protocol::chunked::Scheme;
+use merit_protocol::commit::Commitment;
 use merit_protocol::fixed::{self, ClipError};
 use merit_protocol::format::{FormatError, Kind, ModelFile};
 use merit_protocol::spec::{ProjectSpec, SpecError};
@@ -60,6 +61,8 @@ pub enum NodeError {
     BadCidBytes { what: &'static str, cid: String },
     #[error("the global model {cid} does not open the on-chain model commitment; refusing to train on it")]
     ModelCommitment { cid: String },
+    #[error("the project's chunked statement: {0}")]
+    Chunking(merit_protocol::chunked::ChunkError),
     #[error("the global model {cid} does not have the spec's shape: {detail}")]
     ModelShape { cid: String, detail: String },
     #[error("this account has not joined project {project}, and it is {phase:?} (joining is only open while Open)")]
@@ -235,10 +238,16 @@ pub async fn load_global(
         cid: cid.clone(),
         source,
     })?;
-    check_global(&cid, &file, view.model_commitment, spec)?;
+    let scheme = commit_scheme(view)?;
+    check_global(&cid, &file, view.model_commitment, &scheme, spec)?;
     let params = fixed::dequantise_all(&file.values, file.scale_bits)
         .map_err(|e| NodeError::Clip(e.into()))?;
     Ok(GlobalModel { cid, file, params })
+}
+
+/// How the project commits (whole vector, or chunks for a chunked project).
+pub fn commit_scheme(view: &ProjectView) -> Result<Scheme, NodeError> {
+    Scheme::of(view.chunked.as_ref()).map_err(NodeError::Chunking)
 }
 
 /// A global model file is usable iff it opens `commitment` and matches the spec.
@@ -246,15 +255,19 @@ pub fn check_global(
     cid: &str,
     file: &ModelFile,
     commitment: Commitment,
+    scheme: &Scheme,
     spec: &ProjectSpec,
 ) -> Result<(), NodeError> {
-    if Committer::new().commit_model(&file.values) != commitment {
-        return Err(NodeError::ModelCommitment { cid: cid.into() });
-    }
     let shape = |detail: String| NodeError::ModelShape {
         cid: cid.into(),
         detail,
     };
+    let opened = scheme
+        .commit_model(&file.values)
+        .map_err(|e| shape(e.to_string()))?;
+    if opened != commitment {
+        return Err(NodeError::ModelCommitment { cid: cid.into() });
+    }
     if file.tensors != spec.tensor_shapes() {
         return Err(shape(format!(
             "tensors {:?}",
@@ -285,16 +298,20 @@ pub fn update_file(spec: &ProjectSpec, values: Vec<i16>) -> ModelFile {
 /// the commit half of a round for a caller that already holds the update (tests, demos).
 /// Publishing first means the CID exists before anything is on chain. Returns the CID to
 /// reveal and the commitment sent.
+#[allow(clippy::too_many_arguments)]
 pub async fn publish_and_commit(
     market: &impl MarketAccess,
     store: &impl BlobStore,
     signer: &Signer,
     project: u32,
     round: u32,
+    scheme: &Scheme,
     update: &ModelFile,
 ) -> Result<(String, Commitment), NodeError> {
+    let commitment = scheme
+        .commit_update(&account_of(signer).0, &update.values)
+        .map_err(NodeError::Chunking)?;
     let cid = store.publish(update.encode()).await?;
-    let commitment = Committer::new().commit_update(&account_of(signer).0, &update.values);
     market
         .commit_update(signer, project, round, commitment)
         .await?;
@@ -483,6 +500,7 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
     /// then commit on chain.
     pub async fn commit_round(&mut self, view: &ProjectView, slot: u32) -> Result<Step, NodeError> {
         let round = view.round;
+        let scheme = commit_scheme(view)?;
         let (values, bytes) = match self.prepared.take().filter(|p| p.round == round) {
             Some(p) => (p.values, p.bytes),
             None => {
@@ -500,7 +518,9 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
             bytes: bytes.clone(),
         });
         let cid = self.ipfs.publish(bytes.clone()).await?;
-        let commitment = Committer::new().commit_update(&self.account, &values);
+        let commitment = scheme
+            .commit_update(&self.account, &values)
+            .map_err(NodeError::Chunking)?;
         let path = self.state.update_file(round);
         crate::state::write_atomically(&path, &bytes)
             .map_err(|source| NodeError::Io { path, source })?;
@@ -808,6 +828,7 @@ pub async fn run_trainer<L: Learner, M: MarketAccess, S: BlobStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use merit_protocol::commit::Committer;
     use merit_protocol::format::TensorShape;
 
     fn spec() -> ProjectSpec {
@@ -831,11 +852,12 @@ mod tests {
         let spec = spec();
         let m = model(&spec);
         let c = Committer::new().commit_model(&m.values);
-        check_global("cid", &m, c, &spec).unwrap();
+        let whole = Scheme::of(None).unwrap();
+        check_global("cid", &m, c, &whole, &spec).unwrap();
         let mut tampered = m.clone();
         tampered.values[0] += 1;
         assert!(matches!(
-            check_global("cid", &tampered, c, &spec),
+            check_global("cid", &tampered, c, &whole, &spec),
             Err(NodeError::ModelCommitment { .. })
         ));
         let mut renamed = m.clone();
@@ -844,13 +866,13 @@ mod tests {
             dims: vec![32, 64],
         };
         assert!(matches!(
-            check_global("cid", &renamed, c, &spec),
+            check_global("cid", &renamed, c, &whole, &spec),
             Err(NodeError::ModelShape { .. })
         ));
         let mut rescaled = m;
         rescaled.scale_bits = 9;
         assert!(matches!(
-            check_global("cid", &rescaled, c, &spec),
+            check_global("cid", &rescaled, c, &whole, &spec),
             Err(NodeError::ModelShape { .. })
         ));
     }

@@ -415,6 +415,7 @@ impl World {
             model_cid: model_cid.into_bytes(),
             model_commitment: commitment,
             verifying_key: Vec::new(),
+            chunked: None,
         };
         Self {
             market: Market::new(view, trainers),
@@ -773,10 +774,17 @@ async fn publish_and_commit_then_reveal_for_callers_holding_an_update() {
     w.market.join(&bob, PROJECT, STAKE).await.unwrap();
     let update =
         merit_trainer::node::update_file(&w.spec, vec![3; w.spec.parameter_count() as usize]);
-    let (cid, c) =
-        merit_trainer::node::publish_and_commit(&w.market, &w.store, &bob, PROJECT, 0, &update)
-            .await
-            .unwrap();
+    let (cid, c) = merit_trainer::node::publish_and_commit(
+        &w.market,
+        &w.store,
+        &bob,
+        PROJECT,
+        0,
+        &merit_protocol::chunked::Scheme::of(None).unwrap(),
+        &update,
+    )
+    .await
+    .unwrap();
     assert_eq!(w.commitment(0, 0), Some(c));
     assert_eq!(w.values(&cid), update.values);
     merit_trainer::node::reveal(&w.market, &bob, PROJECT, 0, &cid)
