@@ -127,21 +127,35 @@ pub fn proving_key_matches(pk: &ProvingKey, on_chain_prepared: &[u8]) -> Result<
     Ok(prepared == on_chain_prepared)
 }
 
-/// Fetches the proving key named on chain and checks it against the on-chain verifying key.
-pub async fn load_proving_key(
+/// Fetches the key file the project names (`params.proving_key_cid`) and reads it with
+/// `read` on a blocking thread; returns its CID and what `read` made of it.
+async fn fetch_key_file<T: Send + 'static>(
     ipfs: &IpfsStore,
     view: &ProjectView,
     limit: usize,
-) -> Result<Arc<ProvingKey>> {
+    what: &str,
+    read: fn(&[u8]) -> std::result::Result<T, keys::KeyError>,
+) -> Result<(String, T)> {
     let cid = String::from_utf8_lossy(&view.params.proving_key_cid).into_owned();
-    let bytes = fetch_bounded(ipfs, &view.params.proving_key_cid, limit, "the proving key").await?;
-    let pk = tokio::task::spawn_blocking(move || keys::read_proving_key(&bytes))
+    let bytes = fetch_bounded(ipfs, &view.params.proving_key_cid, limit, what).await?;
+    let value = tokio::task::spawn_blocking(move || read(&bytes))
         .await
         .expect("reading a key does not panic")
         .map_err(|source| AggregatorError::ProvingKey {
             cid: cid.clone(),
             source,
         })?;
+    Ok((cid, value))
+}
+
+/// Fetches the proving key named on chain and checks it against the on-chain verifying key.
+pub async fn load_proving_key(
+    ipfs: &IpfsStore,
+    view: &ProjectView,
+    limit: usize,
+) -> Result<Arc<ProvingKey>> {
+    let (cid, pk) =
+        fetch_key_file(ipfs, view, limit, "the proving key", keys::read_proving_key).await?;
     if !proving_key_matches(&pk, &view.verifying_key)? {
         return Err(AggregatorError::KeyMismatch { cid });
     }
@@ -167,15 +181,8 @@ pub async fn load_shape_keys(
     shape: &ShapeView,
     limit: usize,
 ) -> Result<ProvingKeys> {
-    let cid = String::from_utf8_lossy(&view.params.proving_key_cid).into_owned();
-    let bytes = fetch_bounded(ipfs, &view.params.proving_key_cid, limit, "the shape keys").await?;
-    let file = tokio::task::spawn_blocking(move || keys::read_shape_keys(&bytes))
-        .await
-        .expect("reading a key does not panic")
-        .map_err(|source| AggregatorError::ProvingKey {
-            cid: cid.clone(),
-            source,
-        })?;
+    let (cid, file) =
+        fetch_key_file(ipfs, view, limit, "the shape keys", keys::read_shape_keys).await?;
     if (file.slots, file.chunk) != (shape.slots, shape.chunk)
         || !proving_key_matches(&file.chunk_key, &shape.chunk_key)?
         || !proving_key_matches(&file.decision_key, &shape.decision_key)?
