@@ -212,6 +212,14 @@ enum ProjectCmd {
     ///
     /// Example: merit project claim 0 --from alice
     Claim(Signed),
+    /// List the proof shapes registered on chain for chunked projects (slots, chunk size,
+    /// the key file's CID): a project of a listed shape opens with no setup
+    ///
+    /// Example: merit project shapes --json
+    Shapes {
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the project's report: a self-contained HTML page with plots and report.json
     ///
     /// Example: merit project report 0 --out report/ --aggregator-state .merit/aggregator
@@ -423,6 +431,19 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Project(ProjectCmd::Abort(a)) => project_action(&data, a, Action::Abort).await,
         Cmd::Project(ProjectCmd::Claim(a)) => project_action(&data, a, Action::Claim).await,
         Cmd::Project(ProjectCmd::Report(a)) => project_report(&data, a).await,
+        Cmd::Project(ProjectCmd::Shapes { json }) => {
+            let info = DevnetInfo::read(&data)?;
+            let shapes = info.marketplace().await?.shapes().await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&project::shapes_json(&shapes))?
+                );
+            } else {
+                print!("{}", project::render_shapes(&shapes));
+            }
+            Ok(())
+        }
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "merit", &mut std::io::stdout());
             Ok(())

@@ -3,7 +3,9 @@
 //! ended, the settlement and what is still unclaimed. Read from the chain alone.
 
 use merit_chain::{AccountId32, ChainError, Marketplace};
-use merit_protocol::abi::{Phase, ProjectView, RoundRecord, SlotView, TrainerView};
+use merit_protocol::abi::{
+    PendingRound, Phase, ProjectView, RoundRecord, ShapeView, SlotView, TrainerView,
+};
 use merit_protocol::reward::{self, Claims};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -23,6 +25,8 @@ pub struct ProjectStatus {
     pub claims: Option<Claims>,
     /// What is still unclaimed, per role (`None` while the project runs).
     pub unclaimed: Option<Unclaimed>,
+    /// A chunked project's round between submission and finalisation.
+    pub pending: Option<PendingRound>,
 }
 
 impl ProjectStatus {
@@ -77,6 +81,10 @@ pub async fn status(market: &Marketplace, id: u32) -> Result<ProjectStatus, Chai
     } else {
         None
     };
+    let pending = match view.chunked {
+        Some(_) => market.pending_round(id).await?,
+        None => None,
+    };
     Ok(ProjectStatus {
         view,
         block,
@@ -85,6 +93,7 @@ pub async fn status(market: &Marketplace, id: u32) -> Result<ProjectStatus, Chai
         records,
         claims,
         unclaimed,
+        pending,
     })
 }
 
@@ -103,6 +112,48 @@ pub use crate::report::render::group_thousands as thousands;
 fn short(a: &[u8; 32]) -> String {
     let s = AccountId32(*a).to_string();
     format!("{}…{}", &s[..6], &s[s.len() - 4..])
+}
+
+/// The proof shapes as `merit project shapes` prints them.
+pub fn render_shapes(shapes: &[ShapeView]) -> String {
+    if shapes.is_empty() {
+        return "no proof shape is registered yet: `merit project create --chunk C` sets one up\n"
+            .into();
+    }
+    let mut o = format!(
+        "{:<5} {:>5} {:>7}  {:<15} keys\n",
+        "shape", "slots", "chunk", "registered by"
+    );
+    for s in shapes {
+        let _ = writeln!(
+            o,
+            "{:<5} {:>5} {:>7}  {:<15} {}",
+            s.id,
+            s.slots,
+            thousands(u128::from(s.chunk)),
+            short(&s.registered_by),
+            String::from_utf8_lossy(&s.keys_cid)
+        );
+    }
+    o
+}
+
+/// The proof shapes as `merit project shapes --json` prints them.
+pub fn shapes_json(shapes: &[ShapeView]) -> serde_json::Value {
+    serde_json::Value::Array(
+        shapes
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id,
+                    "slots": s.slots,
+                    "chunk": s.chunk,
+                    "keys_cid": String::from_utf8_lossy(&s.keys_cid),
+                    "registered_by": AccountId32(s.registered_by).to_string(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The status as the readable table `merit project status` prints.
@@ -149,6 +200,25 @@ pub fn render_table(s: &ProjectStatus) -> String {
         thousands(v.params.trainer_stake)
     );
     let _ = writeln!(o, "  model       {}", String::from_utf8_lossy(&v.model_cid));
+    if let Some(c) = &v.chunked {
+        let _ = writeln!(
+            o,
+            "  proofs      chunked: shape {}, {} parameters in {} chunks of {}",
+            c.shape,
+            thousands(u128::from(c.dim)),
+            c.dim.div_ceil(c.chunk.max(1)),
+            thousands(u128::from(c.chunk))
+        );
+    }
+    if let Some(p) = &s.pending {
+        let done = p.verified.iter().filter(|v| **v).count();
+        let _ = writeln!(
+            o,
+            "  round {}     submitted; chunk proofs verified: {done} of {}",
+            p.round,
+            p.verified.len()
+        );
+    }
     if s.trainers.is_empty() {
         let _ = writeln!(o, "\n  no trainer has joined yet");
         return o;
@@ -252,6 +322,17 @@ pub fn to_json(s: &ProjectStatus) -> serde_json::Value {
         "model_cid": text(&v.model_cid),
         "model_commitment": hex::encode(v.model_commitment.0),
         "proving_key_cid": text(&v.params.proving_key_cid),
+        "chunked": v.chunked.map(|c| serde_json::json!({
+            "shape": c.shape,
+            "chunk": c.chunk,
+            "dim": c.dim,
+            "chunks": c.dim.div_ceil(c.chunk.max(1)),
+        })),
+        "pending_chunks": s.pending.as_ref().map(|p| serde_json::json!({
+            "round": p.round,
+            "verified": p.verified.iter().filter(|v| **v).count(),
+            "of": p.verified.len(),
+        })),
         "min_trainers": v.params.min_trainers,
         "max_trainers": v.params.max_trainers,
         "trainer_stake": v.params.trainer_stake.to_string(),

@@ -218,6 +218,13 @@ async fn a_chunked_project_above_50k_parameters_runs_end_to_end() {
             .await
             .unwrap();
     assert!(r.agrees(), "verify disagrees: {r:?}");
+    let table = merit_cli::project::render_table(
+        &merit_cli::project::status(&env.market, id).await.unwrap(),
+    );
+    assert!(
+        table.contains("chunked: shape 0, 61,203 parameters in 8 chunks of 8,192"),
+        "{table}"
+    );
 
     // A second project of the same shape: no setup, the same keys.
     let again = post(&env, &spec, &owner_signer, &aggregator).await;
@@ -225,6 +232,12 @@ async fn a_chunked_project_above_50k_parameters_runs_end_to_end() {
     assert_eq!(again.shape, posted.shape);
     assert_eq!(again.proving_key_cid, posted.proving_key_cid);
     assert_eq!(env.market.shape_count().await.unwrap(), 1);
+    let listed = merit_cli::project::render_shapes(&env.market.shapes().await.unwrap());
+    let keys = String::from_utf8_lossy(&shape.keys_cid).into_owned();
+    assert!(
+        listed.contains("8,192") && listed.contains(&keys),
+        "{listed}"
+    );
 }
 
 /// Proves one honest round of an N = 8 project with K = 10 chunks of 16 parameters and
@@ -383,6 +396,9 @@ async fn chunked_messages_fit_the_block_for_ten_chunks_and_eight_slots() {
         first += size;
         assert_eq!(remaining as usize, 10 - first);
     }
+    // `merit project status` shows the round half verified.
+    let table = merit_cli::project::render_table(&merit_cli::project::status(m, id).await.unwrap());
+    assert!(table.contains("chunk proofs verified: 3 of 10"), "{table}");
     let finalization = Finalization {
         round: 0,
         model_cid: cid.clone(),
