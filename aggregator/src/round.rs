@@ -19,7 +19,7 @@ use merit_protocol::abi::{MarketError, Phase, ProjectView, SlotView};
 use merit_protocol::commit::Commitment;
 use merit_protocol::fixed;
 use merit_protocol::format::{Kind, ModelFile};
-use merit_prover::chunked::{prove_chunked, ChunkedRound};
+use merit_prover::chunked::{proof_bytes, prove_chunked, ChunkedRound};
 use merit_prover::round::{prove_round, RoundWitness};
 use merit_storage::IpfsStore;
 use std::path::PathBuf;
@@ -192,16 +192,15 @@ async fn prove_statement(
             .expect("the prover does not panic")
             .map_err(AggregatorError::Prove)?;
             let (proofs, public, claims) = done;
+            // Chunks in order, then the decision proof.
+            let mut chunk_proofs = proof_bytes(&proofs);
+            let decision = chunk_proofs.pop().expect("the decision proof comes last");
             Ok(Proven {
                 claims,
                 public,
-                proof: compressed(&proofs.decision)?,
+                proof: decision,
                 chunked: Some(ChunkedProofs {
-                    chunk_proofs: proofs
-                        .chunks
-                        .iter()
-                        .map(compressed)
-                        .collect::<Result<_>>()?,
+                    chunk_proofs,
                     submission: proofs.submission,
                 }),
             })

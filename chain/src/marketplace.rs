@@ -87,7 +87,7 @@ pub struct ChunkedProofs {
 }
 
 /// How many chunk proofs one `verify_chunk_proofs` call checks: each call stays within a
-/// quarter of a block's normal-extrinsic budget (README, "Chunked rounds on chain").
+/// quarter of a block's normal-extrinsic budget (docs/chunked-rounds.md, "On chain").
 pub const CHUNK_PROOFS_PER_CALL: usize = 3;
 
 /// The weights of a chunked finalisation, one per extrinsic sent.
@@ -105,13 +105,9 @@ impl ChunkedWeights {
             .iter()
             .chain(&self.verify)
             .chain(&self.finalize)
-            .fold(crate::client::Weight::default(), |m, w| {
-                if w.ref_time > m.ref_time {
-                    *w
-                } else {
-                    m
-                }
-            })
+            .max_by_key(|w| w.ref_time)
+            .copied()
+            .unwrap_or_default()
     }
 }
 

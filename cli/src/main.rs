@@ -283,6 +283,11 @@ struct CreateArgs {
     /// registered on chain, or sets one up and registers it
     #[arg(long, conflicts_with = "vk", value_parser = clap::value_parser!(u32).range(1..=65_536))]
     chunk: Option<u32>,
+    /// With `--chunk`: the registered proof shape to use (`merit project shapes`); default:
+    /// one you registered, else a fresh setup. Whoever ran a shape's setup could forge its
+    /// proofs: name another's shape only if you trust its setup
+    #[arg(long, requires = "chunk")]
+    shape: Option<u32>,
     #[arg(long, default_value_t = 2)]
     min_trainers: u32,
     /// Stake each trainer deposits with `join`
@@ -584,7 +589,10 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
                 .with_context(|| format!("reading {}", path.display()))?,
             proving_key_cid: cid.clone(),
         },
-        (_, _, Some(chunk)) => owner::RoundKeysSource::Chunked { chunk },
+        (_, _, Some(chunk)) => owner::RoundKeysSource::Chunked {
+            chunk,
+            shape: a.shape,
+        },
         _ => owner::RoundKeysSource::Setup,
     };
     let market = info.marketplace().await?;

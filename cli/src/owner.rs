@@ -126,11 +126,11 @@ pub enum RoundKeysSource {
         proving_key_cid: String,
     },
     /// Chunked rounds (protocol v4) in chunks of `chunk` parameters, with the keys of a
-    /// proof shape registered on chain: a registered shape of the spec's slots and this
-    /// chunk size is reused with no setup at all; without one, the shape's setup runs now
-    /// (once for every later project of the shape), its key file goes into IPFS and the
-    /// shape is registered.
-    Chunked { chunk: u32 },
+    /// proof shape registered on chain, reused with no setup at all: `shape` if given (the
+    /// owner trusts whoever ran its setup), else one this owner registered for the spec's
+    /// slots and this chunk size; without one, the shape's setup runs now (once for every
+    /// later project of the shape), its key file goes into IPFS and the shape is registered.
+    Chunked { chunk: u32, shape: Option<u32> },
 }
 
 /// A registered shape for chunked rounds (found, or set up and registered now).
@@ -141,25 +141,47 @@ pub struct ShapeFor {
     pub setup_seconds: Option<f64>,
 }
 
-/// The shape of `slots` slots and chunks of `chunk`: the first one registered on chain, or
-/// a fresh setup of both circuits, put into IPFS and registered by `owner`.
+/// The shape of `slots` slots and chunks of `chunk`: `chosen` (which must have that
+/// shape), else the first one `owner` registered, else a fresh setup of both circuits, put
+/// into IPFS and registered by `owner`. Only the owner's own shapes are reused unasked:
+/// whoever ran a shape's setup could forge its proofs, so trusting another's is a choice.
 pub async fn shape_for(
     market: &Marketplace,
     ipfs: &merit_storage::IpfsStore,
     owner: &Signer,
     slots: u32,
     chunk: u32,
+    chosen: Option<u32>,
 ) -> Result<ShapeFor> {
+    let found = |s: &merit_protocol::abi::ShapeView| ShapeFor {
+        id: s.id,
+        keys_cid: String::from_utf8_lossy(&s.keys_cid).into_owned(),
+        setup_seconds: None,
+    };
+    if let Some(id) = chosen {
+        let s = market
+            .shape(id)
+            .await
+            .with_context(|| format!("proof shape {id}"))?;
+        if (s.slots, s.chunk) != (slots, chunk) {
+            bail!(
+                "proof shape {id} is for {} slots in chunks of {}; the project needs {slots} slots in chunks of {chunk}",
+                s.slots,
+                s.chunk
+            );
+        }
+        return Ok(found(&s));
+    }
+    let me = merit_chain::account_of(owner).0;
     let shapes = market
         .shapes()
         .await
         .context("reading the registered shapes")?;
-    if let Some(s) = shapes.iter().find(|s| (s.slots, s.chunk) == (slots, chunk)) {
-        return Ok(ShapeFor {
-            id: s.id,
-            keys_cid: String::from_utf8_lossy(&s.keys_cid).into_owned(),
-            setup_seconds: None,
-        });
+    if let Some(s) = shapes
+        .iter()
+        .find(|s| (s.slots, s.chunk, s.registered_by) == (slots, chunk, me))
+    {
+        return Ok(found(s));
     }
     let bar = indicatif::ProgressBar::new_spinner().with_message(format!(
         "trusted setup of the proof shape ({slots} slots, chunks of {chunk})"
@@ -264,8 +286,8 @@ pub async fn post_project(
     };
     let rule = merit_protocol::rule::RuleParams::from_spec(spec);
     let (verifying_key, proving_key_cid, setup_seconds, chunked) = match p.keys {
-        RoundKeysSource::Chunked { chunk } => {
-            let shape = shape_for(market, ipfs, owner, rule.slots as u32, chunk).await?;
+        RoundKeysSource::Chunked { chunk, shape } => {
+            let shape = shape_for(market, ipfs, owner, rule.slots as u32, chunk, shape).await?;
             let statement = ChunkedParams::new(shape.id, chunk, &rule);
             (
                 Vec::new(),

@@ -77,6 +77,7 @@ async fn post(
     spec: &ProjectSpec,
     owner_signer: &Signer,
     aggregator: &Signer,
+    shape: Option<u32>,
 ) -> owner::Posted {
     owner::post_project(
         &env.market,
@@ -86,7 +87,10 @@ async fn post(
             spec: spec.clone(),
             model: None,
             seed: 11,
-            keys: owner::RoundKeysSource::Chunked { chunk: CHUNK },
+            keys: owner::RoundKeysSource::Chunked {
+                chunk: CHUNK,
+                shape,
+            },
             pool: POOL,
             min_trainers: 3,
             trainer_stake: STAKE,
@@ -116,7 +120,7 @@ async fn a_chunked_project_above_50k_parameters_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
 
     let t = std::time::Instant::now();
-    let posted = post(&env, &spec, &owner_signer, &aggregator).await;
+    let posted = post(&env, &spec, &owner_signer, &aggregator, None).await;
     eprintln!(
         "posted project {} (shape {:?}, setup {:?} s) in {:.1} s",
         posted.project,
@@ -226,11 +230,48 @@ async fn a_chunked_project_above_50k_parameters_runs_end_to_end() {
         "{table}"
     );
 
-    // A second project of the same shape: no setup, the same keys.
-    let again = post(&env, &spec, &owner_signer, &aggregator).await;
+    // A second project of the same shape: no setup, the same keys; another owner names the
+    // shape it trusts, and a shape of another size is refused by name.
+    let again = post(&env, &spec, &owner_signer, &aggregator, None).await;
     assert_eq!(again.setup_seconds, None);
     assert_eq!(again.shape, posted.shape);
     assert_eq!(again.proving_key_cid, posted.proving_key_cid);
+    let ferdie = dev_signer("ferdie").unwrap();
+    let theirs = post(&env, &spec, &ferdie, &aggregator, posted.shape).await;
+    assert_eq!((theirs.setup_seconds, theirs.shape), (None, posted.shape));
+    let wider = ProjectSpec::from_json(&SPEC.replace(r#""slots": 3"#, r#""slots": 4"#)).unwrap();
+    let e = owner::post_project(
+        &env.market,
+        &env.ipfs,
+        &ferdie,
+        owner::PostProject {
+            spec: wider,
+            model: None,
+            seed: 1,
+            keys: owner::RoundKeysSource::Chunked {
+                chunk: CHUNK,
+                shape: posted.shape,
+            },
+            pool: POOL,
+            min_trainers: 3,
+            trainer_stake: STAKE,
+            aggregator: account_of(&aggregator).0,
+            aggregator_fee: FEE,
+            aggregator_bond: BOND,
+            deadlines: Deadlines {
+                join: 5,
+                commit: 5,
+                reveal: 5,
+                aggregate: 5,
+            },
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        format!("{e:#}").contains("is for 3 slots in chunks of 8192"),
+        "{e:#}"
+    );
     assert_eq!(env.market.shape_count().await.unwrap(), 1);
     let listed = merit_cli::project::render_shapes(&env.market.shapes().await.unwrap());
     let keys = String::from_utf8_lossy(&shape.keys_cid).into_owned();
