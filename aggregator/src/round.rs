@@ -20,6 +20,7 @@ use merit_protocol::commit::Commitment;
 use merit_protocol::fixed;
 use merit_protocol::format::{Kind, ModelFile};
 use merit_prover::chunked::{proof_bytes, prove_chunked, ChunkedRound};
+use merit_prover::keys::compressed;
 use merit_prover::round::{prove_round, RoundWitness};
 use merit_storage::IpfsStore;
 use std::path::PathBuf;
@@ -133,13 +134,6 @@ struct Proven {
     chunked: Option<ChunkedProofs>,
 }
 
-fn compressed(proof: &ark_groth16::Proof<merit_prover::ark_bn254::Bn254>) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    ark_serialize::CanonicalSerialize::serialize_compressed(proof, &mut out)
-        .map_err(|e| AggregatorError::Prove(merit_prover::ProverError::Round(e.to_string())))?;
-    Ok(out)
-}
-
 /// Proves the round: one proof of the v3 statement, or (chunked) every chunk proof one
 /// after another, each using every core, then the decision proof. The chunk proofs are
 /// independent: `merit_prover::chunked::ChunkedRound::chunk_witness` is all another
@@ -161,7 +155,7 @@ async fn prove_statement(
             Ok(Proven {
                 claims,
                 public,
-                proof: compressed(&proof)?,
+                proof: compressed(&proof),
                 chunked: None,
             })
         }
@@ -184,14 +178,13 @@ async fn prove_statement(
                         "chunk proved"
                     );
                 })?;
-                let public = cut.decision_witness()?.public_input();
-                let claims = cut.claims();
-                Ok::<_, merit_prover::ProverError>((proofs, public, claims))
+                Ok::<_, merit_prover::ProverError>((proofs, cut.claims()))
             })
             .await
             .expect("the prover does not panic")
             .map_err(AggregatorError::Prove)?;
-            let (proofs, public, claims) = done;
+            let (proofs, claims) = done;
+            let public = proofs.decision_input;
             // Chunks in order, then the decision proof.
             let mut chunk_proofs = proof_bytes(&proofs);
             let decision = chunk_proofs.pop().expect("the decision proof comes last");

@@ -225,7 +225,15 @@ pub async fn verify_round(
         )
         .map_err(|e| e.to_string()),
         Some(_) if !all_open => Err("a present update could not be opened".into()),
-        Some(_) => chunked_decision_input(project, round, params, &updates, &record),
+        Some(_) => chunked::decision_input_of_updates(
+            project,
+            round,
+            params,
+            &updates,
+            &record.accepted,
+            &record.scores,
+        )
+        .map_err(|e| e.to_string()),
     };
     let vk = match &view.chunked {
         None => view.verifying_key.clone(),
@@ -299,34 +307,6 @@ pub fn chain_public_input(
         accepted,
         new_model,
     })
-}
-
-/// `P_dec` of a chunked round from the opened updates (absent slots count as zero
-/// vectors, as in the chunk proofs) and the recorded scores and accept bits.
-fn chunked_decision_input(
-    project: u32,
-    round: u32,
-    params: merit_protocol::rule::RuleParams,
-    updates: &[Option<Vec<i16>>],
-    record: &merit_protocol::abi::RoundRecord,
-) -> std::result::Result<merit_protocol::Fr, String> {
-    let zeros = vec![0i16; params.dim];
-    let vecs: Vec<&[i16]> = updates
-        .iter()
-        .map(|u| u.as_deref().unwrap_or(&zeros))
-        .collect();
-    let present: Vec<bool> = updates.iter().map(Option::is_some).collect();
-    let gram = chunked::partial_gram(&vecs);
-    chunked::decision_public_input(&chunked::DecisionInputs {
-        project,
-        round,
-        params,
-        present: &present,
-        gram: &gram,
-        accepted: &record.accepted,
-        scores: &record.scores,
-    })
-    .map_err(|e| e.to_string())
 }
 
 async fn verify_report_proof(

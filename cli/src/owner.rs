@@ -195,8 +195,8 @@ pub async fn shape_for(
         let file = keys::write_shape_keys(slots, chunk, &chunk_pk, &decision_pk);
         Ok::<_, merit_prover::ProverError>((
             file,
-            compressed_key(&chunk_vk),
-            compressed_key(&decision_vk),
+            keys::compressed(&chunk_vk),
+            keys::compressed(&decision_vk),
         ))
     })
     .await
@@ -219,13 +219,6 @@ pub async fn shape_for(
         keys_cid: cid,
         setup_seconds: Some(setup_seconds),
     })
-}
-
-fn compressed_key(vk: &ark_groth16::VerifyingKey<merit_prover::ark_bn254::Bn254>) -> Vec<u8> {
-    let mut out = Vec::new();
-    ark_serialize::CanonicalSerialize::serialize_compressed(vk, &mut out)
-        .expect("writing to a Vec cannot fail");
-    out
 }
 
 /// Everything `post_project` needs besides the chain and IPFS.

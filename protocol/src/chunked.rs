@@ -439,6 +439,35 @@ pub fn decision_public_input(d: &DecisionInputs<'_>) -> Result<Fr, ChunkError> {
     Ok(poseidon::hash(&poseidon::config(), &decision_elements(d)?))
 }
 
+/// `P_dec` straight from the round's vectors (`None`: a slot that is not present, which
+/// counts as a zero vector, as in the chunk proofs): the Gram totals of whole vectors are
+/// the sum of the chunks' partial ones, zero padding adding nothing. For re-checking a
+/// finalised round from the opened updates (`merit verify`).
+pub fn decision_input_of_updates(
+    project: u32,
+    round: u32,
+    params: RuleParams,
+    updates: &[Option<Vec<i16>>],
+    accepted: &[bool],
+    scores: &[u32],
+) -> Result<Fr, ChunkError> {
+    let zeros = vec![0i16; params.dim];
+    let vecs: Vec<&[i16]> = updates
+        .iter()
+        .map(|u| u.as_deref().unwrap_or(&zeros))
+        .collect();
+    let present: Vec<bool> = updates.iter().map(Option::is_some).collect();
+    decision_public_input(&DecisionInputs {
+        project,
+        round,
+        params,
+        present: &present,
+        gram: &partial_gram(&vecs),
+        accepted,
+        scores,
+    })
+}
+
 /// What the aggregator submits for a chunked round (beside the proofs); SCALE-encoded as
 /// `submit_chunked_round`'s argument.
 #[derive(
@@ -632,6 +661,43 @@ mod tests {
 
     fn wide() -> PoseidonConfig<Fr> {
         poseidon::wide::config()
+    }
+
+    /// The decision input from whole vectors is the one from the chunks' summed partials.
+    #[test]
+    fn the_decision_input_of_whole_updates_is_that_of_the_summed_chunks() {
+        let (dim, chunk) = (37, 8);
+        let params = RuleParams::new(3, dim, 0, 1 << 40);
+        let u = |s: i16| {
+            (0..dim as i16)
+                .map(|i| (i * s) % 23 - 11)
+                .collect::<Vec<_>>()
+        };
+        let updates = vec![Some(u(3)), None, Some(u(5))];
+        let shape = Chunking::new(dim, chunk).unwrap();
+        let zeros = vec![0i16; dim];
+        let partials: Vec<Vec<i64>> = (0..shape.count())
+            .map(|k| {
+                let slices: Vec<Vec<i16>> = updates
+                    .iter()
+                    .map(|v| shape.slice(v.as_deref().unwrap_or(&zeros), k))
+                    .collect();
+                partial_gram(&slices.iter().map(Vec::as_slice).collect::<Vec<_>>())
+            })
+            .collect();
+        let (accepted, scores) = ([true, false, true], [400, 0, 600]);
+        let want = decision_public_input(&DecisionInputs {
+            project: 2,
+            round: 1,
+            params,
+            present: &[true, false, true],
+            gram: &sum_grams(3, chunk, &partials).unwrap(),
+            accepted: &accepted,
+            scores: &scores,
+        })
+        .unwrap();
+        let got = decision_input_of_updates(2, 1, params, &updates, &accepted, &scores);
+        assert_eq!(got, Ok(want));
     }
 
     #[test]

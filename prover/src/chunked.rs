@@ -21,6 +21,7 @@ use crate::cs::Cs;
 use crate::gadgets::num::{boolean, enforce_eq, mul, witness, Num, Result as GResult};
 use crate::gadgets::poseidon::Plan;
 use crate::gadgets::vector::{alloc_vector, gram_matrix, pack_var, VecVar};
+use crate::keys::compressed;
 use crate::round::{
     constant, new_model_var, select_and_score, Hints, RoundWitness, RuleVars, Widths,
 };
@@ -29,7 +30,6 @@ use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Proof, ProvingKey, VerifyingKey};
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use ark_relations::lc;
-use ark_serialize::CanonicalSerialize;
 use merit_protocol::chunked::{
     self as proto, gram_len, ChunkError, ChunkInputs, Chunking, DecisionInputs, Stored, Submission,
     MAX_CHUNK, TAG_CHUNK, TAG_CHUNK_ROUND, TAG_DECISION,
@@ -482,6 +482,8 @@ impl ChunkedRound {
 pub struct ChunkedProof {
     pub chunks: Vec<Proof<Bn254>>,
     pub decision: Proof<Bn254>,
+    /// `P_dec`, the decision proof's public input.
+    pub decision_input: Fr,
     pub submission: Submission,
 }
 
@@ -511,15 +513,15 @@ pub fn prove_chunked(
         progress(k, took);
     }
     let started = Instant::now();
-    let decision = crate::prove(
-        decision_pk,
-        &DecisionCircuit::new(round.decision_witness()?),
-    )?;
+    let witness = round.decision_witness()?;
+    let decision_input = witness.public_input();
+    let decision = crate::prove(decision_pk, &DecisionCircuit::new(witness))?;
     times.decision = started.elapsed();
     Ok((
         ChunkedProof {
             chunks,
             decision,
+            decision_input,
             submission: round.submission(),
         },
         times,
@@ -554,13 +556,6 @@ pub enum ChunkedVerifyError {
     Malformed(ProofRole, VerifierError),
     #[error("{0} does not verify against the round's inputs")]
     BadProof(ProofRole),
-}
-
-fn compressed<T: CanonicalSerialize>(x: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    x.serialize_compressed(&mut out)
-        .expect("writing to a Vec cannot fail");
-    out
 }
 
 /// A verifying key in the contract's prepared form (`merit_protocol::verifier::prepare`):

@@ -87,6 +87,15 @@ fn decode_with<T: CanonicalDeserialize>(
     Ok(value)
 }
 
+/// A key or proof in arkworks' compressed encoding, without a header: what the contract
+/// takes (verifying keys, proofs).
+pub fn compressed<T: CanonicalSerialize>(x: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(x.compressed_size());
+    x.serialize_compressed(&mut out)
+        .expect("writing to a Vec cannot fail");
+    out
+}
+
 pub fn write_verifying_key(vk: &VerifyingKey<Bn254>) -> Vec<u8> {
     encode(VK_MAGIC, vk)
 }

@@ -21,6 +21,7 @@ use merit_protocol::chunked::Scheme;
 use merit_protocol::rule::RuleParams;
 use merit_protocol::spec::ProjectSpec;
 use merit_prover::chunked::{prove_chunked, setup_chunk, setup_decision, ChunkedRound};
+use merit_prover::keys::compressed;
 use merit_prover::round::RoundWitness;
 use merit_prover::SetupMode;
 use merit_tests::TestEnv;
@@ -298,11 +299,7 @@ async fn chunked_messages_fit_the_block_for_ten_chunks_and_eight_slots() {
         setup_chunk(N, C, SetupMode::InsecureDeterministicForTests(1)).unwrap();
     let (decision_pk, decision_vk) =
         setup_decision(N, SetupMode::InsecureDeterministicForTests(2)).unwrap();
-    let key = |vk: &ark_groth16::VerifyingKey<merit_prover::ark_bn254::Bn254>| {
-        let mut out = Vec::new();
-        ark_serialize::CanonicalSerialize::serialize_compressed(vk, &mut out).unwrap();
-        out
-    };
+    let key = compressed::<ark_groth16::VerifyingKey<merit_prover::ark_bn254::Bn254>>;
     let cid = b"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy".to_vec();
     let shape = m
         .register_shape(
@@ -365,11 +362,7 @@ async fn chunked_messages_fit_the_block_for_ten_chunks_and_eight_slots() {
     let round = ChunkedRound::new(witness, C).unwrap();
     assert_eq!(round.count(), 10);
     let (proofs, _) = prove_chunked(&chunk_pk, &decision_pk, &round, |_, _| {}).unwrap();
-    let compress = |p: &ark_groth16::Proof<merit_prover::ark_bn254::Bn254>| {
-        let mut out = Vec::new();
-        ark_serialize::CanonicalSerialize::serialize_compressed(p, &mut out).unwrap();
-        out
-    };
+    let compress = compressed::<ark_groth16::Proof<merit_prover::ark_bn254::Bn254>>;
     let chunk_proofs: Vec<Vec<u8>> = proofs.chunks.iter().map(compress).collect();
     let claims = round.claims();
 
