@@ -1,0 +1,221 @@
+//! From phase 1 to a circuit's keys: the phase-2 starting point, with γ = δ = 1.
+//!
+//! arkworks' Groth16 (LibsnarkReduction) uses the evaluation domain of size
+//! `n ≥ constraints + public inputs` and adds one extra "A" row per instance variable
+//! (row `constraints + i` has `A = xᵢ`, `B = C = 0`), which makes the public inputs
+//! linearly independent. For variable i, `uᵢ, vᵢ, wᵢ` are the column sums of the A, B, C
+//! matrices against the Lagrange basis, so everything the keys need is a linear
+//! combination of `[Lⱼ(τ)]`, `[αLⱼ(τ)]`, `[βLⱼ(τ)]` in G1 and `[Lⱼ(τ)]` in G2. Those come
+//! from the first n powers by an inverse FFT in the group (`Lⱼ(X) = (1/n)Σᵢ ω^{-ij} Xⁱ`).
+//! The H query is `[τⁱ Z(τ)] = [τ^{i+n}] − [τⁱ]` for `i < n − 1` (`Z(X) = Xⁿ − 1`).
+
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_groth16::{ProvingKey, VerifyingKey};
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisMode,
+    R1CS_PREDICATE_LABEL,
+};
+use ark_std::Zero;
+
+use crate::error::CeremonyError;
+use crate::pairing::mul_small;
+use crate::phase1::Phase1State;
+
+/// A circuit's R1CS as arkworks' Groth16 sees it.
+pub struct R1csShape {
+    /// Public inputs, counting the constant `1`.
+    pub num_instance: usize,
+    /// Private witnesses.
+    pub num_witness: usize,
+    /// R1CS constraints.
+    pub num_constraints: usize,
+    /// The A, B and C matrices, one row per constraint, columns = instance ‖ witness.
+    pub matrices: [Matrix<Fr>; 3],
+}
+
+impl R1csShape {
+    /// The QAP domain's size: `constraints + instance`, rounded up as arkworks rounds it.
+    pub fn domain_size(&self) -> Result<usize, CeremonyError> {
+        Ok(self.domain()?.size())
+    }
+
+    fn domain(&self) -> Result<GeneralEvaluationDomain<Fr>, CeremonyError> {
+        GeneralEvaluationDomain::<Fr>::new(self.num_constraints + self.num_instance).ok_or(
+            CeremonyError::Synthesis("no evaluation domain that large".to_string()),
+        )
+    }
+
+    fn num_variables(&self) -> usize {
+        self.num_instance + self.num_witness
+    }
+}
+
+/// Synthesises the circuit in setup mode, as arkworks' generator does, and reads its matrices.
+pub fn synthesize<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<R1csShape, CeremonyError> {
+    let synthesis =
+        |e: ark_relations::gr1cs::SynthesisError| CeremonyError::Synthesis(e.to_string());
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Setup);
+    circuit
+        .generate_constraints(cs.clone())
+        .map_err(synthesis)?;
+    cs.finalize();
+    let mut all = cs.to_matrices().map_err(synthesis)?;
+    if all.len() != 1 {
+        return Err(CeremonyError::Synthesis(
+            "only plain R1CS circuits (one predicate) are supported".to_string(),
+        ));
+    }
+    let matrices = all
+        .remove(R1CS_PREDICATE_LABEL)
+        .ok_or_else(|| CeremonyError::Synthesis("the circuit has no R1CS predicate".to_string()))?;
+    let [a, b, c]: [Matrix<Fr>; 3] = matrices
+        .try_into()
+        .map_err(|_| CeremonyError::Synthesis("R1CS must have three matrices".to_string()))?;
+    Ok(R1csShape {
+        num_instance: cs.num_instance_variables(),
+        num_witness: cs.num_witness_variables(),
+        num_constraints: cs.num_constraints(),
+        matrices: [a, b, c],
+    })
+}
+
+/// The Lagrange basis over the circuit's domain, evaluated at τ, in the groups.
+pub struct LagrangeBasis {
+    /// `[Lⱼ(τ)]G1`.
+    pub g1: Vec<G1Projective>,
+    /// `[Lⱼ(τ)]G2`.
+    pub g2: Vec<G2Projective>,
+    /// `[αLⱼ(τ)]G1`.
+    pub alpha_g1: Vec<G1Projective>,
+    /// `[βLⱼ(τ)]G1`.
+    pub beta_g1: Vec<G1Projective>,
+}
+
+/// Group inverse FFT of the first n powers: `[Lⱼ(τ)] = (1/n)Σᵢ ω^{-ij}[τⁱ]`.
+///
+/// Depends only on phase 1 and n, so callers deriving keys for several circuits of the
+/// same domain size may compute it once.
+pub fn lagrange_basis(phase1: &Phase1State, n: usize) -> Result<LagrangeBasis, CeremonyError> {
+    if n > phase1.size() {
+        return Err(CeremonyError::DomainTooSmall {
+            needed: n,
+            available: phase1.size(),
+        });
+    }
+    let domain = GeneralEvaluationDomain::<Fr>::new(n)
+        .filter(|d| d.size() == n)
+        .ok_or(CeremonyError::Synthesis(format!(
+            "no evaluation domain of size {n}"
+        )))?;
+    let ifft_g1 = |points: &[G1Affine]| {
+        let mut v: Vec<G1Projective> = points[..n].iter().map(|p| p.into_group()).collect();
+        domain.ifft_in_place(&mut v);
+        v
+    };
+    let mut g2: Vec<G2Projective> = phase1.tau_g2[..n].iter().map(|p| p.into_group()).collect();
+    domain.ifft_in_place(&mut g2);
+    Ok(LagrangeBasis {
+        g1: ifft_g1(&phase1.tau_g1),
+        g2,
+        alpha_g1: ifft_g1(&phase1.alpha_tau_g1),
+        beta_g1: ifft_g1(&phase1.beta_tau_g1),
+    })
+}
+
+/// Per-variable query columns: `[uᵢ(τ)]G1`, `[vᵢ(τ)]G1`, `[vᵢ(τ)]G2` and
+/// `[βuᵢ(τ) + αvᵢ(τ) + wᵢ(τ)]G1`.
+struct Columns {
+    a_g1: Vec<G1Projective>,
+    b_g1: Vec<G1Projective>,
+    b_g2: Vec<G2Projective>,
+    abc_g1: Vec<G1Projective>,
+}
+
+/// Column sums of the matrices against the Lagrange basis, plus arkworks' extra
+/// instance rows (`A[constraints + i][i] = 1`).
+fn qap_columns(shape: &R1csShape, basis: &LagrangeBasis) -> Columns {
+    let vars = shape.num_variables();
+    let mut cols = Columns {
+        a_g1: vec![G1Projective::zero(); vars],
+        b_g1: vec![G1Projective::zero(); vars],
+        b_g2: vec![G2Projective::zero(); vars],
+        abc_g1: vec![G1Projective::zero(); vars],
+    };
+    let [a, b, c] = &shape.matrices;
+    for (row, terms) in a.iter().enumerate() {
+        for &(coeff, var) in terms {
+            cols.a_g1[var] += mul_small(basis.g1[row], coeff);
+            cols.abc_g1[var] += mul_small(basis.beta_g1[row], coeff);
+        }
+    }
+    for (row, terms) in b.iter().enumerate() {
+        for &(coeff, var) in terms {
+            cols.b_g1[var] += mul_small(basis.g1[row], coeff);
+            cols.b_g2[var] += mul_small(basis.g2[row], coeff);
+            cols.abc_g1[var] += mul_small(basis.alpha_g1[row], coeff);
+        }
+    }
+    for (row, terms) in c.iter().enumerate() {
+        for &(coeff, var) in terms {
+            cols.abc_g1[var] += mul_small(basis.g1[row], coeff);
+        }
+    }
+    for i in 0..shape.num_instance {
+        let row = shape.num_constraints + i;
+        cols.a_g1[i] += basis.g1[row];
+        cols.abc_g1[i] += basis.beta_g1[row];
+    }
+    cols
+}
+
+/// `[τⁱ Z(τ)]G1 = [τ^{i+n}] − [τⁱ]` for i < n − 1: the H query with δ = 1.
+fn h_query(phase1: &Phase1State, n: usize) -> Vec<G1Affine> {
+    let projective: Vec<G1Projective> = (0..n.saturating_sub(1))
+        .map(|i| phase1.tau_g1[i + n].into_group() - phase1.tau_g1[i])
+        .collect();
+    G1Projective::normalize_batch(&projective)
+}
+
+/// The phase-2 starting key for `shape` from `phase1`: γ = δ = 1, so anyone can
+/// recompute it, and it is secure only after at least one phase-2 contribution.
+pub fn derive_start_from_shape(
+    phase1: &Phase1State,
+    shape: &R1csShape,
+) -> Result<ProvingKey<Bn254>, CeremonyError> {
+    let n = shape.domain_size()?;
+    let basis = lagrange_basis(phase1, n)?;
+    let cols = qap_columns(shape, &basis);
+    let split = shape.num_instance;
+    let g1 = G1Affine::generator();
+    let g2 = G2Affine::generator();
+    let vk = VerifyingKey::<Bn254> {
+        alpha_g1: phase1.alpha_tau_g1[0],
+        beta_g2: phase1.beta_g2,
+        gamma_g2: g2,
+        delta_g2: g2,
+        gamma_abc_g1: G1Projective::normalize_batch(&cols.abc_g1[..split]),
+    };
+    Ok(ProvingKey {
+        vk,
+        beta_g1: phase1.beta_tau_g1[0],
+        delta_g1: g1,
+        a_query: G1Projective::normalize_batch(&cols.a_g1),
+        b_g1_query: G1Projective::normalize_batch(&cols.b_g1),
+        b_g2_query: G2Projective::normalize_batch(&cols.b_g2),
+        h_query: h_query(phase1, n),
+        l_query: G1Projective::normalize_batch(&cols.abc_g1[split..]),
+    })
+}
+
+/// Synthesises `circuit` and derives its phase-2 starting key from `phase1`.
+pub fn derive_start<C: ConstraintSynthesizer<Fr>>(
+    phase1: &Phase1State,
+    circuit: C,
+) -> Result<ProvingKey<Bn254>, CeremonyError> {
+    let shape = synthesize(circuit)?;
+    derive_start_from_shape(phase1, &shape)
+}

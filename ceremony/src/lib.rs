@@ -1,0 +1,68 @@
+//! A Groth16 (BN254) setup ceremony in which no single party learns the toxic waste.
+//!
+//! # Why
+//! A Groth16 key built from secrets `τ, α, β, γ, δ` lets whoever knows `α, β, δ` forge a
+//! proof of *any* statement: pick `a, b`, set `A = [a]`, `B = [b]`, and
+//! `C = [(ab − αβ − Σxᵢ·icᵢ)/δ]` (γ = 1 here). A ceremony makes the secrets the product
+//! of every participant's secret, so one honest participant who forgets theirs is enough.
+//!
+//! # Phase 1 (powers of tau, [`phase1`])
+//! State for `N = 2^k`: `[τⁱ]G1` (i < 2N−1), `[τⁱ]G2` (i < N), `[ατⁱ]G1`, `[βτⁱ]G1`
+//! (i < N), `[β]G2`; it starts at τ = α = β = 1 (all generators). A contribution raises
+//! every element by fresh `τ', α', β'` and publishes the new `[τ]G1, [α]G1, [β]G1` with a
+//! Schnorr proof of knowledge ([`dlog`]) of each ratio to the previous element. What each
+//! check proves:
+//! - *proofs of knowledge*, challenge bound to the previous transcript hash: the
+//!   contributor knows `τ'` with `τ_new = τ'·τ_prev` (likewise α, β), so its secret is
+//!   a multiple of the previous one it cannot have chosen to cancel it, and the proof
+//!   cannot be replayed from another transcript or position;
+//! - `e([τ]G1, G2) = e(G1, [τ]G2)` and `e([β]G1, G2) = e(G1, [β]G2)`: one τ and one β
+//!   across both groups;
+//! - random linear combination, for each G1 vector `P`: `e(Σρᵢ·Pᵢ, [τ]G2) =
+//!   e(Σρᵢ·Pᵢ₊₁, G2)`, and for G2 `e([τ]G1, Σρᵢ·Qᵢ) = e(G1, Σρᵢ·Qᵢ₊₁)`: every element
+//!   is τ times the previous one (a single wrong element survives with probability
+//!   ~1/r), with two MSMs and two pairings per vector instead of one pairing per element.
+//!
+//! # Deriving keys ([`derive`])
+//! For a circuit whose QAP domain (constraints + public inputs, as arkworks'
+//! `LibsnarkReduction` builds it) has `n ≤ N` points, an inverse FFT in the group turns
+//! the first n powers into `[Lⱼ(τ)]` (and the α-, β-multiples), and the A, B, C matrices'
+//! columns give `[uᵢ(τ)]`, `[vᵢ(τ)]` and `[βuᵢ+αvᵢ+wᵢ]`. With γ = δ = 1 this is a valid
+//! Groth16 key that everybody can recompute, but whose δ is public.
+//!
+//! # Phase 2 (Bowe–Gabizon–Miers, [`phase2`])
+//! A contribution multiplies `[δ]G1, [δ]G2` by a fresh δ' and divides the L and H queries
+//! by it, and proves knowledge of δ' over the previous `[δ]G1`. Checks:
+//! `e([δ]G1, G2) = e(G1, [δ]G2)`; the proof of knowledge (bound to the previous hash,
+//! whose chain starts from phase 1's hash and the derived start's digest); every other
+//! key element equals the derived start; and with random weights over L ‖ H,
+//! `e(Σρᵢ·Lᵢ_new, [δ_new]G2) = e(Σρᵢ·Lᵢ_start, G2)`, i.e. each element was divided by
+//! exactly the accumulated δ. Only `δ_g2` changes in the verifying key.
+//!
+//! # Transcripts ([`transcript`])
+//! A transcript keeps each phase's contributions and its final state; its hash chain
+//! is `hₖ = H(hₖ₋₁, contributionₖ)`. [`verify_transcript`] re-checks both phases,
+//! re-derives the start from the circuit, and returns the final keys.
+
+pub mod derive;
+pub mod dlog;
+mod error;
+mod hash;
+mod pairing;
+pub mod phase1;
+pub mod phase2;
+pub mod synthetic;
+pub mod transcript;
+
+#[cfg(test)]
+mod tests;
+
+pub use derive::{derive_start, derive_start_from_shape, lagrange_basis, synthesize, R1csShape};
+pub use dlog::DlogProof;
+pub use error::{CeremonyError, Phase1Check, Phase2Check, Secret};
+pub use hash::{digest_of, Digest};
+pub use phase1::{Phase1Contribution, Phase1State};
+pub use phase2::Phase2Contribution;
+pub use transcript::{
+    verify_transcript, verify_transcript_bytes, Phase1Transcript, Phase2Transcript, Transcript,
+};

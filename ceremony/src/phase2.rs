@@ -1,0 +1,217 @@
+//! Phase 2 (Bowe–Gabizon–Miers): each contribution multiplies δ by a fresh secret δ'.
+//!
+//! `[δ]G1` and `[δ]G2` are multiplied by δ'; the L query (`[(βuᵢ+αvᵢ+wᵢ)(τ)/δ]`) and the H
+//! query (`[τⁱZ(τ)/δ]`) are divided by it. Nothing else changes, so the verifying key
+//! changes only in `δ_g2`. The contribution publishes the new δ in both groups and a
+//! Schnorr proof of knowledge of δ' with new `[δ]G1` = δ' · previous `[δ]G1`, bound to the
+//! previous transcript hash.
+
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::{Field, Zero};
+use ark_groth16::ProvingKey;
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use rand::{CryptoRng, Rng};
+use rayon::prelude::*;
+
+use crate::dlog::DlogProof;
+use crate::error::{CeremonyError, Phase2Check};
+use crate::hash::{compressed, digest_of, hash_parts, Digest, LINK_DOMAIN, PHASE2_DOMAIN};
+use crate::pairing::{msm_g1, pairings_equal, random_weights};
+use crate::phase1::nonzero_scalar;
+
+/// The label of the δ proof's challenge.
+const DELTA_LABEL: &[u8] = b"delta";
+
+/// What one phase-2 contribution publishes besides the new key.
+#[derive(Clone, Debug, PartialEq, Eq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct Phase2Contribution {
+    /// The transcript hash this contribution was built on.
+    pub parent: Digest,
+    /// The new `[δ]G1`.
+    pub delta_g1: G1Affine,
+    /// The new `[δ]G2` (the only element of the verifying key that changes).
+    pub delta_g2: G2Affine,
+    /// Knowledge of δ' with new `[δ]G1` = δ' · previous `[δ]G1`.
+    pub proof: DlogProof,
+}
+
+impl Phase2Contribution {
+    /// The transcript hash after this contribution: `H(parent, contribution)`.
+    pub fn hash(&self) -> Digest {
+        hash_parts(LINK_DOMAIN, &[&self.parent, &compressed(self)])
+    }
+}
+
+/// The hash a circuit's phase-2 chain starts from: binds phase 1's final hash and the
+/// derived starting key, so a contribution to another circuit or another phase 1 fails.
+pub fn initial_hash(phase1_hash: &Digest, start_digest: &Digest) -> Digest {
+    hash_parts(PHASE2_DOMAIN, &[phase1_hash, start_digest])
+}
+
+/// The digest of a phase-2 starting key (what `initial_hash` binds).
+pub fn start_digest(start: &ProvingKey<Bn254>) -> Digest {
+    digest_of(start)
+}
+
+/// Contributes a fresh random δ' on top of `prev`, built on transcript hash `parent`.
+pub fn contribute<R: Rng + CryptoRng + ?Sized>(
+    prev: &ProvingKey<Bn254>,
+    parent: &Digest,
+    rng: &mut R,
+) -> (ProvingKey<Bn254>, Phase2Contribution) {
+    let delta = nonzero_scalar(rng);
+    contribute_with(prev, parent, delta, rng)
+}
+
+/// Contributes the given δ': scales δ up and the L and H queries down, proves knowledge.
+pub(crate) fn contribute_with<R: Rng + CryptoRng + ?Sized>(
+    prev: &ProvingKey<Bn254>,
+    parent: &Digest,
+    delta: Fr,
+    rng: &mut R,
+) -> (ProvingKey<Bn254>, Phase2Contribution) {
+    let inverse = delta.inverse().expect("delta is non-zero");
+    let mut next = prev.clone();
+    next.delta_g1 = (prev.delta_g1 * delta).into_affine();
+    next.vk.delta_g2 = (prev.vk.delta_g2 * delta).into_affine();
+    next.l_query = scale_all(&prev.l_query, inverse);
+    next.h_query = scale_all(&prev.h_query, inverse);
+    let proof = DlogProof::prove(
+        parent,
+        DELTA_LABEL,
+        &prev.delta_g1,
+        &next.delta_g1,
+        delta,
+        rng,
+    );
+    let contribution = Phase2Contribution {
+        parent: *parent,
+        delta_g1: next.delta_g1,
+        delta_g2: next.vk.delta_g2,
+        proof,
+    };
+    (next, contribution)
+}
+
+/// `s · Pᵢ` for every i, in parallel (GLV scalar multiplication on BN254 G1).
+fn scale_all(points: &[G1Affine], s: Fr) -> Vec<G1Affine> {
+    let projective: Vec<G1Projective> = points.par_iter().map(|p| *p * s).collect();
+    G1Projective::normalize_batch(&projective)
+}
+
+/// Checks one step: `contribution` links `prev` to `next`, only δ, L and H changed, and
+/// L and H were divided by exactly the δ' that δ was multiplied by.
+pub fn verify<R: Rng + CryptoRng + ?Sized>(
+    prev: &ProvingKey<Bn254>,
+    next: &ProvingKey<Bn254>,
+    contribution: &Phase2Contribution,
+    parent: &Digest,
+    rng: &mut R,
+) -> Result<(), Phase2Check> {
+    verify_link(&prev.delta_g1, contribution, parent)?;
+    check_heads(next, contribution)?;
+    check_unchanged(prev, next)?;
+    check_queries_scaled(prev, next, rng)
+}
+
+/// The cheap part of a contribution's check, what a contract can afford: its parent
+/// hash, a non-identity δ, the proof of knowledge of δ' over the previous `[δ]G1`, and
+/// `e([δ]G1, G2) = e(G1, [δ]G2)`.
+pub fn verify_link(
+    prev_delta_g1: &G1Affine,
+    contribution: &Phase2Contribution,
+    parent: &Digest,
+) -> Result<(), Phase2Check> {
+    if contribution.parent != *parent {
+        return Err(Phase2Check::Parent);
+    }
+    if contribution.delta_g1.is_zero() || contribution.delta_g2.is_zero() {
+        return Err(Phase2Check::Degenerate);
+    }
+    if !contribution
+        .proof
+        .verify(parent, DELTA_LABEL, prev_delta_g1, &contribution.delta_g1)
+    {
+        return Err(Phase2Check::ProofOfKnowledge);
+    }
+    if !pairings_equal(
+        contribution.delta_g1,
+        G2Affine::generator(),
+        G1Affine::generator(),
+        contribution.delta_g2,
+    ) {
+        return Err(Phase2Check::DeltaG1G2);
+    }
+    Ok(())
+}
+
+/// Checks that the key's δ is the contribution's.
+pub(crate) fn check_heads(
+    key: &ProvingKey<Bn254>,
+    contribution: &Phase2Contribution,
+) -> Result<(), Phase2Check> {
+    if key.delta_g1 != contribution.delta_g1 || key.vk.delta_g2 != contribution.delta_g2 {
+        return Err(Phase2Check::HeadMismatch);
+    }
+    Ok(())
+}
+
+/// Checks that every element but δ, L and H is the same in both keys, and that L and H
+/// kept their lengths.
+pub(crate) fn check_unchanged(
+    before: &ProvingKey<Bn254>,
+    after: &ProvingKey<Bn254>,
+) -> Result<(), Phase2Check> {
+    let same = before.vk.alpha_g1 == after.vk.alpha_g1
+        && before.vk.beta_g2 == after.vk.beta_g2
+        && before.vk.gamma_g2 == after.vk.gamma_g2
+        && before.vk.gamma_abc_g1 == after.vk.gamma_abc_g1
+        && before.beta_g1 == after.beta_g1
+        && before.a_query == after.a_query
+        && before.b_g1_query == after.b_g1_query
+        && before.b_g2_query == after.b_g2_query
+        && before.l_query.len() == after.l_query.len()
+        && before.h_query.len() == after.h_query.len();
+    if same {
+        Ok(())
+    } else {
+        Err(Phase2Check::Unchanged)
+    }
+}
+
+/// Checks `afterᵢ = beforeᵢ · δ_before/δ_after` for every L and H element at once.
+///
+/// With random weights ρ over L ‖ H: `e(Σρᵢ·afterᵢ, [δ_after]G2) = e(Σρᵢ·beforeᵢ,
+/// [δ_before]G2)`. Two MSMs and one 2-pairing product; a single wrong element makes it
+/// fail except with probability ~1/r.
+pub(crate) fn check_queries_scaled<R: Rng + CryptoRng + ?Sized>(
+    before: &ProvingKey<Bn254>,
+    after: &ProvingKey<Bn254>,
+    rng: &mut R,
+) -> Result<(), Phase2Check> {
+    let (l, h) = (before.l_query.len(), before.h_query.len());
+    if after.l_query.len() != l || after.h_query.len() != h {
+        return Err(Phase2Check::Unchanged);
+    }
+    let weights = random_weights(l + h, rng);
+    let before_sum =
+        msm_g1(&before.l_query, &weights[..l]) + msm_g1(&before.h_query, &weights[l..]);
+    let after_sum = msm_g1(&after.l_query, &weights[..l]) + msm_g1(&after.h_query, &weights[l..]);
+    if before_sum.is_zero() && after_sum.is_zero() {
+        return Ok(());
+    }
+    if pairings_equal(after_sum, after.vk.delta_g2, before_sum, before.vk.delta_g2) {
+        Ok(())
+    } else {
+        Err(Phase2Check::QueriesNotScaled)
+    }
+}
+
+/// Maps a step check to the ceremony error naming contribution `index`.
+pub(crate) fn at(index: usize) -> impl Fn(Phase2Check) -> CeremonyError {
+    move |check| CeremonyError::Phase2 {
+        contribution: index,
+        check,
+    }
+}

@@ -1,0 +1,428 @@
+//! The ceremony's tests: honest runs prove and verify, each tampering is refused by name,
+//! and a single party's toxic waste forges until one more honest contribution.
+
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::{Field, One, UniformRand};
+use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
+use ark_snark::SNARK;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use crate::dlog::DlogProof;
+use crate::phase1::{self, Phase1Secrets};
+use crate::phase2;
+use crate::synthetic::Squarings;
+use crate::*;
+
+/// log2 of the test domain: 16 points, room for 13 squarings.
+const POWER: u32 = 4;
+/// Constraints of the test circuit: 10 + 3 rows fit 16.
+const CONSTRAINTS: usize = 10;
+
+fn rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+/// A phase 1 with `parties` honest contributions.
+fn phase1_with(parties: usize, seed: u64) -> Phase1Transcript {
+    let mut rng = rng(seed);
+    let mut phase1 = Phase1Transcript::new(POWER).unwrap();
+    for _ in 0..parties {
+        phase1.contribute(&mut rng).unwrap();
+    }
+    phase1
+}
+
+/// Two phase-1 and two phase-2 honest contributions for the test circuit.
+fn honest_transcript(seed: u64) -> Transcript {
+    let mut rng = rng(seed + 1000);
+    let mut transcript =
+        Transcript::new(phase1_with(2, seed), Squarings::shape(CONSTRAINTS)).unwrap();
+    transcript.contribute_phase2(&mut rng);
+    transcript.contribute_phase2(&mut rng);
+    transcript
+}
+
+fn verify(
+    transcript: &Transcript,
+) -> Result<(ProvingKey<Bn254>, VerifyingKey<Bn254>), CeremonyError> {
+    verify_transcript(transcript, Squarings::shape(CONSTRAINTS), &mut rng(99))
+}
+
+fn phase1_error(contribution: usize, check: Phase1Check) -> CeremonyError {
+    CeremonyError::Phase1 {
+        contribution,
+        check,
+    }
+}
+
+fn phase2_error(contribution: usize, check: Phase2Check) -> CeremonyError {
+    CeremonyError::Phase2 {
+        contribution,
+        check,
+    }
+}
+
+/// Proves the honest statement with `pk` and checks it verifies with `vk`.
+fn proves_and_verifies(pk: &ProvingKey<Bn254>, vk: &VerifyingKey<Bn254>) -> bool {
+    let x = Fr::from(3u64);
+    let circuit = Squarings::honest(CONSTRAINTS, x);
+    let inputs = circuit.public_inputs().unwrap();
+    let proof = Groth16::<Bn254>::prove(pk, circuit, &mut rng(5)).unwrap();
+    Groth16::<Bn254>::verify(vk, &inputs, &proof).unwrap()
+}
+
+#[test]
+fn group_ifft_gives_the_lagrange_basis_at_tau() {
+    let secrets = Phase1Secrets {
+        tau: Fr::from(7u64),
+        alpha: Fr::from(11u64),
+        beta: Fr::from(13u64),
+    };
+    let identity = Phase1State::identity(POWER).unwrap();
+    let parent = phase1::initial_hash(POWER);
+    let (state, _) = phase1::contribute_with(&identity, &parent, secrets, &mut rng(1)).unwrap();
+    for n in [4usize, 16] {
+        let basis = lagrange_basis(&state, n).unwrap();
+        let domain = GeneralEvaluationDomain::<Fr>::new(n).unwrap();
+        let expected = domain.evaluate_all_lagrange_coefficients(secrets.tau);
+        let g = G1Affine::generator();
+        for (j, l) in expected.iter().enumerate() {
+            assert_eq!(basis.g1[j], g * l, "L_{j}(tau) in G1, n = {n}");
+            assert_eq!(basis.alpha_g1[j], g * (*l * secrets.alpha));
+            assert_eq!(basis.beta_g1[j], g * (*l * secrets.beta));
+            assert_eq!(basis.g2[j], G2Affine::generator() * l);
+        }
+    }
+}
+
+#[test]
+fn honest_two_party_ceremony_verifies_and_its_keys_prove() {
+    let transcript = honest_transcript(1);
+    let (pk, vk) = verify(&transcript).unwrap();
+    assert_eq!(pk.vk, vk);
+    assert!(proves_and_verifies(&pk, &vk));
+
+    // A wrong public output is refused.
+    let x = Fr::from(3u64);
+    let circuit = Squarings::honest(CONSTRAINTS, x);
+    let proof = Groth16::<Bn254>::prove(&pk, circuit, &mut rng(6)).unwrap();
+    let wrong = [x, Squarings::output(CONSTRAINTS, x) + Fr::one()];
+    assert!(!Groth16::<Bn254>::verify(&vk, &wrong, &proof).unwrap());
+
+    // Only delta changed in the verifying key, relative to the derived start.
+    let start = derive_start(&transcript.phase1.state, Squarings::shape(CONSTRAINTS)).unwrap();
+    assert_eq!(start.vk.gamma_abc_g1, vk.gamma_abc_g1);
+    assert_eq!(start.vk.alpha_g1, vk.alpha_g1);
+    assert_eq!(start.vk.beta_g2, vk.beta_g2);
+    assert_eq!(start.vk.gamma_g2, vk.gamma_g2);
+    assert_ne!(start.vk.delta_g2, vk.delta_g2);
+}
+
+#[test]
+fn transcript_round_trips_through_bytes() {
+    let transcript = honest_transcript(2);
+    let bytes = transcript.to_bytes();
+    let decoded = Transcript::from_bytes(&bytes).unwrap();
+    assert_eq!(decoded, transcript);
+    assert_eq!(decoded.hash(), transcript.hash());
+    let (pk, vk) =
+        verify_transcript_bytes(&bytes, Squarings::shape(CONSTRAINTS), &mut rng(3)).unwrap();
+    assert!(proves_and_verifies(&pk, &vk));
+    assert!(matches!(
+        Transcript::from_bytes(&bytes[..bytes.len() - 1]),
+        Err(CeremonyError::Decode(_))
+    ));
+}
+
+#[test]
+fn single_steps_verify_with_full_states() {
+    let mut rng = rng(4);
+    let identity = Phase1State::identity(POWER).unwrap();
+    let h0 = phase1::initial_hash(POWER);
+    let (one, c1) = phase1::contribute(&identity, &h0, &mut rng).unwrap();
+    phase1::verify(&identity, &one, &c1, &h0, &mut rng).unwrap();
+    let (two, c2) = phase1::contribute(&one, &c1.hash(), &mut rng).unwrap();
+    phase1::verify(&one, &two, &c2, &c1.hash(), &mut rng).unwrap();
+    // A step checked against the wrong predecessor fails its proofs of knowledge.
+    assert_eq!(
+        phase1::verify(&identity, &two, &c2, &c1.hash(), &mut rng),
+        Err(Phase1Check::ProofOfKnowledge(Secret::Tau))
+    );
+
+    let start = derive_start(&two, Squarings::shape(CONSTRAINTS)).unwrap();
+    let p0 = phase2::initial_hash(&c2.hash(), &phase2::start_digest(&start));
+    let (k1, d1) = phase2::contribute(&start, &p0, &mut rng);
+    phase2::verify(&start, &k1, &d1, &p0, &mut rng).unwrap();
+    let (k2, d2) = phase2::contribute(&k1, &d1.hash(), &mut rng);
+    phase2::verify(&k1, &k2, &d2, &d1.hash(), &mut rng).unwrap();
+    assert!(proves_and_verifies(&k2, &k2.vk));
+
+    // A modified L element is caught by the step check too.
+    let mut bad = k2.clone();
+    bad.l_query[1] = (bad.l_query[1] + G1Affine::generator()).into_affine();
+    assert_eq!(
+        phase2::verify(&k1, &bad, &d2, &d1.hash(), &mut rng),
+        Err(Phase2Check::QueriesNotScaled)
+    );
+}
+
+#[test]
+fn swapped_powers_are_refused() {
+    let honest = honest_transcript(5);
+    let mut t = honest.clone();
+    t.phase1.state.tau_g1.swap(3, 4);
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase1_error(1, Phase1Check::TauPowersG1)
+    );
+
+    let mut t = honest.clone();
+    t.phase1.state.tau_g2.swap(2, 5);
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase1_error(1, Phase1Check::TauPowersG2)
+    );
+
+    let mut t = honest.clone();
+    t.phase1.state.alpha_tau_g1.swap(1, 2);
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase1_error(1, Phase1Check::AlphaPowers)
+    );
+
+    let mut t = honest.clone();
+    t.phase1.state.beta_g2 = (t.phase1.state.beta_g2 * Fr::from(2u64)).into_affine();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase1_error(1, Phase1Check::BetaG1G2)
+    );
+
+    let mut t = honest;
+    t.phase1.state.tau_g1.pop();
+    assert_eq!(verify(&t).unwrap_err(), phase1_error(1, Phase1Check::Shape));
+}
+
+#[test]
+fn proofs_of_knowledge_from_another_transcript_are_refused() {
+    let ours = honest_transcript(6);
+    let theirs = honest_transcript(7);
+
+    // Only the proof grafted: it was bound to another parent hash and base.
+    let mut t = ours.clone();
+    t.phase1.contributions[1].alpha_proof = theirs.phase1.contributions[1].alpha_proof.clone();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase1_error(1, Phase1Check::ProofOfKnowledge(Secret::Alpha))
+    );
+
+    // A whole contribution grafted: it names the other transcript's hash.
+    let mut t = ours.clone();
+    t.phase1.contributions[1] = theirs.phase1.contributions[1].clone();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase1_error(1, Phase1Check::Parent)
+    );
+
+    // Phase 2: the proof alone, then the whole contribution.
+    let mut t = ours.clone();
+    t.phase2.contributions[0].proof = theirs.phase2.contributions[0].proof.clone();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(0, Phase2Check::ProofOfKnowledge)
+    );
+    let mut t = ours;
+    t.phase2.contributions[0] = theirs.phase2.contributions[0].clone();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(0, Phase2Check::Parent)
+    );
+}
+
+#[test]
+fn a_delta_not_linked_to_the_previous_one_is_refused() {
+    // The attacker replaces the last contribution by one whose δ it knows outright:
+    // δ = d, the queries divided by d from the start, a proof of d over the generator.
+    let honest = honest_transcript(8);
+    let mut rng = rng(9);
+    let start = derive_start(&honest.phase1.state, Squarings::shape(CONSTRAINTS)).unwrap();
+    let parent = honest.phase2.contributions[0].hash();
+    let d = Fr::rand(&mut rng);
+    let (forged_key, mut forged) = phase2::contribute_with(&start, &parent, d, &mut rng);
+    forged.proof = DlogProof::prove(
+        &parent,
+        b"delta",
+        &G1Affine::generator(),
+        &forged.delta_g1,
+        d,
+        &mut rng,
+    );
+    let mut t = honest.clone();
+    t.phase2.contributions[1] = forged;
+    t.phase2.key = forged_key;
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::ProofOfKnowledge)
+    );
+
+    // δ in G2 not matching δ in G1.
+    let mut t = honest.clone();
+    let twice = (t.phase2.key.vk.delta_g2 * Fr::from(2u64)).into_affine();
+    t.phase2.contributions[1].delta_g2 = twice;
+    t.phase2.key.vk.delta_g2 = twice;
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::DeltaG1G2)
+    );
+
+    // The key's δ not the last contribution's.
+    let mut t = honest;
+    t.phase2.key.delta_g1 = t.phase2.contributions[0].delta_g1;
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::HeadMismatch)
+    );
+}
+
+#[test]
+fn modified_key_elements_are_refused() {
+    let honest = honest_transcript(10);
+    let g = G1Affine::generator();
+
+    let mut t = honest.clone();
+    t.phase2.key.l_query[2] = (t.phase2.key.l_query[2] + g).into_affine();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::QueriesNotScaled)
+    );
+
+    let mut t = honest.clone();
+    t.phase2.key.h_query[0] = (t.phase2.key.h_query[0] * Fr::from(3u64)).into_affine();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::QueriesNotScaled)
+    );
+
+    let mut t = honest.clone();
+    t.phase2.key.vk.gamma_abc_g1[1] = (t.phase2.key.vk.gamma_abc_g1[1] + g).into_affine();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::Unchanged)
+    );
+
+    let mut t = honest;
+    t.phase2.key.a_query[3] = g;
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::Unchanged)
+    );
+}
+
+#[test]
+fn reordered_contributions_are_refused() {
+    let honest = honest_transcript(11);
+    let mut t = honest.clone();
+    t.phase1.contributions.swap(0, 1);
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase1_error(0, Phase1Check::Parent)
+    );
+
+    let mut t = honest;
+    t.phase2.contributions.swap(0, 1);
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(0, Phase2Check::Parent)
+    );
+}
+
+#[test]
+fn phases_without_contributions_and_wrong_circuits_are_refused() {
+    let phase1 = Phase1Transcript::new(POWER).unwrap();
+    assert_eq!(
+        phase1.verify(&mut rng(12)).unwrap_err(),
+        CeremonyError::NoContributions { phase: 1 }
+    );
+    let t = Transcript::new(phase1_with(1, 12), Squarings::shape(CONSTRAINTS)).unwrap();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        CeremonyError::NoContributions { phase: 2 }
+    );
+
+    let honest = honest_transcript(13);
+    assert_eq!(
+        verify_transcript(&honest, Squarings::shape(CONSTRAINTS - 1), &mut rng(13)).unwrap_err(),
+        CeremonyError::StartMismatch
+    );
+    assert_eq!(
+        derive_start(&honest.phase1.state, Squarings::shape(14)).unwrap_err(),
+        CeremonyError::DomainTooSmall {
+            needed: 32,
+            available: 16
+        }
+    );
+    assert_eq!(
+        Phase1State::identity(0).unwrap_err(),
+        CeremonyError::UnsupportedPower(0)
+    );
+}
+
+/// The Groth16 simulator: with α, β, δ (γ = 1) anyone can "prove" any public input.
+///
+/// `A = [a]`, `B = [b]`, `C = [(ab − αβ)/δ] − (1/δ)·Σxᵢ·ICᵢ` satisfies
+/// `e(A, B) = e(α, β)·e(Σxᵢ·ICᵢ, G2)·e(C, δ)`.
+fn forge(vk: &VerifyingKey<Bn254>, alpha: Fr, beta: Fr, delta: Fr, inputs: &[Fr]) -> Proof<Bn254> {
+    let mut rng = rng(77);
+    let (a, b) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+    let mut public: G1Projective = vk.gamma_abc_g1[0].into_group();
+    for (x, ic) in inputs.iter().zip(&vk.gamma_abc_g1[1..]) {
+        public += *ic * x;
+    }
+    let delta_inverse = delta.inverse().unwrap();
+    let c = (G1Affine::generator() * (a * b - alpha * beta) - public) * delta_inverse;
+    Proof {
+        a: (G1Affine::generator() * a).into_affine(),
+        b: (G2Affine::generator() * b).into_affine(),
+        c: c.into_affine(),
+    }
+}
+
+#[test]
+fn single_party_toxic_waste_forges_until_one_more_honest_contribution() {
+    let mut rng = rng(14);
+    // One party runs the whole ceremony and keeps its secrets.
+    let secrets = Phase1Secrets {
+        tau: Fr::rand(&mut rng),
+        alpha: Fr::rand(&mut rng),
+        beta: Fr::rand(&mut rng),
+    };
+    let mut phase1 = Phase1Transcript::new(POWER).unwrap();
+    let (state, contribution) =
+        phase1::contribute_with(&phase1.state, &phase1.hash(), secrets, &mut rng).unwrap();
+    phase1.push(state, contribution).unwrap();
+    let mut t = Transcript::new(phase1, Squarings::shape(CONSTRAINTS)).unwrap();
+    let delta = Fr::rand(&mut rng);
+    let parent = t.phase2.hash(&t.phase1.hash());
+    let (key, contribution) = phase2::contribute_with(&t.phase2.key, &parent, delta, &mut rng);
+    t.phase2.push(key, contribution);
+    let (pk, vk) = verify(&t).unwrap();
+    assert!(proves_and_verifies(&pk, &vk));
+
+    // A false statement: y is not x^(2^n).
+    let x = Fr::from(3u64);
+    let false_inputs = [x, Fr::from(7u64)];
+    assert_ne!(Squarings::output(CONSTRAINTS, x), false_inputs[1]);
+    let forged = forge(&vk, secrets.alpha, secrets.beta, delta, &false_inputs);
+    assert!(Groth16::<Bn254>::verify(&vk, &false_inputs, &forged).unwrap());
+
+    // One honest phase-2 contribution later, the same forgery (and a fresh one from
+    // the same secrets) no longer verifies; honest proofs still do.
+    t.contribute_phase2(&mut rng);
+    let (pk, vk) = verify(&t).unwrap();
+    assert!(!Groth16::<Bn254>::verify(&vk, &false_inputs, &forged).unwrap());
+    let again = forge(&vk, secrets.alpha, secrets.beta, delta, &false_inputs);
+    assert!(!Groth16::<Bn254>::verify(&vk, &false_inputs, &again).unwrap());
+    assert!(proves_and_verifies(&pk, &vk));
+}

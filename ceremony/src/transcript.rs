@@ -1,0 +1,268 @@
+//! The whole ceremony as data: phase-1 contributions and final powers, phase-2
+//! contributions and final key, with a hash chain over the contributions.
+//!
+//! Only the final state of each phase is stored, not every intermediate one: the
+//! contributions' published elements and proofs of knowledge chain from the start to
+//! the final state, and the final state's consistency (and, in phase 2, its relation to
+//! the re-derived start) is checked with pairings. That proves the final secret is the
+//! product of every contributor's secret, and the state stays one state's size however
+//! many people contribute.
+
+use ark_bn254::{Bn254, G1Affine};
+use ark_ec::AffineRepr;
+use ark_groth16::{ProvingKey, VerifyingKey};
+use ark_relations::gr1cs::ConstraintSynthesizer;
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use rand::{CryptoRng, Rng};
+
+use crate::derive::derive_start;
+use crate::error::{CeremonyError, Phase1Check};
+use crate::hash::{compressed, Digest};
+use crate::phase1::{self, Heads, Phase1Contribution, Phase1State};
+use crate::phase2::{self, Phase2Contribution};
+
+/// Phase 1: the domain size, every contribution, and the powers after the last one.
+#[derive(Clone, Debug, PartialEq, Eq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct Phase1Transcript {
+    /// log2 of the domain size.
+    pub power: u32,
+    /// The contributions, in order.
+    pub contributions: Vec<Phase1Contribution>,
+    /// The state after the last contribution (the identity state if there is none).
+    pub state: Phase1State,
+}
+
+impl Phase1Transcript {
+    /// A phase 1 nobody has contributed to yet.
+    pub fn new(power: u32) -> Result<Self, CeremonyError> {
+        Ok(Self {
+            power,
+            contributions: Vec::new(),
+            state: Phase1State::identity(power)?,
+        })
+    }
+
+    /// The hash chain's head: `initial_hash(power)` folded with each contribution.
+    pub fn hash(&self) -> Digest {
+        self.contributions.last().map_or_else(
+            || phase1::initial_hash(self.power),
+            Phase1Contribution::hash,
+        )
+    }
+
+    /// Adds a contribution with fresh secrets, built on the current state and hash.
+    pub fn contribute<R: Rng + CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+    ) -> Result<&Phase1Contribution, CeremonyError> {
+        let parent = self.hash();
+        let (state, contribution) = phase1::contribute(&self.state, &parent, rng)?;
+        self.push(state, contribution)
+    }
+
+    /// Adds a contribution made elsewhere (after the caller checked it with `phase1::verify`).
+    pub fn push(
+        &mut self,
+        state: Phase1State,
+        contribution: Phase1Contribution,
+    ) -> Result<&Phase1Contribution, CeremonyError> {
+        self.state = state;
+        self.contributions.push(contribution);
+        Ok(self.contributions.last().expect("just pushed"))
+    }
+
+    /// Checks every contribution's link and the final state's consistency.
+    pub fn verify<R: Rng + CryptoRng + ?Sized>(&self, rng: &mut R) -> Result<(), CeremonyError> {
+        let last = self
+            .contributions
+            .len()
+            .checked_sub(1)
+            .ok_or(CeremonyError::NoContributions { phase: 1 })?;
+        let at = |contribution: usize| {
+            move |check: Phase1Check| CeremonyError::Phase1 {
+                contribution,
+                check,
+            }
+        };
+        if self.state.power != self.power {
+            return Err(at(last)(Phase1Check::Shape));
+        }
+        let mut parent = phase1::initial_hash(self.power);
+        let mut heads = Heads::identity();
+        for (index, contribution) in self.contributions.iter().enumerate() {
+            phase1::verify_link(&heads, contribution, &parent).map_err(at(index))?;
+            heads = contribution.heads();
+            parent = contribution.hash();
+        }
+        phase1::check_consistency(&self.state, rng).map_err(at(last))?;
+        let final_contribution = &self.contributions[last];
+        phase1::check_heads(&self.state, final_contribution).map_err(at(last))
+    }
+}
+
+/// Phase 2 for one circuit: which start it began from, every contribution, the final key.
+#[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct Phase2Transcript {
+    /// Digest of the starting key derived from phase 1 and the circuit.
+    pub start_digest: Digest,
+    /// The contributions, in order.
+    pub contributions: Vec<Phase2Contribution>,
+    /// The key after the last contribution (the start if there is none).
+    pub key: ProvingKey<Bn254>,
+}
+
+impl Phase2Transcript {
+    /// A phase 2 nobody has contributed to yet, from a derived start.
+    pub fn new(start: ProvingKey<Bn254>) -> Self {
+        Self {
+            start_digest: phase2::start_digest(&start),
+            contributions: Vec::new(),
+            key: start,
+        }
+    }
+
+    /// The hash chain's head, given the phase-1 hash it continues.
+    pub fn hash(&self, phase1_hash: &Digest) -> Digest {
+        self.contributions.last().map_or_else(
+            || phase2::initial_hash(phase1_hash, &self.start_digest),
+            Phase2Contribution::hash,
+        )
+    }
+
+    /// Adds a contribution with a fresh δ'.
+    pub fn contribute<R: Rng + CryptoRng + ?Sized>(
+        &mut self,
+        phase1_hash: &Digest,
+        rng: &mut R,
+    ) -> &Phase2Contribution {
+        let parent = self.hash(phase1_hash);
+        let (key, contribution) = phase2::contribute(&self.key, &parent, rng);
+        self.push(key, contribution)
+    }
+
+    /// Adds a contribution made elsewhere (after the caller checked it with `phase2::verify`).
+    pub fn push(
+        &mut self,
+        key: ProvingKey<Bn254>,
+        contribution: Phase2Contribution,
+    ) -> &Phase2Contribution {
+        self.key = key;
+        self.contributions.push(contribution);
+        self.contributions.last().expect("just pushed")
+    }
+
+    /// Checks the chain of δ links from `start` and the final key against `start`.
+    pub fn verify<R: Rng + CryptoRng + ?Sized>(
+        &self,
+        phase1_hash: &Digest,
+        start: &ProvingKey<Bn254>,
+        rng: &mut R,
+    ) -> Result<(), CeremonyError> {
+        if phase2::start_digest(start) != self.start_digest {
+            return Err(CeremonyError::StartMismatch);
+        }
+        let last = self
+            .contributions
+            .len()
+            .checked_sub(1)
+            .ok_or(CeremonyError::NoContributions { phase: 2 })?;
+        let mut parent = phase2::initial_hash(phase1_hash, &self.start_digest);
+        let mut delta = start.delta_g1;
+        debug_assert_eq!(delta, G1Affine::generator());
+        for (index, contribution) in self.contributions.iter().enumerate() {
+            phase2::verify_link(&delta, contribution, &parent).map_err(phase2::at(index))?;
+            delta = contribution.delta_g1;
+            parent = contribution.hash();
+        }
+        let final_contribution = &self.contributions[last];
+        phase2::check_heads(&self.key, final_contribution).map_err(phase2::at(last))?;
+        phase2::check_unchanged(start, &self.key).map_err(phase2::at(last))?;
+        phase2::check_queries_scaled(start, &self.key, rng).map_err(phase2::at(last))
+    }
+}
+
+/// A circuit's whole ceremony.
+#[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
+pub struct Transcript {
+    /// The powers of tau (shared by every circuit of its size or smaller).
+    pub phase1: Phase1Transcript,
+    /// This circuit's phase 2.
+    pub phase2: Phase2Transcript,
+}
+
+impl Transcript {
+    /// Starts phase 2 for `circuit` from a finished phase 1.
+    pub fn new<C: ConstraintSynthesizer<ark_bn254::Fr>>(
+        phase1: Phase1Transcript,
+        circuit: C,
+    ) -> Result<Self, CeremonyError> {
+        let start = derive_start(&phase1.state, circuit)?;
+        Ok(Self {
+            phase1,
+            phase2: Phase2Transcript::new(start),
+        })
+    }
+
+    /// Adds a phase-2 contribution with a fresh δ'.
+    pub fn contribute_phase2<R: Rng + CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+    ) -> &Phase2Contribution {
+        let phase1_hash = self.phase1.hash();
+        self.phase2.contribute(&phase1_hash, rng)
+    }
+
+    /// The head of the whole hash chain (phase 1 then phase 2).
+    pub fn hash(&self) -> Digest {
+        self.phase2.hash(&self.phase1.hash())
+    }
+
+    /// The canonical encoding (arkworks compressed).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        compressed(self)
+    }
+
+    /// Decodes a transcript, checking every point is on its curve and in its subgroup.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CeremonyError> {
+        Self::deserialize_compressed(bytes).map_err(|e| CeremonyError::Decode(e.to_string()))
+    }
+}
+
+/// Re-checks a whole transcript for `circuit` and returns the keys it ends with.
+///
+/// Phase 1: every contribution's proofs of knowledge chain from the generators, and the
+/// final powers are consistent. Phase 2: the start is re-derived from phase 1 and the
+/// circuit, every δ link is proven, and the final key differs from the start only in δ,
+/// with L and H divided by it. Each phase needs at least one contribution.
+pub fn verify_transcript<C, R>(
+    transcript: &Transcript,
+    circuit: C,
+    rng: &mut R,
+) -> Result<(ProvingKey<Bn254>, VerifyingKey<Bn254>), CeremonyError>
+where
+    C: ConstraintSynthesizer<ark_bn254::Fr>,
+    R: Rng + CryptoRng + ?Sized,
+{
+    transcript.phase1.verify(rng)?;
+    let start = derive_start(&transcript.phase1.state, circuit)?;
+    transcript
+        .phase2
+        .verify(&transcript.phase1.hash(), &start, rng)?;
+    let key = transcript.phase2.key.clone();
+    let vk = key.vk.clone();
+    Ok((key, vk))
+}
+
+/// Decodes and verifies in one step, for callers holding the bytes from IPFS.
+pub fn verify_transcript_bytes<C, R>(
+    bytes: &[u8],
+    circuit: C,
+    rng: &mut R,
+) -> Result<(ProvingKey<Bn254>, VerifyingKey<Bn254>), CeremonyError>
+where
+    C: ConstraintSynthesizer<ark_bn254::Fr>,
+    R: Rng + CryptoRng + ?Sized,
+{
+    let transcript = Transcript::from_bytes(bytes)?;
+    verify_transcript(&transcript, circuit, rng)
+}
