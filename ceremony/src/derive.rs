@@ -20,6 +20,7 @@ use ark_relations::gr1cs::{
 use ark_std::Zero;
 
 use crate::error::CeremonyError;
+use crate::hash::{compressed, hash_parts, Digest, CIRCUIT_DOMAIN};
 use crate::pairing::mul_small;
 use crate::phase1::Phase1State;
 
@@ -49,6 +50,28 @@ impl R1csShape {
 
     fn num_variables(&self) -> usize {
         self.num_instance + self.num_witness
+    }
+
+    /// A digest of the circuit: its sizes and every matrix entry, in order.
+    ///
+    /// Phase 2's hash chain starts from it, so contributions to one circuit cannot be
+    /// replayed onto another.
+    pub fn digest(&self) -> Digest {
+        let sizes = [self.num_instance, self.num_witness, self.num_constraints]
+            .map(|x| (x as u64).to_le_bytes())
+            .concat();
+        let mut entries = Vec::new();
+        for matrix in &self.matrices {
+            entries.extend_from_slice(&(matrix.len() as u64).to_le_bytes());
+            for row in matrix {
+                entries.extend_from_slice(&(row.len() as u64).to_le_bytes());
+                for (coeff, var) in row {
+                    entries.extend_from_slice(&compressed(coeff));
+                    entries.extend_from_slice(&(*var as u64).to_le_bytes());
+                }
+            }
+        }
+        hash_parts(CIRCUIT_DOMAIN, &[&sizes, &entries])
     }
 }
 

@@ -88,9 +88,28 @@ pub enum Phase2Check {
     /// Something other than δ, the L query and the H query changed.
     #[error("an element other than delta, L and H changed")]
     Unchanged,
-    /// The L and H queries were not divided by exactly the δ the contribution multiplied in.
+    /// The L and H queries were not divided by exactly the δ the contribution multiplied in
+    /// (or, checked against phase 1, are not the circuit's L and H over δ).
     #[error("the L and H queries are not scaled by 1/delta")]
     QueriesNotScaled,
+    /// The key's vectors do not have the circuit's lengths.
+    #[error("the key's vectors do not have the circuit's lengths")]
+    KeyShape,
+    /// α, β are not phase 1's, or γ is not the generator.
+    #[error("alpha, beta or gamma is not the one phase 1 gives")]
+    FixedElements,
+    /// The A query is not the circuit's `[uᵢ(τ)]`.
+    #[error("the A query is not the circuit's")]
+    AQuery,
+    /// The B query in G1 is not the circuit's `[vᵢ(τ)]`.
+    #[error("the B query in G1 is not the circuit's")]
+    BG1Query,
+    /// The B query in G2 is not the circuit's `[vᵢ(τ)]`.
+    #[error("the B query in G2 is not the circuit's")]
+    BG2Query,
+    /// The verifying key's input commitments (IC, γ = 1) are not the circuit's.
+    #[error("the verifying key's public-input elements are not the circuit's")]
+    IcQuery,
 }
 
 /// Any failure of the ceremony library.
@@ -118,9 +137,9 @@ pub enum CeremonyError {
         /// 1 or 2.
         phase: u8,
     },
-    /// The phase-2 start does not match the one derived from phase 1 and the circuit.
-    #[error("the phase-2 start is not the one derived from this phase 1 and this circuit")]
-    StartMismatch,
+    /// The transcript's phase 2 was run for another circuit.
+    #[error("the transcript's phase 2 is for another circuit")]
+    CircuitMismatch,
     /// The domain size asked for is not supported.
     #[error("powers of tau for 2^{0} are not supported (1..={max})", max = crate::phase1::MAX_POWER)]
     UnsupportedPower(u32),

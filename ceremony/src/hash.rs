@@ -16,6 +16,8 @@ pub(crate) const PHASE2_DOMAIN: &[u8] = b"merit-ceremony/v1/phase2";
 pub(crate) const LINK_DOMAIN: &[u8] = b"merit-ceremony/v1/link";
 /// Domain separator of the proof-of-knowledge challenges.
 pub(crate) const DLOG_DOMAIN: &[u8] = b"merit-ceremony/v1/dlog";
+/// Domain separator of a circuit's digest.
+pub(crate) const CIRCUIT_DOMAIN: &[u8] = b"merit-ceremony/v1/circuit";
 /// Domain separator of a digest of a serialised object (a state or a key).
 pub(crate) const OBJECT_DOMAIN: &[u8] = b"merit-ceremony/v1/object";
 

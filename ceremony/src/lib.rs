@@ -32,18 +32,29 @@
 //!
 //! # Phase 2 (Bowe–Gabizon–Miers, [`phase2`])
 //! A contribution multiplies `[δ]G1, [δ]G2` by a fresh δ' and divides the L and H queries
-//! by it, and proves knowledge of δ' over the previous `[δ]G1`. Checks:
-//! `e([δ]G1, G2) = e(G1, [δ]G2)`; the proof of knowledge (bound to the previous hash,
-//! whose chain starts from phase 1's hash and the derived start's digest); every other
-//! key element equals the derived start; and with random weights over L ‖ H,
-//! `e(Σρᵢ·Lᵢ_new, [δ_new]G2) = e(Σρᵢ·Lᵢ_start, G2)`, i.e. each element was divided by
-//! exactly the accumulated δ. Only `δ_g2` changes in the verifying key.
+//! by it, and proves knowledge of δ' over the previous `[δ]G1` (challenge bound to the
+//! previous hash, whose chain starts from phase 1's hash and the circuit's digest).
+//! Checking one step with both keys at hand ([`phase2::verify`]): `e([δ]G1, G2) =
+//! e(G1, [δ]G2)`; the proof of knowledge; every other element unchanged; and with random
+//! weights over L ‖ H, `e(Σρᵢ·newᵢ, [δ_new]G2) = e(Σρᵢ·oldᵢ, [δ_old]G2)`, i.e. each element
+//! was divided by exactly δ'. Only `δ_g2` changes in the verifying key.
+//!
+//! # Checking a key against phase 1 ([`check`])
+//! A whole transcript is checked without re-deriving the start: every query is a linear
+//! image `F(T)` of the phase-1 powers, so for random ρ, `⟨ρ, Q⟩ = ⟨Fᵀρ, T⟩`, where `Fᵀρ`
+//! costs a sparse matrix product and a *field* inverse FFT. A, B (G1 and G2) and IC are
+//! compared as group elements; L ‖ H with one pairing equation against `[δ]G2`. Together
+//! with the chain of δ proofs from δ = 1 this shows the final key is the circuit's key
+//! for τ, α, β of phase 1 and a δ that is the product of every contributor's δ'.
 //!
 //! # Transcripts ([`transcript`])
-//! A transcript keeps each phase's contributions and its final state; its hash chain
-//! is `hₖ = H(hₖ₋₁, contributionₖ)`. [`verify_transcript`] re-checks both phases,
-//! re-derives the start from the circuit, and returns the final keys.
+//! A transcript keeps each phase's contributions and its final state (not the
+//! intermediate ones: the contributions' proofs chain the published `[τ], [α], [β], [δ]`
+//! from the start to the final state, and the final state is checked in full); its hash
+//! chain is `hₖ = H(hₖ₋₁, contributionₖ)`. [`verify_transcript`] re-checks both phases
+//! against the circuit and returns the final keys.
 
+pub mod check;
 pub mod derive;
 pub mod dlog;
 mod error;
@@ -57,6 +68,7 @@ pub mod transcript;
 #[cfg(test)]
 mod tests;
 
+pub use check::verify_key;
 pub use derive::{derive_start, derive_start_from_shape, lagrange_basis, synthesize, R1csShape};
 pub use dlog::DlogProof;
 pub use error::{CeremonyError, Phase1Check, Phase2Check, Secret};

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::dlog::DlogProof;
 use crate::error::{CeremonyError, Phase2Check};
-use crate::hash::{compressed, digest_of, hash_parts, Digest, LINK_DOMAIN, PHASE2_DOMAIN};
+use crate::hash::{compressed, hash_parts, Digest, LINK_DOMAIN, PHASE2_DOMAIN};
 use crate::pairing::{msm_g1, pairings_equal, random_weights};
 use crate::phase1::nonzero_scalar;
 
@@ -44,14 +44,10 @@ impl Phase2Contribution {
 }
 
 /// The hash a circuit's phase-2 chain starts from: binds phase 1's final hash and the
-/// derived starting key, so a contribution to another circuit or another phase 1 fails.
-pub fn initial_hash(phase1_hash: &Digest, start_digest: &Digest) -> Digest {
-    hash_parts(PHASE2_DOMAIN, &[phase1_hash, start_digest])
-}
-
-/// The digest of a phase-2 starting key (what `initial_hash` binds).
-pub fn start_digest(start: &ProvingKey<Bn254>) -> Digest {
-    digest_of(start)
+/// circuit's digest (`R1csShape::digest`), so a contribution to another circuit or
+/// another phase 1 fails.
+pub fn initial_hash(phase1_hash: &Digest, circuit_digest: &Digest) -> Digest {
+    hash_parts(PHASE2_DOMAIN, &[phase1_hash, circuit_digest])
 }
 
 /// Contributes a fresh random δ' on top of `prev`, built on transcript hash `parent`.

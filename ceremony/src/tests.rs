@@ -153,7 +153,8 @@ fn single_steps_verify_with_full_states() {
     );
 
     let start = derive_start(&two, Squarings::shape(CONSTRAINTS)).unwrap();
-    let p0 = phase2::initial_hash(&c2.hash(), &phase2::start_digest(&start));
+    let circuit = synthesize(Squarings::shape(CONSTRAINTS)).unwrap().digest();
+    let p0 = phase2::initial_hash(&c2.hash(), &circuit);
     let (k1, d1) = phase2::contribute(&start, &p0, &mut rng);
     phase2::verify(&start, &k1, &d1, &p0, &mut rng).unwrap();
     let (k2, d2) = phase2::contribute(&k1, &d1.hash(), &mut rng);
@@ -309,15 +310,68 @@ fn modified_key_elements_are_refused() {
     t.phase2.key.vk.gamma_abc_g1[1] = (t.phase2.key.vk.gamma_abc_g1[1] + g).into_affine();
     assert_eq!(
         verify(&t).unwrap_err(),
-        phase2_error(1, Phase2Check::Unchanged)
+        phase2_error(1, Phase2Check::IcQuery)
     );
 
-    let mut t = honest;
+    let mut t = honest.clone();
     t.phase2.key.a_query[3] = g;
     assert_eq!(
         verify(&t).unwrap_err(),
-        phase2_error(1, Phase2Check::Unchanged)
+        phase2_error(1, Phase2Check::AQuery)
     );
+
+    let mut t = honest.clone();
+    t.phase2.key.b_g1_query.swap(2, 3);
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::BG1Query)
+    );
+
+    let mut t = honest.clone();
+    t.phase2.key.b_g2_query[4] = G2Affine::generator();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::BG2Query)
+    );
+
+    let mut t = honest.clone();
+    t.phase2.key.vk.alpha_g1 = g;
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::FixedElements)
+    );
+
+    let mut t = honest;
+    t.phase2.key.l_query.pop();
+    assert_eq!(
+        verify(&t).unwrap_err(),
+        phase2_error(1, Phase2Check::KeyShape)
+    );
+
+    // The step check (full previous key at hand) names any other change `Unchanged`.
+    let phase1 = phase1_with(1, 15);
+    let prev = derive_start(&phase1.state, Squarings::shape(CONSTRAINTS)).unwrap();
+    let mut bad = prev.clone();
+    bad.a_query[3] = g;
+    let parent = [0u8; 32];
+    let (next, contribution) = phase2::contribute(&bad, &parent, &mut rng(16));
+    assert_eq!(
+        phase2::verify(&prev, &next, &contribution, &parent, &mut rng(17)),
+        Err(Phase2Check::Unchanged)
+    );
+}
+
+#[test]
+fn derived_start_passes_the_check_against_phase_1() {
+    // Two independent computations agree: deriving (group FFTs) and checking (field FFTs).
+    let phase1 = phase1_with(2, 18);
+    for constraints in [1, 5, CONSTRAINTS, 13] {
+        let shape = synthesize(Squarings::shape(constraints)).unwrap();
+        let start = derive_start_from_shape(&phase1.state, &shape).unwrap();
+        check::verify_key(&phase1.state, &shape, &start, &mut rng(19)).unwrap();
+        let (key, _) = phase2::contribute(&start, &[0u8; 32], &mut rng(20));
+        check::verify_key(&phase1.state, &shape, &key, &mut rng(21)).unwrap();
+    }
 }
 
 #[test]
@@ -354,7 +408,7 @@ fn phases_without_contributions_and_wrong_circuits_are_refused() {
     let honest = honest_transcript(13);
     assert_eq!(
         verify_transcript(&honest, Squarings::shape(CONSTRAINTS - 1), &mut rng(13)).unwrap_err(),
-        CeremonyError::StartMismatch
+        CeremonyError::CircuitMismatch
     );
     assert_eq!(
         derive_start(&honest.phase1.state, Squarings::shape(14)).unwrap_err(),

@@ -15,7 +15,8 @@ use ark_relations::gr1cs::ConstraintSynthesizer;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use rand::{CryptoRng, Rng};
 
-use crate::derive::derive_start;
+use crate::check::verify_key;
+use crate::derive::{derive_start_from_shape, synthesize, R1csShape};
 use crate::error::{CeremonyError, Phase1Check};
 use crate::hash::{compressed, Digest};
 use crate::phase1::{self, Heads, Phase1Contribution, Phase1State};
@@ -100,31 +101,34 @@ impl Phase1Transcript {
     }
 }
 
-/// Phase 2 for one circuit: which start it began from, every contribution, the final key.
+/// Phase 2 for one circuit: which circuit, every contribution, the final key.
+///
+/// The derived start is not stored: anyone can re-derive it (`derive_start`), and
+/// verification checks the final key against phase 1 directly (`check::verify_key`).
 #[derive(Clone, Debug, PartialEq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Phase2Transcript {
-    /// Digest of the starting key derived from phase 1 and the circuit.
-    pub start_digest: Digest,
+    /// The circuit's digest (`R1csShape::digest`).
+    pub circuit_digest: Digest,
     /// The contributions, in order.
     pub contributions: Vec<Phase2Contribution>,
-    /// The key after the last contribution (the start if there is none).
+    /// The key after the last contribution (the derived start if there is none).
     pub key: ProvingKey<Bn254>,
 }
 
 impl Phase2Transcript {
-    /// A phase 2 nobody has contributed to yet, from a derived start.
-    pub fn new(start: ProvingKey<Bn254>) -> Self {
-        Self {
-            start_digest: phase2::start_digest(&start),
+    /// A phase 2 nobody has contributed to yet, from the start derived for `shape`.
+    pub fn new(phase1: &Phase1State, shape: &R1csShape) -> Result<Self, CeremonyError> {
+        Ok(Self {
+            circuit_digest: shape.digest(),
             contributions: Vec::new(),
-            key: start,
-        }
+            key: derive_start_from_shape(phase1, shape)?,
+        })
     }
 
     /// The hash chain's head, given the phase-1 hash it continues.
     pub fn hash(&self, phase1_hash: &Digest) -> Digest {
         self.contributions.last().map_or_else(
-            || phase2::initial_hash(phase1_hash, &self.start_digest),
+            || phase2::initial_hash(phase1_hash, &self.circuit_digest),
             Phase2Contribution::hash,
         )
     }
@@ -151,33 +155,35 @@ impl Phase2Transcript {
         self.contributions.last().expect("just pushed")
     }
 
-    /// Checks the chain of δ links from `start` and the final key against `start`.
+    /// Checks the chain of δ links from the generator, and the final key against
+    /// `phase1` (already verified) and the circuit.
     pub fn verify<R: Rng + CryptoRng + ?Sized>(
         &self,
         phase1_hash: &Digest,
-        start: &ProvingKey<Bn254>,
+        phase1: &Phase1State,
+        shape: &R1csShape,
         rng: &mut R,
     ) -> Result<(), CeremonyError> {
-        if phase2::start_digest(start) != self.start_digest {
-            return Err(CeremonyError::StartMismatch);
+        if shape.digest() != self.circuit_digest {
+            return Err(CeremonyError::CircuitMismatch);
         }
         let last = self
             .contributions
             .len()
             .checked_sub(1)
             .ok_or(CeremonyError::NoContributions { phase: 2 })?;
-        let mut parent = phase2::initial_hash(phase1_hash, &self.start_digest);
-        let mut delta = start.delta_g1;
-        debug_assert_eq!(delta, G1Affine::generator());
+        let mut parent = phase2::initial_hash(phase1_hash, &self.circuit_digest);
+        let mut delta = G1Affine::generator();
         for (index, contribution) in self.contributions.iter().enumerate() {
             phase2::verify_link(&delta, contribution, &parent).map_err(phase2::at(index))?;
             delta = contribution.delta_g1;
             parent = contribution.hash();
         }
-        let final_contribution = &self.contributions[last];
-        phase2::check_heads(&self.key, final_contribution).map_err(phase2::at(last))?;
-        phase2::check_unchanged(start, &self.key).map_err(phase2::at(last))?;
-        phase2::check_queries_scaled(start, &self.key, rng).map_err(phase2::at(last))
+        phase2::check_heads(&self.key, &self.contributions[last]).map_err(phase2::at(last))?;
+        verify_key(phase1, shape, &self.key, rng).map_err(|e| match e {
+            Ok(check) => phase2::at(last)(check),
+            Err(error) => error,
+        })
     }
 }
 
@@ -196,11 +202,9 @@ impl Transcript {
         phase1: Phase1Transcript,
         circuit: C,
     ) -> Result<Self, CeremonyError> {
-        let start = derive_start(&phase1.state, circuit)?;
-        Ok(Self {
-            phase1,
-            phase2: Phase2Transcript::new(start),
-        })
+        let shape = synthesize(circuit)?;
+        let phase2 = Phase2Transcript::new(&phase1.state, &shape)?;
+        Ok(Self { phase1, phase2 })
     }
 
     /// Adds a phase-2 contribution with a fresh δ'.
@@ -231,9 +235,10 @@ impl Transcript {
 /// Re-checks a whole transcript for `circuit` and returns the keys it ends with.
 ///
 /// Phase 1: every contribution's proofs of knowledge chain from the generators, and the
-/// final powers are consistent. Phase 2: the start is re-derived from phase 1 and the
-/// circuit, every δ link is proven, and the final key differs from the start only in δ,
-/// with L and H divided by it. Each phase needs at least one contribution.
+/// final powers are consistent. Phase 2: the transcript names this circuit, every δ
+/// link is proven from δ = 1, and the final key is the circuit's key from phase 1 over
+/// its δ (random linear combinations, no re-derivation). Each phase needs at least one
+/// contribution.
 pub fn verify_transcript<C, R>(
     transcript: &Transcript,
     circuit: C,
@@ -244,10 +249,13 @@ where
     R: Rng + CryptoRng + ?Sized,
 {
     transcript.phase1.verify(rng)?;
-    let start = derive_start(&transcript.phase1.state, circuit)?;
-    transcript
-        .phase2
-        .verify(&transcript.phase1.hash(), &start, rng)?;
+    let shape = synthesize(circuit)?;
+    transcript.phase2.verify(
+        &transcript.phase1.hash(),
+        &transcript.phase1.state,
+        &shape,
+        rng,
+    )?;
     let key = transcript.phase2.key.clone();
     let vk = key.vk.clone();
     Ok((key, vk))
