@@ -20,9 +20,17 @@ pub struct SimulateArgs {
     trainers: usize,
     /// KIND:FRACTION — the last ⌈FRACTION·trainers⌉ trainers behave as KIND (label-flip,
     /// sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay,
-    /// stale-copy[:SLOT]); e.g. sign-flip:0.2, scale:10:0.2
+    /// stale-copy[:SLOT], grief:SLOT, public-copy, lazy:FRACTION, sybil:K, adaptive, exec);
+    /// e.g. sign-flip:0.2, scale:10:0.2, sybil:3:0.1, lazy:0.1:0.1
     #[arg(long)]
     attack: Option<Attack>,
+    /// Runs CMD (with `sh -c`) each round for the `exec` attackers: it reads the JSON file
+    /// named by $MERIT_ATTACKER_INPUT and prints their updates (docs/attacker-exec.md)
+    #[arg(long, value_name = "CMD")]
+    attacker_exec: Option<String>,
+    /// Seconds the --attacker-exec program has per round
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    attacker_timeout: u64,
     /// Rounds (default: the spec's)
     #[arg(long)]
     rounds: Option<u32>,
@@ -95,6 +103,10 @@ pub fn run(a: SimulateArgs) -> Result<()> {
     cfg.power_law = a.power_law;
     cfg.fairness = a.fairness;
     cfg.seed = a.seed;
+    cfg.attacker_exec = a.attacker_exec.map(|command| simulate::exec::ExecConfig {
+        command,
+        timeout: std::time::Duration::from_secs(a.attacker_timeout),
+    });
     if let Some(r) = a.rounds {
         cfg.rounds = r;
     }
@@ -139,6 +151,8 @@ mod tests {
             "0.5",
             "--rounds",
             "3",
+            "--attacker-exec",
+            "python3 bench/attacker_example.py",
         ])
         .unwrap();
         let attack = c.a.attack.unwrap();
@@ -149,6 +163,12 @@ mod tests {
             (Some(0.5), Some(3), 10)
         );
         assert!(!c.a.json && c.a.byzantine.is_none());
+        assert_eq!(
+            (c.a.attacker_exec.as_deref(), c.a.attacker_timeout),
+            (Some("python3 bench/attacker_example.py"), 60)
+        );
+        let sybil = Cli::try_parse_from(["simulate", "--attack", "sybil:3:0.1"]).unwrap();
+        assert_eq!(sybil.a.attack.unwrap().to_string(), "sybil:3:0.1");
         for bad in [
             ["simulate", "--attack", "scale:10"],
             ["simulate", "--rule", "krum"],

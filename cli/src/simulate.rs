@@ -25,7 +25,24 @@
 //!    through [`ProvenRule`]), the global model advances, and test accuracy is measured.
 //!
 //! The attackers are the *last* `⌈fraction · n⌉` trainers. With any attacker, the same
-//! seed and split are run again with every trainer honest, for `clean_accuracy`.
+//! seed and split are run again with every trainer honest, for `clean_accuracy` and each
+//! trainer's *twin* pay (`twin_score`): what it earns there, honest and alone.
+//!
+//! The red team (issue #23), all from public information unless it trains:
+//! - `public-copy`: last round's global change (public: the models are), rescaled to the
+//!   median length of last round's reveals, jittered ([`behaviour::public_copy`]).
+//! - `lazy:FRACTION`: one epoch on that fraction of its rows, rescaled to that median.
+//! - `sybil:K`: one trainer's honest update from `K` accounts (slots), each jittered to
+//!   cosine [`behaviour::SYBIL_COSINE`]; a run has `n − attackers + K·attackers` slots.
+//! - `grief:SLOT`: SLOT's previous-round reveal plus small noise ([`behaviour::grief`]).
+//! - `adaptive`: searches public vectors for the update the rule pays best ([`redteam`]).
+//! - `exec`: an external program answers ([`exec`], `--attacker-exec`).
+//!
+//! Training seeds follow the trainer (so a sybil's honest update is its twin's), noise
+//! seeds the slot.
+
+pub mod exec;
+pub mod redteam;
 
 use merit_aggregator::rules::{
     FedAvg, Median, MultiKrumV1, ProvenRule, Reputation, Rule, TrimmedMean,
@@ -70,6 +87,16 @@ pub enum SimError {
     Clip(#[from] ClipError),
     #[error("quantising the model")]
     Quant(#[from] QuantError),
+    #[error("grief:{victim}: there is no slot {victim} among {slots}")]
+    GriefTarget { victim: u32, slots: usize },
+    #[error("{accounts} accounts (slots) with the sybils: the proven rule has at most {max}")]
+    TooManyAccounts { accounts: usize, max: usize },
+    #[error("the exec attack needs --attacker-exec CMD, and --attacker-exec needs --attack exec:FRACTION")]
+    ExecUnpaired,
+    #[error("the adaptive attacker's search")]
+    Search(#[from] redteam::SearchError),
+    #[error(transparent)]
+    Exec(#[from] exec::ExecError),
     #[error("the {rule} rule refused round {round}")]
     Rule {
         rule: &'static str,
@@ -233,6 +260,8 @@ pub struct SimConfig {
     pub fairness: bool,
     /// Seeds the initial model, the partition, batch orders and behaviour noise.
     pub seed: u64,
+    /// The program that plays the `exec` attackers.
+    pub attacker_exec: Option<exec::ExecConfig>,
 }
 
 impl SimConfig {
@@ -252,14 +281,17 @@ impl SimConfig {
             power_law: None,
             fairness: false,
             seed: 1,
+            attacker_exec: None,
         }
     }
 }
 
-/// One trainer over the whole run.
+/// One account (slot) over the whole run; a `sybil:K` trainer has `K`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainerReport {
     pub slot: usize,
+    /// The trainer whose data it holds (its index in the split).
+    pub trainer: usize,
     /// `honest` or the attack's behaviour.
     pub behaviour: String,
     pub attacker: bool,
@@ -274,6 +306,26 @@ pub struct TrainerReport {
     /// Test accuracy of a model trained on this trainer's data alone (with `fairness`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standalone_accuracy: Option<f32>,
+    /// Its trainer's total score in the twin run (same seed, everyone honest, one account
+    /// each); present when the run had attackers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub twin_score: Option<u64>,
+}
+
+/// One attacking trainer and all its accounts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupReport {
+    pub trainer: usize,
+    pub behaviour: String,
+    pub slots: Vec<usize>,
+    /// The accounts' total score.
+    pub total_score: u64,
+    /// Its share of all scores.
+    pub score_share: f64,
+    /// The trainer's total score in the twin run.
+    pub twin_score: u64,
+    /// `total_score / twin_score` (`None` when the twin earned nothing).
+    pub vs_twin: Option<f64>,
 }
 
 /// What a simulation measured.
@@ -307,7 +359,43 @@ pub struct SimReport {
     /// accuracy (RFFL's fairness; with `fairness`, `None` when undefined).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fairness: Option<f64>,
+    /// Accounts (slots) in the attacked run: `trainers` unless there are sybils.
+    pub accounts: usize,
+    /// One per attacking trainer.
+    pub groups: Vec<GroupReport>,
+    /// `sybil:K`: the sybil groups' total score ÷ their trainers' total in the twin run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sybil_group_vs_original: Option<f64>,
+    /// `lazy:FRACTION`: the lazy trainers' total score ÷ their full-effort twins' total.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lazy_vs_twin: Option<f64>,
+    /// `grief:SLOT`: `1 − victim's score ÷ its score in the twin run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grief_victim_pay_loss: Option<f64>,
     pub per_trainer: Vec<TrainerReport>,
+}
+
+/// One slot of a run: whose data and which behaviour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Account {
+    trainer: usize,
+    behaviour: Behaviour,
+}
+
+/// One account per trainer, `K` for a `sybil:K` trainer, in trainer order.
+fn accounts_of(behaviours: &[Behaviour]) -> Vec<Account> {
+    behaviours
+        .iter()
+        .enumerate()
+        .flat_map(|(trainer, &behaviour)| {
+            std::iter::repeat_n(Account { trainer, behaviour }, behaviour.accounts())
+        })
+        .collect()
+}
+
+/// `a / b`, `None` when `b` is 0.
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
 }
 
 /// One run's outcome (attacked or clean).
@@ -364,22 +452,47 @@ pub fn simulate_with_progress(
             _ => Behaviour::Honest,
         })
         .collect();
-    let run = run_rounds(cfg, &shards, &test, &behaviours, &mut |r, a| {
+    let accounts = accounts_of(&behaviours);
+    if accounts.len() > max {
+        return Err(SimError::TooManyAccounts {
+            accounts: accounts.len(),
+            max,
+        });
+    }
+    let uses_exec = attackers > 0 && behaviours.contains(&Behaviour::Exec);
+    if uses_exec != cfg.attacker_exec.is_some() {
+        return Err(SimError::ExecUnpaired);
+    }
+    if let Some(&Behaviour::Grief(victim)) = behaviours.last().filter(|_| attackers > 0) {
+        if victim as usize >= accounts.len() {
+            return Err(SimError::GriefTarget {
+                victim,
+                slots: accounts.len(),
+            });
+        }
+    }
+    let run = run_rounds(cfg, &shards, &test, &accounts, &mut |r, a| {
         progress(false, r, a)
     })?;
     let final_accuracy = run.accuracy.last().copied().unwrap_or(run.initial_accuracy);
-    let clean_accuracy = if attackers == 0 {
-        final_accuracy
+    let (clean_accuracy, twin) = if attackers == 0 {
+        (final_accuracy, None)
     } else {
-        let honest = vec![Behaviour::Honest; n];
+        let honest = accounts_of(&vec![Behaviour::Honest; n]);
         let clean = run_rounds(cfg, &shards, &test, &honest, &mut |r, a| {
             progress(true, r, a)
         })?;
-        clean
-            .accuracy
-            .last()
-            .copied()
-            .unwrap_or(clean.initial_accuracy)
+        let totals: Vec<u64> = (0..n)
+            .map(|i| clean.scores.iter().map(|round| u64::from(round[i])).sum())
+            .collect();
+        (
+            clean
+                .accuracy
+                .last()
+                .copied()
+                .unwrap_or(clean.initial_accuracy),
+            Some(totals),
+        )
     };
 
     let standalone: Vec<Option<f32>> = if cfg.fairness {
@@ -393,18 +506,23 @@ pub fn simulate_with_progress(
     } else {
         vec![None; n]
     };
-    let per_trainer: Vec<TrainerReport> = (0..n)
-        .map(|i| {
-            let scores: Vec<u32> = run.scores.iter().map(|round| round[i]).collect();
+    let per_trainer: Vec<TrainerReport> = accounts
+        .iter()
+        .enumerate()
+        .map(|(slot, acc)| {
+            let t = acc.trainer;
+            let scores: Vec<u32> = run.scores.iter().map(|round| round[slot]).collect();
             TrainerReport {
-                slot: i,
-                behaviour: behaviours[i].to_string(),
-                attacker: i >= n - attackers,
-                samples: shards[i].len(),
+                slot,
+                trainer: t,
+                behaviour: acc.behaviour.to_string(),
+                attacker: t >= n - attackers,
+                samples: shards[t].len(),
                 total_score: scores.iter().map(|&s| u64::from(s)).sum(),
-                accepts: run.accepts[i],
+                accepts: run.accepts[slot],
                 scores,
-                standalone_accuracy: standalone[i],
+                standalone_accuracy: standalone[t],
+                twin_score: twin.as_ref().map(|tw| tw[t]),
             }
         })
         .collect();
@@ -421,6 +539,47 @@ pub fn simulate_with_progress(
         .filter(|t| t.attacker)
         .map(|t| t.total_score)
         .sum();
+    let groups: Vec<GroupReport> = (n - attackers..n)
+        .map(|t| {
+            let mine: Vec<&TrainerReport> = per_trainer.iter().filter(|r| r.trainer == t).collect();
+            let total_score = mine.iter().map(|r| r.total_score).sum();
+            let twin_score = twin.as_ref().map_or(0, |tw| tw[t]);
+            GroupReport {
+                trainer: t,
+                behaviour: behaviours[t].to_string(),
+                slots: mine.iter().map(|r| r.slot).collect(),
+                total_score,
+                score_share: ratio(total_score, total).unwrap_or(0.0),
+                twin_score,
+                vs_twin: ratio(total_score, twin_score),
+            }
+        })
+        .collect();
+    let vs_twin = |pick: fn(Behaviour) -> bool| {
+        let g: Vec<&GroupReport> = groups
+            .iter()
+            .filter(|g| pick(behaviours[g.trainer]))
+            .collect();
+        if g.is_empty() {
+            return None;
+        }
+        ratio(
+            g.iter().map(|g| g.total_score).sum(),
+            g.iter().map(|g| g.twin_score).sum(),
+        )
+    };
+    let sybil_group_vs_original = vs_twin(|b| matches!(b, Behaviour::Sybil(_)));
+    let lazy_vs_twin = vs_twin(|b| matches!(b, Behaviour::Lazy(_)));
+    let grief_victim_pay_loss = match (behaviours.last(), &twin) {
+        (Some(&Behaviour::Grief(v)), Some(_)) if attackers > 0 => {
+            let victim = &per_trainer[v as usize];
+            victim
+                .twin_score
+                .and_then(|tw| ratio(victim.total_score, tw))
+                .map(|r| 1.0 - r)
+        }
+        _ => None,
+    };
     Ok(SimReport {
         rule: cfg.rule,
         rounds: cfg.rounds,
@@ -445,6 +604,11 @@ pub fn simulate_with_progress(
         },
         attacker_headcount_share: attackers as f64 / n as f64,
         fairness: fairness.flatten(),
+        accounts: accounts.len(),
+        groups,
+        sybil_group_vs_original,
+        lazy_vs_twin,
+        grief_victim_pay_loss,
         per_trainer,
     })
 }
@@ -484,27 +648,34 @@ fn run_rounds(
     cfg: &SimConfig,
     shards: &[Dataset],
     test: &Dataset,
-    behaviours: &[Behaviour],
+    accounts: &[Account],
     progress: &mut dyn FnMut(u32, f32),
 ) -> Result<Run, SimError> {
     let spec = &cfg.spec;
-    let n = shards.len();
+    let slots = accounts.len();
     let (clip, scale) = (spec.training.clip_norm, spec.fixed_point.scale_bits);
+    let unit = f64::from(1u32 << scale);
     let mut model = fixed::quantise_all(&learner::init_params(spec, cfg.seed), scale)?;
     let params = RuleParams {
-        slots: n,
+        slots,
         byzantine: cfg.byzantine,
         ..RuleParams::from_spec(spec)
     };
     let mut rule = cfg.rule.build(params);
+    let build = || cfg.rule.build(params);
     let mut learner = CandleMlp::from_spec(spec);
+    // Lazy and adaptive attackers train one epoch.
+    let mut cheap = CandleMlp::from_spec(spec).with_epochs(1);
     // A label-flipper trains on flipped labels, as the node flips its data once.
     let shards: Vec<Dataset> = shards
         .iter()
-        .zip(behaviours)
-        .map(|(s, &b)| {
+        .enumerate()
+        .map(|(t, s)| {
             let mut s = s.clone();
-            if b == Behaviour::LabelFlip {
+            if accounts
+                .iter()
+                .any(|a| a.trainer == t && a.behaviour == Behaviour::LabelFlip)
+            {
                 let classes = s.classes;
                 s.labels
                     .iter_mut()
@@ -519,15 +690,41 @@ fn run_rounds(
         initial_accuracy,
         accuracy: Vec::new(),
         scores: Vec::new(),
-        accepts: vec![0; n],
+        accepts: vec![0; slots],
     };
-    let mut previous: Vec<Option<Vec<i16>>> = vec![None; n];
+    let mut previous: Vec<Option<Vec<i16>>> = vec![None; slots];
+    let mut previous_model: Option<Vec<i16>> = None;
+    let mut history: Vec<exec::PastRound> = Vec::new();
     for round in 0..cfg.rounds {
         let global = fixed::dequantise_all(&model, scale)?;
-        let mut updates: Vec<Option<Vec<i16>>> = Vec::with_capacity(n);
-        for (slot, (&b, shard)) in behaviours.iter().zip(&shards).enumerate() {
+        // Public: last round's global change and the median length of its reveals.
+        let change: Option<Vec<f32>> = previous_model.as_ref().map(|p| {
+            model
+                .iter()
+                .zip(p)
+                .map(|(&a, &b)| ((i32::from(a) - i32::from(b)) as f64 / unit) as f32)
+                .collect()
+        });
+        let median = median_length(&previous).map(|m| m / unit);
+        let mut updates: Vec<Option<Vec<i16>>> = Vec::with_capacity(slots);
+        // A sybil group's copies, made at its first slot.
+        let mut copies: Vec<Vec<i16>> = Vec::new();
+        // The exec attackers' slots and honest updates, answered after the loop.
+        let (mut exec_slots, mut exec_honest) = (Vec::new(), Vec::new());
+        for (slot, acc) in accounts.iter().enumerate() {
+            let b = acc.behaviour;
+            let shard = &shards[acc.trainer];
+            let train_seed = round_seed(cfg.seed, 0, round, acc.trainer as u32);
             let seed = round_seed(cfg.seed, 0, round, slot as u32);
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ NOISE_SALT);
+            let train = |l: &mut CandleMlp, data: &Dataset| -> Result<Vec<f32>, SimError> {
+                let local = l.train(&global, data, train_seed, &mut |_, _| {})?;
+                Ok(local.iter().zip(&global).map(|(l, g)| l - g).collect())
+            };
+            let noise = |rng: &mut rand::rngs::StdRng| {
+                let zeros = vec![0.0; global.len()];
+                behaviour::shape_update(Behaviour::FreeRider, &zeros, clip, scale, rng)
+            };
             let u = match b {
                 // Reveals another slot's file: it does not open this slot's commitment.
                 Behaviour::Copy(target) if target as usize != slot => None,
@@ -541,34 +738,74 @@ fn run_rounds(
                     });
                     Some(match pick {
                         Some((_, Some(v))) => behaviour::stale_copy(v, clip, scale, &mut rng)?,
-                        _ => {
-                            let zeros = vec![0.0; global.len()];
-                            behaviour::shape_update(
-                                Behaviour::FreeRider,
-                                &zeros,
-                                clip,
-                                scale,
-                                &mut rng,
-                            )?
-                        }
+                        _ => noise(&mut rng)?,
                     })
                 }
-                Behaviour::FreeRider if previous.iter().any(Option::is_some) => {
+                Behaviour::Grief(victim) => Some(match &previous[victim as usize] {
+                    Some(v) => behaviour::grief(v, clip, scale, &mut rng)?,
+                    None => noise(&mut rng)?,
+                }),
+                Behaviour::FreeRider if median.is_some() => {
                     // Noise of a typical honest length: the median of last round's reveals.
-                    let mut norms: Vec<f64> = previous
-                        .iter()
-                        .flatten()
-                        .map(|u| (merit_protocol::rule::norm_sq(u) as f64).sqrt())
-                        .collect();
-                    norms.sort_by(f64::total_cmp);
-                    let median = norms[norms.len().div_ceil(2) - 1] / f64::from(1u32 << scale);
-                    let noise = behaviour::noise_of_norm(global.len(), median, &mut rng);
-                    Some(fixed::clip_and_quantise(&noise, clip, scale)?)
+                    let m = median.unwrap_or_default();
+                    let v = behaviour::noise_of_norm(global.len(), m, &mut rng);
+                    Some(fixed::clip_and_quantise(&v, clip, scale)?)
+                }
+                Behaviour::PublicCopy => Some(match (&change, median) {
+                    (Some(c), Some(m)) if fixed::l2_norm(c) > 0.0 => {
+                        behaviour::public_copy(c, m, clip, scale, &mut rng)?
+                    }
+                    _ => noise(&mut rng)?,
+                }),
+                Behaviour::Lazy(fraction) => {
+                    let rows = behaviour::lazy_rows(shard.len(), fraction, &mut rng);
+                    let delta = train(&mut cheap, &shard.select(&rows))?;
+                    let delta = match median {
+                        Some(m) => behaviour::rescale(&delta, m),
+                        None => delta,
+                    };
+                    Some(fixed::clip_and_quantise(&delta, clip, scale)?)
+                }
+                Behaviour::Sybil(k) => {
+                    if slot == 0 || accounts[slot - 1].trainer != acc.trainer {
+                        let honest =
+                            fixed::clip_and_quantise(&train(&mut learner, shard)?, clip, scale)?;
+                        copies =
+                            behaviour::sybil_copies(&honest, k as usize, clip, scale, &mut rng)?;
+                        copies.reverse();
+                    }
+                    copies.pop()
+                }
+                Behaviour::Adaptive => {
+                    let rows = behaviour::lazy_rows(shard.len(), redteam::CHEAP_FRACTION, &mut rng);
+                    let own = train(&mut cheap, &shard.select(&rows))?;
+                    // Colluders that chose already this round are known; the rest are
+                    // guessed by their previous reveal.
+                    let mut proxies = previous.clone();
+                    for (k, u) in updates.iter().enumerate() {
+                        if accounts[k].behaviour == Behaviour::Adaptive {
+                            proxies[k] = u.clone();
+                        }
+                    }
+                    let public = redteam::Public {
+                        model: &model,
+                        change: change.as_deref(),
+                        proxies: &proxies,
+                        median,
+                    };
+                    let choice =
+                        redteam::search(&build, slot, &public, &own, clip, scale, &mut rng)?;
+                    Some(choice.update)
+                }
+                Behaviour::Exec => {
+                    let h = fixed::clip_and_quantise(&train(&mut learner, shard)?, clip, scale)?;
+                    exec_slots.push(slot);
+                    exec_honest.push(h);
+                    None
                 }
                 _ => {
                     let delta: Vec<f32> = if b.trains() || b == Behaviour::Replay {
-                        let local = learner.train(&global, shard, seed, &mut |_, _| {})?;
-                        local.iter().zip(&global).map(|(l, g)| l - g).collect()
+                        train(&mut learner, shard)?
                     } else {
                         vec![0.0; global.len()]
                     };
@@ -576,6 +813,32 @@ fn run_rounds(
                 }
             };
             updates.push(u);
+        }
+        if let (Some(x), false) = (&cfg.attacker_exec, exec_slots.is_empty()) {
+            let file = exec::RoundFile {
+                format: exec::FORMAT,
+                round,
+                rounds: cfg.rounds,
+                rule: cfg.rule.to_string(),
+                params: exec::ParamsJson {
+                    slots,
+                    dim: params.dim,
+                    byzantine: params.byzantine,
+                    norm_bound_sq: params.norm_bound_sq,
+                    band_sq_milli: params.band_sq_milli,
+                    duplicate_milli: params.duplicate_milli,
+                },
+                scale_bits: scale,
+                clip_norm: clip,
+                attackers: &exec_slots,
+                global_model: &model,
+                previous_global_model: previous_model.as_deref(),
+                history: &history,
+                honest_updates: &exec_honest,
+            };
+            for (slot, u) in exec_slots.iter().zip(exec::ask(x, &file)?) {
+                updates[*slot] = u;
+            }
         }
         let out = rule
             .aggregate(&model, &updates)
@@ -587,14 +850,33 @@ fn run_rounds(
         for (a, &ok) in run.accepts.iter_mut().zip(&out.accepted) {
             *a += u32::from(ok);
         }
+        if cfg.attacker_exec.is_some() {
+            history.push(exec::PastRound {
+                round,
+                reveals: updates.clone(),
+                accepted: out.accepted.clone(),
+                scores: out.scores.clone(),
+            });
+        }
         run.scores.push(out.scores);
-        model = out.new_model;
+        previous_model = Some(std::mem::replace(&mut model, out.new_model));
         previous = updates;
         let acc = learner.accuracy(&fixed::dequantise_all(&model, scale)?, test)?;
         run.accuracy.push(acc);
         progress(round, acc);
     }
     Ok(run)
+}
+
+/// The lower median of the present updates' lengths (fixed-point units); `None` if none.
+fn median_length(updates: &[Option<Vec<i16>>]) -> Option<f64> {
+    let mut norms: Vec<f64> = updates
+        .iter()
+        .flatten()
+        .map(|u| (merit_protocol::rule::norm_sq(u) as f64).sqrt())
+        .collect();
+    norms.sort_by(f64::total_cmp);
+    norms.get(norms.len().div_ceil(2).checked_sub(1)?).copied()
 }
 
 impl SimReport {
@@ -634,6 +916,18 @@ impl SimReport {
             100.0 * self.attacker_headcount_share,
             100.0 * self.attacker_score_share
         );
+        for (name, r) in [
+            (
+                "sybil group ÷ the original alone",
+                self.sybil_group_vs_original,
+            ),
+            ("lazy trainer ÷ its full-effort twin", self.lazy_vs_twin),
+            ("grief victim's pay lost", self.grief_victim_pay_loss),
+        ] {
+            if let Some(r) = r {
+                let _ = writeln!(s, "{name}: {r:.3}");
+            }
+        }
         if let Some(r) = self.fairness {
             let _ = writeln!(
                 s,
@@ -829,5 +1123,175 @@ mod tests {
         assert!(matches!(simulate(&c), Err(SimError::DataShape { .. })));
         c.trainers = 0;
         assert!(matches!(simulate(&c), Err(SimError::NoTrainers)));
+    }
+
+    #[test]
+    fn sybils_take_k_slots_and_are_compared_with_their_twin() {
+        let r = simulate(&config(RuleKind::Proven, Some("sybil:3:0.2"))).unwrap();
+        assert_eq!((r.attackers, r.accounts, r.per_trainer.len()), (1, 7, 7));
+        let trainers: Vec<usize> = r.per_trainer.iter().map(|t| t.trainer).collect();
+        assert_eq!(trainers, [0, 1, 2, 3, 4, 4, 4]);
+        assert!(r.per_trainer[4..]
+            .iter()
+            .all(|t| t.attacker && t.behaviour == "sybil:3"));
+        let g = &r.groups[0];
+        assert_eq!((g.trainer, g.slots.as_slice()), (4, &[4, 5, 6][..]));
+        let group: u64 = r.per_trainer[4..].iter().map(|t| t.total_score).sum();
+        assert_eq!(g.total_score, group);
+        assert_eq!(Some(g.twin_score), r.per_trainer[4].twin_score);
+        assert!(g.twin_score > 0, "the honest twin earns");
+        assert_eq!(r.sybil_group_vs_original, ratio(group, g.twin_score));
+        assert!((r.attacker_score_share - g.score_share).abs() < 1e-12);
+        assert!(r.lazy_vs_twin.is_none() && r.grief_victim_pay_loss.is_none());
+        let v = serde_json::to_value(&r).unwrap();
+        assert!(v["sybil_group_vs_original"].is_number());
+        assert!(v["groups"][0]["score_share"].is_number());
+    }
+
+    #[test]
+    fn lazy_and_grief_report_their_twin_ratios() {
+        let r = simulate(&config(RuleKind::Proven, Some("lazy:0.1:0.2"))).unwrap();
+        let g = &r.groups[0];
+        assert_eq!(r.lazy_vs_twin, ratio(g.total_score, g.twin_score));
+        assert!(r.lazy_vs_twin.is_some());
+        let r = simulate(&config(RuleKind::Proven, Some("grief:1:0.2"))).unwrap();
+        let victim = &r.per_trainer[1];
+        let twin = victim.twin_score.expect("a twin run");
+        let loss = r.grief_victim_pay_loss.expect("grief");
+        assert!((loss - (1.0 - victim.total_score as f64 / twin as f64)).abs() < 1e-12);
+        let mut c = config(RuleKind::Proven, Some("grief:9:0.2"));
+        assert!(matches!(
+            simulate(&c),
+            Err(SimError::GriefTarget {
+                victim: 9,
+                slots: 5
+            })
+        ));
+        c.attack = Some("sybil:16:1".parse().unwrap());
+        assert!(matches!(
+            simulate(&c),
+            Err(SimError::TooManyAccounts { accounts: 80, .. })
+        ));
+    }
+
+    #[test]
+    fn public_copy_and_adaptive_run_without_training_their_own_share() {
+        for attack in ["public-copy:0.2", "adaptive:0.4"] {
+            let r = simulate(&config(RuleKind::Proven, Some(attack))).unwrap();
+            assert_eq!(r.accuracy.len(), 4, "{attack}");
+            assert!(r.groups.iter().all(|g| g.twin_score > 0), "{attack}");
+        }
+    }
+
+    /// Six slots whose previous reveals all lean along `d`; the search must find a
+    /// candidate the rule pays, and pay it at least as well as `d`'s pure noise.
+    #[test]
+    fn the_adaptive_search_finds_what_the_rule_pays() {
+        let dim = 64;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let d: Vec<f32> = (0..dim).map(|i| ((i % 5) as f32 - 2.0) * 0.05).collect();
+        let proxies: Vec<Option<Vec<i16>>> = (0..6)
+            .map(|_| {
+                let e = behaviour::gaussian(dim, 0.04, &mut rng);
+                let v: Vec<f32> = d.iter().zip(&e).map(|(a, b)| a + b).collect();
+                Some(fixed::quantise_all(&v, 10).unwrap())
+            })
+            .collect();
+        let params = RuleParams::new(6, dim, 1, 1 << 40);
+        let build = || RuleKind::Proven.build(params);
+        let model = vec![0i16; dim];
+        let public = redteam::Public {
+            model: &model,
+            change: Some(&d),
+            proxies: &proxies,
+            median: Some(fixed::l2_norm(&d)),
+        };
+        let own = behaviour::gaussian(dim, 0.05, &mut rng);
+        let choice = redteam::search(&build, 5, &public, &own, 100.0, 10, &mut rng).unwrap();
+        assert!(choice.tried > 20, "{}", choice.tried);
+        let mut updates = proxies.clone();
+        updates[5] = Some(choice.update.clone());
+        let scored = build().aggregate(&model, &updates).unwrap().scores[5];
+        assert_eq!(scored, choice.predicted_score, "the rule's own score");
+        updates[5] = Some(fixed::quantise_all(&own, 10).unwrap());
+        let own_score = build().aggregate(&model, &updates).unwrap().scores[5];
+        assert!(
+            choice.predicted_score > own_score.max(500),
+            "{} vs its own noise {own_score}",
+            choice.predicted_score
+        );
+    }
+
+    fn exec_config(command: &str, secs: u64) -> SimConfig {
+        let mut c = config(RuleKind::Proven, Some("exec:0.4"));
+        c.rounds = 2;
+        c.attacker_exec = Some(exec::ExecConfig {
+            command: command.into(),
+            timeout: std::time::Duration::from_secs(secs),
+        });
+        c
+    }
+
+    #[test]
+    fn the_example_attacker_program_plays_two_rounds() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/attacker_example.py");
+        let r = simulate(&exec_config(&format!("python3 {script}"), 60)).unwrap();
+        assert_eq!((r.attackers, r.accuracy.len()), (2, 2));
+        assert!(r.per_trainer[3..].iter().all(|t| t.behaviour == "exec"));
+        // Round 0 sends its honest update, which the rule accepts like its twin's.
+        assert!(r.per_trainer[3..].iter().any(|t| t.scores[0] > 0), "{r:?}");
+        // Unpaired flags are refused.
+        let mut c = exec_config("true", 1);
+        c.attack = Some("zero:0.2".parse().unwrap());
+        assert!(matches!(simulate(&c), Err(SimError::ExecUnpaired)));
+        c.attacker_exec = None;
+        c.attack = Some("exec:0.2".parse().unwrap());
+        assert!(matches!(simulate(&c), Err(SimError::ExecUnpaired)));
+    }
+
+    #[test]
+    fn bad_attacker_answers_are_clear_errors() {
+        use exec::ExecError as E;
+        let py = |body: &str| format!("python3 -c '{body}'");
+        type Check = fn(&E) -> bool;
+        let cases: Vec<(String, Check)> = vec![
+            ("exit 3".into(), |e| matches!(e, E::Exit { .. })),
+            ("echo nope".into(), |e| {
+                matches!(e, E::NotJson { round: 0, .. })
+            }),
+            ("sleep 5".into(), |e| {
+                matches!(e, E::Timeout { round: 0, .. })
+            }),
+            (py(r#"print("{\"updates\": [[1, 2], [3]]}")"#), |e| {
+                matches!(
+                    e,
+                    E::Length {
+                        slot: 3,
+                        got: 2,
+                        ..
+                    }
+                )
+            }),
+            (
+                py(r#"import json; print(json.dumps({"updates": [[float("nan")]] * 2}))"#),
+                |e| matches!(e, E::NotFinite { round: 0 }),
+            ),
+            (py(r#"print("{\"updates\": []}")"#), |e| {
+                matches!(
+                    e,
+                    E::Count {
+                        expected: 2,
+                        got: 0,
+                        ..
+                    }
+                )
+            }),
+        ];
+        for (cmd, ok) in cases {
+            match simulate(&exec_config(&cmd, 1)) {
+                Err(SimError::Exec(e)) => assert!(ok(&e), "{cmd}: {e}"),
+                other => panic!("{cmd}: {other:?}"),
+            }
+        }
     }
 }

@@ -14,6 +14,12 @@
 //! | `copy:SLOT` | the zero vector, no training | slot SLOT's revealed CID this round |
 //! | `replay` | its own previous round's update, bit for bit (round 0: honest) | its own CID |
 //! | `stale-copy[:SLOT]` | another slot's previous-round update (SLOT, else the lowest other present slot) + noise of 1 % of its norm, at least one step per value (round 0: as `free-rider`) | its own CID |
+//! | `grief:SLOT` | SLOT's previous-round update + noise of 1 % of its norm ([`grief`]; round 0: as `free-rider`), to get SLOT flagged as its duplicate | its own CID |
+//! | `public-copy` | last round's public global change rescaled to the median length of last round's reveals, + [`PUBLIC_COPY_JITTER`] noise, no training ([`public_copy`]; `merit simulate` only) | its own CID |
+//! | `lazy:FRACTION` | trains one epoch on FRACTION of its rows ([`lazy_rows`]), rescaled to the median length (`merit simulate` only) | its own CID |
+//! | `sybil:K` | its honest update from K accounts, each with independent jitter to cosine [`SYBIL_COSINE`] ([`sybil_copies`]; `merit simulate` only) | its own CIDs |
+//! | `adaptive` | the candidate that maximises its own score under the rule on public information (`merit simulate` only) | its own CID |
+//! | `exec` | what `merit simulate --attacker-exec CMD` answers (`merit simulate` only) | its own CID |
 
 use merit_protocol::fixed::{self, ClipError};
 use rand::Rng;
@@ -25,6 +31,15 @@ use std::str::FromStr;
 pub const FREE_RIDER_NORM: f64 = 0.5;
 /// Share of the copied update's norm that stale-copy adds as noise.
 pub const STALE_NOISE: f64 = 0.01;
+/// Share of its norm that `public-copy` adds as noise ("a little": cosine ≈ 0.999 to the
+/// public change, so two public copiers are still near-duplicates of each other).
+pub const PUBLIC_COPY_JITTER: f64 = 0.05;
+/// Each `sybil:K` copy's cosine to the original update: issue #23's measured jitter, small
+/// enough to keep the copy's pay, large enough that two copies (cosine ≈ 0.93² ≈ 0.86) stay
+/// under the example spec's duplicate cosine τ = 0.95.
+pub const SYBIL_COSINE: f64 = 0.93;
+/// The most accounts one `sybil:K` trainer may use.
+pub const MAX_SYBILS: u32 = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Behaviour {
@@ -38,10 +53,22 @@ pub enum Behaviour {
     Copy(u32),
     Replay,
     StaleCopy(Option<u32>),
+    /// Resubmits the victim slot's previous-round update plus small noise.
+    Grief(u32),
+    /// Last round's global change, rescaled and jittered; no training.
+    PublicCopy,
+    /// Trains one epoch on this fraction of its rows, rescaled to the median length.
+    Lazy(f32),
+    /// Its honest update from this many accounts, each jittered independently.
+    Sybil(u32),
+    /// Searches public vectors for the update the rule pays best.
+    Adaptive,
+    /// An external program's answer (`merit simulate --attacker-exec`).
+    Exec,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown behaviour {0:?}: expected honest, label-flip, sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay or stale-copy[:SLOT]")]
+#[error("unknown behaviour {0:?}: expected honest, label-flip, sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay, stale-copy[:SLOT], grief:SLOT, public-copy, lazy:FRACTION (0 < FRACTION ≤ 1), sybil:K (2 ≤ K ≤ 16), adaptive or exec")]
 pub struct BadBehaviour(pub String);
 
 impl FromStr for Behaviour {
@@ -67,6 +94,22 @@ impl FromStr for Behaviour {
             "free-rider" => none(Self::FreeRider),
             "zero" => none(Self::Zero),
             "replay" => none(Self::Replay),
+            "public-copy" => none(Self::PublicCopy),
+            "adaptive" => none(Self::Adaptive),
+            "exec" => none(Self::Exec),
+            "grief" => Ok(Self::Grief(slot(arg)?)),
+            "lazy" => Ok(Self::Lazy(
+                finite(arg)
+                    .ok()
+                    .filter(|x| *x > 0.0 && *x <= 1.0)
+                    .ok_or_else(bad)?,
+            )),
+            "sybil" => Ok(Self::Sybil(
+                slot(arg)
+                    .ok()
+                    .filter(|k| (2..=MAX_SYBILS).contains(k))
+                    .ok_or_else(bad)?,
+            )),
             "scale" => Ok(Self::Scale(finite(arg)?)),
             "noise" => Ok(Self::Noise(finite(arg).and_then(|x| {
                 if x >= 0.0 {
@@ -99,6 +142,12 @@ impl fmt::Display for Behaviour {
             Self::Replay => write!(f, "replay"),
             Self::StaleCopy(None) => write!(f, "stale-copy"),
             Self::StaleCopy(Some(s)) => write!(f, "stale-copy:{s}"),
+            Self::Grief(s) => write!(f, "grief:{s}"),
+            Self::PublicCopy => write!(f, "public-copy"),
+            Self::Lazy(x) => write!(f, "lazy:{x}"),
+            Self::Sybil(k) => write!(f, "sybil:{k}"),
+            Self::Adaptive => write!(f, "adaptive"),
+            Self::Exec => write!(f, "exec"),
         }
     }
 }
@@ -112,8 +161,30 @@ impl Behaviour {
     pub fn trains(self) -> bool {
         matches!(
             self,
-            Self::Honest | Self::LabelFlip | Self::SignFlip | Self::Scale(_) | Self::Noise(_)
+            Self::Honest
+                | Self::LabelFlip
+                | Self::SignFlip
+                | Self::Scale(_)
+                | Self::Noise(_)
+                | Self::Sybil(_)
         )
+    }
+
+    /// Whether a trainer node can play it: the others need what only the simulator has
+    /// (the median of every reveal, several accounts, the rule's search, a program).
+    pub fn node_plays(self) -> bool {
+        !matches!(
+            self,
+            Self::PublicCopy | Self::Lazy(_) | Self::Sybil(_) | Self::Adaptive | Self::Exec
+        )
+    }
+
+    /// How many accounts (slots) the trainer uses.
+    pub fn accounts(self) -> usize {
+        match self {
+            Self::Sybil(k) => k as usize,
+            _ => 1,
+        }
     }
 }
 
@@ -157,9 +228,21 @@ pub fn shape_update(
 ) -> Result<Vec<i16>, ClipError> {
     let honest = |d: &[f32]| fixed::clip_and_quantise(d, clip_norm, scale_bits);
     match behaviour {
-        Behaviour::Honest | Behaviour::LabelFlip | Behaviour::Replay | Behaviour::StaleCopy(_) => {
-            honest(delta)
-        }
+        // The simulator shapes these from more than one delta; alone they are honest.
+        Behaviour::Honest
+        | Behaviour::LabelFlip
+        | Behaviour::Replay
+        | Behaviour::StaleCopy(_)
+        | Behaviour::Grief(_)
+        | Behaviour::Lazy(_)
+        | Behaviour::Sybil(_)
+        | Behaviour::Adaptive
+        | Behaviour::Exec => honest(delta),
+        Behaviour::PublicCopy => honest(&noise_of_norm(
+            delta.len(),
+            FREE_RIDER_NORM * f64::from(clip_norm),
+            rng,
+        )),
         Behaviour::SignFlip => honest(&delta.iter().map(|x| -x).collect::<Vec<_>>()),
         Behaviour::Scale(k) => {
             let clipped = fixed::clip(delta, clip_norm)?;
@@ -208,6 +291,94 @@ pub fn stale_copy(
     fixed::clip_and_quantise(&noisy, clip_norm, scale_bits)
 }
 
+/// Grief: the victim's previous-round update plus the same small noise as [`stale_copy`];
+/// its cosine to the victim's next honest update is about that update's cosine to its own
+/// previous one, which is what the duplicate filter tests.
+pub fn grief(
+    victim_previous: &[i16],
+    clip_norm: f32,
+    scale_bits: u8,
+    rng: &mut impl Rng,
+) -> Result<Vec<i16>, ClipError> {
+    stale_copy(victim_previous, clip_norm, scale_bits, rng)
+}
+
+/// `v` rescaled to L2 norm `norm` (zero stays zero).
+pub fn rescale(v: &[f32], norm: f64) -> Vec<f32> {
+    let n = fixed::l2_norm(v);
+    if n == 0.0 {
+        return v.to_vec();
+    }
+    v.iter()
+        .map(|&x| (f64::from(x) * norm / n) as f32)
+        .collect()
+}
+
+/// Public-copy: `change` (last round's global change, in real units) rescaled to `norm`
+/// (the median length of last round's reveals) plus noise of [`PUBLIC_COPY_JITTER`] times
+/// that, clipped and quantised.
+pub fn public_copy(
+    change: &[f32],
+    norm: f64,
+    clip_norm: f32,
+    scale_bits: u8,
+    rng: &mut impl Rng,
+) -> Result<Vec<i16>, ClipError> {
+    let base = rescale(change, norm);
+    let noise = noise_of_norm(change.len(), PUBLIC_COPY_JITTER * norm, rng);
+    let v: Vec<f32> = base.iter().zip(&noise).map(|(b, e)| b + e).collect();
+    fixed::clip_and_quantise(&v, clip_norm, scale_bits)
+}
+
+/// The rows a `lazy:FRACTION` trainer trains on: `⌈FRACTION · rows⌉` (at least one) of
+/// `0..rows`, drawn without replacement.
+pub fn lazy_rows(rows: usize, fraction: f32, rng: &mut impl Rng) -> Vec<usize> {
+    // The relative slack absorbs f32's rounding: 0.1f32 · 200 is 20.0000003, not 21 rows.
+    let x = f64::from(fraction) * rows as f64;
+    let take = ((x - x * 1e-6).ceil() as usize).clamp(1, rows.max(1));
+    let mut idx: Vec<usize> = (0..rows).collect();
+    rand::seq::SliceRandom::shuffle(idx.as_mut_slice(), rng);
+    idx.truncate(take.min(rows));
+    idx.sort_unstable();
+    idx
+}
+
+/// Sybil: `k` copies of `update`, each plus independent Gaussian noise of norm
+/// `‖u‖·√(1/c² − 1)` with `c` = [`SYBIL_COSINE`], so each copy has cosine ≈ `c` to it.
+pub fn sybil_copies(
+    update: &[i16],
+    k: usize,
+    clip_norm: f32,
+    scale_bits: u8,
+    rng: &mut impl Rng,
+) -> Result<Vec<Vec<i16>>, ClipError> {
+    let base = fixed::dequantise_all(update, scale_bits)?;
+    let norm = fixed::l2_norm(&base) * (1.0 / (SYBIL_COSINE * SYBIL_COSINE) - 1.0).sqrt();
+    (0..k)
+        .map(|_| {
+            let noise = noise_of_norm(base.len(), norm, rng);
+            let v: Vec<f32> = base.iter().zip(&noise).map(|(b, e)| b + e).collect();
+            fixed::clip_and_quantise(&v, clip_norm, scale_bits)
+        })
+        .collect()
+}
+
+/// The cosine of two fixed-point vectors (0 if either is zero).
+pub fn cosine(a: &[i16], b: &[i16]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +407,13 @@ mod tests {
             "replay",
             "stale-copy",
             "stale-copy:2",
+            "grief:0",
+            "public-copy",
+            "lazy:0.1",
+            "lazy:1",
+            "sybil:3",
+            "adaptive",
+            "exec",
         ] {
             let b: Behaviour = s.parse().unwrap();
             assert_eq!(b.to_string(), s);
@@ -252,6 +430,15 @@ mod tests {
             "zero:1",
             "stale-copy:a",
             "sybil",
+            "sybil:1",
+            "sybil:17",
+            "sybil:x",
+            "lazy:0",
+            "lazy:1.5",
+            "lazy:-0.1",
+            "grief",
+            "public-copy:1",
+            "adaptive:2",
         ] {
             assert!(bad.parse::<Behaviour>().is_err(), "{bad:?}");
         }
@@ -335,5 +522,79 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, (0..10).collect::<Vec<_>>());
         assert_eq!(flip_label(0, 10), 9);
+    }
+
+    /// A delta-like vector: a fixed pattern plus seeded noise, 2,000 values.
+    fn update(seed: u64) -> Vec<i16> {
+        let mut r = rand::rngs::StdRng::seed_from_u64(seed);
+        let g = gaussian(2_000, 0.02, &mut r);
+        let d: Vec<f32> = g
+            .iter()
+            .enumerate()
+            .map(|(i, e)| ((i % 13) as f32 - 6.0) * 0.01 + e)
+            .collect();
+        fixed::clip_and_quantise(&d, 4.0, 10).unwrap()
+    }
+
+    #[test]
+    fn sybil_copies_have_the_stated_cosine_to_the_original_and_differ() {
+        let u = update(3);
+        let copies = sybil_copies(&u, 3, 4.0, 10, &mut rng()).unwrap();
+        assert_eq!(copies.len(), 3);
+        for c in &copies {
+            let cos = cosine(c, &u);
+            assert!((cos - SYBIL_COSINE).abs() < 0.015, "copy cosine {cos}");
+        }
+        // Independent jitter: each pair ≈ 0.93², under τ = 0.95.
+        let pair = cosine(&copies[0], &copies[1]);
+        assert!((0.82..0.90).contains(&pair), "pair cosine {pair}");
+        assert_eq!(Behaviour::Sybil(3).accounts(), 3);
+        assert!(Behaviour::Sybil(3).trains() && !Behaviour::Sybil(3).node_plays());
+    }
+
+    #[test]
+    fn grief_is_within_the_duplicate_cosine_of_the_victims_previous_update() {
+        let victim = update(4);
+        let g = grief(&victim, 4.0, 10, &mut rng()).unwrap();
+        assert_ne!(g, victim, "noise was added");
+        let cos = cosine(&g, &victim);
+        assert!((0.999..1.0).contains(&cos), "grief cosine {cos}");
+        assert!(Behaviour::Grief(0).node_plays() && !Behaviour::Grief(0).trains());
+    }
+
+    #[test]
+    fn public_copy_follows_the_change_at_the_given_length() {
+        let change: Vec<f32> = fixed::dequantise_all(&update(5), 10).unwrap();
+        let p = public_copy(&change, 1.5, 4.0, 10, &mut rng()).unwrap();
+        let q = fixed::quantise_all(&change, 10).unwrap();
+        let cos = cosine(&p, &q);
+        // Jitter of 5 % of the length: cosine 1/√(1 + 0.05²) ≈ 0.9988.
+        assert!((0.995..0.9999).contains(&cos), "public-copy cosine {cos}");
+        let len = fixed::l2_norm(&fixed::dequantise_all(&p, 10).unwrap());
+        assert!((len - 1.5).abs() < 0.01, "length {len}");
+        assert!(!Behaviour::PublicCopy.trains() && !Behaviour::PublicCopy.node_plays());
+    }
+
+    #[test]
+    fn lazy_takes_the_stated_fraction_of_distinct_rows() {
+        let rows = lazy_rows(200, 0.1, &mut rng());
+        assert_eq!(rows.len(), 20);
+        assert!(rows.windows(2).all(|w| w[0] < w[1]), "distinct, sorted");
+        assert!(rows.iter().all(|&r| r < 200));
+        assert_ne!(
+            rows,
+            (0..20).collect::<Vec<_>>(),
+            "drawn, not the first rows"
+        );
+        assert_eq!(lazy_rows(7, 0.1, &mut rng()).len(), 1, "at least one row");
+        assert_eq!(lazy_rows(7, 1.0, &mut rng()).len(), 7);
+        assert_eq!(lazy_rows(10, 0.25, &mut rng()).len(), 3, "rounded up");
+    }
+
+    #[test]
+    fn rescale_sets_the_length_and_keeps_the_direction() {
+        let v = vec![3.0_f32, 4.0];
+        assert_eq!(rescale(&v, 10.0), vec![6.0, 8.0]);
+        assert_eq!(rescale(&[0.0, 0.0], 10.0), vec![0.0, 0.0]);
     }
 }

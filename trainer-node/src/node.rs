@@ -59,6 +59,8 @@ pub enum NodeError {
     },
     #[error("{what} {cid} is not UTF-8 / not a CID")]
     BadCidBytes { what: &'static str, cid: String },
+    #[error("behaviour {0} exists only in `merit simulate`: a node cannot play it")]
+    SimulateOnly(String),
     #[error("the global model {cid} does not open the on-chain model commitment; refusing to train on it")]
     ModelCommitment { cid: String },
     #[error("the project's chunked statement: {0}")]
@@ -356,6 +358,9 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
         learner: L,
         cfg: NodeConfig,
     ) -> Result<Self, NodeError> {
+        if !cfg.behaviour.node_plays() {
+            return Err(NodeError::SimulateOnly(cfg.behaviour.to_string()));
+        }
         let account = account_of(signer).0;
         let state = StateFile::open(&cfg.state_dir, cfg.project, &account)?;
         if !cfg.behaviour.is_honest() {
@@ -659,10 +664,23 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
                         return Ok(behaviour::stale_copy(&v, clip, scale, &mut rng)?);
                     }
                 }
+                Behaviour::Grief(victim) => {
+                    if let Some(v) = self
+                        .previous_update_of(round - 1, slot, Some(victim))
+                        .await?
+                    {
+                        tracing::warn!(
+                            round,
+                            victim,
+                            "SIMULATED MISBEHAVIOUR: resubmitting the victim's last update"
+                        );
+                        return Ok(behaviour::grief(&v, clip, scale, &mut rng)?);
+                    }
+                }
                 _ => {}
             }
         }
-        if matches!(b, Behaviour::StaleCopy(_)) {
+        if matches!(b, Behaviour::StaleCopy(_) | Behaviour::Grief(_)) {
             // Nothing to copy yet (round 0): look like a free-rider.
             let zeros = vec![0.0; global.params.len()];
             return Ok(behaviour::shape_update(

@@ -1,0 +1,154 @@
+//! The `adaptive` attacker: each round it searches mixtures and scales of what it may know
+//! — last round's public global change, the previous round's reveals (and their mean),
+//! Gaussian noise, and its own cheap training (one epoch on a tenth of its rows) — for the
+//! candidate the rule pays it best. Each candidate is scored by the rule itself (a fresh
+//! copy of the run's rule, so the stateful `reputation` rule forgets its history) on the
+//! public information: every other slot's previous-round reveal stands for its unknown
+//! update this round, except colluders that already chose this round, whose choices are
+//! known to it.
+
+use merit_aggregator::rules::Rule;
+use merit_protocol::fixed::{self, ClipError};
+use merit_protocol::rule::RuleError;
+use merit_trainer::behaviour;
+use rand::Rng;
+
+/// The fraction of its rows the adaptive attacker trains on (one epoch).
+pub const CHEAP_FRACTION: f32 = 0.1;
+/// Weights `a` of `a·x̂ + (1 − a)·ŷ` tried for each pair of directions.
+const MIXES: [f64; 4] = [0.25, 0.5, 0.75, 0.9];
+/// Lengths tried, as multiples of the median of last round's reveals.
+const SCALES: [f64; 3] = [0.7, 1.0, 1.3];
+
+/// What the attacker may know this round.
+pub struct Public<'a> {
+    /// The global model this round starts from.
+    pub model: &'a [i16],
+    /// Last round's global change (real units), if there was a last round.
+    pub change: Option<&'a [f32]>,
+    /// One entry per slot: the previous round's reveal, or a colluder's choice this round.
+    pub proxies: &'a [Option<Vec<i16>>],
+    /// The median length of last round's reveals (real units).
+    pub median: Option<f64>,
+}
+
+/// The best candidate and the score the rule gave it on the public information.
+pub struct Choice {
+    pub update: Vec<i16>,
+    pub predicted_score: u32,
+    /// How many candidates were scored.
+    pub tried: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("quantising a candidate")]
+    Clip(#[from] ClipError),
+    #[error("the rule refused a candidate round")]
+    Rule(#[from] RuleError),
+}
+
+fn unit(v: &[f32]) -> Option<Vec<f64>> {
+    let n = fixed::l2_norm(v);
+    (n > 0.0).then(|| v.iter().map(|&x| f64::from(x) / n).collect())
+}
+
+fn mix(a: f64, x: &[f64], y: &[f64]) -> Vec<f32> {
+    x.iter()
+        .zip(y)
+        .map(|(p, q)| (a * p + (1.0 - a) * q) as f32)
+        .collect()
+}
+
+/// Searches for the update of `slot` that `rule` (built fresh for each candidate) pays
+/// best, given `public` and `own` (its cheap training's delta, real units).
+#[allow(clippy::too_many_arguments)]
+pub fn search(
+    build: &dyn Fn() -> Box<dyn Rule>,
+    slot: usize,
+    public: &Public<'_>,
+    own: &[f32],
+    clip_norm: f32,
+    scale_bits: u8,
+    rng: &mut impl Rng,
+) -> Result<Choice, SearchError> {
+    let dim = public.model.len();
+    // Directions, as unit vectors.
+    let mut dirs: Vec<Vec<f64>> = Vec::new();
+    let change = public.change.and_then(unit);
+    let own_dir = unit(own);
+    let noise = unit(&behaviour::gaussian(dim, 1.0, rng));
+    let others: Vec<Vec<f32>> = public
+        .proxies
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != slot)
+        .filter_map(|(_, u)| u.as_ref())
+        .map(|u| fixed::dequantise_all(u, scale_bits))
+        .collect::<Result<_, _>>()
+        .map_err(ClipError::from)?;
+    let mean: Vec<f32> = (0..dim)
+        .map(|j| others.iter().map(|o| o[j]).sum::<f32>())
+        .collect();
+    let mean = unit(&mean);
+    let basics: Vec<&Option<Vec<f64>>> = vec![&change, &own_dir, &mean];
+    for d in basics.iter().copied().flatten() {
+        dirs.push(d.clone());
+    }
+    dirs.extend(others.iter().filter_map(|o| unit(o)));
+    let pairs = [
+        (&change, &own_dir),
+        (&change, &noise),
+        (&change, &mean),
+        (&mean, &own_dir),
+    ];
+    for (x, y) in pairs {
+        if let (Some(x), Some(y)) = (x, y) {
+            for a in MIXES {
+                dirs.push(mix(a, x, y).iter().map(|&v| f64::from(v)).collect());
+            }
+        }
+    }
+    // Without a last round there is no length to match: only its own cheap update, as is.
+    let Some(median) = public.median.filter(|m| *m > 0.0) else {
+        let update = fixed::clip_and_quantise(own, clip_norm, scale_bits)?;
+        return Ok(Choice {
+            update,
+            predicted_score: 0,
+            tried: 0,
+        });
+    };
+    let mut best: Option<Choice> = None;
+    let mut tried = 0;
+    for d in &dirs {
+        let d: Vec<f32> = d.iter().map(|&x| x as f32).collect();
+        for s in SCALES {
+            let candidate = fixed::clip_and_quantise(
+                &behaviour::rescale(&d, s * median),
+                clip_norm,
+                scale_bits,
+            )?;
+            let mut updates = public.proxies.to_vec();
+            updates[slot] = Some(candidate);
+            let out = build().aggregate(public.model, &updates)?;
+            tried += 1;
+            let score = out.scores[slot];
+            if best.as_ref().is_none_or(|b| score > b.predicted_score) {
+                let update = updates.swap_remove(slot).expect("set above");
+                best = Some(Choice {
+                    update,
+                    predicted_score: score,
+                    tried,
+                });
+            }
+        }
+    }
+    Ok(match best {
+        Some(b) => Choice { tried, ..b },
+        None => Choice {
+            update: fixed::clip_and_quantise(own, clip_norm, scale_bits)?,
+            predicted_score: 0,
+            tried,
+        },
+    })
+}
