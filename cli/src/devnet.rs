@@ -9,14 +9,20 @@
 //! Layout of a data directory:
 //! ```text
 //! devnet.json        endpoints, contract address, dev accounts (what other commands read)
-//! node.pid ipfs.pid  the process groups `down` stops
+//! node.pid ipfs.pid ticker.pid   the process groups `down` stops
 //! node/ ipfs/        chain database and IPFS repo
 //! chain.state        the embedded chain (instead of node/)
-//! logs/node.log logs/ipfs.log
+//! logs/node.log logs/ipfs.log logs/ticker.log
 //! ```
+//!
+//! The marketplace is deployed once per chain: a later `up` on the same chain (after
+//! `down`, or after a daemon died) finds it and keeps it, with every project, stake, bond
+//! and escrowed pool in it. With a block time set, a ticker process ([`crate::ticker`])
+//! makes a block every block time, so deadlines pass even when nobody sends a transaction.
 
 use crate::chain::ChainChoice;
 use crate::process::{free_port, is_ours, log_tail, port_is_free, spawn_logged, stop_group};
+use crate::ticker::TickTarget;
 use crate::{contract, tools};
 use merit_chain::{
     dev_signer, ChainBackend, ChainClient, ContractBundle, Marketplace, DEV_ACCOUNTS,
@@ -56,6 +62,17 @@ pub enum DevnetError {
     },
     #[error("no IPFS daemon answers at {url}: {reason}")]
     ExternalIpfs { url: String, reason: String },
+    #[error(
+        "the devnet's marketplace {address} runs other code ({deployed}) than the bundle \
+         ({bundle}), and its projects may hold funds: `merit devnet up --redeploy` deploys the \
+         new bundle beside it (the old contract stays on chain, listed in devnet.json), \
+         `merit devnet down --purge` starts a new chain"
+    )]
+    ContractChanged {
+        address: String,
+        deployed: String,
+        bundle: String,
+    },
     #[error("no devnet in {0}: run `merit devnet up`")]
     NotFound(PathBuf),
     #[error("{path} is not a devnet description: {reason}")]
@@ -97,6 +114,13 @@ pub struct DevnetOptions {
     pub start_timeout: Duration,
     /// The node, the embedded chain, or (`None`) the node where installed.
     pub chain: Option<ChainChoice>,
+    /// A block every this long, made by the ticker process; `None`: blocks only with
+    /// transactions.
+    pub block_time: Option<Duration>,
+    /// The `merit` binary that runs the ticker; found by [`tools::merit_bin`] when `None`.
+    pub merit_bin: Option<PathBuf>,
+    /// Deploy the bundle even where the chain already holds a marketplace of other code.
+    pub redeploy: bool,
 }
 
 impl DevnetOptions {
@@ -110,6 +134,9 @@ impl DevnetOptions {
             ipfs_api: std::env::var("MERIT_IPFS_API").ok(),
             bundle: None,
             start_timeout: Duration::from_secs(90),
+            block_time: None,
+            merit_bin: None,
+            redeploy: false,
         }
     }
 }
@@ -142,6 +169,14 @@ pub struct ContractInfo {
     pub deployed_at_block: u32,
 }
 
+/// The process that makes the devnet's blocks on their own.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TickerInfo {
+    pub pid: u32,
+    pub block_time_ms: u64,
+    pub log: PathBuf,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AccountInfo {
     pub name: String,
@@ -167,6 +202,12 @@ pub struct DevnetInfo {
     pub embedded: Option<EmbeddedInfo>,
     pub ipfs: IpfsInfo,
     pub contract: ContractInfo,
+    /// Marketplaces an `up --redeploy` replaced; still on chain with whatever they hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_contracts: Vec<ContractInfo>,
+    /// The block maker; `None` when blocks come only with transactions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<TickerInfo>,
     pub accounts: Vec<AccountInfo>,
 }
 
@@ -249,6 +290,7 @@ impl DevnetInfo {
         let marker = marker(&self.data_dir);
         self.node.as_ref().is_none_or(|n| is_ours(n.pid, &marker))
             && self.ipfs.pid.is_none_or(|p| is_ours(p, &marker))
+            && self.ticker.as_ref().is_none_or(|t| is_ours(t.pid, &marker))
     }
 }
 
@@ -284,14 +326,20 @@ impl Drop for Started {
 pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     let data = std::path::absolute(&opts.data_dir).map_err(io(&opts.data_dir))?;
     std::fs::create_dir_all(data.join("logs")).map_err(io(&data))?;
-    match DevnetInfo::read(&data) {
+    // What a previous `up` deployed on this data dir's chain: kept, not replaced.
+    let previous = match DevnetInfo::read(&data) {
         Ok(info) if info.processes_alive() => return Ok(UpOutcome::AlreadyRunning(info)),
-        // Leftovers of a devnet that half-died: clear them before starting anew.
-        Ok(_) | Err(DevnetError::BadInfo { .. }) | Err(DevnetError::NotFound(_)) => {
+        // Leftovers of a devnet that was stopped or half-died: clear them before starting.
+        Ok(info) => {
             down(&data)?;
+            Some(info)
+        }
+        Err(DevnetError::BadInfo { .. }) | Err(DevnetError::NotFound(_)) => {
+            down(&data)?;
+            None
         }
         Err(e) => return Err(e),
-    }
+    };
 
     // Resolve everything that can fail cheaply before starting any process.
     let choice = match opts.chain {
@@ -321,6 +369,12 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
         None => free_port().map_err(io(&data))?,
     };
     let p2p_port = free_port().map_err(io(&data))?;
+    let merit_bin = match opts.block_time {
+        Some(_) => {
+            Some(tools::merit_bin(opts.merit_bin.as_deref()).map_err(DevnetError::MissingTool)?)
+        }
+        None => None,
+    };
 
     let marker = marker(&data);
     let mut started = Started {
@@ -389,11 +443,55 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
         .await?;
     }
 
-    // Deploy. A random salt gives a fresh address even on a reused chain database.
-    let alice = dev_signer("alice")?;
-    let salt: [u8; 16] = rand::random();
-    let market = Marketplace::deploy(client.clone(), bundle.clone(), &alice, salt.to_vec()).await?;
-    let deployed_at_block = client.best_block_number().await?;
+    let (contract, retired_contracts) = match previous.filter(|p| p.chain_kind() == choice) {
+        Some(p) => {
+            let kept = existing_marketplace(&p, &client, &bundle).await;
+            let code_hash = code_hash_hex(&bundle);
+            match kept {
+                // The same code: keep it, and with it every project (the bundle's path may
+                // have moved).
+                Some(c) if c.code_hash == code_hash => {
+                    let bundle = absolute_bundle(&bundle_path)?;
+                    (ContractInfo { bundle, ..c }, p.retired_contracts)
+                }
+                Some(c) if !opts.redeploy => {
+                    return Err(DevnetError::ContractChanged {
+                        address: c.address,
+                        deployed: c.code_hash,
+                        bundle: code_hash,
+                    })
+                }
+                Some(c) => {
+                    let mut retired = p.retired_contracts;
+                    retired.push(c);
+                    (deploy(&client, &bundle, &bundle_path).await?, retired)
+                }
+                // The chain was reset (its file or database deleted): nothing to keep.
+                None => (deploy(&client, &bundle, &bundle_path).await?, Vec::new()),
+            }
+        }
+        None => (deploy(&client, &bundle, &bundle_path).await?, Vec::new()),
+    };
+
+    // The clock, last: it makes blocks only once everything above stands.
+    let ticker = match (opts.block_time, merit_bin) {
+        (Some(every), Some(bin)) => {
+            let target = match node_pid {
+                Some(_) => TickTarget::Node(rpc_url.clone()),
+                None => TickTarget::Embedded(state.clone()),
+            };
+            let log = data.join("logs").join("ticker.log");
+            let child = start_ticker(&bin, &data, &target, every, &log)?;
+            let info = TickerInfo {
+                pid: child.id(),
+                block_time_ms: every.as_millis() as u64,
+                log,
+            };
+            started.children.push(child);
+            Some(info)
+        }
+        _ => None,
+    };
 
     let accounts = DEV_ACCOUNTS
         .iter()
@@ -426,17 +524,80 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
             bin: ipfs_bin,
             log: ipfs_pid.map(|_| ipfs_log),
         },
-        contract: ContractInfo {
-            address: market.address().to_string(),
-            code_hash: format!("0x{}", hex::encode(bundle.code_hash)),
-            bundle: std::path::absolute(&bundle_path).map_err(io(&bundle_path))?,
-            deployed_at_block,
-        },
+        contract,
+        retired_contracts,
+        ticker,
         accounts,
     };
     info.write()?;
     started.armed = false;
     Ok(UpOutcome::Started(info))
+}
+
+fn code_hash_hex(bundle: &ContractBundle) -> String {
+    format!("0x{}", hex::encode(bundle.code_hash))
+}
+
+fn absolute_bundle(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(io(path))
+}
+
+/// Uploads and instantiates the marketplace (alice). A random salt gives a fresh address
+/// even where the chain holds a marketplace of the same code already.
+async fn deploy(
+    client: &Arc<dyn ChainBackend>,
+    bundle: &Arc<ContractBundle>,
+    bundle_path: &Path,
+) -> Result<ContractInfo> {
+    let alice = dev_signer("alice")?;
+    let salt: [u8; 16] = rand::random();
+    let market = Marketplace::deploy(client.clone(), bundle.clone(), &alice, salt.to_vec()).await?;
+    Ok(ContractInfo {
+        address: market.address().to_string(),
+        code_hash: code_hash_hex(bundle),
+        bundle: absolute_bundle(bundle_path)?,
+        deployed_at_block: client.best_block_number().await?,
+    })
+}
+
+/// The previous `up`'s marketplace, if the chain still holds it (it answers a getter).
+/// Its code hash is the one that `up` recorded: the chain's code at an address never
+/// changes, since the contract cannot `set_code_hash`.
+async fn existing_marketplace(
+    previous: &DevnetInfo,
+    client: &Arc<dyn ChainBackend>,
+    bundle: &Arc<ContractBundle>,
+) -> Option<ContractInfo> {
+    let address = previous.contract.address.parse().ok()?;
+    let reader = merit_chain::client::account_of(&dev_signer("alice").ok()?);
+    let market = Marketplace::at(client.clone(), bundle.clone(), address, reader);
+    market.project_count().await.ok()?;
+    Some(previous.contract.clone())
+}
+
+/// Starts `merit devnet tick` for `target` and records its PID.
+fn start_ticker(
+    merit: &Path,
+    data: &Path,
+    target: &TickTarget,
+    every: Duration,
+    log: &Path,
+) -> Result<Child> {
+    let mut cmd = Command::new(merit);
+    // The data dir in its arguments marks the process as this devnet's (`is_ours`).
+    cmd.arg("--data-dir").arg(data).args([
+        "devnet",
+        "tick",
+        "--block-time-ms",
+        &every.as_millis().to_string(),
+    ]);
+    match target {
+        TickTarget::Embedded(state) => cmd.arg("--state").arg(state),
+        TickTarget::Node(url) => cmd.arg("--rpc-url").arg(url),
+    };
+    let child = spawn_logged(cmd, log).map_err(io(merit))?;
+    std::fs::write(data.join("ticker.pid"), child.id().to_string()).map_err(io(data))?;
+    Ok(child)
 }
 
 /// Starts substrate-contracts-node `--dev` on loopback and records its PID.
@@ -669,7 +830,8 @@ pub fn down(data_dir: &Path) -> Result<DownReport> {
     let data = std::path::absolute(data_dir).map_err(io(data_dir))?;
     let marker = marker(&data);
     let mut report = DownReport::default();
-    for name in ["ipfs", "node"] {
+    // The ticker first: it would fail its ticks once the chain is gone.
+    for name in ["ticker", "ipfs", "node"] {
         let pid_file = data.join(format!("{name}.pid"));
         let Ok(text) = std::fs::read_to_string(&pid_file) else {
             continue;
@@ -705,12 +867,36 @@ pub struct StatusReport {
     pub node: PartStatus,
     pub ipfs: PartStatus,
     pub contract: PartStatus,
+    /// The ticker; running also when there is none, since then blocks come only with
+    /// transactions by choice.
+    pub clock: PartStatus,
     pub info: DevnetInfo,
 }
 
 impl StatusReport {
     pub fn healthy(&self) -> bool {
-        self.node.running && self.ipfs.running && self.contract.running
+        self.node.running && self.ipfs.running && self.contract.running && self.clock.running
+    }
+}
+
+fn clock_status(ticker: Option<&TickerInfo>, marker: &str) -> PartStatus {
+    match ticker {
+        None => PartStatus {
+            running: true,
+            detail: "blocks only with transactions (no --block-time)".into(),
+        },
+        Some(t) if is_ours(t.pid, marker) => PartStatus {
+            running: true,
+            detail: format!("a block every {} ms (pid {})", t.block_time_ms, t.pid),
+        },
+        Some(t) => PartStatus {
+            running: false,
+            detail: format!(
+                "ticker not running (pid {} gone; see {})",
+                t.pid,
+                t.log.display()
+            ),
+        },
     }
 }
 
@@ -814,11 +1000,13 @@ pub async fn status(data_dir: &Path) -> Result<StatusReport> {
             },
         },
     };
+    let clock = clock_status(info.ticker.as_ref(), &marker);
     Ok(StatusReport {
         data_dir: data,
         node,
         ipfs,
         contract,
+        clock,
         info,
     })
 }

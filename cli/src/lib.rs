@@ -11,5 +11,6 @@ pub mod project;
 pub mod report;
 pub mod simulate;
 pub mod story;
+pub mod ticker;
 pub mod tools;
 pub mod validation;

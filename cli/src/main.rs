@@ -131,6 +131,18 @@ enum DevnetCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Make a block every block time (the process `up --block-time` starts)
+    #[command(hide = true)]
+    Tick {
+        #[arg(long)]
+        block_time_ms: u64,
+        /// The embedded chain's file
+        #[arg(long, conflicts_with = "rpc_url", required_unless_present = "rpc_url")]
+        state: Option<PathBuf>,
+        /// The node's RPC URL
+        #[arg(long)]
+        rpc_url: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -157,6 +169,14 @@ struct UpArgs {
     /// is installed
     #[arg(long)]
     embedded: bool,
+    /// Seconds between blocks, made whether or not anybody sends a transaction (so
+    /// deadlines pass on their own); 0: a block only with each transaction
+    #[arg(long, default_value_t = 6.0, env = "MERIT_BLOCK_TIME")]
+    block_time: f64,
+    /// Deploy the contract bundle even though the chain holds a marketplace of other code
+    /// (the old one stays on chain with its projects)
+    #[arg(long)]
+    redeploy: bool,
     #[arg(long)]
     json: bool,
 }
@@ -372,6 +392,19 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Devnet(DevnetCmd::Tick {
+            block_time_ms,
+            state,
+            rpc_url,
+        }) => {
+            let target = match (state, rpc_url) {
+                (Some(path), _) => merit_cli::ticker::TickTarget::Embedded(path),
+                (None, Some(url)) => merit_cli::ticker::TickTarget::Node(url),
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            merit_cli::ticker::run(&target, Duration::from_millis(block_time_ms)).await?;
+            Ok(())
+        }
         Cmd::Devnet(DevnetCmd::Status { json }) => {
             let s = devnet::status(&data).await?;
             if json {
@@ -382,6 +415,7 @@ async fn run(cli: Cli) -> Result<()> {
                     ("chain", &s.node),
                     ("ipfs", &s.ipfs),
                     ("contract", &s.contract),
+                    ("clock", &s.clock),
                 ] {
                     println!(
                         "{name:<9} {:<8} {}",
@@ -492,6 +526,14 @@ fn spinner(msg: &str) -> indicatif::ProgressBar {
     pb
 }
 
+/// `--block-time SECONDS` as the ticker's period; 0 turns the ticker off.
+fn block_time(secs: f64) -> Result<Option<Duration>> {
+    if !(0.0..=3600.0).contains(&secs) {
+        anyhow::bail!("--block-time {secs}: give seconds between 0 (off) and 3600");
+    }
+    Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs).max(Duration::from_millis(1))))
+}
+
 async fn devnet_up(data: &PathBuf, a: UpArgs) -> Result<()> {
     let mut opts = DevnetOptions::new(data);
     opts.rpc_port = a.rpc_port;
@@ -499,6 +541,8 @@ async fn devnet_up(data: &PathBuf, a: UpArgs) -> Result<()> {
     opts.ipfs_bin = a.ipfs_bin;
     opts.ipfs_api = a.ipfs_api;
     opts.bundle = a.bundle;
+    opts.redeploy = a.redeploy;
+    opts.block_time = block_time(a.block_time)?;
     opts.chain = if a.node {
         Some(merit_cli::chain::ChainChoice::Node)
     } else if a.embedded {
@@ -553,9 +597,24 @@ async fn devnet_up(data: &PathBuf, a: UpArgs) -> Result<()> {
         None => println!("  ipfs      {}  (external)", info.ipfs.api_url),
     }
     println!(
-        "  contract  {}  (code hash {})",
-        info.contract.address, info.contract.code_hash
+        "  contract  {}  (code hash {}, deployed at block #{})",
+        info.contract.address, info.contract.code_hash, info.contract.deployed_at_block
     );
+    for old in &info.retired_contracts {
+        println!(
+            "  retired   {}  (code hash {}; its projects stay there)",
+            old.address, old.code_hash
+        );
+    }
+    match &info.ticker {
+        Some(t) => println!(
+            "  clock     a block every {} ms (pid {}, log {})",
+            t.block_time_ms,
+            t.pid,
+            t.log.display()
+        ),
+        None => println!("  clock     a block only with each transaction (--block-time 0)"),
+    }
     println!(
         "  accounts  {}",
         info.accounts

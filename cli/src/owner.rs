@@ -253,6 +253,52 @@ pub struct Posted {
     pub model: ModelFile,
 }
 
+/// A CIDv1 of the length real ones have, standing in for those not made yet.
+const PLACEHOLDER_CID: &str = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+
+/// Every check that costs nothing, before the setup that costs a minute or more: the
+/// parameters as the contract will judge them, the IPFS daemon, the owner's funds.
+async fn preflight(
+    market: &Marketplace,
+    ipfs: &merit_storage::IpfsStore,
+    owner: &Signer,
+    p: &PostProject,
+    model: &ModelFile,
+) -> Result<()> {
+    let params = project_params(ParamsFor {
+        spec: &p.spec,
+        spec_cid: PLACEHOLDER_CID.into(),
+        model,
+        model_cid: PLACEHOLDER_CID.into(),
+        proving_key_cid: PLACEHOLDER_CID.into(),
+        min_trainers: p.min_trainers,
+        trainer_stake: p.trainer_stake,
+        aggregator: p.aggregator,
+        aggregator_fee: p.aggregator_fee,
+        aggregator_bond: p.aggregator_bond,
+        deadlines: p.deadlines,
+    });
+    params
+        .validate_with_pool(p.pool)
+        .map_err(|error| merit_chain::ChainError::Contract {
+            message: "create_project",
+            error,
+        })
+        .context("the project's parameters (checked before the setup)")?;
+    let who = merit_chain::account_of(owner);
+    let funds = market.free_balance(&who).await?;
+    if funds < p.pool {
+        bail!(
+            "the owner {who} holds {funds}, less than the pool {} it would escrow",
+            p.pool
+        );
+    }
+    ipfs.version()
+        .await
+        .context("the IPFS daemon, which will hold the spec, the model and the keys")?;
+    Ok(())
+}
+
 /// The owner's whole flow: check the model against the spec, run (or take) the round
 /// circuit's setup, put the spec, the model and the proving key into IPFS, and escrow the
 /// pool with `create_project`. `merit project create` and `merit demo` both post this way.
@@ -260,11 +306,11 @@ pub async fn post_project(
     market: &Marketplace,
     ipfs: &merit_storage::IpfsStore,
     owner: &Signer,
-    p: PostProject,
+    mut p: PostProject,
 ) -> Result<Posted> {
     let spec = &p.spec;
     spec.validate().context("the project spec")?;
-    let model = match p.model {
+    let model = match p.model.take() {
         Some(m) => {
             if m.values.len() as u64 != spec.parameter_count() {
                 bail!(
@@ -277,6 +323,7 @@ pub async fn post_project(
         }
         None => initial_model(spec, p.seed)?,
     };
+    preflight(market, ipfs, owner, &p, &model).await?;
     let rule = merit_protocol::rule::RuleParams::from_spec(spec);
     let (verifying_key, proving_key_cid, setup_seconds, chunked) = match p.keys {
         RoundKeysSource::Chunked { chunk, shape } => {
@@ -375,6 +422,68 @@ mod tests {
         // Weights are non-zero somewhere; the first layer's bias (after 64·32 weights) is 0.
         assert!(a.values[..2048].iter().any(|&v| v != 0));
         assert!(a.values[2048..2080].iter().all(|&v| v == 0));
+    }
+
+    /// A request that the contract would refuse, or that IPFS could not store, is refused
+    /// before the trusted setup runs: here the pool is empty and the IPFS daemon is down,
+    /// and the error names the pool (the setup, then IPFS, would have failed first).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cheap_checks_come_before_the_setup() {
+        let (_chain, market) = crate::chain::embedded_marketplace(None).await.unwrap();
+        let port = crate::process::free_port().unwrap();
+        let dead_ipfs = merit_storage::IpfsStore::new(&format!("http://127.0.0.1:{port}")).unwrap();
+        let owner = merit_chain::dev_signer("alice").unwrap();
+        let spec = ProjectSpec::from_json(include_str!("../../examples/digits-spec.json")).unwrap();
+        let post = |pool| PostProject {
+            spec: spec.clone(),
+            model: None,
+            seed: 1,
+            keys: RoundKeysSource::Setup,
+            pool,
+            min_trainers: 2,
+            trainer_stake: 1,
+            aggregator: [7; 32],
+            aggregator_fee: 0,
+            aggregator_bond: 0,
+            deadlines: Deadlines {
+                join: 10,
+                commit: 10,
+                reveal: 10,
+                aggregate: 10,
+            },
+        };
+        let e = post_project(&market, &dead_ipfs, &owner, post(0))
+            .await
+            .unwrap_err();
+        let refused = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<merit_chain::ChainError>());
+        assert!(
+            matches!(
+                refused,
+                Some(merit_chain::ChainError::Contract {
+                    error: merit_protocol::abi::MarketError::EmptyPool,
+                    ..
+                })
+            ),
+            "{e:#}"
+        );
+        let e = post_project(&market, &dead_ipfs, &owner, post(5))
+            .await
+            .unwrap_err();
+        let down = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<merit_storage::StorageError>());
+        assert!(
+            matches!(down, Some(merit_storage::StorageError::Unreachable { .. })),
+            "{e:#}"
+        );
+        // More than the owner holds: refused by name before the setup.
+        let e = post_project(&market, &dead_ipfs, &owner, post(u128::MAX))
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("less than the pool"), "{e:#}");
+        assert_eq!(market.project_count().await.unwrap(), 0);
     }
 
     #[test]

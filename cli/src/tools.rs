@@ -45,6 +45,42 @@ pub fn node_bin(explicit: Option<&Path>) -> Result<PathBuf, String> {
         .ok_or_else(|| "substrate-contracts-node not found on PATH: run `cargo xtask setup` (or set MERIT_NODE_BIN)".into())
 }
 
+/// The `merit` binary, for the processes a devnet keeps running (its ticker): `explicit`,
+/// else `MERIT_BIN`, else this process when it is `merit`, else the `merit` that cargo
+/// built beside this test binary (`target/<profile>/deps/..`), else PATH.
+pub fn merit_bin(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("MERIT_BIN").map(PathBuf::from))
+    {
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "merit binary {} does not exist or is not executable",
+                p.display()
+            ))
+        };
+    }
+    let exe = std::env::current_exe().ok();
+    if let Some(exe) = exe
+        .as_ref()
+        .filter(|e| e.file_name() == Some("merit".as_ref()))
+    {
+        return Ok(exe.clone());
+    }
+    exe.as_ref()
+        .and_then(|e| e.parent()?.parent())
+        .map(|profile| profile.join("merit"))
+        .filter(|p| is_executable(p))
+        .or_else(|| which("merit"))
+        .ok_or_else(|| {
+            "the merit binary (the devnet's ticker runs it) was not found: \
+             `cargo build -p merit-cli`, or set MERIT_BIN"
+                .into()
+        })
+}
+
 /// An IPFS daemon binary speaking the Kubo RPC API: explicit, Kubo's `ipfs` on PATH, or
 /// the js-ipfs that setup installs.
 pub fn ipfs_bin(explicit: Option<&Path>) -> Result<PathBuf, String> {

@@ -44,12 +44,17 @@ impl TestDevnet {
 
     /// [`TestDevnet::up`] on the chain `choice` names (`None`: the node where installed).
     pub async fn up_with(choice: Option<ChainChoice>) -> Self {
+        Self::up_configured(|opts| opts.chain = choice).await
+    }
+
+    /// [`TestDevnet::up`] with the options `configure` sets (chain, block time, …).
+    pub async fn up_configured(configure: impl FnOnce(&mut DevnetOptions)) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("merit-e2e-")
             .tempdir()
             .expect("temp dir");
         let mut opts = DevnetOptions::new(dir.path());
-        opts.chain = choice;
+        configure(&mut opts);
         match devnet::up(&opts).await {
             Ok(UpOutcome::Started(info)) => Self { info, dir },
             Ok(UpOutcome::AlreadyRunning(_)) => {

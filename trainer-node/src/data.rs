@@ -63,6 +63,35 @@ pub enum DataError {
     },
     #[error("bad split: {0}")]
     BadSplit(String),
+    #[error("{what} {value} is out of range: it must lie in {min}..={max}")]
+    OutOfRange {
+        what: &'static str,
+        value: usize,
+        min: usize,
+        max: usize,
+    },
+}
+
+/// Most label classes a dataset may declare: splits walk every class, so an absurd count
+/// would spin for hours over empty classes.
+pub const MAX_CLASSES: usize = 1 << 16;
+/// Most feature columns a row may have.
+pub const MAX_INPUTS: usize = 1 << 20;
+/// Most trainers a split may deal rows to.
+pub const MAX_SPLIT_TRAINERS: usize = 1 << 16;
+
+/// `value` within `min..=max`, or the error that names `what`.
+fn in_range(what: &'static str, value: usize, min: usize, max: usize) -> Result<(), DataError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(DataError::OutOfRange {
+            what,
+            value,
+            min,
+            max,
+        })
+    }
 }
 
 /// Labelled examples in memory: `features` is row-major, `inputs` values per row.
@@ -130,6 +159,8 @@ impl Dataset {
         inputs: usize,
         classes: usize,
     ) -> Result<Self, DataError> {
+        in_range("inputs", inputs, 1, MAX_INPUTS)?;
+        in_range("classes", classes, 2, MAX_CLASSES)?;
         let mut out = Self::new(inputs, classes);
         let mut row = Vec::with_capacity(inputs);
         let expected = inputs + 1;
@@ -290,10 +321,13 @@ pub fn partition(
     min_rows: usize,
     seed: u64,
 ) -> Result<Vec<Vec<usize>>, DataError> {
-    if trainers == 0 {
-        return Err(DataError::BadSplit("need at least one trainer".into()));
-    }
-    if idx.len() < trainers * min_rows {
+    in_range("trainers", trainers, 1, MAX_SPLIT_TRAINERS)?;
+    // An empty shard is a trainer with nothing to train on.
+    in_range("min_rows", min_rows, 1, idx.len().max(1))?;
+    if trainers
+        .checked_mul(min_rows)
+        .is_none_or(|need| idx.len() < need)
+    {
         return Err(DataError::BadSplit(format!(
             "{} training rows cannot give {trainers} trainers {min_rows} rows each",
             idx.len()
@@ -441,7 +475,6 @@ pub fn split(
         path: out.into(),
         source,
     };
-    std::fs::create_dir_all(out).map_err(io)?;
     let max = d.features.iter().fold(0f32, |m, x| m.max(x.abs()));
     let feature_scale = if max > 0.0 { max } else { 1.0 };
     let mut d = d.clone();
@@ -454,7 +487,10 @@ pub fn split(
         None => Partition::Iid,
         Some(alpha) => Partition::Dirichlet { alpha },
     };
+    // Every check that can fail runs before anything is written: a refused split leaves
+    // no output directory behind.
     let parts = partition(&d, &pool, cfg.trainers, how, cfg.min_rows, cfg.seed)?;
+    std::fs::create_dir_all(out).map_err(io)?;
     let write = |name: String, idx: &[usize]| -> Result<FilePart, DataError> {
         let part = d.select(idx);
         let path = out.join(name);
@@ -650,6 +686,54 @@ mod tests {
         // exactly in half; at alpha 0.001 a class lands (nearly) whole with one trainer.
         let e = partition(&d, &all, 4, Partition::Dirichlet { alpha: 0.001 }, 5, 1);
         assert!(matches!(e, Err(DataError::BadSplit(_))), "{e:?}");
+    }
+
+    #[test]
+    fn absurd_split_settings_are_refused_by_name_without_panics_or_hangs() {
+        let d = synthetic(40, 2);
+        let all: Vec<usize> = (0..d.len()).collect();
+        for (trainers, min_rows, what) in [
+            (usize::MAX, 1, "trainers"),
+            (2, usize::MAX, "min_rows"),
+            (2000, 0, "min_rows"),
+            (MAX_SPLIT_TRAINERS + 1, 1, "trainers"),
+        ] {
+            let e = partition(&d, &all, trainers, Partition::Iid, min_rows, 1).unwrap_err();
+            assert!(
+                matches!(e, DataError::OutOfRange { what: w, .. } if w == what),
+                "{trainers} × {min_rows}: {e}"
+            );
+        }
+        // Multiplying the two would overflow: refused, not a panic.
+        let e = partition(&d, &all, 1 << 40, Partition::Iid, 1 << 40, 1).unwrap_err();
+        assert!(matches!(e, DataError::OutOfRange { .. }), "{e}");
+        let e = Dataset::parse(&b"1,0\n"[..], Path::new("x.csv"), 1, 100_000_000_000).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DataError::OutOfRange {
+                    what: "classes",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("classes 100000000000"), "{e}");
+    }
+
+    #[test]
+    fn a_refused_split_leaves_no_output_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("shards");
+        let cfg = SplitConfig {
+            trainers: 2000,
+            alpha: None,
+            seed: 1,
+            min_rows: 1,
+        };
+        let e = split(&synthetic(100, 2), Path::new("in.csv"), &cfg, &out).unwrap_err();
+        assert!(matches!(e, DataError::BadSplit(_)), "{e}");
+        assert!(!out.exists(), "a failed split left {}", out.display());
     }
 
     #[test]

@@ -237,6 +237,8 @@ fn test(want_node: bool) -> Result<(), String> {
     tests.args(["test", "--workspace", "--no-fail-fast"]);
     tests.env("MERIT_TOOLS_DIR", setup::tools_dir());
     tests.env("MERIT_DIGITS", &digits);
+    // The devnet's ticker runs as a `merit` process: the one just built.
+    tests.env("MERIT_BIN", merit_bin());
     if !node {
         tests.env("MERIT_CHAIN", "embedded");
     }
