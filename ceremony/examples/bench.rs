@@ -50,6 +50,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let p1_contribution_bytes = p1.contributions[0].compressed_size();
 
     // Phase 2: derive the start, two contributions, the second timed.
+    let n = synthesize(Squarings::shape(constraints))?.domain_size()?;
+    let (lagrange_s, basis) = timed(|| merit_ceremony::lagrange_basis(&p1.state, n));
+    drop(basis?);
     let (derive_s, start) = timed(|| derive_start(&p1.state, Squarings::shape(constraints)));
     let start = start?;
     let phase1_hash = p1.hash();
@@ -90,6 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "l_query": start.l_query.len(),
             "h_query": start.h_query.len(),
             "derive_start_s": derive_s,
+            "of_which_lagrange_basis_s": lagrange_s,
             "contribute_s": p2_contribute_s,
             "verify_step_s": p2_verify_step_s,
             "verify_link_s": p2_verify_link_s,

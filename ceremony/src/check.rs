@@ -48,6 +48,9 @@ fn domain(
     shape: &R1csShape,
     phase1: &Phase1State,
 ) -> Result<(GeneralEvaluationDomain<Fr>, usize), CeremonyError> {
+    if !phase1.has_shape() {
+        return Err(CeremonyError::MalformedPhase1);
+    }
     let n = shape.domain_size()?;
     if n > phase1.size() {
         return Err(CeremonyError::DomainTooSmall {

@@ -123,6 +123,9 @@ pub struct LagrangeBasis {
 /// Depends only on phase 1 and n, so callers deriving keys for several circuits of the
 /// same domain size may compute it once.
 pub fn lagrange_basis(phase1: &Phase1State, n: usize) -> Result<LagrangeBasis, CeremonyError> {
+    if !phase1.has_shape() {
+        return Err(CeremonyError::MalformedPhase1);
+    }
     if n > phase1.size() {
         return Err(CeremonyError::DomainTooSmall {
             needed: n,

@@ -143,6 +143,9 @@ pub enum CeremonyError {
     /// The domain size asked for is not supported.
     #[error("powers of tau for 2^{0} are not supported (1..={max})", max = crate::phase1::MAX_POWER)]
     UnsupportedPower(u32),
+    /// A phase-1 state whose vectors do not have the lengths its `power` asks for.
+    #[error("the phase-1 state's vectors have the wrong lengths")]
+    MalformedPhase1,
     /// The circuit needs a larger domain than phase 1 provides.
     #[error("the circuit needs a domain of {needed} points but phase 1 has {available}")]
     DomainTooSmall {

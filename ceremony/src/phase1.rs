@@ -167,7 +167,7 @@ impl Phase1State {
     }
 
     /// Whether every vector has the length `power` asks for.
-    fn has_shape(&self) -> bool {
+    pub fn has_shape(&self) -> bool {
         if self.power == 0 || self.power > MAX_POWER {
             return false;
         }

@@ -417,6 +417,12 @@ fn phases_without_contributions_and_wrong_circuits_are_refused() {
             available: 16
         }
     );
+    let mut short = honest.phase1.state.clone();
+    short.tau_g2.pop();
+    assert_eq!(
+        derive_start(&short, Squarings::shape(CONSTRAINTS)).unwrap_err(),
+        CeremonyError::MalformedPhase1
+    );
     assert_eq!(
         Phase1State::identity(0).unwrap_err(),
         CeremonyError::UnsupportedPower(0)
