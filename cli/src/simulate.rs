@@ -776,25 +776,33 @@ fn run_rounds(
                     }
                     copies.pop()
                 }
-                Behaviour::Adaptive => {
+                Behaviour::Adaptive | Behaviour::AdaptiveDamage => {
                     let rows = behaviour::lazy_rows(shard.len(), redteam::CHEAP_FRACTION, &mut rng);
                     let own = train(&mut cheap, &shard.select(&rows))?;
                     // Colluders that chose already this round are known; the rest are
                     // guessed by their previous reveal.
                     let mut proxies = previous.clone();
+                    let mut colluders = Vec::new();
                     for (k, u) in updates.iter().enumerate() {
-                        if accounts[k].behaviour == Behaviour::Adaptive {
+                        if accounts[k].behaviour == b {
                             proxies[k] = u.clone();
+                            colluders.push(k);
                         }
                     }
+                    let goal = if b == Behaviour::Adaptive {
+                        redteam::Goal::Pay
+                    } else {
+                        redteam::Goal::Damage
+                    };
                     let public = redteam::Public {
                         model: &model,
                         change: change.as_deref(),
                         proxies: &proxies,
                         median,
                     };
-                    let choice =
-                        redteam::search(&build, slot, &public, &own, clip, scale, &mut rng)?;
+                    let choice = redteam::search(
+                        &build, slot, &public, &own, goal, &colluders, clip, scale, &mut rng,
+                    )?;
                     Some(choice.update)
                 }
                 Behaviour::Exec => {
@@ -1176,7 +1184,7 @@ mod tests {
 
     #[test]
     fn public_copy_and_adaptive_run_without_training_their_own_share() {
-        for attack in ["public-copy:0.2", "adaptive:0.4"] {
+        for attack in ["public-copy:0.2", "adaptive:0.4", "adaptive:damage:0.4"] {
             let r = simulate(&config(RuleKind::Proven, Some(attack))).unwrap();
             assert_eq!(r.accuracy.len(), 4, "{attack}");
             assert!(r.groups.iter().all(|g| g.twin_score > 0), "{attack}");
@@ -1207,7 +1215,9 @@ mod tests {
             median: Some(fixed::l2_norm(&d)),
         };
         let own = behaviour::gaussian(dim, 0.05, &mut rng);
-        let choice = redteam::search(&build, 5, &public, &own, 100.0, 10, &mut rng).unwrap();
+        let pay = redteam::Goal::Pay;
+        let choice =
+            redteam::search(&build, 5, &public, &own, pay, &[], 100.0, 10, &mut rng).unwrap();
         assert!(choice.tried > 20, "{}", choice.tried);
         let mut updates = proxies.clone();
         updates[5] = Some(choice.update.clone());
@@ -1220,6 +1230,60 @@ mod tests {
             "{} vs its own noise {own_score}",
             choice.predicted_score
         );
+    }
+
+    /// The damaging colluder's choice is admitted and harms at least as much as the
+    /// best-paid candidate would (the same seed draws the same noise direction, so the
+    /// pay search's candidates are among the damage search's).
+    #[test]
+    fn the_damage_search_harms_more_than_the_pay_search_while_accepted() {
+        let dim = 64;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let d: Vec<f32> = (0..dim).map(|i| ((i % 5) as f32 - 2.0) * 0.05).collect();
+        let proxies: Vec<Option<Vec<i16>>> = (0..6)
+            .map(|_| {
+                let e = behaviour::gaussian(dim, 0.06, &mut rng);
+                let v: Vec<f32> = d.iter().zip(&e).map(|(a, b)| a + b).collect();
+                Some(fixed::quantise_all(&v, 10).unwrap())
+            })
+            .collect();
+        let params = RuleParams::new(6, dim, 1, 1 << 40);
+        let build = || RuleKind::Proven.build(params);
+        let model = vec![0i16; dim];
+        let public = redteam::Public {
+            model: &model,
+            change: Some(&d),
+            proxies: &proxies,
+            median: Some(fixed::l2_norm(&d)),
+        };
+        let own: Vec<f32> = d.iter().map(|x| x * 0.5).collect();
+        let search = |goal| {
+            let mut r = rand::rngs::StdRng::seed_from_u64(12);
+            redteam::search(&build, 5, &public, &own, goal, &[], 100.0, 10, &mut r).unwrap()
+        };
+        let (pay, harm) = (search(redteam::Goal::Pay), search(redteam::Goal::Damage));
+        let outcome = |u: &[i16]| {
+            let mut updates = proxies.clone();
+            updates[5] = Some(u.to_vec());
+            build().aggregate(&model, &updates).unwrap()
+        };
+        assert!(outcome(&harm.update).accepted[5], "stays accepted");
+        // The model's step along the honest direction d: smaller with the damaging choice.
+        let along = |u: &[i16]| -> f64 {
+            let o = outcome(u);
+            o.new_model
+                .iter()
+                .zip(&d)
+                .map(|(&n, &x)| f64::from(n) * f64::from(x))
+                .sum()
+        };
+        assert!(
+            along(&harm.update) < along(&pay.update),
+            "{} vs {}",
+            along(&harm.update),
+            along(&pay.update)
+        );
+        assert!(harm.tried > pay.tried);
     }
 
     fn exec_config(command: &str, secs: u64) -> SimConfig {

@@ -19,6 +19,7 @@
 //! | `lazy:FRACTION` | trains one epoch on FRACTION of its rows ([`lazy_rows`]), rescaled to the median length (`merit simulate` only) | its own CID |
 //! | `sybil:K` | its honest update from K accounts, each with independent jitter to cosine [`SYBIL_COSINE`] ([`sybil_copies`]; `merit simulate` only) | its own CIDs |
 //! | `adaptive` | the candidate that maximises its own score under the rule on public information (`merit simulate` only) | its own CID |
+//! | `adaptive:damage` | colluding: the candidate that moves the model furthest against the honest direction while the rule still accepts it and the colluders before it (`merit simulate` only) | its own CID |
 //! | `exec` | what `merit simulate --attacker-exec CMD` answers (`merit simulate` only) | its own CID |
 
 use merit_protocol::fixed::{self, ClipError};
@@ -63,12 +64,14 @@ pub enum Behaviour {
     Sybil(u32),
     /// Searches public vectors for the update the rule pays best.
     Adaptive,
+    /// Colluding: searches for the most damage to the model while staying accepted.
+    AdaptiveDamage,
     /// An external program's answer (`merit simulate --attacker-exec`).
     Exec,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown behaviour {0:?}: expected honest, label-flip, sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay, stale-copy[:SLOT], grief:SLOT, public-copy, lazy:FRACTION (0 < FRACTION ≤ 1), sybil:K (2 ≤ K ≤ 16), adaptive or exec")]
+#[error("unknown behaviour {0:?}: expected honest, label-flip, sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay, stale-copy[:SLOT], grief:SLOT, public-copy, lazy:FRACTION (0 < FRACTION ≤ 1), sybil:K (2 ≤ K ≤ 16), adaptive[:damage] or exec")]
 pub struct BadBehaviour(pub String);
 
 impl FromStr for Behaviour {
@@ -95,7 +98,11 @@ impl FromStr for Behaviour {
             "zero" => none(Self::Zero),
             "replay" => none(Self::Replay),
             "public-copy" => none(Self::PublicCopy),
-            "adaptive" => none(Self::Adaptive),
+            "adaptive" => match arg {
+                None => Ok(Self::Adaptive),
+                Some("damage") => Ok(Self::AdaptiveDamage),
+                Some(_) => Err(bad()),
+            },
             "exec" => none(Self::Exec),
             "grief" => Ok(Self::Grief(slot(arg)?)),
             "lazy" => Ok(Self::Lazy(
@@ -147,6 +154,7 @@ impl fmt::Display for Behaviour {
             Self::Lazy(x) => write!(f, "lazy:{x}"),
             Self::Sybil(k) => write!(f, "sybil:{k}"),
             Self::Adaptive => write!(f, "adaptive"),
+            Self::AdaptiveDamage => write!(f, "adaptive:damage"),
             Self::Exec => write!(f, "exec"),
         }
     }
@@ -175,7 +183,12 @@ impl Behaviour {
     pub fn node_plays(self) -> bool {
         !matches!(
             self,
-            Self::PublicCopy | Self::Lazy(_) | Self::Sybil(_) | Self::Adaptive | Self::Exec
+            Self::PublicCopy
+                | Self::Lazy(_)
+                | Self::Sybil(_)
+                | Self::Adaptive
+                | Self::AdaptiveDamage
+                | Self::Exec
         )
     }
 
@@ -237,6 +250,7 @@ pub fn shape_update(
         | Behaviour::Lazy(_)
         | Behaviour::Sybil(_)
         | Behaviour::Adaptive
+        | Behaviour::AdaptiveDamage
         | Behaviour::Exec => honest(delta),
         Behaviour::PublicCopy => honest(&noise_of_norm(
             delta.len(),
@@ -413,6 +427,7 @@ mod tests {
             "lazy:1",
             "sybil:3",
             "adaptive",
+            "adaptive:damage",
             "exec",
         ] {
             let b: Behaviour = s.parse().unwrap();

@@ -6,6 +6,14 @@
 //! public information: every other slot's previous-round reveal stands for its unknown
 //! update this round, except colluders that already chose this round, whose choices are
 //! known to it.
+//!
+//! `adaptive:damage` colludes for harm instead: among the candidates (now also the
+//! negations of those directions, their mixtures with the others, and lengths out to the
+//! band's edge) that the rule accepts on the public information, with every colluder that
+//! chose before it still accepted, it takes the one whose round moves the model furthest
+//! against the honest direction it estimates (its own cheap update plus the others'
+//! previous reveals, `ĥ`): the largest `−⟨new − model, ĥ⟩`. With none accepted it sends
+//! the best-paid candidate, to stay in the game.
 
 use merit_aggregator::rules::Rule;
 use merit_protocol::fixed::{self, ClipError};
@@ -19,6 +27,18 @@ pub const CHEAP_FRACTION: f32 = 0.1;
 const MIXES: [f64; 4] = [0.25, 0.5, 0.75, 0.9];
 /// Lengths tried, as multiples of the median of last round's reveals.
 const SCALES: [f64; 3] = [0.7, 1.0, 1.3];
+/// More lengths a damaging colluder tries (the example spec's band is ρ = 6).
+const DAMAGE_SCALES: [f64; 3] = [2.0, 3.5, 5.5];
+
+/// What the search maximises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// Its own score.
+    Pay,
+    /// The model's step against the honest direction, while it and the colluders before it
+    /// stay accepted.
+    Damage,
+}
 
 /// What the attacker may know this round.
 pub struct Public<'a> {
@@ -36,6 +56,9 @@ pub struct Public<'a> {
 pub struct Choice {
     pub update: Vec<i16>,
     pub predicted_score: u32,
+    /// `Damage`: the predicted step against the honest direction, fixed-point units (0 for
+    /// `Pay`, or when no candidate was accepted and it fell back to the best-paid one).
+    pub predicted_damage: f64,
     /// How many candidates were scored.
     pub tried: usize,
 }
@@ -60,14 +83,18 @@ fn mix(a: f64, x: &[f64], y: &[f64]) -> Vec<f32> {
         .collect()
 }
 
-/// Searches for the update of `slot` that `rule` (built fresh for each candidate) pays
-/// best, given `public` and `own` (its cheap training's delta, real units).
+/// Searches for the update of `slot` that best serves `goal` under the rule (`build`
+/// makes a fresh one for each candidate), given `public` and `own` (its cheap training's
+/// delta, real units); `colluders` are the slots whose choices this round are already in
+/// the proxies.
 #[allow(clippy::too_many_arguments)]
 pub fn search(
     build: &dyn Fn() -> Box<dyn Rule>,
     slot: usize,
     public: &Public<'_>,
     own: &[f32],
+    goal: Goal,
+    colluders: &[usize],
     clip_norm: f32,
     scale_bits: u8,
     rng: &mut impl Rng,
@@ -109,45 +136,88 @@ pub fn search(
             }
         }
     }
+    // The honest direction a damaging colluder estimates: its own update and the others'.
+    let honest: Option<Vec<f64>> = match (&own_dir, &mean) {
+        (Some(o), Some(m)) => unit(&mix(0.5, o, m)),
+        (Some(o), None) => Some(o.clone()),
+        _ => None,
+    };
+    let mut scales = SCALES.to_vec();
+    if goal == Goal::Damage {
+        scales.extend(DAMAGE_SCALES);
+        let against: Vec<Vec<f64>> = [&honest, &change, &mean, &own_dir]
+            .into_iter()
+            .flatten()
+            .map(|x| x.iter().map(|v| -v).collect())
+            .collect();
+        for x in &against {
+            dirs.push(x.clone());
+            for y in [&change, &mean, &own_dir, &noise].into_iter().flatten() {
+                for a in MIXES {
+                    dirs.push(mix(a, x, y).iter().map(|&v| f64::from(v)).collect());
+                }
+            }
+        }
+    }
+    let own_update = || fixed::clip_and_quantise(own, clip_norm, scale_bits);
     // Without a last round there is no length to match: only its own cheap update, as is.
     let Some(median) = public.median.filter(|m| *m > 0.0) else {
-        let update = fixed::clip_and_quantise(own, clip_norm, scale_bits)?;
         return Ok(Choice {
-            update,
+            update: own_update()?,
             predicted_score: 0,
+            predicted_damage: 0.0,
             tried: 0,
         });
     };
-    let mut best: Option<Choice> = None;
+    // A damaging colluder is bound by the rule's ceiling, not by the honest clip.
+    let clip = match goal {
+        Goal::Pay => clip_norm,
+        Goal::Damage => f32::MAX,
+    };
+    // The best-paid candidate, and (for damage) the most damaging admitted one.
+    let mut paid: Option<Choice> = None;
+    let mut harm: Option<Choice> = None;
     let mut tried = 0;
     for d in &dirs {
         let d: Vec<f32> = d.iter().map(|&x| x as f32).collect();
-        for s in SCALES {
-            let candidate = fixed::clip_and_quantise(
-                &behaviour::rescale(&d, s * median),
-                clip_norm,
-                scale_bits,
-            )?;
+        for &s in &scales {
+            let candidate =
+                fixed::clip_and_quantise(&behaviour::rescale(&d, s * median), clip, scale_bits)?;
             let mut updates = public.proxies.to_vec();
             updates[slot] = Some(candidate);
             let out = build().aggregate(public.model, &updates)?;
             tried += 1;
             let score = out.scores[slot];
-            if best.as_ref().is_none_or(|b| score > b.predicted_score) {
-                let update = updates.swap_remove(slot).expect("set above");
-                best = Some(Choice {
-                    update,
-                    predicted_score: score,
-                    tried,
-                });
+            let choice = |predicted_damage| Choice {
+                update: updates[slot].clone().expect("set above"),
+                predicted_score: score,
+                predicted_damage,
+                tried,
+            };
+            if paid.as_ref().is_none_or(|b| score > b.predicted_score) {
+                paid = Some(choice(0.0));
+            }
+            if let (Goal::Damage, Some(h)) = (goal, &honest) {
+                let admitted = out.accepted[slot] && colluders.iter().all(|&c| out.accepted[c]);
+                let damage = -out
+                    .new_model
+                    .iter()
+                    .zip(public.model)
+                    .zip(h)
+                    .map(|((&n, &m), &h)| f64::from(i32::from(n) - i32::from(m)) * h)
+                    .sum::<f64>();
+                if admitted && harm.as_ref().is_none_or(|b| damage > b.predicted_damage) {
+                    harm = Some(choice(damage));
+                }
             }
         }
     }
-    Ok(match best {
+    Ok(match harm.or(paid) {
         Some(b) => Choice { tried, ..b },
         None => Choice {
-            update: fixed::clip_and_quantise(own, clip_norm, scale_bits)?,
+            update: own_update()?,
             predicted_score: 0,
+            predicted_damage: 0.0,
             tried,
         },
     })
