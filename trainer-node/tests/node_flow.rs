@@ -807,3 +807,37 @@ async fn a_commit_refused_as_too_late_is_not_fatal() {
     assert!(matches!(s, Step::Committed { round: 0, .. }), "{s:?}");
     assert_eq!(w.calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn grief_resubmits_the_victims_last_update_and_simulate_only_behaviours_are_refused() {
+    let w = World::new(2, 2);
+    let bob = dev_signer("bob").unwrap();
+    let dave = dev_signer("dave").unwrap();
+    let (a, b) = tokio::join!(
+        run_trainer(w.node(&bob, Behaviour::Honest, false)),
+        run_trainer(w.node(&dave, Behaviour::Grief(0), false)),
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(
+        w.calls.load(Ordering::SeqCst),
+        2,
+        "the griefer never trains"
+    );
+    let bob0 = w.values(&w.revealed(0, 0).unwrap());
+    let dave1 = w.values(&w.revealed(1, 1).unwrap());
+    assert_ne!(dave1, bob0, "noise was added");
+    let cos = merit_trainer::behaviour::cosine(&bob0, &dave1);
+    assert!(cos > 0.99, "cosine {cos} to the victim's previous update");
+    for b in ["public-copy", "lazy:0.1", "sybil:3", "adaptive", "exec"] {
+        let mut cfg = NodeConfig::new(PROJECT, w.dir.path());
+        cfg.behaviour = b.parse().unwrap();
+        let e = TrainerNode::new(&w.market, &w.store, &bob, w.data(), w.learner(false), cfg)
+            .err()
+            .unwrap_or_else(|| panic!("{b} was accepted"));
+        assert!(
+            matches!(e, NodeError::SimulateOnly(ref s) if s == b),
+            "{b}: {e}"
+        );
+    }
+}
