@@ -20,6 +20,7 @@ use ark_relations::gr1cs::{
 use ark_std::Zero;
 
 use crate::error::CeremonyError;
+use crate::fft::{group_ifft, mul_g1, mul_g2};
 use crate::hash::{compressed, hash_parts, Digest, CIRCUIT_DOMAIN};
 use crate::pairing::mul_small;
 use crate::phase1::Phase1State;
@@ -132,23 +133,18 @@ pub fn lagrange_basis(phase1: &Phase1State, n: usize) -> Result<LagrangeBasis, C
             available: phase1.size(),
         });
     }
-    let domain = GeneralEvaluationDomain::<Fr>::new(n)
-        .filter(|d| d.size() == n)
-        .ok_or(CeremonyError::Synthesis(format!(
-            "no evaluation domain of size {n}"
-        )))?;
+    let no_domain = || CeremonyError::Synthesis(format!("no evaluation domain of size {n}"));
     let ifft_g1 = |points: &[G1Affine]| {
         let mut v: Vec<G1Projective> = points[..n].iter().map(|p| p.into_group()).collect();
-        domain.ifft_in_place(&mut v);
-        v
+        group_ifft(&mut v, mul_g1).map(|()| v).ok_or_else(no_domain)
     };
     let mut g2: Vec<G2Projective> = phase1.tau_g2[..n].iter().map(|p| p.into_group()).collect();
-    domain.ifft_in_place(&mut g2);
+    group_ifft(&mut g2, mul_g2).ok_or_else(no_domain)?;
     Ok(LagrangeBasis {
-        g1: ifft_g1(&phase1.tau_g1),
+        g1: ifft_g1(&phase1.tau_g1)?,
         g2,
-        alpha_g1: ifft_g1(&phase1.alpha_tau_g1),
-        beta_g1: ifft_g1(&phase1.beta_tau_g1),
+        alpha_g1: ifft_g1(&phase1.alpha_tau_g1)?,
+        beta_g1: ifft_g1(&phase1.beta_tau_g1)?,
     })
 }
 
@@ -174,20 +170,20 @@ fn qap_columns(shape: &R1csShape, basis: &LagrangeBasis) -> Columns {
     let [a, b, c] = &shape.matrices;
     for (row, terms) in a.iter().enumerate() {
         for &(coeff, var) in terms {
-            cols.a_g1[var] += mul_small(basis.g1[row], coeff);
-            cols.abc_g1[var] += mul_small(basis.beta_g1[row], coeff);
+            cols.a_g1[var] += mul_small(basis.g1[row], coeff, mul_g1);
+            cols.abc_g1[var] += mul_small(basis.beta_g1[row], coeff, mul_g1);
         }
     }
     for (row, terms) in b.iter().enumerate() {
         for &(coeff, var) in terms {
-            cols.b_g1[var] += mul_small(basis.g1[row], coeff);
-            cols.b_g2[var] += mul_small(basis.g2[row], coeff);
-            cols.abc_g1[var] += mul_small(basis.alpha_g1[row], coeff);
+            cols.b_g1[var] += mul_small(basis.g1[row], coeff, mul_g1);
+            cols.b_g2[var] += mul_small(basis.g2[row], coeff, mul_g2);
+            cols.abc_g1[var] += mul_small(basis.alpha_g1[row], coeff, mul_g1);
         }
     }
     for (row, terms) in c.iter().enumerate() {
         for &(coeff, var) in terms {
-            cols.abc_g1[var] += mul_small(basis.g1[row], coeff);
+            cols.abc_g1[var] += mul_small(basis.g1[row], coeff, mul_g1);
         }
     }
     for i in 0..shape.num_instance {

@@ -53,11 +53,26 @@
 //! from the start to the final state, and the final state is checked in full); its hash
 //! chain is `hₖ = H(hₖ₋₁, contributionₖ)`. [`verify_transcript`] re-checks both phases
 //! against the circuit and returns the final keys.
+//!
+//! # Use
+//! - Phase 1, once per domain size: `Phase1Transcript::new(k)`, each party calls
+//!   `contribute(rng)` on the current transcript (after `verify(rng)` of what it
+//!   received) and publishes it; or, with full states, `phase1::contribute` /
+//!   `phase1::verify` one step at a time.
+//! - Phase 2, once per circuit: `Transcript::new(phase1, circuit)` derives the start
+//!   (expensive: four group FFTs of the circuit's domain; anyone can do it, nobody need
+//!   trust it), then each party calls `contribute_phase2(rng)`.
+//! - A contract can check each phase-2 contribution cheaply with
+//!   `phase2::verify_link(prev_delta_g1, contribution, parent)` (a Schnorr check and one
+//!   2-pairing product) and record `contribution.hash()` as the chain's new head.
+//! - Anyone: `verify_transcript(&transcript, circuit, rng)` (or
+//!   `verify_transcript_bytes`) returns the proving and verifying keys.
 
 pub mod check;
 pub mod derive;
 pub mod dlog;
 mod error;
+mod fft;
 mod hash;
 mod pairing;
 pub mod phase1;

@@ -41,8 +41,13 @@ pub(crate) fn msm_g2(bases: &[G2Affine], weights: &[Fr]) -> G2Projective {
 /// `c · P`, cheap for the small or small-negative coefficients R1CS matrices mostly hold.
 ///
 /// Scalar multiplication costs one doubling per bit, so `c` or `-c`, whichever is
-/// shorter, is used (`-1` costs a negation, not 254 doublings).
-pub(crate) fn mul_small<G: CurveGroup<ScalarField = Fr>>(point: G, c: Fr) -> G {
+/// shorter, is used (`-1` costs a negation, not 254 doublings); scalars over 64 bits go
+/// to `full` (GLV).
+pub(crate) fn mul_small<G: CurveGroup<ScalarField = Fr>>(
+    point: G,
+    c: Fr,
+    full: impl Fn(G, Fr) -> G,
+) -> G {
     if c.is_one() {
         return point;
     }
@@ -51,9 +56,19 @@ pub(crate) fn mul_small<G: CurveGroup<ScalarField = Fr>>(point: G, c: Fr) -> G {
         return -point;
     }
     let (positive, negative) = (c.into_bigint(), negated.into_bigint());
-    if negative.num_bits() < positive.num_bits() {
-        -point.mul_bigint(negative)
+    let (scalar, bits, is_negative) = if negative.num_bits() < positive.num_bits() {
+        (negated, negative, true)
     } else {
-        point.mul_bigint(positive)
+        (c, positive, false)
+    };
+    let product = if bits.num_bits() <= 64 {
+        point.mul_bigint(bits)
+    } else {
+        full(point, scalar)
+    };
+    if is_negative {
+        -product
+    } else {
+        product
     }
 }

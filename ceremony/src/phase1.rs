@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::dlog::DlogProof;
 use crate::error::{CeremonyError, Phase1Check, Secret};
+use crate::fft::mul_g2;
 use crate::hash::{compressed, hash_parts, Digest, LINK_DOMAIN, PHASE1_DOMAIN};
 use crate::pairing::{msm_g1, msm_g2, pairings_equal, random_weights};
 
@@ -266,7 +267,7 @@ fn scale_each_g2(points: &[G2Affine], scalars: &[Fr]) -> Vec<G2Affine> {
     let projective: Vec<G2Projective> = points
         .par_iter()
         .zip(scalars.par_iter())
-        .map(|(p, s)| *p * s)
+        .map(|(p, s)| mul_g2(p.into_group(), *s))
         .collect();
     G2Projective::normalize_batch(&projective)
 }
@@ -283,7 +284,7 @@ fn multiply_in(prev: &Phase1State, secrets: &Phase1Secrets) -> Phase1State {
         tau_g2: scale_each_g2(&prev.tau_g2, &tau_powers[..n]),
         alpha_tau_g1: scale_each_g1(&prev.alpha_tau_g1, &alpha_powers),
         beta_tau_g1: scale_each_g1(&prev.beta_tau_g1, &beta_powers),
-        beta_g2: (prev.beta_g2 * secrets.beta).into_affine(),
+        beta_g2: mul_g2(prev.beta_g2.into_group(), secrets.beta).into_affine(),
     }
 }
 

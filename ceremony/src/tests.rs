@@ -486,3 +486,63 @@ fn single_party_toxic_waste_forges_until_one_more_honest_contribution() {
     assert!(!Groth16::<Bn254>::verify(&vk, &false_inputs, &again).unwrap());
     assert!(proves_and_verifies(&pk, &vk));
 }
+
+/// Constraints with large and negative coefficients, to exercise every multiplication path:
+/// `(k₁·x) · 1 = w` and `(w + k₂) · (−3·x) = y`.
+#[derive(Clone)]
+struct BigCoefficients {
+    x: Option<Fr>,
+    y: Option<Fr>,
+}
+
+const K1: u64 = 0x1234_5678_9abc_def1;
+
+fn k2() -> Fr {
+    -Fr::from(2u64).pow([200u64])
+}
+
+impl BigCoefficients {
+    fn honest(x: Fr) -> Self {
+        let w = x * Fr::from(K1);
+        Self {
+            x: Some(x),
+            y: Some((w + k2()) * (-Fr::from(3u64) * x)),
+        }
+    }
+}
+
+impl ark_relations::gr1cs::ConstraintSynthesizer<Fr> for BigCoefficients {
+    fn generate_constraints(
+        self,
+        cs: ark_relations::gr1cs::ConstraintSystemRef<Fr>,
+    ) -> Result<(), ark_relations::gr1cs::SynthesisError> {
+        use ark_relations::gr1cs::{SynthesisError, Variable};
+        use ark_relations::lc;
+        let missing = || SynthesisError::AssignmentMissing;
+        let x = cs.new_input_variable(|| self.x.ok_or_else(missing))?;
+        let y = cs.new_input_variable(|| self.y.ok_or_else(missing))?;
+        let w = cs.new_witness_variable(|| self.x.map(|x| x * Fr::from(K1)).ok_or_else(missing))?;
+        cs.enforce_r1cs_constraint(|| lc![(Fr::from(K1), x)], || lc![Variable::One], || lc![w])?;
+        cs.enforce_r1cs_constraint(
+            || lc![(Fr::one(), w), (k2(), Variable::One)],
+            || lc![(-Fr::from(3u64), x)],
+            || lc![y],
+        )?;
+        Ok(())
+    }
+}
+
+#[test]
+fn large_and_negative_coefficients_prove_and_verify() {
+    let mut rng = rng(22);
+    let setup = BigCoefficients { x: None, y: None };
+    let mut t = Transcript::new(phase1_with(1, 22), setup.clone()).unwrap();
+    t.contribute_phase2(&mut rng);
+    let (pk, vk) = verify_transcript(&t, setup, &mut rng).unwrap();
+    let x = Fr::from(5u64);
+    let circuit = BigCoefficients::honest(x);
+    let inputs = [x, circuit.y.unwrap()];
+    let proof = Groth16::<Bn254>::prove(&pk, circuit, &mut rng).unwrap();
+    assert!(Groth16::<Bn254>::verify(&vk, &inputs, &proof).unwrap());
+    assert!(!Groth16::<Bn254>::verify(&vk, &[x, inputs[1] + Fr::one()], &proof).unwrap());
+}
