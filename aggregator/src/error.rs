@@ -15,15 +15,15 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum AggregatorError {
     /// Boxed: subxt's error is large, and this enum travels through every `?`.
-    #[error("chain: {0}")]
+    #[error("chain")]
     Chain(#[source] Box<ChainError>),
-    #[error("IPFS, {what}: {source}")]
+    #[error("IPFS, {what}")]
     Storage {
         what: String,
         #[source]
         source: StorageError,
     },
-    #[error("{what} is not a valid Merit model file: {source}")]
+    #[error("{what} is not a valid Merit model file")]
     Format {
         what: String,
         #[source]
@@ -31,7 +31,7 @@ pub enum AggregatorError {
     },
     #[error("{what}: {problem}")]
     BadFile { what: String, problem: String },
-    #[error("the project spec {cid}: {source}")]
+    #[error("the project spec {cid}")]
     Spec {
         cid: String,
         #[source]
@@ -39,9 +39,9 @@ pub enum AggregatorError {
     },
     #[error("the spec's round shape does not fit the project: {0}")]
     Shape(String),
-    #[error("the spec's rule parameters: {0}")]
+    #[error("the spec's rule parameters")]
     RuleParams(#[source] RuleError),
-    #[error("the proving key at {cid}: {source}")]
+    #[error("the proving key at {cid}")]
     ProvingKey {
         cid: String,
         #[source]
@@ -49,17 +49,20 @@ pub enum AggregatorError {
     },
     #[error("the proving key at {cid} is not for the verifying key stored on chain")]
     KeyMismatch { cid: String },
-    #[error("the verifying key on chain: {0}")]
+    #[error("the verifying key on chain")]
     VerifyingKey(#[source] VerifierError),
     #[error("the current model {cid} does not open the model commitment on chain")]
     ModelMismatch { cid: String },
-    #[error("the chunked statement: {0}")]
+    #[error("the chunked statement")]
     Chunking(#[source] merit_protocol::chunked::ChunkError),
-    #[error("building the round witness: {0}")]
+    #[error("building the round witness")]
     Witness(#[source] RoundError),
-    #[error("proving the round: {0}")]
+    #[error("proving the round")]
     Prove(#[source] ProverError),
-    #[error("this node's account is not project {project}'s aggregator (0x{aggregator})")]
+    #[error(
+        "this node's account is not project {project}'s aggregator ({})",
+        ss58_of_hex(aggregator)
+    )]
     NotOurProject { project: u32, aggregator: String },
     #[error(
         "slot {slot} counts as present on chain but its update did not open (set it aside first)"
@@ -67,21 +70,21 @@ pub enum AggregatorError {
     Unopened { slot: u32 },
     #[error("round {round} of project {project} is not finalised")]
     NotFinalized { project: u32, round: u32 },
-    #[error("state file {path}: {source}")]
+    #[error("state file {path}")]
     StateIo {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("state file {path}: {source}")]
+    #[error("state file {path}")]
     StateJson {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
     },
-    #[error("round report: {0}")]
+    #[error("round report")]
     Report(#[source] serde_json::Error),
-    #[error("the validation evaluator failed: {0}")]
+    #[error("the validation evaluator failed")]
     Evaluator(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
@@ -93,7 +96,29 @@ impl From<ChainError> for AggregatorError {
     }
 }
 
+/// An account given as 64 hex digits, as SS58 (as the CLI names accounts everywhere).
+fn ss58_of_hex(account: &str) -> String {
+    let mut bytes = [0u8; 32];
+    match hex::decode_to_slice(account.trim_start_matches("0x"), &mut bytes) {
+        Ok(()) => merit_chain::AccountId32(bytes).to_string(),
+        Err(_) => account.to_string(),
+    }
+}
+
 impl AggregatorError {
+    /// This error and each of its causes, once each (`a: b: c`), for a log line: the
+    /// `Display` of an error leaves its cause to `source()`.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
     pub(crate) fn storage(what: impl Into<String>) -> impl FnOnce(StorageError) -> Self {
         let what = what.into();
         move |source| Self::Storage { what, source }

@@ -84,7 +84,13 @@ pub async fn run_aggregator(agg: &Aggregator<'_>) -> Result<NodeSummary> {
             Err(e) if e.is_transient() && failures < agg.config.max_retries => {
                 failures += 1;
                 let wait = backoff(agg.config.backoff, failures);
-                tracing::warn!(project, error = %e, failures, ?wait, "transient failure; retrying");
+                tracing::warn!(
+                    project,
+                    error = %e.with_causes(),
+                    failures,
+                    ?wait,
+                    "transient failure; retrying"
+                );
                 tokio::time::sleep(wait).await;
             }
             Err(e) => return Err(e),

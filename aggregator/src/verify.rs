@@ -121,7 +121,7 @@ pub async fn verify_round(
         prev.is_ok(),
         match &prev {
             Ok(_) => format!("{prev_name} opens the on-chain commitment"),
-            Err(e) => e.to_string(),
+            Err(e) => e.with_causes(),
         },
     );
 
@@ -205,7 +205,7 @@ pub async fn verify_round(
         new.is_ok(),
         match &new {
             Ok(()) => format!("{new_name} opens the recorded commitment"),
-            Err(e) => e.to_string(),
+            Err(e) => e.with_causes(),
         },
     );
 
@@ -320,7 +320,7 @@ async fn verify_report_proof(
 ) -> std::result::Result<(), String> {
     let bytes = fetch_bounded(ipfs, cid.as_bytes(), 16 << 20, "the round report")
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.with_causes())?;
     let report = RoundReport::from_json(&bytes).map_err(|e| format!("the report: {e}"))?;
     if report.project != project || report.round != round {
         return Err(format!(

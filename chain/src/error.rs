@@ -3,7 +3,7 @@ use merit_protocol::abi::MarketError;
 /// Everything that can go wrong between Merit and the chain, named for the user.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
-    #[error("cannot reach the node at {url}: {source} (is the devnet up? `merit devnet status`)")]
+    #[error("cannot reach the node at {url} (is the devnet up? `merit devnet status`)")]
     Connect {
         url: String,
         #[source]
@@ -26,7 +26,7 @@ pub enum ChainError {
     UnknownSelector(String),
     #[error("unknown dev account `{0}` (expected one of alice, bob, charlie, dave, eve, ferdie)")]
     UnknownAccount(String),
-    #[error("chain RPC failed: {0}")]
+    #[error("chain RPC failed")]
     Rpc(#[source] Box<subxt::Error>),
 }
 

@@ -63,10 +63,10 @@ fn state_dir(data: &Path, flag: Option<PathBuf>) -> PathBuf {
 
 pub async fn run(data: &Path, cmd: AggregatorCmd) -> Result<()> {
     let AggregatorCmd::Run(a) = cmd;
+    let signer = crate::signer_flag("--from", &a.from)?;
     let info = DevnetInfo::read(data)?;
     let market = info.marketplace().await?;
     let ipfs = info.ipfs()?;
-    let signer = merit_cli::accounts::signer(&a.from)?;
     let mut config = AggregatorConfig::new(a.project, state_dir(data, a.state_dir));
     config.poll = Duration::from_millis(a.poll_ms);
     let validation = match &a.validation {
@@ -75,10 +75,7 @@ pub async fn run(data: &Path, cmd: AggregatorCmd) -> Result<()> {
             let (spec, _) = merit_aggregator::project::load_spec(&ipfs, &view)
                 .await
                 .with_context(|| format!("the spec of project {}", a.project))?;
-            Some(
-                ValidationSet::load(&spec, path)
-                    .with_context(|| format!("the validation file {}", path.display()))?,
-            )
+            Some(ValidationSet::load(&spec, path).map_err(crate::exit::bad_input("--validation"))?)
         }
         None => None,
     };
@@ -116,7 +113,13 @@ pub async fn verify(data: &Path, a: VerifyArgs) -> Result<()> {
         Some(r) => r,
         None => match market.project(a.project).await?.round.checked_sub(1) {
             Some(r) => r,
-            None => bail!("project {} has no finalised round yet", a.project),
+            None => {
+                return Err(crate::exit::NothingToDo(format!(
+                    "project {} has no finalised round yet: nothing to verify",
+                    a.project
+                ))
+                .into())
+            }
         },
     };
     let report_cid = a.report.or_else(|| {

@@ -55,7 +55,8 @@ pub struct SplitArgs {
 pub fn run(cmd: DataCmd) -> Result<()> {
     match cmd {
         DataCmd::Split(a) => {
-            let d = data::load_csv(&a.input, a.inputs, a.classes)?;
+            let d = data::load_csv(&a.input, a.inputs, a.classes)
+                .map_err(crate::exit::bad_input("--input"))?;
             let cfg = data::SplitConfig {
                 trainers: a.trainers,
                 alpha: a.alpha,

@@ -626,26 +626,35 @@ async fn devnet_up(data: &PathBuf, a: UpArgs) -> Result<()> {
     Ok(())
 }
 
+/// The key a flag names (`--from`, `--key`): a bad one is a usage error naming the flag.
+pub(crate) fn signer_flag(flag: &str, value: &str) -> Result<merit_chain::Signer> {
+    accounts::signer(value).with_context(|| flag.to_string())
+}
+
+/// A file a flag names, read whole: a missing or unreadable one is a usage error.
+fn read_flag_file(flag: &str, path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(exit::bad_input(format!("{flag} {}", path.display())))
+}
+
 async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
-    let info = DevnetInfo::read(data)?;
-    let text = std::fs::read_to_string(&a.spec)
-        .with_context(|| format!("reading {}", a.spec.display()))?;
-    let spec = ProjectSpec::from_json(&text).with_context(|| format!("in {}", a.spec.display()))?;
+    // The flags and the files they name first: a mistake there is the user's (exit 2)
+    // whatever state the devnet is in.
+    let signer = signer_flag("--from", &a.from)?;
+    let aggregator = accounts::account(&a.aggregator).context("--aggregator")?;
+    let spec_flag = format!("--spec {}", a.spec.display());
+    let text = String::from_utf8(read_flag_file("--spec", &a.spec)?)
+        .map_err(exit::bad_input(spec_flag.clone()))?;
+    let spec = ProjectSpec::from_json(&text).map_err(exit::bad_input(spec_flag))?;
     let model = match &a.model {
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            Some(
-                merit_protocol::format::ModelFile::parse(&bytes)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
-            )
-        }
+        Some(path) => Some(
+            merit_protocol::format::ModelFile::parse(&read_flag_file("--model", path)?)
+                .map_err(exit::bad_input(format!("--model {}", path.display())))?,
+        ),
         None => None,
     };
     let keys = match (&a.vk, &a.proving_key_cid, a.chunk) {
         (Some(path), Some(cid), _) => owner::RoundKeysSource::Existing {
-            verifying_key_file: std::fs::read(path)
-                .with_context(|| format!("reading {}", path.display()))?,
+            verifying_key_file: read_flag_file("--vk", path)?,
             proving_key_cid: cid.clone(),
         },
         (_, _, Some(chunk)) => owner::RoundKeysSource::Chunked {
@@ -654,11 +663,12 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
         },
         _ => owner::RoundKeysSource::Setup,
     };
+    let info = DevnetInfo::read(data)?;
     let market = info.marketplace().await?;
     let posted = owner::post_project(
         &market,
         &info.ipfs()?,
-        &accounts::signer(&a.from)?,
+        &signer,
         owner::PostProject {
             spec,
             model,
@@ -667,7 +677,7 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
             pool: a.pool,
             min_trainers: a.min_trainers,
             trainer_stake: a.stake,
-            aggregator: accounts::account(&a.aggregator)?.0,
+            aggregator: aggregator.0,
             aggregator_fee: a.fee,
             aggregator_bond: a.bond,
             deadlines: Deadlines {
@@ -708,9 +718,9 @@ enum Action {
 
 /// One of the messages that move a project along or pay it out.
 async fn project_action(data: &std::path::Path, a: Signed, action: Action) -> Result<()> {
+    let signer = signer_flag("--from", &a.from)?;
     let info = DevnetInfo::read(data)?;
     let market = info.marketplace().await?;
-    let signer = accounts::signer(&a.from)?;
     let amount = match action {
         Action::Start => market.start(&signer, a.id).await.map(|()| None),
         Action::Cancel => market.cancel(&signer, a.id).await.map(|()| None),

@@ -1,6 +1,6 @@
 //! `merit trainer run`: thin front end over `merit_trainer::node`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use merit_cli::devnet::DevnetInfo;
 use merit_trainer::behaviour::Behaviour;
@@ -51,10 +51,10 @@ pub struct RunArgs {
 
 pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
     let TrainerCmd::Run(a) = cmd;
+    let signer = crate::signer_flag("--key", &a.key)?;
     let info = DevnetInfo::read(data_dir)?;
     let market = info.marketplace().await?;
     let ipfs = info.ipfs()?;
-    let signer = merit_cli::accounts::signer(&a.key)?;
     let view = market.project(a.project).await?;
     let spec = node::load_spec(&ipfs, &view).await?;
     let data = merit_trainer::data::load_csv(
@@ -62,7 +62,7 @@ pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
         spec.features.inputs as usize,
         spec.features.classes as usize,
     )
-    .with_context(|| format!("loading the training data {}", a.data.display()))?;
+    .map_err(crate::exit::bad_input("--data (the training data)"))?;
     let mut cfg = NodeConfig::new(
         a.project,
         a.state_dir.unwrap_or_else(|| data_dir.join("trainer")),

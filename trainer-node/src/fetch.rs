@@ -23,7 +23,7 @@ pub const DIGITS_CLASSES: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("could not run `{command}`: {source}")]
+    #[error("could not run `{command}`")]
     Spawn {
         command: String,
         #[source]
@@ -37,13 +37,13 @@ pub enum FetchError {
     },
     #[error("pip left no scikit-learn wheel in {dir}")]
     NoWheel { dir: PathBuf },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{wheel}: {source}")]
+    #[error("{wheel}")]
     Zip {
         wheel: PathBuf,
         #[source]

@@ -13,7 +13,7 @@ use rand::SeedableRng;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LearnError {
-    #[error("candle: {0}")]
+    #[error("candle")]
     Candle(#[from] candle_core::Error),
     #[error("the global model has {found} parameters; the spec's model has {expected}")]
     ParamCount { found: usize, expected: usize },

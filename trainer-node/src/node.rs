@@ -32,25 +32,25 @@ pub const MAX_FILE_BYTES: usize = 256 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// Boxed: `ChainError` is large and most results here never carry it.
-    #[error(transparent)]
-    Chain(Box<ChainError>),
-    #[error(transparent)]
+    #[error("the chain")]
+    Chain(#[source] Box<ChainError>),
+    #[error("IPFS")]
     Storage(#[from] StorageError),
-    #[error(transparent)]
+    #[error("publishing the update")]
     Publish(#[from] TrainerError),
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("training: {0}")]
+    #[error("training")]
     Learn(#[from] LearnError),
-    #[error("clipping and quantising the update: {0}")]
+    #[error("clipping and quantising the update")]
     Clip(#[from] ClipError),
-    #[error("the project's spec {cid}: {source}")]
+    #[error("the project's spec {cid}")]
     Spec {
         cid: String,
         #[source]
         source: SpecError,
     },
-    #[error("{what} {cid}: {source}")]
+    #[error("{what} {cid}")]
     Format {
         what: &'static str,
         cid: String,
@@ -71,13 +71,13 @@ pub enum NodeError {
     NotJoined { project: u32, phase: Phase },
     #[error("round {round}: {conflict}")]
     Conflict { round: u32, conflict: Conflict },
-    #[error("gave up after {attempts} failed attempts in a row; last: {last}")]
+    #[error("gave up after {attempts} failed attempts in a row; the last")]
     GaveUp {
         attempts: u32,
         #[source]
         last: Box<NodeError>,
     },
-    #[error("local file {path}: {source}")]
+    #[error("local file {path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -92,6 +92,19 @@ impl From<ChainError> for NodeError {
 }
 
 impl NodeError {
+    /// This error and each of its causes, once each (`a: b: c`), for a log line: the
+    /// `Display` of an error leaves its cause to `source()`.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
     /// Failures worth retrying: the node or the IPFS daemon did not answer.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -834,7 +847,7 @@ pub async fn run_trainer<L: Learner, M: MarketAccess, S: BlobStore>(
                         last: Box::new(e),
                     });
                 }
-                tracing::warn!(attempt = failures, retry_in = ?backoff, "{e}");
+                tracing::warn!(attempt = failures, retry_in = ?backoff, "{}", e.with_causes());
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }

@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state file {path}: {source}")]
+    #[error("state file {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("state file {path} is not valid: {source}")]
+    #[error("state file {path} is not valid")]
     Json {
         path: PathBuf,
         #[source]
