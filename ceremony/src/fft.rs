@@ -14,12 +14,12 @@ use ark_std::ops::{Add, Sub};
 use rayon::prelude::*;
 
 /// `s · P` in G1 (GLV: the curve's own multiplication is already GLV for G1).
-pub(crate) fn mul_g1(point: G1Projective, s: Fr) -> G1Projective {
+pub fn mul_g1(point: G1Projective, s: Fr) -> G1Projective {
     point * s
 }
 
 /// `s · Q` in G2 with the GLV endomorphism, about 1.7 times faster than the default.
-pub(crate) fn mul_g2(point: G2Projective, s: Fr) -> G2Projective {
+pub fn mul_g2(point: G2Projective, s: Fr) -> G2Projective {
     ark_bn254::g2::Config::glv_mul_projective(point, s)
 }
 
@@ -27,7 +27,7 @@ pub(crate) fn mul_g2(point: G2Projective, s: Fr) -> G2Projective {
 ///
 /// With `vᵢ = [τⁱ]` this gives `[Lⱼ(τ)]`, the Lagrange basis at τ. Returns `None` when
 /// the length is not a power of two the field supports.
-pub(crate) fn group_ifft<G>(v: &mut [G], mul: impl Fn(G, Fr) -> G + Sync) -> Option<()>
+pub fn group_ifft<G>(v: &mut [G], mul: impl Fn(G, Fr) -> G + Sync) -> Option<()>
 where
     G: Copy + Send + Sync + Add<Output = G> + Sub<Output = G>,
 {

@@ -72,7 +72,7 @@ pub mod check;
 pub mod derive;
 pub mod dlog;
 mod error;
-mod fft;
+pub mod fft;
 mod hash;
 mod pairing;
 pub mod phase1;
