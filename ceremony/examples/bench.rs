@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (p1_verify_step_s, checked) =
         timed(|| phase1::verify(&prev, &state, &contribution, &parent, rng));
     checked?;
-    p1.push(state, contribution)?;
+    p1.push(state, contribution);
     let (p1_verify_transcript_s, checked) = timed(|| p1.verify(rng));
     checked?;
     let p1_bytes = p1.compressed_size();

@@ -128,6 +128,9 @@ fn transcript_round_trips_through_bytes() {
     let decoded = Transcript::from_bytes(&bytes).unwrap();
     assert_eq!(decoded, transcript);
     assert_eq!(decoded.hash(), transcript.hash());
+    let phase1 = Phase1Transcript::from_bytes(&transcript.phase1.to_bytes()).unwrap();
+    let phase2 = Phase2Transcript::from_bytes(&transcript.phase2.to_bytes()).unwrap();
+    assert_eq!(Transcript { phase1, phase2 }, transcript);
     let (pk, vk) =
         verify_transcript_bytes(&bytes, Squarings::shape(CONSTRAINTS), &mut rng(3)).unwrap();
     assert!(proves_and_verifies(&pk, &vk));
@@ -461,7 +464,7 @@ fn single_party_toxic_waste_forges_until_one_more_honest_contribution() {
     let mut phase1 = Phase1Transcript::new(POWER).unwrap();
     let (state, contribution) =
         phase1::contribute_with(&phase1.state, &phase1.hash(), secrets, &mut rng).unwrap();
-    phase1.push(state, contribution).unwrap();
+    phase1.push(state, contribution);
     let mut t = Transcript::new(phase1, Squarings::shape(CONSTRAINTS)).unwrap();
     let delta = Fr::rand(&mut rng);
     let parent = t.phase2.hash(&t.phase1.hash());

@@ -3,10 +3,11 @@
 //!
 //! Only the final state of each phase is stored, not every intermediate one: the
 //! contributions' published elements and proofs of knowledge chain from the start to
-//! the final state, and the final state's consistency (and, in phase 2, its relation to
-//! the re-derived start) is checked with pairings. That proves the final secret is the
-//! product of every contributor's secret, and the state stays one state's size however
-//! many people contribute.
+//! the final state, and the final state is checked in full (phase 1: consistency with
+//! pairings; phase 2: against phase 1 and the circuit by random linear combinations,
+//! `check::verify_key`). That proves the final secret is the product of every
+//! contributor's secret, and a transcript stays one state's size however many people
+//! contribute.
 
 use ark_bn254::{Bn254, G1Affine};
 use ark_ec::AffineRepr;
@@ -58,7 +59,7 @@ impl Phase1Transcript {
     ) -> Result<&Phase1Contribution, CeremonyError> {
         let parent = self.hash();
         let (state, contribution) = phase1::contribute(&self.state, &parent, rng)?;
-        self.push(state, contribution)
+        Ok(self.push(state, contribution))
     }
 
     /// Adds a contribution made elsewhere (after the caller checked it with `phase1::verify`).
@@ -66,10 +67,20 @@ impl Phase1Transcript {
         &mut self,
         state: Phase1State,
         contribution: Phase1Contribution,
-    ) -> Result<&Phase1Contribution, CeremonyError> {
+    ) -> &Phase1Contribution {
         self.state = state;
         self.contributions.push(contribution);
-        Ok(self.contributions.last().expect("just pushed"))
+        self.contributions.last().expect("just pushed")
+    }
+
+    /// The canonical encoding (arkworks compressed).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        compressed(self)
+    }
+
+    /// Decodes a phase-1 transcript, checking every point is in its group.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CeremonyError> {
+        Self::deserialize_compressed(bytes).map_err(|e| CeremonyError::Decode(e.to_string()))
     }
 
     /// Checks every contribution's link and the final state's consistency.
@@ -153,6 +164,16 @@ impl Phase2Transcript {
         self.key = key;
         self.contributions.push(contribution);
         self.contributions.last().expect("just pushed")
+    }
+
+    /// The canonical encoding (arkworks compressed).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        compressed(self)
+    }
+
+    /// Decodes a phase-2 transcript, checking every point is in its group.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CeremonyError> {
+        Self::deserialize_compressed(bytes).map_err(|e| CeremonyError::Decode(e.to_string()))
     }
 
     /// Checks the chain of δ links from the generator, and the final key against
