@@ -332,6 +332,20 @@ fn every_documented_exit_status_is_what_the_cli_returns() {
             &["NoSuchProject", "hint:"],
         ),
         case(
+            "status of a project that does not exist",
+            &net,
+            &["project", "status", "99"],
+            4,
+            &["NoSuchProject", "hint:"],
+        ),
+        case(
+            "a pool the contract would refuse (checked before the setup)",
+            &net,
+            &["project", "create", "--spec", spec, "--pool", "0"],
+            4,
+            &["the project's parameters", "the contract refused `create_project`"],
+        ),
+        case(
             "verify of a project that does not exist",
             &net,
             &["verify", "--project", "99"],
