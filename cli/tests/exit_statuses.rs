@@ -343,7 +343,10 @@ fn every_documented_exit_status_is_what_the_cli_returns() {
             &net,
             &["project", "create", "--spec", spec, "--pool", "0"],
             4,
-            &["the project's parameters", "the contract refused `create_project`"],
+            &[
+                "the project's parameters",
+                "the contract refused `create_project`",
+            ],
         ),
         case(
             "verify of a project that does not exist",
