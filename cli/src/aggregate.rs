@@ -106,6 +106,10 @@ pub async fn run(data: &Path, cmd: AggregatorCmd) -> Result<()> {
 }
 
 pub async fn verify(data: &Path, a: VerifyArgs) -> Result<()> {
+    // A malformed --report is the user's mistake (2), not a round that disagrees (1).
+    if let Some(cid) = &a.report {
+        merit_storage::parse_cid(cid).map_err(crate::exit::bad_input("--report"))?;
+    }
     let info = DevnetInfo::read(data)?;
     let market = info.marketplace().await?;
     let ipfs = info.ipfs()?;

@@ -757,7 +757,10 @@ async fn project_report(data: &std::path::Path, a: ReportArgs) -> Result<()> {
     let info = DevnetInfo::read(data)?;
     let market = info.marketplace().await?;
     let labels = match &a.labels {
-        Some(p) => merit_cli::report::Labels::read(p)?,
+        Some(p) => merit_cli::report::Labels::read(p).map_err(|e| exit::BadInput {
+            what: "--labels".into(),
+            source: e.into(),
+        })?,
         None => merit_cli::report::Labels::default(),
     };
     let ipfs = info.ipfs()?;
@@ -767,7 +770,7 @@ async fn project_report(data: &std::path::Path, a: ReportArgs) -> Result<()> {
             let spec = merit_trainer::node::load_spec(&ipfs, &view).await?;
             Some(
                 merit_cli::validation::ValidationSet::load(&spec, path)
-                    .with_context(|| format!("loading {}", path.display()))?,
+                    .map_err(exit::bad_input("--validation"))?,
             )
         }
         None => None,

@@ -294,6 +294,30 @@ fn every_documented_exit_status_is_what_the_cli_returns() {
             &["unknown setting `form`"],
         ),
         case(
+            "verify with a report that is no CID",
+            &net,
+            &[
+                "verify",
+                "--project",
+                "0",
+                "--round",
+                "0",
+                "--report",
+                "not-a-cid",
+            ],
+            2,
+            &["--report", "malformed CID \"not-a-cid\""],
+        ),
+        case(
+            "labels that name no account",
+            &net,
+            &[
+                "project", "report", "0", "--out", shards, "--labels", bad_spec,
+            ],
+            2,
+            &["--labels", "bad-spec.json"],
+        ),
+        case(
             "verify of a round not finalised",
             &net,
             &["verify", "--project", "0", "--round", "0"],
