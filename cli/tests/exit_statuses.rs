@@ -266,6 +266,25 @@ fn every_documented_exit_status_is_what_the_cli_returns() {
                 &["--input", "missing.csv", "(os error 2)"],
             )
         },
+        Case {
+            once: Some("(os error 2)"),
+            ..case(
+                "a trainer's data file that is not there",
+                &net,
+                &[
+                    "trainer",
+                    "run",
+                    "--project",
+                    "0",
+                    "--key",
+                    "bob",
+                    "--data",
+                    missing,
+                ],
+                2,
+                &["--data", "missing.csv", "(os error 2)"],
+            )
+        },
         case(
             "a split among no trainers",
             &empty,
