@@ -108,14 +108,17 @@ fn every_documented_exit_status_is_what_the_cli_returns() {
             .collect::<String>(),
     )
     .unwrap();
+    let not_a_dir = root.join("not-a-dir");
+    std::fs::write(&not_a_dir, "a file where a directory should be\n").unwrap();
     let missing = root.join("nowhere").join("missing.csv");
     let shards = root.join("shards");
-    let (spec, bad_spec, csv, missing, shards) = (
+    let (spec, bad_spec, csv, missing, shards, not_a_dir) = (
         spec.to_str().unwrap(),
         bad_spec.to_str().unwrap(),
         csv.to_str().unwrap(),
         missing.to_str().unwrap(),
         shards.to_str().unwrap(),
+        not_a_dir.to_str().unwrap(),
     );
 
     // The devnet: the committed contract bundle (whatever state the contract's sources
@@ -184,10 +187,10 @@ fn every_documented_exit_status_is_what_the_cli_returns() {
                     "--trainers",
                     "2",
                     "--out",
-                    csv,
+                    not_a_dir,
                 ],
                 1,
-                &["rows.csv", "(os error 17)"],
+                &["not-a-dir", "(os error 17)"],
             )
         },
         // 2: bad usage or config, naming the flag or file and what is wrong.
