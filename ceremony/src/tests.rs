@@ -549,3 +549,37 @@ fn large_and_negative_coefficients_prove_and_verify() {
     assert!(Groth16::<Bn254>::verify(&vk, &inputs, &proof).unwrap());
     assert!(!Groth16::<Bn254>::verify(&vk, &[x, inputs[1] + Fr::one()], &proof).unwrap());
 }
+
+#[test]
+fn dlog_proofs_bind_context_label_and_statement() {
+    let mut rng = rng(23);
+    let base = (G1Affine::generator() * Fr::rand(&mut rng)).into_affine();
+    let x = Fr::rand(&mut rng);
+    let result = (base * x).into_affine();
+    let context = [7u8; 32];
+    let proof = DlogProof::prove(&context, b"tau", &base, &result, x, &mut rng);
+    assert!(proof.verify(&context, b"tau", &base, &result));
+    assert!(!proof.verify(&[8u8; 32], b"tau", &base, &result));
+    assert!(!proof.verify(&context, b"beta", &base, &result));
+    assert!(!proof.verify(&context, b"tau", &result, &base));
+    let wrong = DlogProof::prove(&context, b"tau", &base, &result, x + Fr::one(), &mut rng);
+    assert!(!wrong.verify(&context, b"tau", &base, &result));
+    assert!(!proof.verify(&context, b"tau", &G1Affine::zero(), &result));
+}
+
+#[test]
+fn the_contract_sized_link_check_accepts_each_honest_contribution_only_in_place() {
+    let t = honest_transcript(24);
+    let mut parent = phase2::initial_hash(&t.phase1.hash(), &t.phase2.circuit_digest);
+    let mut delta = G1Affine::generator();
+    for contribution in &t.phase2.contributions {
+        phase2::verify_link(&delta, contribution, &parent).unwrap();
+        assert_eq!(
+            phase2::verify_link(&delta, contribution, &[0u8; 32]),
+            Err(Phase2Check::Parent)
+        );
+        delta = contribution.delta_g1;
+        parent = contribution.hash();
+    }
+    assert_eq!(parent, t.hash());
+}
