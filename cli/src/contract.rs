@@ -18,7 +18,7 @@ pub enum ContractBuildError {
     NoBundle(PathBuf),
     #[error("the committed contract bundle was built from other sources (recorded inputs {recorded}, now {now}): run `merit contract build` and commit contracts/bundle/")]
     Stale { recorded: String, now: String },
-    #[error("I/O: {0}")]
+    #[error("reading or writing the contract's files")]
     Io(#[from] std::io::Error),
 }
 

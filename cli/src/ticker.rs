@@ -34,7 +34,7 @@ pub enum TickTarget {
 pub enum TickError {
     #[error("block time must be at least 1 ms")]
     ZeroBlockTime,
-    #[error("{failures} ticks in a row failed; the last: {source}")]
+    #[error("{failures} ticks in a row failed")]
     ChainGone {
         failures: u32,
         #[source]
@@ -79,7 +79,12 @@ pub async fn run(target: &TickTarget, every: Duration) -> Result<(), TickError> 
             Ok(()) => failures = 0,
             Err(source) => {
                 failures += 1;
-                eprintln!("tick failed ({failures} in a row): {source}");
+                let causes =
+                    std::iter::successors(Some(&source as &dyn std::error::Error), |e| e.source())
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                eprintln!("tick failed ({failures} in a row): {causes}");
                 if failures >= MAX_FAILURES {
                     return Err(TickError::ChainGone { failures, source });
                 }
@@ -122,7 +127,10 @@ mod tests {
         let port = crate::process::free_port().unwrap();
         let target = TickTarget::Node(format!("ws://127.0.0.1:{port}"));
         let e = run(&target, Duration::from_millis(10)).await.unwrap_err();
-        assert!(e.to_string().contains(&port.to_string()), "{e}");
+        let all = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect::<String>();
+        assert!(all.contains(&port.to_string()), "{all}");
     }
 
     #[test]
