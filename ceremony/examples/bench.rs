@@ -52,7 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Phase 2: derive the start, two contributions, the second timed.
     let n = synthesize(Squarings::shape(constraints))?.domain_size()?;
     let (lagrange_s, basis) = timed(|| merit_ceremony::lagrange_basis(&p1.state, n));
-    drop(basis?);
+    let basis = basis?;
+    let (lagrange_verify_s, checked) = timed(|| basis.verify(&p1.state, rng));
+    checked?;
+    drop(basis);
     let (derive_s, start) = timed(|| derive_start(&p1.state, Squarings::shape(constraints)));
     let start = start?;
     let phase1_hash = p1.hash();
@@ -94,6 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "h_query": start.h_query.len(),
             "derive_start_s": derive_s,
             "of_which_lagrange_basis_s": lagrange_s,
+            "lagrange_basis_verify_s": lagrange_verify_s,
             "contribute_s": p2_contribute_s,
             "verify_step_s": p2_verify_step_s,
             "verify_link_s": p2_verify_link_s,

@@ -12,17 +12,19 @@
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_groth16::{ProvingKey, VerifyingKey};
-use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
+use ark_poly::{EvaluationDomain, GeneralEvaluationDomain, Radix2EvaluationDomain};
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisMode,
     R1CS_PREDICATE_LABEL,
 };
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_std::Zero;
+use rand::{CryptoRng, Rng};
 
 use crate::error::CeremonyError;
 use crate::fft::{group_ifft, mul_g1, mul_g2};
 use crate::hash::{compressed, hash_parts, Digest, CIRCUIT_DOMAIN};
-use crate::pairing::mul_small;
+use crate::pairing::{msm_g1, msm_g2, mul_small, random_weights};
 use crate::phase1::Phase1State;
 
 /// A circuit's R1CS as arkworks' Groth16 sees it.
@@ -107,23 +109,44 @@ pub fn synthesize<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<R1csShape,
     })
 }
 
-/// The Lagrange basis over the circuit's domain, evaluated at τ, in the groups.
+/// The Lagrange basis over a domain of n points, evaluated at τ, in the groups.
+///
+/// It depends only on phase 1 and n: computing it (four group FFTs) is most of the cost
+/// of deriving a key, so it can be computed once per domain size, published, and checked
+/// by anyone with [`LagrangeBasis::verify`] (MSMs and field FFTs only).
+#[derive(Clone, Debug, PartialEq, Eq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct LagrangeBasis {
     /// `[Lⱼ(τ)]G1`.
-    pub g1: Vec<G1Projective>,
+    pub g1: Vec<G1Affine>,
     /// `[Lⱼ(τ)]G2`.
-    pub g2: Vec<G2Projective>,
+    pub g2: Vec<G2Affine>,
     /// `[αLⱼ(τ)]G1`.
-    pub alpha_g1: Vec<G1Projective>,
+    pub alpha_g1: Vec<G1Affine>,
     /// `[βLⱼ(τ)]G1`.
-    pub beta_g1: Vec<G1Projective>,
+    pub beta_g1: Vec<G1Affine>,
 }
 
 /// Group inverse FFT of the first n powers: `[Lⱼ(τ)] = (1/n)Σᵢ ω^{-ij}[τⁱ]`.
-///
-/// Depends only on phase 1 and n, so callers deriving keys for several circuits of the
-/// same domain size may compute it once.
 pub fn lagrange_basis(phase1: &Phase1State, n: usize) -> Result<LagrangeBasis, CeremonyError> {
+    check_fits(phase1, n)?;
+    let no_domain = || CeremonyError::Synthesis(format!("no evaluation domain of size {n}"));
+    let ifft_g1 = |points: &[G1Affine]| {
+        let mut v: Vec<G1Projective> = points[..n].iter().map(|p| p.into_group()).collect();
+        group_ifft(&mut v, mul_g1).ok_or_else(no_domain)?;
+        Ok::<_, CeremonyError>(G1Projective::normalize_batch(&v))
+    };
+    let mut g2: Vec<G2Projective> = phase1.tau_g2[..n].iter().map(|p| p.into_group()).collect();
+    group_ifft(&mut g2, mul_g2).ok_or_else(no_domain)?;
+    Ok(LagrangeBasis {
+        g1: ifft_g1(&phase1.tau_g1)?,
+        g2: G2Projective::normalize_batch(&g2),
+        alpha_g1: ifft_g1(&phase1.alpha_tau_g1)?,
+        beta_g1: ifft_g1(&phase1.beta_tau_g1)?,
+    })
+}
+
+/// A well-formed phase 1 with at least n powers.
+fn check_fits(phase1: &Phase1State, n: usize) -> Result<(), CeremonyError> {
     if !phase1.has_shape() {
         return Err(CeremonyError::MalformedPhase1);
     }
@@ -133,19 +156,48 @@ pub fn lagrange_basis(phase1: &Phase1State, n: usize) -> Result<LagrangeBasis, C
             available: phase1.size(),
         });
     }
-    let no_domain = || CeremonyError::Synthesis(format!("no evaluation domain of size {n}"));
-    let ifft_g1 = |points: &[G1Affine]| {
-        let mut v: Vec<G1Projective> = points[..n].iter().map(|p| p.into_group()).collect();
-        group_ifft(&mut v, mul_g1).map(|()| v).ok_or_else(no_domain)
-    };
-    let mut g2: Vec<G2Projective> = phase1.tau_g2[..n].iter().map(|p| p.into_group()).collect();
-    group_ifft(&mut g2, mul_g2).ok_or_else(no_domain)?;
-    Ok(LagrangeBasis {
-        g1: ifft_g1(&phase1.tau_g1)?,
-        g2,
-        alpha_g1: ifft_g1(&phase1.alpha_tau_g1)?,
-        beta_g1: ifft_g1(&phase1.beta_tau_g1)?,
-    })
+    Ok(())
+}
+
+impl LagrangeBasis {
+    /// The domain size.
+    pub fn size(&self) -> usize {
+        self.g1.len()
+    }
+
+    /// Checks this is phase 1's Lagrange basis: for random ρ,
+    /// `Σⱼ ρⱼ·[Lⱼ] = Σᵢ IFFT(ρ)ᵢ·[τⁱ]` (the inverse-DFT matrix is symmetric), for each of
+    /// the four vectors. Two MSMs and one field FFT per vector.
+    pub fn verify<R: Rng + CryptoRng + ?Sized>(
+        &self,
+        phase1: &Phase1State,
+        rng: &mut R,
+    ) -> Result<(), CeremonyError> {
+        let n = self.size();
+        check_fits(phase1, n)?;
+        let domain = Radix2EvaluationDomain::<Fr>::new(n)
+            .filter(|d| d.size() == n)
+            .ok_or(CeremonyError::LagrangeBasis)?;
+        if self.g2.len() != n || self.alpha_g1.len() != n || self.beta_g1.len() != n {
+            return Err(CeremonyError::LagrangeBasis);
+        }
+        let pairs_g1 = [
+            (&self.g1, &phase1.tau_g1),
+            (&self.alpha_g1, &phase1.alpha_tau_g1),
+            (&self.beta_g1, &phase1.beta_tau_g1),
+        ];
+        for (basis, powers) in pairs_g1 {
+            let rho = random_weights(n, rng);
+            if msm_g1(basis, &rho) != msm_g1(&powers[..n], &domain.ifft(&rho)) {
+                return Err(CeremonyError::LagrangeBasis);
+            }
+        }
+        let rho = random_weights(n, rng);
+        if msm_g2(&self.g2, &rho) != msm_g2(&phase1.tau_g2[..n], &domain.ifft(&rho)) {
+            return Err(CeremonyError::LagrangeBasis);
+        }
+        Ok(())
+    }
 }
 
 /// Per-variable query columns: `[uᵢ(τ)]G1`, `[vᵢ(τ)]G1`, `[vᵢ(τ)]G2` and
@@ -170,20 +222,20 @@ fn qap_columns(shape: &R1csShape, basis: &LagrangeBasis) -> Columns {
     let [a, b, c] = &shape.matrices;
     for (row, terms) in a.iter().enumerate() {
         for &(coeff, var) in terms {
-            cols.a_g1[var] += mul_small(basis.g1[row], coeff, mul_g1);
-            cols.abc_g1[var] += mul_small(basis.beta_g1[row], coeff, mul_g1);
+            cols.a_g1[var] += mul_small(basis.g1[row].into_group(), coeff, mul_g1);
+            cols.abc_g1[var] += mul_small(basis.beta_g1[row].into_group(), coeff, mul_g1);
         }
     }
     for (row, terms) in b.iter().enumerate() {
         for &(coeff, var) in terms {
-            cols.b_g1[var] += mul_small(basis.g1[row], coeff, mul_g1);
-            cols.b_g2[var] += mul_small(basis.g2[row], coeff, mul_g2);
-            cols.abc_g1[var] += mul_small(basis.alpha_g1[row], coeff, mul_g1);
+            cols.b_g1[var] += mul_small(basis.g1[row].into_group(), coeff, mul_g1);
+            cols.b_g2[var] += mul_small(basis.g2[row].into_group(), coeff, mul_g2);
+            cols.abc_g1[var] += mul_small(basis.alpha_g1[row].into_group(), coeff, mul_g1);
         }
     }
     for (row, terms) in c.iter().enumerate() {
         for &(coeff, var) in terms {
-            cols.abc_g1[var] += mul_small(basis.g1[row], coeff, mul_g1);
+            cols.abc_g1[var] += mul_small(basis.g1[row].into_group(), coeff, mul_g1);
         }
     }
     for i in 0..shape.num_instance {
@@ -208,9 +260,23 @@ pub fn derive_start_from_shape(
     phase1: &Phase1State,
     shape: &R1csShape,
 ) -> Result<ProvingKey<Bn254>, CeremonyError> {
+    let basis = lagrange_basis(phase1, shape.domain_size()?)?;
+    derive_start_with_basis(phase1, &basis, shape)
+}
+
+/// The phase-2 starting key from a Lagrange basis already computed (and, if it came
+/// from elsewhere, checked with [`LagrangeBasis::verify`]) for the circuit's domain.
+pub fn derive_start_with_basis(
+    phase1: &Phase1State,
+    basis: &LagrangeBasis,
+    shape: &R1csShape,
+) -> Result<ProvingKey<Bn254>, CeremonyError> {
     let n = shape.domain_size()?;
-    let basis = lagrange_basis(phase1, n)?;
-    let cols = qap_columns(shape, &basis);
+    check_fits(phase1, n)?;
+    if basis.size() != n {
+        return Err(CeremonyError::LagrangeBasis);
+    }
+    let cols = qap_columns(shape, basis);
     let split = shape.num_instance;
     let g1 = G1Affine::generator();
     let g2 = G2Affine::generator();

@@ -143,6 +143,9 @@ pub enum CeremonyError {
     /// The domain size asked for is not supported.
     #[error("powers of tau for 2^{0} are not supported (1..={max})", max = crate::phase1::MAX_POWER)]
     UnsupportedPower(u32),
+    /// A Lagrange basis that is not phase 1's (or not of the circuit's domain size).
+    #[error("the Lagrange basis is not phase 1's for this domain")]
+    LagrangeBasis,
     /// A phase-1 state whose vectors do not have the lengths its `power` asks for.
     #[error("the phase-1 state's vectors have the wrong lengths")]
     MalformedPhase1,

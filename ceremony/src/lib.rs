@@ -61,7 +61,9 @@
 //!   `phase1::verify` one step at a time.
 //! - Phase 2, once per circuit: `Transcript::new(phase1, circuit)` derives the start
 //!   (expensive: four group FFTs of the circuit's domain; anyone can do it, nobody need
-//!   trust it), then each party calls `contribute_phase2(rng)`.
+//!   trust it), then each party calls `contribute_phase2(rng)`. The FFTs depend only on
+//!   phase 1 and the domain size: `lagrange_basis` once per size, publish it, and
+//!   `LagrangeBasis::verify` + `derive_start_with_basis` for each circuit of that size.
 //! - A contract can check each phase-2 contribution cheaply with
 //!   `phase2::verify_link(prev_delta_g1, contribution, parent)` (a Schnorr check and one
 //!   2-pairing product) and record `contribution.hash()` as the chain's new head.
@@ -84,7 +86,10 @@ pub mod transcript;
 mod tests;
 
 pub use check::verify_key;
-pub use derive::{derive_start, derive_start_from_shape, lagrange_basis, synthesize, R1csShape};
+pub use derive::{
+    derive_start, derive_start_from_shape, derive_start_with_basis, lagrange_basis, synthesize,
+    LagrangeBasis, R1csShape,
+};
 pub use dlog::DlogProof;
 pub use error::{CeremonyError, Phase1Check, Phase2Check, Secret};
 pub use hash::{digest_of, Digest};

@@ -99,6 +99,42 @@ fn group_ifft_gives_the_lagrange_basis_at_tau() {
 }
 
 #[test]
+fn a_published_lagrange_basis_is_checked_and_reused() {
+    let phase1 = phase1_with(2, 25);
+    let shape = synthesize(Squarings::shape(CONSTRAINTS)).unwrap();
+    let n = shape.domain_size().unwrap();
+    let basis = lagrange_basis(&phase1.state, n).unwrap();
+    basis.verify(&phase1.state, &mut rng(26)).unwrap();
+    assert_eq!(
+        derive_start_with_basis(&phase1.state, &basis, &shape).unwrap(),
+        derive_start_from_shape(&phase1.state, &shape).unwrap()
+    );
+
+    let mut wrong = basis.clone();
+    wrong.alpha_g1.swap(0, 1);
+    assert_eq!(
+        wrong.verify(&phase1.state, &mut rng(27)),
+        Err(CeremonyError::LagrangeBasis)
+    );
+    let mut wrong = basis.clone();
+    wrong.g2[3] = G2Affine::generator();
+    assert_eq!(
+        wrong.verify(&phase1.state, &mut rng(28)),
+        Err(CeremonyError::LagrangeBasis)
+    );
+    let other = phase1_with(1, 29);
+    assert_eq!(
+        basis.verify(&other.state, &mut rng(30)),
+        Err(CeremonyError::LagrangeBasis)
+    );
+    let small = lagrange_basis(&phase1.state, n / 2).unwrap();
+    assert_eq!(
+        derive_start_with_basis(&phase1.state, &small, &shape).unwrap_err(),
+        CeremonyError::LagrangeBasis
+    );
+}
+
+#[test]
 fn honest_two_party_ceremony_verifies_and_its_keys_prove() {
     let transcript = honest_transcript(1);
     let (pk, vk) = verify(&transcript).unwrap();
