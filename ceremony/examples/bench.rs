@@ -3,8 +3,9 @@
 //! `cargo run --release -p merit-ceremony --example bench -- <power> [constraints]`:
 //! phase 1 for a domain of `2^power` points (contribute, verify one step, verify the
 //! transcript, sizes), then phase 2 for a synthetic circuit of `constraints` squarings
-//! (default `2^power − 3`, which fills the domain; 0 for phase 1 only): derive the start, contribute, verify
-//! one step, check the final key against phase 1, verify the whole transcript, sizes.
+//! (default `2^power − 3`, which fills the domain; 0 for phase 1 only): derive the
+//! start, contribute, verify one step, check the final key against phase 1, verify the
+//! whole transcript, sizes.
 
 use std::time::Instant;
 
