@@ -23,7 +23,7 @@
 //!   is τ times the previous one (a single wrong element survives with probability
 //!   ~1/r), with two MSMs and two pairings per vector instead of one pairing per element.
 //!
-//! # Deriving keys ([`derive`])
+//! # Deriving keys ([`mod@derive`])
 //! For a circuit whose QAP domain (constraints + public inputs, as arkworks'
 //! `LibsnarkReduction` builds it) has `n ≤ N` points, an inverse FFT in the group turns
 //! the first n powers into `[Lⱼ(τ)]` (and the α-, β-multiples), and the A, B, C matrices'
