@@ -90,7 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shape = shape?;
     let (p2_verify_key_s, checked) =
         timed(|| verify_key(&t.phase1.state, &shape, &t.phase2.key, rng));
-    checked.map_err(|e| format!("{e:?}"))?;
+    checked?;
     let (verify_transcript_s, checked) =
         timed(|| verify_transcript(&t, Squarings::shape(constraints), rng));
     checked?;

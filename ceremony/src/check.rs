@@ -79,32 +79,32 @@ fn expected_abc(
 
 /// Checks that `key` is the key phase 1 gives this circuit, with γ = 1 and any δ.
 ///
-/// `DomainTooSmall` and `Synthesis` errors come back as `Err(Err(_))`; a failed check as
-/// `Err(Ok(check))`, so callers can name the contribution that produced the key.
+/// A failed check comes back as `CeremonyError::Key(check)`; a transcript's
+/// verification renames it to the contribution that produced the key.
 pub fn verify_key<R: Rng + CryptoRng + ?Sized>(
     phase1: &Phase1State,
     shape: &R1csShape,
     key: &ProvingKey<Bn254>,
     rng: &mut R,
-) -> Result<(), Result<Phase2Check, CeremonyError>> {
-    let (domain, n) = domain(shape, phase1).map_err(Err)?;
+) -> Result<(), CeremonyError> {
+    let (domain, n) = domain(shape, phase1)?;
     let vars = shape.num_instance + shape.num_witness;
-    check_shape(shape, key, vars, n).map_err(Ok)?;
-    check_fixed(phase1, key).map_err(Ok)?;
+    check_shape(shape, key, vars, n).map_err(CeremonyError::Key)?;
+    check_fixed(phase1, key).map_err(CeremonyError::Key)?;
 
     // A and B: one weight per variable, compared without pairings.
     let rho = random_weights(vars, rng);
     let a_coeffs = domain.ifft(&a_row_weights(shape, &rho, n));
     if msm_g1(&key.a_query, &rho) != msm_g1(&phase1.tau_g1[..n], &a_coeffs) {
-        return Err(Ok(Phase2Check::AQuery));
+        return Err(CeremonyError::Key(Phase2Check::AQuery));
     }
     let rho = random_weights(vars, rng);
     let b_coeffs = domain.ifft(&row_weights(&shape.matrices[1], &rho, n));
     if msm_g1(&key.b_g1_query, &rho) != msm_g1(&phase1.tau_g1[..n], &b_coeffs) {
-        return Err(Ok(Phase2Check::BG1Query));
+        return Err(CeremonyError::Key(Phase2Check::BG1Query));
     }
     if msm_g2(&key.b_g2_query, &rho) != msm_g2(&phase1.tau_g2[..n], &b_coeffs) {
-        return Err(Ok(Phase2Check::BG2Query));
+        return Err(CeremonyError::Key(Phase2Check::BG2Query));
     }
 
     // IC (γ = 1): weights on the instance variables only.
@@ -112,7 +112,7 @@ pub fn verify_key<R: Rng + CryptoRng + ?Sized>(
     let claimed = msm_g1(&key.vk.gamma_abc_g1, &rho);
     rho.resize(vars, Fr::zero());
     if claimed != expected_for(shape, phase1, &domain, &rho, n) {
-        return Err(Ok(Phase2Check::IcQuery));
+        return Err(CeremonyError::Key(Phase2Check::IcQuery));
     }
 
     // L ‖ H over δ: weights on the witness variables and on the H powers.
@@ -124,7 +124,7 @@ pub fn verify_key<R: Rng + CryptoRng + ?Sized>(
     let expected =
         expected_for(shape, phase1, &domain, &rho, n) + expected_h(phase1, &h_weights, n);
     if !pairings_equal(claimed, key.vk.delta_g2, expected, G2Affine::generator()) {
-        return Err(Ok(Phase2Check::QueriesNotScaled));
+        return Err(CeremonyError::Key(Phase2Check::QueriesNotScaled));
     }
     Ok(())
 }

@@ -131,6 +131,9 @@ pub enum CeremonyError {
         /// The check it failed.
         check: Phase2Check,
     },
+    /// A key checked on its own against phase 1 (`check::verify_key`) failed a check.
+    #[error("the key against phase 1: {0}")]
+    Key(Phase2Check),
     /// A phase with no contribution: whoever built its start knows its secret (τ = α = β = 1 or δ = 1).
     #[error("phase {phase} has no contribution, so its secrets are public")]
     NoContributions {

@@ -410,6 +410,12 @@ fn derived_start_passes_the_check_against_phase_1() {
         check::verify_key(&phase1.state, &shape, &start, &mut rng(19)).unwrap();
         let (key, _) = phase2::contribute(&start, &[0u8; 32], &mut rng(20));
         check::verify_key(&phase1.state, &shape, &key, &mut rng(21)).unwrap();
+        let mut wrong = key.clone();
+        wrong.a_query[0] = G1Affine::generator();
+        assert_eq!(
+            check::verify_key(&phase1.state, &shape, &wrong, &mut rng(21)),
+            Err(CeremonyError::Key(Phase2Check::AQuery))
+        );
     }
 }
 

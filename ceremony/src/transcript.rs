@@ -202,8 +202,8 @@ impl Phase2Transcript {
         }
         phase2::check_heads(&self.key, &self.contributions[last]).map_err(phase2::at(last))?;
         verify_key(phase1, shape, &self.key, rng).map_err(|e| match e {
-            Ok(check) => phase2::at(last)(check),
-            Err(error) => error,
+            CeremonyError::Key(check) => phase2::at(last)(check),
+            other => other,
         })
     }
 }
