@@ -12,8 +12,8 @@ use std::time::Instant;
 use ark_serialize::CanonicalSerialize;
 use merit_ceremony::synthetic::Squarings;
 use merit_ceremony::{
-    derive_start, phase1, phase2, synthesize, verify_key, verify_transcript, Phase1Transcript,
-    Transcript,
+    derive_start_with_basis, lagrange_basis, phase1, phase2, synthesize, verify_key,
+    verify_transcript, Phase1Transcript, Phase2Transcript, Transcript,
 };
 use rand::rngs::OsRng;
 use serde_json::json;
@@ -64,17 +64,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
-    // Phase 2: derive the start, two contributions, the second timed.
-    let n = synthesize(Squarings::shape(constraints))?.domain_size()?;
-    let (lagrange_s, basis) = timed(|| merit_ceremony::lagrange_basis(&p1.state, n));
+    // Phase 2: the Lagrange basis (group FFTs), the start from it, two contributions.
+    let (synthesize_s, shape) = timed(|| synthesize(Squarings::shape(constraints)));
+    let shape = shape?;
+    let n = shape.domain_size()?;
+    let (lagrange_s, basis) = timed(|| lagrange_basis(&p1.state, n));
     let basis = basis?;
     let (lagrange_verify_s, checked) = timed(|| basis.verify(&p1.state, rng));
     checked?;
-    drop(basis);
-    let (derive_s, start) = timed(|| derive_start(&p1.state, Squarings::shape(constraints)));
+    let (columns_s, start) = timed(|| derive_start_with_basis(&p1.state, &basis, &shape));
     let start = start?;
+    drop(basis);
     let phase1_hash = p1.hash();
-    let mut t = Transcript::new(p1, Squarings::shape(constraints))?;
+    let mut t = Transcript {
+        phase1: p1,
+        phase2: Phase2Transcript {
+            circuit_digest: shape.digest(),
+            contributions: Vec::new(),
+            key: start.clone(),
+        },
+    };
     t.contribute_phase2(rng);
     let prev = t.phase2.key.clone();
     let parent = t.phase2.hash(&phase1_hash);
@@ -86,8 +95,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (p2_verify_link_s, checked) =
         timed(|| phase2::verify_link(&prev.delta_g1, &t.phase2.contributions[1], &parent));
     checked?;
-    let (synthesize_s, shape) = timed(|| synthesize(Squarings::shape(constraints)));
-    let shape = shape?;
     let (p2_verify_key_s, checked) =
         timed(|| verify_key(&t.phase1.state, &shape, &t.phase2.key, rng));
     checked?;
@@ -102,8 +109,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "constraints": constraints,
             "l_query": start.l_query.len(),
             "h_query": start.h_query.len(),
-            "derive_start_s": derive_s,
+            "derive_start_s": lagrange_s + columns_s,
             "of_which_lagrange_basis_s": lagrange_s,
+            "of_which_columns_s": columns_s,
             "lagrange_basis_verify_s": lagrange_verify_s,
             "contribute_s": p2_contribute_s,
             "verify_step_s": p2_verify_step_s,
