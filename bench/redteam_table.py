@@ -7,7 +7,8 @@ Environment: SEEDS (1,2,3), ROUNDS (20), EPOCHS (5), F (3), FRACTION (0.1), ALPH
 ATTACKS (comma list; default public-copy,lazy:0.1,sybil:3,grief:0,adaptive), JOBS (2),
 EXTRA (more simulate flags). Per attack: the attackers' share of the score (%), the
 accuracy change against the same seed without attackers (points), and where defined
-sybil_group_vs_original, lazy_vs_twin and grief_victim_pay_loss (%)."""
+the attackers' pay over their honest twins' (the same seed with everyone honest; this is
+sybil_group_vs_original and lazy_vs_twin for those attacks) and grief_victim_pay_loss (%)."""
 import json, os, statistics as st, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,7 +48,10 @@ def main():
         if 'error' in r:
             print('ERR', a, s, r['error'], file=sys.stderr)
             continue
-        row = rows.setdefault(a, {'share': [], 'drop': [], 'sybil': [], 'lazy': [], 'grief': [], 'clean': []})
+        row = rows.setdefault(a, {'share': [], 'drop': [], 'sybil': [], 'lazy': [], 'grief': [], 'clean': [], 'twin': []})
+        groups = r.get('groups', [])
+        twin = sum(g['twin_score'] for g in groups)
+        row['twin'].append(sum(g['total_score'] for g in groups) / twin if twin else None)
         row['share'].append(r['attacker_score_share'])
         row['drop'].append(r['final_accuracy'] - r['clean_accuracy'])
         row['clean'].append(r['clean_accuracy'])
@@ -58,11 +62,12 @@ def main():
                           'acc_change': r['final_accuracy'] - r['clean_accuracy'],
                           'sybil_group_vs_original': r.get('sybil_group_vs_original'),
                           'lazy_vs_twin': r.get('lazy_vs_twin'),
-                          'grief_victim_pay_loss': r.get('grief_victim_pay_loss')}), file=sys.stderr)
-    print(f"| attack ({frac} of 10, rule {rule}, seeds {','.join(map(str, seeds))}) | attackers' score share (%) | accuracy change (points) | group ÷ twin | victim's pay lost (%) |")
+                          'grief_victim_pay_loss': r.get('grief_victim_pay_loss'),
+                          'group_vs_twin': row['twin'][-1]}), file=sys.stderr)
+    print(f"| attack ({frac} of 10, rule {rule}, seeds {','.join(map(str, seeds))}) | attackers' score share (%) | accuracy change (points) | attackers' pay ÷ their honest twins' | victim's pay lost (%) |")
     print('|---|---|---|---|---|')
     for a, r in rows.items():
-        ratio = fmt(r['sybil'], 1, 2) if a.startswith('sybil') else fmt(r['lazy'], 1, 2) if a.startswith('lazy') else '—'
+        ratio = fmt(r['twin'], 1, 2)
         print(f"| {a} | {fmt(r['share'], 100)} | {fmt(r['drop'], 100)} | {ratio} | {fmt(r['grief'], 100)} |")
 
 
