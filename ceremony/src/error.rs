@@ -107,6 +107,10 @@ pub enum Phase2Check {
     /// The B query in G2 is not the circuit's `[vᵢ(τ)]`.
     #[error("the B query in G2 is not the circuit's")]
     BG2Query,
+    /// The batched check of the key against phase 1 failed but no separate check did
+    /// (probability ~1/r for an honest key; a sign of a bug).
+    #[error("the key is not the circuit's key from phase 1")]
+    NotFromPhase1,
     /// The verifying key's input commitments (IC, γ = 1) are not the circuit's.
     #[error("the verifying key's public-input elements are not the circuit's")]
     IcQuery,

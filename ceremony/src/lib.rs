@@ -43,7 +43,9 @@
 //! A whole transcript is checked without re-deriving the start: every query is a linear
 //! image `F(T)` of the phase-1 powers, so for random ρ, `⟨ρ, Q⟩ = ⟨Fᵀρ, T⟩`, where `Fᵀρ`
 //! costs a sparse matrix product and a *field* inverse FFT. A, B (G1 and G2) and IC are
-//! compared as group elements; L ‖ H with one pairing equation against `[δ]G2`. Together
+//! compared as group elements; L ‖ H with one pairing equation against `[δ]G2`; all
+//! of it batched with random weights into one 3-pairing product (the separate checks run
+//! only to name a failure). Together
 //! with the chain of δ proofs from δ = 1 this shows the final key is the circuit's key
 //! for τ, α, β of phase 1 and a δ that is the product of every contributor's δ'.
 //!
