@@ -63,7 +63,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     local_epochs: Option<u32>,
     /// One JSON object at the end (final_accuracy, clean_accuracy, attacker_score_share,
-    /// per_trainer, …)
+    /// groups, sybil_group_vs_original, lazy_vs_twin, grief_victim_pay_loss, per_trainer
+    /// with twin_score, …)
     #[arg(long)]
     json: bool,
 }
