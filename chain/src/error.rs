@@ -14,6 +14,16 @@ pub enum ChainError {
         message: &'static str,
         error: MarketError,
     },
+    #[error(
+        "`{message}` sends {need} from {account}, which holds {have}: fund the account or \
+         use another"
+    )]
+    CannotPay {
+        message: &'static str,
+        account: String,
+        need: u128,
+        have: u128,
+    },
     #[error("the chain rejected `{call}`: {detail}")]
     Dispatch { call: String, detail: String },
     #[error("the contract reverted `{message}` without a Merit error (data 0x{data})")]

@@ -250,9 +250,49 @@ impl Marketplace {
     ) -> Result<(T, Vec<ContractEvent>, crate::client::Weight)> {
         let input = self.input(label, args)?;
         let origin = account_of(signer);
+        // A value the signer cannot pay would come back as the pallet's bare
+        // `TransferFailed`; say what is short instead, before anything is sent.
+        if value > 0 {
+            let have = self.client.free_balance(&origin).await?;
+            if have < value {
+                return Err(ChainError::CannotPay {
+                    message: label,
+                    account: origin.to_string(),
+                    need: value,
+                    have,
+                });
+            }
+        }
+        let (out, gas) = self
+            .dry_run_exec::<T>(&origin, label, &input, value)
+            .await?;
+        match self
+            .client
+            .call(signer, &self.address, value, gas, input.clone(), label)
+            .await
+        {
+            Ok(events) => Ok((out, events, gas)),
+            // The state moved between the dry-run and inclusion (another transaction got
+            // in first: a racing duplicate join, a deadline): ask the contract again, and
+            // return its own refusal when it now has one.
+            Err(sent) => match self.dry_run_exec::<T>(&origin, label, &input, value).await {
+                Err(refused @ ChainError::Contract { .. }) => Err(refused),
+                _ => Err(sent),
+            },
+        }
+    }
+
+    /// The dry-run of a write: its decoded result, or the contract's refusal by name.
+    async fn dry_run_exec<T: Decode>(
+        &self,
+        origin: &AccountId32,
+        label: &'static str,
+        input: &[u8],
+        value: u128,
+    ) -> Result<(T, crate::client::Weight)> {
         let dry = self
             .client
-            .dry_run_call(&origin, &self.address, value, input.clone(), label)
+            .dry_run_call(origin, &self.address, value, input.to_vec(), label)
             .await?;
         let out: std::result::Result<T, MarketError> = Self::unwrap_lang(label, &dry.result.data)?;
         let out = out.map_err(|error| ChainError::Contract {
@@ -265,11 +305,7 @@ impl Marketplace {
                 data: hex::encode(&dry.result.data),
             });
         }
-        let events = self
-            .client
-            .call(signer, &self.address, value, dry.gas_required, input, label)
-            .await?;
-        Ok((out, events, dry.gas_required))
+        Ok((out, dry.gas_required))
     }
 
     /// This contract's events among `events`, decoded.

@@ -60,7 +60,7 @@ fn classify(e: &(dyn StdError + 'static)) -> Option<i32> {
         .or_else(|| e.downcast_ref::<Box<ChainError>>().map(|b| &**b))
     {
         return match c {
-            ChainError::Contract { .. } => Some(CONTRACT_REFUSED),
+            ChainError::Contract { .. } | ChainError::CannotPay { .. } => Some(CONTRACT_REFUSED),
             ChainError::Connect { .. } | ChainError::Rpc(_) => Some(UNREACHABLE),
             ChainError::UnknownAccount(_) => Some(USAGE),
             _ => None,
@@ -167,7 +167,14 @@ pub fn hint(e: &anyhow::Error) -> Option<&'static str> {
              Finished, Cancelled or Aborted, abort only in Aggregate after its deadline"
         }
         MarketError::TooEarly => "`merit project status ID` shows how many blocks are left",
-        MarketError::NotOwner => "sign as the project's owner (--from; `merit project status ID`)",
+        MarketError::NotOwner => {
+            "sign as the project's owner (--from; `merit project status ID`); before the join \
+             deadline only the owner may start or cancel"
+        }
+        MarketError::ConflictOfInterest => {
+            "train with an account that is neither the project's owner nor its aggregator"
+        }
+        MarketError::DepositTooLarge => "ask a stake and a bond of at most 2^96",
         MarketError::NothingToClaim => {
             "this account is owed nothing here, or it has claimed already"
         }

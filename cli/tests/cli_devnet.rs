@@ -153,7 +153,7 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
     );
     assert_eq!(early.status.code(), Some(4), "{}", text(&early));
     assert!(
-        text(&early).contains("TooEarly") && text(&early).contains("hint:"),
+        text(&early).contains("NotOwner") && text(&early).contains("hint:"),
         "{}",
         text(&early)
     );

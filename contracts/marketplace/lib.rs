@@ -432,6 +432,9 @@ mod marketplace {
             if self.env().block_number() > p.phase_deadline {
                 return Err(MarketError::DeadlinePassed);
             }
+            if caller == p.owner || caller == AccountId::from(p.params.aggregator) {
+                return Err(MarketError::ConflictOfInterest);
+            }
             if self.slot_of.contains((project, caller)) {
                 return Err(MarketError::AlreadyJoined);
             }
@@ -472,12 +475,13 @@ mod marketplace {
             if p.phase != Phase::Open {
                 return Err(MarketError::WrongPhase);
             }
-            if p.trainers < p.params.min_trainers || !p.aggregator_bonded {
-                return Err(MarketError::NotReady);
-            }
+            // Before the join deadline the project is its owner's to start.
             let now = self.env().block_number();
             if self.env().caller() != p.owner && now <= p.phase_deadline {
-                return Err(MarketError::TooEarly);
+                return Err(MarketError::NotOwner);
+            }
+            if p.trainers < p.params.min_trainers || !p.aggregator_bonded {
+                return Err(MarketError::NotReady);
             }
             p.phase = Phase::Commit;
             p.phase_deadline = add(now, p.params.deadlines.commit)?;
@@ -498,12 +502,11 @@ mod marketplace {
             if p.phase != Phase::Open {
                 return Err(MarketError::WrongPhase);
             }
+            // A stranger may cancel only what its owner left stuck: past the join deadline
+            // and not ready; everything else is the owner's to cancel.
             if self.env().caller() != p.owner {
                 let ready = p.trainers >= p.params.min_trainers && p.aggregator_bonded;
-                if self.env().block_number() <= p.phase_deadline {
-                    return Err(MarketError::TooEarly);
-                }
-                if ready {
+                if self.env().block_number() <= p.phase_deadline || ready {
                     return Err(MarketError::NotOwner);
                 }
             }

@@ -498,10 +498,11 @@ fn bond_join_and_start_rules() {
         call(&mut c, T[3], STAKE, id, |c| c.join(id)),
         Err(MarketError::ProjectFull)
     );
-    // Anyone but the owner waits for the join deadline.
+    // Anyone but the owner waits for the join deadline: before it, the project is the
+    // owner's to start, and the refusal says so.
     assert_eq!(
         call(&mut c, STRANGER, 0, id, |c| c.start(id)),
-        Err(MarketError::TooEarly)
+        Err(MarketError::NotOwner)
     );
     advance(11);
     assert_eq!(
@@ -532,6 +533,48 @@ fn bond_join_and_start_rules() {
 }
 
 #[ink::test]
+fn the_owner_and_the_aggregator_may_not_join_their_own_project() {
+    let k = keys(1);
+    let mut c = fresh();
+    let id = call(&mut c, OWNER, POOL, 0, |c| {
+        c.create_project(params(3, 1), k.vk.clone())
+    })
+    .unwrap();
+    for who in [OWNER, AGG] {
+        assert_eq!(
+            call(&mut c, who, STAKE, id, |c| c.join(id)),
+            Err(MarketError::ConflictOfInterest)
+        );
+    }
+    assert_eq!(call(&mut c, T[0], STAKE, id, |c| c.join(id)), Ok(0));
+    assert_eq!(view(&c, id).trainers, 1);
+}
+
+#[ink::test]
+fn stakes_and_bonds_nobody_could_pay_are_refused_at_creation() {
+    let k = keys(1);
+    let mut c = fresh();
+    let mut p = params(3, 1);
+    p.trainer_stake = u128::MAX;
+    assert_eq!(
+        call(&mut c, OWNER, POOL, 0, |c| c.create_project(p, k.vk.clone())),
+        Err(MarketError::DepositTooLarge)
+    );
+    let mut p = params(3, 1);
+    p.aggregator_bond = merit_protocol::abi::MAX_DEPOSIT + 1;
+    assert_eq!(
+        call(&mut c, OWNER, POOL, 0, |c| c.create_project(p, k.vk.clone())),
+        Err(MarketError::DepositTooLarge)
+    );
+    let mut p = params(3, 1);
+    p.trainer_stake = merit_protocol::abi::MAX_DEPOSIT;
+    assert_eq!(
+        call(&mut c, OWNER, POOL, 0, |c| c.create_project(p, k.vk.clone())),
+        Ok(0)
+    );
+}
+
+#[ink::test]
 fn start_needs_the_aggregators_bond() {
     let k = keys(1);
     let mut c = fresh();
@@ -545,10 +588,15 @@ fn start_needs_the_aggregators_bond() {
         call(&mut c, OWNER, 0, id, |c| c.start(id)),
         Err(MarketError::NotReady)
     );
-    // Not ready after the deadline: anyone may cancel, and every deposit comes back.
+    // Not ready after the deadline: anyone may cancel, and every deposit comes back;
+    // before it, only the owner.
     assert_eq!(
         call(&mut c, STRANGER, 0, id, |c| c.cancel(id)),
-        Err(MarketError::TooEarly)
+        Err(MarketError::NotOwner)
+    );
+    assert_eq!(
+        call(&mut c, STRANGER, 0, id, |c| c.start(id)),
+        Err(MarketError::NotOwner)
     );
     advance(11);
     assert_eq!(call(&mut c, STRANGER, 0, id, |c| c.cancel(id)), Ok(()));

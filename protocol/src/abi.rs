@@ -21,6 +21,10 @@ pub const MAX_SLOTS: u32 = 64;
 pub const MAX_ROUNDS: u32 = 1_000;
 /// Longest phase, in blocks (about 70 days at 6 s blocks).
 pub const MAX_PHASE_BLOCKS: u32 = 1_000_000;
+/// Largest stake or bond a project may ask (2^96 ≈ 7.9e28): above the total issuance of
+/// any Substrate chain in use, so a larger one could never be paid and would make a project
+/// nobody can join or bond; `MAX_SLOTS` of them sum far below `u128::MAX`.
+pub const MAX_DEPOSIT: u128 = 1 << 96;
 /// Highest contribution score of one trainer in one round (DESIGN.md: ⌊1000 × cos⌋).
 pub const MAX_ROUND_SCORE: u32 = 1_000;
 
@@ -94,6 +98,9 @@ impl ProjectParams {
             || self.max_trainers > MAX_SLOTS
         {
             return Err(MarketError::BadTrainerBounds);
+        }
+        if self.trainer_stake > MAX_DEPOSIT || self.aggregator_bond > MAX_DEPOSIT {
+            return Err(MarketError::DepositTooLarge);
         }
         let d = &self.deadlines;
         if [d.join, d.commit, d.reveal, d.aggregate]
@@ -414,6 +421,11 @@ pub enum MarketError {
     NoSuchChunk { chunk: u32 },
     /// No chunked submission is pending for this round.
     NothingSubmitted,
+    /// The project's owner or aggregator may not join it as a trainer: the aggregator would
+    /// score itself, the owner would pay itself.
+    ConflictOfInterest,
+    /// The trainer stake or the aggregator bond is above `MAX_DEPOSIT`.
+    DepositTooLarge,
 }
 
 impl core::fmt::Display for MarketError {
@@ -497,6 +509,10 @@ impl core::fmt::Display for MarketError {
             }
             Self::NoSuchChunk { chunk } => return write!(f, "the round has no chunk {chunk}"),
             Self::NothingSubmitted => "no chunked round is submitted for this round",
+            Self::ConflictOfInterest => {
+                "the project's owner and aggregator may not join it as trainers"
+            }
+            Self::DepositTooLarge => "the stake or the bond is above MAX_DEPOSIT (2^96)",
         };
         f.write_str(s)
     }
@@ -568,6 +584,14 @@ mod tests {
             |p| p.max_trainers = MAX_SLOTS + 1,
             MarketError::BadTrainerBounds,
         );
+        check(
+            |p| p.trainer_stake = u128::MAX,
+            MarketError::DepositTooLarge,
+        );
+        check(
+            |p| p.aggregator_bond = MAX_DEPOSIT + 1,
+            MarketError::DepositTooLarge,
+        );
         check(|p| p.deadlines.reveal = 0, MarketError::BadDeadlines);
         check(
             |p| p.deadlines.join = MAX_PHASE_BLOCKS + 1,
@@ -625,6 +649,8 @@ mod tests {
         assert_eq!(MarketError::BadProvingKeyCid.encode(), [35]);
         assert_eq!(MarketError::ReplayedUpdate.encode(), [36]);
         assert_eq!(MarketError::NothingSubmitted.encode(), [51]);
+        assert_eq!(MarketError::ConflictOfInterest.encode(), [52]);
+        assert_eq!(MarketError::DepositTooLarge.encode(), [53]);
         assert_eq!(
             MarketError::BadChunkProof { chunk: 2 }.encode(),
             [46, 2, 0, 0, 0]

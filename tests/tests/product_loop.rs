@@ -483,13 +483,13 @@ async fn a_project_cancelled_before_start_returns_every_deposit() {
     m.join(bob, id, STAKE).await.unwrap();
     m.bond(&story.aggregator, id, BOND).await.unwrap();
 
-    // Before the join deadline only the owner may cancel; a trainer is told to wait.
+    // Before the join deadline only the owner may cancel, and a trainer is told so.
     let e = m.cancel(bob, id).await.unwrap_err();
     assert!(
         matches!(
             e,
             merit_chain::ChainError::Contract {
-                error: merit_protocol::abi::MarketError::TooEarly,
+                error: merit_protocol::abi::MarketError::NotOwner,
                 ..
             }
         ),
