@@ -137,8 +137,11 @@ struct Answer {
 /// where it abstains.
 pub fn ask(cfg: &ExecConfig, file: &RoundFile<'_>) -> Result<Vec<Option<Vec<i16>>>, ExecError> {
     let round = file.round;
+    // Unique per call: simulations may run side by side in one process (tests do).
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!(
-        "merit-attacker-{}-{round}.json",
+        "merit-attacker-{}-{call}-{round}.json",
         std::process::id()
     ));
     let write = |p: &PathBuf| -> std::io::Result<()> {
