@@ -206,6 +206,15 @@ mod tests {
             reason: "refused".into(),
         });
         assert_eq!(code(&down), UNREACHABLE);
+        // A stake the signer cannot pay is refused before sending, like the contract would.
+        let poor = anyhow::Error::new(ChainError::CannotPay {
+            message: "join",
+            account: "5Gxx".into(),
+            need: 10,
+            have: 1,
+        })
+        .context("joining");
+        assert_eq!(code(&poor), CONTRACT_REFUSED);
         assert_eq!(code(&anyhow::anyhow!("anything else")), FAILURE);
         assert!(hint(&anyhow::anyhow!("anything else")).is_none());
     }
