@@ -9,7 +9,8 @@ pub mod owner;
 pub mod process;
 pub mod project;
 pub mod report;
-pub mod simulate;
+/// The simulation engine lives in its own crate (`sim/`); the CLI only wires it.
+pub use merit_sim as simulate;
 pub mod story;
 pub mod ticker;
 pub mod tools;

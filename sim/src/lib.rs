@@ -1,5 +1,6 @@
-//! `merit simulate`: federated rounds in memory — no chain, no IPFS, no proofs — with the
-//! same trainer and rule code as the nodes. Flower's simulation engine is the model: any
+//! The engine behind `merit simulate` (re-exported as `merit_cli::simulate`): federated
+//! rounds in memory — no chain, no IPFS, no proofs — with the same trainer and rule code as
+//! the nodes. Flower's simulation engine is the model: any
 //! [`Rule`] (the seam, like Flower's `Strategy`) runs against simulated trainers.
 //!
 //! One run, for a [`SimConfig`]:
