@@ -209,6 +209,21 @@ impl ProjectSpec {
     }
 
     /// Number of model parameters (weights and biases of every layer).
+    /// The least `norm_bound` under which every update clipped to `clip_norm` stays in
+    /// bound after quantisation: rounding moves each of the D coordinates by at most half
+    /// a unit, so `‖q‖ ≤ clip_norm·2^s + √D/2` units (rounded up to the next 1/1000).
+    /// `None` when `clip_norm` or `scale_bits` is itself invalid.
+    pub fn least_norm_bound(&self) -> Option<f32> {
+        let clip = self.training.clip_norm;
+        let bits = self.fixed_point.scale_bits;
+        if !(clip.is_finite() && clip > 0.0) || bits > MAX_SCALE_BITS {
+            return None;
+        }
+        let scale = f64::from(1u32 << bits.min(15));
+        let worst = f64::from(clip) * scale + (self.parameter_count() as f64).sqrt() / 2.0;
+        Some(((worst / scale) * 1000.0).ceil() as f32 / 1000.0)
+    }
+
     pub fn parameter_count(&self) -> u64 {
         let ModelArch::Mlp {
             input,
@@ -365,6 +380,18 @@ impl ProjectSpec {
                 format!("{norm_bound} is not a positive number"),
             );
         }
+        if let Some(least) = self.least_norm_bound() {
+            if *norm_bound < least {
+                bad(
+                    "aggregation.norm_bound",
+                    format!(
+                        "{norm_bound} is below {least}: an update clipped to training.clip_norm {} \
+                         can quantise to a length above it and go unpaid",
+                        t.clip_norm
+                    ),
+                );
+            }
+        }
         if !(norm_band.is_finite() && (1.0..=1000.0).contains(norm_band)) {
             bad(
                 "aggregation.norm_band",
@@ -443,7 +470,7 @@ mod tests {
             fixed_point: FixedPoint { scale_bits: 10 },
             rounds: 3,
             aggregation: Aggregation::AngularKrum {
-                norm_bound: 4.0,
+                norm_bound: 4.5,
                 byzantine: 1,
                 slots: 8,
                 norm_band: 6.0,
@@ -499,6 +526,44 @@ mod tests {
         }
         let text = SpecError::Invalid(problems).to_string();
         assert!(text.contains("10 problem(s)"), "{text}");
+    }
+
+    #[test]
+    fn a_norm_bound_that_a_clipped_update_can_exceed_is_refused() {
+        let mut s = digits();
+        s.aggregation = Aggregation::AngularKrum {
+            norm_bound: s.training.clip_norm,
+            byzantine: 1,
+            slots: 8,
+            norm_band: 6.0,
+            duplicate_cosine: 0.95,
+        };
+        let Err(SpecError::Invalid(problems)) = s.validate() else {
+            panic!("a bound equal to clip_norm must be refused")
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "aggregation.norm_bound");
+        assert!(problems[0].message.contains("clip_norm 4"), "{problems:?}");
+        // D = 2410, s = 10: 4 + √2410 / 2 / 1024 = 4.02397…
+        assert_eq!(s.least_norm_bound(), Some(4.024));
+    }
+
+    /// The issue's measurement (about half of 2,000 random updates clipped to exactly
+    /// `clip_norm` fell out of bound when both were 4.0) must not happen to a valid spec.
+    #[test]
+    fn every_update_clipped_under_a_valid_spec_stays_in_bound() {
+        use ark_std::rand::{rngs::StdRng, Rng, SeedableRng};
+        let s = digits();
+        assert_eq!(s.validate(), Ok(()));
+        let bound_sq = crate::rule::RuleParams::from_spec(&s).norm_bound_sq;
+        let dim = s.parameter_count() as usize;
+        let mut rng = StdRng::seed_from_u64(7);
+        for trial in 0..2_000 {
+            let delta: Vec<f32> = (0..dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+            let q = crate::fixed::clip_and_quantise(&delta, s.training.clip_norm, 10).unwrap();
+            let n = crate::rule::norm_sq(&q);
+            assert!(n <= bound_sq, "trial {trial}: ‖q‖² = {n} > B² = {bound_sq}");
+        }
     }
 
     #[test]
@@ -581,8 +646,8 @@ mod example_tests {
         );
         let r = crate::rule::RuleParams::from_spec(&spec);
         assert_eq!((r.slots, r.dim, r.byzantine), (8, 2_410, 1));
-        // norm bound 4.0 at scale 2^-10: (4 · 1024)² units².
-        assert_eq!(r.norm_bound_sq, 4096 * 4096);
+        // norm bound 4.5 at scale 2^-10: (4.5 · 1024)² units².
+        assert_eq!(r.norm_bound_sq, 4608 * 4608);
         assert_eq!((r.band_sq_milli, r.duplicate_milli), (36_000, 950));
     }
 }

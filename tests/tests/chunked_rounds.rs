@@ -48,7 +48,7 @@ const SPEC: &str = r#"{
                 "optimizer": "sgd", "clip_norm": 4.0 },
   "fixed_point": { "scale_bits": 10 },
   "rounds": 1,
-  "aggregation": { "rule": "angular_krum", "norm_bound": 4.0, "byzantine": 0, "slots": 3 },
+  "aggregation": { "rule": "angular_krum", "norm_bound": 4.5, "byzantine": 0, "slots": 3 },
   "max_rejected_rounds": 1
 }"#;
 const CHUNK: u32 = 8_192;

@@ -38,7 +38,7 @@ const SPEC: &str = r#"{
                 "optimizer": "sgd", "clip_norm": 4.0 },
   "fixed_point": { "scale_bits": 10 },
   "rounds": 2,
-  "aggregation": { "rule": "angular_krum", "norm_bound": 4.0, "byzantine": 0, "slots": 4 },
+  "aggregation": { "rule": "angular_krum", "norm_bound": 4.5, "byzantine": 0, "slots": 4 },
   "max_rejected_rounds": 2
 }"#;
 
