@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::dlog::DlogProof;
 use crate::error::{CeremonyError, Phase1Check, Secret};
-use crate::fft::mul_g2;
+use crate::fft::{mul_g1, mul_g2};
 use crate::hash::{compressed, hash_parts, Digest, LINK_DOMAIN, PHASE1_DOMAIN};
 use crate::pairing::{msm_g1, msm_g2, pairings_equal, random_weights};
 
@@ -252,12 +252,12 @@ fn powers(x: Fr, n: usize) -> Vec<Fr> {
     out
 }
 
-/// `Pᵢ · sᵢ` for every i, in parallel, back in affine form.
+/// `Pᵢ · sᵢ` for every i, in parallel with GLV, back in affine form.
 fn scale_each_g1(points: &[G1Affine], scalars: &[Fr]) -> Vec<G1Affine> {
     let projective: Vec<G1Projective> = points
         .par_iter()
         .zip(scalars.par_iter())
-        .map(|(p, s)| *p * s)
+        .map(|(p, s)| mul_g1(p.into_group(), *s))
         .collect();
     G1Projective::normalize_batch(&projective)
 }

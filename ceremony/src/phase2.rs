@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::dlog::DlogProof;
 use crate::error::{CeremonyError, Phase2Check};
+use crate::fft::mul_g1;
 use crate::hash::{compressed, hash_parts, Digest, LINK_DOMAIN, PHASE2_DOMAIN};
 use crate::pairing::{msm_g1, pairings_equal, random_weights};
 use crate::phase1::nonzero_scalar;
@@ -90,9 +91,13 @@ pub(crate) fn contribute_with<R: Rng + CryptoRng + ?Sized>(
     (next, contribution)
 }
 
-/// `s · Pᵢ` for every i, in parallel (GLV scalar multiplication on BN254 G1).
+/// `s · Pᵢ` for every i, in parallel, with GLV (an affine point's own `*` is plain
+/// double-and-add, about 1.4 times slower).
 fn scale_all(points: &[G1Affine], s: Fr) -> Vec<G1Affine> {
-    let projective: Vec<G1Projective> = points.par_iter().map(|p| *p * s).collect();
+    let projective: Vec<G1Projective> = points
+        .par_iter()
+        .map(|p| mul_g1(p.into_group(), s))
+        .collect();
     G1Projective::normalize_batch(&projective)
 }
 
