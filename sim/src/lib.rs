@@ -1192,20 +1192,30 @@ mod tests {
         }
     }
 
+    /// A public change `d` and six previous reveals that lean along it, with noise `sigma`.
+    fn leaning_reveals(
+        dim: usize,
+        sigma: f64,
+        rng: &mut rand::rngs::StdRng,
+    ) -> (Vec<f32>, Vec<Option<Vec<i16>>>) {
+        let d: Vec<f32> = (0..dim).map(|i| ((i % 5) as f32 - 2.0) * 0.05).collect();
+        let proxies = (0..6)
+            .map(|_| {
+                let e = behaviour::gaussian(dim, sigma, rng);
+                let v: Vec<f32> = d.iter().zip(&e).map(|(a, b)| a + b).collect();
+                Some(fixed::quantise_all(&v, 10).unwrap())
+            })
+            .collect();
+        (d, proxies)
+    }
+
     /// Six slots whose previous reveals all lean along `d`; the search must find a
     /// candidate the rule pays, and pay it at least as well as `d`'s pure noise.
     #[test]
     fn the_adaptive_search_finds_what_the_rule_pays() {
         let dim = 64;
         let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-        let d: Vec<f32> = (0..dim).map(|i| ((i % 5) as f32 - 2.0) * 0.05).collect();
-        let proxies: Vec<Option<Vec<i16>>> = (0..6)
-            .map(|_| {
-                let e = behaviour::gaussian(dim, 0.04, &mut rng);
-                let v: Vec<f32> = d.iter().zip(&e).map(|(a, b)| a + b).collect();
-                Some(fixed::quantise_all(&v, 10).unwrap())
-            })
-            .collect();
+        let (d, proxies) = leaning_reveals(dim, 0.04, &mut rng);
         let params = RuleParams::new(6, dim, 1, 1 << 40);
         let build = || RuleKind::Proven.build(params);
         let model = vec![0i16; dim];
@@ -1240,14 +1250,7 @@ mod tests {
     fn the_damage_search_harms_more_than_the_pay_search_while_accepted() {
         let dim = 64;
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-        let d: Vec<f32> = (0..dim).map(|i| ((i % 5) as f32 - 2.0) * 0.05).collect();
-        let proxies: Vec<Option<Vec<i16>>> = (0..6)
-            .map(|_| {
-                let e = behaviour::gaussian(dim, 0.06, &mut rng);
-                let v: Vec<f32> = d.iter().zip(&e).map(|(a, b)| a + b).collect();
-                Some(fixed::quantise_all(&v, 10).unwrap())
-            })
-            .collect();
+        let (d, proxies) = leaning_reveals(dim, 0.06, &mut rng);
         let params = RuleParams::new(6, dim, 1, 1 << 40);
         let build = || RuleKind::Proven.build(params);
         let model = vec![0i16; dim];
