@@ -42,6 +42,16 @@ pub enum ChainError {
 
 pub type Result<T, E = ChainError> = std::result::Result<T, E>;
 
+/// An error and each of its causes, once each (`a: b: c`), for a log line or a status
+/// detail: an error's `Display` leaves its cause to `source()`. One home for every crate
+/// above this one (the roles and the CLI).
+pub fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    std::iter::successors(Some(e), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// subxt's error is large; boxed, every `Result` of this crate stays small.
 impl From<subxt::Error> for ChainError {
     fn from(e: subxt::Error) -> Self {

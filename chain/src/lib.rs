@@ -17,6 +17,6 @@ pub mod marketplace;
 pub use backend::{BackendKind, ChainBackend, ContractEvent, DryRun, ExecReturn};
 pub use bundle::ContractBundle;
 pub use client::{account_of, dev_signer, ChainClient, Signer, Weight, DEV_ACCOUNTS};
-pub use error::ChainError;
+pub use error::{with_causes, ChainError};
 pub use marketplace::Marketplace;
 pub use subxt::utils::AccountId32;

@@ -79,11 +79,7 @@ pub async fn run(target: &TickTarget, every: Duration) -> Result<(), TickError> 
             Ok(()) => failures = 0,
             Err(source) => {
                 failures += 1;
-                let causes =
-                    std::iter::successors(Some(&source as &dyn std::error::Error), |e| e.source())
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(": ");
+                let causes = merit_chain::with_causes(&source);
                 eprintln!("tick failed ({failures} in a row): {causes}");
                 if failures >= MAX_FAILURES {
                     return Err(TickError::ChainGone { failures, source });

@@ -95,14 +95,7 @@ impl NodeError {
     /// This error and each of its causes, once each (`a: b: c`), for a log line: the
     /// `Display` of an error leaves its cause to `source()`.
     pub fn with_causes(&self) -> String {
-        let mut text = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(c) = cause {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cause = c.source();
-        }
-        text
+        merit_chain::with_causes(self)
     }
 
     /// Failures worth retrying: the node or the IPFS daemon did not answer.

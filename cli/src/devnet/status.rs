@@ -1,19 +1,11 @@
 //! `merit devnet status`: each part of a devnet asked whether it is alive and answering.
 
 use super::{io, is_ours, marker, DevnetInfo, Result, TickerInfo};
-use merit_chain::ChainClient;
+use merit_chain::{with_causes, ChainClient};
 use merit_chain_embedded::EmbeddedChain;
 use merit_storage::IpfsStore;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-
-/// An error with every cause after it, as one line (the parts' details are shown alone).
-fn with_causes(e: &dyn std::error::Error) -> String {
-    std::iter::successors(Some(e), |e| e.source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
-}
 
 #[derive(Debug, Serialize)]
 pub struct PartStatus {
