@@ -1,5 +1,5 @@
 //! What a project owner prepares before posting: the initial model and the round circuit's
-//! trusted setup (DESIGN.md: one setup per shape, at project creation; the verifying key
+//! trusted setup (docs/design.md: one setup per shape, at project creation; the verifying key
 //! goes on chain, the proving key into IPFS for the aggregator).
 
 use anyhow::{bail, Context, Result};

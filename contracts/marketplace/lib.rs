@@ -1185,7 +1185,7 @@ mod marketplace {
             Ok(())
         }
 
-        /// Moves a project to a terminal phase and credits every claim (DESIGN.md, "Money
+        /// Moves a project to a terminal phase and credits every claim (docs/design.md, "Money
         /// rules", computed by `merit_protocol::reward::settle`).
         fn end(
             &mut self,

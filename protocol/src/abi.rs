@@ -25,7 +25,7 @@ pub const MAX_PHASE_BLOCKS: u32 = 1_000_000;
 /// any Substrate chain in use, so a larger one could never be paid and would make a project
 /// nobody can join or bond; `MAX_SLOTS` of them sum far below `u128::MAX`.
 pub const MAX_DEPOSIT: u128 = 1 << 96;
-/// Highest contribution score of one trainer in one round (DESIGN.md: ⌊1000 × cos⌋).
+/// Highest contribution score of one trainer in one round (docs/design.md: ⌊1000 × cos⌋).
 pub const MAX_ROUND_SCORE: u32 = 1_000;
 
 /// How long each phase lasts, in blocks. A phase also ends early once every party it waits
@@ -125,7 +125,7 @@ impl ProjectParams {
     }
 }
 
-/// Where a project stands (DESIGN.md, "Project life cycle").
+/// Where a project stands (docs/design.md, "Project life cycle").
 #[derive(Encode, Decode, TypeInfo, Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
 pub enum Phase {

@@ -11,7 +11,7 @@
 //! vectors are long and re-hashed in-circuit, the round hash is short and hashed by the
 //! contract.
 //!
-//! The round hash carries each slot's account (DESIGN.md lists only the commitments): the
+//! The round hash carries each slot's account (docs/design.md lists only the commitments): the
 //! circuit opens `C_i` with `trainer_i`'s account, and that account must be fixed by the
 //! public input, or a trainer who copied another's commitment could have it opened with
 //! the original owner's account. Unfilled slots have the zero account and `C_i = 0`.
@@ -61,7 +61,7 @@ pub fn account_elements(account: &AccountBytes) -> [Fr; 2] {
     ]
 }
 
-/// What the round's public input hashes (DESIGN.md, "The round statement").
+/// What the round's public input hashes (docs/design.md, "The round statement").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundInputs<'a> {
     pub project: u32,

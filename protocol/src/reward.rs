@@ -1,6 +1,6 @@
 //! Reward maths, as pure integer functions that the contract calls too.
 //!
-//! Rules (DESIGN.md, "Money rules"):
+//! Rules (docs/design.md, "Money rules"):
 //! - Trainer payout = `distributable × total_score / Σ total_scores`, rounded down; the
 //!   remainder goes to the owner; a zero total earns nothing; if every total is zero the
 //!   whole distributable amount returns to the owner.

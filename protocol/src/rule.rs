@@ -1,5 +1,5 @@
 //! The round rule in exact integer arithmetic — *angular Multi-Krum with a leave-one-out
-//! score* (protocol v2; DESIGN.md, "The round statement"; normative text in SPEC.md).
+//! score* (protocol v2; docs/design.md, "The round statement"; normative text in SPEC.md).
 //!
 //! This is the definition; the prover's `RoundCircuit` is its constraint twin and the
 //! aggregator runs it natively. Everything is integer maths on the i16 fixed-point vectors,

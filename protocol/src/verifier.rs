@@ -3,7 +3,7 @@
 //! `prepare` validates a verifying key (points on the curve and in the prime-order
 //! subgroups, exactly one public input) and computes `e(α, β)` once; the result is stored
 //! uncompressed, so a later `verify` neither decompresses nor re-checks it and costs one
-//! multi-pairing (about a third less than arkworks' plain `verify`, ENVIRONMENT.md). Proofs
+//! multi-pairing (about a third less than arkworks' plain `verify`, docs/environment.md). Proofs
 //! come in arkworks' compressed encoding and are fully validated before use.
 //!
 //! This is the contract's code path, kept here so the prover's tests can check that what it

@@ -1,4 +1,4 @@
-//! The round circuit: one Groth16 statement for a whole round (DESIGN.md, "The round
+//! The round circuit: one Groth16 statement for a whole round (docs/design.md, "The round
 //! statement"), the constraint twin of `merit_protocol::rule::run`.
 //!
 //! Public input: the single round hash `merit_protocol::commit::Committer::round_public_input`.

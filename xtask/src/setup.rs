@@ -3,7 +3,7 @@
 //! Versions are pinned on purpose: ink! 5.1.1, cargo-contract 5.0.3 and contracts-node
 //! 0.42.0 are the last releases of the pallet-contracts line (ink! is frozen upstream), so
 //! "latest" would only ever mean "something that no longer fits". The recipes here are
-//! the ones measured in `shared/ENVIRONMENT.md`.
+//! the ones measured in `docs/environment.md`.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -184,7 +184,7 @@ fn contracts_node(tools: &Path) -> Result<String, String> {
 
     // The runtime is compiled a second time, to wasm, in a nested cargo project that cannot
     // see the package's lock file under `cargo install`; point it at an unpacked copy whose
-    // lock has sp-io 38.0.2 (38.0.0 does not build on Rust >= 1.92). ENVIRONMENT.md.
+    // lock has sp-io 38.0.2 (38.0.0 does not build on Rust >= 1.92). docs/environment.md.
     let src = tools.join("contracts-node-src");
     if !src.join("Cargo.lock").exists() {
         let krate = tools.join(format!("contracts-node-{NODE_VERSION}.crate"));
@@ -330,7 +330,7 @@ fn ipfs_daemon(tools: &Path) -> Result<String, String> {
         return Ok(format!("already installed: {}", jsipfs.display()));
     }
     // Kubo binaries cannot be downloaded on these machines; js-ipfs from npm serves the
-    // same /api/v0 RPC API (ENVIRONMENT.md).
+    // same /api/v0 RPC API (docs/environment.md).
     if output("npm", &["--version"]).is_none() {
         ensure_debs(&["nodejs", "npm"])?;
     }
