@@ -7,6 +7,7 @@
 use merit_aggregator::AggregatorError;
 use merit_chain::ChainError;
 use merit_cli::accounts::AccountError;
+use merit_cli::ceremony::CeremonyCliError;
 use merit_cli::contract::ContractBuildError;
 use merit_cli::devnet::DevnetError;
 use merit_protocol::abi::MarketError;
@@ -72,6 +73,11 @@ fn classify(e: &(dyn StdError + 'static)) -> Option<i32> {
             StorageError::BadUrl { .. } => Some(USAGE),
             _ => None,
         };
+    }
+    if let Some(c) = e.downcast_ref::<CeremonyCliError>() {
+        // A missing or malformed file is the user's; a transcript that does not verify
+        // is a disagreement (1), as `merit verify`'s.
+        return c.is_bad_input().then_some(USAGE);
     }
     if e.is::<BadInput>() || e.is::<AccountError>() || e.is::<NothingToDo>() {
         return Some(USAGE);

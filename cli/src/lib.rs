@@ -2,6 +2,7 @@
 //! End-to-end tests drive the same code the user runs.
 
 pub mod accounts;
+pub mod ceremony;
 pub mod chain;
 pub mod contract;
 pub mod devnet;

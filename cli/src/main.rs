@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 mod aggregate;
 mod bench;
+mod ceremony_cmd;
 mod config;
 mod data;
 mod exit;
@@ -100,6 +101,12 @@ enum Cmd {
     ///
     /// Example: merit simulate --data digits.csv --trainers 10 --alpha 0.5 --attack label-flip:0.2
     Simulate(sim::SimulateArgs),
+    /// A setup ceremony nobody holds the secret of: powers of tau (phase 1), then per
+    /// spec the round circuit's phase 2; keys derived from a transcript that verifies
+    ///
+    /// Example: merit ceremony phase2 verify --spec spec.json t-2.bin
+    #[command(subcommand)]
+    Ceremony(ceremony_cmd::CeremonyCmd),
     /// Print a shell completion script
     ///
     /// Example: merit completions bash > ~/.local/share/bash-completion/completions/merit
@@ -308,6 +315,11 @@ struct CreateArgs {
     /// proofs: name another's shape only if you trust its setup
     #[arg(long, requires = "chunk")]
     shape: Option<u32>,
+    /// Take the round circuit's keys from this setup-ceremony transcript (`merit ceremony
+    /// phase2`; a file or a CID): verified against the spec in full, then it and the
+    /// proving key go into IPFS
+    #[arg(long, value_name = "FILE|CID", conflicts_with_all = ["vk", "chunk"])]
+    ceremony: Option<String>,
     #[arg(long, default_value_t = 2)]
     min_trainers: u32,
     /// Stake each trainer deposits with `join`
@@ -513,6 +525,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Trainer(t) => trainer::run(&data, t).await,
         Cmd::Data(d) => data::run(d),
         Cmd::Simulate(a) => sim::run(a),
+        Cmd::Ceremony(c) => ceremony_cmd::run(&data, c).await,
     }
 }
 
@@ -663,8 +676,26 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
         },
         _ => owner::RoundKeysSource::Setup,
     };
+    let ceremony = a
+        .ceremony
+        .as_deref()
+        .map(merit_cli::ceremony::Source::parse);
+    let ceremony_file = match &ceremony {
+        Some(source @ merit_cli::ceremony::Source::File(path)) => {
+            Some((read_flag_file("--ceremony", path)?, source.describe()))
+        }
+        _ => None,
+    };
     let info = DevnetInfo::read(data)?;
     let market = info.marketplace().await?;
+    let keys = match (ceremony_file, &ceremony) {
+        (Some((transcript, name)), _) => owner::RoundKeysSource::Ceremony { transcript, name },
+        (None, Some(source)) => owner::RoundKeysSource::Ceremony {
+            transcript: source.read(|| Ok(info.ipfs()?)).await?,
+            name: source.describe(),
+        },
+        (None, None) => keys,
+    };
     let posted = owner::post_project(
         &market,
         &info.ipfs()?,
@@ -703,6 +734,12 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
         );
         if let Some(s) = posted.shape {
             println!("  rounds proven in chunks with proof shape {s}");
+        }
+        if let Some(cid) = &posted.setup.setup_transcript_cid {
+            println!(
+                "  keys from the ceremony transcript {cid}: {} contributions, verified",
+                posted.setup.setup_contributions
+            );
         }
     }
     Ok(())

@@ -131,6 +131,10 @@ pub enum RoundKeysSource {
     /// slots and this chunk size; without one, the shape's setup runs now (once for every
     /// later project of the shape), its key file goes into IPFS and the shape is registered.
     Chunked { chunk: u32, shape: Option<u32> },
+    /// Keys derived from a setup ceremony's transcript (`merit ceremony`): it is verified
+    /// against the spec's round circuit (every contribution of both phases), then the
+    /// transcript and the proving key go into IPFS. `name` says where it came from.
+    Ceremony { transcript: Vec<u8>, name: String },
 }
 
 /// A registered shape for chunked rounds (found, or set up and registered now).
@@ -251,6 +255,9 @@ pub struct Posted {
     /// The initial model, for the owner's own evaluation.
     #[serde(skip)]
     pub model: ModelFile,
+    /// The ceremony the keys come from (`setup_contributions`, `setup_verified`).
+    #[serde(flatten)]
+    pub setup: crate::ceremony::SetupRecord,
 }
 
 /// A CIDv1 of the length real ones have, standing in for those not made yet.
@@ -325,6 +332,7 @@ pub async fn post_project(
     };
     preflight(market, ipfs, owner, &p, &model).await?;
     let rule = merit_protocol::rule::RuleParams::from_spec(spec);
+    let mut setup = crate::ceremony::SetupRecord::default();
     let (verifying_key, proving_key_cid, setup_seconds, chunked) = match p.keys {
         RoundKeysSource::Chunked { chunk, shape } => {
             let shape = shape_for(market, ipfs, owner, rule.slots as u32, chunk, shape).await?;
@@ -343,6 +351,16 @@ pub async fn post_project(
             let vk = verifying_key_from_file(&verifying_key_file)?;
             let cid = merit_storage::parse_cid(&proving_key_cid).context("the proving key CID")?;
             (vk, cid.to_string(), None, None)
+        }
+        RoundKeysSource::Ceremony { transcript, name } => {
+            let keys = crate::ceremony::project_keys(ipfs, spec, transcript, &name).await?;
+            setup = keys.setup;
+            (
+                keys.verifying_key,
+                keys.proving_key_cid,
+                Some(keys.seconds),
+                None,
+            )
         }
         RoundKeysSource::Setup => {
             let keys = setup_round(spec)?;
@@ -404,6 +422,7 @@ pub async fn post_project(
         setup_seconds,
         shape: chunked.map(|c| c.shape),
         model,
+        setup,
     })
 }
 

@@ -1,0 +1,521 @@
+//! `merit ceremony`: flags and printing over `merit_cli::ceremony` (the flow).
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use merit_cli::ceremony::{self as flow, Expect, Source};
+use merit_cli::devnet::DevnetInfo;
+use merit_protocol::spec::ProjectSpec;
+use merit_storage::IpfsStore;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum CeremonyCmd {
+    /// Powers of tau, once per domain size: start, contribute, verify
+    #[command(subcommand)]
+    Phase1(Phase1Cmd),
+    /// One spec's round circuit: derive its start from a phase 1, contribute, verify
+    #[command(subcommand)]
+    Phase2(Phase2Cmd),
+    /// Write the round circuit's key files (round.vk, round.pk), taken from a transcript
+    /// that verifies in full against the spec
+    ///
+    /// Example: merit ceremony keys --spec spec.json --transcript t2.bin --out-dir keys/
+    Keys(KeysArgs),
+}
+
+#[derive(Subcommand)]
+pub enum Phase1Cmd {
+    /// A fresh phase 1 for 2^POWER points (nobody's secret yet: contribute to it)
+    ///
+    /// Example: merit ceremony phase1 new --power 12 --out p1-0.bin
+    New {
+        /// log2 of the domain: the round circuit's constraints + 1, rounded up to a power
+        /// of two (`phase2 new` says when it is too small)
+        #[arg(long)]
+        power: u32,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        io: Io,
+    },
+    /// Verify a phase 1, add a contribution with fresh secrets from the OS, write it
+    ///
+    /// Example: merit ceremony phase1 contribute --in p1-0.bin --out p1-1.bin --ipfs
+    Contribute {
+        #[command(flatten)]
+        input: Input,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        io: Io,
+    },
+    /// Verify a phase 1: every contribution's proofs and the final powers (exit status 1
+    /// if it does not verify)
+    ///
+    /// Example: merit ceremony phase1 verify p1-2.bin
+    Verify {
+        /// The phase-1 file, or its CID
+        #[arg(value_name = "FILE|CID")]
+        transcript: String,
+        #[command(flatten)]
+        io: Io,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum Phase2Cmd {
+    /// Derive phase 2's start for the spec's round circuit from a verified phase 1 (the
+    /// expensive step: group FFTs of the circuit's domain; anyone can redo it)
+    ///
+    /// Example: merit ceremony phase2 new --spec spec.json --phase1 p1-2.bin --out t-0.bin
+    New {
+        #[arg(long)]
+        spec: PathBuf,
+        /// The phase-1 file, or its CID
+        #[arg(long, value_name = "FILE|CID")]
+        phase1: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        io: Io,
+    },
+    /// Verify a transcript against the spec, add a contribution (fresh δ from the OS), write it
+    ///
+    /// Example: merit ceremony phase2 contribute --spec spec.json --in t-0.bin --out t-1.bin
+    Contribute {
+        #[arg(long)]
+        spec: PathBuf,
+        #[command(flatten)]
+        input: Input,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        io: Io,
+    },
+    /// Re-check a transcript: phase 1, the circuit, every phase-2 contribution and the
+    /// final key against phase 1 (exit status 1 naming the failed check and contribution)
+    ///
+    /// Example: merit ceremony phase2 verify --spec spec.json --phase1 p1-2.bin t-2.bin
+    Verify {
+        #[arg(long)]
+        spec: PathBuf,
+        /// The phase 1 the transcript must be built on (file or CID); default: whichever
+        /// it holds (checked in full either way)
+        #[arg(long, value_name = "FILE|CID")]
+        phase1: Option<String>,
+        /// The transcript file, or its CID
+        #[arg(value_name = "FILE|CID")]
+        transcript: String,
+        #[command(flatten)]
+        io: Io,
+    },
+}
+
+#[derive(Args)]
+pub struct KeysArgs {
+    #[arg(long)]
+    spec: PathBuf,
+    /// The transcript file, or its CID
+    #[arg(long, value_name = "FILE|CID")]
+    transcript: String,
+    /// Where round.vk and round.pk go (created if missing)
+    #[arg(long)]
+    out_dir: PathBuf,
+    #[command(flatten)]
+    io: Io,
+}
+
+/// `--in FILE` or `--cid CID`.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct Input {
+    /// The file received
+    #[arg(long = "in", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The CID received (fetched from IPFS)
+    #[arg(long, value_name = "CID")]
+    cid: Option<String>,
+}
+
+impl Input {
+    fn source(&self) -> Source {
+        match (&self.file, &self.cid) {
+            (Some(f), _) => Source::File(f.clone()),
+            (None, Some(c)) => Source::Cid(c.clone()),
+            (None, None) => unreachable!("clap requires one of them"),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct Io {
+    /// Also put the file written into IPFS (pinned) and print its CID
+    #[arg(long)]
+    ipfs: bool,
+    /// The IPFS daemon's RPC API; default: the devnet's
+    #[arg(long, env = "MERIT_IPFS_API", value_name = "URL")]
+    ipfs_api: Option<String>,
+    /// Print the outcome as one JSON object
+    #[arg(long)]
+    json: bool,
+}
+
+impl Io {
+    /// The IPFS daemon: `--ipfs-api` (or its environment / config value), else the devnet's.
+    fn store(&self, data_dir: &Path) -> Result<IpfsStore> {
+        match &self.ipfs_api {
+            Some(url) => Ok(IpfsStore::new(url).context("--ipfs-api")?),
+            None => Ok(DevnetInfo::read(data_dir)
+                .context("no --ipfs-api given, so the devnet's IPFS daemon")?
+                .ipfs()?),
+        }
+    }
+
+    async fn read(&self, data_dir: &Path, source: &Source) -> Result<Vec<u8>> {
+        source.read(|| self.store(data_dir)).await
+    }
+
+    /// Writes `bytes` to `out` and, with `--ipfs`, puts them into IPFS.
+    async fn write(
+        &self,
+        data_dir: &Path,
+        out: &Path,
+        bytes: Vec<u8>,
+        what: &str,
+    ) -> Result<Option<String>> {
+        flow::write_file(out, &bytes)?;
+        if !self.ipfs {
+            return Ok(None);
+        }
+        let store = self.store(data_dir)?;
+        Ok(Some(flow::publish(&store, bytes, what).await?))
+    }
+}
+
+fn read_spec(path: &Path) -> Result<ProjectSpec> {
+    let what = format!("--spec {}", path.display());
+    let bytes = std::fs::read(path).map_err(crate::exit::bad_input(what.clone()))?;
+    let text = String::from_utf8(bytes).map_err(crate::exit::bad_input(what.clone()))?;
+    ProjectSpec::from_json(&text).map_err(crate::exit::bad_input(what))
+}
+
+/// Runs the heavy work off the async runtime's threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, flow::CeremonyCliError> + Send + 'static,
+) -> Result<T> {
+    Ok(tokio::task::spawn_blocking(f)
+        .await
+        .context("the ceremony thread")??)
+}
+
+fn print_json(value: serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string(&value)?);
+    Ok(())
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..16.min(hash.len())]
+}
+
+pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
+    match cmd {
+        CeremonyCmd::Phase1(Phase1Cmd::New { power, out, io }) => {
+            let t = flow::phase1_new(power)?;
+            let hash = flow::hex_digest(&t.hash());
+            let bytes = t.to_bytes();
+            let size = bytes.len();
+            let cid = io
+                .write(data_dir, &out, bytes, "the phase-1 transcript")
+                .await?;
+            if io.json {
+                return print_json(serde_json::json!({
+                    "out": out, "power": power, "contributions": 0, "hash": hash,
+                    "bytes": size, "cid": cid,
+                }));
+            }
+            println!(
+                "phase 1 for 2^{power} points written to {} ({size} bytes): no contribution yet",
+                out.display()
+            );
+            println!("  hash {hash}");
+            if let Some(cid) = cid {
+                println!("  cid  {cid}");
+            }
+            Ok(())
+        }
+        CeremonyCmd::Phase1(Phase1Cmd::Contribute { input, out, io }) => {
+            let source = input.source();
+            let what = source.describe();
+            let bytes = io.read(data_dir, &source).await?;
+            let (t, received, seconds) = blocking(move || {
+                let mut t = flow::read_phase1(&bytes, &what)?;
+                let received = flow::check_phase1(&t, &what, true)?;
+                let seconds = flow::phase1_contribute(&mut t)?;
+                Ok((t, received, seconds))
+            })
+            .await?;
+            let hash = flow::hex_digest(&t.hash());
+            let bytes = t.to_bytes();
+            let size = bytes.len();
+            let cid = io
+                .write(data_dir, &out, bytes, "the phase-1 transcript")
+                .await?;
+            if io.json {
+                return print_json(serde_json::json!({
+                    "received": received, "out": out, "power": t.power,
+                    "contributions": t.contributions.len(), "hash": hash,
+                    "contribute_seconds": seconds, "bytes": size, "cid": cid,
+                }));
+            }
+            println!(
+                "verified {}: phase 1 for 2^{} points, {} contribution(s), hash {} ({:.2} s)",
+                source.describe(),
+                received.power,
+                received.contributions,
+                short(&received.hash),
+                received.verify_seconds
+            );
+            println!(
+                "contributed #{} in {seconds:.2} s (your secrets are gone); wrote {} ({size} bytes)",
+                t.contributions.len(),
+                out.display()
+            );
+            println!("  new hash {hash}");
+            if let Some(cid) = cid {
+                println!("  cid      {cid}");
+            }
+            Ok(())
+        }
+        CeremonyCmd::Phase1(Phase1Cmd::Verify { transcript, io }) => {
+            let source = Source::parse(&transcript);
+            let what = source.describe();
+            let bytes = io.read(data_dir, &source).await?;
+            let summary = blocking(move || {
+                let t = flow::read_phase1(&bytes, &what)?;
+                flow::check_phase1(&t, &what, false)
+            })
+            .await?;
+            if io.json {
+                let mut v = serde_json::to_value(&summary)?;
+                v["verified"] = true.into();
+                return print_json(v);
+            }
+            println!(
+                "{}: phase 1 for 2^{} points, {} contribution(s), hash chain head {} ({:.2} s)",
+                source.describe(),
+                summary.power,
+                summary.contributions,
+                summary.hash,
+                summary.verify_seconds
+            );
+            println!("OK");
+            Ok(())
+        }
+        CeremonyCmd::Phase2(Phase2Cmd::New {
+            spec,
+            phase1,
+            out,
+            io,
+        }) => {
+            let spec_name = spec.display().to_string();
+            let spec = read_spec(&spec)?;
+            let source = Source::parse(&phase1);
+            let what = source.describe();
+            let bytes = io.read(data_dir, &source).await?;
+            let (t, seconds) = blocking(move || {
+                let p1 = flow::read_phase1(&bytes, &what)?;
+                let circuit = flow::Circuit::round(&spec, &spec_name)?;
+                flow::phase2_new(&circuit, p1, &what)
+            })
+            .await?;
+            let hash = flow::hex_digest(&t.hash());
+            let bytes = t.to_bytes();
+            let size = bytes.len();
+            let cid = io.write(data_dir, &out, bytes, "the transcript").await?;
+            if io.json {
+                return print_json(serde_json::json!({
+                    "out": out, "power": t.phase1.power,
+                    "phase1_contributions": t.phase1.contributions.len(),
+                    "phase2_contributions": 0,
+                    "circuit_digest": flow::hex_digest(&t.phase2.circuit_digest),
+                    "hash": hash, "derive_seconds": seconds, "bytes": size, "cid": cid,
+                }));
+            }
+            println!(
+                "phase 2 started for the round circuit (derived from phase 1 in {seconds:.2} s); \
+                 wrote {} ({size} bytes): no contribution yet",
+                out.display()
+            );
+            println!("  hash {hash}");
+            if let Some(cid) = cid {
+                println!("  cid  {cid}");
+            }
+            Ok(())
+        }
+        CeremonyCmd::Phase2(Phase2Cmd::Contribute {
+            spec,
+            input,
+            out,
+            io,
+        }) => {
+            let spec_name = spec.display().to_string();
+            let spec = read_spec(&spec)?;
+            let source = input.source();
+            let what = source.describe();
+            let bytes = io.read(data_dir, &source).await?;
+            let (t, received, seconds) = blocking(move || {
+                let mut t = flow::read_transcript(&bytes, &what)?;
+                let circuit = flow::Circuit::round(&spec, &spec_name)?;
+                let fresh = Expect {
+                    phase1_hash: None,
+                    allow_fresh_phase2: true,
+                };
+                let received = flow::check_transcript(&t, &circuit, &what, fresh)?;
+                let seconds = flow::phase2_contribute(&mut t);
+                Ok((t, received, seconds))
+            })
+            .await?;
+            let hash = flow::hex_digest(&t.hash());
+            let bytes = t.to_bytes();
+            let size = bytes.len();
+            let cid = io.write(data_dir, &out, bytes, "the transcript").await?;
+            if io.json {
+                return print_json(serde_json::json!({
+                    "received": received, "out": out,
+                    "phase2_contributions": t.phase2.contributions.len(), "hash": hash,
+                    "contribute_seconds": seconds, "bytes": size, "cid": cid,
+                }));
+            }
+            println!(
+                "verified {}: {} phase-1 and {} phase-2 contribution(s), hash {} ({:.2} s)",
+                source.describe(),
+                received.phase1_contributions,
+                received.phase2_contributions,
+                short(&received.hash),
+                received.verify_seconds
+            );
+            println!(
+                "contributed phase-2 #{} in {seconds:.2} s (your δ is gone); wrote {} ({size} bytes)",
+                t.phase2.contributions.len(),
+                out.display()
+            );
+            println!("  new hash {hash}");
+            if let Some(cid) = cid {
+                println!("  cid      {cid}");
+            }
+            Ok(())
+        }
+        CeremonyCmd::Phase2(Phase2Cmd::Verify {
+            spec,
+            phase1,
+            transcript,
+            io,
+        }) => {
+            let spec_name = spec.display().to_string();
+            let label = spec_name.clone();
+            let spec = read_spec(&spec)?;
+            let source = Source::parse(&transcript);
+            let what = source.describe();
+            let bytes = io.read(data_dir, &source).await?;
+            let pinned = match &phase1 {
+                Some(p) => {
+                    let s = Source::parse(p);
+                    Some((io.read(data_dir, &s).await?, s.describe()))
+                }
+                None => None,
+            };
+            let summary = blocking(move || {
+                // The phase 1 named is checked in full, then the transcript must hold it.
+                let pin = match pinned {
+                    Some((bytes, name)) => {
+                        let p1 = flow::read_phase1(&bytes, &name)?;
+                        flow::check_phase1(&p1, &name, false)?;
+                        Some(p1.hash())
+                    }
+                    None => None,
+                };
+                let t = flow::read_transcript(&bytes, &what)?;
+                let circuit = flow::Circuit::round(&spec, &spec_name)?;
+                flow::verified_keys(&t, &circuit, &what, pin.as_ref()).map(|(.., s)| s)
+            })
+            .await?;
+            if io.json {
+                let mut v = serde_json::to_value(&summary)?;
+                v["verified"] = true.into();
+                return print_json(v);
+            }
+            println!(
+                "{}: the round circuit of {label} ({} constraints, domain {}, digest {}) from phase 1 for 2^{} points",
+                source.describe(),
+                summary.constraints,
+                summary.domain,
+                short(&summary.circuit_digest),
+                summary.power
+            );
+            println!(
+                "  phase 1: {} contribution(s), hash {}",
+                summary.phase1_contributions, summary.phase1_hash
+            );
+            println!(
+                "  phase 2: {} contribution(s), hash chain head {}",
+                summary.phase2_contributions, summary.hash
+            );
+            println!("OK ({:.2} s)", summary.verify_seconds);
+            Ok(())
+        }
+        CeremonyCmd::Keys(a) => {
+            let spec_name = a.spec.display().to_string();
+            let spec = read_spec(&a.spec)?;
+            let source = Source::parse(&a.transcript);
+            let what = source.describe();
+            let bytes = a.io.read(data_dir, &source).await?;
+            let files = blocking(move || {
+                let circuit = flow::Circuit::round(&spec, &spec_name)?;
+                flow::key_files(&bytes, &circuit, &what)
+            })
+            .await?;
+            std::fs::create_dir_all(&a.out_dir)
+                .with_context(|| format!("creating {}", a.out_dir.display()))?;
+            let vk_path = a.out_dir.join("round.vk");
+            let pk_path = a.out_dir.join("round.pk");
+            flow::write_file(&vk_path, &files.verifying_key_file)?;
+            let pk_size = files.proving_key_file.len();
+            let pk_cid =
+                a.io.write(
+                    data_dir,
+                    &pk_path,
+                    files.proving_key_file,
+                    "the proving key",
+                )
+                .await?;
+            let s = &files.summary;
+            if a.io.json {
+                return print_json(serde_json::json!({
+                    "verifying_key": vk_path, "proving_key": pk_path, "proving_key_cid": pk_cid,
+                    "setup_contributions": s.setup_contributions, "setup_verified": true,
+                    "hash": s.hash, "verify_seconds": s.verify_seconds,
+                }));
+            }
+            println!(
+                "verified {}: {} phase-1 + {} phase-2 contributions, hash chain head {} ({:.2} s)",
+                source.describe(),
+                s.phase1_contributions,
+                s.phase2_contributions,
+                s.hash,
+                s.verify_seconds
+            );
+            println!(
+                "  verifying key {} ({} bytes)",
+                vk_path.display(),
+                files.verifying_key_file.len()
+            );
+            println!("  proving key   {} ({pk_size} bytes)", pk_path.display());
+            if let Some(cid) = pk_cid {
+                println!(
+                    "  proving key CID {cid} (merit project create --vk … --proving-key-cid {cid})"
+                );
+            }
+            Ok(())
+        }
+    }
+}
