@@ -99,8 +99,8 @@ pub enum Phase2Cmd {
     Verify {
         #[arg(long)]
         spec: PathBuf,
-        /// The phase 1 the transcript must be built on (file or CID); default: whichever
-        /// it holds (checked in full either way)
+        /// The phase 1 the transcript must be built on (file or CID; compared by hash
+        /// chain head); default: whichever it holds (checked in full either way)
         #[arg(long, value_name = "FILE|CID")]
         phase1: Option<String>,
         /// The transcript file, or its CID
@@ -276,7 +276,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
                 received.verify_seconds
             );
             println!(
-                "contributed #{} in {seconds:.2} s (your secrets are gone); wrote {} ({size} bytes)",
+                "contributed #{} in {seconds:.2} s (the secrets were dropped, never written); wrote {} ({size} bytes)",
                 t.contributions.len(),
                 out.display()
             );
@@ -395,7 +395,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
                 received.verify_seconds
             );
             println!(
-                "contributed phase-2 #{} in {seconds:.2} s (your δ is gone); wrote {} ({size} bytes)",
+                "contributed phase-2 #{} in {seconds:.2} s (δ' was dropped, never written); wrote {} ({size} bytes)",
                 t.phase2.contributions.len(),
                 out.display()
             );
@@ -425,13 +425,10 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
                 None => None,
             };
             let summary = blocking(move || {
-                // The phase 1 named is checked in full, then the transcript must hold it.
+                // The transcript must hold the phase 1 named: the same hash chain head. Its
+                // own phase 1 is then checked in full, so the named file need not be.
                 let pin = match pinned {
-                    Some((bytes, name)) => {
-                        let p1 = flow::read_phase1(&bytes, &name)?;
-                        flow::check_phase1(&p1, &name, false)?;
-                        Some(p1.hash())
-                    }
+                    Some((bytes, name)) => Some(flow::read_phase1(&bytes, &name)?.hash()),
                     None => None,
                 };
                 let t = flow::read_transcript(&bytes, &what)?;

@@ -1,0 +1,413 @@
+//! `merit ceremony` end to end through the real binary, on the tiny spec
+//! (`fixtures/tiny-spec.json`: 3 slots × 6 parameters, 9,299 constraints, a domain of 2^14,
+//! the smallest any round circuit has):
+//! phase 1 new → 2 contributions → phase 2 new → 2 contributions → verify → keys, and a
+//! round proven with the derived proving key verifies under the derived verifying key.
+//! Then what must be refused: one bit flipped in a contribution (named by check and
+//! index), a transcript for another spec, another phase 1, a file of the wrong kind (the
+//! library's unit tests, on a small synthetic circuit, cover the other refusals).
+//! Last, on an embedded devnet with its IPFS daemon: a contribution published by CID,
+//! verified by CID, and `merit project create --ceremony CID` posting the project with the
+//! transcript's keys (`setup_contributions`, `setup_verified`).
+
+use merit_protocol::rule::RuleParams;
+use merit_protocol::spec::ProjectSpec;
+use merit_prover::sample::{self, Slot};
+use merit_prover::{keys, round};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn merit(dir: &Path, args: &[&str]) -> Output {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_merit"))
+        .current_dir(dir)
+        .arg("--data-dir")
+        .arg(dir.join("net"))
+        .args(args)
+        .env_remove("MERIT_CONFIG")
+        .env_remove("MERIT_HOME")
+        .env_remove("MERIT_IPFS_API")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("merit runs");
+    eprintln!(
+        "[{:6.1} s] merit {}",
+        started.elapsed().as_secs_f64(),
+        args.join(" ")
+    );
+    out
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs and requires success; returns stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = merit(dir, args);
+    assert!(
+        out.status.success(),
+        "merit {args:?} failed:\n{}",
+        text(&out)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    serde_json::from_str(&ok(dir, &args)).unwrap()
+}
+
+/// Runs and requires exit status `status` with every one of `says` on stderr.
+fn refused(dir: &Path, args: &[&str], status: i32, says: &[&str]) {
+    let out = merit(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(status),
+        "merit {args:?}:\n{}",
+        text(&out)
+    );
+    for s in says {
+        assert!(stderr.contains(s), "merit {args:?}: no {s:?} in\n{stderr}");
+    }
+}
+
+/// Brings the devnet down however the test ends.
+struct Devnet(PathBuf);
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = merit(&self.0, &["devnet", "down"]);
+    }
+}
+
+#[test]
+fn a_ceremony_gives_keys_that_prove_and_refuses_what_does_not_verify() {
+    let tmp = tempfile::Builder::new()
+        .prefix("merit-ceremony-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path();
+    let spec_path = fixture("tiny-spec.json");
+    let other_path = fixture("tiny-other-spec.json");
+    let (spec, other) = (spec_path.to_str().unwrap(), other_path.to_str().unwrap());
+
+    // Phase 1: a fresh start, two contributions, each verifying what it received.
+    let p1 = json(
+        dir,
+        &[
+            "ceremony", "phase1", "new", "--power", "14", "--out", "p1-0.bin",
+        ],
+    );
+    assert_eq!(p1["contributions"], 0);
+    ok(
+        dir,
+        &[
+            "ceremony",
+            "phase1",
+            "contribute",
+            "--in",
+            "p1-0.bin",
+            "--out",
+            "p1-1.bin",
+        ],
+    );
+    let c = json(
+        dir,
+        &[
+            "ceremony",
+            "phase1",
+            "contribute",
+            "--in",
+            "p1-1.bin",
+            "--out",
+            "p1-2.bin",
+        ],
+    );
+    assert_eq!(c["received"]["contributions"], 1);
+    assert_eq!(c["contributions"], 2);
+    let v = ok(dir, &["ceremony", "phase1", "verify", "p1-2.bin"]);
+    assert!(
+        v.contains("2 contribution(s)") && v.contains(c["hash"].as_str().unwrap()),
+        "{v}"
+    );
+    assert!(v.trim_end().ends_with("OK"), "{v}");
+    // Nothing to derive from a phase 1 nobody contributed to.
+    refused(
+        dir,
+        &[
+            "ceremony", "phase2", "new", "--spec", spec, "--phase1", "p1-0.bin", "--out", "x.bin",
+        ],
+        1,
+        &["p1-0.bin does not verify", "phase 1 has no contribution"],
+    );
+
+    // Phase 2 for the tiny spec's round circuit: derive, two contributions, verify.
+    ok(
+        dir,
+        &[
+            "ceremony", "phase2", "new", "--spec", spec, "--phase1", "p1-2.bin", "--out", "t-0.bin",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "ceremony",
+            "phase2",
+            "contribute",
+            "--spec",
+            spec,
+            "--in",
+            "t-0.bin",
+            "--out",
+            "t-1.bin",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "ceremony",
+            "phase2",
+            "contribute",
+            "--spec",
+            spec,
+            "--in",
+            "t-1.bin",
+            "--out",
+            "t-2.bin",
+        ],
+    );
+    let v = ok(
+        dir,
+        &[
+            "ceremony", "phase2", "verify", "--spec", spec, "--phase1", "p1-2.bin", "t-2.bin",
+        ],
+    );
+    assert!(
+        v.contains("phase 2: 2 contribution(s), hash chain head") && v.contains("OK ("),
+        "{v}"
+    );
+    let s = json(
+        dir,
+        &["ceremony", "phase2", "verify", "--spec", spec, "t-2.bin"],
+    );
+    assert_eq!(s["verified"], true);
+    assert_eq!(s["setup_contributions"], 4);
+    assert_eq!(s["phase2_contributions"], 2);
+    assert_eq!(s["domain"], 1 << 14);
+
+    // The keys, and a round proven with them.
+    let k = json(
+        dir,
+        &[
+            "ceremony",
+            "keys",
+            "--spec",
+            spec,
+            "--transcript",
+            "t-2.bin",
+            "--out-dir",
+            "keys",
+        ],
+    );
+    assert_eq!(k["setup_contributions"], 4);
+    let pk = keys::read_proving_key(&std::fs::read(dir.join("keys/round.pk")).unwrap()).unwrap();
+    let vk = keys::read_verifying_key(&std::fs::read(dir.join("keys/round.vk")).unwrap()).unwrap();
+    let params = RuleParams::from_spec(
+        &ProjectSpec::from_json(&std::fs::read_to_string(&spec_path).unwrap()).unwrap(),
+    );
+    let witness = sample::round(params, 3, &[Slot::Honest, Slot::Honest, Slot::Honest]).unwrap();
+    let started = Instant::now();
+    let (proof, claims, _) = round::prove_round(&pk, witness.clone()).unwrap();
+    eprintln!(
+        "[{:6.1} s] a round proven with the derived key",
+        started.elapsed().as_secs_f64()
+    );
+    let inputs = claims.inputs(witness.project, witness.round, &witness.trainers);
+    assert!(round::verify_round(&vk, &proof, &inputs).unwrap());
+    let mut scores = claims.scores.clone();
+    scores[0] += 1;
+    let forged = merit_protocol::commit::RoundInputs {
+        scores: &scores,
+        ..inputs
+    };
+    assert!(!round::verify_round(&vk, &proof, &forged).unwrap());
+
+    // One bit flipped in the second phase-2 contribution's proof: its response sits at
+    // 160 bytes into the contribution (parent 32, δ in G1 32 and G2 64, proof commitment
+    // 32), after the phase-1 file's bytes, the circuit digest (32) and the length (8).
+    let good = std::fs::read(dir.join("t-2.bin")).unwrap();
+    let start = std::fs::metadata(dir.join("p1-2.bin")).unwrap().len() as usize + 32 + 8 + 192;
+    let mut bad = good.clone();
+    bad[start + 160] ^= 1;
+    std::fs::write(dir.join("bad.bin"), &bad).unwrap();
+    let named = [
+        "bad.bin does not verify",
+        "phase 2 contribution 1: the proof of knowledge of delta does not verify",
+    ];
+    refused(
+        dir,
+        &["ceremony", "phase2", "verify", "--spec", spec, "bad.bin"],
+        1,
+        &named,
+    );
+    refused(
+        dir,
+        &[
+            "ceremony",
+            "keys",
+            "--spec",
+            spec,
+            "--transcript",
+            "bad.bin",
+            "--out-dir",
+            "bad-keys",
+        ],
+        1,
+        &named,
+    );
+    assert!(
+        !dir.join("bad-keys").exists(),
+        "no key from a bad transcript"
+    );
+    // Another spec's round circuit; another phase 1; a phase-1 file; no file.
+    refused(
+        dir,
+        &["ceremony", "phase2", "verify", "--spec", other, "t-2.bin"],
+        1,
+        &[
+            "t-2.bin is phase 2 of another circuit, not of the round circuit of",
+            "tiny-other-spec.json",
+        ],
+    );
+    refused(
+        dir,
+        &[
+            "ceremony", "phase2", "verify", "--spec", spec, "--phase1", "p1-1.bin", "t-2.bin",
+        ],
+        1,
+        &["t-2.bin is built on phase 1"],
+    );
+    refused(
+        dir,
+        &["ceremony", "phase2", "verify", "--spec", spec, "p1-2.bin"],
+        2,
+        &[
+            "p1-2.bin is not a ceremony transcript",
+            "it is a phase-1 transcript",
+        ],
+    );
+    refused(
+        dir,
+        &["ceremony", "phase1", "verify", "missing.bin"],
+        2,
+        &["reading missing.bin"],
+    );
+
+    // On IPFS, and into a project: an embedded devnet with its IPFS daemon.
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../contracts/bundle/marketplace.contract")
+        .canonicalize()
+        .expect("the committed contract bundle");
+    let up = merit(
+        dir,
+        &[
+            "devnet",
+            "up",
+            "--embedded",
+            "--block-time",
+            "0",
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    let _down = Devnet(dir.to_path_buf());
+    assert!(up.status.success(), "devnet up failed:\n{}", text(&up));
+    let c = json(
+        dir,
+        &[
+            "ceremony",
+            "phase2",
+            "contribute",
+            "--spec",
+            spec,
+            "--in",
+            "t-2.bin",
+            "--out",
+            "t-3.bin",
+            "--ipfs",
+        ],
+    );
+    let cid = c["cid"].as_str().expect("a CID").to_string();
+    let s = json(dir, &["ceremony", "phase2", "verify", "--spec", spec, &cid]);
+    assert_eq!(s["setup_contributions"], 5);
+    let k = json(
+        dir,
+        &[
+            "ceremony",
+            "keys",
+            "--spec",
+            spec,
+            "--transcript",
+            &cid,
+            "--out-dir",
+            "keys3",
+            "--ipfs",
+        ],
+    );
+    // A tampered transcript posts nothing.
+    refused(
+        dir,
+        &[
+            "project",
+            "create",
+            "--spec",
+            spec,
+            "--pool",
+            "1000000",
+            "--ceremony",
+            "bad.bin",
+        ],
+        1,
+        &named,
+    );
+    let posted = json(
+        dir,
+        &[
+            "project",
+            "create",
+            "--spec",
+            spec,
+            "--pool",
+            "1000000",
+            "--ceremony",
+            &cid,
+        ],
+    );
+    assert_eq!(posted["project"], 0, "{posted}");
+    assert_eq!(posted["setup_contributions"], 5);
+    assert_eq!(posted["setup_verified"], true);
+    assert_eq!(posted["setup_transcript_cid"], cid.as_str());
+    // The proving key posted is the transcript's (same bytes, same CID).
+    assert_eq!(posted["proving_key_cid"], k["proving_key_cid"]);
+    let status = json(dir, &["project", "status", "0"]);
+    assert!(
+        status
+            .to_string()
+            .contains(posted["proving_key_cid"].as_str().unwrap()),
+        "{status}"
+    );
+}
