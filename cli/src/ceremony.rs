@@ -581,6 +581,9 @@ pub struct SetupRecord {
     /// Where that transcript is in IPFS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup_transcript_cid: Option<String>,
+    /// Seconds its verification took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_verify_seconds: Option<f64>,
 }
 
 /// A project's round keys from a ceremony (`merit project create --ceremony`).
@@ -589,8 +592,6 @@ pub struct ProjectKeys {
     pub verifying_key: Vec<u8>,
     /// The proving key file's CID.
     pub proving_key_cid: String,
-    /// Seconds the verification took.
-    pub seconds: f64,
     pub setup: SetupRecord,
 }
 
@@ -621,11 +622,11 @@ pub async fn project_keys(
     Ok(ProjectKeys {
         verifying_key: files.verifying_key,
         proving_key_cid,
-        seconds,
         setup: SetupRecord {
             setup_contributions: files.summary.setup_contributions,
             setup_verified: true,
             setup_transcript_cid: Some(transcript_cid),
+            setup_verify_seconds: Some(seconds),
         },
     })
 }

@@ -737,8 +737,9 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
         }
         if let Some(cid) = &posted.setup.setup_transcript_cid {
             println!(
-                "  keys from the ceremony transcript {cid}: {} contributions, verified",
-                posted.setup.setup_contributions
+                "  keys from the ceremony transcript {cid}: {} contributions, verified in {:.1} s",
+                posted.setup.setup_contributions,
+                posted.setup.setup_verify_seconds.unwrap_or_default()
             );
         }
     }

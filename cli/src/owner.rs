@@ -355,12 +355,7 @@ pub async fn post_project(
         RoundKeysSource::Ceremony { transcript, name } => {
             let keys = crate::ceremony::project_keys(ipfs, spec, transcript, &name).await?;
             setup = keys.setup;
-            (
-                keys.verifying_key,
-                keys.proving_key_cid,
-                Some(keys.seconds),
-                None,
-            )
+            (keys.verifying_key, keys.proving_key_cid, None, None)
         }
         RoundKeysSource::Setup => {
             let keys = setup_round(spec)?;

@@ -401,6 +401,11 @@ fn a_ceremony_gives_keys_that_prove_and_refuses_what_does_not_verify() {
     assert_eq!(posted["setup_contributions"], 5);
     assert_eq!(posted["setup_verified"], true);
     assert_eq!(posted["setup_transcript_cid"], cid.as_str());
+    assert!(
+        posted["setup_verify_seconds"].as_f64().is_some(),
+        "{posted}"
+    );
+    assert!(posted["setup_seconds"].is_null(), "no setup ran: {posted}");
     // The proving key posted is the transcript's (same bytes, same CID).
     assert_eq!(posted["proving_key_cid"], k["proving_key_cid"]);
     let status = json(dir, &["project", "status", "0"]);
