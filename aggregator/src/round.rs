@@ -16,6 +16,7 @@ use crate::state::{
 use merit_chain::marketplace::{ChunkedProofs, Finalization, MarketEvent, CHUNK_PROOFS_PER_CALL};
 use merit_chain::{Marketplace, Signer};
 use merit_protocol::abi::{MarketError, Phase, ProjectView, SlotView};
+use merit_protocol::chunked::Scheme;
 use merit_protocol::commit::Commitment;
 use merit_protocol::fixed;
 use merit_protocol::format::{Kind, ModelFile};
@@ -267,6 +268,12 @@ impl Aggregator<'_> {
                 (Some(_), _) if s.set_aside => SlotCheck::SetAside {
                     reason: known.get(&s.slot).cloned(),
                 },
+                // Its set-aside was answered: the update is on chain, and opened there.
+                (Some(_), Some(cm)) if s.answered => {
+                    let v = self.answered_update(ctx, round, s, &cm).await?;
+                    values[i] = Some(v);
+                    SlotCheck::Ok
+                }
                 (Some(cid), Some(cm)) => {
                     let r = fetch_and_check(
                         self.ipfs,
@@ -299,6 +306,53 @@ impl Aggregator<'_> {
             values,
             failed,
         })
+    }
+
+    /// The update that answered `slot`'s set-aside, read from the chain and checked
+    /// against its commitment once more (the contract checked it already).
+    async fn answered_update(
+        &self,
+        ctx: &ProjectContext,
+        round: u32,
+        slot: &SlotView,
+        commitment: &Commitment,
+    ) -> Result<Vec<i16>> {
+        let chunk = match &ctx.scheme {
+            Scheme::Whole(_) => None,
+            Scheme::Chunked { chunking, .. } => Some(chunking.chunk),
+        };
+        let values = self
+            .market
+            .answered_update(ctx.project, (round, slot.slot), ctx.params.dim, chunk)
+            .await?;
+        if ctx.scheme.commit_update(&slot.account, &values).ok() != Some(*commitment) {
+            return Err(AggregatorError::BadFile {
+                what: format!("the answer of slot {} in round {round}", slot.slot),
+                problem: "the update read from the chain does not open its commitment".into(),
+            });
+        }
+        tracing::info!(
+            project = ctx.project,
+            round,
+            slot = slot.slot,
+            "set-aside answered on chain: the slot is back in the round"
+        );
+        Ok(values)
+    }
+
+    /// Whether the chain's statement for `round` differs from the one the stored proof is
+    /// for (an answered set-aside puts a slot back between proving and sending).
+    async fn statement_moved(&self, round: u32) -> Result<bool> {
+        let project = self.config.project;
+        let state = self.state_file().load(project)?;
+        let Some(prepared) = state.rounds.get(&round).and_then(|r| r.prepared.as_ref()) else {
+            return Ok(false);
+        };
+        let view = self.market.project(project).await?;
+        let slots = self.market.round_slots(project, round).await?;
+        let n = prepared.statement.slots.len();
+        let now = StatementKey::from_chain(round, &view.model_commitment, &slots, n);
+        Ok(now != prepared.statement)
     }
 
     /// Does the current round if the project is aggregating it: the whole of a round,
@@ -456,9 +510,29 @@ impl Aggregator<'_> {
             Ok(done) => done,
             Err(e) => {
                 let e = AggregatorError::from(e);
+                if e.market_error() == Some(MarketError::AnswerWindowOpen) {
+                    // A set-aside can still be answered: keep the proof (it stays valid if
+                    // nobody answers) and look again at the next poll.
+                    tracing::info!(
+                        project,
+                        round,
+                        "a set-aside can still be answered; waiting before finalising"
+                    );
+                    return Ok(RoundStep::NotReady);
+                }
                 let moved = self.market.project(project).await.map(|v| v.round != round);
                 if matches!(moved, Ok(true)) {
                     return Ok(RoundStep::AlreadyFinalized);
+                }
+                if self.statement_moved(round).await? {
+                    // A set-aside was answered after the proof was made: the slot is back,
+                    // so the next poll proves the round's new statement.
+                    tracing::info!(
+                        project,
+                        round,
+                        "the round's statement changed since the proof; proving again"
+                    );
+                    return Ok(RoundStep::NotReady);
                 }
                 return Err(e);
             }
@@ -627,6 +701,8 @@ mod tests {
                     cid: Some(b"bafy".to_vec()),
                     // Slot 3's reveal did not open; slot 4 is unfilled.
                     set_aside: i == 3,
+                    answer_until: 0,
+                    answered: false,
                 }
             })
             .collect();

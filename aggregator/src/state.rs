@@ -276,6 +276,8 @@ mod tests {
             commitment: Some(Commitment([slot as u8 + 10; 32])),
             cid: revealed.then(|| b"bafy".to_vec()),
             set_aside,
+            answer_until: 0,
+            answered: false,
         }
     }
 

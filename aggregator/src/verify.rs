@@ -133,9 +133,34 @@ pub async fn verify_round(
         let (Some(cid), Some(cm)) = (&s.cid, s.commitment) else {
             continue;
         };
+        let what = format!("slot {}", s.slot);
+        if s.answered {
+            // A set-aside answered on chain: the update is read from the chain, not IPFS.
+            let chunk = match &scheme {
+                Scheme::Whole(_) => None,
+                Scheme::Chunked { chunking, .. } => Some(chunking.chunk),
+            };
+            let v = market
+                .answered_update(project, (round, s.slot), params.dim, chunk)
+                .await?;
+            let opens = scheme.commit_update(&s.account, &v).ok() == Some(cm);
+            all_open &= opens;
+            rep.check(
+                what,
+                opens,
+                if opens {
+                    "set aside, then answered on chain: the posted update opens its commitment"
+                } else {
+                    "answered on chain, but the posted update does not open its commitment"
+                },
+            );
+            if let Some(u) = updates.get_mut(s.slot as usize) {
+                *u = Some(v);
+            }
+            continue;
+        }
         let r =
             fetch_and_check(ipfs, &scheme, &s.account, &cm, cid, params.dim, &opts.fetch).await?;
-        let what = format!("slot {}", s.slot);
         match (r, s.set_aside) {
             (Ok(v), false) => {
                 rep.check(what, true, "the update opens its commitment");

@@ -18,5 +18,5 @@ pub use backend::{BackendKind, ChainBackend, ContractEvent, DryRun, ExecReturn};
 pub use bundle::ContractBundle;
 pub use client::{account_of, dev_signer, ChainClient, Signer, Weight, DEV_ACCOUNTS};
 pub use error::{with_causes, ChainError};
-pub use marketplace::Marketplace;
+pub use marketplace::{Answered, Marketplace};
 pub use subxt::utils::AccountId32;

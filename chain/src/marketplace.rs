@@ -9,6 +9,7 @@ use merit_protocol::abi::{
     ChunkedParams, MarketError, PendingRound, ProjectParams, ProjectView, RoundRecord, ShapeView,
     SlotView, TrainerView,
 };
+use merit_protocol::answer::Layout;
 use merit_protocol::chunked::Submission;
 use merit_protocol::commit::Commitment;
 use merit_protocol::events;
@@ -27,6 +28,7 @@ pub enum MarketEvent {
     UpdateCommitted(events::UpdateCommitted),
     UpdateRevealed(events::UpdateRevealed),
     RevealSetAside(events::RevealSetAside),
+    SetAsideAnswered(events::SetAsideAnswered),
     RoundFinalized(events::RoundFinalized),
     ProjectEnded(events::ProjectEnded),
     Claimed(events::Claimed),
@@ -52,6 +54,7 @@ impl MarketEvent {
             "UpdateCommitted" => Self::UpdateCommitted(d(label, data)?),
             "UpdateRevealed" => Self::UpdateRevealed(d(label, data)?),
             "RevealSetAside" => Self::RevealSetAside(d(label, data)?),
+            "SetAsideAnswered" => Self::SetAsideAnswered(d(label, data)?),
             "RoundFinalized" => Self::RoundFinalized(d(label, data)?),
             "ProjectEnded" => Self::ProjectEnded(d(label, data)?),
             "Claimed" => Self::Claimed(d(label, data)?),
@@ -61,6 +64,13 @@ impl MarketEvent {
             _ => return Ok(None),
         }))
     }
+}
+
+/// What answering a set-aside took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// The weight of each call, one per piece.
+    pub weights: Vec<crate::client::Weight>,
 }
 
 /// What the aggregator submits to close a round.
@@ -464,6 +474,55 @@ impl Marketplace {
         let args = (project, round, slot);
         self.exec::<()>(signer, "set_aside", args, 0).await?;
         Ok(())
+    }
+
+    /// Answers a set-aside with the update `slot` committed to in `round`, in the pieces
+    /// of `merit_protocol::answer::Layout` (`chunk`: the project's chunk size, None for v3),
+    /// one call each. Every call is dry-run first, so an update that does not open the
+    /// commitment comes back as the contract's `AnswerDoesNotOpen` with the last piece
+    /// (the earlier ones change nothing that counts: piece 0 restarts).
+    pub async fn answer_set_aside(
+        &self,
+        signer: &Signer,
+        project: u32,
+        (round, slot): (u32, u32),
+        values: &[i16],
+        chunk: Option<usize>,
+    ) -> Result<Answered> {
+        let layout = Layout {
+            dim: values.len(),
+            chunk,
+        };
+        let dim = u32::try_from(values.len()).unwrap_or(u32::MAX);
+        let mut weights = Vec::new();
+        for (k, piece) in layout.split(values).into_iter().enumerate() {
+            let args = (project, round, slot, dim, k as u32, piece.to_vec());
+            let (_due, _, weight) = self
+                .exec_weighed::<u32>(signer, "answer_set_aside", args, 0)
+                .await?;
+            weights.push(weight);
+        }
+        Ok(Answered { weights })
+    }
+
+    /// The update that answered `slot`'s set-aside in `round`, read back piece by piece
+    /// (`dim` values, cut as `Layout { dim, chunk }` cuts them).
+    pub async fn answered_update(
+        &self,
+        project: u32,
+        (round, slot): (u32, u32),
+        dim: usize,
+        chunk: Option<usize>,
+    ) -> Result<Vec<i16>> {
+        let layout = Layout { dim, chunk };
+        let mut out = Vec::with_capacity(dim);
+        for k in 0..layout.piece_count() {
+            let piece: Vec<i16> = self
+                .read_checked("answer_piece", (project, round, slot, k as u32))
+                .await?;
+            out.extend(piece);
+        }
+        Ok(out)
     }
 
     /// Closes a round with its proof; returns the events (RoundFinalized, and ProjectEnded

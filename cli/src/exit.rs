@@ -170,7 +170,23 @@ pub fn hint(e: &anyhow::Error) -> Option<&'static str> {
     Some(match error {
         MarketError::WrongPhase => {
             "`merit project status ID` shows the phase: cancel only while Open, claim once \
-             Finished, Cancelled or Aborted, abort only in Aggregate after its deadline"
+             Finished, Cancelled or Aborted, abort only in Aggregate after its deadline, \
+             answer a set-aside only while its round aggregates"
+        }
+        MarketError::NotSetAside => {
+            "`merit project status ID` shows the set-aside slots: only those of the round \
+             being aggregated can be answered"
+        }
+        MarketError::AnswerDoesNotOpen => {
+            "post the very update file the slot committed to (a trainer node keeps it in its \
+             state directory)"
+        }
+        MarketError::AnswerWindowClosed => {
+            "a set-aside can be answered for `deadlines.reveal` blocks after it, no later"
+        }
+        MarketError::AnswerWindowOpen => {
+            "a set-aside of this round can still be answered: wait for its window (`merit \
+             aggregator run` waits on its own)"
         }
         MarketError::TooEarly => "`merit project status ID` shows how many blocks are left",
         MarketError::NotOwner => {

@@ -26,6 +26,17 @@ const DEMO_SPEC: &str = include_str!("../../examples/digits-spec.json");
 const TRAINERS: usize = 5;
 const POOL: u128 = 5_000_000_000_000_000;
 const STAKE: u128 = 1_000_000_000_000;
+/// How often the story's clock makes a block.
+const BLOCK_TIME: Duration = Duration::from_millis(250);
+
+/// Stops a spawned task when dropped (the story's clock, on every way out of `run`).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// How the roles run.
 pub enum RoleRunner {
@@ -192,16 +203,34 @@ pub async fn run(
             aggregator: account_of(&agg_key).0,
             aggregator_fee: POOL / 20,
             aggregator_bond: STAKE,
+            // Blocks come every `BLOCK_TIME` (the story's own clock, below). The reveal
+            // deadline is also how long a set-aside can be answered (SPEC §11), during
+            // which the round cannot close: short, but ample for nodes that poll at 200 ms.
             deadlines: Deadlines {
-                join: 500,
-                commit: 500,
-                reveal: 500,
-                aggregate: 500,
+                join: 5_000,
+                commit: 5_000,
+                reveal: 40,
+                aggregate: 5_000,
             },
         },
     )
     .await?;
     let (id, model) = (posted.project, &posted.model);
+    // The chain's clock: a block every `BLOCK_TIME`, as a real chain makes them, so that
+    // deadlines and answer windows pass even while nobody sends a transaction.
+    let clock = {
+        let market = market.clone();
+        tokio::spawn(async move {
+            let signer = crate::ticker::ticker_signer();
+            loop {
+                tokio::time::sleep(BLOCK_TIME).await;
+                if let Err(e) = market.advance_blocks(&signer, 1).await {
+                    eprintln!("the story's clock: {}", merit_chain::with_causes(&e));
+                }
+            }
+        })
+    };
+    let _stop_clock = AbortOnDrop(clock);
     println!(
         "owner: posted project {id} ({} rounds, {} trainers, pool {POOL}); setup took {:.1}s",
         spec.rounds,

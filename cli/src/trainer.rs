@@ -1,4 +1,5 @@
-//! `merit trainer run`: thin front end over `merit_trainer::node`.
+//! `merit trainer run` and `merit trainer answer`: thin front ends over `merit_trainer::node`
+//! and the marketplace client.
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -16,6 +17,29 @@ pub enum TrainerCmd {
     ///
     /// Example: merit trainer run --project 0 --key //Bob --data shards/trainer-0.csv
     Run(RunArgs),
+    /// Answer the aggregator's set-aside of a slot while its round aggregates: post the
+    /// update the slot committed to on chain (in pieces), which puts the slot back in the
+    /// round if it opens the commitment. `trainer run` does this on its own; this is for
+    /// anyone holding the update file
+    ///
+    /// Example: merit trainer answer --project 0 --slot 2 --update update.mdl --key //Bob
+    Answer(AnswerArgs),
+}
+
+#[derive(Args)]
+pub struct AnswerArgs {
+    /// Project id
+    #[arg(long)]
+    project: u32,
+    /// The set-aside slot
+    #[arg(long)]
+    slot: u32,
+    /// The update file the slot committed to (the node keeps its own under its state dir)
+    #[arg(long)]
+    update: PathBuf,
+    /// Who signs (and pays the fees): a dev account name or a secret URI
+    #[arg(long)]
+    key: String,
 }
 
 #[derive(Args)]
@@ -50,7 +74,10 @@ pub struct RunArgs {
 }
 
 pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
-    let TrainerCmd::Run(a) = cmd;
+    let a = match cmd {
+        TrainerCmd::Run(a) => a,
+        TrainerCmd::Answer(a) => return answer(data_dir, a).await,
+    };
     let signer = crate::signer_flag("--key", &a.key)?;
     let info = DevnetInfo::read(data_dir)?;
     let market = info.marketplace().await?;
@@ -94,5 +121,37 @@ pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
             earned.claimed
         );
     }
+    Ok(())
+}
+
+/// `merit trainer answer`: reads the update file, checks it against the project's shape and
+/// the slot's set-aside, and posts it piece by piece.
+async fn answer(data_dir: &Path, a: AnswerArgs) -> Result<()> {
+    let signer = crate::signer_flag("--key", &a.key)?;
+    let what = format!("--update {}", a.update.display());
+    let bytes = std::fs::read(&a.update).map_err(crate::exit::bad_input(what.clone()))?;
+    let file =
+        merit_protocol::format::ModelFile::parse(&bytes).map_err(crate::exit::bad_input(what))?;
+    let market = DevnetInfo::read(data_dir)?.marketplace().await?;
+    let view = market.project(a.project).await?;
+    let round = view.round;
+    let chunk = view.chunked.map(|c| c.chunk as usize);
+    // The contract judges the rest by name: not set aside, answered already, the window
+    // closed, an update that does not open the commitment.
+    let answered = market
+        .answer_set_aside(&signer, a.project, (round, a.slot), &file.values, chunk)
+        .await?;
+    let heaviest = answered
+        .weights
+        .iter()
+        .map(|w| w.ref_time)
+        .max()
+        .unwrap_or(0);
+    println!(
+        "slot {} of project {} answered in round {round} ({} call(s), heaviest ref_time {heaviest}): it is back in the round",
+        a.slot,
+        a.project,
+        answered.weights.len()
+    );
     Ok(())
 }

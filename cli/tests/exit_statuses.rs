@@ -112,6 +112,20 @@ fn every_documented_exit_status_is_what_the_cli_returns() {
     std::fs::write(&not_a_dir, "a file where a directory should be\n").unwrap();
     let missing = root.join("nowhere").join("missing.csv");
     let shards = root.join("shards");
+    let update = root.join("update.mdl");
+    let update_file = merit_protocol::format::ModelFile {
+        kind: merit_protocol::format::Kind::Update,
+        scale_bits: 10,
+        tensors: vec![merit_protocol::format::TensorShape {
+            name: "w".into(),
+            dims: vec![3],
+        }],
+        values: vec![1, 2, 3],
+        floats: None,
+    };
+    std::fs::write(&update, update_file.encode()).unwrap();
+    let update = update.to_str().unwrap().to_owned();
+    let update = update.as_str();
     let (spec, bad_spec, csv, missing, shards, not_a_dir) = (
         spec.to_str().unwrap(),
         bad_spec.to_str().unwrap(),
@@ -407,6 +421,60 @@ fn every_documented_exit_status_is_what_the_cli_returns() {
             &["verify", "--project", "99", "--round", "0"],
             4,
             &["NoSuchProject", "hint:"],
+        ),
+        case(
+            "an answer from an update file that is not there",
+            &net,
+            &[
+                "trainer",
+                "answer",
+                "--project",
+                "0",
+                "--slot",
+                "0",
+                "--update",
+                missing,
+                "--key",
+                "bob",
+            ],
+            2,
+            &["--update", "missing.csv", "(os error 2)"],
+        ),
+        case(
+            "an answer from a file that is not an update",
+            &net,
+            &[
+                "trainer",
+                "answer",
+                "--project",
+                "0",
+                "--slot",
+                "0",
+                "--update",
+                bad_spec,
+                "--key",
+                "bob",
+            ],
+            2,
+            &["--update", "bad-spec.json"],
+        ),
+        case(
+            "an answer to a slot nobody set aside",
+            &net,
+            &[
+                "trainer",
+                "answer",
+                "--project",
+                "0",
+                "--slot",
+                "0",
+                "--update",
+                update,
+                "--key",
+                "bob",
+            ],
+            4,
+            &["the contract refused `answer_set_aside`", "hint:"],
         ),
         case(
             "cancel by someone who may not, yet",

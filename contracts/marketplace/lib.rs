@@ -25,14 +25,15 @@ mod marketplace {
         ChunkedParams, MarketError, PendingRound, Phase, ProjectParams, ProjectView, RoundRecord,
         ShapeView, SlotView, TrainerView, MAX_CID_LEN, MAX_ROUND_SCORE, MAX_SLOTS,
     };
+    use merit_protocol::answer::{self, AnswerError, Layout, Opening};
     use merit_protocol::chunked::{self, Chunking, Stored, Submission, MAX_CHUNK};
     use merit_protocol::commit::{self, Commitment, RoundInputs};
     // The events are defined once, in `merit_protocol::events`, and decoded by clients from
     // the same structs.
     use merit_protocol::events::{
         AggregatorBonded, ChunkProofsVerified, ChunkedRoundSubmitted, Claimed, ProjectCreated,
-        ProjectEnded, ProjectStarted, RevealSetAside, RoundFinalized, ShapeRegistered,
-        TrainerJoined, UpdateCommitted, UpdateRevealed,
+        ProjectEnded, ProjectStarted, RevealSetAside, RoundFinalized, SetAsideAnswered,
+        ShapeRegistered, TrainerJoined, UpdateCommitted, UpdateRevealed,
     };
     use merit_protocol::poseidon;
     use merit_protocol::reward::{self, Outcome, Settlement, TrainerAccount};
@@ -83,6 +84,12 @@ mod marketplace {
         cid: Option<Vec<u8>>,
         /// The aggregator could not open the reveal; the round treats the slot as absent.
         set_aside: bool,
+        /// Last block in which a set-aside can be answered (0 while not set aside); the
+        /// round cannot close before it.
+        answer_until: BlockNumber,
+        /// The set-aside was answered: the update opened the commitment on chain, so the
+        /// slot is back in the round.
+        answered: bool,
     }
 
     /// A registered proof shape: the verifying keys of the chunk circuit for (N, C) and of
@@ -154,6 +161,11 @@ mod marketplace {
         chunked: Mapping<u32, ChunkedParams>,
         /// project → its current round's chunked submission, until it is finalised.
         pending: Mapping<u32, PendingRound>,
+        /// (project, round, slot) → a set-aside's answer in progress, between its pieces.
+        answers: Mapping<EntryKey, Opening>,
+        /// (project, round, slot, piece) → the values an answer posted: once answered, the
+        /// slot's update as the aggregator (and anyone re-checking the round) reads it.
+        answer_pieces: Mapping<(u32, u32, u32, u32), Vec<i16>>,
     }
 
     impl Project {
@@ -258,6 +270,8 @@ mod marketplace {
                 shapes: Mapping::default(),
                 chunked: Mapping::default(),
                 pending: Mapping::default(),
+                answers: Mapping::default(),
+                answer_pieces: Mapping::default(),
             }
         }
 
@@ -510,7 +524,7 @@ mod marketplace {
                     return Err(MarketError::NotOwner);
                 }
             }
-            self.end(project, p, Phase::Cancelled, false)
+            self.end(project, p, Phase::Cancelled, false, &[])
         }
 
         /// A joined trainer commits to its update for the current round (Commit phase).
@@ -543,6 +557,8 @@ mod marketplace {
                     commitment,
                     cid: None,
                     set_aside: false,
+                    answer_until: 0,
+                    answered: false,
                 },
             );
             self.committed_before
@@ -588,26 +604,34 @@ mod marketplace {
 
         /// The aggregator declares that it cannot open `slot`'s reveal this round: the
         /// file is missing from IPFS or does not match the slot's commitment. The slot then
-        /// counts as absent in the round statement (no score, not accepted) without any
-        /// penalty, since the contract cannot check the claim; anyone can, off chain.
-        /// Without this, one trainer revealing a bad CID would make the round unprovable
-        /// and cost the aggregator its bond.
+        /// counts as absent in the round statement (no score, not accepted). Without this,
+        /// one trainer revealing a bad CID would make the round unprovable and cost the
+        /// aggregator its bond. The claim can be answered: for `deadlines.reveal` blocks
+        /// anyone may post the update on chain (`answer_set_aside`), and the round cannot
+        /// close until that window has passed; the aggregation deadline moves so that the
+        /// aggregator keeps a whole aggregation window after it.
         #[ink(message)]
         pub fn set_aside(&mut self, project: u32, round: u32, slot: u32) -> Result<()> {
-            let (p, _) = self.aggregator_action(project, round)?;
+            let (mut p, now) = self.aggregator_action(project, round)?;
             let mut entry = self
                 .entries
                 .get((project, round, slot))
                 .filter(|e| e.cid.is_some())
                 .ok_or(MarketError::NotRevealed)?;
-            if entry.set_aside {
+            // An answered slot was shown to open: it cannot be set aside again.
+            if entry.set_aside || entry.answered {
                 return Err(MarketError::AlreadySetAside);
             }
             let trainer = self
                 .trainers
                 .get((project, slot))
                 .ok_or(MarketError::NotTrainer)?;
+            let answer_until = add(now, p.params.deadlines.reveal)?;
             entry.set_aside = true;
+            entry.answer_until = answer_until;
+            p.phase_deadline = p
+                .phase_deadline
+                .max(add(answer_until, p.params.deadlines.aggregate)?);
             self.entries.insert((project, round, slot), &entry);
             // A chunked submission was for the statement before this slot left it.
             self.pending.remove(project);
@@ -620,6 +644,95 @@ mod marketplace {
                 slot,
             });
             Ok(())
+        }
+
+        /// Answers a set-aside while its round aggregates: anyone (the trainer, usually)
+        /// posts the update the slot committed to, until the set-aside's `answer_until`, in
+        /// pieces of at most `answer::PIECE_VALUES` values numbered from 0 (0 restarts; see
+        /// `answer::Layout` for the cut; `dim` is the update's length, which a v3 project
+        /// does not store). With the last piece the contract recomputes the commitment; if
+        /// the update opens it, the slot is back in the round: the data is on chain now, so
+        /// "cannot open" no longer holds, and the aggregator gets a whole aggregation
+        /// window from now to prove the round with it. If it lets that pass instead, the
+        /// abort pays its bond to the answered trainers. Returns how many pieces are still
+        /// due (0: answered). An update that does not open the commitment changes nothing.
+        #[ink(message)]
+        pub fn answer_set_aside(
+            &mut self,
+            project: u32,
+            round: u32,
+            slot: u32,
+            dim: u32,
+            piece: u32,
+            values: Vec<i16>,
+        ) -> Result<u32> {
+            let (mut p, now) = self.load_now(project)?;
+            if p.phase != Phase::Aggregate {
+                return Err(MarketError::WrongPhase);
+            }
+            if round != p.round {
+                return Err(MarketError::WrongRound);
+            }
+            let key = (project, round, slot);
+            let mut entry = self.ensure_answerable(key, now)?;
+            let trainer = self
+                .trainers
+                .get((project, slot))
+                .ok_or(MarketError::NotTrainer)?;
+            let account = *trainer.account.as_ref();
+            let layout = match self.chunked.get(project) {
+                None => Layout {
+                    dim: dim as usize,
+                    chunk: None,
+                },
+                Some(statement) => {
+                    if dim != statement.dim {
+                        return Err(MarketError::BadLengths);
+                    }
+                    let (_, shape) = self.chunked_statement(project)?;
+                    Layout {
+                        dim: dim as usize,
+                        chunk: Some(shape.chunk as usize),
+                    }
+                }
+            };
+            let mut opening = self.answers.get(key).unwrap_or_default();
+            let wide = poseidon::wide::config();
+            let opened = answer::take_piece(&wide, &layout, &account, &mut opening, piece, &values)
+                .map_err(|e| match e {
+                    AnswerError::BadPiece { expected } => MarketError::BadAnswerPiece { expected },
+                    AnswerError::BadLayout => MarketError::BadLengths,
+                    AnswerError::CorruptOpening => MarketError::BadCommitment,
+                })?;
+            let Some(opened) = opened else {
+                let due = to_u32(layout.piece_count())?.saturating_sub(opening.pieces);
+                self.answers.insert(key, &opening);
+                self.answer_pieces
+                    .insert((project, round, slot, piece), &values);
+                return Ok(due);
+            };
+            if opened != entry.commitment {
+                return Err(MarketError::AnswerDoesNotOpen);
+            }
+            self.answer_pieces
+                .insert((project, round, slot, piece), &values);
+            entry.set_aside = false;
+            entry.answered = true;
+            p.phase_deadline = p
+                .phase_deadline
+                .max(add(now, p.params.deadlines.aggregate)?);
+            self.entries.insert(key, &entry);
+            self.answers.remove(key);
+            // A chunked submission was for the statement without this slot.
+            self.pending.remove(project);
+            self.projects.insert(project, &p);
+            self.env().emit_event(SetAsideAnswered {
+                project,
+                trainer: account,
+                round,
+                slot,
+            });
+            Ok(0)
         }
 
         /// The aggregator closes the round with a proof of the round statement. The
@@ -642,6 +755,7 @@ mod marketplace {
             if self.chunked.contains(project) {
                 return Err(MarketError::WrongStatement);
             }
+            self.ensure_no_open_answer(project, round, &p, now)?;
             check_cid(&model_cid)?;
             check_commitment(&model_commitment)?;
             let slots = self.statement_slots(project, round, &p, &scores, &accepted)?;
@@ -698,8 +812,9 @@ mod marketplace {
             submission: Submission,
             decision_proof: Vec<u8>,
         ) -> Result<()> {
-            let (p, _) = self.aggregator_action(project, round)?;
+            let (p, now) = self.aggregator_action(project, round)?;
             let (statement, shape) = self.chunked_statement(project)?;
+            self.ensure_no_open_answer(project, round, &p, now)?;
             check_cid(&model_cid)?;
             let slots =
                 self.statement_slots(project, round, &p, &submission.scores, &submission.accepted)?;
@@ -820,6 +935,7 @@ mod marketplace {
         pub fn finalize_chunked_round(&mut self, project: u32, round: u32) -> Result<()> {
             let (p, now) = self.aggregator_action(project, round)?;
             self.chunked_statement(project)?;
+            self.ensure_no_open_answer(project, round, &p, now)?;
             let pending = self.pending_for(project, round)?;
             if let Some(chunk) = pending.first_unverified() {
                 return Err(MarketError::ChunkUnverified { chunk });
@@ -865,11 +981,20 @@ mod marketplace {
                     }
                 }
             }
+            // A set-aside answered in this round and then left unproven: the bond pays them.
+            let answered: Vec<usize> = (0..p.trainers)
+                .filter(|&slot| {
+                    self.entries
+                        .get((project, p.round, slot))
+                        .is_some_and(|e| e.answered)
+                })
+                .map(|slot| slot as usize)
+                .collect();
             for (slot, t) in &missed {
                 self.trainers.insert((project, *slot), t);
             }
             self.pending.remove(project);
-            self.end(project, p, Phase::Aborted, true)
+            self.end(project, p, Phase::Aborted, true, &answered)
         }
 
         /// Pays the caller everything it is owed by an ended project (every role at once).
@@ -975,6 +1100,8 @@ mod marketplace {
                         account: *t.account.as_ref(),
                         commitment: e.as_ref().map(|e| e.commitment),
                         set_aside: e.as_ref().is_some_and(|e| e.set_aside),
+                        answer_until: e.as_ref().map_or(0, |e| e.answer_until),
+                        answered: e.as_ref().is_some_and(|e| e.answered),
                         cid: e.and_then(|e| e.cid),
                     })
                 })
@@ -988,6 +1115,27 @@ mod marketplace {
             Ok(self.records.get((project, round)))
         }
 
+        /// Piece `piece` of the update that answered slot `slot`'s set-aside in `round`
+        /// (`answer::Layout` says how many there are); `NotSetAside` if the slot was not
+        /// answered.
+        #[ink(message)]
+        pub fn answer_piece(
+            &self,
+            project: u32,
+            round: u32,
+            slot: u32,
+            piece: u32,
+        ) -> Result<Vec<i16>> {
+            self.load(project)?;
+            self.entries
+                .get((project, round, slot))
+                .filter(|e| e.answered)
+                .ok_or(MarketError::NotSetAside)?;
+            self.answer_pieces
+                .get((project, round, slot, piece))
+                .ok_or(MarketError::BadAnswerPiece { expected: piece })
+        }
+
         /// What `account` can claim from an ended project (0 before it ends).
         #[ink(message)]
         pub fn claimable(&self, project: u32, account: AccountId) -> Result<Balance> {
@@ -996,6 +1144,50 @@ mod marketplace {
         }
 
         // ---- internals ------------------------------------------------------------------
+
+        /// Refuses to close `round` while one of its set-asides can still be answered.
+        fn ensure_no_open_answer(
+            &self,
+            project: u32,
+            round: u32,
+            p: &Project,
+            now: BlockNumber,
+        ) -> Result<()> {
+            for slot in 0..p.trainers {
+                if let Some(e) = self.entries.get((project, round, slot)) {
+                    if e.set_aside && !e.answered && now <= e.answer_until {
+                        return Err(MarketError::AnswerWindowOpen);
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        /// The set-aside at `key`, if it can still be answered at block `now`.
+        fn ensure_answerable(&self, key: EntryKey, now: BlockNumber) -> Result<Entry> {
+            let entry = self.entries.get(key).ok_or(MarketError::NotSetAside)?;
+            if entry.answered {
+                return Err(MarketError::AlreadyAnswered);
+            }
+            if !entry.set_aside {
+                return Err(MarketError::NotSetAside);
+            }
+            if now > entry.answer_until {
+                return Err(MarketError::AnswerWindowClosed);
+            }
+            Ok(entry)
+        }
+
+        /// Adds `amount` to what `who` may claim from `project`.
+        fn credit(&mut self, project: u32, who: AccountId, amount: Balance) -> Result<()> {
+            if amount == 0 {
+                return Ok(());
+            }
+            let prior = self.claims.get((project, who)).unwrap_or_default();
+            let total = prior.checked_add(amount).ok_or(MarketError::Overflow)?;
+            self.claims.insert((project, who), &total);
+            Ok(())
+        }
 
         fn load(&self, id: u32) -> Result<Project> {
             self.projects.get(id).ok_or(MarketError::NoSuchProject)
@@ -1179,20 +1371,22 @@ mod marketplace {
                 accepted: r.accepted,
             });
             if finished {
-                return self.end(project, p, Phase::Finished, false);
+                return self.end(project, p, Phase::Finished, false, &[]);
             }
             self.projects.insert(project, &p);
             Ok(())
         }
 
         /// Moves a project to a terminal phase and credits every claim (docs/design.md, "Money
-        /// rules", computed by `merit_protocol::reward::settle`).
+        /// rules", computed by `merit_protocol::reward::settle`); an aborted project's bond
+        /// goes to the trainers (slots) in `bond_to` rather than the owner, if any.
         fn end(
             &mut self,
             project: u32,
             mut p: Project,
             phase: Phase,
             aggregator_at_fault: bool,
+            bond_to: &[usize],
         ) -> Result<()> {
             let mut accounts = Vec::with_capacity(p.trainers as usize);
             let mut trainers = Vec::with_capacity(p.trainers as usize);
@@ -1221,7 +1415,7 @@ mod marketplace {
                     aggregator_at_fault,
                 },
             };
-            let claims = reward::settle(&Settlement {
+            let mut claims = reward::settle(&Settlement {
                 pool: p.pool,
                 aggregator_fee: p.params.aggregator_fee,
                 aggregator_bond: if p.aggregator_bonded {
@@ -1233,6 +1427,10 @@ mod marketplace {
                 outcome,
             })
             .map_err(|_| MarketError::Overflow)?;
+            if p.aggregator_bonded && aggregator_at_fault {
+                reward::pay_bond_to(&mut claims, p.params.aggregator_bond, bond_to)
+                    .map_err(|_| MarketError::Overflow)?;
+            }
 
             // One account may hold several roles; its claims add up.
             let mut credits: Vec<(AccountId, Balance)> =
@@ -1252,9 +1450,8 @@ mod marketplace {
             p.phase = phase;
             let rounds_done = p.round;
             for (who, amount) in totals {
-                if amount > 0 {
-                    self.claims.insert((project, who), &amount);
-                }
+                // Adds to an answered set-aside's compensation credited before the end.
+                self.credit(project, who, amount)?;
             }
             self.projects.insert(project, &p);
             self.env().emit_event(ProjectEnded {

@@ -557,19 +557,22 @@ fn stakes_and_bonds_nobody_could_pay_are_refused_at_creation() {
     let mut p = params(3, 1);
     p.trainer_stake = u128::MAX;
     assert_eq!(
-        call(&mut c, OWNER, POOL, 0, |c| c.create_project(p, k.vk.clone())),
+        call(&mut c, OWNER, POOL, 0, |c| c
+            .create_project(p, k.vk.clone())),
         Err(MarketError::DepositTooLarge)
     );
     let mut p = params(3, 1);
     p.aggregator_bond = merit_protocol::abi::MAX_DEPOSIT + 1;
     assert_eq!(
-        call(&mut c, OWNER, POOL, 0, |c| c.create_project(p, k.vk.clone())),
+        call(&mut c, OWNER, POOL, 0, |c| c
+            .create_project(p, k.vk.clone())),
         Err(MarketError::DepositTooLarge)
     );
     let mut p = params(3, 1);
     p.trainer_stake = merit_protocol::abi::MAX_DEPOSIT;
     assert_eq!(
-        call(&mut c, OWNER, POOL, 0, |c| c.create_project(p, k.vk.clone())),
+        call(&mut c, OWNER, POOL, 0, |c| c
+            .create_project(p, k.vk.clone())),
         Ok(0)
     );
 }
@@ -1084,6 +1087,10 @@ fn a_reveal_the_aggregator_cannot_open_is_set_aside_without_penalty() {
     );
     assert!(slots[1].cid.is_some(), "the reveal itself stays on record");
     assert_eq!(aside(&mut c, AGG, 0, 1), Err(MarketError::AlreadySetAside));
+    // Nobody answers the set-aside (see `a_false_set_aside_is_answered_on_chain…`).
+    while ink::env::block_number::<Env>() <= slots[1].answer_until {
+        advance(1);
+    }
 
     // The set-aside slot is absent from the statement: a proof with it present no longer
     // verifies, and it can be neither scored nor accepted.
@@ -1275,6 +1282,169 @@ fn a_round_nobody_committed_to_still_reaches_aggregation() {
     assert_eq!(balance(CONTRACT), ED);
 }
 
+// ---- answering a set-aside ------------------------------------------------------------------
+
+/// The update `update_commitment(who, round)` commits to.
+fn update_values(who: [u8; 32], round: u32) -> Vec<i16> {
+    vec![round as i16, who[0] as i16, 7]
+}
+
+fn answer(
+    c: &mut Marketplace,
+    who: [u8; 32],
+    id: u32,
+    (round, slot, piece): (u32, u32, u32),
+    values: Vec<i16>,
+) -> Result<u32> {
+    // A v3 project does not store the update's length: the answer names it.
+    let dim = view(c, id).chunked.map_or(values.len() as u32, |s| s.dim);
+    call(c, who, 0, id, |c| {
+        c.answer_set_aside(id, round, slot, dim, piece, values)
+    })
+}
+
+#[ink::test]
+fn a_false_set_aside_is_answered_on_chain_and_the_slot_is_back_in_the_round() {
+    let k = keys(1);
+    let mut c = fresh();
+    let id = started(&mut c, &k, 3, 3, 2);
+    commit_all(&mut c, id, &T[..3]);
+    reveal_all(&mut c, id, &T[..3]);
+    assert_eq!(
+        answer(&mut c, T[1], id, (0, 1, 0), update_values(T[1], 0)),
+        Err(MarketError::NotSetAside)
+    );
+    let deadline = view(&c, id).phase_deadline;
+    call(&mut c, AGG, 0, id, |c| c.set_aside(id, 0, 1)).unwrap();
+    let now = ink::env::block_number::<Env>();
+    let until = c.round_slots(id, 0).unwrap()[1].answer_until;
+    assert_eq!(until, now + 5, "deadlines.reveal blocks to answer");
+    // The aggregator keeps a whole aggregation window after the answer window.
+    assert_eq!(view(&c, id).phase_deadline, deadline.max(until + 5));
+
+    // The round cannot close while the set-aside can be answered.
+    let scores = [500, 0, 500];
+    let accepted = [true, false, true];
+    assert_eq!(
+        finalize(&mut c, &k, id, &scores, &accepted),
+        Err(MarketError::AnswerWindowOpen)
+    );
+
+    // Data that does not open the commitment, or comes in the wrong piece, changes
+    // nothing (`call` checks the view, the events, the claims and the slots).
+    let wrong = [
+        (update_values(T[0], 0), MarketError::AnswerDoesNotOpen),
+        (vec![0, 12, 8], MarketError::AnswerDoesNotOpen),
+        (update_values(T[1], 1), MarketError::AnswerDoesNotOpen),
+        (Vec::new(), MarketError::BadLengths),
+    ];
+    for (values, error) in wrong {
+        assert_eq!(
+            answer(&mut c, T[1], id, (0, 1, 0), values.clone()),
+            Err(error),
+            "{values:?}"
+        );
+    }
+    assert_eq!(
+        answer(&mut c, T[1], id, (0, 1, 1), update_values(T[1], 0)),
+        Err(MarketError::BadAnswerPiece { expected: 0 })
+    );
+    assert_eq!(
+        answer(&mut c, T[0], id, (0, 0, 0), update_values(T[0], 0)),
+        Err(MarketError::NotSetAside)
+    );
+    assert_eq!(
+        answer(&mut c, T[1], id, (1, 1, 0), update_values(T[1], 0)),
+        Err(MarketError::WrongRound)
+    );
+
+    assert_eq!(c.answer_piece(id, 0, 1, 0), Err(MarketError::NotSetAside));
+    // Anyone may answer with the committed update: the slot is back in the statement and
+    // the aggregator has a new aggregation window from now.
+    let without_slot_1 = prove(&k.pk, round_input(&c, id, &scores, &accepted, new_model(0)));
+    advance(2);
+    let before = events();
+    assert_eq!(
+        answer(&mut c, STRANGER, id, (0, 1, 0), update_values(T[1], 0)),
+        Ok(0)
+    );
+    assert_eq!(events(), before + 1);
+    let slot = &c.round_slots(id, 0).unwrap()[1];
+    assert!(slot.answered && !slot.set_aside && slot.present());
+    // The posted update is on chain for the aggregator; the slot cannot be set aside again.
+    assert_eq!(c.answer_piece(id, 0, 1, 0), Ok(update_values(T[1], 0)));
+    assert_eq!(
+        call(&mut c, AGG, 0, id, |c| c.set_aside(id, 0, 1)),
+        Err(MarketError::AlreadySetAside)
+    );
+    let now = ink::env::block_number::<Env>();
+    assert!(view(&c, id).phase_deadline >= now + 5);
+    assert_eq!(
+        answer(&mut c, T[1], id, (0, 1, 0), update_values(T[1], 0)),
+        Err(MarketError::AlreadyAnswered)
+    );
+    // A proof without slot 1 no longer fits; with it, the round closes and pays it.
+    assert_eq!(
+        call(&mut c, AGG, 0, id, |c| c.finalize_round(
+            id,
+            0,
+            b"bafkreinext".to_vec(),
+            new_model(0),
+            scores.to_vec(),
+            accepted.to_vec(),
+            without_slot_1
+        )),
+        Err(MarketError::BadProof)
+    );
+    finalize(&mut c, &k, id, &[400, 300, 300], &[true, true, true]).unwrap();
+    assert_eq!(c.trainers(id).unwrap()[1].total_score, 300);
+}
+
+#[ink::test]
+fn an_unanswered_set_aside_lets_the_round_close_after_its_window() {
+    let k = keys(1);
+    let mut c = fresh();
+    let id = started(&mut c, &k, 3, 3, 1);
+    commit_all(&mut c, id, &T[..3]);
+    reveal_all(&mut c, id, &T[..3]);
+    call(&mut c, AGG, 0, id, |c| c.set_aside(id, 0, 2)).unwrap();
+    let until = c.round_slots(id, 0).unwrap()[2].answer_until;
+    while ink::env::block_number::<Env>() <= until {
+        advance(1);
+    }
+    assert_eq!(
+        answer(&mut c, T[2], id, (0, 2, 0), update_values(T[2], 0)),
+        Err(MarketError::AnswerWindowClosed)
+    );
+    finalize(&mut c, &k, id, &[500, 500, 0], &[true, true, false]).unwrap();
+    assert_eq!(view(&c, id).phase, Phase::Finished);
+    assert_eq!(claim_everything(&mut c, id), POOL + BOND + 3 * STAKE);
+}
+
+#[ink::test]
+fn an_aggregator_that_will_not_prove_an_answered_slot_pays_it_the_bond() {
+    let k = keys(1);
+    let mut c = fresh();
+    let id = started(&mut c, &k, 3, 3, 2);
+    commit_all(&mut c, id, &T[..3]);
+    reveal_all(&mut c, id, &T[..3]);
+    call(&mut c, AGG, 0, id, |c| c.set_aside(id, 0, 1)).unwrap();
+    answer(&mut c, T[1], id, (0, 1, 0), update_values(T[1], 0)).unwrap();
+    // The aggregator goes silent rather than score slot 1; anyone aborts after the deadline.
+    while ink::env::block_number::<Env>() <= view(&c, id).phase_deadline {
+        advance(1);
+    }
+    call(&mut c, STRANGER, 0, id, |c| c.abort(id)).unwrap();
+    // Nothing was proven: stakes come back, the pool goes back to the owner, and the bond
+    // goes to the trainer it wronged instead of the owner.
+    assert_eq!(c.claimable(id, acc(T[1])), Ok(STAKE + BOND));
+    assert_eq!(c.claimable(id, acc(T[0])), Ok(STAKE));
+    assert_eq!(c.claimable(id, acc(OWNER)), Ok(POOL));
+    assert_eq!(c.claimable(id, acc(AGG)), Ok(0));
+    assert_eq!(claim_everything(&mut c, id), POOL + BOND + 3 * STAKE);
+    assert_eq!(balance(CONTRACT), ED);
+}
+
 #[ink::test]
 fn one_account_in_several_roles_claims_the_sum_once() {
     let k = keys(1);
@@ -1332,6 +1502,14 @@ enum Step {
     Abort {
         who: usize,
     },
+    /// Answers slot `slot`'s set-aside in this round or the previous one, with the
+    /// committed update (`honest`) or another.
+    Answer {
+        who: usize,
+        slot: u32,
+        previous: bool,
+        honest: bool,
+    },
     Claim {
         who: usize,
     },
@@ -1344,6 +1522,7 @@ enum Step {
 static SET_ASIDE: AtomicU32 = AtomicU32::new(0);
 static REVEALED: AtomicU32 = AtomicU32::new(0);
 static FINALIZED: AtomicU32 = AtomicU32::new(0);
+static ANSWERED: AtomicU32 = AtomicU32::new(0);
 
 const ACTORS: [[u8; 32]; 7] = [OWNER, AGG, STRANGER, T[0], T[1], T[2], T[3]];
 
@@ -1372,6 +1551,8 @@ fn step() -> impl proptest::strategy::Strategy<Value = Step> {
         2 => (prop::bool::weighted(0.8), prop::bool::weighted(0.8), 0u32..5)
             .prop_map(|(agg, revealed, slot)| Step::SetAside { who: if agg { 1 } else { 2 }, revealed, slot }),
         1 => who.clone().prop_map(|who| Step::Abort { who }),
+        2 => (who.clone(), 0u32..4, any::<bool>(), prop::bool::weighted(0.8))
+            .prop_map(|(who, slot, previous, honest)| Step::Answer { who, slot, previous, honest }),
         2 => who.clone().prop_map(|who| Step::Claim { who }),
         2 => (1u32..6).prop_map(|blocks| Step::Wait { blocks }),
     ]
@@ -1414,11 +1595,14 @@ fn apply(c: &mut Marketplace, k: &Keys, id: u32, s: &Step) -> i128 {
                 for s in c.round_slots(id, v.round).unwrap() {
                     if s.present() && rng.gen_bool(0.3) {
                         let r = call(c, AGG, 0, id, |c| c.set_aside(id, v.round, s.slot));
-                        // Refused only once the aggregation deadline has passed.
-                        if r.is_ok() {
-                            SET_ASIDE.fetch_add(1, Relaxed);
-                        } else {
-                            assert_eq!(r, Err(MarketError::DeadlinePassed));
+                        // Refused only once the aggregation deadline has passed, or
+                        // for a slot whose set-aside was answered.
+                        match r {
+                            Ok(()) => {
+                                SET_ASIDE.fetch_add(1, Relaxed);
+                            }
+                            Err(MarketError::AlreadySetAside) => assert!(s.answered),
+                            Err(e) => assert_eq!(e, MarketError::DeadlinePassed),
                         }
                     }
                 }
@@ -1491,6 +1675,42 @@ fn apply(c: &mut Marketplace, k: &Keys, id: u32, s: &Step) -> i128 {
             0
         }
         Step::Abort { who } => call(c, me(who), 0, id, |c| c.abort(id)).map_or(0, |_| 0),
+        Step::Answer {
+            who,
+            slot,
+            previous,
+            honest,
+        } => {
+            let round = if previous {
+                v.round.saturating_sub(1)
+            } else {
+                v.round
+            };
+            let target = c.round_slots(id, round).ok().and_then(|s| {
+                s.iter()
+                    .find(|s| s.slot == slot)
+                    .map(|s| (s.account, s.set_aside))
+            });
+            let values = match target {
+                Some((account, _)) if honest => update_values(account, round),
+                _ => vec![1, 2, 3],
+            };
+            let dim = values.len() as u32;
+            let r = call(c, me(who), 0, id, |c| {
+                c.answer_set_aside(id, round, slot, dim, 0, values)
+            });
+            if r.is_ok() {
+                ANSWERED.fetch_add(1, Relaxed);
+                assert!(
+                    honest && target.is_some_and(|t| t.1),
+                    "only the committed update answers a set-aside"
+                );
+                assert_eq!((v.phase, v.round), (Phase::Aggregate, round));
+                let now = &c.round_slots(id, round).unwrap()[slot as usize];
+                assert!(now.present() && now.answered);
+            }
+            0
+        }
         Step::Claim { who } => {
             call(c, me(who), 0, id, |c| c.claim(id)).map_or(0, |got| -(got as i128))
         }
@@ -1623,14 +1843,15 @@ fn random_sessions_conserve_money_and_keep_invariants() {
         SET_ASIDE.load(Relaxed),
         FINALIZED.load(Relaxed),
     );
+    let answered = ANSWERED.load(Relaxed);
     eprintln!(
         "{} sessions opened with a started project; {revealed} reveals, {set_aside} set aside, \
-         {finalized} rounds finalised",
+         {answered} answered, {finalized} rounds finalised",
         started.get()
     );
     assert!(
-        revealed > 0 && set_aside > 0 && finalized > 0,
-        "the random sessions must reach reveals, set-asides and finalisations"
+        revealed > 0 && set_aside > 0 && answered > 0 && finalized > 0,
+        "the random sessions must reach reveals, set-asides, answers and finalisations"
     );
 }
 
@@ -2340,6 +2561,64 @@ mod chunked {
     }
 
     #[ink::test]
+    fn a_chunked_set_aside_is_answered_chunk_by_chunk() {
+        let (mut c, s, id) = ready(1);
+        call(&mut c, AGG, 0, id, |c| c.set_aside(id, 0, 2)).unwrap();
+        let values = update(T[2], 0);
+        let piece =
+            |k: usize| values[k * CHUNK as usize..((k + 1) * CHUNK as usize).min(DIM)].to_vec();
+        assert_eq!(shaping().count(), 3);
+        // Out of order, or a chunk of the wrong length: refused, nothing stored.
+        assert_eq!(
+            answer(&mut c, T[2], id, (0, 2, 1), piece(1)),
+            Err(MarketError::BadAnswerPiece { expected: 0 })
+        );
+        assert_eq!(
+            answer(&mut c, T[2], id, (0, 2, 0), piece(2)),
+            Err(MarketError::BadAnswerPiece { expected: 0 })
+        );
+        assert_eq!(answer(&mut c, T[2], id, (0, 2, 0), piece(0)), Ok(2));
+        assert_eq!(
+            answer(&mut c, T[2], id, (0, 2, 2), piece(2)),
+            Err(MarketError::BadAnswerPiece { expected: 1 })
+        );
+        assert_eq!(answer(&mut c, T[2], id, (0, 2, 1), piece(1)), Ok(1));
+        // A last chunk that is not the committed one: the set-aside stands.
+        let mut forged = piece(2);
+        forged[0] += 1;
+        assert_eq!(
+            answer(&mut c, T[2], id, (0, 2, 2), forged),
+            Err(MarketError::AnswerDoesNotOpen)
+        );
+        // No submission while the set-aside can be answered.
+        let without = honest_round(&c, &s, id, &model(0), &model(1));
+        assert_eq!(
+            submit(&mut c, id, &without.sub, &without.decision),
+            Err(MarketError::AnswerWindowOpen)
+        );
+        // Restarting from 0 works; the whole update opens the commitment: slot 2 is back.
+        assert_eq!(answer(&mut c, STRANGER, id, (0, 2, 0), piece(0)), Ok(2));
+        assert_eq!(answer(&mut c, STRANGER, id, (0, 2, 1), piece(1)), Ok(1));
+        assert_eq!(answer(&mut c, STRANGER, id, (0, 2, 2), piece(2)), Ok(0));
+        assert!(c.round_slots(id, 0).unwrap()[2].present());
+        assert_eq!(
+            answer(&mut c, T[2], id, (0, 2, 0), piece(0)),
+            Err(MarketError::AlreadyAnswered)
+        );
+        // The round closes with slot 2 in it, and only so.
+        assert_eq!(
+            submit(&mut c, id, &without.sub, &without.decision),
+            Err(MarketError::AbsentSlotChunks { slot: 2 })
+        );
+        let r = honest_round(&c, &s, id, &model(0), &model(1));
+        submit(&mut c, id, &r.sub, &r.decision).unwrap();
+        let all: Vec<&Vec<u8>> = r.chunks.iter().collect();
+        assert_eq!(verify(&mut c, id, 0, &all), Ok(0));
+        finalize_chunked(&mut c, id).unwrap();
+        assert!(c.round_record(id, 0).unwrap().unwrap().accepted[2]);
+    }
+
+    #[ink::test]
     fn setting_a_slot_aside_drops_the_pending_submission() {
         let (mut c, s, id) = ready(1);
         let r = honest_round(&c, &s, id, &model(0), &model(1));
@@ -2351,6 +2630,11 @@ mod chunked {
             verify(&mut c, id, 1, &[&r.chunks[1]]),
             Err(MarketError::NothingSubmitted)
         );
+        // Nobody answers the set-aside; its window passes.
+        let until = c.round_slots(id, 0).unwrap()[2].answer_until;
+        while ink::env::block_number::<Env>() <= until {
+            advance(1);
+        }
         // The old submission no longer fits the statement: slot 2 is absent now.
         assert_eq!(
             submit(&mut c, id, &r.sub, &r.decision),

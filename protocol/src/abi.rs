@@ -285,6 +285,12 @@ pub struct SlotView {
     /// The aggregator could not open the reveal (the file was missing or did not match
     /// the commitment): the round counts the slot as absent.
     pub set_aside: bool,
+    /// Last block in which a set-aside can be answered (`answer_set_aside`; 0 if never set
+    /// aside); the round cannot close before it.
+    pub answer_until: u32,
+    /// A set-aside that was answered: the update opened the commitment on chain, so the
+    /// slot is back in the round (`set_aside` is false again).
+    pub answered: bool,
 }
 
 impl SlotView {
@@ -426,6 +432,20 @@ pub enum MarketError {
     ConflictOfInterest,
     /// The trainer stake or the aggregator bond is above `MAX_DEPOSIT`.
     DepositTooLarge,
+    /// The slot's reveal was not set aside in that round: there is nothing to answer.
+    NotSetAside,
+    /// The set-aside was answered already: the slot is back in the round.
+    AlreadyAnswered,
+    /// The set-aside's answer window (`answer_until`) has passed.
+    AnswerWindowClosed,
+    /// The posted update does not open the slot's commitment: the set-aside stands.
+    AnswerDoesNotOpen,
+    /// The answer's piece is out of order or has the wrong length; `expected` is the
+    /// piece the contract takes next (0 restarts).
+    BadAnswerPiece { expected: u32 },
+    /// The round cannot close yet: one of its set-asides can still be answered (until
+    /// the slot's `answer_until`).
+    AnswerWindowOpen,
 }
 
 impl core::fmt::Display for MarketError {
@@ -513,6 +533,21 @@ impl core::fmt::Display for MarketError {
                 "the project's owner and aggregator may not join it as trainers"
             }
             Self::DepositTooLarge => "the stake or the bond is above MAX_DEPOSIT (2^96)",
+            Self::NotSetAside => "that slot's reveal was not set aside in that round",
+            Self::AlreadyAnswered => "that set-aside was answered already",
+            Self::AnswerWindowClosed => "the set-aside's answer window has closed",
+            Self::AnswerDoesNotOpen => {
+                "the posted update does not open the slot's commitment: the set-aside stands"
+            }
+            Self::BadAnswerPiece { expected } => {
+                return write!(
+                    f,
+                    "the answer's piece is out of order or of the wrong length; piece {expected} is due (0 restarts)"
+                )
+            }
+            Self::AnswerWindowOpen => {
+                "a set-aside of this round can still be answered: the round closes after its answer_until"
+            }
         };
         f.write_str(s)
     }
@@ -651,6 +686,7 @@ mod tests {
         assert_eq!(MarketError::NothingSubmitted.encode(), [51]);
         assert_eq!(MarketError::ConflictOfInterest.encode(), [52]);
         assert_eq!(MarketError::DepositTooLarge.encode(), [53]);
+        assert_eq!(MarketError::AnswerWindowOpen.encode(), [59]);
         assert_eq!(
             MarketError::BadChunkProof { chunk: 2 }.encode(),
             [46, 2, 0, 0, 0]

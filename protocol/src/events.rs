@@ -55,6 +55,9 @@ events! {
     /// A chunked round's submission and decision proof checked out; its `chunks` chunk
     /// proofs are due (`verify_chunk_proofs`), then `finalize_chunked_round`.
     ChunkedRoundSubmitted { #[topic] project: u32, round: u32, chunks: u32, model_commitment: Commitment }
+    /// A set-aside was answered: the update posted on chain opened the slot's commitment,
+    /// so the slot is back in the round and the aggregator has a new aggregation window.
+    SetAsideAnswered { #[topic] project: u32, #[topic] trainer: AccountBytes, round: u32, slot: u32 }
     /// Chunk proofs `first .. first + count` verified; `remaining` are still due.
     ChunkProofsVerified { #[topic] project: u32, round: u32, first: u32, count: u32, remaining: u32 }
 }

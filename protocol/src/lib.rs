@@ -9,6 +9,7 @@
 //! - [`format`]: the Model / Update file;
 //! - [`reward`]: payouts, forfeits, conservation;
 //! - [`rule`]: the round rule (norm bound, Multi-Krum, mean, scores) in integers;
+//! - [`answer`]: a set-aside's update posted on chain in pieces and opened (SPEC §11);
 //! - [`chunked`]: chunked rounds (v4): chunk commitments, partial Gram sums, the
 //!   chunk and decision proofs' public inputs;
 //! - [`verifier`] (feature `groth16`): the contract's Groth16 check, key prepared once;
@@ -20,6 +21,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod answer;
 pub mod chunked;
 pub mod commit;
 pub mod events;

@@ -86,22 +86,72 @@ pub mod wide {
 /// allocator that never frees, and the sponge's permutation allocates a vector in every
 /// round, which a chunked round's few hundred permutations would run out of memory on.
 pub fn hash(config: &PoseidonConfig<Fr>, inputs: &[Fr]) -> Fr {
-    let (rate, cap) = (config.rate, config.capacity);
-    let width = rate + cap;
-    let mut state = alloc::vec![Fr::from(0u64); width];
-    let mut next = alloc::vec![Fr::from(0u64); width];
-    // Elements already absorbed into the current block, as the sponge's Absorbing mode.
-    let mut filled = 0;
+    let mut sponge = Sponge::new(config);
     for x in inputs {
-        if filled == rate {
-            permute(config, &mut state, &mut next);
-            filled = 0;
-        }
-        state[cap + filled] += x;
-        filled += 1;
+        sponge.absorb(config, x);
     }
-    permute(config, &mut state, &mut next);
-    state[cap]
+    sponge.finish(config)
+}
+
+/// The sponge of [`hash`] one element at a time, whose state can be stored between calls
+/// ([`Sponge::save`], [`Sponge::resume`]): the contract absorbs a long vector over several
+/// calls when no single call can carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sponge {
+    state: Vec<Fr>,
+    scratch: Vec<Fr>,
+    /// Elements already absorbed into the current block, as the sponge's Absorbing mode.
+    filled: usize,
+}
+
+impl Sponge {
+    pub fn new(config: &PoseidonConfig<Fr>) -> Self {
+        let width = config.rate + config.capacity;
+        Self {
+            state: alloc::vec![Fr::from(0u64); width],
+            scratch: alloc::vec![Fr::from(0u64); width],
+            filled: 0,
+        }
+    }
+
+    /// A sponge saved by [`Sponge::save`]; `None` if the state does not fit `config` or an
+    /// element is not canonical.
+    pub fn resume(config: &PoseidonConfig<Fr>, state: &[[u8; 32]], filled: u32) -> Option<Self> {
+        let width = config.rate + config.capacity;
+        let filled = filled as usize;
+        if state.len() != width || filled > config.rate {
+            return None;
+        }
+        let state = state.iter().map(from_bytes).collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            state,
+            scratch: alloc::vec![Fr::from(0u64); width],
+            filled,
+        })
+    }
+
+    /// The state to store: each element's canonical bytes, and the block's fill.
+    pub fn save(&self) -> (Vec<[u8; 32]>, u32) {
+        (
+            self.state.iter().map(to_bytes).collect(),
+            self.filled as u32,
+        )
+    }
+
+    pub fn absorb(&mut self, config: &PoseidonConfig<Fr>, x: &Fr) {
+        if self.filled == config.rate {
+            permute(config, &mut self.state, &mut self.scratch);
+            self.filled = 0;
+        }
+        self.state[config.capacity + self.filled] += x;
+        self.filled += 1;
+    }
+
+    /// Squeezes the one output element.
+    pub fn finish(mut self, config: &PoseidonConfig<Fr>) -> Fr {
+        permute(config, &mut self.state, &mut self.scratch);
+        self.state[config.capacity]
+    }
 }
 
 /// The Poseidon permutation: half the full rounds, the partial rounds (S-box on the first

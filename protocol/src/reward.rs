@@ -113,6 +113,31 @@ pub fn split_by_score(amount: u128, scores: &[u32]) -> (Vec<u128>, u128) {
     (payouts, amount - paid)
 }
 
+/// Moves the forfeited `bond` of an aborted project from the owner to the trainers at
+/// `to` (slot indices), in equal shares; the remainder of the division stays with the
+/// owner. These are the trainers whose set-aside was answered in the round the aggregator
+/// then failed to prove: the bond pays the ones the aggregator wronged, not the owner, who
+/// might be the aggregator's accomplice (SPEC §11). No-op when `to` is empty.
+pub fn pay_bond_to(claims: &mut Claims, bond: u128, to: &[usize]) -> Result<(), RewardError> {
+    if to.is_empty() {
+        return Ok(());
+    }
+    if to.iter().any(|&slot| slot >= claims.trainers.len()) {
+        return Err(RewardError::Overflow);
+    }
+    let each = bond / to.len() as u128;
+    let moved = each * to.len() as u128;
+    claims.owner = claims
+        .owner
+        .checked_sub(moved)
+        .ok_or(RewardError::Overflow)?;
+    for &slot in to {
+        let c = claims.trainers.get_mut(slot).ok_or(RewardError::Overflow)?;
+        *c = c.checked_add(each).ok_or(RewardError::Overflow)?;
+    }
+    Ok(())
+}
+
 /// Whether a trainer loses its stake.
 pub fn stake_forfeited(
     committed_without_reveal: bool,
@@ -279,6 +304,34 @@ mod tests {
         assert_eq!(c.aggregator, 150);
         assert_eq!(c.owner, 1);
         assert_eq!(c.total(), Some(1_000 + 50 + 30));
+    }
+
+    #[test]
+    fn an_unproven_answered_rounds_bond_goes_to_the_answered_trainers() {
+        let s = Settlement {
+            pool: 1_000,
+            aggregator_fee: 100,
+            aggregator_bond: 50,
+            trainers: vec![t(10, 0, false), t(10, 0, false), t(10, 0, false)],
+            outcome: Outcome::Aborted {
+                rounds_done: 0,
+                rounds_total: 2,
+                aggregator_at_fault: true,
+            },
+        };
+        let base = settle(&s).unwrap();
+        let mut c = base.clone();
+        pay_bond_to(&mut c, 50, &[0, 2]).unwrap();
+        assert_eq!(c.owner, base.owner - 50);
+        assert_eq!(c.trainers, vec![35, 10, 35]);
+        assert_eq!(c.total(), base.total(), "money is moved, never made");
+        let mut odd = base.clone();
+        pay_bond_to(&mut odd, 50, &[0, 1, 2]).unwrap();
+        assert_eq!((odd.owner, odd.trainers[1]), (base.owner - 48, 26));
+        let mut none = base.clone();
+        pay_bond_to(&mut none, 50, &[]).unwrap();
+        assert_eq!(none, base);
+        assert_eq!(pay_bond_to(&mut c, 50, &[7]), Err(RewardError::Overflow));
     }
 
     #[test]

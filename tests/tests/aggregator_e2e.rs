@@ -38,6 +38,8 @@ const SPEC: &str = r#"{
 
 const STAKE: u128 = 1_000_000_000_000;
 const BOND: u128 = 2_000_000_000_000;
+/// The reveal deadline, which is also how long a set-aside can be answered.
+const ANSWER_WINDOW: u32 = 30;
 
 fn update(who: usize, round: u32, dim: usize) -> Vec<i16> {
     (0..dim)
@@ -117,6 +119,38 @@ async fn trainers_side(
                 .await
                 .unwrap();
         }
+        if round == 0 {
+            // The aggregator sets ferdie's reveal aside; bob's file does not answer it
+            // either, so ferdie's answer window runs out and the round can close.
+            let set_aside = async {
+                for _ in 0..3000 {
+                    if market.round_slots(id, 0).await.unwrap()[3].set_aside {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                panic!("slot 3 was never set aside");
+            };
+            set_aside.await;
+            let e = market
+                .answer_set_aside(&ts[3], id, (0, 3), &update(0, 0, dim), None)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    merit_chain::ChainError::Contract {
+                        error: merit_protocol::abi::MarketError::AnswerDoesNotOpen,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+            market
+                .advance_blocks(&owner, ANSWER_WINDOW + 1)
+                .await
+                .unwrap();
+        }
     }
 }
 
@@ -166,7 +200,7 @@ async fn create(
         deadlines: Deadlines {
             join: 1000,
             commit: 1000,
-            reveal: 1000,
+            reveal: ANSWER_WINDOW,
             aggregate: 1000,
         },
     };

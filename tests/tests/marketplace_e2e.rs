@@ -384,6 +384,16 @@ async fn full_project(env: &TestEnv) -> Transcript {
             assert_eq!(t.refused(e), MarketError::AlreadySetAside);
             let e = m.set_aside(&w.aggregator, id, round, 7).await.unwrap_err();
             assert_eq!(t.refused(e), MarketError::NotRevealed);
+            // The round cannot close while trainer 3 may answer; the copied file does not
+            // answer it (it does not open trainer 3's commitment), so its window runs out.
+            let e = m.finalize_round(&w.aggregator, id, &f).await.unwrap_err();
+            assert_eq!(t.refused(e), MarketError::AnswerWindowOpen);
+            let e = m
+                .answer_set_aside(&w.trainers[3], id, (round, 3), &honest_update(0, 1), None)
+                .await
+                .unwrap_err();
+            assert_eq!(t.refused(e), MarketError::AnswerDoesNotOpen);
+            w.blocks(deadlines.reveal as usize + 1).await;
         }
         assert!(f.accepted[..3].iter().all(|&a| a), "{:?}", f.accepted);
         assert!(f.scores[..3].iter().all(|&s| s > 0), "{:?}", f.scores);

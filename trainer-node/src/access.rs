@@ -3,7 +3,7 @@
 //! `merit_storage::IpfsStore` (below); tests drive the same node code with in-memory fakes.
 
 use crate::{TrainerError, UpdatePublisher};
-use merit_chain::{AccountId32, ChainError, Marketplace, Signer};
+use merit_chain::{AccountId32, Answered, ChainError, Marketplace, Signer};
 use merit_protocol::abi::{ProjectView, SlotView, TrainerView};
 use merit_protocol::commit::Commitment;
 use merit_storage::{parse_cid, IpfsStore, StorageError};
@@ -49,6 +49,16 @@ pub trait MarketAccess {
         signer: &Signer,
         project: u32,
     ) -> impl Future<Output = Result<u128, ChainError>>;
+    /// Posts `values`, the update `slot` committed to in `round`, against its set-aside
+    /// (whole, or in chunks of `chunk` for a chunked project).
+    fn answer_set_aside(
+        &self,
+        signer: &Signer,
+        project: u32,
+        round_and_slot: (u32, u32),
+        values: &[i16],
+        chunk: Option<usize>,
+    ) -> impl Future<Output = Result<Answered, ChainError>>;
 }
 
 impl MarketAccess for Marketplace {
@@ -104,6 +114,16 @@ impl MarketAccess for Marketplace {
         project: u32,
     ) -> impl Future<Output = Result<u128, ChainError>> {
         Marketplace::claim(self, signer, project)
+    }
+    fn answer_set_aside(
+        &self,
+        signer: &Signer,
+        project: u32,
+        (round, slot): (u32, u32),
+        values: &[i16],
+        chunk: Option<usize>,
+    ) -> impl Future<Output = Result<Answered, ChainError>> {
+        Marketplace::answer_set_aside(self, signer, project, (round, slot), values, chunk)
     }
 }
 

@@ -160,6 +160,10 @@ pub enum Step {
     Recorded {
         round: u32,
     },
+    /// Answered the aggregator's set-aside of our reveal: the slot is back in the round.
+    Answered {
+        round: u32,
+    },
     Waiting,
     /// The project ended; the node claimed what it was owed.
     Ended(Earnings),
@@ -206,6 +210,8 @@ pub struct TrainerNode<'a, L, M, S> {
     prepared: Option<Prepared>,
     slot: Option<u32>,
     last_phase: Option<(u32, Phase)>,
+    /// Rounds whose set-aside of our slot was answered, or cannot be (logged once).
+    answered_rounds: std::collections::BTreeSet<u32>,
 }
 
 fn cid_string(what: &'static str, bytes: &[u8]) -> Result<String, NodeError> {
@@ -391,6 +397,7 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
             prepared: None,
             slot: None,
             last_phase: None,
+            answered_rounds: Default::default(),
         })
     }
 
@@ -469,6 +476,9 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
             tracing::info!(project, slot, stake, "joined with the exact stake");
             return Ok(Step::Joined { slot });
         };
+        if view.phase == Phase::Aggregate {
+            return self.answer_set_aside(&view, slot).await;
+        }
         if !matches!(view.phase, Phase::Commit | Phase::Reveal) {
             return Ok(Step::Waiting);
         }
@@ -740,6 +750,62 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
             "trained"
         );
         Ok(out)
+    }
+
+    /// While the round aggregates: if the aggregator set our reveal aside, answer with the
+    /// update we kept, which opens our commitment, so the contract puts the slot back in
+    /// the round (SPEC §11). A refusal (window closed, no update kept) is logged once, not
+    /// fatal: the node goes on.
+    async fn answer_set_aside(&mut self, view: &ProjectView, slot: u32) -> Result<Step, NodeError> {
+        let (project, round) = (self.cfg.project, view.round);
+        // The simulated copier revealed another's file on purpose; answering with the noise
+        // it committed would only make it the free-rider `free-rider` already plays.
+        if self.answered_rounds.contains(&round) || matches!(self.cfg.behaviour, Behaviour::Copy(_))
+        {
+            return Ok(Step::Waiting);
+        }
+        let slots = self.market.round_slots(project, round).await?;
+        let Some(mine) = slots.iter().find(|s| s.slot == slot && s.set_aside) else {
+            return Ok(Step::Waiting);
+        };
+        tracing::warn!(
+            round,
+            answer_until = mine.answer_until,
+            "the aggregator set our reveal aside; answering with the update we committed to"
+        );
+        self.answered_rounds.insert(round);
+        let Some(values) = self.own_update(round)? else {
+            tracing::warn!(round, "no update file kept for this round: cannot answer");
+            return Ok(Step::Waiting);
+        };
+        let chunk = view.chunked.map(|c| c.chunk as usize);
+        match self
+            .market
+            .answer_set_aside(self.signer, project, (round, slot), &values, chunk)
+            .await
+        {
+            Ok(a) => {
+                tracing::info!(
+                    round,
+                    calls = a.weights.len(),
+                    "set-aside answered: our slot is back in the round"
+                );
+                Ok(Step::Answered { round })
+            }
+            Err(e @ ChainError::Contract { .. }) => {
+                tracing::warn!(
+                    round,
+                    "the set-aside could not be answered: {}",
+                    merit_chain::with_causes(&e)
+                );
+                Ok(Step::Waiting)
+            }
+            Err(e) => {
+                // Unreachable services: try again at the next poll.
+                self.answered_rounds.remove(&round);
+                Err(e.into())
+            }
+        }
     }
 
     /// Our own update file of an earlier round, if we kept it.

@@ -282,6 +282,8 @@ mod tests {
             commitment,
             cid: cid.map(|c| c.as_bytes().to_vec()),
             set_aside: false,
+            answer_until: 0,
+            answered: false,
         }
     }
 

@@ -147,6 +147,18 @@ impl Market {
 }
 
 impl MarketAccess for Market {
+    async fn answer_set_aside(
+        &self,
+        _signer: &Signer,
+        _project: u32,
+        _at: (u32, u32),
+        _values: &[i16],
+        _chunk: Option<usize>,
+    ) -> Result<merit_chain::Answered, ChainError> {
+        // This fake never sets a reveal aside (the embedded-chain tests do).
+        Err(refuse("answer_set_aside", MarketError::NotSetAside))
+    }
+
     async fn project(&self, _id: u32) -> Result<ProjectView, ChainError> {
         let i = self.inner.lock().unwrap();
         let mut v = i.view.clone();
@@ -183,6 +195,8 @@ impl MarketAccess for Market {
                 commitment: i.commits.get(&(round, s as u32)).copied(),
                 cid: i.reveals.get(&(round, s as u32)).cloned(),
                 set_aside: false,
+                answer_until: 0,
+                answered: false,
             })
             .collect())
     }
