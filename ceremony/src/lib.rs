@@ -4,7 +4,9 @@
 //! A Groth16 key built from secrets `τ, α, β, γ, δ` lets whoever knows `α, β, δ` forge a
 //! proof of *any* statement: pick `a, b`, set `A = [a]`, `B = [b]`, and
 //! `C = [(ab − αβ − Σxᵢ·icᵢ)/δ]` (γ = 1 here). A ceremony makes the secrets the product
-//! of every participant's secret, so one honest participant who forgets theirs is enough.
+//! of every participant's secret, so one honest participant *in each phase* who forgets
+//! theirs is enough. Not one in phase 2 alone: whoever knows phase 1's τ, α, β reads
+//! `[1/δ]` off the H query (`[Z(τ)/δ]`, `Z(τ) = τⁿ − 1`) and forges whatever δ became.
 //!
 //! # Phase 1 (powers of tau, [`phase1`])
 //! State for `N = 2^k`: `[τⁱ]G1` (i < 2N−1), `[τⁱ]G2` (i < N), `[ατⁱ]G1`, `[βτⁱ]G1`

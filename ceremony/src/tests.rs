@@ -1,5 +1,6 @@
 //! The ceremony's tests: honest runs prove and verify, each tampering is refused by name,
-//! and a single party's toxic waste forges until one more honest contribution.
+//! and a single party's toxic waste forges until one more honest contribution — in phase 2
+//! for the δ it chose, in phase 1 for τ, α, β (which phase 2 cannot undo).
 
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup};
@@ -529,6 +530,68 @@ fn single_party_toxic_waste_forges_until_one_more_honest_contribution() {
     assert!(!Groth16::<Bn254>::verify(&vk, &false_inputs, &forged).unwrap());
     let again = forge(&vk, secrets.alpha, secrets.beta, delta, &false_inputs);
     assert!(!Groth16::<Bn254>::verify(&vk, &false_inputs, &again).unwrap());
+    assert!(proves_and_verifies(&pk, &vk));
+}
+
+/// The forgery open to whoever knows phase 1's τ, α, β, whatever phase 2 did: the H
+/// query's first element is `[Z(τ)/δ]` with `Z(τ) = τⁿ − 1` known, which gives `[1/δ]`;
+/// then `A = α·G1 + β⁻¹·(Σxᵢ·ICᵢ + G1)`, `B = β·G2`, `C = [1/δ]` satisfy
+/// `e(A, B) = e(α, β)·e(Σxᵢ·ICᵢ, G2)·e(C, δ)`.
+fn forge_from_phase1(
+    pk: &ProvingKey<Bn254>,
+    secrets: Phase1Secrets,
+    inputs: &[Fr],
+) -> Proof<Bn254> {
+    let n = pk.h_query.len() as u64 + 1;
+    let z = secrets.tau.pow([n]) - Fr::one();
+    let one_over_delta = pk.h_query[0] * z.inverse().unwrap();
+    let mut public: G1Projective = pk.vk.gamma_abc_g1[0].into_group();
+    for (x, ic) in inputs.iter().zip(&pk.vk.gamma_abc_g1[1..]) {
+        public += *ic * x;
+    }
+    let a = G1Affine::generator() * secrets.alpha
+        + (public + G1Affine::generator()) * secrets.beta.inverse().unwrap();
+    Proof {
+        a: a.into_affine(),
+        b: (G2Affine::generator() * secrets.beta).into_affine(),
+        c: one_over_delta.into_affine(),
+    }
+}
+
+#[test]
+fn phase_one_secrets_forge_after_any_phase_two_and_one_honest_phase_one_contribution_ends_it() {
+    let mut rng = rng(15);
+    let secrets = Phase1Secrets {
+        tau: Fr::rand(&mut rng),
+        alpha: Fr::rand(&mut rng),
+        beta: Fr::rand(&mut rng),
+    };
+    let x = Fr::from(3u64);
+    let false_inputs = [x, Fr::from(7u64)];
+    assert_ne!(Squarings::output(CONSTRAINTS, x), false_inputs[1]);
+    let ceremony = |honest_phase1: bool, rng: &mut ChaCha20Rng| {
+        let mut phase1 = Phase1Transcript::new(POWER).unwrap();
+        let (state, c) =
+            phase1::contribute_with(&phase1.state, &phase1.hash(), secrets, rng).unwrap();
+        phase1.push(state, c);
+        if honest_phase1 {
+            phase1.contribute(rng).unwrap();
+        }
+        let mut t = Transcript::new(phase1, Squarings::shape(CONSTRAINTS)).unwrap();
+        // Phase 2 entirely honest: two contributions nobody keeps.
+        t.contribute_phase2(rng);
+        t.contribute_phase2(rng);
+        verify(&t).unwrap()
+    };
+    // Whoever alone ran phase 1 forges, however many honest phase-2 contributions follow:
+    // phase 2 re-randomises only δ.
+    let (pk, vk) = ceremony(false, &mut rng);
+    let forged = forge_from_phase1(&pk, secrets, &false_inputs);
+    assert!(Groth16::<Bn254>::verify(&vk, &false_inputs, &forged).unwrap());
+    // One honest phase-1 contribution after it, and the same secrets forge nothing.
+    let (pk, vk) = ceremony(true, &mut rng);
+    let forged = forge_from_phase1(&pk, secrets, &false_inputs);
+    assert!(!Groth16::<Bn254>::verify(&vk, &false_inputs, &forged).unwrap());
     assert!(proves_and_verifies(&pk, &vk));
 }
 
