@@ -36,6 +36,8 @@ pub enum Phase1Cmd {
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
+        publish: Publish,
+        #[command(flatten)]
         io: Io,
     },
     /// Verify a phase 1, add a contribution with fresh secrets from the OS, write it
@@ -46,6 +48,8 @@ pub enum Phase1Cmd {
         input: Input,
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        publish: Publish,
         #[command(flatten)]
         io: Io,
     },
@@ -69,6 +73,7 @@ pub enum Phase2Cmd {
     ///
     /// Example: merit ceremony phase2 new --spec spec.json --phase1 p1-2.bin --out t-0.bin
     New {
+        /// The project spec (JSON) whose round circuit this phase 2 is for
         #[arg(long)]
         spec: PathBuf,
         /// The phase-1 file, or its CID
@@ -77,18 +82,23 @@ pub enum Phase2Cmd {
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
+        publish: Publish,
+        #[command(flatten)]
         io: Io,
     },
     /// Verify a transcript against the spec, add a contribution (fresh δ from the OS), write it
     ///
     /// Example: merit ceremony phase2 contribute --spec spec.json --in t-0.bin --out t-1.bin
     Contribute {
+        /// The project spec (JSON) whose round circuit this phase 2 is for
         #[arg(long)]
         spec: PathBuf,
         #[command(flatten)]
         input: Input,
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        publish: Publish,
         #[command(flatten)]
         io: Io,
     },
@@ -97,6 +107,7 @@ pub enum Phase2Cmd {
     ///
     /// Example: merit ceremony phase2 verify --spec spec.json --phase1 p1-2.bin t-2.bin
     Verify {
+        /// The project spec (JSON) whose round circuit this phase 2 is for
         #[arg(long)]
         spec: PathBuf,
         /// The phase 1 the transcript must be built on (file or CID; compared by hash
@@ -113,6 +124,7 @@ pub enum Phase2Cmd {
 
 #[derive(Args)]
 pub struct KeysArgs {
+    /// The project spec (JSON) whose round circuit the transcript is for
     #[arg(long)]
     spec: PathBuf,
     /// The transcript file, or its CID
@@ -121,6 +133,8 @@ pub struct KeysArgs {
     /// Where round.vk and round.pk go (created if missing)
     #[arg(long)]
     out_dir: PathBuf,
+    #[command(flatten)]
+    publish: Publish,
     #[command(flatten)]
     io: Io,
 }
@@ -147,12 +161,19 @@ impl Input {
     }
 }
 
+/// `--ipfs`, for the commands that write a file.
 #[derive(Args)]
-pub struct Io {
-    /// Also put the file written into IPFS (pinned) and print its CID
+pub struct Publish {
+    /// Also put the file written (by `keys`: the proving key) into IPFS, pinned, and print
+    /// its CID
     #[arg(long)]
     ipfs: bool,
-    /// The IPFS daemon's RPC API; default: the devnet's
+}
+
+#[derive(Args)]
+pub struct Io {
+    /// The IPFS daemon's RPC API (to fetch a CID, or publish with --ipfs); default: the
+    /// devnet's
     #[arg(long, env = "MERIT_IPFS_API", value_name = "URL")]
     ipfs_api: Option<String>,
     /// Print the outcome as one JSON object
@@ -179,12 +200,13 @@ impl Io {
     async fn write(
         &self,
         data_dir: &Path,
+        publish: &Publish,
         out: &Path,
         bytes: Vec<u8>,
         what: &str,
     ) -> Result<Option<String>> {
         flow::write_file(out, &bytes)?;
-        if !self.ipfs {
+        if !publish.ipfs {
             return Ok(None);
         }
         let store = self.store(data_dir)?;
@@ -219,13 +241,18 @@ fn short(hash: &str) -> &str {
 
 pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
     match cmd {
-        CeremonyCmd::Phase1(Phase1Cmd::New { power, out, io }) => {
+        CeremonyCmd::Phase1(Phase1Cmd::New {
+            power,
+            out,
+            publish,
+            io,
+        }) => {
             let t = flow::phase1_new(power)?;
             let hash = flow::hex_digest(&t.hash());
             let bytes = t.to_bytes();
             let size = bytes.len();
             let cid = io
-                .write(data_dir, &out, bytes, "the phase-1 transcript")
+                .write(data_dir, &publish, &out, bytes, "the phase-1 transcript")
                 .await?;
             if io.json {
                 return print_json(serde_json::json!({
@@ -243,7 +270,12 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             }
             Ok(())
         }
-        CeremonyCmd::Phase1(Phase1Cmd::Contribute { input, out, io }) => {
+        CeremonyCmd::Phase1(Phase1Cmd::Contribute {
+            input,
+            out,
+            publish,
+            io,
+        }) => {
             let source = input.source();
             let what = source.describe();
             let bytes = io.read(data_dir, &source).await?;
@@ -258,7 +290,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let bytes = t.to_bytes();
             let size = bytes.len();
             let cid = io
-                .write(data_dir, &out, bytes, "the phase-1 transcript")
+                .write(data_dir, &publish, &out, bytes, "the phase-1 transcript")
                 .await?;
             if io.json {
                 return print_json(serde_json::json!({
@@ -315,6 +347,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             spec,
             phase1,
             out,
+            publish,
             io,
         }) => {
             let spec_name = spec.display().to_string();
@@ -331,7 +364,9 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let hash = flow::hex_digest(&t.hash());
             let bytes = t.to_bytes();
             let size = bytes.len();
-            let cid = io.write(data_dir, &out, bytes, "the transcript").await?;
+            let cid = io
+                .write(data_dir, &publish, &out, bytes, "the transcript")
+                .await?;
             if io.json {
                 return print_json(serde_json::json!({
                     "out": out, "power": t.phase1.power,
@@ -356,6 +391,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             spec,
             input,
             out,
+            publish,
             io,
         }) => {
             let spec_name = spec.display().to_string();
@@ -378,7 +414,9 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let hash = flow::hex_digest(&t.hash());
             let bytes = t.to_bytes();
             let size = bytes.len();
-            let cid = io.write(data_dir, &out, bytes, "the transcript").await?;
+            let cid = io
+                .write(data_dir, &publish, &out, bytes, "the transcript")
+                .await?;
             if io.json {
                 return print_json(serde_json::json!({
                     "received": received, "out": out,
@@ -480,6 +518,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let pk_cid =
                 a.io.write(
                     data_dir,
+                    &a.publish,
                     &pk_path,
                     files.proving_key_file,
                     "the proving key",
