@@ -595,6 +595,103 @@ fn phase_one_secrets_forge_after_any_phase_two_and_one_honest_phase_one_contribu
     assert!(proves_and_verifies(&pk, &vk));
 }
 
+/// One public input, as the contract's keys have (the round hash `h`): "I know w with
+/// w² = h".
+#[derive(Clone)]
+struct KnowsRoot(Option<Fr>);
+
+impl ark_relations::gr1cs::ConstraintSynthesizer<Fr> for KnowsRoot {
+    fn generate_constraints(
+        self,
+        cs: ark_relations::gr1cs::ConstraintSystemRef<Fr>,
+    ) -> Result<(), ark_relations::gr1cs::SynthesisError> {
+        use ark_relations::gr1cs::SynthesisError;
+        let w = self.0;
+        let h =
+            cs.new_input_variable(|| w.map(|w| w * w).ok_or(SynthesisError::AssignmentMissing))?;
+        let w = cs.new_witness_variable(|| w.ok_or(SynthesisError::AssignmentMissing))?;
+        cs.enforce_r1cs_constraint(
+            || ark_relations::lc!() + w,
+            || ark_relations::lc!() + w,
+            || ark_relations::lc!() + h,
+        )
+    }
+}
+
+/// The threat end to end on the contract's own verifier (`merit_protocol::verifier`, the
+/// code the contract runs): whoever alone ran phase 1 makes the contract accept a round
+/// statement with the scores it likes, after two honest phase-2 contributions; once one
+/// honest party contributed to phase 1 too, the same forgery is refused.
+#[test]
+fn a_phase_one_party_forges_a_round_the_contracts_verifier_accepts_until_phase_one_is_shared() {
+    use merit_protocol::commit::{Commitment, Committer, RoundInputs};
+    use merit_protocol::verifier;
+    let mut rng = rng(16);
+    let secrets = Phase1Secrets {
+        tau: Fr::rand(&mut rng),
+        alpha: Fr::rand(&mut rng),
+        beta: Fr::rand(&mut rng),
+    };
+    let c = Committer::new();
+    let round = |scores: &[u32]| {
+        c.round_public_input(&RoundInputs {
+            project: 0,
+            round: 0,
+            prev_model: c.commit_model(&[1, 2, 3]),
+            trainers: &[[11; 32], [12; 32], [13; 32]],
+            updates: &[
+                Commitment([5; 32]),
+                Commitment([6; 32]),
+                Commitment([7; 32]),
+            ],
+            scores,
+            accepted: &[true, true, true],
+            new_model: c.commit_model(&[4, 5, 6]),
+        })
+        .unwrap()
+    };
+    // What the honest trainers earned, and what the owner and the aggregator would rather
+    // record: nothing for them, everything for an accomplice.
+    let forged_input = round(&[0, 0, 1000]);
+    assert_ne!(forged_input, round(&[400, 350, 250]));
+    let attempt = |honest_phase1: bool, rng: &mut ChaCha20Rng| {
+        let mut phase1 = Phase1Transcript::new(POWER).unwrap();
+        let (state, contribution) =
+            phase1::contribute_with(&phase1.state, &phase1.hash(), secrets, rng).unwrap();
+        phase1.push(state, contribution);
+        if honest_phase1 {
+            phase1.contribute(rng).unwrap();
+        }
+        let mut t = Transcript::new(phase1, KnowsRoot(None)).unwrap();
+        t.contribute_phase2(rng);
+        t.contribute_phase2(rng);
+        let (pk, vk) = verify_transcript(&t, KnowsRoot(None), rng).unwrap();
+        let mut vk_bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&vk, &mut vk_bytes).unwrap();
+        let prepared = verifier::prepare(&vk_bytes).unwrap();
+        // The key works for honest proofs.
+        let w = Fr::from(9u64);
+        let honest = Groth16::<Bn254>::prove(&pk, KnowsRoot(Some(w)), rng).unwrap();
+        let mut bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&honest, &mut bytes).unwrap();
+        assert_eq!(verifier::verify(&prepared, &bytes, &(w * w)), Ok(true));
+        let forged = forge_from_phase1(&pk, secrets, &[forged_input]);
+        let mut bytes = Vec::new();
+        ark_serialize::CanonicalSerialize::serialize_compressed(&forged, &mut bytes).unwrap();
+        verifier::verify(&prepared, &bytes, &forged_input)
+    };
+    assert_eq!(
+        attempt(false, &mut rng),
+        Ok(true),
+        "the single phase-1 party forges"
+    );
+    assert_eq!(
+        attempt(true, &mut rng),
+        Ok(false),
+        "one honest phase-1 contribution ends it"
+    );
+}
+
 /// Constraints with large and negative coefficients, to exercise every multiplication path:
 /// `(k₁·x) · 1 = w` and `(w + k₂) · (−3·x) = y`.
 #[derive(Clone)]
