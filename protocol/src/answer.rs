@@ -89,28 +89,7 @@ impl Layout {
 
     /// Every piece, in order.
     pub fn pieces(&self) -> Vec<Piece> {
-        let mut out = Vec::new();
-        for segment in 0..self.segments() {
-            let (len, hashed) = self.segment_len(segment);
-            let count = len.div_ceil(PIECE_VALUES);
-            for j in 0..count {
-                let offset = j * PIECE_VALUES;
-                let last_of_segment = j + 1 == count;
-                let take = (len - offset).min(PIECE_VALUES);
-                out.push(Piece {
-                    segment,
-                    offset,
-                    len: take,
-                    hashed: if last_of_segment {
-                        hashed - offset
-                    } else {
-                        take
-                    },
-                    last_of_segment,
-                });
-            }
-        }
-        out
+        (0..self.piece_count()).filter_map(|k| self.piece(k)).collect()
     }
 
     /// Piece `k`, if there is one (without listing them all: the contract calls this).
