@@ -1,6 +1,6 @@
 """An independent re-implementation of protocol/SPEC.md in plain Python 3 (stdlib only),
 checked against every committed test vector: `python3 protocol/test-vectors/reference_check.py`.
-It reads nothing but SPEC.md's rules and the JSON files beside it."""
+It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, v4)."""
 import json
 import math, os
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -115,4 +115,45 @@ assert RV['format'] == 'merit rule vectors v2'
 for c in RV['cases']:
     got = rule(c)
     for key, val in got.items(): assert c[key] == val, (c['name'], key, c[key], val)
+
+# Chunked rounds (SPEC.md §9, protocol v4), from the updates alone.
+V4 = load('v4.json')
+assert V4['format'] == 'merit test vectors v4'
+def signed(x): return x % H.r                      # a negative x enters as r − |x|
+def chunked(c):
+    N, D, C, rnd_ = c['slots'], c['dim'], c['chunk'], (c['project'], c['round'])
+    K = -(-D // C)
+    assert K == c['chunk_count']
+    def piece(v, k): s = v[k * C:(k + 1) * C]; return s + [0] * (C - len(s))   # value 0
+    def ck(v, k): return W([tag('merit/chunk/v4'), k, C] + pack(piece(v, k)))
+    def chunks(v): return [ck(v, k) for k in range(K)]
+    def model(cs): return H([tag('merit/model/v4'), D, K] + cs)
+    out = rule(c)                                    # §6 on the whole vectors
+    for key in ('accepted', 'scores', 'new_model'): assert c[key] == out[key], (c['name'], key)
+    present = [u is not None for u in c['updates']]
+    U = [u if u is not None else [0] * D for u in c['updates']]
+    g, g2 = chunks(c['prev']), chunks(c['new_model'])
+    assert [hx(x) for x in g] == c['prev_chunk_commitments']
+    assert [hx(x) for x in g2] == c['new_chunk_commitments']
+    assert hx(model(g)) == c['prev_model_commitment'] and hx(model(g2)) == c['new_model_commitment']
+    cu = [chunks(u) if p else [] for u, p in zip(U, present)]
+    assert [[hx(x) for x in cs] for cs in cu] == c['update_chunk_commitments']
+    for i in range(N):
+        want = hx(H([tag('merit/update/v4')] + acct(c['trainers'][i]) + [D, K] + cu[i])) if present[i] else None
+        assert want == c['update_commitments'][i], (c['name'], i)
+    grams = [[sum(a * b for a, b in zip(piece(U[i], k), piece(U[j], k))) for i in range(N) for j in range(i, N)]
+             for k in range(K)]
+    assert grams == c['grams']
+    G = [sum(col) for col in zip(*grams)]
+    assert G == c['gram_totals'] and all(abs(x) <= C << 30 for gk in grams for x in gk)
+    acc = [int(a) for a in c['accepted']]
+    for k in range(K):
+        e = [tag('merit/chunk-round/v4'), *rnd_, k, N] + [cu[i][k] if present[i] else 0 for i in range(N)]
+        e += [g[k], g2[k]] + acc + [signed(x) for x in grams[k]]
+        assert hx(H(e)) == c['chunk_inputs'][k], (c['name'], k)
+    e = [tag('merit/decision/v4'), *rnd_, N, c['byzantine'], min(c['norm_bound_sq'], D << 30),
+         c['band_sq_milli'], c['duplicate_milli']] + [int(p) for p in present] + [signed(x) for x in G]
+    e += acc + c['scores']
+    assert hx(H(e)) == c['decision_input'], c['name']
+for c in V4['chunked_rounds']: chunked(c)
 print("independent re-implementation agrees with every vector")
