@@ -6,8 +6,8 @@ use crate::bundle::ContractBundle;
 use crate::client::{account_of, Signer};
 use crate::error::{ChainError, Result};
 use merit_protocol::abi::{
-    ChunkedParams, MarketError, PendingRound, ProjectParams, ProjectView, RoundRecord, ShapeView,
-    SlotView, TrainerView,
+    ChunkedParams, MarketError, PendingRound, ProjectParams, ProjectView, RoundRecord, SetupRecord,
+    ShapeView, SlotView, TrainerView,
 };
 use merit_protocol::answer::Layout;
 use merit_protocol::chunked::Submission;
@@ -29,6 +29,7 @@ pub enum MarketEvent {
     UpdateRevealed(events::UpdateRevealed),
     RevealSetAside(events::RevealSetAside),
     SetAsideAnswered(events::SetAsideAnswered),
+    SetupRecorded(events::SetupRecorded),
     RoundFinalized(events::RoundFinalized),
     ProjectEnded(events::ProjectEnded),
     Claimed(events::Claimed),
@@ -55,6 +56,7 @@ impl MarketEvent {
             "UpdateRevealed" => Self::UpdateRevealed(d(label, data)?),
             "RevealSetAside" => Self::RevealSetAside(d(label, data)?),
             "SetAsideAnswered" => Self::SetAsideAnswered(d(label, data)?),
+            "SetupRecorded" => Self::SetupRecorded(d(label, data)?),
             "RoundFinalized" => Self::RoundFinalized(d(label, data)?),
             "ProjectEnded" => Self::ProjectEnded(d(label, data)?),
             "Claimed" => Self::Claimed(d(label, data)?),
@@ -474,6 +476,24 @@ impl Marketplace {
         let args = (project, round, slot);
         self.exec::<()>(signer, "set_aside", args, 0).await?;
         Ok(())
+    }
+
+    /// The owner records the ceremony transcript the project's keys come from (once, while
+    /// Open, before anyone joins).
+    pub async fn record_setup(
+        &self,
+        signer: &Signer,
+        project: u32,
+        setup: &SetupRecord,
+    ) -> Result<()> {
+        self.exec::<()>(signer, "record_setup", (project, setup), 0)
+            .await?;
+        Ok(())
+    }
+
+    /// The ceremony transcript the project's keys come from, if its owner recorded one.
+    pub async fn setup(&self, project: u32) -> Result<Option<SetupRecord>> {
+        self.read_checked("setup", project).await
     }
 
     /// Answers a set-aside with the update `slot` committed to in `round`, in the pieces

@@ -23,7 +23,7 @@ mod marketplace {
     use ink::storage::Mapping;
     use merit_protocol::abi::{
         ChunkedParams, MarketError, PendingRound, Phase, ProjectParams, ProjectView, RoundRecord,
-        ShapeView, SlotView, TrainerView, MAX_CID_LEN, MAX_ROUND_SCORE, MAX_SLOTS,
+        SetupRecord, ShapeView, SlotView, TrainerView, MAX_CID_LEN, MAX_ROUND_SCORE, MAX_SLOTS,
     };
     use merit_protocol::answer::{self, AnswerError, Layout, Opening};
     use merit_protocol::chunked::{self, Chunking, Stored, Submission, MAX_CHUNK};
@@ -33,7 +33,7 @@ mod marketplace {
     use merit_protocol::events::{
         AggregatorBonded, ChunkProofsVerified, ChunkedRoundSubmitted, Claimed, ProjectCreated,
         ProjectEnded, ProjectStarted, RevealSetAside, RoundFinalized, SetAsideAnswered,
-        ShapeRegistered, TrainerJoined, UpdateCommitted, UpdateRevealed,
+        SetupRecorded, ShapeRegistered, TrainerJoined, UpdateCommitted, UpdateRevealed,
     };
     use merit_protocol::poseidon;
     use merit_protocol::reward::{self, Outcome, Settlement, TrainerAccount};
@@ -166,6 +166,8 @@ mod marketplace {
         /// (project, round, slot, piece) → the values an answer posted: once answered, the
         /// slot's update as the aggregator (and anyone re-checking the round) reads it.
         answer_pieces: Mapping<(u32, u32, u32, u32), Vec<i16>>,
+        /// project → the ceremony transcript its keys come from, as its owner recorded it.
+        setups: Mapping<u32, SetupRecord>,
     }
 
     impl Project {
@@ -272,6 +274,7 @@ mod marketplace {
                 pending: Mapping::default(),
                 answers: Mapping::default(),
                 answer_pieces: Mapping::default(),
+                setups: Mapping::default(),
             }
         }
 
@@ -479,6 +482,32 @@ mod marketplace {
                 stake,
             });
             Ok(slot)
+        }
+
+        /// The owner records the ceremony transcript its round keys come from (its CID, its
+        /// hash-chain head and how many contributed to each phase), once, while the project
+        /// is Open and before anyone joins: every trainer can then check the keys against
+        /// it before staking. The contract only records it: a transcript is far too large
+        /// to check on chain.
+        #[ink(message)]
+        pub fn record_setup(&mut self, project: u32, setup: SetupRecord) -> Result<()> {
+            let p = self.load(project)?;
+            if self.env().caller() != p.owner {
+                return Err(MarketError::NotOwner);
+            }
+            if p.phase != Phase::Open || p.trainers > 0 || self.setups.contains(project) {
+                return Err(MarketError::SetupNotRecordable);
+            }
+            check_cid(&setup.transcript_cid)?;
+            self.setups.insert(project, &setup);
+            self.env().emit_event(SetupRecorded {
+                project,
+                transcript_cid: setup.transcript_cid,
+                head: setup.head,
+                phase1_contributions: setup.phase1_contributions,
+                phase2_contributions: setup.phase2_contributions,
+            });
+            Ok(())
         }
 
         /// Opens round 0 once `min_trainers` have joined and the aggregator has bonded:
@@ -1134,6 +1163,13 @@ mod marketplace {
             self.answer_pieces
                 .get((project, round, slot, piece))
                 .ok_or(MarketError::BadAnswerPiece { expected: piece })
+        }
+
+        /// The ceremony transcript the project's keys come from, if its owner recorded one.
+        #[ink(message)]
+        pub fn setup(&self, project: u32) -> Result<Option<SetupRecord>> {
+            self.load(project)?;
+            Ok(self.setups.get(project))
         }
 
         /// What `account` can claim from an ended project (0 before it ends).

@@ -1446,6 +1446,54 @@ fn an_aggregator_that_will_not_prove_an_answered_slot_pays_it_the_bond() {
 }
 
 #[ink::test]
+fn the_owner_records_the_setup_once_before_anyone_joins() {
+    use merit_protocol::abi::SetupRecord;
+    let k = keys(1);
+    let mut c = fresh();
+    let id = call(&mut c, OWNER, POOL, 0, |c| {
+        c.create_project(params(3, 1), k.vk.clone())
+    })
+    .unwrap();
+    let record = SetupRecord {
+        transcript_cid: b"bafkreitranscript".to_vec(),
+        head: [7; 32],
+        phase1_contributions: 2,
+        phase2_contributions: 3,
+    };
+    let rec =
+        |c: &mut Marketplace, who, r: SetupRecord| call(c, who, 0, id, |c| c.record_setup(id, r));
+    assert_eq!(c.setup(id), Ok(None));
+    assert_eq!(
+        rec(&mut c, T[0], record.clone()),
+        Err(MarketError::NotOwner)
+    );
+    let no_cid = SetupRecord {
+        transcript_cid: Vec::new(),
+        ..record.clone()
+    };
+    assert_eq!(rec(&mut c, OWNER, no_cid), Err(MarketError::BadCid));
+    let before = events();
+    rec(&mut c, OWNER, record.clone()).unwrap();
+    assert_eq!(events(), before + 1);
+    assert_eq!(c.setup(id), Ok(Some(record.clone())));
+    assert_eq!(
+        rec(&mut c, OWNER, record.clone()),
+        Err(MarketError::SetupNotRecordable)
+    );
+    // Once someone has joined, trainers may have staked on what was there: no record.
+    let other = call(&mut c, OWNER, POOL, 0, |c| {
+        c.create_project(params(3, 1), k.vk.clone())
+    })
+    .unwrap();
+    call(&mut c, T[0], STAKE, other, |c| c.join(other)).unwrap();
+    assert_eq!(
+        call(&mut c, OWNER, 0, other, |c| c.record_setup(other, record)),
+        Err(MarketError::SetupNotRecordable)
+    );
+    assert_eq!(c.setup(99), Err(MarketError::NoSuchProject));
+}
+
+#[ink::test]
 fn one_account_in_several_roles_claims_the_sum_once() {
     let k = keys(1);
     let mut c = fresh();

@@ -240,6 +240,22 @@ pub struct ShapeView {
     pub decision_key: Vec<u8>,
 }
 
+/// Where a project's round keys come from: a setup ceremony's transcript in IPFS, as its
+/// owner recorded it before anyone joined (`record_setup`). The contract cannot check a
+/// transcript; a trainer does, before it stakes: the transcript must verify and give
+/// exactly the verifying key the project stores (`merit ceremony verify --project`).
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
+pub struct SetupRecord {
+    /// CID of the transcript file (`merit ceremony`'s phase-2 transcript).
+    pub transcript_cid: Vec<u8>,
+    /// The transcript's hash-chain head (phase 2's last link).
+    pub head: [u8; 32],
+    /// Contributions in phase 1 and in phase 2.
+    pub phase1_contributions: u32,
+    pub phase2_contributions: u32,
+}
+
 /// A chunked round between `submit_chunked_round` and `finalize_chunked_round`.
 #[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
@@ -446,6 +462,8 @@ pub enum MarketError {
     /// The round cannot close yet: one of its set-asides can still be answered (until
     /// the slot's `answer_until`).
     AnswerWindowOpen,
+    /// A setup is recorded only while the project is Open, nobody has joined, and once.
+    SetupNotRecordable,
 }
 
 impl core::fmt::Display for MarketError {
@@ -544,6 +562,9 @@ impl core::fmt::Display for MarketError {
                     f,
                     "the answer's piece is out of order or of the wrong length; piece {expected} is due (0 restarts)"
                 )
+            }
+            Self::SetupNotRecordable => {
+                "a setup is recorded once, by the owner, while the project is Open and before anyone joins"
             }
             Self::AnswerWindowOpen => {
                 "a set-aside of this round can still be answered: the round closes after its answer_until"
@@ -687,6 +708,7 @@ mod tests {
         assert_eq!(MarketError::ConflictOfInterest.encode(), [52]);
         assert_eq!(MarketError::DepositTooLarge.encode(), [53]);
         assert_eq!(MarketError::AnswerWindowOpen.encode(), [59]);
+        assert_eq!(MarketError::SetupNotRecordable.encode(), [60]);
         assert_eq!(
             MarketError::BadChunkProof { chunk: 2 }.encode(),
             [46, 2, 0, 0, 0]

@@ -58,6 +58,8 @@ events! {
     /// A set-aside was answered: the update posted on chain opened the slot's commitment,
     /// so the slot is back in the round and the aggregator has a new aggregation window.
     SetAsideAnswered { #[topic] project: u32, #[topic] trainer: AccountBytes, round: u32, slot: u32 }
+    /// The owner recorded the ceremony transcript the project's keys come from.
+    SetupRecorded { #[topic] project: u32, transcript_cid: Vec<u8>, head: [u8; 32], phase1_contributions: u32, phase2_contributions: u32 }
     /// Chunk proofs `first .. first + count` verified; `remaining` are still due.
     ChunkProofsVerified { #[topic] project: u32, round: u32, first: u32, count: u32, remaining: u32 }
 }
