@@ -1,6 +1,6 @@
 """An independent re-implementation of protocol/SPEC.md in plain Python 3 (stdlib only),
 checked against every committed test vector: `python3 protocol/test-vectors/reference_check.py`.
-It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, v4)."""
+It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, v4, file v1)."""
 import json
 import math, os
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -156,4 +156,70 @@ def chunked(c):
     e += acc + c['scores']
     assert hx(H(e)) == c['decision_input'], c['name']
 for c in V4['chunked_rounds']: chunked(c)
+
+# The model/update file (SPEC.md §7): encode from the fields, parse strictly.
+import struct
+FV = load('file-v1.json')
+assert FV['format'] == 'merit file vectors v1'
+def encode_file(f):
+    out = b'MERITMDL' + struct.pack('<HBBH', 1, {'model': 0, 'update': 1}[f['kind']], f['scale_bits'], len(f['tensors']))
+    for t in f['tensors']:
+        name = t['name'].encode('utf-8')
+        out += struct.pack('<H', len(name)) + name + struct.pack('<B', len(t['dims'])) + b''.join(struct.pack('<I', d) for d in t['dims'])
+    out += struct.pack('<Q', len(f['values'])) + b''.join(struct.pack('<h', v) for v in f['values'])
+    if f['floats'] is None: return out + b'\x00'
+    return out + b'\x01' + b''.join(struct.pack('<f', x) for x in f['floats'])
+def parse_file(b):
+    at = 0
+    def take(n):
+        nonlocal at
+        if at + n > len(b): raise ValueError('truncated')
+        at += n; return b[at - n:at]
+    def num(fmt): return struct.unpack('<' + fmt, take(struct.calcsize('<' + fmt)))[0]
+    if take(8) != b'MERITMDL': raise ValueError('magic')
+    if num('H') != 1: raise ValueError('version')
+    kind = num('B')
+    if kind > 1: raise ValueError('kind')
+    scale = num('B')
+    if scale > 15: raise ValueError('scale')
+    n = num('H')
+    if not 1 <= n <= 256: raise ValueError('tensor count')
+    tensors, total = [], 0
+    for _ in range(n):
+        ln = num('H')
+        if not 1 <= ln <= 128: raise ValueError('name length')
+        name = take(ln).decode('utf-8')          # UnicodeDecodeError is a ValueError
+        rank = num('B')
+        if not 1 <= rank <= 8: raise ValueError('rank')
+        dims = [num('I') for _ in range(rank)]
+        if 0 in dims: raise ValueError('zero dim')
+        total += math.prod(dims); tensors.append(dict(name=name, dims=dims))
+    L = num('Q')
+    if L > 1 << 24 or L != total: raise ValueError('parameter count')
+    raw = take(2 * L); values = [struct.unpack_from('<h', raw, 2 * i)[0] for i in range(L)]
+    flag, floats = num('B'), None
+    if flag == 1:
+        raw = take(4 * L); floats = [struct.unpack_from('<f', raw, 4 * i)[0] for i in range(L)]
+        if not all(math.isfinite(x) for x in floats): raise ValueError('not finite')
+    elif flag != 0: raise ValueError('float flag')
+    if at != len(b): raise ValueError('trailing bytes')
+    return dict(kind=['model', 'update'][kind], scale_bits=scale, tensors=tensors, values=values, floats=floats)
+def f32(x): return struct.unpack('<f', struct.pack('<f', x))[0]
+for f in FV['files']:
+    b = bytes.fromhex(f['bytes'])
+    assert encode_file(f) == b, f['name']
+    got = parse_file(b)
+    want = {k: f[k] for k in got}
+    want['floats'] = None if f['floats'] is None else [f32(x) for x in f['floats']]
+    assert got == want, f['name']
+    pk = pack(f['values'])
+    if f['kind'] == 'update':
+        c = W([tag('merit/update/v3')] + acct(f['account']) + [len(f['values'])] + pk)
+    else:
+        c = W([tag('merit/model/v3'), len(f['values'])] + pk)
+    assert hx(c) == f['commitment'], f['name']
+for f in FV['invalid']:
+    try: parse_file(bytes.fromhex(f['bytes']))
+    except ValueError: continue
+    raise AssertionError('accepted an invalid file: ' + f['name'])
 print("independent re-implementation agrees with every vector")
