@@ -1,6 +1,6 @@
 """An independent re-implementation of protocol/SPEC.md in plain Python 3 (stdlib only),
 checked against every committed test vector: `python3 protocol/test-vectors/reference_check.py`.
-It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, v4, file v1)."""
+It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, v4, file v1, params v2)."""
 import json
 import math, os
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -222,4 +222,39 @@ for f in FV['invalid']:
     try: parse_file(bytes.fromhex(f['bytes']))
     except ValueError: continue
     raise AssertionError('accepted an invalid file: ' + f['name'])
+
+# The rule's parameters from a spec's JSON (SPEC.md §6).
+PV = load('params-v2.json')
+assert PV['format'] == 'merit parameter vectors v2'
+def round_away(x):                                   # round(): ties away from zero
+    t = math.trunc(x)
+    return t + (1 if x > 0 else -1) if abs(x - t) >= 0.5 else t
+def params(text):
+    j = json.loads(text)                             # each number: nearest binary64 …
+    a, s = j['aggregation'], j['fixed_point']['scale_bits']
+    clip, nb = f32(j['training']['clip_norm']), f32(a['norm_bound'])   # … then binary32
+    band, dup = f32(a.get('norm_band', 6.0)), f32(a.get('duplicate_cosine', 1.01))
+    m = j['model']; widths = [m['input']] + m['hidden'] + [m['classes']]
+    D = sum(i * o + o for i, o in zip(widths, widths[1:]))
+    w = clip * 2.0 ** s + math.sqrt(D) / 2
+    least = f32(f32(math.ceil((w / 2.0 ** s) * 1000)) / f32(1000))
+    u = nb * 2.0 ** s
+    sq = u * u
+    B2 = 0 if not u > 0 else (2**64 - 1 if sq >= 2.0**64 else math.floor(sq))
+    r2 = (band * band) * 1000
+    rho2 = 1000 if math.isnan(r2) else min(max(round_away(r2), 1000), 10**9)
+    v = round_away(1000 * dup)
+    tau = 1001 if v > 1000 else max(v, 0)
+    refused = []
+    if not (math.isfinite(nb) and nb > 0) or nb < least: refused.append('aggregation.norm_bound')
+    if not (math.isfinite(band) and 1 <= band <= 1000): refused.append('aggregation.norm_band')
+    if not (math.isfinite(dup) and dup > 0): refused.append('aggregation.duplicate_cosine')
+    if not 1 <= a['slots'] <= 64: refused.append('aggregation.slots')
+    if a['slots'] < 2 * a['byzantine'] + 3: refused.append('aggregation.byzantine')
+    return dict(dim=D, least_norm_bound=least, refused=refused, slots=a['slots'], byzantine=a['byzantine'],
+                norm_bound_sq=B2, band_sq_milli=rho2, duplicate_milli=tau)
+for c in PV['cases']:
+    got = params(c['spec'])
+    want = {k: c[k] for k in got}; want['least_norm_bound'] = f32(c['least_norm_bound'])
+    assert got == want, (c['name'], got, want)
 print("independent re-implementation agrees with every vector")
