@@ -698,27 +698,8 @@ pub fn chunked_round_vector(
 /// `P_k`, another `P_dec`.
 pub fn v4_vectors() -> V4Vectors {
     use crate::rule::RuleParams;
-    let (dim, chunk) = (40usize, 16usize);
-    // A linear congruential generator keeps it reproducible without a crate.
-    let mut state: u64 = 0x0004_c4a7;
-    let mut next = move |m: i64| {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) % (2 * m as u64 + 1)) as i64 - m
-    };
-    let dir: Vec<i64> = (0..dim).map(|_| next(120)).collect();
-    let prev: Vec<i16> = (0..dim).map(|_| next(3000) as i16).collect();
-    let mut updates: Vec<Option<Vec<i16>>> = (0..3)
-        .map(|_| Some(dir.iter().map(|&d| (d + next(40)) as i16).collect()))
-        .collect();
-    updates.insert(2, None);
-    updates.push(Some(dir.iter().map(|&d| (-d + next(10)) as i16).collect()));
-    let trainers: Vec<[u8; 32]> = (0..5u8)
-        .map(|i| core::array::from_fn(|j| (j as u8).wrapping_mul(17).wrapping_add(0x31 * i + 1)))
-        .collect();
-    // A spec's B² (norm_bound 4.5 at scale 2^8: ⌊1152²⌋); ρ = 6; no duplicate filter.
-    let params = RuleParams::new(5, dim, 1, 1_327_104);
+    let chunk = 16usize;
+    let (params, prev, updates, trainers) = sample_round();
     let first = chunked_round_vector(
         "D 40 in chunks of 16, five slots: three honest, one not present, one sign flip",
         (11, 4),
@@ -745,6 +726,128 @@ pub fn v4_vectors() -> V4Vectors {
     V4Vectors {
         format: "merit test vectors v4".into(),
         chunked_rounds: alloc::vec![first, second],
+    }
+}
+
+/// The round of `v4.json` and `round-v3.json`: its parameters, the previous model, the
+/// updates (slot 2 not present) and the accounts.
+pub type SampleRound = (
+    crate::rule::RuleParams,
+    Vec<i16>,
+    Vec<Option<Vec<i16>>>,
+    Vec<[u8; 32]>,
+);
+
+fn sample_round() -> SampleRound {
+    let dim = 40usize;
+    // A linear congruential generator keeps it reproducible without a crate.
+    let mut state: u64 = 0x0004_c4a7;
+    let mut next = move |m: i64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) % (2 * m as u64 + 1)) as i64 - m
+    };
+    let dir: Vec<i64> = (0..dim).map(|_| next(120)).collect();
+    let prev: Vec<i16> = (0..dim).map(|_| next(3000) as i16).collect();
+    let mut updates: Vec<Option<Vec<i16>>> = (0..3)
+        .map(|_| Some(dir.iter().map(|&d| (d + next(40)) as i16).collect()))
+        .collect();
+    updates.insert(2, None);
+    updates.push(Some(dir.iter().map(|&d| (-d + next(10)) as i16).collect()));
+    let trainers: Vec<[u8; 32]> = (0..5u8)
+        .map(|i| core::array::from_fn(|j| (j as u8).wrapping_mul(17).wrapping_add(0x31 * i + 1)))
+        .collect();
+    // A spec's B² (norm_bound 4.5 at scale 2^8: ⌊1152²⌋); ρ = 6; no duplicate filter.
+    let params = crate::rule::RuleParams::new(5, dim, 1, 1_327_104);
+    (params, prev, updates, trainers)
+}
+
+/// The end-to-end v3 round (`test-vectors/round-v3.json`, SPEC.md §4–6).
+pub const ROUND_V3_JSON: &str = include_str!("../test-vectors/round-v3.json");
+
+/// `round-v3.json`: rounds from the updates to the public input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundV3Vectors {
+    pub format: String,
+    pub rounds: Vec<RoundV3Vector>,
+}
+
+/// One v3 round: the rule's parameters, the previous model, the accounts and updates (`null`:
+/// not present); what §6 gives; the commitments of §4; the public input of §5.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundV3Vector {
+    pub name: String,
+    pub project: u32,
+    pub round: u32,
+    pub slots: usize,
+    pub dim: usize,
+    pub byzantine: usize,
+    pub norm_bound_sq: u64,
+    pub band_sq_milli: u32,
+    pub duplicate_milli: u32,
+    pub trainers: Vec<String>,
+    pub prev: Vec<i16>,
+    pub updates: Vec<Option<Vec<i16>>>,
+    pub accepted: Vec<bool>,
+    pub scores: Vec<u32>,
+    pub new_model: Vec<i16>,
+    pub prev_model_commitment: String,
+    /// §5's `C_i`: the update's commitment, the zero commitment when not present.
+    pub update_commitments: Vec<String>,
+    pub new_model_commitment: String,
+    pub public_input: String,
+}
+
+/// The rounds of `round-v3.json`: `v4.json`'s round, as a v3 project proves it.
+pub fn round_v3_vectors() -> RoundV3Vectors {
+    let (params, prev, updates, trainers) = sample_round();
+    let (project, round) = (11, 4);
+    let refs: Vec<Option<&[i16]>> = updates.iter().map(|u| u.as_deref()).collect();
+    let o = crate::rule::run(&params, &prev, &refs).expect("a valid round");
+    let c = Committer::new();
+    let commitments: Vec<Commitment> = updates
+        .iter()
+        .zip(&trainers)
+        .map(|(u, a)| {
+            u.as_ref()
+                .map_or(Commitment::default(), |u| c.commit_update(a, u))
+        })
+        .collect();
+    let r = RoundInputs {
+        project,
+        round,
+        prev_model: c.commit_model(&prev),
+        trainers: &trainers,
+        updates: &commitments,
+        scores: &o.scores,
+        accepted: &o.accepted,
+        new_model: c.commit_model(&o.new_model),
+    };
+    let public_input = c.round_public_input(&r).expect("consistent round");
+    RoundV3Vectors {
+        format: "merit round vectors v3".into(),
+        rounds: alloc::vec![RoundV3Vector {
+            name: "D 40, five slots: three honest, one not present, one sign flip".into(),
+            project,
+            round,
+            slots: params.slots,
+            dim: params.dim,
+            byzantine: params.byzantine,
+            norm_bound_sq: params.norm_bound_sq,
+            band_sq_milli: params.band_sq_milli,
+            duplicate_milli: params.duplicate_milli,
+            trainers: trainers.iter().map(hex32).collect(),
+            prev: prev.clone(),
+            updates: updates.clone(),
+            accepted: o.accepted.clone(),
+            scores: o.scores.clone(),
+            new_model: o.new_model.clone(),
+            prev_model_commitment: hex32(&r.prev_model.0),
+            update_commitments: commitments.iter().map(|c| hex32(&c.0)).collect(),
+            new_model_commitment: hex32(&r.new_model.0),
+            public_input: hex32(&poseidon::to_bytes(&public_input)),
+        }],
     }
 }
 
@@ -1288,6 +1391,32 @@ mod tests {
     fn write_param_vectors() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/params-v2.json");
         let json = serde_json::to_string_pretty(&param_vectors()).unwrap();
+        std::fs::write(path, json + "\n").unwrap();
+    }
+    #[test]
+    fn committed_round_v3_vectors_match_this_build() {
+        let have: RoundV3Vectors =
+            serde_json::from_str(ROUND_V3_JSON).expect("round-v3.json parses");
+        assert_eq!(
+            have,
+            round_v3_vectors(),
+            "a v3 round's statement changed: v3 is frozen"
+        );
+        // The same round as v4.json's, the same outcome.
+        let v4: V4Vectors = serde_json::from_str(V4_JSON).unwrap();
+        let (r, c) = (&have.rounds[0], &v4.chunked_rounds[0]);
+        assert_eq!(
+            (&r.accepted, &r.scores, &r.new_model),
+            (&c.accepted, &c.scores, &c.new_model)
+        );
+    }
+
+    /// Rewrites round-v3.json: `cargo test -p merit-protocol -- --ignored write_round_v3_vectors`.
+    #[test]
+    #[ignore]
+    fn write_round_v3_vectors() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/round-v3.json");
+        let json = serde_json::to_string_pretty(&round_v3_vectors()).unwrap();
         std::fs::write(path, json + "\n").unwrap();
     }
 }

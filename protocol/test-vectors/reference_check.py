@@ -1,6 +1,6 @@
 """An independent re-implementation of protocol/SPEC.md in plain Python 3 (stdlib only),
 checked against every committed test vector: `python3 protocol/test-vectors/reference_check.py`.
-It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, v4, file v1, params v2)."""
+It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, round v3, v4, file v1, params v2)."""
 import json
 import math, os
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -257,4 +257,19 @@ for c in PV['cases']:
     got = params(c['spec'])
     want = {k: c[k] for k in got}; want['least_norm_bound'] = f32(c['least_norm_bound'])
     assert got == want, (c['name'], got, want)
+
+# One v3 round end to end (SPEC.md §4–6): updates → the rule → commitments → public input.
+RV3 = load('round-v3.json')
+assert RV3['format'] == 'merit round vectors v3'
+for c in RV3['rounds']:
+    out = rule(c)
+    for key in ('accepted', 'scores', 'new_model'): assert c[key] == out[key], (c['name'], key)
+    def cm(v): return W([tag('merit/model/v3'), len(v)] + pack(v))
+    cu = [hx(W([tag('merit/update/v3')] + acct(a) + [len(u)] + pack(u))) if u is not None else hx(0)
+          for a, u in zip(c['trainers'], c['updates'])]
+    assert cu == c['update_commitments'] and hx(cm(c['prev'])) == c['prev_model_commitment']
+    assert hx(cm(c['new_model'])) == c['new_model_commitment']
+    assert rnd(dict(project=c['project'], round=c['round'], prev_model=c['prev_model_commitment'],
+                    trainers=c['trainers'], updates=cu, scores=c['scores'], accepted=c['accepted'],
+                    new_model=c['new_model_commitment'])) == c['public_input'], c['name']
 print("independent re-implementation agrees with every vector")
