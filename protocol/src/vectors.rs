@@ -1180,6 +1180,31 @@ pub fn param_vectors() -> ParamVectors {
     }
 }
 
+/// A Groth16 proof and its verifying key in bytes (`test-vectors/proof-groth16.json`,
+/// SPEC.md §12). Written by a test (the prover needs dev-dependencies).
+pub const PROOF_JSON: &str = include_str!("../test-vectors/proof-groth16.json");
+
+/// `proof-groth16.json`: one verifying key (one public input) and proofs against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofVectors {
+    pub format: String,
+    /// What the toy circuit states (the check of §12 does not depend on it).
+    pub statement: String,
+    /// The compressed verifying key, hex (`verifier::VK_LEN` bytes).
+    pub verifying_key: String,
+    pub cases: Vec<ProofCase>,
+}
+
+/// A proof, its public input, and what a verifier answers: `"accept"`, `"reject"` (valid
+/// points, the pairing equation fails) or `"malformed"` (the bytes are not a proof).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofCase {
+    pub name: String,
+    pub proof: String,
+    pub public_input: String,
+    pub result: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1418,5 +1443,114 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/round-v3.json");
         let json = serde_json::to_string_pretty(&round_v3_vectors()).unwrap();
         std::fs::write(path, json + "\n").unwrap();
+    }
+    mod proofs {
+        use super::super::*;
+        use ark_bn254::{Bn254, Fr};
+        use ark_groth16::Groth16;
+        use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+        use ark_relations::lc;
+        use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+        use ark_snark::SNARK;
+        use ark_std::rand::SeedableRng;
+
+        /// "I know x with x·x = y" for the public y.
+        #[derive(Clone)]
+        struct Square(u64);
+
+        impl ConstraintSynthesizer<Fr> for Square {
+            fn generate_constraints(
+                self,
+                cs: ConstraintSystemRef<Fr>,
+            ) -> Result<(), SynthesisError> {
+                let x = cs.new_witness_variable(|| Ok(Fr::from(self.0)))?;
+                let y = cs.new_input_variable(|| Ok(Fr::from(self.0) * Fr::from(self.0)))?;
+                cs.enforce_r1cs_constraint(|| lc!() + x, || lc!() + x, || lc!() + y)
+            }
+        }
+
+        fn hex(b: &[u8]) -> String {
+            b.iter().map(|x| format!("{x:02x}")).collect()
+        }
+
+        /// The vectors, from a seeded setup and prover; every case is what
+        /// `verifier::verify` answers.
+        pub fn proof_vectors() -> ProofVectors {
+            let x = 3_000_000_019u64;
+            let mut rng = ark_std::rand::rngs::StdRng::seed_from_u64(0x5eed_0029);
+            let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(Square(0), &mut rng).unwrap();
+            let proof = Groth16::<Bn254>::prove(&pk, Square(x), &mut rng).unwrap();
+            let mut vk_bytes = Vec::new();
+            vk.serialize_compressed(&mut vk_bytes).unwrap();
+            let bytes = |p: &ark_groth16::Proof<Bn254>| {
+                let mut out = Vec::new();
+                p.serialize_compressed(&mut out).unwrap();
+                out
+            };
+            let honest = bytes(&proof);
+            let negated_a = bytes(&ark_groth16::Proof {
+                a: -proof.a,
+                ..proof.clone()
+            });
+            // A's x moved to the next integer that is no curve point's x.
+            let mut off_curve = honest.clone();
+            loop {
+                off_curve[0] = off_curve[0].wrapping_add(1);
+                if ark_groth16::Proof::<Bn254>::deserialize_compressed(&off_curve[..]).is_err() {
+                    break;
+                }
+            }
+            let y = Fr::from(x) * Fr::from(x);
+            let prepared = crate::verifier::prepare(&vk_bytes).unwrap();
+            let cases = [
+                ("an honest proof", &honest, y),
+                ("the same proof for y + 1", &honest, y + Fr::from(1u64)),
+                ("A negated (valid points)", &negated_a, y),
+                ("A's x is not on the curve", &off_curve, y),
+            ]
+            .into_iter()
+            .map(|(name, p, input)| ProofCase {
+                name: name.into(),
+                proof: hex(p),
+                public_input: hex32(&poseidon::to_bytes(&input)),
+                result: match crate::verifier::verify(&prepared, p, &input) {
+                    Ok(true) => "accept",
+                    Ok(false) => "reject",
+                    Err(_) => "malformed",
+                }
+                .into(),
+            })
+            .collect();
+            ProofVectors {
+                format: "merit proof vectors v1".into(),
+                statement: format!(
+                    "Groth16 over BN254, one constraint x·x = y with the witness x and the public y; x = {x}"
+                ),
+                verifying_key: hex(&vk_bytes),
+                cases,
+            }
+        }
+
+        #[test]
+        fn committed_proof_vectors_match_this_build() {
+            let have: ProofVectors = serde_json::from_str(PROOF_JSON).unwrap();
+            assert_eq!(have, proof_vectors(), "Groth16 bytes changed");
+            let results: Vec<&str> = have.cases.iter().map(|c| c.result.as_str()).collect();
+            assert_eq!(results, ["accept", "reject", "reject", "malformed"]);
+            assert_eq!(have.verifying_key.len(), 2 * crate::verifier::VK_LEN);
+        }
+
+        /// Rewrites proof-groth16.json:
+        /// `cargo test -p merit-protocol -- --ignored write_proof_vectors`.
+        #[test]
+        #[ignore]
+        fn write_proof_vectors() {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/test-vectors/proof-groth16.json"
+            );
+            let json = serde_json::to_string_pretty(&proof_vectors()).unwrap();
+            std::fs::write(path, json + "\n").unwrap();
+        }
     }
 }

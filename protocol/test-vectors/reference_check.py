@@ -1,6 +1,6 @@
 """An independent re-implementation of protocol/SPEC.md in plain Python 3 (stdlib only),
 checked against every committed test vector: `python3 protocol/test-vectors/reference_check.py`.
-It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, round v3, v4, file v1, params v2)."""
+It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, round v3, v4, file v1, params v2, proof v1)."""
 import json
 import math, os
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -272,4 +272,150 @@ for c in RV3['rounds']:
     assert rnd(dict(project=c['project'], round=c['round'], prev_model=c['prev_model_commitment'],
                     trainers=c['trainers'], updates=cu, scores=c['scores'], accepted=c['accepted'],
                     new_model=c['new_model_commitment'])) == c['public_input'], c['name']
+# Groth16 over BN254 (SPEC.md §12): decode the compressed key and proofs, check the
+# pairing equation with an optimal ate pairing written from the textbook (no library).
+PV12 = load('proof-groth16.json')
+assert PV12['format'] == 'merit proof vectors v1'
+P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+R_ORDER = H.r
+def f2mul(a, b): return ((a[0]*b[0] - a[1]*b[1]) % P, (a[0]*b[1] + a[1]*b[0]) % P)
+def f2add(a, b): return ((a[0]+b[0]) % P, (a[1]+b[1]) % P)
+def f2sub(a, b): return ((a[0]-b[0]) % P, (a[1]-b[1]) % P)
+def f2neg(a): return (-a[0] % P, -a[1] % P)
+def f2inv(a):
+    n = pow(a[0]*a[0] + a[1]*a[1], P - 2, P)
+    return (a[0]*n % P, -a[1]*n % P)
+def f2pow(a, e):
+    out = (1, 0)
+    while e:
+        if e & 1: out = f2mul(out, a)
+        a = f2mul(a, a); e >>= 1
+    return out
+def f2conj(a): return (a[0], -a[1] % P)
+XI = (9, 1)                                          # ξ = 9 + i; the twist is y² = x³ + 3/ξ
+B2 = f2mul((3, 0), f2inv(XI))
+def f2sqrt(a):                                       # p ≡ 3 (mod 4): Adj–Rodríguez-Henríquez, alg. 9
+    a1 = f2pow(a, (P - 3) // 4)
+    alpha = f2mul(a1, f2mul(a1, a))
+    x0 = f2mul(a1, a)
+    if alpha == (P - 1, 0): x = f2mul((0, 1), x0)
+    else: x = f2mul(f2pow(f2add((1, 0), alpha), (P - 1) // 2), x0)
+    if f2mul(x, x) != a: raise ValueError('not a square')
+    return x
+def g1(b):                                           # 32 bytes: x LE, flags in byte 31's top bits
+    if len(b) != 32: raise ValueError('length')
+    flags, x = b[31] >> 6, int.from_bytes(b[:31] + bytes([b[31] & 0x3f]), 'little')
+    if flags & 1: return None                        # bit 6: the point at infinity
+    if x >= P: raise ValueError('non-canonical')
+    y = pow(x**3 + 3, (P + 1) // 4, P)
+    if y * y % P != (x**3 + 3) % P: raise ValueError('not on the curve')
+    if (y > P - y) != bool(flags & 2): y = P - y      # bit 7: y is the larger of ±y
+    return (x, y)
+def g2(b):                                           # 64 bytes: x = c0 + c1·i, c0 then c1
+    if len(b) != 64: raise ValueError('length')
+    flags = b[63] >> 6
+    c0, c1 = int.from_bytes(b[:32], 'little'), int.from_bytes(b[32:63] + bytes([b[63] & 0x3f]), 'little')
+    if flags & 1: return None
+    if c0 >= P or c1 >= P: raise ValueError('non-canonical')
+    x = (c0, c1)
+    y = f2sqrt(f2add(f2mul(x, f2mul(x, x)), B2))
+    ny = f2neg(y)
+    if ((y[1], y[0]) > (ny[1], ny[0])) != bool(flags & 2): y = ny   # compare c1, then c0
+    return (x, y)
+def g1_add(p1, p2):
+    if p1 is None: return p2
+    if p2 is None: return p1
+    (x1, y1), (x2, y2) = p1, p2
+    if x1 == x2:
+        if (y1 + y2) % P == 0: return None
+        m = 3 * x1 * x1 * pow(2 * y1, P - 2, P) % P
+    else: m = (y2 - y1) * pow(x2 - x1, P - 2, P) % P
+    x3 = (m * m - x1 - x2) % P
+    return (x3, (m * (x1 - x3) - y1) % P)
+def g1_mul(pt, k):
+    out = None
+    while k:
+        if k & 1: out = g1_add(out, pt)
+        pt = g1_add(pt, pt); k >>= 1
+    return out
+def g2_mul(pt, k):
+    out = None
+    while k:
+        if k & 1: out = g2_add(out, pt)[0]
+        pt = g2_add(pt, pt)[0]; k >>= 1
+    return out
+def g2_add(p1, p2):                                  # also returns the slope (None: vertical)
+    if p1 is None: return p2, None
+    if p2 is None: return p1, None
+    (x1, y1), (x2, y2) = p1, p2
+    if x1 == x2:
+        if f2add(y1, y2) == (0, 0): return None, None
+        m = f2mul(f2mul((3, 0), f2mul(x1, x1)), f2inv(f2add(y1, y1)))
+    else: m = f2mul(f2sub(y2, y1), f2inv(f2sub(x2, x1)))
+    x3 = f2sub(f2sub(f2mul(m, m), x1), x2)
+    return (x3, f2sub(f2mul(m, f2sub(x1, x3)), y1)), m
+# F_p12 = F_p[w]/(w^12 − 18w^6 + 82), with i = w^6 − 9 (so w^6 = ξ): lists of 12 integers.
+def f12mul(a, b):
+    c = [0] * 23
+    for i, x in enumerate(a):
+        if x:
+            for j, y in enumerate(b): c[i + j] += x * y
+    for k in range(22, 11, -1):
+        c[k - 6] += 18 * c[k]; c[k - 12] -= 82 * c[k]
+    return [x % P for x in c[:12]]
+def f12pow(a, e):
+    out = [1] + [0] * 11
+    while e:
+        if e & 1: out = f12mul(out, a)
+        a = f12mul(a, a); e >>= 1
+    return out
+def emb(a, k, out):                                  # out += (a0 + a1·i)·w^k, i = w^6 − 9
+    out[k] += a[0] - 9 * a[1]; out[k + 6] += a[1]
+def line(t, m, pt):                                  # the line through the twisted point t (slope m) at the G1 point pt
+    x1, y1 = t; xt, yt = pt
+    out = [0] * 12
+    if m is None:                                    # vertical: xt − x1·w²
+        out[0] = xt; emb(f2neg(x1), 2, out)
+    else:                                            # m·w·(xt − x1·w²) − (yt − y1·w³)
+        out[0] = -yt; emb(f2mul(m, (xt, 0)), 1, out); emb(f2sub(y1, f2mul(m, x1)), 3, out)
+    return [x % P for x in out]
+ATE = 29793968203157093288                           # 6u + 2, u = 4965661367192848881
+G_X, G_Y = f2pow(XI, (P - 1) // 3), f2pow(XI, (P - 1) // 2)
+def frob(q): return (f2mul(f2conj(q[0]), G_X), f2mul(f2conj(q[1]), G_Y))
+def miller(q, pt):
+    f, r = [1] + [0] * 11, q
+    for i in range(ATE.bit_length() - 2, -1, -1):
+        r2, m = g2_add(r, r)
+        f = f12mul(f12mul(f, f), line(r, m, pt)); r = r2
+        if ATE >> i & 1:
+            r2, m = g2_add(r, q)
+            f = f12mul(f, line(r, m, pt)); r = r2
+    q1 = frob(q); q2 = frob(q1); q2 = (q2[0], f2neg(q2[1]))
+    r2, m = g2_add(r, q1); f = f12mul(f, line(r, m, pt)); r = r2
+    r2, m = g2_add(r, q2); f = f12mul(f, line(r, m, pt))
+    return f
+def pairing_product_is_one(pairs):
+    f = [1] + [0] * 11
+    for pt, q in pairs:
+        if pt is not None and q is not None: f = f12mul(f, miller(q, pt))   # e(O, ·) = 1
+    return f12pow(f, (P**12 - 1) // R_ORDER) == [1] + [0] * 11
+def groth16(vk, proof, x):
+    """The check of SPEC.md §12: False for a well-formed proof of something else; raises
+    ValueError for bytes that are not a key or a proof."""
+    if len(vk) != 296 or len(proof) != 128: raise ValueError('length')
+    alpha, beta, gamma, delta = g1(vk[:32]), g2(vk[32:96]), g2(vk[96:160]), g2(vk[160:224])
+    if int.from_bytes(vk[224:232], 'little') != 2: raise ValueError('not one public input')
+    ic = [g1(vk[232:264]), g1(vk[264:296])]
+    a, b, c = g1(proof[:32]), g2(proof[32:96]), g1(proof[96:])
+    for q in (beta, gamma, delta, b):
+        if q is not None and g2_mul(q, R_ORDER) is not None: raise ValueError('G2 point outside the subgroup')
+    if not 0 <= x < R_ORDER: raise ValueError('input not a field element')
+    l = g1_add(ic[0], g1_mul(ic[1], x))
+    neg_a = a and (a[0], -a[1] % P)
+    return pairing_product_is_one([(neg_a, b), (alpha, beta), (l, gamma), (c, delta)])
+VK = bytes.fromhex(PV12['verifying_key'])
+for c in PV12['cases']:
+    try: got = 'accept' if groth16(VK, bytes.fromhex(c['proof']), fe(c['public_input'])) else 'reject'
+    except ValueError: got = 'malformed'
+    assert got == c['result'], (c['name'], got)
 print("independent re-implementation agrees with every vector")
