@@ -1444,6 +1444,7 @@ mod tests {
         let json = serde_json::to_string_pretty(&round_v3_vectors()).unwrap();
         std::fs::write(path, json + "\n").unwrap();
     }
+    #[cfg(feature = "groth16")]
     mod proofs {
         use super::super::*;
         use ark_bn254::{Bn254, Fr};
