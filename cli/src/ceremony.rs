@@ -111,6 +111,34 @@ pub enum CeremonyCliError {
         #[source]
         source: merit_storage::StorageError,
     },
+    /// A project whose owner recorded no ceremony: its keys come from a setup somebody
+    /// ran alone, who could forge every round.
+    #[error("project {project}'s keys come from no recorded ceremony: whoever ran their setup could forge every round (its owner records one with `merit project create --ceremony`)")]
+    NoSetupRecorded { project: u32 },
+    /// A chunked project: its keys are its proof shape's, which no ceremony covers yet.
+    #[error("project {project} is chunked: its keys are proof shape {shape}'s, which no ceremony covers yet")]
+    ShapeKeys { project: u32, shape: u32 },
+    /// The recorded transcript verifies, but is not what the project uses or records.
+    #[error("project {project}'s recorded transcript {cid} {problem}")]
+    NotTheProjectsKeys {
+        project: u32,
+        cid: String,
+        problem: &'static str,
+    },
+    /// The chain, to read the project or its setup record.
+    #[error("reading project {project} from the chain")]
+    Chain {
+        project: u32,
+        #[source]
+        source: merit_chain::ChainError,
+    },
+    /// The project's spec, to build its round circuit.
+    #[error("project {project}'s spec")]
+    Spec {
+        project: u32,
+        #[source]
+        source: merit_trainer::node::NodeError,
+    },
 }
 
 impl CeremonyCliError {
@@ -588,6 +616,8 @@ pub struct SetupRecord {
 
 /// A project's round keys from a ceremony (`merit project create --ceremony`).
 pub struct ProjectKeys {
+    /// What the owner records on chain about the transcript (`record_setup`).
+    pub record: merit_protocol::abi::SetupRecord,
     /// arkworks-compressed verifying key, as `create_project` takes it.
     pub verifying_key: Vec<u8>,
     /// The proving key file's CID.
@@ -619,7 +649,14 @@ pub async fn project_keys(
     let seconds = started.elapsed().as_secs_f64();
     let transcript_cid = publish(ipfs, transcript, "the ceremony transcript").await?;
     let proving_key_cid = publish(ipfs, files.proving_key_file, "the proving key").await?;
+    let record = merit_protocol::abi::SetupRecord {
+        transcript_cid: transcript_cid.clone().into_bytes(),
+        head: digest_of_hex(&files.summary.hash),
+        phase1_contributions: files.summary.phase1_contributions as u32,
+        phase2_contributions: files.summary.phase2_contributions as u32,
+    };
     Ok(ProjectKeys {
+        record,
         verifying_key: files.verifying_key,
         proving_key_cid,
         setup: SetupRecord {
@@ -629,6 +666,85 @@ pub async fn project_keys(
             setup_verify_seconds: Some(seconds),
         },
     })
+}
+
+/// The 32 bytes of a digest printed by [`hex_digest`] (zeros if it is not one: never, for
+/// a summary this module wrote).
+fn digest_of_hex(hex_text: &str) -> Digest {
+    let mut out = [0u8; 32];
+    if let Ok(bytes) = hex::decode(hex_text) {
+        if bytes.len() == 32 {
+            out.copy_from_slice(&bytes);
+        }
+    }
+    out
+}
+
+/// Checks a project's keys from chain + IPFS alone, as a trainer does before it stakes:
+/// the owner's recorded transcript is fetched, verified in full against the round circuit
+/// of the project's spec, its hash-chain head must be the recorded one, and the verifying
+/// key it gives must be exactly the one the contract stores.
+pub async fn check_project_setup(
+    market: &merit_chain::Marketplace,
+    ipfs: &IpfsStore,
+    project: u32,
+) -> Result<TranscriptSummary> {
+    let chain = |source| CeremonyCliError::Chain { project, source };
+    let view = market.project(project).await.map_err(chain)?;
+    if let Some(c) = &view.chunked {
+        return Err(CeremonyCliError::ShapeKeys {
+            project,
+            shape: c.shape,
+        });
+    }
+    let record = market
+        .setup(project)
+        .await
+        .map_err(chain)?
+        .ok_or(CeremonyCliError::NoSetupRecorded { project })?;
+    let spec = merit_trainer::node::load_spec(ipfs, &view)
+        .await
+        .map_err(|source| CeremonyCliError::Spec { project, source })?;
+    let cid = String::from_utf8_lossy(&record.transcript_cid).into_owned();
+    let what = format!("project {project}'s transcript {cid}");
+    let parsed = merit_storage::parse_cid(&cid).map_err(|source| CeremonyCliError::Ipfs {
+        what: format!("the recorded CID {cid}"),
+        source,
+    })?;
+    let bytes = ipfs
+        .get(&parsed, MAX_TRANSCRIPT_BYTES)
+        .await
+        .map_err(|source| CeremonyCliError::Ipfs {
+            what: format!("fetching {cid}"),
+            source,
+        })?;
+    let (vk, summary) = tokio::task::spawn_blocking(move || {
+        let circuit = Circuit::round(&spec, "the project's spec")?;
+        let t = read_transcript(&bytes, &what)?;
+        let (_, vk, summary) = verified_keys(&t, &circuit, &what, None)?;
+        Ok::<_, CeremonyCliError>((vk, summary))
+    })
+    .await
+    .map_err(|e| CeremonyCliError::Circuit {
+        circuit: "the verification thread".into(),
+        message: e.to_string(),
+    })??;
+    let wrong = |problem| CeremonyCliError::NotTheProjectsKeys {
+        project,
+        cid: cid.clone(),
+        problem,
+    };
+    if digest_of_hex(&summary.hash) != record.head {
+        return Err(wrong("does not end at the recorded hash-chain head"));
+    }
+    let prepared = merit_protocol::verifier::prepare(&merit_prover::keys::compressed(&vk))
+        .map_err(|_| wrong("gives a verifying key the contract would not take"))?;
+    if prepared != view.verifying_key {
+        return Err(wrong(
+            "gives another verifying key than the one the project stores",
+        ));
+    }
+    Ok(summary)
 }
 
 #[cfg(test)]

@@ -21,6 +21,23 @@ pub enum CeremonyCmd {
     ///
     /// Example: merit ceremony keys --spec spec.json --transcript t2.bin --out-dir keys/
     Keys(KeysArgs),
+    /// Re-check a project's keys from chain + IPFS alone: the ceremony transcript its
+    /// owner recorded, verified against the round circuit of the project's spec, must end
+    /// at the recorded head and give exactly the verifying key the contract stores (what
+    /// `merit trainer run` checks before it stakes)
+    ///
+    /// Example: merit ceremony verify --project 0
+    Verify(ProjectArgs),
+}
+
+#[derive(Args)]
+pub struct ProjectArgs {
+    /// Project id
+    #[arg(long)]
+    project: u32,
+    /// Print the outcome as one JSON object
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -496,6 +513,23 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
                 summary.phase2_contributions, summary.hash
             );
             println!("OK ({:.2} s)", summary.verify_seconds);
+            Ok(())
+        }
+        CeremonyCmd::Verify(a) => {
+            let info = DevnetInfo::read(data_dir)?;
+            let (market, ipfs) = (info.marketplace().await?, info.ipfs()?);
+            let s = flow::check_project_setup(&market, &ipfs, a.project).await?;
+            if a.json {
+                return print_json(serde_json::to_value(&s)?);
+            }
+            println!(
+                "project {}'s keys verified: {} phase-1 and {} phase-2 contributions, head {}, the verifying key the contract stores ({:.1}s)",
+                a.project,
+                s.phase1_contributions,
+                s.phase2_contributions,
+                short(&s.hash),
+                s.verify_seconds
+            );
             Ok(())
         }
         CeremonyCmd::Keys(a) => {

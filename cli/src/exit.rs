@@ -155,6 +155,18 @@ pub fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 Some(AggregatorError::NotFinalized { .. })
             )
     };
+    let unvouched = |c: &(dyn StdError + 'static)| {
+        matches!(
+            c.downcast_ref::<CeremonyCliError>(),
+            Some(CeremonyCliError::NoSetupRecorded { .. } | CeremonyCliError::ShapeKeys { .. })
+        )
+    };
+    if e.chain().any(unvouched) {
+        return Some(
+            "join with --trust-keys only if you trust whoever ran the project's setup; else ask \
+             its owner for keys from a ceremony (`merit ceremony`, `project create --ceremony`)",
+        );
+    }
     if e.chain().any(not_finalised) {
         return Some(
             "only finalised rounds can be verified: `merit project status ID` shows the round",

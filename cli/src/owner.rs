@@ -333,6 +333,8 @@ pub async fn post_project(
     preflight(market, ipfs, owner, &p, &model).await?;
     let rule = merit_protocol::rule::RuleParams::from_spec(spec);
     let mut setup = crate::ceremony::SetupRecord::default();
+    // What goes on chain about the ceremony, recorded right after creation.
+    let mut record = None;
     let (verifying_key, proving_key_cid, setup_seconds, chunked) = match p.keys {
         RoundKeysSource::Chunked { chunk, shape } => {
             let shape = shape_for(market, ipfs, owner, rule.slots as u32, chunk, shape).await?;
@@ -355,6 +357,7 @@ pub async fn post_project(
         RoundKeysSource::Ceremony { transcript, name } => {
             let keys = crate::ceremony::project_keys(ipfs, spec, transcript, &name).await?;
             setup = keys.setup;
+            record = Some(keys.record);
             (keys.verifying_key, keys.proving_key_cid, None, None)
         }
         RoundKeysSource::Setup => {
@@ -409,6 +412,13 @@ pub async fn post_project(
                 .context("create_chunked_project")?
         }
     };
+    if let Some(r) = &record {
+        // Before anyone can join: trainers check the keys against this before staking.
+        market
+            .record_setup(owner, project, r)
+            .await
+            .context("record_setup (the ceremony transcript the keys come from)")?;
+    }
     Ok(Posted {
         project,
         spec_cid,

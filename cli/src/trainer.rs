@@ -71,6 +71,11 @@ pub struct RunArgs {
     /// Print what was earned as one JSON object
     #[arg(long)]
     json: bool,
+    /// Join without checking the project's keys against a recorded ceremony (by default
+    /// the node refuses, staking nothing, a project whose keys it cannot verify: whoever
+    /// ran a setup alone could forge every round)
+    #[arg(long)]
+    trust_keys: bool,
 }
 
 pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
@@ -97,6 +102,22 @@ pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
     cfg.behaviour = a.behaviour;
     cfg.seed = a.seed;
     cfg.poll = Duration::from_millis(a.poll_ms);
+    let me = merit_chain::account_of(&signer);
+    let joined = market
+        .trainers(a.project)
+        .await?
+        .iter()
+        .any(|t| t.account == me.0);
+    if a.trust_keys {
+        eprintln!("--trust-keys: project {}'s keys are not checked", a.project);
+    } else if !joined {
+        // Before anything is staked: a key nobody can vouch for is refused.
+        let s = merit_cli::ceremony::check_project_setup(&market, &ipfs, a.project).await?;
+        eprintln!(
+            "project {}'s keys verified: a ceremony of {} phase-1 and {} phase-2 contributions",
+            a.project, s.phase1_contributions, s.phase2_contributions
+        );
+    }
     let rows = data.len();
     let learner = CandleMlp::from_spec(&spec);
     let node = TrainerNode::new(&market, &ipfs, &signer, data, learner, cfg)?;

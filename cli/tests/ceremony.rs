@@ -408,6 +408,12 @@ fn a_ceremony_gives_keys_that_prove_and_refuses_what_does_not_verify() {
     assert!(posted["setup_seconds"].is_null(), "no setup ran: {posted}");
     // The proving key posted is the transcript's (same bytes, same CID).
     assert_eq!(posted["proving_key_cid"], k["proving_key_cid"]);
+    // The chain records the transcript, and anyone re-checks the project's keys from chain
+    // + IPFS alone, as a trainer node does before it stakes.
+    let checked = json(dir, &["ceremony", "verify", "--project", "0"]);
+    assert_eq!(checked["phase1_contributions"], 2, "{checked}");
+    assert_eq!(checked["phase2_contributions"], 3, "{checked}");
+    assert_eq!(checked["hash"], s["hash"], "{checked}");
     let status = json(dir, &["project", "status", "0"]);
     assert!(
         status

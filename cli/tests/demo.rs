@@ -66,6 +66,9 @@ fn check(j: serde_json::Value, rounds: u64) {
     assert_eq!(j["chain"], "embedded");
     assert_eq!(j["rounds"], rounds);
     assert_eq!(j["proofs_verified_on_chain"], rounds);
+    // The demo's keys still come from the owner's own setup, and it says so.
+    assert_eq!(j["setup_contributions"], 0);
+    assert_eq!(j["setup_verified"], false);
     let stake = 1_000_000_000_000u128;
     let amount = |v: &serde_json::Value| {
         v.as_u64()

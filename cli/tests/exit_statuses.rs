@@ -423,6 +423,29 @@ fn every_documented_exit_status_is_what_the_cli_returns() {
             &["NoSuchProject", "hint:"],
         ),
         case(
+            "a trainer refusing keys no ceremony vouches for",
+            &net,
+            &[
+                "trainer",
+                "run",
+                "--project",
+                "0",
+                "--key",
+                "bob",
+                "--data",
+                csv,
+            ],
+            1,
+            &["come from no recorded ceremony", "--trust-keys"],
+        ),
+        case(
+            "a project whose keys no ceremony vouches for",
+            &net,
+            &["ceremony", "verify", "--project", "0"],
+            1,
+            &["come from no recorded ceremony", "hint:"],
+        ),
+        case(
             "an answer from an update file that is not there",
             &net,
             &[

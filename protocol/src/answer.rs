@@ -89,7 +89,9 @@ impl Layout {
 
     /// Every piece, in order.
     pub fn pieces(&self) -> Vec<Piece> {
-        (0..self.piece_count()).filter_map(|k| self.piece(k)).collect()
+        (0..self.piece_count())
+            .filter_map(|k| self.piece(k))
+            .collect()
     }
 
     /// Piece `k`, if there is one (without listing them all: the contract calls this).
