@@ -11,6 +11,9 @@
 
 use merit_protocol::rule::{self, cosine_score, RoundOutcome, RuleError, RuleParams};
 
+mod v5_candidate;
+pub use v5_candidate::{V5Candidate, V5Outcome, V5Params};
+
 /// What any rule decides for a round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleOutcome {
@@ -29,6 +32,11 @@ pub trait Rule {
         prev: &[i16],
         updates: &[Option<Vec<i16>>],
     ) -> Result<RuleOutcome, RuleError>;
+    /// A copy with the same state, for attackers who know the history (the red team's
+    /// search); `None`: a stateless rule, or one whose copy should start afresh.
+    fn fork(&self) -> Option<Box<dyn Rule>> {
+        None
+    }
 }
 
 /// The rule the circuit proves (protocol v2: ceiling, length band, duplicate filter,

@@ -34,7 +34,7 @@ pub struct SimulateArgs {
     /// Rounds (default: the spec's)
     #[arg(long)]
     rounds: Option<u32>,
-    /// proven, multi-krum-v1, fedavg, median, trimmed-mean or reputation
+    /// proven, multi-krum-v1, fedavg, median, trimmed-mean, reputation or v5-candidate
     #[arg(long, default_value = "proven")]
     rule: RuleKind,
     /// f: Multi-Krum's Byzantine budget and the trimmed mean's trim (default: the spec's)

@@ -46,7 +46,7 @@ pub mod exec;
 pub mod redteam;
 
 use merit_aggregator::rules::{
-    FedAvg, Median, MultiKrumV1, ProvenRule, Reputation, Rule, TrimmedMean,
+    FedAvg, Median, MultiKrumV1, ProvenRule, Reputation, Rule, TrimmedMean, V5Candidate, V5Params,
 };
 use merit_protocol::fixed::{self, ClipError, QuantError};
 use merit_protocol::rule::{RuleError, RuleParams};
@@ -121,16 +121,19 @@ pub enum RuleKind {
     TrimmedMean,
     /// RFFL-style, with [`REPUTATION_ALPHA`] and [`REPUTATION_THRESHOLD`].
     Reputation,
+    /// Issue #23's candidate for protocol v5 ([`V5Candidate`], simulation only).
+    V5Candidate,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 6] = [
+    pub const ALL: [RuleKind; 7] = [
         Self::Proven,
         Self::MultiKrumV1,
         Self::FedAvg,
         Self::Median,
         Self::TrimmedMean,
         Self::Reputation,
+        Self::V5Candidate,
     ];
 
     fn as_str(self) -> &'static str {
@@ -141,6 +144,7 @@ impl RuleKind {
             Self::Median => "median",
             Self::TrimmedMean => "trimmed-mean",
             Self::Reputation => "reputation",
+            Self::V5Candidate => "v5-candidate",
         }
     }
 
@@ -155,6 +159,7 @@ impl RuleKind {
                 trim: params.byzantine,
             }),
             Self::Reputation => Box::new(Reputation::new(REPUTATION_ALPHA, REPUTATION_THRESHOLD)),
+            Self::V5Candidate => Box::new(V5Candidate::new(params, V5Params::default())),
         }
     }
 }
@@ -174,7 +179,7 @@ impl fmt::Display for RuleKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown rule {0:?}: expected proven, multi-krum-v1, fedavg, median, trimmed-mean or reputation"
+    "unknown rule {0:?}: expected proven, multi-krum-v1, fedavg, median, trimmed-mean, reputation or v5-candidate"
 )]
 pub struct BadRule(pub String);
 
@@ -663,7 +668,6 @@ fn run_rounds(
         ..RuleParams::from_spec(spec)
     };
     let mut rule = cfg.rule.build(params);
-    let build = || cfg.rule.build(params);
     let mut learner = CandleMlp::from_spec(spec);
     // Lazy and adaptive attackers train one epoch.
     let mut cheap = CandleMlp::from_spec(spec).with_epochs(1);
@@ -697,6 +701,8 @@ fn run_rounds(
     let mut previous_model: Option<Vec<i16>> = None;
     let mut history: Vec<exec::PastRound> = Vec::new();
     for round in 0..cfg.rounds {
+        // The adaptive attackers' rule: the run's, with its history where it keeps one.
+        let build = || rule.fork().unwrap_or_else(|| cfg.rule.build(params));
         let global = fixed::dequantise_all(&model, scale)?;
         // Public: last round's global change and the median length of its reveals.
         let change: Option<Vec<f32>> = previous_model.as_ref().map(|p| {
@@ -1190,6 +1196,22 @@ mod tests {
             assert_eq!(r.accuracy.len(), 4, "{attack}");
             assert!(r.groups.iter().all(|g| g.twin_score > 0), "{attack}");
         }
+    }
+
+    /// The v5 candidate keeps history; the adaptive search forks it with that history, and
+    /// a griefer's copy of slot 0's previous reveal is stale instead of dropping slot 0.
+    #[test]
+    fn the_v5_candidate_runs_against_the_red_team() {
+        let r = simulate(&config(RuleKind::V5Candidate, Some("adaptive:0.2"))).unwrap();
+        assert_eq!(
+            (r.rule.to_string().as_str(), r.accuracy.len()),
+            ("v5-candidate", 4)
+        );
+        let r = simulate(&config(RuleKind::V5Candidate, Some("grief:0:0.2"))).unwrap();
+        let griefer = &r.per_trainer[4];
+        // Round 0 has no previous reveal to copy (it sends noise); later rounds are stale.
+        assert!(griefer.scores[1..].iter().all(|&s| s == 0), "{griefer:?}");
+        assert!(r.per_trainer[0].total_score > 0);
     }
 
     /// A public change `d` and six previous reveals that lean along it, with noise `sigma`.

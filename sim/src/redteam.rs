@@ -1,8 +1,9 @@
 //! The `adaptive` attacker: each round it searches mixtures and scales of what it may know
 //! — last round's public global change, the previous round's reveals (and their mean),
 //! Gaussian noise, and its own cheap training (one epoch on a tenth of its rows) — for the
-//! candidate the rule pays it best. Each candidate is scored by the rule itself (a fresh
-//! copy of the run's rule, so the stateful `reputation` rule forgets its history) on the
+//! candidate the rule pays it best. Each candidate is scored by the rule itself (a copy of
+//! the run's rule: with its history where the rule offers one through `Rule::fork`, as the
+//! v5 candidate does; afresh otherwise, so the `reputation` rule forgets its history) on the
 //! public information: every other slot's previous-round reveal stands for its unknown
 //! update this round, except colluders that already chose this round, whose choices are
 //! known to it.
