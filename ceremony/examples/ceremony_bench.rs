@@ -1,6 +1,6 @@
 //! Times the ceremony and prints one JSON object.
 //!
-//! `cargo run --release -p merit-ceremony --example bench -- <power> [constraints]`:
+//! `cargo run --release -p merit-ceremony --example ceremony_bench -- <power> [constraints]`:
 //! phase 1 for a domain of `2^power` points (contribute, verify one step, verify the
 //! transcript, sizes), then phase 2 for a synthetic circuit of `constraints` squarings
 //! (default `2^power − 3`, which fills the domain; 0 for phase 1 only): derive the
