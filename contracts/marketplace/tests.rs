@@ -2407,6 +2407,14 @@ mod chunked {
         let (mut c, s, id) = ready(1);
         let r = honest_round(&c, &s, id, &model(0), &model(1));
 
+        // Slot 3 is unfilled: a non-zero Gram entry in its column, (0, 3), is refused.
+        let mut ghost = r.sub.clone();
+        ghost.grams[0][3] = 1;
+        assert_eq!(
+            submit(&mut c, id, &ghost, &r.decision),
+            Err(MarketError::AbsentSlotChunks { slot: 3 })
+        );
+
         // A wrong partial sum, with a decision proven over the totals it gives: the
         // decision verifies, but chunk 1's proof (of the true sums) does not.
         let mut wrong = r.sub.clone();

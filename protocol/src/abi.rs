@@ -525,7 +525,7 @@ impl core::fmt::Display for MarketError {
                 return write!(f, "slot {slot}'s chunk commitments do not rebuild its committed update")
             }
             Self::AbsentSlotChunks { slot } => {
-                return write!(f, "slot {slot}: chunk commitments given for an absent slot, or none for a present one")
+                return write!(f, "slot {slot}: chunk commitments or non-zero Gram entries given for an absent slot, or no commitments for a present one")
             }
             Self::ModelChunksMismatch => {
                 "the previous model's chunk commitments do not rebuild the model commitment"

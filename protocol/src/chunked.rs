@@ -104,7 +104,7 @@ impl core::fmt::Display for ChunkError {
             ),
             Self::AbsentSlot { slot } => write!(
                 f,
-                "slot {slot}: chunk commitments must be given for exactly the revealed slots"
+                "slot {slot}: chunk commitments must be given for exactly the revealed slots, and an absent slot's Gram entries are 0"
             ),
             Self::ModelMismatch => {
                 f.write_str("the previous model's chunk commitments do not open its commitment")
@@ -325,6 +325,26 @@ pub fn sum_grams(
         }
     }
     Ok(total)
+}
+
+/// An absent slot is the zero vector (SPEC §9): every entry in its row and column of
+/// every partial Gram sum is 0. The proofs do not force it; without this check a round the
+/// contract accepts could fail to re-verify from the opened updates.
+pub fn check_absent_grams(present: &[bool], partials: &[Vec<i64>]) -> Result<(), ChunkError> {
+    let n = present.len();
+    for g in partials {
+        let mut at = 0;
+        for i in 0..n {
+            for j in i..n {
+                let absent = if present[i] { j } else { i };
+                if g.get(at).is_some_and(|&x| x != 0) && !(present[i] && present[j]) {
+                    return Err(ChunkError::AbsentSlot { slot: absent });
+                }
+                at += 1;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A signed integer (a Gram entry) as the field element the hashes absorb: `r − |x|` for
@@ -637,6 +657,7 @@ pub fn open_submission(s: &Stored<'_>, sub: &Submission) -> Result<Opened, Chunk
     }
     let total = sum_grams(n, s.chunk, &sub.grams)?;
     let present: Vec<bool> = s.updates.iter().map(Option::is_some).collect();
+    check_absent_grams(&present, &sub.grams)?;
     let decision = decision_public_input(&DecisionInputs {
         project: s.project,
         round: s.round,
@@ -904,6 +925,11 @@ mod tests {
         let mut s = h.sub.clone();
         s.updates[3].clear();
         assert_eq!(check(&h, 1, &s), Err(ChunkError::AbsentSlot { slot: 3 }));
+        // An absent slot's Gram entries must be 0: (0, 2) in the last chunk.
+        let mut s = h.sub.clone();
+        let last = s.grams.len() - 1;
+        s.grams[last][2] = 1;
+        assert_eq!(check(&h, 1, &s), Err(ChunkError::AbsentSlot { slot: 2 }));
         let mut s = h.sub.clone();
         s.prev_model.swap(1, 2);
         assert_eq!(check(&h, 1, &s), Err(ChunkError::ModelMismatch));
