@@ -179,6 +179,28 @@ pub async fn fetch_and_check(
     })
 }
 
+/// The update that answered `slot`'s set-aside in `round`, read back from the chain, and
+/// whether it opens the slot's commitment: the contract checked it; the aggregator and
+/// `merit verify` check again rather than trust what the client read.
+pub async fn answered_update(
+    market: &merit_chain::Marketplace,
+    scheme: &Scheme,
+    dim: usize,
+    (project, round): (u32, u32),
+    slot: &merit_protocol::abi::SlotView,
+    commitment: &Commitment,
+) -> Result<(Vec<i16>, bool)> {
+    let chunk = match scheme {
+        Scheme::Whole(_) => None,
+        Scheme::Chunked { chunking, .. } => Some(chunking.chunk),
+    };
+    let values = market
+        .answered_update(project, (round, slot.slot), dim, chunk)
+        .await?;
+    let opens = scheme.commit_update(&slot.account, &values).ok() == Some(*commitment);
+    Ok((values, opens))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

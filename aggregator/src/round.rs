@@ -16,7 +16,6 @@ use crate::state::{
 use merit_chain::marketplace::{ChunkedProofs, Finalization, MarketEvent, CHUNK_PROOFS_PER_CALL};
 use merit_chain::{Marketplace, Signer};
 use merit_protocol::abi::{MarketError, Phase, ProjectView, SlotView};
-use merit_protocol::chunked::Scheme;
 use merit_protocol::commit::Commitment;
 use merit_protocol::fixed;
 use merit_protocol::format::{Kind, ModelFile};
@@ -317,15 +316,16 @@ impl Aggregator<'_> {
         slot: &SlotView,
         commitment: &Commitment,
     ) -> Result<Vec<i16>> {
-        let chunk = match &ctx.scheme {
-            Scheme::Whole(_) => None,
-            Scheme::Chunked { chunking, .. } => Some(chunking.chunk),
-        };
-        let values = self
-            .market
-            .answered_update(ctx.project, (round, slot.slot), ctx.params.dim, chunk)
-            .await?;
-        if ctx.scheme.commit_update(&slot.account, &values).ok() != Some(*commitment) {
+        let (values, opens) = crate::check::answered_update(
+            self.market,
+            &ctx.scheme,
+            ctx.params.dim,
+            (ctx.project, round),
+            slot,
+            commitment,
+        )
+        .await?;
+        if !opens {
             return Err(AggregatorError::BadFile {
                 what: format!("the answer of slot {} in round {round}", slot.slot),
                 problem: "the update read from the chain does not open its commitment".into(),

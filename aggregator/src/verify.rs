@@ -136,14 +136,15 @@ pub async fn verify_round(
         let what = format!("slot {}", s.slot);
         if s.answered {
             // A set-aside answered on chain: the update is read from the chain, not IPFS.
-            let chunk = match &scheme {
-                Scheme::Whole(_) => None,
-                Scheme::Chunked { chunking, .. } => Some(chunking.chunk),
-            };
-            let v = market
-                .answered_update(project, (round, s.slot), params.dim, chunk)
-                .await?;
-            let opens = scheme.commit_update(&s.account, &v).ok() == Some(cm);
+            let (v, opens) = crate::check::answered_update(
+                market,
+                &scheme,
+                params.dim,
+                (project, round),
+                s,
+                &cm,
+            )
+            .await?;
             all_open &= opens;
             rep.check(
                 what,
