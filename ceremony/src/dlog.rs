@@ -1,19 +1,20 @@
 //! Schnorr proof of knowledge of a discrete logarithm in G1, bound to a context.
 //!
 //! Statement: `result = x · base` for public `base`, `result`. The prover picks `k`,
-//! sends `K = k · base`, derives `c = H(context, base, result, K)` and answers
+//! sends `K = k · base`, derives `c = H(context, label, base, result, K)` and answers
 //! `s = k + c·x`. The verifier checks `s · base = K + c · result`. In the random-oracle
 //! model this is a proof of knowledge of `x` (the extractor rewinds for two challenges),
 //! and since `context` is the previous transcript hash, a proof cannot be replayed from
 //! another transcript or another position in this one.
 
-use ark_bn254::{Fr, G1Affine, G1Projective};
-use ark_ec::{AffineRepr, CurveGroup};
+use ark_bn254::{Fr, G1Affine};
+use ark_ec::CurveGroup;
 use ark_ff::UniformRand;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use rand::{CryptoRng, Rng};
 
-use crate::hash::{challenge_scalar, compressed, Digest, DLOG_DOMAIN};
+use crate::hash::{sha256, Digest};
+use merit_protocol::setup_link;
 
 /// A non-interactive Schnorr proof that the prover knows `x` with `result = x · base`.
 #[derive(Clone, Debug, PartialEq, Eq, CanonicalSerialize, CanonicalDeserialize)]
@@ -22,26 +23,6 @@ pub struct DlogProof {
     pub commitment: G1Affine,
     /// The response `s = k + c·x`.
     pub response: Fr,
-}
-
-/// The Fiat–Shamir challenge: binds the context, a label naming the secret, the statement and `K`.
-fn challenge(
-    context: &Digest,
-    label: &[u8],
-    base: &G1Affine,
-    result: &G1Affine,
-    commitment: &G1Affine,
-) -> Fr {
-    challenge_scalar(
-        DLOG_DOMAIN,
-        &[
-            context,
-            label,
-            &compressed(base),
-            &compressed(result),
-            &compressed(commitment),
-        ],
-    )
 }
 
 impl DlogProof {
@@ -56,14 +37,15 @@ impl DlogProof {
     ) -> Self {
         let k = Fr::rand(rng);
         let commitment = (*base * k).into_affine();
-        let c = challenge(context, label, base, result, &commitment);
+        let c = setup_link::challenge(context, label, base, result, &commitment, sha256);
         Self {
             commitment,
             response: k + c * x,
         }
     }
 
-    /// Checks the proof: `s · base = K + c · result`.
+    /// Checks the proof: `s · base = K + c · result` (the contract's check,
+    /// `merit_protocol::setup_link::DlogProof::verify`).
     pub fn verify(
         &self,
         context: &Digest,
@@ -71,12 +53,10 @@ impl DlogProof {
         base: &G1Affine,
         result: &G1Affine,
     ) -> bool {
-        if base.is_zero() {
-            return false;
+        setup_link::DlogProof {
+            commitment: self.commitment,
+            response: self.response,
         }
-        let c = challenge(context, label, base, result, &self.commitment);
-        let lhs: G1Projective = *base * self.response;
-        let rhs: G1Projective = self.commitment.into_group() + *result * c;
-        lhs == rhs
+        .verify(context, label, base, result, sha256)
     }
 }

@@ -8,7 +8,7 @@
 
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{Field, Zero};
+use ark_ff::{Field, UniformRand, Zero};
 use ark_groth16::ProvingKey;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use rand::{CryptoRng, Rng};
@@ -17,12 +17,10 @@ use rayon::prelude::*;
 use crate::dlog::DlogProof;
 use crate::error::{CeremonyError, Phase2Check};
 use crate::fft::mul_g1;
-use crate::hash::{compressed, hash_parts, Digest, LINK_DOMAIN, PHASE2_DOMAIN};
+use crate::hash::{hash_parts, sha256, Digest, PHASE2_DOMAIN};
 use crate::pairing::{msm_g1, pairings_equal, random_weights};
 use crate::phase1::nonzero_scalar;
-
-/// The label of the δ proof's challenge.
-const DELTA_LABEL: &[u8] = b"delta";
+use merit_protocol::setup_link::{Link, LinkError};
 
 /// What one phase-2 contribution publishes besides the new key.
 #[derive(Clone, Debug, PartialEq, Eq, CanonicalSerialize, CanonicalDeserialize)]
@@ -38,9 +36,33 @@ pub struct Phase2Contribution {
 }
 
 impl Phase2Contribution {
+    /// The same contribution as the contract reads it (`merit_protocol::setup_link`): the
+    /// encodings are identical, field by field.
+    pub fn link(&self) -> Link {
+        Link {
+            parent: self.parent,
+            delta_g1: self.delta_g1,
+            delta_g2: self.delta_g2,
+            commitment: self.proof.commitment,
+            response: self.proof.response,
+        }
+    }
+
+    fn from_link(link: Link) -> Self {
+        Self {
+            parent: link.parent,
+            delta_g1: link.delta_g1,
+            delta_g2: link.delta_g2,
+            proof: DlogProof {
+                commitment: link.commitment,
+                response: link.response,
+            },
+        }
+    }
+
     /// The transcript hash after this contribution: `H(parent, contribution)`.
     pub fn hash(&self) -> Digest {
-        hash_parts(LINK_DOMAIN, &[&self.parent, &compressed(self)])
+        self.link().head(sha256)
     }
 }
 
@@ -69,26 +91,20 @@ pub(crate) fn contribute_with<R: Rng + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> (ProvingKey<Bn254>, Phase2Contribution) {
     let inverse = delta.inverse().expect("delta is non-zero");
+    let link = Link::contribute(
+        &prev.delta_g1,
+        &prev.vk.delta_g2,
+        parent,
+        delta,
+        Fr::rand(rng),
+        sha256,
+    );
     let mut next = prev.clone();
-    next.delta_g1 = (prev.delta_g1 * delta).into_affine();
-    next.vk.delta_g2 = (prev.vk.delta_g2 * delta).into_affine();
+    next.delta_g1 = link.delta_g1;
+    next.vk.delta_g2 = link.delta_g2;
     next.l_query = scale_all(&prev.l_query, inverse);
     next.h_query = scale_all(&prev.h_query, inverse);
-    let proof = DlogProof::prove(
-        parent,
-        DELTA_LABEL,
-        &prev.delta_g1,
-        &next.delta_g1,
-        delta,
-        rng,
-    );
-    let contribution = Phase2Contribution {
-        parent: *parent,
-        delta_g1: next.delta_g1,
-        delta_g2: next.vk.delta_g2,
-        proof,
-    };
-    (next, contribution)
+    (next, Phase2Contribution::from_link(link))
 }
 
 /// `s · Pᵢ` for every i, in parallel, with GLV (an affine point's own `*` is plain
@@ -116,35 +132,24 @@ pub fn verify<R: Rng + CryptoRng + ?Sized>(
     check_queries_scaled(prev, next, rng)
 }
 
-/// The cheap part of a contribution's check, what a contract can afford: its parent
-/// hash, a non-identity δ, the proof of knowledge of δ' over the previous `[δ]G1`, and
-/// `e([δ]G1, G2) = e(G1, [δ]G2)`.
+/// The cheap part of a contribution's check, the contract's own (`merit_protocol::
+/// setup_link`): its parent hash, a non-identity δ, the proof of knowledge of δ' over the
+/// previous `[δ]G1`, and `e([δ]G1, G2) = e(G1, [δ]G2)`.
 pub fn verify_link(
     prev_delta_g1: &G1Affine,
     contribution: &Phase2Contribution,
     parent: &Digest,
 ) -> Result<(), Phase2Check> {
-    if contribution.parent != *parent {
-        return Err(Phase2Check::Parent);
-    }
-    if contribution.delta_g1.is_zero() || contribution.delta_g2.is_zero() {
-        return Err(Phase2Check::Degenerate);
-    }
-    if !contribution
-        .proof
-        .verify(parent, DELTA_LABEL, prev_delta_g1, &contribution.delta_g1)
-    {
-        return Err(Phase2Check::ProofOfKnowledge);
-    }
-    if !pairings_equal(
-        contribution.delta_g1,
-        G2Affine::generator(),
-        G1Affine::generator(),
-        contribution.delta_g2,
-    ) {
-        return Err(Phase2Check::DeltaG1G2);
-    }
-    Ok(())
+    contribution
+        .link()
+        .check(prev_delta_g1, parent, sha256)
+        .map_err(|e| match e {
+            LinkError::Parent => Phase2Check::Parent,
+            // A typed contribution is never malformed; a zero δ is the only way to be.
+            LinkError::Degenerate | LinkError::Malformed => Phase2Check::Degenerate,
+            LinkError::ProofOfKnowledge => Phase2Check::ProofOfKnowledge,
+            LinkError::DeltaG1G2 => Phase2Check::DeltaG1G2,
+        })
 }
 
 /// Checks that the key's δ is the contribution's.

@@ -7,9 +7,11 @@ use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{Field, One, UniformRand};
 use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
+use ark_serialize::CanonicalSerialize;
 use ark_snark::SNARK;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use sha2::Digest as _;
 
 use crate::dlog::DlogProof;
 use crate::phase1::{self, Phase1Secrets};
@@ -780,6 +782,15 @@ fn the_contract_sized_link_check_accepts_each_honest_contribution_only_in_place(
             phase2::verify_link(&delta, contribution, &[0u8; 32]),
             Err(Phase2Check::Parent)
         );
+        // What the contract reads is the transcript's own encoding of the contribution,
+        // and its head is the transcript's hash chain.
+        let mut bytes = Vec::new();
+        contribution.serialize_compressed(&mut bytes).unwrap();
+        assert_eq!(bytes, contribution.link().encode());
+        let link = merit_protocol::setup_link::Link::decode(&bytes).unwrap();
+        let sha = |b: &[u8]| -> [u8; 32] { sha2::Sha256::digest(b).into() };
+        link.check(&delta, &parent, sha).unwrap();
+        assert_eq!(link.head(sha), contribution.hash());
         delta = contribution.delta_g1;
         parent = contribution.hash();
     }

@@ -6,8 +6,8 @@ use crate::bundle::ContractBundle;
 use crate::client::{account_of, Signer};
 use crate::error::{ChainError, Result};
 use merit_protocol::abi::{
-    ChunkedParams, MarketError, PendingRound, ProjectParams, ProjectView, RoundRecord, SetupRecord,
-    ShapeView, SlotView, TrainerView,
+    ChunkedParams, MarketError, PendingRound, ProjectParams, ProjectView, RoundRecord,
+    SetupContribution, SetupRecord, ShapeView, SlotView, TrainerView,
 };
 use merit_protocol::answer::Layout;
 use merit_protocol::chunked::Submission;
@@ -30,6 +30,7 @@ pub enum MarketEvent {
     RevealSetAside(events::RevealSetAside),
     SetAsideAnswered(events::SetAsideAnswered),
     SetupRecorded(events::SetupRecorded),
+    SetupContributed(events::SetupContributed),
     RoundFinalized(events::RoundFinalized),
     ProjectEnded(events::ProjectEnded),
     Claimed(events::Claimed),
@@ -57,6 +58,7 @@ impl MarketEvent {
             "RevealSetAside" => Self::RevealSetAside(d(label, data)?),
             "SetAsideAnswered" => Self::SetAsideAnswered(d(label, data)?),
             "SetupRecorded" => Self::SetupRecorded(d(label, data)?),
+            "SetupContributed" => Self::SetupContributed(d(label, data)?),
             "RoundFinalized" => Self::RoundFinalized(d(label, data)?),
             "ProjectEnded" => Self::ProjectEnded(d(label, data)?),
             "Claimed" => Self::Claimed(d(label, data)?),
@@ -489,6 +491,21 @@ impl Marketplace {
         self.exec::<()>(signer, "record_setup", (project, setup), 0)
             .await?;
         Ok(())
+    }
+
+    /// Adds a phase-2 contribution to the project's setup (owner, aggregator or a joined
+    /// trainer; while Open): the contract checks the link and moves δ in the stored key.
+    /// Returns the weight the call took.
+    pub async fn contribute_setup(
+        &self,
+        signer: &Signer,
+        project: u32,
+        contribution: &SetupContribution,
+    ) -> Result<crate::client::Weight> {
+        let ((), _, weight) = self
+            .exec_weighed::<()>(signer, "contribute_setup", (project, contribution), 0)
+            .await?;
+        Ok(weight)
     }
 
     /// The ceremony transcript the project's keys come from, if its owner recorded one.

@@ -28,6 +28,29 @@ pub enum CeremonyCmd {
     ///
     /// Example: merit ceremony verify --project 0
     Verify(ProjectArgs),
+    /// Add your own phase-2 contribution to a project's keys before it starts (its owner,
+    /// its aggregator or a joined trainer): verifies the recorded transcript, multiplies δ
+    /// by a fresh secret from the OS, puts the new transcript and proving key into IPFS and
+    /// posts the link, which the contract checks before it moves δ in the project's key.
+    /// Afterwards nobody who contributed before you can forge its rounds alone (`trainer
+    /// run` does this on joining unless --no-contribute)
+    ///
+    /// Example: merit ceremony contribute --project 0 --key //Bob
+    Contribute(ContributeArgs),
+}
+
+#[derive(Args)]
+pub struct ContributeArgs {
+    /// Project id
+    #[arg(long)]
+    project: u32,
+    /// Who signs: the project's owner, its aggregator or a joined trainer (a dev account
+    /// name or a secret URI)
+    #[arg(long)]
+    key: String,
+    /// Print the outcome as one JSON object
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -518,9 +541,12 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
         CeremonyCmd::Verify(a) => {
             let info = DevnetInfo::read(data_dir)?;
             let (market, ipfs) = (info.marketplace().await?, info.ipfs()?);
-            let s = flow::check_project_setup(&market, &ipfs, a.project).await?;
+            let checked = flow::project_transcript(&market, &ipfs, a.project).await?;
+            let s = checked.summary;
             if a.json {
-                return print_json(serde_json::to_value(&s)?);
+                let mut v = serde_json::to_value(&s)?;
+                v["transcript_cid"] = checked.cid.into();
+                return print_json(v);
             }
             println!(
                 "project {}'s keys verified: {} phase-1 and {} phase-2 contributions, head {}, the verifying key the contract stores ({:.1}s)",
@@ -529,6 +555,25 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
                 s.phase2_contributions,
                 short(&s.hash),
                 s.verify_seconds
+            );
+            Ok(())
+        }
+        CeremonyCmd::Contribute(a) => {
+            let signer = crate::signer_flag("--key", &a.key)?;
+            let info = DevnetInfo::read(data_dir)?;
+            let (market, ipfs) = (info.marketplace().await?, info.ipfs()?);
+            let c = flow::contribute_to_project(&market, &ipfs, &signer, a.project).await?;
+            if a.json {
+                return print_json(serde_json::to_value(&c)?);
+            }
+            println!(
+                "contributed to project {}'s keys: {} phase-2 contributions, head {} (verify {:.1}s, contribute {:.1}s); transcript {}",
+                c.project,
+                c.phase2_contributions,
+                short(&c.head),
+                c.verify_seconds,
+                c.contribute_seconds,
+                c.transcript_cid
             );
             Ok(())
         }

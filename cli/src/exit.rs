@@ -183,7 +183,8 @@ pub fn hint(e: &anyhow::Error) -> Option<&'static str> {
         MarketError::WrongPhase => {
             "`merit project status ID` shows the phase: cancel only while Open, claim once \
              Finished, Cancelled or Aborted, abort only in Aggregate after its deadline, \
-             answer a set-aside only while its round aggregates"
+             answer a set-aside only while its round aggregates, contribute to the keys only \
+             while Open"
         }
         MarketError::NotSetAside => {
             "`merit project status ID` shows the set-aside slots: only those of the round \
@@ -199,6 +200,14 @@ pub fn hint(e: &anyhow::Error) -> Option<&'static str> {
         MarketError::AnswerWindowOpen => {
             "a set-aside of this round can still be answered: wait for its window (`merit \
              aggregator run` waits on its own)"
+        }
+        MarketError::NotSetupParty => {
+            "sign as the project's owner, its aggregator or a trainer that joined it (`merit \
+             trainer run` contributes on joining)"
+        }
+        MarketError::StaleSetupLink => {
+            "someone contributed meanwhile: run `merit ceremony contribute` again, it builds \
+             on the recorded transcript"
         }
         MarketError::TooEarly => "`merit project status ID` shows how many blocks are left",
         MarketError::NotOwner => {

@@ -76,6 +76,11 @@ pub struct RunArgs {
     /// ran a setup alone could forge every round)
     #[arg(long)]
     trust_keys: bool,
+    /// Do not add a phase-2 contribution to the project's keys after joining (by default
+    /// the node does, while the project is Open, so that it need trust nobody who set
+    /// the keys up before it; only phase 1's parties remain). --trust-keys skips it too
+    #[arg(long)]
+    no_contribute: bool,
 }
 
 pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
@@ -120,7 +125,20 @@ pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
     }
     let rows = data.len();
     let learner = CandleMlp::from_spec(&spec);
-    let node = TrainerNode::new(&market, &ipfs, &signer, data, learner, cfg)?;
+    let mut node = TrainerNode::new(&market, &ipfs, &signer, data, learner, cfg)?;
+    if !joined && !a.no_contribute && !a.trust_keys {
+        // Join first (only parties may contribute), then add our own δ before the start.
+        match node.step().await {
+            Ok(node::Step::Joined { slot }) => {
+                eprintln!("joined project {} in slot {slot}", a.project);
+                contribute(&market, &ipfs, &signer, a.project).await;
+            }
+            Ok(_) => {}
+            // The run below retries what may pass.
+            Err(e) if e.is_transient() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     eprintln!(
         "trainer {} on project {} ({} rows, behaviour {}); state in {}",
         merit_chain::AccountId32(node.account()),
@@ -143,6 +161,26 @@ pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The node's own phase-2 contribution after joining. A project that started meanwhile
+/// (or a contribution refused) is not a reason to stop: the keys were verified before
+/// staking, so the node says so and trains.
+async fn contribute(
+    market: &merit_chain::Marketplace,
+    ipfs: &merit_storage::IpfsStore,
+    signer: &merit_chain::Signer,
+    project: u32,
+) {
+    match merit_cli::ceremony::contribute_to_project(market, ipfs, signer, project).await {
+        Ok(c) => eprintln!(
+            "contributed to project {project}'s keys: {} phase-2 contributions now, head {} ({:.1}s)",
+            c.phase2_contributions, c.head, c.contribute_seconds
+        ),
+        Err(e) => eprintln!(
+            "not contributing to project {project}'s keys (they were verified before staking): {e:#}"
+        ),
+    }
 }
 
 /// `merit trainer answer`: reads the update file, checks it against the project's shape and

@@ -421,4 +421,117 @@ fn a_ceremony_gives_keys_that_prove_and_refuses_what_does_not_verify() {
             .contains(posted["proving_key_cid"].as_str().unwrap()),
         "{status}"
     );
+
+    // The project's own people re-randomise its keys before it starts. A stranger may not.
+    refused(
+        dir,
+        &["ceremony", "contribute", "--project", "0", "--key", "bob"],
+        4,
+        &["only the project's owner, its aggregator or a joined trainer"],
+    );
+    let mine = json(
+        dir,
+        &["ceremony", "contribute", "--project", "0", "--key", "alice"],
+    );
+    assert_eq!(mine["phase2_contributions"], 4, "{mine}");
+    eprintln!(
+        "contribute_setup: ref_time {}, proof_size {}; verify {:.1} s, contribute {:.1} s",
+        mine["ref_time"], mine["proof_size"], mine["verify_seconds"], mine["contribute_seconds"]
+    );
+    assert_ne!(mine["proving_key_cid"], posted["proving_key_cid"]);
+    // A trainer node contributes on joining, after checking the keys (min_trainers is 2,
+    // so the project stays Open; the node is stopped once it has contributed).
+    let rows: String = (0..16)
+        .map(|i| format!("{}.0,{}.5,{}\n", i % 3, i % 5, i % 2))
+        .collect();
+    std::fs::write(dir.join("rows.csv"), rows).unwrap();
+    let node = Trainer::start(dir, "dave");
+    let said = node.wait_for("contributed to project 0's keys", 240);
+    assert!(said.contains("5 phase-2 contributions now"), "{said}");
+    drop(node);
+    let checked = json(dir, &["ceremony", "verify", "--project", "0"]);
+    assert_eq!(checked["phase2_contributions"], 5, "{checked}");
+    // The keys as they are now prove a round that verifies under the key the contract
+    // stores (`ceremony verify` compared the two), and the old proving key no longer does.
+    let now = json(dir, &["project", "status", "0"]);
+    let new_pk_cid = now["proving_key_cid"].as_str().expect("a CID").to_string();
+    assert_ne!(new_pk_cid, mine["proving_key_cid"].as_str().unwrap());
+    let transcript5 = checked["transcript_cid"]
+        .as_str()
+        .expect("the recorded CID");
+    let k5 = json(
+        dir,
+        &[
+            "ceremony",
+            "keys",
+            "--spec",
+            spec,
+            "--transcript",
+            transcript5,
+            "--out-dir",
+            "keys5",
+            "--ipfs",
+        ],
+    );
+    assert_eq!(k5["proving_key_cid"].as_str(), Some(new_pk_cid.as_str()));
+    let vk5 =
+        keys::read_verifying_key(&std::fs::read(dir.join("keys5/round.vk")).unwrap()).unwrap();
+    let pk5 = keys::read_proving_key(&std::fs::read(dir.join("keys5/round.pk")).unwrap()).unwrap();
+    let (proof5, claims5, _) = round::prove_round(&pk5, witness.clone()).unwrap();
+    let inputs5 = claims5.inputs(witness.project, witness.round, &witness.trainers);
+    assert!(round::verify_round(&vk5, &proof5, &inputs5).unwrap());
+    let pk3 = keys::read_proving_key(&std::fs::read(dir.join("keys3/round.pk")).unwrap()).unwrap();
+    let (old_proof, _, _) = round::prove_round(&pk3, witness.clone()).unwrap();
+    assert!(!round::verify_round(&vk5, &old_proof, &inputs5).unwrap());
+}
+
+/// A `merit trainer run` in the background, stopped when dropped.
+struct Trainer {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Trainer {
+    fn start(dir: &Path, key: &str) -> Self {
+        let log = dir.join(format!("trainer-{key}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_merit"))
+            .current_dir(dir)
+            .arg("--data-dir")
+            .arg(dir.join("net"))
+            .args(["trainer", "run", "--project", "0", "--data", "rows.csv"])
+            .args(["--key", key, "--state-dir"])
+            .arg(dir.join(format!("state-{key}")))
+            .env_remove("MERIT_CONFIG")
+            .env_remove("MERIT_HOME")
+            .env_remove("MERIT_IPFS_API")
+            .env("NO_COLOR", "1")
+            .stdout(std::fs::File::create(dir.join("trainer.out")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("merit trainer run starts");
+        Self { child, log }
+    }
+
+    /// Waits until the node's stderr says `needle`; returns the line.
+    fn wait_for(&self, needle: &str, seconds: u64) -> String {
+        let started = Instant::now();
+        while started.elapsed().as_secs() < seconds {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+                return line.to_string();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        panic!(
+            "the trainer never said {needle:?} in {seconds} s:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for Trainer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -23,7 +23,8 @@ mod marketplace {
     use ink::storage::Mapping;
     use merit_protocol::abi::{
         ChunkedParams, MarketError, PendingRound, Phase, ProjectParams, ProjectView, RoundRecord,
-        SetupRecord, ShapeView, SlotView, TrainerView, MAX_CID_LEN, MAX_ROUND_SCORE, MAX_SLOTS,
+        SetupContribution, SetupRecord, ShapeView, SlotView, TrainerView, MAX_CID_LEN,
+        MAX_ROUND_SCORE, MAX_SLOTS,
     };
     use merit_protocol::answer::{self, AnswerError, Layout, Opening};
     use merit_protocol::chunked::{self, Chunking, Stored, Submission, MAX_CHUNK};
@@ -33,17 +34,20 @@ mod marketplace {
     use merit_protocol::events::{
         AggregatorBonded, ChunkProofsVerified, ChunkedRoundSubmitted, Claimed, ProjectCreated,
         ProjectEnded, ProjectStarted, RevealSetAside, RoundFinalized, SetAsideAnswered,
-        SetupRecorded, ShapeRegistered, TrainerJoined, UpdateCommitted, UpdateRevealed,
+        SetupContributed, SetupRecorded, ShapeRegistered, TrainerJoined, UpdateCommitted,
+        UpdateRevealed,
     };
     use merit_protocol::poseidon;
     use merit_protocol::reward::{self, Outcome, Settlement, TrainerAccount};
+    use merit_protocol::setup_link;
     use merit_protocol::verifier::{self, BatchItem, VerifierError};
 
     pub type Result<T> = core::result::Result<T, MarketError>;
     /// (project, round, slot).
     type EntryKey = (u32, u32, u32);
 
-    /// A posted project as stored; `params` never changes after creation.
+    /// A posted project as stored; `params` never changes after creation, except
+    /// `proving_key_cid`, which a setup contribution moves along with the key.
     #[ink::scale_derive(Encode, Decode, TypeInfo)]
     #[cfg_attr(feature = "std", derive(ink::storage::traits::StorageLayout))]
     #[derive(Clone)]
@@ -216,6 +220,13 @@ mod marketplace {
         fn aggregator(&self) -> AccountId {
             AccountId::from(self.params.aggregator)
         }
+    }
+
+    /// SHA-256 by the chain's host function (the setup links' hash).
+    fn sha256(bytes: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        ink::env::hash_bytes::<ink::env::hash::Sha2x256>(bytes, &mut out);
+        out
     }
 
     fn add(a: u32, b: u32) -> Result<u32> {
@@ -499,6 +510,7 @@ mod marketplace {
                 return Err(MarketError::SetupNotRecordable);
             }
             check_cid(&setup.transcript_cid)?;
+            self.ensure_delta_matches_key(project, &setup.delta_g1)?;
             self.setups.insert(project, &setup);
             self.env().emit_event(SetupRecorded {
                 project,
@@ -506,6 +518,71 @@ mod marketplace {
                 head: setup.head,
                 phase1_contributions: setup.phase1_contributions,
                 phase2_contributions: setup.phase2_contributions,
+            });
+            Ok(())
+        }
+
+        /// Adds a phase-2 contribution to the project's recorded setup while it is Open: its
+        /// owner, its aggregator or a joined trainer multiplies δ by a secret of its own, so
+        /// whoever ran the earlier phase-2 steps no longer knows it. The contract checks the
+        /// link (built on the recorded head; a proof of knowledge of the ratio over the
+        /// recorded `[δ]G1`; the same δ in G1 and G2), then moves `δ_g2` in the stored
+        /// verifying key, the head, the transcript CID and the proving key CID. The L and H
+        /// queries in the transcript are too large to check here: a trainer checks those
+        /// off chain (`merit ceremony verify --project`).
+        #[ink(message)]
+        pub fn contribute_setup(
+            &mut self,
+            project: u32,
+            contribution: SetupContribution,
+        ) -> Result<()> {
+            let mut p = self.load(project)?;
+            let caller = self.env().caller();
+            if p.phase != Phase::Open {
+                return Err(MarketError::WrongPhase);
+            }
+            let party = caller == p.owner
+                || caller == p.aggregator()
+                || self.slot_of.contains((project, caller));
+            if !party {
+                return Err(MarketError::NotSetupParty);
+            }
+            let mut setup = self
+                .setups
+                .get(project)
+                .ok_or(MarketError::NoSetupRecorded)?;
+            check_cid(&contribution.transcript_cid)?;
+            if contribution.proving_key_cid.is_empty()
+                || contribution.proving_key_cid.len() > MAX_CID_LEN
+            {
+                return Err(MarketError::BadProvingKeyCid);
+            }
+            let link = setup_link::Link::decode(&contribution.link)
+                .map_err(|_| MarketError::BadSetupLink)?;
+            let prev = setup_link::decode_delta_g1(&setup.delta_g1)
+                .map_err(|_| MarketError::BadSetupDelta)?;
+            link.check(&prev, &setup.head, sha256)
+                .map_err(|e| match e {
+                    setup_link::LinkError::Parent => MarketError::StaleSetupLink,
+                    _ => MarketError::BadSetupLink,
+                })?;
+            let key = self.verifying_keys.get(project).unwrap_or_default();
+            let moved = setup_link::with_delta_g2(&key, link.delta_g2)
+                .ok_or(MarketError::BadVerifyingKey)?;
+            setup.head = link.head(sha256);
+            setup.delta_g1 = setup_link::encode_delta_g1(&link.delta_g1);
+            setup.phase2_contributions = add(setup.phase2_contributions, 1)?;
+            setup.transcript_cid = contribution.transcript_cid;
+            p.params.proving_key_cid = contribution.proving_key_cid;
+            self.verifying_keys.insert(project, &moved);
+            self.projects.insert(project, &p);
+            self.setups.insert(project, &setup);
+            self.env().emit_event(SetupContributed {
+                project,
+                contributor: *caller.as_ref(),
+                head: setup.head,
+                phase2_contributions: setup.phase2_contributions,
+                transcript_cid: setup.transcript_cid,
             });
             Ok(())
         }
@@ -1222,6 +1299,18 @@ mod marketplace {
             let prior = self.claims.get((project, who)).unwrap_or_default();
             let total = prior.checked_add(amount).ok_or(MarketError::Overflow)?;
             self.claims.insert((project, who), &total);
+            Ok(())
+        }
+
+        /// A recorded `[δ]G1` must carry the δ of the project's stored verifying key.
+        fn ensure_delta_matches_key(&self, project: u32, delta_g1: &[u8; 32]) -> Result<()> {
+            let g1 =
+                setup_link::decode_delta_g1(delta_g1).map_err(|_| MarketError::BadSetupDelta)?;
+            let key = self.verifying_keys.get(project).unwrap_or_default();
+            let g2 = setup_link::prepared_delta_g2(&key).ok_or(MarketError::BadVerifyingKey)?;
+            if !setup_link::same_delta(&g1, &g2) {
+                return Err(MarketError::BadSetupDelta);
+            }
             Ok(())
         }
 

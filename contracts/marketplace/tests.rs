@@ -1448,7 +1448,8 @@ fn an_aggregator_that_will_not_prove_an_answered_slot_pays_it_the_bond() {
 #[ink::test]
 fn the_owner_records_the_setup_once_before_anyone_joins() {
     use merit_protocol::abi::SetupRecord;
-    let k = keys(1);
+    // Ceremony keys use the standard generators (arkworks' own setup draws random ones).
+    let k = keys_with_secrets([3, 5, 7, 11]);
     let mut c = fresh();
     let id = call(&mut c, OWNER, POOL, 0, |c| {
         c.create_project(params(3, 1), k.vk.clone())
@@ -1459,6 +1460,7 @@ fn the_owner_records_the_setup_once_before_anyone_joins() {
         head: [7; 32],
         phase1_contributions: 2,
         phase2_contributions: 3,
+        delta_g1: delta_g1_of(&k.pk),
     };
     let rec =
         |c: &mut Marketplace, who, r: SetupRecord| call(c, who, 0, id, |c| c.record_setup(id, r));
@@ -1472,6 +1474,23 @@ fn the_owner_records_the_setup_once_before_anyone_joins() {
         ..record.clone()
     };
     assert_eq!(rec(&mut c, OWNER, no_cid), Err(MarketError::BadCid));
+    // A [δ]G1 that is not the stored key's δ would let a link prove over the wrong base.
+    let other_delta = SetupRecord {
+        delta_g1: delta_g1_of(&keys_with_secrets([3, 5, 7, 13]).pk),
+        ..record.clone()
+    };
+    assert_eq!(
+        rec(&mut c, OWNER, other_delta),
+        Err(MarketError::BadSetupDelta)
+    );
+    let not_a_point = SetupRecord {
+        delta_g1: [0xff; 32],
+        ..record.clone()
+    };
+    assert_eq!(
+        rec(&mut c, OWNER, not_a_point),
+        Err(MarketError::BadSetupDelta)
+    );
     let before = events();
     rec(&mut c, OWNER, record.clone()).unwrap();
     assert_eq!(events(), before + 1);
@@ -1491,6 +1510,245 @@ fn the_owner_records_the_setup_once_before_anyone_joins() {
         Err(MarketError::SetupNotRecordable)
     );
     assert_eq!(c.setup(99), Err(MarketError::NoSuchProject));
+}
+
+fn delta_g1_of(pk: &ProvingKey<Bn254>) -> [u8; 32] {
+    merit_protocol::setup_link::encode_delta_g1(&pk.delta_g1)
+}
+
+fn sha(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// What an honest phase-2 contributor does: multiplies δ by a fresh `d`, divides the L and
+/// H queries by it, and publishes the link on top of `head`.
+fn contribute(pk: &ProvingKey<Bn254>, head: &[u8; 32], seed: u64) -> (ProvingKey<Bn254>, Vec<u8>) {
+    use ark_ec::CurveGroup;
+    use ark_ff::{Field, UniformRand};
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (d, nonce) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+    let link = merit_protocol::setup_link::Link::contribute(
+        &pk.delta_g1,
+        &pk.vk.delta_g2,
+        head,
+        d,
+        nonce,
+        sha,
+    );
+    let inverse = d.inverse().unwrap();
+    let mut next = pk.clone();
+    next.delta_g1 = link.delta_g1;
+    next.vk.delta_g2 = link.delta_g2;
+    next.l_query = pk
+        .l_query
+        .iter()
+        .map(|p| (*p * inverse).into_affine())
+        .collect();
+    next.h_query = pk
+        .h_query
+        .iter()
+        .map(|p| (*p * inverse).into_affine())
+        .collect();
+    (next, link.encode())
+}
+
+/// Keys whose secrets the test knows, as a single party's setup would.
+fn keys_with_secrets(secrets: [u64; 4]) -> Keys {
+    let [alpha, beta, gamma, delta] = secrets.map(Fr::from);
+    let mut rng = StdRng::seed_from_u64(3);
+    let pk = Groth16::<Bn254>::generate_parameters_with_qap(
+        Echo(Fr::from(0u64)),
+        alpha,
+        beta,
+        gamma,
+        delta,
+        <ark_bn254::G1Projective as ark_ec::PrimeGroup>::generator(),
+        <ark_bn254::G2Projective as ark_ec::PrimeGroup>::generator(),
+        &mut rng,
+    )
+    .unwrap();
+    let mut vk = Vec::new();
+    pk.vk.serialize_compressed(&mut vk).unwrap();
+    Keys { pk, vk }
+}
+
+/// A proof of `input` made from the secrets alone, with no witness: `A = [a]`, `B = [b]`,
+/// `C = [(ab − αβ)/δ] − (γ/δ)·Σ xᵢ·ICᵢ`, which satisfies
+/// `e(A, B) = e(α, β)·e(Σxᵢ·ICᵢ, γ)·e(C, δ)` for any statement.
+fn forge(k: &Keys, secrets: [u64; 4], input: Fr) -> Vec<u8> {
+    use ark_ec::{AffineRepr, CurveGroup};
+    use ark_ff::Field;
+    let [alpha, beta, gamma, delta] = secrets.map(Fr::from);
+    let (a, b) = (Fr::from(5u64), Fr::from(9u64));
+    let g1 = ark_bn254::G1Affine::generator();
+    let ic = k.pk.vk.gamma_abc_g1[0].into_group() + k.pk.vk.gamma_abc_g1[1] * input;
+    let inv_delta = delta.inverse().unwrap();
+    let c = g1 * ((a * b - alpha * beta) * inv_delta) - ic * (gamma * inv_delta);
+    let proof = ark_groth16::Proof::<Bn254> {
+        a: (g1 * a).into_affine(),
+        b: (ark_bn254::G2Affine::generator() * b).into_affine(),
+        c: c.into_affine(),
+    };
+    let mut bytes = Vec::new();
+    proof.serialize_compressed(&mut bytes).unwrap();
+    bytes
+}
+
+fn contribution(link: Vec<u8>, n: u8) -> merit_protocol::abi::SetupContribution {
+    merit_protocol::abi::SetupContribution {
+        link,
+        transcript_cid: format!("bafkreitranscript{n}").into_bytes(),
+        proving_key_cid: format!("bafkreiprovingkey{n}").into_bytes(),
+    }
+}
+
+#[ink::test]
+fn a_setup_contribution_moves_delta_and_only_a_checked_link_is_taken() {
+    use merit_protocol::abi::SetupRecord;
+    // Ceremony keys use the standard generators (arkworks' own setup draws random ones).
+    let k = keys_with_secrets([3, 5, 7, 11]);
+    let mut c = fresh();
+    let id = call(&mut c, OWNER, POOL, 0, |c| {
+        c.create_project(params(3, 1), k.vk.clone())
+    })
+    .unwrap();
+    let head = [7u8; 32];
+    let (pk1, link1) = contribute(&k.pk, &head, 10);
+    let con = |c: &mut Marketplace, who, x| call(c, who, 0, id, |c| c.contribute_setup(id, x));
+    assert_eq!(
+        con(&mut c, OWNER, contribution(link1.clone(), 1)),
+        Err(MarketError::NoSetupRecorded)
+    );
+    let record = SetupRecord {
+        transcript_cid: b"bafkreitranscript0".to_vec(),
+        head,
+        phase1_contributions: 1,
+        phase2_contributions: 1,
+        delta_g1: delta_g1_of(&k.pk),
+    };
+    call(&mut c, OWNER, 0, id, |c| c.record_setup(id, record.clone())).unwrap();
+    call(&mut c, T[0], STAKE, id, |c| c.join(id)).unwrap();
+    assert_eq!(
+        con(&mut c, STRANGER, contribution(link1.clone(), 1)),
+        Err(MarketError::NotSetupParty)
+    );
+    // Tampered links change nothing (`call` checks the view, events and claims stay).
+    let mut flipped = link1.clone();
+    flipped[150] ^= 1;
+    assert!(matches!(
+        con(&mut c, T[0], contribution(flipped, 1)),
+        Err(MarketError::BadSetupLink)
+    ));
+    assert_eq!(
+        con(&mut c, T[0], contribution(link1[..100].to_vec(), 1)),
+        Err(MarketError::BadSetupLink)
+    );
+    let (_, on_other_head) = contribute(&k.pk, &[8u8; 32], 10);
+    assert_eq!(
+        con(&mut c, T[0], contribution(on_other_head, 1)),
+        Err(MarketError::StaleSetupLink)
+    );
+    assert_eq!(
+        con(&mut c, T[0], contribution(link1.clone(), 1)).map(|_| ()),
+        Ok(())
+    );
+    assert!(matches!(
+        test::recorded_events().last().map(|e| e.topics.len()),
+        Some(n) if n >= 2
+    ));
+    let after = c.setup(id).unwrap().unwrap();
+    let link = merit_protocol::setup_link::Link::decode(&link1).unwrap();
+    assert_eq!(after.head, link.head(sha));
+    assert_eq!(after.delta_g1, delta_g1_of(&pk1));
+    assert_eq!(after.phase2_contributions, 2);
+    assert_eq!(after.transcript_cid, b"bafkreitranscript1".to_vec());
+    let mut moved_vk = Vec::new();
+    pk1.vk.serialize_compressed(&mut moved_vk).unwrap();
+    assert_eq!(
+        view(&c, id).verifying_key,
+        merit_protocol::verifier::prepare(&moved_vk).unwrap()
+    );
+    assert_eq!(
+        view(&c, id).params.proving_key_cid,
+        b"bafkreiprovingkey1".to_vec()
+    );
+    // The same link again is built on a head that is no longer the chain's.
+    assert_eq!(
+        con(&mut c, T[0], contribution(link1, 1)),
+        Err(MarketError::StaleSetupLink)
+    );
+    // The owner and the aggregator may contribute too, each on the new head.
+    let (pk2, link2) = contribute(&pk1, &after.head, 11);
+    con(&mut c, AGG, contribution(link2, 2)).unwrap();
+    let head2 = c.setup(id).unwrap().unwrap().head;
+    let (_, link3) = contribute(&pk2, &head2, 12);
+    con(&mut c, OWNER, contribution(link3, 3)).unwrap();
+    assert_eq!(c.setup(id).unwrap().unwrap().phase2_contributions, 4);
+}
+
+#[ink::test]
+fn a_single_party_key_forges_a_round_until_someone_contributes() {
+    use merit_protocol::abi::SetupRecord;
+    let secrets = [3, 5, 7, 11];
+    let k = keys_with_secrets(secrets);
+    let mut c = fresh();
+    let mut rounds = Vec::new();
+    for contributes in [false, true] {
+        let id = call(&mut c, OWNER, POOL, 0, |c| {
+            c.create_project(params(2, 1), k.vk.clone())
+        })
+        .unwrap();
+        let record = SetupRecord {
+            transcript_cid: b"bafkreitranscript0".to_vec(),
+            head: [1; 32],
+            phase1_contributions: 1,
+            phase2_contributions: 1,
+            delta_g1: delta_g1_of(&k.pk),
+        };
+        call(&mut c, OWNER, 0, id, |c| c.record_setup(id, record)).unwrap();
+        call(&mut c, AGG, BOND, id, |c| c.bond(id)).unwrap();
+        for t in &T[..2] {
+            call(&mut c, *t, STAKE, id, |c| c.join(id)).unwrap();
+        }
+        let mut honest_pk = k.pk.clone();
+        if contributes {
+            let (pk, link) = contribute(&k.pk, &[1; 32], 20);
+            call(&mut c, T[1], 0, id, |c| {
+                c.contribute_setup(id, contribution(link, 1))
+            })
+            .unwrap();
+            honest_pk = pk;
+        }
+        call(&mut c, OWNER, 0, id, |c| c.start(id)).unwrap();
+        commit_all(&mut c, id, &T[..2]);
+        reveal_all(&mut c, id, &T[..2]);
+        // Whoever knows the secrets scores trainer 0 everything and trainer 1 nothing.
+        let (scores, accepted) = ([MAX_ROUND_SCORE, 0], [true, false]);
+        let m = new_model(0);
+        let input = round_input(&c, id, &scores, &accepted, m);
+        let finalize = |c: &mut Marketplace, proof: Vec<u8>| {
+            call(c, AGG, 0, id, |c| {
+                c.finalize_round(
+                    id,
+                    0,
+                    b"bafkreinext".to_vec(),
+                    m,
+                    scores.to_vec(),
+                    accepted.to_vec(),
+                    proof,
+                )
+            })
+        };
+        let forged = finalize(&mut c, forge(&k, secrets, input));
+        rounds.push(forged.clone());
+        if contributes {
+            assert_eq!(forged, Err(MarketError::BadProof));
+            // The key still works for whoever holds the contributed proving key.
+            finalize(&mut c, prove(&honest_pk, input)).unwrap();
+        }
+    }
+    assert_eq!(rounds[0], Ok(()));
 }
 
 #[ink::test]

@@ -254,6 +254,22 @@ pub struct SetupRecord {
     /// Contributions in phase 1 and in phase 2.
     pub phase1_contributions: u32,
     pub phase2_contributions: u32,
+    /// The key's `[δ]G1` (compressed): the base the next phase-2 link must prove its δ'
+    /// over. `record_setup` checks it carries the stored verifying key's δ.
+    pub delta_g1: [u8; 32],
+}
+
+/// A phase-2 contribution to a project's setup before it starts (`contribute_setup`): the
+/// contract checks the link against its recorded head and `[δ]G1` and moves δ in the
+/// stored verifying key; the transcript and proving key are the contributor's, in IPFS.
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
+pub struct SetupContribution {
+    /// The link (`setup_link::Link`, 192 bytes): parent, new `[δ]G1`, `[δ]G2`, the proof.
+    pub link: Vec<u8>,
+    /// CID of the transcript with this contribution appended.
+    pub transcript_cid: Vec<u8>,
+    /// CID of the proving key file for the new key.
+    pub proving_key_cid: Vec<u8>,
 }
 
 /// A chunked round between `submit_chunked_round` and `finalize_chunked_round`.
@@ -464,6 +480,18 @@ pub enum MarketError {
     AnswerWindowOpen,
     /// A setup is recorded only while the project is Open, nobody has joined, and once.
     SetupNotRecordable,
+    /// The project has no recorded setup to contribute to.
+    NoSetupRecorded,
+    /// Only the owner, the aggregator or a joined trainer may contribute to the setup.
+    NotSetupParty,
+    /// The link was built on another head than the recorded one (someone contributed
+    /// first): build it again on the current transcript.
+    StaleSetupLink,
+    /// The link does not check: malformed, a δ that is the identity or differs between
+    /// G1 and G2, or a proof of knowledge that does not verify.
+    BadSetupLink,
+    /// The recorded `[δ]G1` does not carry the stored verifying key's δ.
+    BadSetupDelta,
 }
 
 impl core::fmt::Display for MarketError {
@@ -565,6 +593,19 @@ impl core::fmt::Display for MarketError {
             }
             Self::SetupNotRecordable => {
                 "a setup is recorded once, by the owner, while the project is Open and before anyone joins"
+            }
+            Self::NoSetupRecorded => "the project has no recorded setup to contribute to",
+            Self::NotSetupParty => {
+                "only the project's owner, its aggregator or a joined trainer may contribute to its setup"
+            }
+            Self::StaleSetupLink => {
+                "the link was built on another transcript head than the recorded one: contribute again on the current transcript"
+            }
+            Self::BadSetupLink => {
+                "the setup link does not check: malformed, a degenerate delta, or a proof of knowledge that does not verify"
+            }
+            Self::BadSetupDelta => {
+                "the recorded [delta]G1 does not carry the stored verifying key's delta"
             }
             Self::AnswerWindowOpen => {
                 "a set-aside of this round can still be answered: the round closes after its answer_until"
@@ -709,6 +750,7 @@ mod tests {
         assert_eq!(MarketError::DepositTooLarge.encode(), [53]);
         assert_eq!(MarketError::AnswerWindowOpen.encode(), [59]);
         assert_eq!(MarketError::SetupNotRecordable.encode(), [60]);
+        assert_eq!(MarketError::BadSetupDelta.encode(), [65]);
         assert_eq!(
             MarketError::BadChunkProof { chunk: 2 }.encode(),
             [46, 2, 0, 0, 0]

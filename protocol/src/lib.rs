@@ -13,6 +13,8 @@
 //! - [`chunked`]: chunked rounds (v4): chunk commitments, partial Gram sums, the
 //!   chunk and decision proofs' public inputs;
 //! - [`verifier`] (feature `groth16`): the contract's Groth16 check, key prepared once;
+//! - [`setup_link`] (feature `groth16`): a phase-2 ceremony contribution's link, which the
+//!   contract checks before it moves δ in a project's verifying key;
 //! - `spec` (with `std`): the JSON `ProjectSpec`.
 //!
 //! The crate is `no_std` (with `alloc`) so the ink! contract can use it unchanged.
@@ -35,6 +37,8 @@ mod poseidon_constants;
 mod poseidon_wide_constants;
 pub mod reward;
 pub mod rule;
+#[cfg(feature = "groth16")]
+pub mod setup_link;
 #[cfg(feature = "std")]
 pub mod spec;
 #[cfg(feature = "std")]
