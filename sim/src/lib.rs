@@ -977,6 +977,7 @@ impl SimReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use merit_aggregator::rules::RuleOutcome;
     use merit_protocol::spec::ModelArch;
 
     /// The example spec, shrunk to 4 features, 3 classes and an 8-unit hidden layer.
@@ -1229,6 +1230,84 @@ mod tests {
             })
             .collect();
         (d, proxies)
+    }
+
+    /// Pays an update only within cosine 0.9 of `target` (a stand-in for a rule that pays
+    /// self-consistency with one's own previous reveal).
+    struct PaysNear {
+        target: Vec<i16>,
+    }
+
+    impl Rule for PaysNear {
+        fn name(&self) -> &'static str {
+            "pays-near"
+        }
+
+        fn aggregate(
+            &mut self,
+            prev: &[i16],
+            updates: &[Option<Vec<i16>>],
+        ) -> Result<RuleOutcome, merit_protocol::rule::RuleError> {
+            use merit_protocol::rule::{dot, norm_sq};
+            let t = norm_sq(&self.target) as f64;
+            let scores = updates
+                .iter()
+                .map(|u| {
+                    u.as_ref().map_or(0, |u| {
+                        let c = dot(u, &self.target) as f64 / (norm_sq(u) as f64 * t).sqrt();
+                        if c >= 0.9 {
+                            1000
+                        } else {
+                            0
+                        }
+                    })
+                })
+                .collect();
+            Ok(RuleOutcome {
+                new_model: prev.to_vec(),
+                accepted: vec![true; updates.len()],
+                scores,
+            })
+        }
+    }
+
+    /// The attacker's own previous reveal is among what it searches: against a rule that
+    /// pays only updates near it, the search finds one.
+    #[test]
+    fn the_adaptive_search_tries_its_own_previous_reveal() {
+        let dim = 64;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let (d, mut proxies) = leaning_reveals(dim, 0.04, &mut rng);
+        // Its own last reveal: a direction of its own, far from `d` and the others.
+        let mine = behaviour::gaussian(dim, 0.1, &mut rng);
+        proxies[5] = Some(fixed::quantise_all(&mine, 10).unwrap());
+        let target = proxies[5].clone().unwrap();
+        let build = || -> Box<dyn Rule> {
+            Box::new(PaysNear {
+                target: target.clone(),
+            })
+        };
+        let model = vec![0i16; dim];
+        let public = redteam::Public {
+            model: &model,
+            change: Some(&d),
+            proxies: &proxies,
+            median: Some(fixed::l2_norm(&d)),
+        };
+        let own = behaviour::gaussian(dim, 0.05, &mut rng);
+        let choice = redteam::search(
+            &build,
+            5,
+            &public,
+            &own,
+            redteam::Goal::Pay,
+            &[],
+            100.0,
+            10,
+            &mut rng,
+        )
+        .unwrap();
+        assert_eq!(choice.predicted_score, 1000);
     }
 
     /// Six slots whose previous reveals all lean along `d`; the search must find a

@@ -1,6 +1,8 @@
 //! The `adaptive` attacker: each round it searches mixtures and scales of what it may know
-//! — last round's public global change, the previous round's reveals (and their mean),
-//! Gaussian noise, and its own cheap training (one epoch on a tenth of its rows) — for the
+//! — last round's public global change, the previous round's reveals (and their mean), its
+//! own previous reveal (so that it can look self-consistent, as an honest update is with
+//! its own last one), Gaussian noise, and its own cheap training (one epoch on a tenth of
+//! its rows) — for the
 //! candidate the rule pays it best. Each candidate is scored by the rule itself (a copy of
 //! the run's rule: with its history where the rule offers one through `Rule::fork`, as the
 //! v5 candidate does; afresh otherwise, so the `reputation` rule forgets its history) on the
@@ -119,7 +121,12 @@ pub fn search(
         .map(|j| others.iter().map(|o| o[j]).sum::<f32>())
         .collect();
     let mean = unit(&mean);
-    let basics: Vec<&Option<Vec<f64>>> = vec![&change, &own_dir, &mean];
+    // Its own previous reveal (the proxy in its own slot).
+    let mine = match &public.proxies[slot] {
+        Some(u) => unit(&fixed::dequantise_all(u, scale_bits).map_err(ClipError::from)?),
+        None => None,
+    };
+    let basics: Vec<&Option<Vec<f64>>> = vec![&change, &own_dir, &mean, &mine];
     for d in basics.iter().copied().flatten() {
         dirs.push(d.clone());
     }
@@ -129,6 +136,10 @@ pub fn search(
         (&change, &noise),
         (&change, &mean),
         (&mean, &own_dir),
+        (&mine, &change),
+        (&mine, &mean),
+        (&mine, &noise),
+        (&mine, &own_dir),
     ];
     for (x, y) in pairs {
         if let (Some(x), Some(y)) = (x, y) {

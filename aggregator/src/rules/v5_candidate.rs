@@ -27,6 +27,13 @@
 //!    - `score_i = ⌊10⁶ · max(0, cos(u_i, O_i))² / m_i⌋`, in parts per million. `K` copies
 //!      of an update with independent jitter to cosine `c` are each other's `κ = 1`, so each
 //!      earns `c²/K` of what the original would: the group `c²` of it.
+//!    - times a **self-consistency ramp**: 0 at a per-mille cosine `self_lo_milli` of
+//!      `u_i` to the slot's *own* previous-round reveal (absent: no pay), 1 at
+//!      `self_hi_milli`. An honest update points where its own data pointed last round
+//!      (cosine 0.95–0.97); one epoch on a tenth of the rows (`lazy:0.1`) does not. The
+//!      inner product is the cross Gram matrix's diagonal, which the stale filter needs
+//!      anyway. It does not stop an update that mixes in its own previous reveal (the red
+//!      team's `adaptive` search tries that).
 //!
 //! Kept as options, measured and left off: removing from the score what `d_i` explains
 //! (`residual`; honest non-IID residuals are anti-correlated, so honest pay collapses),
@@ -68,6 +75,10 @@ pub struct V5Params {
     /// candidate pairs' distances, so near-copies are no nearer neighbours than a typical
     /// pair; 0: off (v2's Krum).
     pub floor_quantile_milli: u32,
+    /// Pay times a ramp from 0 at this per-mille cosine of the update to the slot's own
+    /// previous reveal (absent: 0) to 1 at `self_hi_milli`; `self_hi_milli == 0`: off.
+    pub self_lo_milli: u32,
+    pub self_hi_milli: u32,
 }
 
 impl Default for V5Params {
@@ -84,6 +95,8 @@ impl Default for V5Params {
             floor_quantile_milli: 250,
             pay_candidates: true,
             squared: true,
+            self_lo_milli: 600,
+            self_hi_milli: 850,
         }
     }
 }
@@ -114,6 +127,24 @@ pub struct V5Outcome {
     pub stale: Vec<bool>,
     /// `m_i` per mille (1000 = alone).
     pub multiplicity: Vec<u32>,
+    /// The self-consistency ramp per mille (1000: full pay; 1000 for all in a first round
+    /// or with the ramp off).
+    pub consistency: Vec<u32>,
+}
+
+impl V5Params {
+    /// The self-consistency ramp per mille for a per-mille cosine `c` to the slot's own
+    /// previous reveal.
+    pub fn consistency_milli(&self, c: i32) -> u32 {
+        if self.self_hi_milli == 0 {
+            return 1000;
+        }
+        let (lo, hi) = (i64::from(self.self_lo_milli), i64::from(self.self_hi_milli));
+        if hi <= lo {
+            return if i64::from(c) >= hi { 1000 } else { 0 };
+        }
+        ((i64::from(c) - lo) * 1000 / (hi - lo)).clamp(0, 1000) as u32
+    }
 }
 
 /// `⌊√x⌋`.
@@ -326,6 +357,17 @@ impl V5Candidate {
             }
         }
         let residual = self.v5.residual && last.is_some();
+        // The self-consistency ramp: the cosine to its own previous reveal (0 if absent).
+        let consistency: Vec<u32> = (0..n)
+            .map(|i| match last {
+                Some(_) => self.v5.consistency_milli(rule::signed_cosine(
+                    x[i][i],
+                    norms[i],
+                    rule::norm_sq(&prev_vecs[i]),
+                )),
+                None => 1000,
+            })
+            .collect();
         let mut own_parts = vec![Vec::new(); n];
         let mut scores = vec![0u32; n];
         let mut multiplicity = vec![1000u32; n];
@@ -389,7 +431,7 @@ impl V5Candidate {
                 r *= r;
             }
             // Parts per million: per-mille scores divided by m_i would round away.
-            let s = (SCORE_SCALE * r * 1000.0 / m_i as f64).floor();
+            let s = (SCORE_SCALE * r * f64::from(consistency[i]) / m_i as f64).floor();
             scores[i] = s.clamp(0.0, SCORE_SCALE) as u32;
         }
 
@@ -407,6 +449,7 @@ impl V5Candidate {
             },
             stale,
             multiplicity,
+            consistency,
         })
     }
 }
@@ -588,6 +631,66 @@ mod tests {
             o.stale
         );
         assert_eq!(o.outcome.scores[5], 0);
+    }
+
+    #[test]
+    fn an_update_unlike_its_own_last_one_earns_nothing() {
+        let zero = vec![0; DIM];
+        let run = |v5: V5Params| {
+            let mut rule = V5Candidate::new(params(6), v5);
+            let mut first = honest(6, 0);
+            // Slot 4 sends nothing in round 1.
+            first[4] = None;
+            let o = rule.run(&zero, &first).unwrap();
+            assert!(
+                o.consistency.iter().all(|&c| c == 1000),
+                "first round: no ramp"
+            );
+            // Round 2: slots 0–3 move a little from their own last update (cosine ≈ 0.96);
+            // slot 5 sends one of the same kind with another private direction (a jump, as
+            // a lazy or fresh-noise update does); slot 4 is back.
+            let mut second: Vec<Option<Vec<i16>>> = (0..6)
+                .map(|k| {
+                    let u = first[k].clone().unwrap_or_else(|| vec![1; DIM]);
+                    let u: Vec<f64> = u.iter().map(|&v| f64::from(v)).collect();
+                    Some(mix(0.96, &u, 0.28, &noise(500 + k as u64)))
+                })
+                .collect();
+            second[4] = honest(6, 1)[4].clone();
+            second[5] = Some(mix(0.45, &noise(1_001), 0.9, &noise(77)));
+            rule.run(&zero, &second).unwrap()
+        };
+        let on = run(V5Params::default());
+        assert_eq!(on.consistency[..4], [1000; 4], "{:?}", on.consistency);
+        assert_eq!(on.consistency[4..], [0, 0], "absent last round, and a jump");
+        assert!(
+            on.outcome.scores[..4].iter().all(|&s| s > 0),
+            "{:?}",
+            on.outcome.scores
+        );
+        assert_eq!(on.outcome.scores[4..], [0, 0]);
+        // Without the ramp both are paid.
+        let off = run(V5Params {
+            self_hi_milli: 0,
+            ..V5Params::default()
+        });
+        assert!(off.outcome.scores[4] > 0 && off.outcome.scores[5] > 0);
+        assert_eq!(off.outcome.scores[..4], on.outcome.scores[..4]);
+    }
+
+    #[test]
+    fn the_consistency_ramp_rises_from_lo_to_hi() {
+        let v5 = V5Params::default();
+        assert_eq!(v5.consistency_milli(-900), 0);
+        assert_eq!(v5.consistency_milli(600), 0);
+        assert_eq!(v5.consistency_milli(725), 500);
+        assert_eq!(v5.consistency_milli(850), 1000);
+        assert_eq!(v5.consistency_milli(999), 1000);
+        let off = V5Params {
+            self_hi_milli: 0,
+            ..v5
+        };
+        assert_eq!(off.consistency_milli(-1000), 1000);
     }
 
     #[test]
