@@ -7,7 +7,7 @@ use crate::client::{account_of, Signer};
 use crate::error::{ChainError, Result};
 use merit_protocol::abi::{
     ChunkedParams, MarketError, PendingRound, ProjectParams, ProjectView, RoundRecord,
-    SetupContribution, SetupRecord, ShapeView, SlotView, TrainerView,
+    SetupContribution, SetupRecord, ShapeSetup, ShapeView, SlotView, TrainerView,
 };
 use merit_protocol::answer::Layout;
 use merit_protocol::chunked::Submission;
@@ -31,6 +31,7 @@ pub enum MarketEvent {
     SetAsideAnswered(events::SetAsideAnswered),
     SetupRecorded(events::SetupRecorded),
     SetupContributed(events::SetupContributed),
+    ShapeSetupRecorded(events::ShapeSetupRecorded),
     RoundFinalized(events::RoundFinalized),
     ProjectEnded(events::ProjectEnded),
     Claimed(events::Claimed),
@@ -59,6 +60,7 @@ impl MarketEvent {
             "SetAsideAnswered" => Self::SetAsideAnswered(d(label, data)?),
             "SetupRecorded" => Self::SetupRecorded(d(label, data)?),
             "SetupContributed" => Self::SetupContributed(d(label, data)?),
+            "ShapeSetupRecorded" => Self::ShapeSetupRecorded(d(label, data)?),
             "RoundFinalized" => Self::RoundFinalized(d(label, data)?),
             "ProjectEnded" => Self::ProjectEnded(d(label, data)?),
             "Claimed" => Self::Claimed(d(label, data)?),
@@ -506,6 +508,23 @@ impl Marketplace {
             .exec_weighed::<()>(signer, "contribute_setup", (project, contribution), 0)
             .await?;
         Ok(weight)
+    }
+
+    /// A proof shape's registrant records the ceremony transcripts of its two keys (once).
+    pub async fn record_shape_setup(
+        &self,
+        signer: &Signer,
+        shape: u32,
+        setup: &ShapeSetup,
+    ) -> Result<()> {
+        self.exec::<()>(signer, "record_shape_setup", (shape, setup), 0)
+            .await?;
+        Ok(())
+    }
+
+    /// The ceremony transcripts a proof shape's keys come from, if recorded.
+    pub async fn shape_setup(&self, shape: u32) -> Result<Option<ShapeSetup>> {
+        self.read_checked("shape_setup", shape).await
     }
 
     /// The ceremony transcript the project's keys come from, if its owner recorded one.

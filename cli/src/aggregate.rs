@@ -24,7 +24,9 @@ pub enum AggregatorCmd {
 pub struct RunArgs {
     #[arg(long)]
     project: u32,
-    /// Dev account that signs (must be the project's aggregator)
+    /// Who signs, the project's aggregator — a dev account name (charlie), file:PATH (a file
+    /// only you can read: a secret URI, mnemonic, 0x seed or polkadot-js keystore, password
+    /// in $MERIT_KEY_PASSWORD[_FILE]) or env:NAME; a secret typed here is visible to others
     #[arg(long, default_value = "charlie")]
     from: String,
     /// Where the restart-safe state lives (default: <data dir>/aggregator)

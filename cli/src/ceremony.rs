@@ -115,9 +115,22 @@ pub enum CeremonyCliError {
     /// ran alone, who could forge every round.
     #[error("project {project}'s keys come from no recorded ceremony: whoever ran their setup could forge every round (its owner records one with `merit project create --ceremony`)")]
     NoSetupRecorded { project: u32 },
-    /// A chunked project: its keys are its proof shape's, which no ceremony covers yet.
-    #[error("project {project} is chunked: its keys are proof shape {shape}'s, which no ceremony covers yet")]
+    /// A chunked project: its keys are its proof shape's, shared by every project of the
+    /// shape, so they are re-randomised in the shape's own ceremony, not per project.
+    #[error("project {project} is chunked: its keys are proof shape {shape}'s, shared by every project of that shape; contribute to the shape's ceremony before it is registered, not to a project")]
     ShapeKeys { project: u32, shape: u32 },
+    /// A proof shape whose registrant recorded no ceremony: whoever ran its setup could
+    /// forge every round of every project of the shape.
+    #[error("proof shape {shape}'s keys come from no recorded ceremony: whoever ran its setup could forge every round of its projects (register one from a ceremony with `merit project create --chunk C --shape-ceremony CHUNK,DECISION`)")]
+    NoShapeSetupRecorded { shape: u32 },
+    /// A shape's recorded transcript verifies, but is not what the shape uses or records.
+    #[error("proof shape {shape}'s recorded {circuit} transcript {cid} {problem}")]
+    NotTheShapesKeys {
+        shape: u32,
+        circuit: &'static str,
+        cid: String,
+        problem: &'static str,
+    },
     /// The recorded transcript verifies, but is not what the project uses or records.
     #[error("project {project}'s recorded transcript {cid} {problem}")]
     NotTheProjectsKeys {
@@ -129,6 +142,13 @@ pub enum CeremonyCliError {
     #[error("reading project {project} from the chain")]
     Chain {
         project: u32,
+        #[source]
+        source: merit_chain::ChainError,
+    },
+    /// The chain, to read a proof shape's setup record.
+    #[error("reading proof shape {shape}'s setup from the chain")]
+    ShapeChain {
+        shape: u32,
         #[source]
         source: merit_chain::ChainError,
     },
@@ -375,6 +395,27 @@ pub struct Circuit {
 }
 
 impl Circuit {
+    /// A chunked proof shape's chunk circuit: `slots` slots, chunks of `chunk` parameters
+    /// (what `merit_prover::chunked::setup_chunk` sets up).
+    pub fn chunk(slots: usize, chunk: usize) -> Result<Self> {
+        use merit_prover::chunked::{ChunkCircuit, ChunkWitness};
+        Self::of(
+            &format!("the chunk circuit of shape ({slots} slots, chunks of {chunk})"),
+            ChunkCircuit::new(ChunkWitness::blank(slots, chunk)),
+        )
+    }
+
+    /// A chunked proof shape's decision circuit for `slots` slots (`setup_decision`).
+    pub fn decision(slots: usize) -> Result<Self> {
+        use merit_prover::chunked::{DecisionCircuit, DecisionWitness};
+        let name = format!("the decision circuit of {slots} slots");
+        let witness = DecisionWitness::blank(slots).map_err(|e| CeremonyCliError::Circuit {
+            circuit: name.clone(),
+            message: e.to_string(),
+        })?;
+        Self::of(&name, DecisionCircuit::new(witness))
+    }
+
     /// The spec's round circuit (what `merit project create` proves rounds with).
     pub fn round(spec: &ProjectSpec, spec_name: &str) -> Result<Self> {
         let circuit = round_circuit(spec, spec_name)?;
@@ -687,13 +728,24 @@ fn digest_of_hex(hex_text: &str) -> Digest {
 /// Checks a project's keys from chain + IPFS alone, as a trainer does before it stakes:
 /// the recorded transcript is fetched, verified in full against the round circuit of the
 /// project's spec, its hash-chain head must be the recorded one, and the verifying key it
-/// gives must be exactly the one the contract stores.
+/// gives must be exactly the one the contract stores. A chunked project's keys are its
+/// proof shape's: both of the shape's recorded transcripts are checked so.
 pub async fn check_project_setup(
     market: &merit_chain::Marketplace,
     ipfs: &IpfsStore,
     project: u32,
-) -> Result<TranscriptSummary> {
-    Ok(project_transcript(market, ipfs, project).await?.summary)
+) -> Result<SetupCounts> {
+    let chain = |source| CeremonyCliError::Chain { project, source };
+    let view = market.project(project).await.map_err(chain)?;
+    if let Some(c) = &view.chunked {
+        let shape = market.shape(c.shape).await.map_err(chain)?;
+        return Ok(check_shape_setup(market, ipfs, &shape).await?.counts());
+    }
+    let s = project_transcript(market, ipfs, project).await?.summary;
+    Ok(SetupCounts {
+        phase1_contributions: s.phase1_contributions,
+        phase2_contributions: s.phase2_contributions,
+    })
 }
 
 /// A project's recorded transcript, verified as [`check_project_setup`] says.
@@ -702,6 +754,44 @@ pub struct ProjectTranscript {
     pub summary: TranscriptSummary,
     /// The recorded CID it was fetched from.
     pub cid: String,
+}
+
+/// Fetches a recorded transcript from IPFS and verifies it in full against `circuit` (on a
+/// blocking thread); returns it, its verifying key and its summary.
+async fn fetch_verified(
+    ipfs: &IpfsStore,
+    cid: &str,
+    circuit: impl FnOnce() -> Result<Circuit> + Send + 'static,
+    what: String,
+) -> Result<(Transcript, VerifyingKey<Bn254>, TranscriptSummary)> {
+    let parsed = merit_storage::parse_cid(cid).map_err(|source| CeremonyCliError::Ipfs {
+        what: format!("the recorded CID {cid}"),
+        source,
+    })?;
+    let bytes = ipfs
+        .get(&parsed, MAX_TRANSCRIPT_BYTES)
+        .await
+        .map_err(|source| CeremonyCliError::Ipfs {
+            what: format!("fetching {cid}"),
+            source,
+        })?;
+    tokio::task::spawn_blocking(move || {
+        let circuit = circuit()?;
+        let t = read_transcript(&bytes, &what)?;
+        let (_, vk, summary) = verified_keys(&t, &circuit, &what, None)?;
+        Ok::<_, CeremonyCliError>((t, vk, summary))
+    })
+    .await
+    .map_err(|e| CeremonyCliError::Circuit {
+        circuit: "the verification thread".into(),
+        message: e.to_string(),
+    })?
+}
+
+/// Whether `vk`, prepared as the contract prepares keys, is the stored `prepared`.
+fn same_key(vk: &VerifyingKey<Bn254>, prepared: &[u8]) -> bool {
+    merit_protocol::verifier::prepare(&merit_prover::keys::compressed(vk))
+        .is_ok_and(|p| p == prepared)
 }
 
 /// Fetches and verifies a project's recorded transcript ([`check_project_setup`]).
@@ -728,28 +818,13 @@ pub async fn project_transcript(
         .map_err(|source| CeremonyCliError::Spec { project, source })?;
     let cid = String::from_utf8_lossy(&record.transcript_cid).into_owned();
     let what = format!("project {project}'s transcript {cid}");
-    let parsed = merit_storage::parse_cid(&cid).map_err(|source| CeremonyCliError::Ipfs {
-        what: format!("the recorded CID {cid}"),
-        source,
-    })?;
-    let bytes = ipfs
-        .get(&parsed, MAX_TRANSCRIPT_BYTES)
-        .await
-        .map_err(|source| CeremonyCliError::Ipfs {
-            what: format!("fetching {cid}"),
-            source,
-        })?;
-    let (transcript, vk, summary) = tokio::task::spawn_blocking(move || {
-        let circuit = Circuit::round(&spec, "the project's spec")?;
-        let t = read_transcript(&bytes, &what)?;
-        let (_, vk, summary) = verified_keys(&t, &circuit, &what, None)?;
-        Ok::<_, CeremonyCliError>((t, vk, summary))
-    })
-    .await
-    .map_err(|e| CeremonyCliError::Circuit {
-        circuit: "the verification thread".into(),
-        message: e.to_string(),
-    })??;
+    let (transcript, vk, summary) = fetch_verified(
+        ipfs,
+        &cid,
+        move || Circuit::round(&spec, "the project's spec"),
+        what,
+    )
+    .await?;
     let wrong = |problem| CeremonyCliError::NotTheProjectsKeys {
         project,
         cid: cid.clone(),
@@ -758,9 +833,7 @@ pub async fn project_transcript(
     if digest_of_hex(&summary.hash) != record.head {
         return Err(wrong("does not end at the recorded hash-chain head"));
     }
-    let prepared = merit_protocol::verifier::prepare(&merit_prover::keys::compressed(&vk))
-        .map_err(|_| wrong("gives a verifying key the contract would not take"))?;
-    if prepared != view.verifying_key {
+    if !same_key(&vk, &view.verifying_key) {
         return Err(wrong(
             "gives another verifying key than the one the project stores",
         ));
@@ -769,6 +842,168 @@ pub async fn project_transcript(
         transcript,
         summary,
         cid,
+    })
+}
+
+/// A proof shape's two recorded transcripts, as their checks found them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ShapeCheck {
+    pub shape: u32,
+    pub chunk: TranscriptSummary,
+    pub chunk_transcript_cid: String,
+    pub decision: TranscriptSummary,
+    pub decision_transcript_cid: String,
+}
+
+/// Checks a proof shape's keys from chain + IPFS alone: both recorded transcripts verify
+/// in full against the shape's chunk and decision circuits, end at the recorded heads and
+/// give exactly the verifying keys the shape stores.
+pub async fn check_shape_setup(
+    market: &merit_chain::Marketplace,
+    ipfs: &IpfsStore,
+    shape: &merit_protocol::abi::ShapeView,
+) -> Result<ShapeCheck> {
+    let id = shape.id;
+    let setup = market
+        .shape_setup(id)
+        .await
+        .map_err(|source| CeremonyCliError::ShapeChain { shape: id, source })?
+        .ok_or(CeremonyCliError::NoShapeSetupRecorded { shape: id })?;
+    let (slots, chunk) = (shape.slots as usize, shape.chunk as usize);
+    let mut checked = Vec::new();
+    for (circuit, record, stored) in [
+        ("chunk", &setup.chunk, &shape.chunk_key),
+        ("decision", &setup.decision, &shape.decision_key),
+    ] {
+        let cid = String::from_utf8_lossy(&record.transcript_cid).into_owned();
+        let what = format!("proof shape {id}'s {circuit} transcript {cid}");
+        let build = move || match circuit {
+            "chunk" => Circuit::chunk(slots, chunk),
+            _ => Circuit::decision(slots),
+        };
+        let (_, vk, summary) = fetch_verified(ipfs, &cid, build, what).await?;
+        let wrong = |problem| CeremonyCliError::NotTheShapesKeys {
+            shape: id,
+            circuit,
+            cid: cid.clone(),
+            problem,
+        };
+        if digest_of_hex(&summary.hash) != record.head {
+            return Err(wrong("does not end at the recorded hash-chain head"));
+        }
+        if !same_key(&vk, stored) {
+            return Err(wrong(
+                "gives another verifying key than the one the shape stores",
+            ));
+        }
+        checked.push((summary, cid));
+    }
+    let (decision, decision_transcript_cid) = checked.pop().expect("two transcripts");
+    let (chunk, chunk_transcript_cid) = checked.pop().expect("two transcripts");
+    Ok(ShapeCheck {
+        shape: id,
+        chunk,
+        chunk_transcript_cid,
+        decision,
+        decision_transcript_cid,
+    })
+}
+
+/// How many contributed to a project's keys: for a chunked project, the fewer of its two
+/// transcripts'.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct SetupCounts {
+    pub phase1_contributions: usize,
+    pub phase2_contributions: usize,
+}
+
+impl ShapeCheck {
+    pub fn counts(&self) -> SetupCounts {
+        SetupCounts {
+            phase1_contributions: self
+                .chunk
+                .phase1_contributions
+                .min(self.decision.phase1_contributions),
+            phase2_contributions: self
+                .chunk
+                .phase2_contributions
+                .min(self.decision.phase2_contributions),
+        }
+    }
+}
+
+/// The keys of a new proof shape, from one ceremony transcript per circuit.
+pub struct ShapeKeys {
+    /// `keys::write_shape_keys` of the two proving keys.
+    pub key_file: Vec<u8>,
+    /// arkworks-compressed verifying keys, as `register_shape` takes them.
+    pub chunk_key: Vec<u8>,
+    pub decision_key: Vec<u8>,
+    /// What the registrant records on chain (`record_shape_setup`).
+    pub record: merit_protocol::abi::ShapeSetup,
+    pub setup: SetupRecord,
+}
+
+/// Verifies a chunk transcript and a decision transcript against the shape's circuits (on
+/// a blocking thread) and puts both into IPFS; returns the shape's key file and records.
+pub async fn shape_keys(
+    ipfs: &IpfsStore,
+    (slots, chunk): (u32, u32),
+    chunk_transcript: (Vec<u8>, String),
+    decision_transcript: (Vec<u8>, String),
+) -> anyhow::Result<ShapeKeys> {
+    use anyhow::Context;
+    let started = Instant::now();
+    let (n, c) = (slots as usize, chunk as usize);
+    let (chunk_t, decision_t, chunk_bytes, decision_bytes) =
+        tokio::task::spawn_blocking(move || {
+            let check = |(bytes, what): &(Vec<u8>, String), circuit: Result<Circuit>| {
+                let circuit = circuit?;
+                let t = read_transcript(bytes, what)?;
+                let (pk, vk, summary) = verified_keys(&t, &circuit, what, None)?;
+                Ok::<_, CeremonyCliError>((pk, vk, summary))
+            };
+            let chunk_t = check(&chunk_transcript, Circuit::chunk(n, c))?;
+            let decision_t = check(&decision_transcript, Circuit::decision(n))?;
+            Ok::<_, CeremonyCliError>((
+                chunk_t,
+                decision_t,
+                chunk_transcript.0,
+                decision_transcript.0,
+            ))
+        })
+        .await
+        .context("the verification thread")??;
+    let seconds = started.elapsed().as_secs_f64();
+    let chunk_cid = publish(ipfs, chunk_bytes, "the chunk circuit's transcript").await?;
+    let decision_cid = publish(ipfs, decision_bytes, "the decision circuit's transcript").await?;
+    let record =
+        |(pk, _, summary): &(ProvingKey<Bn254>, VerifyingKey<Bn254>, TranscriptSummary),
+         cid: &str| merit_protocol::abi::SetupRecord {
+            transcript_cid: cid.as_bytes().to_vec(),
+            head: digest_of_hex(&summary.hash),
+            phase1_contributions: summary.phase1_contributions as u32,
+            phase2_contributions: summary.phase2_contributions as u32,
+            delta_g1: merit_protocol::setup_link::encode_delta_g1(&pk.delta_g1),
+        };
+    let contributions = chunk_t
+        .2
+        .setup_contributions
+        .min(decision_t.2.setup_contributions);
+    Ok(ShapeKeys {
+        key_file: merit_prover::keys::write_shape_keys(slots, chunk, &chunk_t.0, &decision_t.0),
+        chunk_key: merit_prover::keys::compressed(&chunk_t.1),
+        decision_key: merit_prover::keys::compressed(&decision_t.1),
+        record: merit_protocol::abi::ShapeSetup {
+            chunk: record(&chunk_t, &chunk_cid),
+            decision: record(&decision_t, &decision_cid),
+        },
+        setup: SetupRecord {
+            setup_contributions: contributions,
+            setup_verified: true,
+            setup_transcript_cid: Some(chunk_cid),
+            setup_verify_seconds: Some(seconds),
+        },
     })
 }
 
@@ -940,6 +1175,22 @@ mod tests {
 
     fn chain(e: CeremonyCliError) -> String {
         format!("{:#}", anyhow::Error::from(e))
+    }
+
+    #[test]
+    fn the_tiny_shapes_circuits_fit_2_to_the_14() {
+        let chunk = Circuit::chunk(3, 6).unwrap();
+        let decision = Circuit::decision(3).unwrap();
+        eprintln!(
+            "chunk {} constraints, decision {} constraints",
+            chunk.shape.num_constraints, decision.shape.num_constraints
+        );
+        assert!(chunk.shape.domain_size().unwrap() <= 1 << 14);
+        assert!(decision.shape.domain_size().unwrap() <= 1 << 14);
+        assert_ne!(
+            chunk.shape.digest(),
+            Circuit::chunk(3, 7).unwrap().shape.digest()
+        );
     }
 
     #[test]

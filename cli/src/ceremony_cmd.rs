@@ -13,11 +13,12 @@ pub enum CeremonyCmd {
     /// Powers of tau, once per domain size: start, contribute, verify
     #[command(subcommand)]
     Phase1(Phase1Cmd),
-    /// One spec's round circuit: derive its start from a phase 1, contribute, verify
+    /// One circuit (a spec's round circuit, or a chunked shape's chunk or decision
+    /// circuit): derive its start from a phase 1, contribute, verify
     #[command(subcommand)]
     Phase2(Phase2Cmd),
-    /// Write the round circuit's key files (round.vk, round.pk), taken from a transcript
-    /// that verifies in full against the spec
+    /// Write a circuit's key files (round.vk and round.pk for --spec; chunk.* or decision.*
+    /// for a shape's circuits), taken from a transcript that verifies in full against it
     ///
     /// Example: merit ceremony keys --spec spec.json --transcript t2.bin --out-dir keys/
     Keys(KeysArgs),
@@ -44,13 +45,81 @@ pub struct ContributeArgs {
     /// Project id
     #[arg(long)]
     project: u32,
-    /// Who signs: the project's owner, its aggregator or a joined trainer (a dev account
-    /// name or a secret URI)
+    /// Who signs: the project's owner, its aggregator or a joined trainer — a dev account name (alice … ferdie, //Bob//stash), file:PATH (a file only you can read: a secret URI, mnemonic, 0x seed or polkadot-js keystore, password in $MERIT_KEY_PASSWORD[_FILE]) or env:NAME; a secret typed here is visible to other users
     #[arg(long)]
     key: String,
     /// Print the outcome as one JSON object
     #[arg(long)]
     json: bool,
+}
+
+/// Which circuit a phase 2 (or its keys) is for: one of the three flags.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct CircuitArgs {
+    /// The project spec (JSON) whose round circuit it is for
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// A chunked proof shape's chunk circuit, for SLOTS slots in chunks of CHUNK (what
+    /// `project create --chunk` proves with)
+    #[arg(long, value_name = "SLOTS,CHUNK", value_parser = parse_shape)]
+    chunk_shape: Option<(u32, u32)>,
+    /// A chunked proof shape's decision circuit, for SLOTS slots
+    #[arg(long, value_name = "SLOTS", value_parser = clap::value_parser!(u32).range(1..=64))]
+    decision_shape: Option<u32>,
+}
+
+fn parse_shape(s: &str) -> Result<(u32, u32), String> {
+    let (slots, chunk) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?} is not SLOTS,CHUNK (e.g. 8,8192)"))?;
+    let number = |t: &str| {
+        t.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{t:?} in {s:?} is not a positive number"))
+    };
+    Ok((number(slots)?, number(chunk)?))
+}
+
+impl CircuitArgs {
+    /// Reads the spec file, if that is the choice (a bad one is a usage error); the circuit
+    /// itself is built later, on a blocking thread.
+    fn choice(&self) -> Result<Choice> {
+        Ok(match (&self.spec, self.chunk_shape, self.decision_shape) {
+            (Some(path), ..) => Choice::Round(read_spec(path)?, path.display().to_string()),
+            (None, Some((slots, chunk)), _) => Choice::Chunk(slots as usize, chunk as usize),
+            (None, None, Some(slots)) => Choice::Decision(slots as usize),
+            (None, None, None) => unreachable!("clap requires one of the three"),
+        })
+    }
+}
+
+/// The circuit [`CircuitArgs`] names, ready to build.
+enum Choice {
+    Round(ProjectSpec, String),
+    Chunk(usize, usize),
+    Decision(usize),
+}
+
+impl Choice {
+    fn build(self) -> Result<flow::Circuit, flow::CeremonyCliError> {
+        match self {
+            Self::Round(spec, name) => flow::Circuit::round(&spec, &name),
+            Self::Chunk(slots, chunk) => flow::Circuit::chunk(slots, chunk),
+            Self::Decision(slots) => flow::Circuit::decision(slots),
+        }
+    }
+
+    /// The key files' stem: round, chunk or decision.
+    fn stem(&self) -> &'static str {
+        match self {
+            Self::Round(..) => "round",
+            Self::Chunk(..) => "chunk",
+            Self::Decision(..) => "decision",
+        }
+    }
 }
 
 #[derive(Args)]
@@ -113,9 +182,8 @@ pub enum Phase2Cmd {
     ///
     /// Example: merit ceremony phase2 new --spec spec.json --phase1 p1-2.bin --out t-0.bin
     New {
-        /// The project spec (JSON) whose round circuit this phase 2 is for
-        #[arg(long)]
-        spec: PathBuf,
+        #[command(flatten)]
+        circuit: CircuitArgs,
         /// The phase-1 file, or its CID
         #[arg(long, value_name = "FILE|CID")]
         phase1: String,
@@ -130,9 +198,8 @@ pub enum Phase2Cmd {
     ///
     /// Example: merit ceremony phase2 contribute --spec spec.json --in t-0.bin --out t-1.bin
     Contribute {
-        /// The project spec (JSON) whose round circuit this phase 2 is for
-        #[arg(long)]
-        spec: PathBuf,
+        #[command(flatten)]
+        circuit: CircuitArgs,
         #[command(flatten)]
         input: Input,
         #[arg(long)]
@@ -147,9 +214,8 @@ pub enum Phase2Cmd {
     ///
     /// Example: merit ceremony phase2 verify --spec spec.json --phase1 p1-2.bin t-2.bin
     Verify {
-        /// The project spec (JSON) whose round circuit this phase 2 is for
-        #[arg(long)]
-        spec: PathBuf,
+        #[command(flatten)]
+        circuit: CircuitArgs,
         /// The phase 1 the transcript must be built on (file or CID; compared by hash
         /// chain head); default: whichever it holds (checked in full either way)
         #[arg(long, value_name = "FILE|CID")]
@@ -164,13 +230,12 @@ pub enum Phase2Cmd {
 
 #[derive(Args)]
 pub struct KeysArgs {
-    /// The project spec (JSON) whose round circuit the transcript is for
-    #[arg(long)]
-    spec: PathBuf,
+    #[command(flatten)]
+    circuit: CircuitArgs,
     /// The transcript file, or its CID
     #[arg(long, value_name = "FILE|CID")]
     transcript: String,
-    /// Where round.vk and round.pk go (created if missing)
+    /// Where the .vk and .pk files go (created if missing)
     #[arg(long)]
     out_dir: PathBuf,
     #[command(flatten)]
@@ -384,20 +449,19 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             Ok(())
         }
         CeremonyCmd::Phase2(Phase2Cmd::New {
-            spec,
+            circuit,
             phase1,
             out,
             publish,
             io,
         }) => {
-            let spec_name = spec.display().to_string();
-            let spec = read_spec(&spec)?;
+            let choice = circuit.choice()?;
             let source = Source::parse(&phase1);
             let what = source.describe();
             let bytes = io.read(data_dir, &source).await?;
             let (t, seconds) = blocking(move || {
                 let p1 = flow::read_phase1(&bytes, &what)?;
-                let circuit = flow::Circuit::round(&spec, &spec_name)?;
+                let circuit = choice.build()?;
                 flow::phase2_new(&circuit, p1, &what)
             })
             .await?;
@@ -417,7 +481,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
                 }));
             }
             println!(
-                "phase 2 started for the round circuit (derived from phase 1 in {seconds:.2} s); \
+                "phase 2 started (derived from phase 1 in {seconds:.2} s); \
                  wrote {} ({size} bytes): no contribution yet",
                 out.display()
             );
@@ -428,20 +492,19 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             Ok(())
         }
         CeremonyCmd::Phase2(Phase2Cmd::Contribute {
-            spec,
+            circuit,
             input,
             out,
             publish,
             io,
         }) => {
-            let spec_name = spec.display().to_string();
-            let spec = read_spec(&spec)?;
+            let choice = circuit.choice()?;
             let source = input.source();
             let what = source.describe();
             let bytes = io.read(data_dir, &source).await?;
             let (t, received, seconds) = blocking(move || {
                 let mut t = flow::read_transcript(&bytes, &what)?;
-                let circuit = flow::Circuit::round(&spec, &spec_name)?;
+                let circuit = choice.build()?;
                 let fresh = Expect {
                     phase1_hash: None,
                     allow_fresh_phase2: true,
@@ -484,14 +547,12 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             Ok(())
         }
         CeremonyCmd::Phase2(Phase2Cmd::Verify {
-            spec,
+            circuit,
             phase1,
             transcript,
             io,
         }) => {
-            let spec_name = spec.display().to_string();
-            let label = spec_name.clone();
-            let spec = read_spec(&spec)?;
+            let choice = circuit.choice()?;
             let source = Source::parse(&transcript);
             let what = source.describe();
             let bytes = io.read(data_dir, &source).await?;
@@ -510,17 +571,19 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
                     None => None,
                 };
                 let t = flow::read_transcript(&bytes, &what)?;
-                let circuit = flow::Circuit::round(&spec, &spec_name)?;
-                flow::verified_keys(&t, &circuit, &what, pin.as_ref()).map(|(.., s)| s)
+                let circuit = choice.build()?;
+                let name = circuit.name.clone();
+                flow::verified_keys(&t, &circuit, &what, pin.as_ref()).map(|(.., s)| (s, name))
             })
             .await?;
+            let (summary, label) = summary;
             if io.json {
                 let mut v = serde_json::to_value(&summary)?;
                 v["verified"] = true.into();
                 return print_json(v);
             }
             println!(
-                "{}: the round circuit of {label} ({} constraints, domain {}, digest {}) from phase 1 for 2^{} points",
+                "{}: {label} ({} constraints, domain {}, digest {}) from phase 1 for 2^{} points",
                 source.describe(),
                 summary.constraints,
                 summary.domain,
@@ -541,6 +604,30 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
         CeremonyCmd::Verify(a) => {
             let info = DevnetInfo::read(data_dir)?;
             let (market, ipfs) = (info.marketplace().await?, info.ipfs()?);
+            let view = market.project(a.project).await?;
+            if let Some(c) = &view.chunked {
+                let shape = market.shape(c.shape).await?;
+                let checked = flow::check_shape_setup(&market, &ipfs, &shape).await?;
+                if a.json {
+                    let mut v = serde_json::to_value(&checked)?;
+                    let counts = checked.counts();
+                    v["phase1_contributions"] = counts.phase1_contributions.into();
+                    v["phase2_contributions"] = counts.phase2_contributions.into();
+                    return print_json(v);
+                }
+                println!(
+                    "project {}'s keys are proof shape {}'s, verified: chunk circuit {} + {} contributions (head {}), decision circuit {} + {} (head {}), the verifying keys the shape stores",
+                    a.project,
+                    c.shape,
+                    checked.chunk.phase1_contributions,
+                    checked.chunk.phase2_contributions,
+                    short(&checked.chunk.hash),
+                    checked.decision.phase1_contributions,
+                    checked.decision.phase2_contributions,
+                    short(&checked.decision.hash),
+                );
+                return Ok(());
+            }
             let checked = flow::project_transcript(&market, &ipfs, a.project).await?;
             let s = checked.summary;
             if a.json {
@@ -578,20 +665,20 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             Ok(())
         }
         CeremonyCmd::Keys(a) => {
-            let spec_name = a.spec.display().to_string();
-            let spec = read_spec(&a.spec)?;
+            let choice = a.circuit.choice()?;
+            let stem = choice.stem();
             let source = Source::parse(&a.transcript);
             let what = source.describe();
             let bytes = a.io.read(data_dir, &source).await?;
             let files = blocking(move || {
-                let circuit = flow::Circuit::round(&spec, &spec_name)?;
+                let circuit = choice.build()?;
                 flow::key_files(&bytes, &circuit, &what)
             })
             .await?;
             std::fs::create_dir_all(&a.out_dir)
                 .with_context(|| format!("creating {}", a.out_dir.display()))?;
-            let vk_path = a.out_dir.join("round.vk");
-            let pk_path = a.out_dir.join("round.pk");
+            let vk_path = a.out_dir.join(format!("{stem}.vk"));
+            let pk_path = a.out_dir.join(format!("{stem}.pk"));
             flow::write_file(&vk_path, &files.verifying_key_file)?;
             let pk_size = files.proving_key_file.len();
             let pk_cid =

@@ -158,7 +158,10 @@ pub fn hint(e: &anyhow::Error) -> Option<&'static str> {
     let unvouched = |c: &(dyn StdError + 'static)| {
         matches!(
             c.downcast_ref::<CeremonyCliError>(),
-            Some(CeremonyCliError::NoSetupRecorded { .. } | CeremonyCliError::ShapeKeys { .. })
+            Some(
+                CeremonyCliError::NoSetupRecorded { .. }
+                    | CeremonyCliError::NoShapeSetupRecorded { .. }
+            )
         )
     };
     if e.chain().any(unvouched) {

@@ -131,6 +131,15 @@ pub enum RoundKeysSource {
     /// slots and this chunk size; without one, the shape's setup runs now (once for every
     /// later project of the shape), its key file goes into IPFS and the shape is registered.
     Chunked { chunk: u32, shape: Option<u32> },
+    /// Chunked rounds in chunks of `chunk` with a new proof shape whose two keys come from
+    /// ceremony transcripts (the chunk circuit's and the decision circuit's, each with
+    /// where it came from): both are verified against the shape's circuits, go into IPFS,
+    /// the shape is registered and its transcripts recorded (`record_shape_setup`).
+    ShapeCeremony {
+        chunk: u32,
+        chunk_transcript: (Vec<u8>, String),
+        decision_transcript: (Vec<u8>, String),
+    },
     /// Keys derived from a setup ceremony's transcript (`merit ceremony`): it is verified
     /// against the spec's round circuit (every contribution of both phases), then the
     /// transcript and the proving key go into IPFS. `name` says where it came from.
@@ -345,6 +354,45 @@ pub async fn post_project(
                 shape.setup_seconds,
                 Some(statement),
             )
+        }
+        RoundKeysSource::ShapeCeremony {
+            chunk,
+            chunk_transcript,
+            decision_transcript,
+        } => {
+            let slots = rule.slots as u32;
+            let keys = crate::ceremony::shape_keys(
+                ipfs,
+                (slots, chunk),
+                chunk_transcript,
+                decision_transcript,
+            )
+            .await?;
+            let cid = ipfs
+                .add(keys.key_file)
+                .await
+                .context("putting the shape's key file into IPFS")?
+                .to_string();
+            let id = market
+                .register_shape(
+                    owner,
+                    slots,
+                    chunk,
+                    &keys.chunk_key,
+                    &keys.decision_key,
+                    cid.as_bytes(),
+                )
+                .await
+                .context("register_shape")?;
+            market
+                .record_shape_setup(owner, id, &keys.record)
+                .await
+                .context(
+                    "record_shape_setup (the ceremony transcripts the shape's keys come from)",
+                )?;
+            setup = keys.setup;
+            let statement = ChunkedParams::new(id, chunk, &rule);
+            (Vec::new(), cid, None, Some(statement))
         }
         RoundKeysSource::Existing {
             verifying_key_file,

@@ -37,7 +37,7 @@ pub struct AnswerArgs {
     /// The update file the slot committed to (the node keeps its own under its state dir)
     #[arg(long)]
     update: PathBuf,
-    /// Who signs (and pays the fees): a dev account name or a secret URI
+    /// Who signs (and pays the fees) — a dev account name (alice … ferdie, //Bob//stash), file:PATH (a file only you can read: a secret URI, mnemonic, 0x seed or polkadot-js keystore, password in $MERIT_KEY_PASSWORD[_FILE]) or env:NAME; a secret typed here is visible to other users
     #[arg(long)]
     key: String,
 }
@@ -51,8 +51,7 @@ pub struct RunArgs {
     /// (`merit data split` writes these); `.gz` is read too
     #[arg(long)]
     data: PathBuf,
-    /// The trainer's key: a dev account name (bob, dave, …) or a secret URI (`//Bob`, a
-    /// mnemonic, `0x…` seed)
+    /// The trainer's key — a dev account name (alice … ferdie, //Bob//stash), file:PATH (a file only you can read: a secret URI, mnemonic, 0x seed or polkadot-js keystore, password in $MERIT_KEY_PASSWORD[_FILE]) or env:NAME; a secret typed here is visible to other users
     #[arg(long)]
     key: String,
     /// FOR SIMULATIONS ONLY: honest | label-flip | sign-flip | scale:K | noise:SIGMA |
@@ -126,7 +125,9 @@ pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
     let rows = data.len();
     let learner = CandleMlp::from_spec(&spec);
     let mut node = TrainerNode::new(&market, &ipfs, &signer, data, learner, cfg)?;
-    if !joined && !a.no_contribute && !a.trust_keys {
+    // A chunked project's keys are its shape's, shared with other projects: not ours to
+    // re-randomise.
+    if !joined && !a.no_contribute && !a.trust_keys && view.chunked.is_none() {
         // Join first (only parties may contribute), then add our own δ before the start.
         match node.step().await {
             Ok(node::Step::Joined { slot }) => {

@@ -8,7 +8,9 @@
 //! library's unit tests, on a small synthetic circuit, cover the other refusals).
 //! Last, on an embedded devnet with its IPFS daemon: a contribution published by CID,
 //! verified by CID, and `merit project create --ceremony CID` posting the project with the
-//! transcript's keys (`setup_contributions`, `setup_verified`).
+//! transcript's keys (`setup_contributions`, `setup_verified`); the project's own parties
+//! re-randomising its keys on chain (`ceremony contribute`, a trainer node on joining);
+//! and a chunked proof shape whose two keys come from a ceremony (`--shape-ceremony`).
 
 use merit_protocol::rule::RuleParams;
 use merit_protocol::spec::ProjectSpec;
@@ -483,6 +485,92 @@ fn a_ceremony_gives_keys_that_prove_and_refuses_what_does_not_verify() {
     let pk3 = keys::read_proving_key(&std::fs::read(dir.join("keys3/round.pk")).unwrap()).unwrap();
     let (old_proof, _, _) = round::prove_round(&pk3, witness.clone()).unwrap();
     assert!(!round::verify_round(&vk5, &old_proof, &inputs5).unwrap());
+
+    // A chunked proof shape (3 slots, chunks of 4) whose two keys come from a ceremony on
+    // the same phase 1: one phase 2 per circuit.
+    for (flag, value, stem) in [
+        ("--chunk-shape", "3,4", "c"),
+        ("--decision-shape", "3", "d"),
+    ] {
+        let start = format!("{stem}-0.bin");
+        let done = format!("{stem}-1.bin");
+        ok(
+            dir,
+            &[
+                "ceremony", "phase2", "new", flag, value, "--phase1", "p1-2.bin", "--out", &start,
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "ceremony",
+                "phase2",
+                "contribute",
+                flag,
+                value,
+                "--in",
+                &start,
+                "--out",
+                &done,
+            ],
+        );
+    }
+    refused(
+        dir,
+        &[
+            "ceremony",
+            "phase2",
+            "verify",
+            "--decision-shape",
+            "3",
+            "c-1.bin",
+        ],
+        1,
+        &["c-1.bin is phase 2 of another circuit, not of the decision circuit of 3 slots"],
+    );
+    // The two transcripts the wrong way round post nothing.
+    let create_chunked = |pair: &str| {
+        vec![
+            "project".to_string(),
+            "create".into(),
+            "--spec".into(),
+            spec.into(),
+            "--pool".into(),
+            "1000000".into(),
+            "--chunk".into(),
+            "4".into(),
+            "--shape-ceremony".into(),
+            pair.into(),
+        ]
+    };
+    let swapped = create_chunked("d-1.bin,c-1.bin");
+    refused(
+        dir,
+        &swapped.iter().map(String::as_str).collect::<Vec<_>>(),
+        1,
+        &["d-1.bin is phase 2 of another circuit, not of the chunk circuit"],
+    );
+    let args = create_chunked("c-1.bin,d-1.bin");
+    let chunked = json(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(chunked["project"], 1, "{chunked}");
+    assert_eq!(chunked["setup_verified"], true, "{chunked}");
+    assert_eq!(chunked["setup_contributions"], 3, "{chunked}");
+    let shape_checked = json(dir, &["ceremony", "verify", "--project", "1"]);
+    assert_eq!(shape_checked["shape"], chunked["shape"], "{shape_checked}");
+    assert_eq!(shape_checked["phase2_contributions"], 1, "{shape_checked}");
+    assert_eq!(
+        shape_checked["chunk"]["constraints"]
+            .as_u64()
+            .map(|c| c > 0),
+        Some(true)
+    );
+    // A shape's keys serve every project of the shape: nobody re-randomises them per project.
+    refused(
+        dir,
+        &["ceremony", "contribute", "--project", "1", "--key", "alice"],
+        1,
+        &["project 1 is chunked: its keys are proof shape"],
+    );
 }
 
 /// A `merit trainer run` in the background, stopped when dropped.

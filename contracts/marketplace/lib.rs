@@ -23,7 +23,7 @@ mod marketplace {
     use ink::storage::Mapping;
     use merit_protocol::abi::{
         ChunkedParams, MarketError, PendingRound, Phase, ProjectParams, ProjectView, RoundRecord,
-        SetupContribution, SetupRecord, ShapeView, SlotView, TrainerView, MAX_CID_LEN,
+        SetupContribution, SetupRecord, ShapeSetup, ShapeView, SlotView, TrainerView, MAX_CID_LEN,
         MAX_ROUND_SCORE, MAX_SLOTS,
     };
     use merit_protocol::answer::{self, AnswerError, Layout, Opening};
@@ -34,8 +34,8 @@ mod marketplace {
     use merit_protocol::events::{
         AggregatorBonded, ChunkProofsVerified, ChunkedRoundSubmitted, Claimed, ProjectCreated,
         ProjectEnded, ProjectStarted, RevealSetAside, RoundFinalized, SetAsideAnswered,
-        SetupContributed, SetupRecorded, ShapeRegistered, TrainerJoined, UpdateCommitted,
-        UpdateRevealed,
+        SetupContributed, SetupRecorded, ShapeRegistered, ShapeSetupRecorded, TrainerJoined,
+        UpdateCommitted, UpdateRevealed,
     };
     use merit_protocol::poseidon;
     use merit_protocol::reward::{self, Outcome, Settlement, TrainerAccount};
@@ -172,6 +172,8 @@ mod marketplace {
         answer_pieces: Mapping<(u32, u32, u32, u32), Vec<i16>>,
         /// project → the ceremony transcript its keys come from, as its owner recorded it.
         setups: Mapping<u32, SetupRecord>,
+        /// shape → the ceremony transcripts of its two keys, as its registrant recorded them.
+        shape_setups: Mapping<u32, ShapeSetup>,
     }
 
     impl Project {
@@ -220,6 +222,16 @@ mod marketplace {
         fn aggregator(&self) -> AccountId {
             AccountId::from(self.params.aggregator)
         }
+    }
+
+    /// A recorded `[δ]G1` must carry the δ of `prepared` (a key from `verifier::prepare`).
+    fn ensure_delta_matches(prepared: &[u8], delta_g1: &[u8; 32]) -> Result<()> {
+        let g1 = setup_link::decode_delta_g1(delta_g1).map_err(|_| MarketError::BadSetupDelta)?;
+        let g2 = setup_link::prepared_delta_g2(prepared).ok_or(MarketError::BadVerifyingKey)?;
+        if !setup_link::same_delta(&g1, &g2) {
+            return Err(MarketError::BadSetupDelta);
+        }
+        Ok(())
     }
 
     /// SHA-256 by the chain's host function (the setup links' hash).
@@ -286,6 +298,7 @@ mod marketplace {
                 answers: Mapping::default(),
                 answer_pieces: Mapping::default(),
                 setups: Mapping::default(),
+                shape_setups: Mapping::default(),
             }
         }
 
@@ -349,6 +362,35 @@ mod marketplace {
                 keys_cid,
             });
             Ok(id)
+        }
+
+        /// The account that registered a proof shape records, once, the ceremony transcripts
+        /// its chunk and decision keys come from. Like `record_setup`, only recorded: each
+        /// `[δ]G1` is checked against the key it belongs to; the transcripts are checked by
+        /// the trainers of every project of the shape before they stake.
+        #[ink(message)]
+        pub fn record_shape_setup(&mut self, shape: u32, setup: ShapeSetup) -> Result<()> {
+            let s = self.shapes.get(shape).ok_or(MarketError::NoSuchShape)?;
+            if self.env().caller() != s.registered_by {
+                return Err(MarketError::NotShapeRegistrant);
+            }
+            if self.shape_setups.contains(shape) {
+                return Err(MarketError::SetupNotRecordable);
+            }
+            for (record, key) in [
+                (&setup.chunk, &s.chunk_key),
+                (&setup.decision, &s.decision_key),
+            ] {
+                check_cid(&record.transcript_cid)?;
+                ensure_delta_matches(key, &record.delta_g1)?;
+            }
+            self.shape_setups.insert(shape, &setup);
+            self.env().emit_event(ShapeSetupRecorded {
+                shape,
+                chunk_transcript_cid: setup.chunk.transcript_cid,
+                decision_transcript_cid: setup.decision.transcript_cid,
+            });
+            Ok(())
         }
 
         /// Posts a project whose rounds are proven in chunks with a registered shape's keys
@@ -1242,6 +1284,16 @@ mod marketplace {
                 .ok_or(MarketError::BadAnswerPiece { expected: piece })
         }
 
+        /// The ceremony transcripts a proof shape's keys come from, if its registrant
+        /// recorded them.
+        #[ink(message)]
+        pub fn shape_setup(&self, shape: u32) -> Result<Option<ShapeSetup>> {
+            if !self.shapes.contains(shape) {
+                return Err(MarketError::NoSuchShape);
+            }
+            Ok(self.shape_setups.get(shape))
+        }
+
         /// The ceremony transcript the project's keys come from, if its owner recorded one.
         #[ink(message)]
         pub fn setup(&self, project: u32) -> Result<Option<SetupRecord>> {
@@ -1304,14 +1356,8 @@ mod marketplace {
 
         /// A recorded `[δ]G1` must carry the δ of the project's stored verifying key.
         fn ensure_delta_matches_key(&self, project: u32, delta_g1: &[u8; 32]) -> Result<()> {
-            let g1 =
-                setup_link::decode_delta_g1(delta_g1).map_err(|_| MarketError::BadSetupDelta)?;
             let key = self.verifying_keys.get(project).unwrap_or_default();
-            let g2 = setup_link::prepared_delta_g2(&key).ok_or(MarketError::BadVerifyingKey)?;
-            if !setup_link::same_delta(&g1, &g2) {
-                return Err(MarketError::BadSetupDelta);
-            }
-            Ok(())
+            ensure_delta_matches(&key, delta_g1)
         }
 
         fn load(&self, id: u32) -> Result<Project> {

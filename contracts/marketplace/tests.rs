@@ -1688,6 +1688,75 @@ fn a_setup_contribution_moves_delta_and_only_a_checked_link_is_taken() {
 }
 
 #[ink::test]
+fn a_shapes_registrant_records_its_two_transcripts_once() {
+    use merit_protocol::abi::{SetupRecord, ShapeSetup};
+    let (chunk, decision) = (
+        keys_with_secrets([3, 5, 7, 11]),
+        keys_with_secrets([2, 9, 4, 6]),
+    );
+    let mut c = fresh();
+    let shape = call(&mut c, OWNER, 0, 0, |c| {
+        c.register_shape(
+            3,
+            6,
+            chunk.vk.clone(),
+            decision.vk.clone(),
+            b"bafkreishapekeys".to_vec(),
+        )
+    })
+    .unwrap();
+    let record = |k: &Keys, cid: &[u8]| SetupRecord {
+        transcript_cid: cid.to_vec(),
+        head: [4; 32],
+        phase1_contributions: 2,
+        phase2_contributions: 1,
+        delta_g1: delta_g1_of(&k.pk),
+    };
+    let setup = ShapeSetup {
+        chunk: record(&chunk, b"bafkreichunk"),
+        decision: record(&decision, b"bafkreidecision"),
+    };
+    let rec = |c: &mut Marketplace, who, s: ShapeSetup| {
+        call(c, who, 0, 0, |c| c.record_shape_setup(shape, s))
+    };
+    assert_eq!(c.shape_setup(shape), Ok(None));
+    assert_eq!(c.shape_setup(7), Err(MarketError::NoSuchShape));
+    assert_eq!(
+        rec(&mut c, T[0], setup.clone()),
+        Err(MarketError::NotShapeRegistrant)
+    );
+    // Each [δ]G1 must be its own key's: swapped, both are refused.
+    let swapped = ShapeSetup {
+        chunk: setup.decision.clone(),
+        decision: setup.chunk.clone(),
+    };
+    assert_eq!(rec(&mut c, OWNER, swapped), Err(MarketError::BadSetupDelta));
+    let no_cid = ShapeSetup {
+        decision: SetupRecord {
+            transcript_cid: Vec::new(),
+            ..setup.decision.clone()
+        },
+        ..setup.clone()
+    };
+    assert_eq!(rec(&mut c, OWNER, no_cid), Err(MarketError::BadCid));
+    let before = events();
+    rec(&mut c, OWNER, setup.clone()).unwrap();
+    assert_eq!(events(), before + 1);
+    assert_eq!(c.shape_setup(shape), Ok(Some(setup.clone())));
+    assert_eq!(
+        rec(&mut c, OWNER, setup),
+        Err(MarketError::SetupNotRecordable)
+    );
+    assert_eq!(
+        call(&mut c, OWNER, 0, 0, |c| c.record_shape_setup(
+            9,
+            c.shape_setup(shape).unwrap().unwrap()
+        )),
+        Err(MarketError::NoSuchShape)
+    );
+}
+
+#[ink::test]
 fn a_single_party_key_forges_a_round_until_someone_contributes() {
     use merit_protocol::abi::SetupRecord;
     let secrets = [3, 5, 7, 11];

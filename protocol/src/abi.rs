@@ -259,6 +259,19 @@ pub struct SetupRecord {
     pub delta_g1: [u8; 32],
 }
 
+/// Where a chunked proof shape's two keys come from: one ceremony transcript per circuit,
+/// recorded once by whoever registered the shape (`record_shape_setup`). Every project of
+/// the shape uses these keys, so nobody re-randomises them per project: a trainer checks
+/// both transcripts before it stakes.
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
+pub struct ShapeSetup {
+    /// The chunk circuit's transcript (for `(slots, chunk)`).
+    pub chunk: SetupRecord,
+    /// The decision circuit's transcript (for `slots`).
+    pub decision: SetupRecord,
+}
+
 /// A phase-2 contribution to a project's setup before it starts (`contribute_setup`): the
 /// contract checks the link against its recorded head and `[δ]G1` and moves δ in the
 /// stored verifying key; the transcript and proving key are the contributor's, in IPFS.
@@ -492,6 +505,8 @@ pub enum MarketError {
     BadSetupLink,
     /// The recorded `[δ]G1` does not carry the stored verifying key's δ.
     BadSetupDelta,
+    /// Only the account that registered a proof shape records its setup.
+    NotShapeRegistrant,
 }
 
 impl core::fmt::Display for MarketError {
@@ -603,6 +618,9 @@ impl core::fmt::Display for MarketError {
             }
             Self::BadSetupLink => {
                 "the setup link does not check: malformed, a degenerate delta, or a proof of knowledge that does not verify"
+            }
+            Self::NotShapeRegistrant => {
+                "only the account that registered the proof shape may record its setup"
             }
             Self::BadSetupDelta => {
                 "the recorded [delta]G1 does not carry the stored verifying key's delta"
@@ -751,6 +769,7 @@ mod tests {
         assert_eq!(MarketError::AnswerWindowOpen.encode(), [59]);
         assert_eq!(MarketError::SetupNotRecordable.encode(), [60]);
         assert_eq!(MarketError::BadSetupDelta.encode(), [65]);
+        assert_eq!(MarketError::NotShapeRegistrant.encode(), [66]);
         assert_eq!(
             MarketError::BadChunkProof { chunk: 2 }.encode(),
             [46, 2, 0, 0, 0]

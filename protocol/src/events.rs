@@ -60,6 +60,8 @@ events! {
     SetAsideAnswered { #[topic] project: u32, #[topic] trainer: AccountBytes, round: u32, slot: u32 }
     /// The owner recorded the ceremony transcript the project's keys come from.
     SetupRecorded { #[topic] project: u32, transcript_cid: Vec<u8>, head: [u8; 32], phase1_contributions: u32, phase2_contributions: u32 }
+    /// A proof shape's registrant recorded the ceremony transcripts of its two keys.
+    ShapeSetupRecorded { #[topic] shape: u32, chunk_transcript_cid: Vec<u8>, decision_transcript_cid: Vec<u8> }
     /// A phase-2 contribution's link checked out: δ moved in the project's verifying key,
     /// the chain's head is `head`, the transcript and proving key are the new CIDs.
     SetupContributed { #[topic] project: u32, #[topic] contributor: AccountBytes, head: [u8; 32], phase2_contributions: u32, transcript_cid: Vec<u8> }
