@@ -48,6 +48,15 @@ where
     }
 }
 
+/// A command whose answer is its exit status, after it printed what it found: `devnet
+/// status` (1: something is down), `contract check` (3: the bundle is stale or missing).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Status {
+    pub code: i32,
+    pub message: String,
+}
+
 /// A request for something that is not there to be done: `merit verify` of a round that
 /// is not finalised (exit status 2, bad usage; 1 stays "verify disagreed").
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +65,9 @@ pub struct NothingToDo(pub String);
 
 /// The exit status for one cause, looking through transparent wrappers.
 fn classify(e: &(dyn StdError + 'static)) -> Option<i32> {
+    if let Some(s) = e.downcast_ref::<Status>() {
+        return Some(s.code);
+    }
     if let Some(c) = e
         .downcast_ref::<ChainError>()
         .or_else(|| e.downcast_ref::<Box<ChainError>>().map(|b| &**b))

@@ -13,20 +13,10 @@ use scale_info::TypeInfo;
 /// A 32-byte account id (sr25519 public key), as the contract and subxt both see it.
 pub type AccountBytes = [u8; 32];
 
-/// Longest CID the contract stores (a CIDv1 base32 string is ~60 bytes).
-pub const MAX_CID_LEN: usize = 128;
-/// Most trainer slots a project may have; bounds storage and the circuit shape.
-pub const MAX_SLOTS: u32 = 64;
-/// Most rounds a project may run.
-pub const MAX_ROUNDS: u32 = 1_000;
-/// Longest phase, in blocks (about 70 days at 6 s blocks).
-pub const MAX_PHASE_BLOCKS: u32 = 1_000_000;
-/// Largest stake or bond a project may ask (2^96 ≈ 7.9e28): above the total issuance of
-/// any Substrate chain in use, so a larger one could never be paid and would make a project
-/// nobody can join or bond; `MAX_SLOTS` of them sum far below `u128::MAX`.
-pub const MAX_DEPOSIT: u128 = 1 << 96;
-/// Highest contribution score of one trainer in one round (docs/design.md: ⌊1000 × cos⌋).
-pub const MAX_ROUND_SCORE: u32 = 1_000;
+// The limits, with the arithmetic each keeps safe, are in `limits`.
+pub use crate::limits::{
+    MAX_CID_LEN, MAX_DEPOSIT, MAX_PHASE_BLOCKS, MAX_ROUNDS, MAX_ROUND_SCORE, MAX_SLOTS,
+};
 
 /// How long each phase lasts, in blocks. A phase also ends early once every party it waits
 /// for has acted (all joined trainers committed; every committer revealed).

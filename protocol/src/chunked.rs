@@ -42,8 +42,7 @@ pub const TAG_MODEL: &str = "merit/model/v4";
 pub const TAG_CHUNK_ROUND: &str = "merit/chunk-round/v4";
 pub const TAG_DECISION: &str = "merit/decision/v4";
 
-/// Largest chunk: partial Gram entries stay below 2^44 and the totals below 2^51.
-pub const MAX_CHUNK: usize = 1 << 16;
+pub use crate::limits::MAX_CHUNK;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkError {

@@ -6,8 +6,7 @@
 
 use alloc::vec::Vec;
 
-/// Largest allowed scale exponent: with s = 15, values in [-1, 1) are representable.
-pub const MAX_SCALE_BITS: u8 = 15;
+pub use crate::limits::MAX_SCALE_BITS;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum QuantError {

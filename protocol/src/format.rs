@@ -23,8 +23,7 @@ pub const VERSION: u16 = 1;
 pub const MAX_TENSORS: usize = 256;
 pub const MAX_NAME: usize = 128;
 pub const MAX_NDIM: usize = 8;
-/// 16 Mi parameters: far above what a round circuit can prove, far below a memory hazard.
-pub const MAX_PARAMS: u64 = 1 << 24;
+pub use crate::limits::MAX_PARAMS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -2,6 +2,7 @@
 //! the trainer node and the aggregator must agree on bit for bit lives here, once:
 //!
 //! - [`abi`]: the contract's parameters, views, phases and errors (SCALE);
+//! - [`limits`]: every shared size limit, with the arithmetic each keeps safe asserted;
 //! - [`events`]: the contract's events, emitted by it and decoded by clients;
 //! - [`fixed`]: f32 ↔ i16 fixed point with scale 2^-s;
 //! - [`pack`]: 15 values per BN254 scalar-field element;
@@ -29,6 +30,7 @@ pub mod commit;
 pub mod events;
 pub mod fixed;
 pub mod format;
+pub mod limits;
 pub mod pack;
 pub mod poseidon;
 #[rustfmt::skip]

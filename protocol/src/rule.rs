@@ -52,14 +52,14 @@
 //! pays per parameter only for the Gram products, the mean and the commitments.
 //!
 //! Limits: `1 ≤ N ≤ MAX_SLOTS`, `1 ≤ D ≤ MAX_DIM` (2^20) keep every intermediate within
-//! 64 bits (norms < 2^50, `‖S‖²` < 2^62, `|⟨u_i, S⟩|` < 2^56); products use 128 or 256 bits.
+//! 64 bits (norms < 2^50, `‖S‖²` < 2^62, `|⟨u_i, S⟩|` < 2^56; checked at compile time in
+//! `limits`); products use 128 or 256 bits.
 
 use crate::abi::MAX_SLOTS;
 use alloc::vec;
 use alloc::vec::Vec;
 
-/// Largest dimension the rule (and the circuit) supports.
-pub const MAX_DIM: usize = 1 << 20;
+pub use crate::limits::MAX_DIM;
 /// Scores and cosines are per mille.
 pub const SCORE_SCALE: u32 = 1000;
 /// `ρ² = 36` (lengths within 6× of the median, both ways), unless the spec says otherwise:
