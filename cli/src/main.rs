@@ -73,8 +73,8 @@ enum Cmd {
         /// The digits CSV (default: fetched once into the tools directory)
         #[arg(long, env = "MERIT_DIGITS")]
         digits: Option<PathBuf>,
-        /// Rounds to run (five reach 90 %+ test accuracy on digits)
-        #[arg(long, default_value_t = 5)]
+        /// Rounds to run
+        #[arg(long, default_value_t = 3)]
         rounds: u32,
         /// Print the summary as one JSON object
         #[arg(long)]

@@ -103,11 +103,11 @@ fn demo_spec(rounds: u32) -> Result<ProjectSpec> {
     let mut spec = ProjectSpec::from_json(DEMO_SPEC).context("the demo spec")?;
     spec.rounds = rounds;
     spec.training.local_epochs = 5;
-    // Each trainer holds ~290 rows, and only two of the five train honestly: at the
-    // example's 0.05, rounds of five epochs move the model too little (63 % after three).
-    // 0.2 over five rounds ends at 90 %+ while the label-flipper's update still disagrees
-    // with the honest ones (at 0.3–0.5 it agreed enough to take 3–3.5 % of the pay).
-    spec.training.learning_rate = 0.2;
+    // The example's learning rate (0.05) on purpose, for now: 0.2 over five rounds reaches
+    // 90–93 %, but honest updates then reach the clip norm, the free-rider's noise (half
+    // the clip norm) falls inside the length band, and the attackers took 0.9–2.0 % in five
+    // runs, at the 2 % bar (issue #27). At 0.05 honest updates are so short that the noise
+    // is rejected as too long, which is also why the model learns little.
     let Aggregation::AngularKrum { slots, .. } = &mut spec.aggregation;
     *slots = TRAINERS as u32;
     spec.validate().context("the demo spec")?;
