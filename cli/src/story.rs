@@ -99,6 +99,9 @@ pub struct StorySummary {
     pub seconds: f64,
 }
 
+/// How long the trainer nodes may take to claim once the aggregator node has finished.
+const TRAINERS_AFTER_AGGREGATOR: Duration = Duration::from_secs(120);
+
 fn demo_spec(rounds: u32) -> Result<ProjectSpec> {
     let mut spec = ProjectSpec::from_json(DEMO_SPEC).context("the demo spec")?;
     spec.rounds = rounds;
@@ -385,6 +388,11 @@ pub async fn run(
     // otherwise leave the others waiting for a phase that never ends.
     let mut nodes: Vec<Option<_>> = nodes.into_iter().map(Some).collect();
     let mut earned = vec![None; nodes.len()];
+    // The aggregator stops as soon as the project has ended, while the trainers may still
+    // be claiming: finishing first is normal for it. A trainer still running long after is
+    // stuck.
+    let mut agg = Some(agg);
+    let mut agg_done_at: Option<Instant> = None;
     while earned.iter().any(Option::is_none) {
         for (i, slot) in nodes.iter_mut().enumerate() {
             if slot
@@ -401,18 +409,30 @@ pub async fn run(
                 earned[i] = Some(done);
             }
         }
-        if agg.is_finished() && earned.iter().any(Option::is_none) {
-            agg.await
+        if agg.as_ref().is_some_and(|a| a.is_finished()) {
+            agg.take()
+                .expect("checked above")
+                .await
                 .context("the aggregator node panicked")?
                 .context("the aggregator node stopped")?;
-            bail!("the aggregator node finished while trainer nodes were still running");
+            agg_done_at = Some(Instant::now());
+        }
+        if agg_done_at.is_some_and(|t| t.elapsed() > TRAINERS_AFTER_AGGREGATOR)
+            && earned.iter().any(Option::is_none)
+        {
+            bail!(
+                "the aggregator node finished {} s ago and trainer nodes are still running",
+                TRAINERS_AFTER_AGGREGATOR.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let earned: Vec<_> = earned.into_iter().flatten().collect();
-    agg.await
-        .context("the aggregator node panicked")?
-        .context("the aggregator node stopped")?;
+    if let Some(agg) = agg {
+        agg.await
+            .context("the aggregator node panicked")?
+            .context("the aggregator node stopped")?;
+    }
     let phase = market.project(id).await?.phase;
     if phase != Phase::Finished {
         bail!("the project ended {phase:?}, not Finished");
