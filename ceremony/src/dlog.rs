@@ -8,7 +8,6 @@
 //! another transcript or another position in this one.
 
 use ark_bn254::{Fr, G1Affine};
-use ark_ec::CurveGroup;
 use ark_ff::UniformRand;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use rand::{CryptoRng, Rng};
@@ -35,12 +34,11 @@ impl DlogProof {
         x: Fr,
         rng: &mut R,
     ) -> Self {
-        let k = Fr::rand(rng);
-        let commitment = (*base * k).into_affine();
-        let c = setup_link::challenge(context, label, base, result, &commitment, sha256);
+        let p =
+            setup_link::DlogProof::prove(context, label, base, result, x, Fr::rand(rng), sha256);
         Self {
-            commitment,
-            response: k + c * x,
+            commitment: p.commitment,
+            response: p.response,
         }
     }
 

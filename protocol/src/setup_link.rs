@@ -111,14 +111,21 @@ impl Link {
     ) -> Self {
         let delta_g1 = (*prev_g1 * delta).into_affine();
         let delta_g2 = (*prev_g2 * delta).into_affine();
-        let commitment = (*prev_g1 * nonce).into_affine();
-        let c = challenge(parent, DELTA_LABEL, prev_g1, &delta_g1, &commitment, sha256);
+        let proof = DlogProof::prove(
+            parent,
+            DELTA_LABEL,
+            prev_g1,
+            &delta_g1,
+            delta,
+            nonce,
+            sha256,
+        );
         Self {
             parent: *parent,
             delta_g1,
             delta_g2,
-            commitment,
-            response: nonce + c * delta,
+            commitment: proof.commitment,
+            response: proof.response,
         }
     }
 
@@ -167,6 +174,25 @@ pub struct DlogProof {
 }
 
 impl DlogProof {
+    /// Proves knowledge of `x` with `result = x · base`, with the nonce `k` (fresh and
+    /// secret: the same `k` for two statements reveals `x`): `K = k · base`, `s = k + c·x`.
+    pub fn prove(
+        context: &Digest,
+        label: &[u8],
+        base: &G1Affine,
+        result: &G1Affine,
+        x: Fr,
+        k: Fr,
+        sha256: impl Fn(&[u8]) -> Digest,
+    ) -> Self {
+        let commitment = (*base * k).into_affine();
+        let c = challenge(context, label, base, result, &commitment, sha256);
+        Self {
+            commitment,
+            response: k + c * x,
+        }
+    }
+
     /// `s · base = K + c · result`, with `c` the Fiat–Shamir [`challenge`].
     pub fn verify(
         &self,
