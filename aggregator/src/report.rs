@@ -174,7 +174,8 @@ pub fn slot_reports(facts: &[SlotFacts], o: &RoundOutcome) -> Vec<SlotReport> {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let denom = (o.norms[i] as f64).sqrt() * (o.others_norms[i] as f64).sqrt();
+            let denom =
+                (o.decision.norms[i] as f64).sqrt() * (o.decision.others_norms[i] as f64).sqrt();
             SlotReport {
                 slot: i as u32,
                 account: hex::encode(f.account),
@@ -184,15 +185,16 @@ pub fn slot_reports(facts: &[SlotFacts], o: &RoundOutcome) -> Vec<SlotReport> {
                     .map(|c| String::from_utf8_lossy(c).into_owned()),
                 commitment: f.commitment.map(|c| hex::encode(c.0)),
                 check: f.check.clone(),
-                norm_sq: o.norms[i],
-                in_bound: o.in_bound[i],
-                eligible: o.eligible[i],
-                duplicate: o.duplicate[i],
-                krum_score: o.krum[i],
-                cosines: o.cosines[i].clone(),
-                cosine: (o.accepted[i] && denom > 0.0).then(|| o.others_dots[i] as f64 / denom),
-                accepted: o.accepted[i],
-                score: o.scores[i],
+                norm_sq: o.decision.norms[i],
+                in_bound: o.decision.in_bound[i],
+                eligible: o.decision.eligible[i],
+                duplicate: o.decision.duplicate[i],
+                krum_score: o.decision.krum[i],
+                cosines: o.decision.cosines[i].clone(),
+                cosine: (o.decision.accepted[i] && denom > 0.0)
+                    .then(|| o.decision.others_dots[i] as f64 / denom),
+                accepted: o.decision.accepted[i],
+                score: o.decision.scores[i],
             }
         })
         .collect()
@@ -263,10 +265,10 @@ mod tests {
             rule: p.into(),
             prev_model: ModelRef::new("bafyprev", &Commitment([7; 32])),
             slots: slot_reports(&facts, &o),
-            median_norm_sq: o.median_norm,
-            byzantine_left: o.byzantine_left,
-            krum_ran: o.krum_ran,
-            accepted_count: o.accepted_count,
+            median_norm_sq: o.decision.median_norm,
+            byzantine_left: o.decision.byzantine_left,
+            krum_ran: o.decision.krum_ran,
+            accepted_count: o.decision.accepted_count,
             new_model: ModelRef::new("bafynew", &Commitment([8; 32])),
             validation: Some(Validation {
                 accuracy: 0.875,

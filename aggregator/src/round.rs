@@ -588,7 +588,7 @@ impl Aggregator<'_> {
         tracing::info!(
             project,
             round,
-            accepted = outcome.accepted_count,
+            accepted = outcome.decision.accepted_count,
             "rule done; proving"
         );
 
@@ -631,10 +631,10 @@ impl Aggregator<'_> {
                 &view.model_commitment,
             ),
             slots: slot_reports(&facts, &outcome),
-            median_norm_sq: outcome.median_norm,
-            byzantine_left: outcome.byzantine_left,
-            krum_ran: outcome.krum_ran,
-            accepted_count: outcome.accepted_count,
+            median_norm_sq: outcome.decision.median_norm,
+            byzantine_left: outcome.decision.byzantine_left,
+            krum_ran: outcome.decision.krum_ran,
+            accepted_count: outcome.decision.accepted_count,
             new_model: ModelRef::new(model_cid.clone(), &claims.new_model),
             validation,
             public_input: hex::encode(Commitment::from_field(&public).0),

@@ -69,8 +69,8 @@ impl Rule for ProvenRule {
         let o = self.run(prev, updates)?;
         Ok(RuleOutcome {
             new_model: o.new_model,
-            accepted: o.accepted,
-            scores: o.scores,
+            accepted: o.decision.accepted,
+            scores: o.decision.scores,
         })
     }
 }
@@ -425,7 +425,7 @@ mod tests {
         assert_eq!(o.scores[0], 588);
         assert_eq!(o.scores[4], 0);
         let full = ProvenRule(p).run(&[10, 10], &ups).unwrap();
-        assert_eq!(full.scores, o.scores);
+        assert_eq!(full.decision.scores, o.scores);
     }
 
     #[test]

@@ -188,16 +188,19 @@ pub async fn verify_round(
             Ok(o) => {
                 rep.check(
                     "accept bits",
-                    o.accepted == record.accepted,
+                    o.decision.accepted == record.accepted,
                     format!(
                         "recomputed {:?}, recorded {:?}",
-                        o.accepted, record.accepted
+                        o.decision.accepted, record.accepted
                     ),
                 );
                 rep.check(
                     "scores",
-                    o.scores == record.scores,
-                    format!("recomputed {:?}, recorded {:?}", o.scores, record.scores),
+                    o.decision.scores == record.scores,
+                    format!(
+                        "recomputed {:?}, recorded {:?}",
+                        o.decision.scores, record.scores
+                    ),
                 );
                 let c = scheme.commit_model(&o.new_model).unwrap_or_default();
                 rep.check(

@@ -34,8 +34,8 @@ pub struct SimulateArgs {
     /// Rounds (default: the spec's)
     #[arg(long)]
     rounds: Option<u32>,
-    /// proven, multi-krum-v1, fedavg, median, trimmed-mean, reputation or v5-candidate
-    #[arg(long, default_value = "proven")]
+    // The help lists the names as `RuleKind` spells them.
+    #[arg(long, default_value_t = RuleKind::Proven, help = RuleKind::names())]
     rule: RuleKind,
     /// f: Multi-Krum's Byzantine budget and the trimmed mean's trim (default: the spec's)
     #[arg(long)]
@@ -176,5 +176,20 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_rule_flag_lists_every_name_and_defaults_to_proven() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let rule = cmd.get_arguments().find(|a| a.get_id() == "rule").unwrap();
+        assert_eq!(
+            rule.get_help().unwrap().to_string(),
+            "proven, multi-krum-v1, fedavg, median, trimmed-mean, reputation or v5-candidate"
+        );
+        assert!(rule.get_long_help().is_none());
+        assert_eq!(rule.get_default_values(), ["proven"]);
+        let c = Cli::try_parse_from(["simulate"]).unwrap();
+        assert_eq!(c.a.rule, RuleKind::Proven);
     }
 }

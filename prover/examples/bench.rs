@@ -1,6 +1,8 @@
 //! `cargo run -p merit-prover --example bench -- SLOTS PARAMS` or `-- raw K`: the same as
 //! `merit bench prove` without building the CLI; `-- count SLOTS PARAMS` only counts.
 
+use merit_prover::bench::rounded;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [count, n, d] = args.as_slice() {
@@ -10,12 +12,17 @@ fn main() {
             let p = merit_prover::sample::params(n, d, f);
             let c = merit_prover::round::RoundCircuit::blank(p).expect("shape");
             let (k, w, s) = merit_prover::bench::count(&c).expect("synthesis");
-            println!(
-                "{{\"slots\":{n},\"params\":{d},\"constraints\":{k},\"witnesses\":{w},\"per_param\":{:.2},\"per_param_per_slot\":{:.2},\"synth_s\":{s:.2},\"peak_rss_mib\":{:.0}}}",
-                k as f64 / d as f64,
-                k as f64 / (d * n) as f64,
-                merit_prover::bench::peak_rss_mib()
-            );
+            let counted = serde_json::json!({
+                "slots": n,
+                "params": d,
+                "constraints": k,
+                "witnesses": w,
+                "per_param": rounded(k as f64 / d as f64, 2),
+                "per_param_per_slot": rounded(k as f64 / (d * n) as f64, 2),
+                "synth_s": rounded(s, 2),
+                "peak_rss_mib": merit_prover::bench::peak_rss_mib().round() as u64,
+            });
+            println!("{counted}");
             return;
         }
     }

@@ -20,6 +20,7 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, Synthesis
 use ark_relations::lc;
 use ark_serialize::CanonicalSerialize;
 use rand::SeedableRng;
+use serde_json::json;
 use std::time::Instant;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,24 +51,37 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
+    /// One JSON object (keys in serde_json's order, alphabetical); seconds to 3 decimals
+    /// (CPU seconds 2), MiB to 1, as the text shows them; `msm_s` and
+    /// `prove_peak_rss_mib` null where unknown.
     pub fn to_json(&self) -> String {
-        let msms = self.msms.map_or("null".to_string(), |m| {
-            format!(
-                "{{\"h\":{:.3},\"l\":{:.3},\"a\":{:.3},\"b_g1\":{:.3},\"b_g2\":{:.3}}}",
-                m.msm_h_s, m.msm_l_s, m.msm_a_s, m.msm_b_g1_s, m.msm_b_g2_s
-            )
+        let msms = self.msms.map(|m| {
+            json!({
+                "h": rounded(m.msm_h_s, 3),
+                "l": rounded(m.msm_l_s, 3),
+                "a": rounded(m.msm_a_s, 3),
+                "b_g1": rounded(m.msm_b_g1_s, 3),
+                "b_g2": rounded(m.msm_b_g2_s, 3),
+            })
         });
-        format!(
-            "{{\"constraints\":{},\"setup_s\":{:.3},\"prove_s\":{:.3},\"verify_ms\":{:.3},\"proof_bytes\":{},\"peak_rss_mib\":{:.1},\"witnesses\":{},\"synth_s\":{:.3},\"prepare_s\":{:.3},\"groth16_s\":{:.3},\"fft_s\":{:.3},\"msm_s\":{},\"setup_cpu_s\":{:.2},\"prove_cpu_s\":{:.2},\"prove_peak_rss_mib\":{}}}",
-            self.constraints, self.setup_s, self.prove_s, self.verify_ms, self.proof_bytes,
-            self.peak_rss_mib, self.witnesses, self.synth_s, self.prepare_s, self.groth16_s, self.fft_s,
-            msms, self.setup_cpu_s, self.prove_cpu_s,
-            if self.prove_peak_rss_mib.is_nan() {
-                "null".to_string()
-            } else {
-                format!("{:.1}", self.prove_peak_rss_mib)
-            }
-        )
+        json!({
+            "constraints": self.constraints,
+            "setup_s": rounded(self.setup_s, 3),
+            "prove_s": rounded(self.prove_s, 3),
+            "verify_ms": rounded(self.verify_ms, 3),
+            "proof_bytes": self.proof_bytes,
+            "peak_rss_mib": rounded(self.peak_rss_mib, 1),
+            "witnesses": self.witnesses,
+            "synth_s": rounded(self.synth_s, 3),
+            "prepare_s": rounded(self.prepare_s, 3),
+            "groth16_s": rounded(self.groth16_s, 3),
+            "fft_s": rounded(self.fft_s, 3),
+            "msm_s": msms,
+            "setup_cpu_s": rounded(self.setup_cpu_s, 2),
+            "prove_cpu_s": rounded(self.prove_cpu_s, 2),
+            "prove_peak_rss_mib": known(self.prove_peak_rss_mib, 1),
+        })
+        .to_string()
     }
 
     pub fn to_text(&self) -> String {
@@ -83,6 +97,18 @@ impl BenchReport {
             self.groth16_s, self.fft_s, self.synth_s, self.setup_cpu_s, self.prove_cpu_s, self.verify_ms, self.proof_bytes, self.peak_rss_mib, self.prove_peak_rss_mib
         )
     }
+}
+
+/// `x` rounded to `decimals` places, as a report's text shows it, for the JSON reports
+/// (not finite stays so, and serde_json writes it as null).
+pub fn rounded(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
+}
+
+/// A measurement that may be unknown (NaN): `None`, which the JSON reports write as null.
+fn known(x: f64, decimals: i32) -> Option<f64> {
+    (!x.is_nan()).then(|| rounded(x, decimals))
 }
 
 /// Peak resident set size of this process (VmHWM), in MiB; 0 if unavailable.
@@ -215,20 +241,28 @@ pub struct ChunkedBenchReport {
 }
 
 impl ChunkedBenchReport {
+    /// One JSON object, rounded as [`BenchReport::to_json`]; `prove_peak_rss_mib` null
+    /// where unknown.
     pub fn to_json(&self) -> String {
-        let per: Vec<String> = self
-            .chunk_prove_s
-            .iter()
-            .map(|s| format!("{s:.3}"))
-            .collect();
-        format!(
-            "{{\"chunks\":{},\"chunk_constraints\":{},\"decision_constraints\":{},\"setup_chunk_s\":{:.3},\"setup_decision_s\":{:.3},\"setup_peak_rss_mib\":{:.1},\"chunk_prove_s\":[{}],\"decision_prove_s\":{:.3},\"prove_s\":{:.3},\"prove_cpu_s\":{:.2},\"prove_peak_rss_mib\":{},\"inputs_ms\":{:.3},\"verify_batched_ms\":{:.3},\"verify_each_ms\":{:.3},\"proof_bytes\":{}}}",
-            self.chunks, self.chunk_constraints, self.decision_constraints, self.setup_chunk_s,
-            self.setup_decision_s, self.setup_peak_rss_mib, per.join(","), self.decision_prove_s,
-            self.prove_s, self.prove_cpu_s,
-            if self.prove_peak_rss_mib.is_nan() { "null".to_string() } else { format!("{:.1}", self.prove_peak_rss_mib) },
-            self.inputs_ms, self.verify_batched_ms, self.verify_each_ms, self.proof_bytes
-        )
+        let chunk_prove_s: Vec<f64> = self.chunk_prove_s.iter().map(|&s| rounded(s, 3)).collect();
+        json!({
+            "chunks": self.chunks,
+            "chunk_constraints": self.chunk_constraints,
+            "decision_constraints": self.decision_constraints,
+            "setup_chunk_s": rounded(self.setup_chunk_s, 3),
+            "setup_decision_s": rounded(self.setup_decision_s, 3),
+            "setup_peak_rss_mib": rounded(self.setup_peak_rss_mib, 1),
+            "chunk_prove_s": chunk_prove_s,
+            "decision_prove_s": rounded(self.decision_prove_s, 3),
+            "prove_s": rounded(self.prove_s, 3),
+            "prove_cpu_s": rounded(self.prove_cpu_s, 2),
+            "prove_peak_rss_mib": known(self.prove_peak_rss_mib, 1),
+            "inputs_ms": rounded(self.inputs_ms, 3),
+            "verify_batched_ms": rounded(self.verify_batched_ms, 3),
+            "verify_each_ms": rounded(self.verify_each_ms, 3),
+            "proof_bytes": self.proof_bytes,
+        })
+        .to_string()
     }
 
     pub fn to_text(&self) -> String {
@@ -464,6 +498,77 @@ pub fn raw(k: usize) -> Result<BenchReport, ProverError> {
 
 #[cfg(test)]
 mod tests {
+    use super::{BenchReport, ChunkedBenchReport};
+    use crate::groth16::Steps;
+    use serde_json::Value;
+
+    fn report(msms: Option<Steps>, prove_peak_rss_mib: f64) -> BenchReport {
+        BenchReport {
+            constraints: 1000,
+            setup_s: 1.23456,
+            prove_s: 2.0,
+            verify_ms: 3.5,
+            proof_bytes: 128,
+            peak_rss_mib: 512.34,
+            synth_s: 0.25,
+            prepare_s: 0.5,
+            groth16_s: 1.5,
+            fft_s: 0.125,
+            setup_cpu_s: 4.567,
+            prove_cpu_s: 8.0,
+            prove_peak_rss_mib,
+            witnesses: 999,
+            msms,
+        }
+    }
+
+    #[test]
+    fn json_reports_parse_with_nan_as_null() {
+        let steps = Steps {
+            witness_map_s: 0.1,
+            msm_h_s: 0.2,
+            msm_l_s: 0.3,
+            msm_a_s: 0.4,
+            msm_b_g1_s: 0.5,
+            msm_b_g2_s: 0.6,
+        };
+        let v: Value = serde_json::from_str(&report(Some(steps), 300.06).to_json()).unwrap();
+        assert_eq!(v["constraints"], 1000);
+        assert_eq!(v["setup_s"], 1.235);
+        assert_eq!(v["setup_cpu_s"], 4.57);
+        assert_eq!(v["peak_rss_mib"], 512.3);
+        assert_eq!(v["prove_peak_rss_mib"], 300.1);
+        assert_eq!(v["msm_s"]["b_g2"], 0.6);
+        assert_eq!(v.as_object().unwrap().len(), 15);
+
+        let v: Value = serde_json::from_str(&report(None, f64::NAN).to_json()).unwrap();
+        assert!(v["msm_s"].is_null());
+        assert!(v["prove_peak_rss_mib"].is_null());
+
+        let chunked = ChunkedBenchReport {
+            chunks: 2,
+            chunk_constraints: 10,
+            decision_constraints: 20,
+            setup_chunk_s: 1.0,
+            setup_decision_s: 2.0,
+            setup_peak_rss_mib: 100.0,
+            chunk_prove_s: vec![0.1234, 0.5678],
+            decision_prove_s: 0.9,
+            prove_s: 1.6,
+            prove_cpu_s: 3.2,
+            prove_peak_rss_mib: f64::NAN,
+            inputs_ms: 0.5,
+            verify_batched_ms: 4.0,
+            verify_each_ms: 8.0,
+            proof_bytes: 384,
+        };
+        let v: Value = serde_json::from_str(&chunked.to_json()).unwrap();
+        assert_eq!(v["chunk_prove_s"], serde_json::json!([0.123, 0.568]));
+        assert_eq!(v["proof_bytes"], 384);
+        assert!(v["prove_peak_rss_mib"].is_null());
+        assert_eq!(v.as_object().unwrap().len(), 15);
+    }
+
     #[test]
     fn tiny_benchmarks_run() {
         let r = super::raw(64).unwrap();

@@ -389,7 +389,7 @@ impl ChunkedRound {
             updates: w.updates.iter().map(|u| s.slice(u, k)).collect(),
             new_model: s.slice(&w.outcome.new_model, k),
             present: w.present.clone(),
-            accepted: w.outcome.accepted.clone(),
+            accepted: w.outcome.decision.accepted.clone(),
         }
     }
 
@@ -443,8 +443,8 @@ impl ChunkedRound {
         crate::round::RoundClaims {
             prev_model,
             updates: updates.into_iter().map(Option::unwrap_or_default).collect(),
-            scores: w.outcome.scores.clone(),
-            accepted: w.outcome.accepted.clone(),
+            scores: w.outcome.decision.scores.clone(),
+            accepted: w.outcome.decision.accepted.clone(),
             new_model: proto::commit_model(w.params.dim, &self.commitments(&w.outcome.new_model)),
         }
     }
@@ -471,8 +471,8 @@ impl ChunkedRound {
             prev_model: to_commitments(&w.prev_model),
             new_model: to_commitments(&w.outcome.new_model),
             grams: self.grams(),
-            accepted: w.outcome.accepted.clone(),
-            scores: w.outcome.scores.clone(),
+            accepted: w.outcome.decision.accepted.clone(),
+            scores: w.outcome.decision.scores.clone(),
         }
     }
 }
@@ -665,8 +665,14 @@ mod tests {
             }
             let d = r.decision_witness().unwrap();
             // The decision on the summed partial sums is the rule's on the whole round.
-            assert_eq!(d.decision.accepted, r.round.outcome.accepted, "seed {seed}");
-            assert_eq!(d.decision.scores, r.round.outcome.scores, "seed {seed}");
+            assert_eq!(
+                d.decision.accepted, r.round.outcome.decision.accepted,
+                "seed {seed}"
+            );
+            assert_eq!(
+                d.decision.scores, r.round.outcome.decision.scores,
+                "seed {seed}"
+            );
             record(&DecisionCircuit::new(d)).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
     }

@@ -173,8 +173,8 @@ impl RoundWitness {
                     }
                 })
                 .collect(),
-            scores: self.outcome.scores.clone(),
-            accepted: self.outcome.accepted.clone(),
+            scores: self.outcome.decision.scores.clone(),
+            accepted: self.outcome.decision.accepted.clone(),
             new_model: c.commit_model(&self.outcome.new_model),
         }
     }
@@ -424,12 +424,12 @@ impl<'a> Hints<'a> {
 
     pub fn of(o: &'a RoundOutcome) -> Self {
         Self {
-            median_norm: o.median_norm,
-            bounded: o.in_bound.iter().filter(|&&b| b).count(),
-            cosines: &o.cosines,
-            neighbours: &o.neighbours,
-            thresholds: &o.thresholds,
-            scores: &o.scores,
+            median_norm: o.decision.median_norm,
+            bounded: o.decision.in_bound.iter().filter(|&&b| b).count(),
+            cosines: &o.decision.cosines,
+            neighbours: &o.decision.neighbours,
+            thresholds: &o.decision.thresholds,
+            scores: &o.decision.scores,
         }
     }
 }
@@ -676,17 +676,17 @@ mod tests {
     fn honest_round_proves_and_verifies() {
         let w = attacked();
         let o = &w.outcome;
-        assert_eq!(o.eligible, [true, false, true, false, true]);
-        assert!(!o.krum_ran, "3 eligible < f + 3: nothing accepted");
+        assert_eq!(o.decision.eligible, [true, false, true, false, true]);
+        assert!(!o.decision.krum_ran, "3 eligible < f + 3: nothing accepted");
         let p = sample::params(4, 30, 0);
         let kinds = [Slot::Honest, Slot::Honest, Slot::Noise, Slot::Honest];
         let w = sample::round(p, 5, &kinds).unwrap();
-        assert_eq!(w.outcome.accepted, [true, true, false, true]);
+        assert_eq!(w.outcome.decision.accepted, [true, true, false, true]);
         // Honest updates near cosine 0.7 with one another score ≈ 0.8 against the others.
         assert!(
-            w.outcome.scores.iter().all(|&s| s == 0 || s > 700),
+            w.outcome.decision.scores.iter().all(|&s| s == 0 || s > 700),
             "{:?}",
-            w.outcome.scores
+            w.outcome.decision.scores
         );
         let (pk, vk) = setup_round(p, SetupMode::InsecureDeterministicForTests(4)).unwrap();
         let (proof, claims, public) = prove_round(&pk, w.clone()).unwrap();
@@ -740,7 +740,7 @@ mod tests {
             let p = sample::params(n, dim, f);
             let kinds = sample::random_slots(n, f + 1, seed);
             let w = sample::round(p, seed, &kinds).unwrap();
-            krum_rounds += usize::from(w.outcome.krum_ran);
+            krum_rounds += usize::from(w.outcome.decision.krum_ran);
             let c = RoundCircuit::new(w.clone()).unwrap();
             check_witness(c).unwrap_or_else(|e| panic!("seed {seed} {kinds:?}: {e}"));
         }
@@ -759,9 +759,9 @@ mod tests {
             let p = sample::params(5, 24, 1);
             let kinds = [Slot::Honest, Slot::Honest, kind, Slot::Honest, Slot::Honest];
             let w = sample::round(p, 100 + seed as u64, &kinds).unwrap();
-            assert!(w.outcome.krum_ran);
+            assert!(w.outcome.decision.krum_ran);
             if matches!(kind, Slot::SignFlip | Slot::Scaled | Slot::Noise) {
-                assert!(!w.outcome.accepted[2], "{kind:?} accepted");
+                assert!(!w.outcome.decision.accepted[2], "{kind:?} accepted");
             }
             check_witness(RoundCircuit::new(w).unwrap()).unwrap();
         }
@@ -778,9 +778,9 @@ mod tests {
             Slot::Honest,
         ];
         let w = sample::round(p, 21, &kinds).unwrap();
-        assert!(w.outcome.krum_ran);
-        assert!(w.outcome.eligible[1] && !w.outcome.accepted[1]);
-        let honest = (0..5).find(|&i| w.outcome.accepted[i]).unwrap();
+        assert!(w.outcome.decision.krum_ran);
+        assert!(w.outcome.decision.eligible[1] && !w.outcome.decision.accepted[1]);
+        let honest = (0..5).find(|&i| w.outcome.decision.accepted[i]).unwrap();
         let claims = w.claims(&Committer::new());
         assert!(!refused(&w, &claims));
         (w, claims, 1, honest)
@@ -811,8 +811,8 @@ mod tests {
         assert!(refused(&w, &claims));
         // Even with a matching (wrong) Krum hint.
         let mut w2 = w.clone();
-        w2.outcome.neighbours[outlier] = vec![false; 5];
-        w2.outcome.thresholds[outlier] = 0;
+        w2.outcome.decision.neighbours[outlier] = vec![false; 5];
+        w2.outcome.decision.thresholds[outlier] = 0;
         assert!(refused(&w2, &claims));
     }
 
@@ -829,13 +829,14 @@ mod tests {
         let (w, _, _, honest) = krum_round();
         for delta in [-1i64, 1] {
             let mut w2 = w.clone();
-            w2.outcome.scores[honest] = (i64::from(w.outcome.scores[honest]) + delta) as u32;
+            w2.outcome.decision.scores[honest] =
+                (i64::from(w.outcome.decision.scores[honest]) + delta) as u32;
             let claims = w2.claims(&Committer::new());
             assert!(refused(&w2, &claims), "{delta}");
         }
         // A rejected slot cannot be given a score.
         let mut w2 = w.clone();
-        w2.outcome.scores[1] = 1;
+        w2.outcome.decision.scores[1] = 1;
         let claims = w2.claims(&Committer::new());
         assert!(refused(&w2, &claims));
     }
@@ -868,7 +869,8 @@ mod tests {
         let (w, claims, _, _) = krum_round();
         for delta in [-1i64, 1] {
             let mut w2 = w.clone();
-            w2.outcome.median_norm = (w.outcome.median_norm as i64 + delta) as u64;
+            w2.outcome.decision.median_norm =
+                (w.outcome.decision.median_norm as i64 + delta) as u64;
             assert!(refused(&w2, &claims), "{delta}");
         }
     }
@@ -878,8 +880,8 @@ mod tests {
         let (w, claims, _, _) = krum_round();
         for delta in [-1i32, 1] {
             let mut w2 = w.clone();
-            w2.outcome.cosines[0][2] += delta;
-            w2.outcome.cosines[2][0] += delta;
+            w2.outcome.decision.cosines[0][2] += delta;
+            w2.outcome.decision.cosines[2][0] += delta;
             assert!(refused(&w2, &claims), "{delta}");
         }
     }
@@ -900,9 +902,9 @@ mod tests {
         ];
         let w = sample::round(p, 8, &kinds).unwrap();
         let o = &w.outcome;
-        assert_eq!(o.duplicate, [true, false, true, false, false]);
-        assert_eq!((o.byzantine_left, o.krum_ran), (0, true));
-        assert_eq!(o.accepted, [false, true, false, true, true]);
+        assert_eq!(o.decision.duplicate, [true, false, true, false, false]);
+        assert_eq!((o.decision.byzantine_left, o.decision.krum_ran), (0, true));
+        assert_eq!(o.decision.accepted, [false, true, false, true, true]);
         let claims = w.claims(&Committer::new());
         assert!(!refused(&w, &claims));
         let mut bad = claims.clone();
@@ -910,8 +912,8 @@ mod tests {
         assert!(refused(&w, &bad));
         // Nor can the prover hide the duplicate by claiming a lower cosine.
         let mut w2 = w.clone();
-        w2.outcome.cosines[0][2] = 900;
-        w2.outcome.cosines[2][0] = 900;
+        w2.outcome.decision.cosines[0][2] = 900;
+        w2.outcome.decision.cosines[2][0] = 900;
         assert!(refused(&w2, &claims));
     }
 
@@ -930,7 +932,7 @@ mod tests {
             Slot::Honest,
         ];
         let w = sample::round(p, 4, &kinds).unwrap();
-        assert!(w.outcome.in_bound[2] && !w.outcome.eligible[2]);
+        assert!(w.outcome.decision.in_bound[2] && !w.outcome.decision.eligible[2]);
         let mut claims = w.claims(&Committer::new());
         assert!(!refused(&w, &claims));
         claims.accepted[2] = true;

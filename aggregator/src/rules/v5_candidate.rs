@@ -248,13 +248,13 @@ impl V5Candidate {
             .map(|(u, &s)| if s { None } else { u.as_deref() })
             .collect();
         let o = rule::run(&self.params, prev, &filtered)?;
-        let candidates = o.candidates.clone();
-        let accepted = if self.v5.floor_quantile_milli == 0 || !o.krum_ran {
-            o.accepted.clone()
+        let candidates = o.decision.candidates.clone();
+        let accepted = if self.v5.floor_quantile_milli == 0 || !o.decision.krum_ran {
+            o.decision.accepted.clone()
         } else {
             // Krum again on v2's candidates and f', distances floored at a quantile.
             let cand: Vec<usize> = (0..n).filter(|&i| candidates[i]).collect();
-            let dist = |i: usize, k: usize| (1000 - i64::from(o.cosines[i][k])) as u64;
+            let dist = |i: usize, k: usize| (1000 - i64::from(o.decision.cosines[i][k])) as u64;
             let mut all: Vec<u64> = Vec::new();
             for (a, &i) in cand.iter().enumerate() {
                 for &k in &cand[a + 1..] {
@@ -264,7 +264,7 @@ impl V5Candidate {
             all.sort_unstable();
             let q = (all.len() * self.v5.floor_quantile_milli as usize / 1000).min(all.len() - 1);
             let floor = all[q];
-            let f = o.byzantine_left;
+            let f = o.decision.byzantine_left;
             let k = cand.len() - f - 2;
             let mut krum = vec![0u64; n];
             for &i in &cand {
@@ -283,7 +283,7 @@ impl V5Candidate {
         let new_model = if acc.is_empty() {
             prev.to_vec()
         } else {
-            let med = o.median_norm;
+            let med = o.decision.median_norm;
             let gamma = u128::from(self.v5.clip_milli);
             // w_k = min(1000, ⌊γ·√(med/‖u_k‖²)⌋) per mille.
             let w: Vec<i64> = acc
