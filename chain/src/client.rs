@@ -5,7 +5,8 @@
 //! seals instantly and finality may lag, as cargo-contract also assumes).
 
 use crate::backend::{BackendKind, ChainBackend, ContractEvent, DryRun, ExecReturn};
-use crate::error::{ChainError, Result};
+use crate::error::{ChainError, FeeShortfall, Result};
+use crate::units::Units;
 use async_trait::async_trait;
 use parity_scale_codec::{Decode, Encode};
 use subxt::backend::legacy::LegacyRpcMethods;
@@ -81,11 +82,43 @@ enum Code {
     Existing([u8; 32]),
 }
 
+/// When a write counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Finality {
+    /// Once its block is the best block: quick; a reorganisation could still drop it.
+    #[default]
+    Best,
+    /// Once its block is finalised: what a chain with finality (GRANDPA) guarantees.
+    Finalized,
+}
+
+impl std::str::FromStr for Finality {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "best" => Ok(Self::Best),
+            "finalized" | "finalised" => Ok(Self::Finalized),
+            other => Err(format!("{other:?}: expected best or finalized")),
+        }
+    }
+}
+
+impl std::fmt::Display for Finality {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Best => "best",
+            Self::Finalized => "finalized",
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct ChainClient {
     api: OnlineClient<Config>,
     rpc: LegacyRpcMethods<Config>,
     url: String,
+    finality: Finality,
+    units: Units,
 }
 
 impl ChainClient {
@@ -98,11 +131,33 @@ impl ChainClient {
         let api = OnlineClient::<Config>::from_rpc_client(rpc_client.clone())
             .await
             .map_err(connect_err)?;
+        let rpc = LegacyRpcMethods::new(rpc_client);
+        // A chain that names no token reads in the default units; amounts stay exact.
+        let units = match rpc.system_properties().await {
+            Ok(props) => Units::from_properties(&props),
+            Err(e) => {
+                tracing::debug!(target: "merit_chain", "no system_properties ({e}): default units");
+                Units::default()
+            }
+        };
         Ok(Self {
             api,
-            rpc: LegacyRpcMethods::new(rpc_client),
+            rpc,
             url: url.into(),
+            finality: Finality::Best,
+            units,
         })
+    }
+
+    /// Writes wait for `finality` (the default: the best block).
+    pub fn with_finality(mut self, finality: Finality) -> Self {
+        self.finality = finality;
+        self
+    }
+
+    /// The chain's token symbol and decimals.
+    pub fn units(&self) -> &Units {
+        &self.units
     }
 
     pub fn url(&self) -> &str {
@@ -113,42 +168,10 @@ impl ChainClient {
         &self.api
     }
 
-    pub async fn best_block_number(&self) -> Result<u32> {
-        let header = self
-            .rpc
-            .chain_get_header(None)
-            .await?
-            .ok_or_else(|| ChainError::Decode {
-                what: "best header".into(),
-                detail: "none".into(),
-            })?;
-        Ok(header.number)
-    }
-
     /// `system_health`: (peers, is_syncing).
     pub async fn health(&self) -> Result<(usize, bool)> {
         let h = self.rpc.system_health().await?;
         Ok((h.peers, h.is_syncing))
-    }
-
-    /// Free balance of `who` at the best block.
-    pub async fn free_balance(&self, who: &AccountId32) -> Result<u128> {
-        let best = self.best_hash().await?;
-        let addr = subxt::dynamic::storage("System", "Account", vec![Value::from_bytes(who.0)]);
-        let Some(info) = self.api.storage().at(best).fetch(&addr).await? else {
-            return Ok(0);
-        };
-        // AccountInfo { nonce, consumers, providers, sufficients: u32, data: { free: u128, .. } }
-        let raw = info.encoded();
-        let free = raw
-            .get(16..32)
-            .and_then(|b| <[u8; 16]>::try_from(b).ok())
-            .map(u128::from_le_bytes)
-            .ok_or_else(|| ChainError::Decode {
-                what: "System.Account".into(),
-                detail: format!("{} bytes", raw.len()),
-            })?;
-        Ok(free)
     }
 
     async fn best_hash(&self) -> Result<<Config as subxt::Config>::Hash> {
@@ -159,23 +182,6 @@ impl ChainClient {
                 what: "best block hash".into(),
                 detail: "none".into(),
             })
-    }
-
-    /// Dry-runs a contract call; the contract's own return bytes come back untouched.
-    pub async fn dry_run_call(
-        &self,
-        origin: &AccountId32,
-        dest: &AccountId32,
-        value: u128,
-        input: Vec<u8>,
-        what: &str,
-    ) -> Result<DryRun<ExecReturn>> {
-        let args = (origin.0, dest.0, value, None::<Weight>, None::<u128>, input).encode();
-        let bytes = self
-            .rpc
-            .state_call("ContractsApi_call", Some(&args), None)
-            .await?;
-        self.decode_contract_result(&bytes, what, |cur| ExecReturn::decode(cur))
     }
 
     /// Dry-runs `instantiate_with_code`; returns the would-be address.
@@ -251,8 +257,186 @@ impl ChainClient {
         }
     }
 
-    /// Signs and submits `Contracts::call`.
-    pub async fn call(
+    /// Submits `System::remark`: on the dev node's instant seal every extrinsic makes a
+    /// block, so this is how tests and the demo let block-number deadlines pass.
+    pub async fn remark(&self, signer: &Signer) -> Result<()> {
+        let tx = subxt::dynamic::tx("System", "remark", vec![Value::from_bytes(b"merit")]);
+        self.submit(signer, &tx, "System::remark").await.map(drop)
+    }
+
+    pub(crate) async fn submit<Call: subxt::tx::Payload>(
+        &self,
+        signer: &Signer,
+        call: &Call,
+        what: &str,
+    ) -> Result<ExtrinsicEvents<Config>> {
+        let dispatch = |e: subxt::Error| match e {
+            subxt::Error::Runtime(d) => ChainError::Dispatch {
+                call: what.into(),
+                detail: d.to_string(),
+            },
+            other => ChainError::Rpc(Box::new(other)),
+        };
+        // Nonce at the best block, not the finalised one: the dev node may lag finality.
+        let best = self.best_hash().await?;
+        let nonce = self
+            .api
+            .blocks()
+            .at(best)
+            .await?
+            .account_nonce(&account_of(signer))
+            .await?;
+        let params = DefaultExtrinsicParamsBuilder::<Config>::new()
+            .nonce(nonce)
+            .build();
+        let tx = self
+            .api
+            .tx()
+            .create_signed_offline(call, signer, params)
+            .map_err(dispatch)?;
+        self.check_fee(&tx, signer, what).await?;
+        let mut progress = tx.submit_and_watch().await.map_err(dispatch)?;
+        while let Some(status) = progress.next().await {
+            match status.map_err(dispatch)? {
+                TxStatus::InFinalizedBlock(b) => {
+                    return b.wait_for_success().await.map_err(dispatch);
+                }
+                TxStatus::InBestBlock(b) if self.finality == Finality::Best => {
+                    return b.wait_for_success().await.map_err(dispatch);
+                }
+                TxStatus::Error { message }
+                | TxStatus::Invalid { message }
+                | TxStatus::Dropped { message } => {
+                    return Err(ChainError::Dispatch {
+                        call: what.into(),
+                        detail: message,
+                    });
+                }
+                _ => continue,
+            }
+        }
+        Err(ChainError::Dispatch {
+            call: what.into(),
+            detail: "transaction status stream ended".into(),
+        })
+    }
+}
+
+impl ChainClient {
+    /// Estimates the fee of the signed `tx` and logs it in the chain's units; refuses,
+    /// before anything is sent, a write the signer cannot pay for. A chain without
+    /// fees (the dev node, whose estimate is 0) or without a payment API passes.
+    async fn check_fee(
+        &self,
+        tx: &subxt::tx::SubmittableExtrinsic<Config, OnlineClient<Config>>,
+        signer: &Signer,
+        what: &str,
+    ) -> Result<()> {
+        let fee = match tx.partial_fee_estimate().await {
+            Ok(fee) => fee,
+            Err(e) => {
+                tracing::debug!(target: "merit_chain", "{what}: no fee estimate ({e})");
+                return Ok(());
+            }
+        };
+        if fee == 0 {
+            return Ok(());
+        }
+        tracing::info!(target: "merit_chain", "{what}: fee about {}", self.units.format(fee));
+        let account = account_of(signer);
+        let have = ChainBackend::free_balance(self, &account).await?;
+        if have < fee {
+            return Err(ChainError::CannotPayFee(Box::new(FeeShortfall {
+                call: what.into(),
+                account: account.to_string(),
+                fee: self.units.format(fee),
+                have: self.units.format(have),
+            })));
+        }
+        Ok(())
+    }
+}
+
+/// The `Contracts::ContractEmitted` events among an extrinsic's events.
+fn contract_events(events: &ExtrinsicEvents<Config>) -> Result<Vec<ContractEvent>> {
+    let mut out = Vec::new();
+    for ev in events.iter() {
+        let ev = ev?;
+        if ev.pallet_name() != "Contracts" || ev.variant_name() != "ContractEmitted" {
+            continue;
+        }
+        let (contract, data) =
+            <([u8; 32], Vec<u8>)>::decode(&mut ev.field_bytes()).map_err(|e| {
+                ChainError::Decode {
+                    what: "ContractEmitted".into(),
+                    detail: e.to_string(),
+                }
+            })?;
+        out.push(ContractEvent {
+            contract: AccountId32(contract),
+            topics: ev.topics().iter().map(|t| t.0).collect(),
+            data,
+        });
+    }
+    Ok(out)
+}
+
+/// The node as a backend. These methods live only here: callers bring the trait into scope
+/// (`use merit_chain::ChainBackend`).
+#[async_trait]
+impl ChainBackend for ChainClient {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Node
+    }
+
+    async fn best_block_number(&self) -> Result<u32> {
+        let header = self
+            .rpc
+            .chain_get_header(None)
+            .await?
+            .ok_or_else(|| ChainError::Decode {
+                what: "best header".into(),
+                detail: "none".into(),
+            })?;
+        Ok(header.number)
+    }
+
+    async fn free_balance(&self, who: &AccountId32) -> Result<u128> {
+        let best = self.best_hash().await?;
+        let addr = subxt::dynamic::storage("System", "Account", vec![Value::from_bytes(who.0)]);
+        let Some(info) = self.api.storage().at(best).fetch(&addr).await? else {
+            return Ok(0);
+        };
+        // AccountInfo { nonce, consumers, providers, sufficients: u32, data: { free: u128, .. } }
+        let raw = info.encoded();
+        let free = raw
+            .get(16..32)
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .map(u128::from_le_bytes)
+            .ok_or_else(|| ChainError::Decode {
+                what: "System.Account".into(),
+                detail: format!("{} bytes", raw.len()),
+            })?;
+        Ok(free)
+    }
+
+    async fn dry_run_call(
+        &self,
+        origin: &AccountId32,
+        dest: &AccountId32,
+        value: u128,
+        input: Vec<u8>,
+        what: &str,
+    ) -> Result<DryRun<ExecReturn>> {
+        let args = (origin.0, dest.0, value, None::<Weight>, None::<u128>, input).encode();
+        let bytes = self
+            .rpc
+            .state_call("ContractsApi_call", Some(&args), None)
+            .await?;
+        self.decode_contract_result(&bytes, what, |cur| ExecReturn::decode(cur))
+    }
+
+    async fn call(
         &self,
         signer: &Signer,
         dest: &AccountId32,
@@ -276,15 +460,7 @@ impl ChainClient {
         contract_events(&events)
     }
 
-    /// Submits `System::remark`: on the dev node's instant seal every extrinsic makes a
-    /// block, so this is how tests and the demo let block-number deadlines pass.
-    pub async fn remark(&self, signer: &Signer) -> Result<()> {
-        let tx = subxt::dynamic::tx("System", "remark", vec![Value::from_bytes(b"merit")]);
-        self.submit(signer, &tx, "System::remark").await.map(drop)
-    }
-
-    /// Uploads and instantiates `code`; returns the new contract's address.
-    pub async fn instantiate_with_code(
+    async fn instantiate_with_code(
         &self,
         signer: &Signer,
         code: &[u8],
@@ -332,133 +508,6 @@ impl ChainClient {
             what: "instantiate events".into(),
             detail: "no Contracts::Instantiated".into(),
         })
-    }
-
-    pub(crate) async fn submit<Call: subxt::tx::Payload>(
-        &self,
-        signer: &Signer,
-        call: &Call,
-        what: &str,
-    ) -> Result<ExtrinsicEvents<Config>> {
-        let dispatch = |e: subxt::Error| match e {
-            subxt::Error::Runtime(d) => ChainError::Dispatch {
-                call: what.into(),
-                detail: d.to_string(),
-            },
-            other => ChainError::Rpc(Box::new(other)),
-        };
-        // Nonce at the best block, not the finalised one: the dev node may lag finality.
-        let best = self.best_hash().await?;
-        let nonce = self
-            .api
-            .blocks()
-            .at(best)
-            .await?
-            .account_nonce(&account_of(signer))
-            .await?;
-        let params = DefaultExtrinsicParamsBuilder::<Config>::new()
-            .nonce(nonce)
-            .build();
-        let mut progress = self
-            .api
-            .tx()
-            .create_signed_offline(call, signer, params)
-            .map_err(dispatch)?
-            .submit_and_watch()
-            .await
-            .map_err(dispatch)?;
-        while let Some(status) = progress.next().await {
-            match status.map_err(dispatch)? {
-                TxStatus::InBestBlock(b) | TxStatus::InFinalizedBlock(b) => {
-                    return b.wait_for_success().await.map_err(dispatch);
-                }
-                TxStatus::Error { message }
-                | TxStatus::Invalid { message }
-                | TxStatus::Dropped { message } => {
-                    return Err(ChainError::Dispatch {
-                        call: what.into(),
-                        detail: message,
-                    });
-                }
-                _ => continue,
-            }
-        }
-        Err(ChainError::Dispatch {
-            call: what.into(),
-            detail: "transaction status stream ended".into(),
-        })
-    }
-}
-
-/// The `Contracts::ContractEmitted` events among an extrinsic's events.
-fn contract_events(events: &ExtrinsicEvents<Config>) -> Result<Vec<ContractEvent>> {
-    let mut out = Vec::new();
-    for ev in events.iter() {
-        let ev = ev?;
-        if ev.pallet_name() != "Contracts" || ev.variant_name() != "ContractEmitted" {
-            continue;
-        }
-        let (contract, data) =
-            <([u8; 32], Vec<u8>)>::decode(&mut ev.field_bytes()).map_err(|e| {
-                ChainError::Decode {
-                    what: "ContractEmitted".into(),
-                    detail: e.to_string(),
-                }
-            })?;
-        out.push(ContractEvent {
-            contract: AccountId32(contract),
-            topics: ev.topics().iter().map(|t| t.0).collect(),
-            data,
-        });
-    }
-    Ok(out)
-}
-
-#[async_trait]
-impl ChainBackend for ChainClient {
-    fn kind(&self) -> BackendKind {
-        BackendKind::Node
-    }
-
-    async fn best_block_number(&self) -> Result<u32> {
-        ChainClient::best_block_number(self).await
-    }
-
-    async fn free_balance(&self, who: &AccountId32) -> Result<u128> {
-        ChainClient::free_balance(self, who).await
-    }
-
-    async fn dry_run_call(
-        &self,
-        origin: &AccountId32,
-        dest: &AccountId32,
-        value: u128,
-        input: Vec<u8>,
-        what: &str,
-    ) -> Result<DryRun<ExecReturn>> {
-        ChainClient::dry_run_call(self, origin, dest, value, input, what).await
-    }
-
-    async fn call(
-        &self,
-        signer: &Signer,
-        dest: &AccountId32,
-        value: u128,
-        gas: Weight,
-        input: Vec<u8>,
-        what: &str,
-    ) -> Result<Vec<ContractEvent>> {
-        ChainClient::call(self, signer, dest, value, gas, input, what).await
-    }
-
-    async fn instantiate_with_code(
-        &self,
-        signer: &Signer,
-        code: &[u8],
-        data: Vec<u8>,
-        salt: Vec<u8>,
-    ) -> Result<AccountId32> {
-        ChainClient::instantiate_with_code(self, signer, code, data, salt).await
     }
 
     async fn advance_blocks(&self, signer: &Signer, n: u32) -> Result<()> {

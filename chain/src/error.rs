@@ -24,6 +24,8 @@ pub enum ChainError {
         need: u128,
         have: u128,
     },
+    #[error("{0}")]
+    CannotPayFee(Box<FeeShortfall>),
     #[error("the chain rejected `{call}`: {detail}")]
     Dispatch { call: String, detail: String },
     #[error("the contract reverted `{message}` without a Merit error (data 0x{data})")]
@@ -41,6 +43,20 @@ pub enum ChainError {
 }
 
 pub type Result<T, E = ChainError> = std::result::Result<T, E>;
+
+/// A write refused before it was sent: its fee, in the chain's units, is more than the
+/// signer holds. Boxed in [`ChainError`], which stays small.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`{call}` costs a fee of about {fee}, and {account} holds {have}: fund the account or \
+     use another (nothing was sent)"
+)]
+pub struct FeeShortfall {
+    pub call: String,
+    pub account: String,
+    pub fee: String,
+    pub have: String,
+}
 
 /// An error and each of its causes, once each (`a: b: c`), for a log line or a status
 /// detail: an error's `Display` leaves its cause to `source()`. One home for every crate

@@ -13,10 +13,12 @@ pub mod bundle;
 pub mod client;
 pub mod error;
 pub mod marketplace;
+pub mod units;
 
 pub use backend::{BackendKind, ChainBackend, ContractEvent, DryRun, ExecReturn};
 pub use bundle::ContractBundle;
-pub use client::{account_of, dev_signer, ChainClient, Signer, Weight, DEV_ACCOUNTS};
-pub use error::{with_causes, ChainError};
+pub use client::{account_of, dev_signer, ChainClient, Finality, Signer, Weight, DEV_ACCOUNTS};
+pub use error::{with_causes, ChainError, FeeShortfall};
 pub use marketplace::{Answered, Marketplace};
 pub use subxt::utils::AccountId32;
+pub use units::Units;

@@ -7,7 +7,7 @@ use merit_aggregator::state::StateFile;
 use merit_aggregator::{
     run_aggregator, verify_round, Aggregator, AggregatorConfig, ItemStatus, VerifyOptions,
 };
-use merit_cli::devnet::DevnetInfo;
+use merit_cli::network::At;
 use merit_cli::validation::ValidationSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,13 +63,12 @@ fn state_dir(data: &Path, flag: Option<PathBuf>) -> PathBuf {
     flag.unwrap_or_else(|| data.join("aggregator"))
 }
 
-pub async fn run(data: &Path, cmd: AggregatorCmd) -> Result<()> {
+pub async fn run(at: &At, cmd: AggregatorCmd) -> Result<()> {
     let AggregatorCmd::Run(a) = cmd;
     let signer = crate::signer_flag("--from", &a.from)?;
-    let info = DevnetInfo::read(data)?;
-    let market = info.marketplace().await?;
-    let ipfs = info.ipfs()?;
-    let mut config = AggregatorConfig::new(a.project, state_dir(data, a.state_dir));
+    let market = at.marketplace().await?;
+    let ipfs = at.ipfs()?;
+    let mut config = AggregatorConfig::new(a.project, state_dir(&at.data_dir, a.state_dir));
     config.poll = Duration::from_millis(a.poll_ms);
     let validation = match &a.validation {
         Some(path) => {
@@ -107,14 +106,13 @@ pub async fn run(data: &Path, cmd: AggregatorCmd) -> Result<()> {
     Ok(())
 }
 
-pub async fn verify(data: &Path, a: VerifyArgs) -> Result<()> {
+pub async fn verify(at: &At, a: VerifyArgs) -> Result<()> {
     // A malformed --report is the user's mistake (2), not a round that disagrees (1).
     if let Some(cid) = &a.report {
         merit_storage::parse_cid(cid).map_err(crate::exit::bad_input("--report"))?;
     }
-    let info = DevnetInfo::read(data)?;
-    let market = info.marketplace().await?;
-    let ipfs = info.ipfs()?;
+    let market = at.marketplace().await?;
+    let ipfs = at.ipfs()?;
     let round = match a.round {
         Some(r) => r,
         None => match market.project(a.project).await?.round.checked_sub(1) {
@@ -129,7 +127,7 @@ pub async fn verify(data: &Path, a: VerifyArgs) -> Result<()> {
         },
     };
     let report_cid = a.report.or_else(|| {
-        let file = StateFile::new(&state_dir(data, a.state_dir.clone()), a.project);
+        let file = StateFile::new(&state_dir(&at.data_dir, a.state_dir.clone()), a.project);
         let state = file.load(a.project).ok()?;
         Some(
             state

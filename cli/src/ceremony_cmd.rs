@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use merit_cli::ceremony::{self as flow, Expect, Source};
-use merit_cli::devnet::DevnetInfo;
+use merit_cli::network::At;
 use merit_protocol::spec::ProjectSpec;
 use merit_storage::IpfsStore;
 use std::path::{Path, PathBuf};
@@ -277,10 +277,6 @@ pub struct Publish {
 
 #[derive(Args)]
 pub struct Io {
-    /// The IPFS daemon's RPC API (to fetch a CID, or publish with --ipfs); default: the
-    /// devnet's
-    #[arg(long, env = "MERIT_IPFS_API", value_name = "URL")]
-    ipfs_api: Option<String>,
     /// Print the outcome as one JSON object
     #[arg(long)]
     json: bool,
@@ -288,23 +284,19 @@ pub struct Io {
 
 impl Io {
     /// The IPFS daemon: `--ipfs-api` (or its environment / config value), else the devnet's.
-    fn store(&self, data_dir: &Path) -> Result<IpfsStore> {
-        match &self.ipfs_api {
-            Some(url) => Ok(IpfsStore::new(url).context("--ipfs-api")?),
-            None => Ok(DevnetInfo::read(data_dir)
-                .context("no --ipfs-api given, so the devnet's IPFS daemon")?
-                .ipfs()?),
-        }
+    fn store(&self, at: &At) -> Result<IpfsStore> {
+        at.ipfs()
+            .context("the IPFS daemon (to fetch a CID, or publish with --ipfs)")
     }
 
-    async fn read(&self, data_dir: &Path, source: &Source) -> Result<Vec<u8>> {
-        source.read(|| self.store(data_dir)).await
+    async fn read(&self, at: &At, source: &Source) -> Result<Vec<u8>> {
+        source.read(|| self.store(at)).await
     }
 
     /// Writes `bytes` to `out` and, with `--ipfs`, puts them into IPFS.
     async fn write(
         &self,
-        data_dir: &Path,
+        at: &At,
         publish: &Publish,
         out: &Path,
         bytes: Vec<u8>,
@@ -314,7 +306,7 @@ impl Io {
         if !publish.ipfs {
             return Ok(None);
         }
-        let store = self.store(data_dir)?;
+        let store = self.store(at)?;
         Ok(Some(flow::publish(&store, bytes, what).await?))
     }
 }
@@ -344,7 +336,7 @@ fn short(hash: &str) -> &str {
     &hash[..16.min(hash.len())]
 }
 
-pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
+pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
     match cmd {
         CeremonyCmd::Phase1(Phase1Cmd::New {
             power,
@@ -357,7 +349,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let bytes = t.to_bytes();
             let size = bytes.len();
             let cid = io
-                .write(data_dir, &publish, &out, bytes, "the phase-1 transcript")
+                .write(at, &publish, &out, bytes, "the phase-1 transcript")
                 .await?;
             if io.json {
                 return print_json(serde_json::json!({
@@ -383,7 +375,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
         }) => {
             let source = input.source();
             let what = source.describe();
-            let bytes = io.read(data_dir, &source).await?;
+            let bytes = io.read(at, &source).await?;
             let (t, received, seconds) = blocking(move || {
                 let mut t = flow::read_phase1(&bytes, &what)?;
                 let received = flow::check_phase1(&t, &what, true)?;
@@ -395,7 +387,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let bytes = t.to_bytes();
             let size = bytes.len();
             let cid = io
-                .write(data_dir, &publish, &out, bytes, "the phase-1 transcript")
+                .write(at, &publish, &out, bytes, "the phase-1 transcript")
                 .await?;
             if io.json {
                 return print_json(serde_json::json!({
@@ -426,7 +418,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
         CeremonyCmd::Phase1(Phase1Cmd::Verify { transcript, io }) => {
             let source = Source::parse(&transcript);
             let what = source.describe();
-            let bytes = io.read(data_dir, &source).await?;
+            let bytes = io.read(at, &source).await?;
             let summary = blocking(move || {
                 let t = flow::read_phase1(&bytes, &what)?;
                 flow::check_phase1(&t, &what, false)
@@ -458,7 +450,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let choice = circuit.choice()?;
             let source = Source::parse(&phase1);
             let what = source.describe();
-            let bytes = io.read(data_dir, &source).await?;
+            let bytes = io.read(at, &source).await?;
             let (t, seconds) = blocking(move || {
                 let p1 = flow::read_phase1(&bytes, &what)?;
                 let circuit = choice.build()?;
@@ -469,7 +461,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let bytes = t.to_bytes();
             let size = bytes.len();
             let cid = io
-                .write(data_dir, &publish, &out, bytes, "the transcript")
+                .write(at, &publish, &out, bytes, "the transcript")
                 .await?;
             if io.json {
                 return print_json(serde_json::json!({
@@ -501,7 +493,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let choice = circuit.choice()?;
             let source = input.source();
             let what = source.describe();
-            let bytes = io.read(data_dir, &source).await?;
+            let bytes = io.read(at, &source).await?;
             let (t, received, seconds) = blocking(move || {
                 let mut t = flow::read_transcript(&bytes, &what)?;
                 let circuit = choice.build()?;
@@ -518,7 +510,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let bytes = t.to_bytes();
             let size = bytes.len();
             let cid = io
-                .write(data_dir, &publish, &out, bytes, "the transcript")
+                .write(at, &publish, &out, bytes, "the transcript")
                 .await?;
             if io.json {
                 return print_json(serde_json::json!({
@@ -555,11 +547,11 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let choice = circuit.choice()?;
             let source = Source::parse(&transcript);
             let what = source.describe();
-            let bytes = io.read(data_dir, &source).await?;
+            let bytes = io.read(at, &source).await?;
             let pinned = match &phase1 {
                 Some(p) => {
                     let s = Source::parse(p);
-                    Some((io.read(data_dir, &s).await?, s.describe()))
+                    Some((io.read(at, &s).await?, s.describe()))
                 }
                 None => None,
             };
@@ -602,8 +594,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             Ok(())
         }
         CeremonyCmd::Verify(a) => {
-            let info = DevnetInfo::read(data_dir)?;
-            let (market, ipfs) = (info.marketplace().await?, info.ipfs()?);
+            let (market, ipfs) = (at.marketplace().await?, at.ipfs()?);
             let view = market.project(a.project).await?;
             if let Some(c) = &view.chunked {
                 let shape = market.shape(c.shape).await?;
@@ -647,8 +638,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
         }
         CeremonyCmd::Contribute(a) => {
             let signer = crate::signer_flag("--key", &a.key)?;
-            let info = DevnetInfo::read(data_dir)?;
-            let (market, ipfs) = (info.marketplace().await?, info.ipfs()?);
+            let (market, ipfs) = (at.marketplace().await?, at.ipfs()?);
             let c = flow::contribute_to_project(&market, &ipfs, &signer, a.project).await?;
             if a.json {
                 return print_json(serde_json::to_value(&c)?);
@@ -669,7 +659,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let stem = choice.stem();
             let source = Source::parse(&a.transcript);
             let what = source.describe();
-            let bytes = a.io.read(data_dir, &source).await?;
+            let bytes = a.io.read(at, &source).await?;
             let files = blocking(move || {
                 let circuit = choice.build()?;
                 flow::key_files(&bytes, &circuit, &what)
@@ -683,7 +673,7 @@ pub async fn run(data_dir: &Path, cmd: CeremonyCmd) -> Result<()> {
             let pk_size = files.proving_key_file.len();
             let pk_cid =
                 a.io.write(
-                    data_dir,
+                    at,
                     &a.publish,
                     &pk_path,
                     files.proving_key_file,

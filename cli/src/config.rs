@@ -57,26 +57,70 @@ fn config_path(args: &[String]) -> Option<(PathBuf, bool)> {
     Some((home.join("config.toml"), false))
 }
 
-/// The environment variables the file at `text` sets, checked against `known`.
-pub fn parse(text: &str, known: &BTreeMap<String, ()>) -> Result<Vec<(String, String)>> {
-    let table: toml::Table = text.parse().context("not valid TOML")?;
+/// The environment variables the file at `text` sets, checked against `known`: its
+/// top-level settings, then (overriding them) those of its `[networks.NAME]` table when
+/// `network` names one.
+pub fn parse(
+    text: &str,
+    known: &BTreeMap<String, ()>,
+    network: Option<&str>,
+) -> Result<Vec<(String, String)>> {
+    let mut table: toml::Table = text.parse().context("not valid TOML")?;
+    let networks = match table.remove("networks") {
+        None => toml::Table::new(),
+        Some(toml::Value::Table(t)) => t,
+        Some(_) => bail!("`networks`: expected tables `[networks.NAME]`"),
+    };
+    let mut out = settings(table, known, "")?;
+    if let Some(name) = network {
+        let chosen = match networks.get(name) {
+            Some(toml::Value::Table(t)) => t.clone(),
+            Some(_) => bail!("`networks.{name}`: expected a table"),
+            None => {
+                let names: Vec<&str> = networks.keys().map(String::as_str).collect();
+                bail!(
+                    "no network `{name}` (the file has: {})",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )
+            }
+        };
+        let chosen = settings(chosen, known, &format!("networks.{name}."))?;
+        out.retain(|(env, _)| !chosen.iter().any(|(e, _)| e == env));
+        out.extend(chosen);
+    }
+    Ok(out)
+}
+
+/// One table's settings as environment variables; `prefix` names the table in errors.
+fn settings(
+    table: toml::Table,
+    known: &BTreeMap<String, ()>,
+    prefix: &str,
+) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for (key, value) in table {
         let env = format!("MERIT_{}", key.to_ascii_uppercase().replace('-', "_"));
-        if !known.contains_key(&env) {
+        if !known.contains_key(&env) || env == "MERIT_NETWORK" {
             let names: Vec<String> = known
                 .keys()
-                .filter(|k| *k != "MERIT_CONFIG")
+                .filter(|k| *k != "MERIT_CONFIG" && *k != "MERIT_NETWORK")
                 .map(|k| k["MERIT_".len()..].to_ascii_lowercase().replace('_', "-"))
                 .collect();
-            bail!("unknown setting `{key}` (known: {})", names.join(", "));
+            bail!(
+                "unknown setting `{prefix}{key}` (known: {})",
+                names.join(", ")
+            );
         }
         let value = match value {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(f) => f.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
-            other => bail!("`{key}`: expected a string, number or boolean, not {other}"),
+            other => bail!("`{prefix}{key}`: expected a string, number or boolean, not {other}"),
         };
         out.push((env, value));
     }
@@ -90,6 +134,8 @@ pub fn apply(cmd: &clap::Command) -> Result<()> {
     let Some((path, required)) = config_path(&args) else {
         return Ok(());
     };
+    // A network named on the command line needs the file that defines it.
+    let required = required || raw_flag(&args, "--network").is_some();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(()),
@@ -97,7 +143,9 @@ pub fn apply(cmd: &clap::Command) -> Result<()> {
     };
     let mut known = BTreeMap::new();
     env_names(cmd, &mut known);
-    let settings = parse(&text, &known).with_context(|| format!("in {}", path.display()))?;
+    let network = raw_flag(&args, "--network").or_else(|| std::env::var("MERIT_NETWORK").ok());
+    let settings = parse(&text, &known, network.as_deref())
+        .with_context(|| format!("in {}", path.display()))?;
     for (env, value) in settings {
         if std::env::var_os(&env).is_none() {
             // Safe: no other thread exists yet (see `main`).
@@ -125,6 +173,7 @@ mod tests {
         let got = parse(
             "from = \"//Alice\"\nipfs-api = \"http://127.0.0.1:5001\"\n",
             &k,
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -139,12 +188,40 @@ mod tests {
     #[test]
     fn an_unknown_or_malformed_setting_is_named() {
         let k = known();
-        let e = parse("form = \"alice\"", &k).unwrap_err().to_string();
+        let e = parse("form = \"alice\"", &k, None).unwrap_err().to_string();
         assert!(e.contains("`form`") && e.contains("from"), "{e}");
-        let e = format!("{:#}", parse("from = ", &k).unwrap_err());
+        let e = format!("{:#}", parse("from = ", &k, None).unwrap_err());
         assert!(e.contains("TOML"), "{e}");
-        let e = parse("from = [1]", &k).unwrap_err().to_string();
+        let e = parse("from = [1]", &k, None).unwrap_err().to_string();
         assert!(e.contains("`from`"), "{e}");
+    }
+
+    #[test]
+    fn a_named_network_overrides_the_top_level_settings() {
+        let k = known();
+        let text = "from = \"alice\"\nurl = \"ws://127.0.0.1:9944\"\n\
+            [networks.team]\nurl = \"wss://team.example:443\"\ncontract = \"5Abc\"\nipfs-api = \"http://10.0.0.2:5001\"\n";
+        let mut got = parse(text, &k, Some("team")).unwrap();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("MERIT_CONTRACT".into(), "5Abc".into()),
+                ("MERIT_FROM".into(), "alice".into()),
+                ("MERIT_IPFS_API".into(), "http://10.0.0.2:5001".into()),
+                ("MERIT_URL".into(), "wss://team.example:443".into()),
+            ]
+        );
+        // Without --network the tables are ignored.
+        let got = parse(text, &k, None).unwrap();
+        assert!(got.contains(&("MERIT_URL".into(), "ws://127.0.0.1:9944".into())));
+        assert!(!got.iter().any(|(e, _)| e == "MERIT_CONTRACT"));
+        let e = parse(text, &k, Some("prod")).unwrap_err().to_string();
+        assert!(e.contains("no network `prod`") && e.contains("team"), "{e}");
+        let e = parse("[networks.x]\nulr = \"ws://x\"", &k, Some("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`networks.x.ulr`"), "{e}");
     }
 
     #[test]

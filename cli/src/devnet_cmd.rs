@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use merit_cli::devnet::{self, DevnetOptions, UpOutcome};
+use merit_cli::network::At;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -53,9 +54,6 @@ pub struct UpArgs {
     /// IPFS daemon binary (Kubo `ipfs` or `jsipfs`)
     #[arg(long, env = "MERIT_IPFS_BIN")]
     ipfs_bin: Option<PathBuf>,
-    /// Use this running IPFS daemon (Kubo RPC API URL) instead of starting one
-    #[arg(long, env = "MERIT_IPFS_API")]
-    ipfs_api: Option<String>,
     /// Deploy this prebuilt .contract bundle instead of building the contract
     #[arg(long)]
     bundle: Option<PathBuf>,
@@ -96,12 +94,13 @@ fn block_time(secs: f64) -> Result<Option<Duration>> {
     Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs).max(Duration::from_millis(1))))
 }
 
-async fn devnet_up(data: &Path, a: UpArgs) -> Result<()> {
+async fn devnet_up(data: &Path, a: UpArgs, ipfs_api: Option<String>) -> Result<()> {
     let mut opts = DevnetOptions::new(data);
     opts.rpc_port = a.rpc_port;
     opts.node_bin = a.node_bin;
     opts.ipfs_bin = a.ipfs_bin;
-    opts.ipfs_api = a.ipfs_api;
+    // --ipfs-api (global): use that running daemon instead of starting one.
+    opts.ipfs_api = ipfs_api;
     opts.bundle = a.bundle;
     opts.redeploy = a.redeploy;
     opts.block_time = block_time(a.block_time)?;
@@ -188,9 +187,10 @@ async fn devnet_up(data: &Path, a: UpArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(data: &Path, cmd: DevnetCmd) -> Result<()> {
+pub async fn run(at: &At, cmd: DevnetCmd) -> Result<()> {
+    let data = at.data_dir.as_path();
     match cmd {
-        DevnetCmd::Up(a) => devnet_up(data, a).await,
+        DevnetCmd::Up(a) => devnet_up(data, a, at.endpoints.ipfs_api.clone()).await,
         DevnetCmd::Down { purge } => {
             let r = devnet::down(data)?;
             for s in &r.stopped {

@@ -10,6 +10,7 @@ use merit_cli::accounts::AccountError;
 use merit_cli::ceremony::CeremonyCliError;
 use merit_cli::contract::ContractBuildError;
 use merit_cli::devnet::DevnetError;
+use merit_cli::network::NetworkError;
 use merit_protocol::abi::MarketError;
 use merit_storage::StorageError;
 use merit_trainer::data::DataError;
@@ -73,7 +74,9 @@ fn classify(e: &(dyn StdError + 'static)) -> Option<i32> {
         .or_else(|| e.downcast_ref::<Box<ChainError>>().map(|b| &**b))
     {
         return match c {
-            ChainError::Contract { .. } | ChainError::CannotPay { .. } => Some(CONTRACT_REFUSED),
+            ChainError::Contract { .. }
+            | ChainError::CannotPay { .. }
+            | ChainError::CannotPayFee(_) => Some(CONTRACT_REFUSED),
             ChainError::Connect { .. } | ChainError::Rpc(_) => Some(UNREACHABLE),
             ChainError::UnknownAccount(_) => Some(USAGE),
             _ => None,
@@ -98,6 +101,17 @@ fn classify(e: &(dyn StdError + 'static)) -> Option<i32> {
         // A file that is not a data set, or settings that cannot split it; an I/O
         // failure is the user's only where the caller says so (BadInput).
         return (!matches!(d, DataError::Io { .. })).then_some(USAGE);
+    }
+    if let Some(n) = e.downcast_ref::<NetworkError>() {
+        return match n {
+            NetworkError::Devnet(d) => classify(&**d),
+            NetworkError::Chain(c) => classify(c),
+            NetworkError::Storage(s) => classify(s),
+            NetworkError::Build(b) => classify(b),
+            NetworkError::Io { .. } => None,
+            // A flag or a file of the user's that cannot be used.
+            _ => Some(USAGE),
+        };
     }
     if let Some(d) = e.downcast_ref::<DevnetError>() {
         return match d {
@@ -150,8 +164,15 @@ fn chain_error(e: &anyhow::Error) -> Option<&ChainError> {
         {
             return Some(c);
         }
-        match e.downcast_ref::<DevnetError>() {
-            Some(DevnetError::Chain(c)) => Some(c),
+        match (
+            e.downcast_ref::<DevnetError>(),
+            e.downcast_ref::<NetworkError>(),
+        ) {
+            (Some(DevnetError::Chain(c)), _) | (_, Some(NetworkError::Chain(c))) => Some(c),
+            (_, Some(NetworkError::Devnet(d))) => match &**d {
+                DevnetError::Chain(c) => Some(c),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -190,7 +211,10 @@ pub fn hint(e: &anyhow::Error) -> Option<&'static str> {
     let error = match chain_error(e)? {
         ChainError::Contract { error, .. } => *error,
         ChainError::Connect { .. } => {
-            return Some("start the local chain with `merit devnet up`, or check --data-dir")
+            return Some(
+                "start the local chain with `merit devnet up`, or check --data-dir (or --url, \
+                 for a node you run)",
+            )
         }
         _ => return None,
     };

@@ -31,6 +31,11 @@ struct Cli {
     /// Config file of flag defaults (`from = "alice"`); default: <data dir>/config.toml
     #[arg(long, global = true, env = "MERIT_CONFIG")]
     config: Option<PathBuf>,
+    /// A `[networks.NAME]` table of the config file: its url, contract and ipfs-api
+    #[arg(long, global = true, env = "MERIT_NETWORK", value_name = "NAME")]
+    network: Option<String>,
+    #[command(flatten)]
+    endpoints: merit_cli::network::Endpoints,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -128,6 +133,20 @@ enum ContractCmd {
     ///
     /// Example: merit contract check || merit contract build
     Check,
+    /// Upload and instantiate the committed bundle on the chain at --url (any
+    /// pallet-contracts chain), and record its address in <data dir>/deployments.json,
+    /// where later commands given the same --url find it
+    ///
+    /// Example: merit contract deploy --url ws://127.0.0.1:9944 --from file:owner.key
+    Deploy {
+        /// Who pays for the upload: a dev account (alice), `file:PATH`, `env:NAME`, a
+        /// keystore JSON, or a secret URI
+        #[arg(long, env = "MERIT_FROM")]
+        from: String,
+        /// Print the deployment as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -143,8 +162,11 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MERIT_LOG")
-                // The trainer node reports each phase at info level.
-                .unwrap_or_else(|_| "warn,merit_trainer=info,merit_aggregator=info".into()),
+                // The trainer node reports each phase at info level; the chain client each
+                // fee it estimates (none on dev chains).
+                .unwrap_or_else(|_| {
+                    "warn,merit_trainer=info,merit_aggregator=info,merit_chain=info".into()
+                }),
         )
         .with_ansi(stderr_tty && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr)
@@ -167,8 +189,9 @@ fn main() {
 
 async fn run(cli: Cli) -> Result<()> {
     let data = cli.data_dir;
+    let at = merit_cli::network::At::new(&data, cli.endpoints);
     match cli.command {
-        Cmd::Devnet(c) => devnet_cmd::run(&data, c).await,
+        Cmd::Devnet(c) => devnet_cmd::run(&at, c).await,
         Cmd::Contract(ContractCmd::Check) => {
             use merit_cli::contract::Freshness;
             match merit_cli::contract::freshness()? {
@@ -191,12 +214,15 @@ async fn run(cli: Cli) -> Result<()> {
                 .into()),
             }
         }
+        Cmd::Contract(ContractCmd::Deploy { from, json }) => {
+            contract_deploy(&at, &from, json).await
+        }
         Cmd::Contract(ContractCmd::Build { force }) => {
             let b = merit_cli::contract::build(force)?;
             println!("{}", b.display());
             Ok(())
         }
-        Cmd::Project(c) => project_cmd::run(&data, c).await,
+        Cmd::Project(c) => project_cmd::run(&at, c).await,
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "merit", &mut std::io::stdout());
             Ok(())
@@ -222,13 +248,35 @@ async fn run(cli: Cli) -> Result<()> {
             demo_cmd::run(&data, on, digits, rounds, json, report).await
         }
         Cmd::Bench(b) => bench::run(b),
-        Cmd::Aggregator(c) => aggregate::run(&data, c).await,
-        Cmd::Verify(a) => aggregate::verify(&data, a).await,
-        Cmd::Trainer(t) => trainer::run(&data, t).await,
+        Cmd::Aggregator(c) => aggregate::run(&at, c).await,
+        Cmd::Verify(a) => aggregate::verify(&at, a).await,
+        Cmd::Trainer(t) => trainer::run(&at, t).await,
         Cmd::Data(d) => data::run(d),
         Cmd::Simulate(a) => sim::run(a),
-        Cmd::Ceremony(c) => ceremony_cmd::run(&data, c).await,
+        Cmd::Ceremony(c) => ceremony_cmd::run(&at, c).await,
     }
+}
+
+/// `merit contract deploy`: the committed bundle onto --url's chain, recorded.
+async fn contract_deploy(at: &merit_cli::network::At, from: &str, json: bool) -> Result<()> {
+    let url = at
+        .chain_url()?
+        .ok_or(merit_cli::network::NetworkError::NoUrl)?;
+    let signer = signer_flag("--from", from)?;
+    let d = merit_cli::network::deploy(&at.data_dir, &url, at.endpoints.finality, &signer).await?;
+    if json {
+        println!("{}", serde_json::to_string(&d)?);
+    } else {
+        println!(
+            "deployed the marketplace at {} on {} (code {}, block {}); recorded in {}",
+            d.deployment.address,
+            d.deployment.url,
+            d.deployment.code_hash,
+            d.deployment.block,
+            d.recorded_in.display()
+        );
+    }
+    Ok(())
 }
 
 /// The key a flag names (`--from`, `--key`): a bad one is a usage error naming the flag.

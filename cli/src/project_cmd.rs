@@ -4,11 +4,11 @@ use crate::{exit, read_flag_file, signer_flag};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use merit_cli::accounts;
-use merit_cli::devnet::DevnetInfo;
+use merit_cli::network::At;
 use merit_cli::{owner, project};
 use merit_protocol::abi::Deadlines;
 use merit_protocol::spec::ProjectSpec;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once
@@ -172,7 +172,7 @@ fn transcript_pair(s: &str) -> std::result::Result<(String, String), String> {
     }
 }
 
-async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
+async fn project_create(at: &At, a: CreateArgs) -> Result<()> {
     // The flags and the files they name first: a mistake there is the user's (exit 2)
     // whatever state the devnet is in.
     let signer = signer_flag("--from", &a.from)?;
@@ -215,21 +215,17 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
             merit_cli::ceremony::Source::parse(d),
         )
     });
-    let info = DevnetInfo::read(data)?;
-    let market = info.marketplace().await?;
+    let market = at.marketplace().await?;
     let keys = match (shape_ceremony, keys) {
         (Some((c, d)), owner::RoundKeysSource::Chunked { chunk, .. }) => {
-            let read = |source: merit_cli::ceremony::Source| {
-                let info = &info;
-                async move {
-                    let bytes = match &source {
-                        merit_cli::ceremony::Source::File(path) => {
-                            read_flag_file("--shape-ceremony", path)?
-                        }
-                        _ => source.read(|| Ok(info.ipfs()?)).await?,
-                    };
-                    Ok::<_, anyhow::Error>((bytes, source.describe()))
-                }
+            let read = |source: merit_cli::ceremony::Source| async move {
+                let bytes = match &source {
+                    merit_cli::ceremony::Source::File(path) => {
+                        read_flag_file("--shape-ceremony", path)?
+                    }
+                    _ => source.read(|| Ok(at.ipfs()?)).await?,
+                };
+                Ok::<_, anyhow::Error>((bytes, source.describe()))
             };
             owner::RoundKeysSource::ShapeCeremony {
                 chunk,
@@ -242,14 +238,14 @@ async fn project_create(data: &std::path::Path, a: CreateArgs) -> Result<()> {
     let keys = match (ceremony_file, &ceremony) {
         (Some((transcript, name)), _) => owner::RoundKeysSource::Ceremony { transcript, name },
         (None, Some(source)) => owner::RoundKeysSource::Ceremony {
-            transcript: source.read(|| Ok(info.ipfs()?)).await?,
+            transcript: source.read(|| Ok(at.ipfs()?)).await?,
             name: source.describe(),
         },
         (None, None) => keys,
     };
     let posted = owner::post_project(
         &market,
-        &info.ipfs()?,
+        &at.ipfs()?,
         &signer,
         owner::PostProject {
             spec,
@@ -306,10 +302,9 @@ enum Action {
 }
 
 /// One of the messages that move a project along or pay it out.
-async fn project_action(data: &std::path::Path, a: Signed, action: Action) -> Result<()> {
+async fn project_action(at: &At, a: Signed, action: Action) -> Result<()> {
     let signer = signer_flag("--from", &a.from)?;
-    let info = DevnetInfo::read(data)?;
-    let market = info.marketplace().await?;
+    let market = at.marketplace().await?;
     let amount = match action {
         Action::Start => market.start(&signer, a.id).await.map(|()| None),
         Action::Cancel => market.cancel(&signer, a.id).await.map(|()| None),
@@ -342,9 +337,8 @@ async fn project_action(data: &std::path::Path, a: Signed, action: Action) -> Re
     Ok(())
 }
 
-async fn project_report(data: &std::path::Path, a: ReportArgs) -> Result<()> {
-    let info = DevnetInfo::read(data)?;
-    let market = info.marketplace().await?;
+async fn project_report(at: &At, a: ReportArgs) -> Result<()> {
+    let market = at.marketplace().await?;
     let labels = match &a.labels {
         Some(p) => merit_cli::report::Labels::read(p).map_err(|e| exit::BadInput {
             what: "--labels".into(),
@@ -352,7 +346,7 @@ async fn project_report(data: &std::path::Path, a: ReportArgs) -> Result<()> {
         })?,
         None => merit_cli::report::Labels::default(),
     };
-    let ipfs = info.ipfs()?;
+    let ipfs = at.ipfs()?;
     let validation = match &a.validation {
         Some(path) => {
             let view = market.project(a.id).await?;
@@ -381,12 +375,11 @@ async fn project_report(data: &std::path::Path, a: ReportArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(data: &Path, cmd: ProjectCmd) -> Result<()> {
+pub async fn run(at: &At, cmd: ProjectCmd) -> Result<()> {
     match cmd {
-        ProjectCmd::Create(a) => project_create(data, a).await,
+        ProjectCmd::Create(a) => project_create(at, a).await,
         ProjectCmd::Status { id, json } => {
-            let info = DevnetInfo::read(data)?;
-            let s = project::status(&info.marketplace().await?, id).await?;
+            let s = project::status(&at.marketplace().await?, id).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&project::to_json(&s))?);
             } else {
@@ -394,14 +387,13 @@ pub async fn run(data: &Path, cmd: ProjectCmd) -> Result<()> {
             }
             Ok(())
         }
-        ProjectCmd::Start(a) => project_action(data, a, Action::Start).await,
-        ProjectCmd::Cancel(a) => project_action(data, a, Action::Cancel).await,
-        ProjectCmd::Abort(a) => project_action(data, a, Action::Abort).await,
-        ProjectCmd::Claim(a) => project_action(data, a, Action::Claim).await,
-        ProjectCmd::Report(a) => project_report(data, a).await,
+        ProjectCmd::Start(a) => project_action(at, a, Action::Start).await,
+        ProjectCmd::Cancel(a) => project_action(at, a, Action::Cancel).await,
+        ProjectCmd::Abort(a) => project_action(at, a, Action::Abort).await,
+        ProjectCmd::Claim(a) => project_action(at, a, Action::Claim).await,
+        ProjectCmd::Report(a) => project_report(at, a).await,
         ProjectCmd::Shapes { json } => {
-            let info = DevnetInfo::read(data)?;
-            let shapes = info.marketplace().await?.shapes().await?;
+            let shapes = at.marketplace().await?.shapes().await?;
             if json {
                 println!(
                     "{}",

@@ -3,11 +3,11 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use merit_cli::devnet::DevnetInfo;
+use merit_cli::network::At;
 use merit_trainer::behaviour::Behaviour;
 use merit_trainer::learner::CandleMlp;
 use merit_trainer::node::{self, NodeConfig, TrainerNode};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Subcommand)]
@@ -82,15 +82,14 @@ pub struct RunArgs {
     no_contribute: bool,
 }
 
-pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
+pub async fn run(at: &At, cmd: TrainerCmd) -> Result<()> {
     let a = match cmd {
         TrainerCmd::Run(a) => a,
-        TrainerCmd::Answer(a) => return answer(data_dir, a).await,
+        TrainerCmd::Answer(a) => return answer(at, a).await,
     };
     let signer = crate::signer_flag("--key", &a.key)?;
-    let info = DevnetInfo::read(data_dir)?;
-    let market = info.marketplace().await?;
-    let ipfs = info.ipfs()?;
+    let market = at.marketplace().await?;
+    let ipfs = at.ipfs()?;
     let view = market.project(a.project).await?;
     let spec = node::load_spec(&ipfs, &view).await?;
     let data = merit_trainer::data::load_csv(
@@ -101,7 +100,7 @@ pub async fn run(data_dir: &Path, cmd: TrainerCmd) -> Result<()> {
     .map_err(crate::exit::bad_input("--data (the training data)"))?;
     let mut cfg = NodeConfig::new(
         a.project,
-        a.state_dir.unwrap_or_else(|| data_dir.join("trainer")),
+        a.state_dir.unwrap_or_else(|| at.data_dir.join("trainer")),
     );
     cfg.behaviour = a.behaviour;
     cfg.seed = a.seed;
@@ -186,13 +185,13 @@ async fn contribute(
 
 /// `merit trainer answer`: reads the update file, checks it against the project's shape and
 /// the slot's set-aside, and posts it piece by piece.
-async fn answer(data_dir: &Path, a: AnswerArgs) -> Result<()> {
+async fn answer(at: &At, a: AnswerArgs) -> Result<()> {
     let signer = crate::signer_flag("--key", &a.key)?;
     let what = format!("--update {}", a.update.display());
     let bytes = std::fs::read(&a.update).map_err(crate::exit::bad_input(what.clone()))?;
     let file =
         merit_protocol::format::ModelFile::parse(&bytes).map_err(crate::exit::bad_input(what))?;
-    let market = DevnetInfo::read(data_dir)?.marketplace().await?;
+    let market = at.marketplace().await?;
     let view = market.project(a.project).await?;
     let round = view.round;
     let chunk = view.chunked.map(|c| c.chunk as usize);

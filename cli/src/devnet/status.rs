@@ -1,7 +1,7 @@
 //! `merit devnet status`: each part of a devnet asked whether it is alive and answering.
 
 use super::{io, is_ours, marker, DevnetInfo, Result, TickerInfo};
-use merit_chain::{with_causes, ChainClient};
+use merit_chain::{with_causes, ChainBackend, ChainClient};
 use merit_chain_embedded::EmbeddedChain;
 use merit_storage::IpfsStore;
 use serde::Serialize;
