@@ -20,6 +20,7 @@ use ark_relations::gr1cs::{
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_std::Zero;
 use rand::{CryptoRng, Rng};
+use rayon::prelude::*;
 
 use crate::error::CeremonyError;
 use crate::fft::{group_ifft, mul_g1, mul_g2};
@@ -211,39 +212,90 @@ struct Columns {
 
 /// Column sums of the matrices against the Lagrange basis, plus arkworks' extra
 /// instance rows (`A[constraints + i][i] = 1`).
+///
+/// Column by column (the matrices transposed), variables in parallel: a short column is
+/// summed term by term (most R1CS coefficients are ±1 or small, see [`mul_small`]), a long
+/// one (the constant `1`'s, the hash states') by one multi-scalar multiplication. The
+/// result is the same sum whichever way it is taken.
 fn qap_columns(shape: &R1csShape, basis: &LagrangeBasis) -> Columns {
     let vars = shape.num_variables();
-    let mut cols = Columns {
-        a_g1: vec![G1Projective::zero(); vars],
-        b_g1: vec![G1Projective::zero(); vars],
-        b_g2: vec![G2Projective::zero(); vars],
-        abc_g1: vec![G1Projective::zero(); vars],
-    };
     let [a, b, c] = &shape.matrices;
-    for (row, terms) in a.iter().enumerate() {
-        for &(coeff, var) in terms {
-            cols.a_g1[var] += mul_small(basis.g1[row].into_group(), coeff, mul_g1);
-            cols.abc_g1[var] += mul_small(basis.beta_g1[row].into_group(), coeff, mul_g1);
+    let (a, b, c) = (transpose(a, vars), transpose(b, vars), transpose(c, vars));
+    let column = |var: usize| {
+        let mut a_g1 = lincomb_g1(&basis.g1, &a[var]);
+        let b_g1 = lincomb_g1(&basis.g1, &b[var]);
+        let b_g2 = lincomb_g2(&basis.g2, &b[var]);
+        let mut abc_g1 = lincomb_g1(&basis.beta_g1, &a[var])
+            + lincomb_g1(&basis.alpha_g1, &b[var])
+            + lincomb_g1(&basis.g1, &c[var]);
+        if var < shape.num_instance {
+            let row = shape.num_constraints + var;
+            a_g1 += basis.g1[row];
+            abc_g1 += basis.beta_g1[row];
         }
+        (a_g1, b_g1, b_g2, abc_g1)
+    };
+    // Short columns in parallel, term by term; long ones one after another, each MSM
+    // parallel inside (rayon work nested in rayon work can exhaust a worker's stack).
+    let long = |var: &usize| [&a, &b, &c].iter().any(|m| m[*var].len() >= MSM_FROM);
+    let mut sums: Vec<_> = (0..vars)
+        .into_par_iter()
+        .map(|var| (!long(&var)).then(|| column(var)))
+        .collect();
+    for var in (0..vars).filter(long) {
+        sums[var] = Some(column(var));
     }
-    for (row, terms) in b.iter().enumerate() {
-        for &(coeff, var) in terms {
-            cols.b_g1[var] += mul_small(basis.g1[row].into_group(), coeff, mul_g1);
-            cols.b_g2[var] += mul_small(basis.g2[row].into_group(), coeff, mul_g2);
-            cols.abc_g1[var] += mul_small(basis.alpha_g1[row].into_group(), coeff, mul_g1);
-        }
-    }
-    for (row, terms) in c.iter().enumerate() {
-        for &(coeff, var) in terms {
-            cols.abc_g1[var] += mul_small(basis.g1[row].into_group(), coeff, mul_g1);
-        }
-    }
-    for i in 0..shape.num_instance {
-        let row = shape.num_constraints + i;
-        cols.a_g1[i] += basis.g1[row];
-        cols.abc_g1[i] += basis.beta_g1[row];
+    let mut cols = Columns {
+        a_g1: Vec::with_capacity(vars),
+        b_g1: Vec::with_capacity(vars),
+        b_g2: Vec::with_capacity(vars),
+        abc_g1: Vec::with_capacity(vars),
+    };
+    for (a_g1, b_g1, b_g2, abc_g1) in sums.into_iter().flatten() {
+        cols.a_g1.push(a_g1);
+        cols.b_g1.push(b_g1);
+        cols.b_g2.push(b_g2);
+        cols.abc_g1.push(abc_g1);
     }
     cols
+}
+
+/// Columns at least this long are summed by one MSM instead of term by term.
+const MSM_FROM: usize = 16;
+
+/// A matrix's entries by column: `out[var]` lists `(row, coefficient)`.
+fn transpose(matrix: &Matrix<Fr>, vars: usize) -> Vec<Vec<(usize, Fr)>> {
+    let mut out = vec![Vec::new(); vars];
+    for (row, terms) in matrix.iter().enumerate() {
+        for &(coeff, var) in terms {
+            out[var].push((row, coeff));
+        }
+    }
+    out
+}
+
+/// `Σ coeff·points[row]` over one column, in G1.
+fn lincomb_g1(points: &[G1Affine], column: &[(usize, Fr)]) -> G1Projective {
+    if column.len() >= MSM_FROM {
+        let (bases, scalars): (Vec<G1Affine>, Vec<Fr>) =
+            column.iter().map(|&(row, c)| (points[row], c)).unzip();
+        return msm_g1(&bases, &scalars);
+    }
+    column.iter().fold(G1Projective::zero(), |acc, &(row, c)| {
+        acc + mul_small(points[row].into_group(), c, mul_g1)
+    })
+}
+
+/// `Σ coeff·points[row]` over one column, in G2.
+fn lincomb_g2(points: &[G2Affine], column: &[(usize, Fr)]) -> G2Projective {
+    if column.len() >= MSM_FROM {
+        let (bases, scalars): (Vec<G2Affine>, Vec<Fr>) =
+            column.iter().map(|&(row, c)| (points[row], c)).unzip();
+        return msm_g2(&bases, &scalars);
+    }
+    column.iter().fold(G2Projective::zero(), |acc, &(row, c)| {
+        acc + mul_small(points[row].into_group(), c, mul_g2)
+    })
 }
 
 /// `[τⁱ Z(τ)]G1 = [τ^{i+n}] − [τⁱ]` for i < n − 1: the H query with δ = 1.
