@@ -16,8 +16,14 @@ pub struct SimulateArgs {
     /// The labelled CSV (`merit data fetch-digits --out digits.csv`)
     #[arg(long, default_value = "digits.csv")]
     data: PathBuf,
+    /// Trainers who join (at most 64 unless --per-round samples them)
     #[arg(long, default_value_t = 10)]
     trainers: usize,
+    /// Each round draws K slots from everyone who joined (protocol::draw, seeded by --seed
+    /// and the round); only they train and are aggregated, and pay is also reported per
+    /// participation. Default: everyone, every round
+    #[arg(long, value_name = "K")]
+    per_round: Option<usize>,
     /// KIND:FRACTION — the last ⌈FRACTION·trainers⌉ trainers behave as KIND (label-flip,
     /// sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay,
     /// stale-copy[:SLOT], grief:SLOT, public-copy, lazy:FRACTION, sybil:K, adaptive, exec);
@@ -64,7 +70,8 @@ pub struct SimulateArgs {
     local_epochs: Option<u32>,
     /// One JSON object at the end (final_accuracy, clean_accuracy, attacker_score_share,
     /// groups, sybil_group_vs_original, lazy_vs_twin, grief_victim_pay_loss, per_trainer
-    /// with twin_score, …)
+    /// with twin_score, …; with --per-round also per_round, draws, fairness_total and
+    /// per_trainer's drawn and pay_per_participation)
     #[arg(long)]
     json: bool,
 }
@@ -104,6 +111,7 @@ pub fn run(a: SimulateArgs) -> Result<()> {
     cfg.power_law = a.power_law;
     cfg.fairness = a.fairness;
     cfg.seed = a.seed;
+    cfg.per_round = a.per_round;
     cfg.attacker_exec = a.attacker_exec.map(|command| simulate::exec::ExecConfig {
         command,
         timeout: std::time::Duration::from_secs(a.attacker_timeout),
@@ -163,11 +171,14 @@ mod tests {
             (c.a.alpha, c.a.rounds, c.a.trainers),
             (Some(0.5), Some(3), 10)
         );
-        assert!(!c.a.json && c.a.byzantine.is_none());
+        assert!(!c.a.json && c.a.byzantine.is_none() && c.a.per_round.is_none());
         assert_eq!(
             (c.a.attacker_exec.as_deref(), c.a.attacker_timeout),
             (Some("python3 bench/attacker_example.py"), 60)
         );
+        let sampled =
+            Cli::try_parse_from(["simulate", "--trainers", "100", "--per-round", "10"]).unwrap();
+        assert_eq!((sampled.a.trainers, sampled.a.per_round), (100, Some(10)));
         let sybil = Cli::try_parse_from(["simulate", "--attack", "sybil:3:0.1"]).unwrap();
         assert_eq!(sybil.a.attack.unwrap().to_string(), "sybil:3:0.1");
         for bad in [

@@ -27,6 +27,7 @@ pub mod abi;
 pub mod answer;
 pub mod chunked;
 pub mod commit;
+pub mod draw;
 pub mod events;
 pub mod fixed;
 pub mod format;

@@ -25,6 +25,16 @@
 //! 4. The chosen rule aggregates the round (for `proven`: exactly `protocol::rule::run`
 //!    through [`ProvenRule`]), the global model advances, and test accuracy is measured.
 //!
+//! Sampled rounds (`per_round: Some(K)`, `merit simulate --per-round K`, issue #26): each
+//! round draws its `K` slots from all the accounts with `protocol::draw` ([`round_draws`]:
+//! the seed chain `protocol::draw::round_seed(0, round, previous, seed LE)`, so the draws
+//! depend on the seed alone and every rule, and the clean twin, sees the same ones); only
+//! the drawn accounts train, the rule runs with `N = K`, and scores accrue per account (0 in
+//! a round it was not drawn). Everything a behaviour reads by slot (`copy:SLOT`,
+//! `grief:SLOT`, last round's reveals) is then by account, i.e. its index among all who
+//! joined; `replay` is absent after its first participation. Without `per_round` every
+//! account is drawn every round, in order, and the run is what it always was.
+//!
 //! The attackers are the *last* `⌈fraction · n⌉` trainers. With any attacker, the same
 //! seed and split are run again with every trainer honest, for `clean_accuracy` and each
 //! trainer's *twin* pay (`twin_score`): what it earns there, honest and alone.
@@ -48,6 +58,7 @@ pub mod redteam;
 use merit_aggregator::rules::{
     FedAvg, Median, MultiKrumV1, ProvenRule, Reputation, Rule, TrimmedMean, V5Candidate, V5Params,
 };
+use merit_protocol::draw::{self, DrawError};
 use merit_protocol::fixed::{self, ClipError, QuantError};
 use merit_protocol::rule::{RuleError, RuleParams};
 use merit_protocol::spec::ProjectSpec;
@@ -98,6 +109,12 @@ pub enum SimError {
     Search(#[from] redteam::SearchError),
     #[error(transparent)]
     Exec(#[from] exec::ExecError),
+    #[error("--per-round {per_round}: a round draws between 1 and {max} slots")]
+    PerRound { per_round: usize, max: usize },
+    #[error("the {rule} rule keeps state by slot, which means nothing when each round draws other trainers into the slots")]
+    StatefulRuleSampled { rule: RuleKind },
+    #[error("drawing a round's slots")]
+    Draw(#[from] DrawError),
     #[error("the {rule} rule refused round {round}")]
     Rule {
         rule: &'static str,
@@ -278,6 +295,9 @@ pub struct SimConfig {
     pub seed: u64,
     /// The program that plays the `exec` attackers.
     pub attacker_exec: Option<exec::ExecConfig>,
+    /// `Some(K)`: each round draws `K` slots from all the accounts (`protocol::draw`);
+    /// `None`: every account is in every round.
+    pub per_round: Option<usize>,
 }
 
 impl SimConfig {
@@ -298,6 +318,7 @@ impl SimConfig {
             fairness: false,
             seed: 1,
             attacker_exec: None,
+            per_round: None,
         }
     }
 }
@@ -326,6 +347,13 @@ pub struct TrainerReport {
     /// each); present when the run had attackers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub twin_score: Option<u64>,
+    /// With `per_round`: the rounds it was drawn into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drawn: Option<u32>,
+    /// With `per_round`: `total_score / drawn`, its pay per participation (absent when it
+    /// was never drawn).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pay_per_participation: Option<f64>,
 }
 
 /// One attacking trainer and all its accounts.
@@ -372,9 +400,23 @@ pub struct SimReport {
     /// The attackers' share of the trainers.
     pub attacker_headcount_share: f64,
     /// Pearson correlation, over the honest trainers, of total score and standalone
-    /// accuracy (RFFL's fairness; with `fairness`, `None` when undefined).
+    /// accuracy (RFFL's fairness; with `fairness`, `None` when undefined). With
+    /// `per_round`, of pay per participation and standalone accuracy, over the honest
+    /// trainers drawn at least once: every trainer is drawn with the same probability, so
+    /// expected pay is proportional to it, while total scores also carry the luck of the
+    /// draw (`fairness_total`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fairness: Option<f64>,
+    /// With `per_round` and `fairness`: the correlation of *total* score (draw luck
+    /// included) and standalone accuracy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fairness_total: Option<f64>,
+    /// `K`: slots drawn per round from all the accounts (absent: everyone, every round).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_round: Option<usize>,
+    /// With `per_round`: each round's drawn accounts (`per_trainer[*].slot`), slot order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draws: Option<Vec<Vec<usize>>>,
     /// Accounts (slots) in the attacked run: `trainers` unless there are sybils.
     pub accounts: usize,
     /// One per attacking trainer.
@@ -418,8 +460,37 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 struct Run {
     initial_accuracy: f32,
     accuracy: Vec<f32>,
+    /// Per round, per account (0 when not drawn).
     scores: Vec<Vec<u32>>,
     accepts: Vec<u32>,
+    /// Per account: rounds drawn into.
+    drawn: Vec<u32>,
+    draws: Vec<Vec<usize>>,
+}
+
+/// Each round's slots as indices into the `joined` accounts, slot order: with
+/// `per_round: Some(K)`, `protocol::draw::draw` of `K` among `joined` from the seed chain
+/// `s_r = round_seed(0, r, s_{r−1}, seed as u64 LE)` (`s_{−1}` = 32 zero bytes; SPEC.md
+/// §13); with `None`, everyone in order.
+pub fn round_draws(
+    seed: u64,
+    rounds: u32,
+    joined: usize,
+    per_round: Option<usize>,
+) -> Result<Vec<Vec<usize>>, DrawError> {
+    let mut previous = [0u8; 32];
+    (0..rounds)
+        .map(|round| match per_round {
+            None => Ok((0..joined).collect()),
+            Some(k) => {
+                previous = draw::round_seed(0, round, &previous, &seed.to_le_bytes());
+                let slots = u32::try_from(k).unwrap_or(u32::MAX);
+                let joined = u32::try_from(joined).unwrap_or(u32::MAX);
+                let d = draw::draw(&previous, joined, slots)?;
+                Ok(d.into_iter().map(|a| a as usize).collect())
+            }
+        })
+        .collect()
 }
 
 /// Runs the simulation of `cfg`, and, if it has attackers, the same without them.
@@ -438,8 +509,10 @@ pub fn simulate_with_progress(
         return Err(SimError::NoTrainers);
     }
     let max = merit_protocol::abi::MAX_SLOTS as usize;
-    if n > max {
-        return Err(SimError::TooManyTrainers { trainers: n, max });
+    match cfg.per_round {
+        None if n > max => return Err(SimError::TooManyTrainers { trainers: n, max }),
+        Some(k) if k == 0 || k > max => return Err(SimError::PerRound { per_round: k, max }),
+        _ => {}
     }
     let expected = (
         cfg.spec.features.inputs as usize,
@@ -469,7 +542,11 @@ pub fn simulate_with_progress(
         })
         .collect();
     let accounts = accounts_of(&behaviours);
-    if accounts.len() > max {
+    let sampled = cfg.per_round.is_some_and(|k| k < accounts.len());
+    if sampled && matches!(cfg.rule, RuleKind::Reputation | RuleKind::V5Candidate) {
+        return Err(SimError::StatefulRuleSampled { rule: cfg.rule });
+    }
+    if accounts.len() > max && cfg.per_round.is_none() {
         return Err(SimError::TooManyAccounts {
             accounts: accounts.len(),
             max,
@@ -528,27 +605,42 @@ pub fn simulate_with_progress(
         .map(|(slot, acc)| {
             let t = acc.trainer;
             let scores: Vec<u32> = run.scores.iter().map(|round| round[slot]).collect();
+            let total_score = scores.iter().map(|&s| u64::from(s)).sum();
             TrainerReport {
                 slot,
                 trainer: t,
                 behaviour: acc.behaviour.to_string(),
                 attacker: t >= n - attackers,
                 samples: shards[t].len(),
-                total_score: scores.iter().map(|&s| u64::from(s)).sum(),
+                total_score,
                 accepts: run.accepts[slot],
                 scores,
                 standalone_accuracy: standalone[t],
                 twin_score: twin.as_ref().map(|tw| tw[t]),
+                drawn: cfg.per_round.map(|_| run.drawn[slot]),
+                pay_per_participation: cfg
+                    .per_round
+                    .and_then(|_| ratio(total_score, u64::from(run.drawn[slot]))),
             }
         })
         .collect();
-    let fairness = cfg.fairness.then(|| {
+    // Pearson of a pay measure and standalone accuracy over the honest trainers that have
+    // both.
+    let fairness_of = |pay: fn(&TrainerReport) -> Option<f64>| {
         let (x, y): (Vec<f64>, Vec<f64>) = per_trainer
             .iter()
-            .filter_map(|t| Some((t.total_score as f64, f64::from(t.standalone_accuracy?))))
+            .filter_map(|t| Some((pay(t)?, f64::from(t.standalone_accuracy?))))
             .unzip();
         pearson(&x, &y)
+    };
+    let total_pay: fn(&TrainerReport) -> Option<f64> = |t| Some(t.total_score as f64);
+    let fairness = cfg.fairness.then(|| match cfg.per_round {
+        None => fairness_of(total_pay),
+        Some(_) => fairness_of(|t| t.pay_per_participation),
     });
+    let fairness_total = (cfg.fairness && cfg.per_round.is_some())
+        .then(|| fairness_of(total_pay))
+        .flatten();
     let total: u64 = per_trainer.iter().map(|t| t.total_score).sum();
     let by_attackers: u64 = per_trainer
         .iter()
@@ -620,6 +712,9 @@ pub fn simulate_with_progress(
         },
         attacker_headcount_share: attackers as f64 / n as f64,
         fairness: fairness.flatten(),
+        fairness_total,
+        per_round: cfg.per_round,
+        draws: cfg.per_round.map(|_| run.draws.clone()),
         accounts: accounts.len(),
         groups,
         sybil_group_vs_original,
@@ -668,7 +763,10 @@ fn run_rounds(
     progress: &mut dyn FnMut(u32, f32),
 ) -> Result<Run, SimError> {
     let spec = &cfg.spec;
-    let slots = accounts.len();
+    let joined = accounts.len();
+    let draws = round_draws(cfg.seed, cfg.rounds, joined, cfg.per_round)?;
+    // Slots per round: `K`, or everyone when there are no more than `K`.
+    let slots = cfg.per_round.map_or(joined, |k| k.min(joined));
     let (clip, scale) = (spec.training.clip_norm, spec.fixed_point.scale_bits);
     let unit = f64::from(1u32 << scale);
     let mut model = fixed::quantise_all(&learner::init_params(spec, cfg.seed), scale)?;
@@ -705,12 +803,17 @@ fn run_rounds(
         initial_accuracy,
         accuracy: Vec::new(),
         scores: Vec::new(),
-        accepts: vec![0; slots],
+        accepts: vec![0; joined],
+        drawn: vec![0; joined],
+        draws: Vec::new(),
     };
-    let mut previous: Vec<Option<Vec<i16>>> = vec![None; slots];
+    // Per account: its reveal in the previous round (`None`: absent or not drawn).
+    let mut previous: Vec<Option<Vec<i16>>> = vec![None; joined];
+    // Per account: drawn into an earlier round.
+    let mut took_part = vec![false; joined];
     let mut previous_model: Option<Vec<i16>> = None;
     let mut history: Vec<exec::PastRound> = Vec::new();
-    for round in 0..cfg.rounds {
+    for (round, drawn) in (0..cfg.rounds).zip(draws) {
         // The adaptive attackers' rule: the run's, with its history where it keeps one.
         let build = || rule.fork().unwrap_or_else(|| cfg.rule.build(params));
         let global = fixed::dequantise_all(&model, scale)?;
@@ -724,16 +827,21 @@ fn run_rounds(
         });
         let median = median_length(&previous).map(|m| m / unit);
         let mut updates: Vec<Option<Vec<i16>>> = Vec::with_capacity(slots);
-        // A sybil group's copies, made at its first slot.
-        let mut copies: Vec<Vec<i16>> = Vec::new();
+        // Each sybil group's copies (by trainer), made when its first account is drawn.
+        let mut copies: std::collections::HashMap<usize, Vec<Vec<i16>>> = Default::default();
         // The exec attackers' slots and honest updates, answered after the loop.
         let (mut exec_slots, mut exec_honest) = (Vec::new(), Vec::new());
-        for (slot, acc) in accounts.iter().enumerate() {
+        // `slot`: the round's slot; `a`: the account in it (the same without sampling).
+        for (slot, &a) in drawn.iter().enumerate() {
+            let acc = &accounts[a];
             let b = acc.behaviour;
             let shard = &shards[acc.trainer];
             let train_seed = round_seed(cfg.seed, 0, round, acc.trainer as u32);
-            let seed = round_seed(cfg.seed, 0, round, slot as u32);
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ NOISE_SALT);
+            let noise_rng = |account: usize| {
+                let seed = round_seed(cfg.seed, 0, round, account as u32);
+                rand::rngs::StdRng::seed_from_u64(seed ^ NOISE_SALT)
+            };
+            let mut rng = noise_rng(a);
             let train = |l: &mut CandleMlp, data: &Dataset| -> Result<Vec<f32>, SimError> {
                 let local = l.train(&global, data, train_seed, &mut |_, _| {})?;
                 Ok(local.iter().zip(&global).map(|(l, g)| l - g).collect())
@@ -744,14 +852,14 @@ fn run_rounds(
             };
             let u = match b {
                 // Reveals another slot's file: it does not open this slot's commitment.
-                Behaviour::Copy(target) if target as usize != slot => None,
+                Behaviour::Copy(target) if target as usize != a => None,
                 // A replayed update has the commitment it had when first committed, which
                 // the contract refuses (`MarketError::ReplayedUpdate`): the slot is absent
                 // in every round after its first.
-                Behaviour::Replay if round > 0 => None,
+                Behaviour::Replay if took_part[a] => None,
                 Behaviour::StaleCopy(target) => {
                     let pick = previous.iter().enumerate().find(|(k, u)| {
-                        *k != slot && u.is_some() && target.is_none_or(|t| t as usize == *k)
+                        *k != a && u.is_some() && target.is_none_or(|t| t as usize == *k)
                     });
                     Some(match pick {
                         Some((_, Some(v))) => behaviour::stale_copy(v, clip, scale, &mut rng)?,
@@ -784,24 +892,36 @@ fn run_rounds(
                     Some(fixed::clip_and_quantise(&delta, clip, scale)?)
                 }
                 Behaviour::Sybil(k) => {
-                    if slot == 0 || accounts[slot - 1].trainer != acc.trainer {
+                    // The group's first account seeds its copies, drawn or not.
+                    let first = accounts
+                        .iter()
+                        .position(|x| x.trainer == acc.trainer)
+                        .unwrap_or(a);
+                    if let std::collections::hash_map::Entry::Vacant(vacant) =
+                        copies.entry(acc.trainer)
+                    {
                         let honest =
                             fixed::clip_and_quantise(&train(&mut learner, shard)?, clip, scale)?;
-                        copies =
+                        let mut rng = noise_rng(first);
+                        let made =
                             behaviour::sybil_copies(&honest, k as usize, clip, scale, &mut rng)?;
-                        copies.reverse();
+                        vacant.insert(made);
                     }
-                    copies.pop()
+                    copies
+                        .get(&acc.trainer)
+                        .and_then(|c| c.get(a - first))
+                        .cloned()
                 }
                 Behaviour::Adaptive | Behaviour::AdaptiveDamage => {
                     let rows = behaviour::lazy_rows(shard.len(), redteam::CHEAP_FRACTION, &mut rng);
                     let own = train(&mut cheap, &shard.select(&rows))?;
                     // Colluders that chose already this round are known; the rest are
                     // guessed by their previous reveal.
-                    let mut proxies = previous.clone();
+                    let mut proxies: Vec<Option<Vec<i16>>> =
+                        drawn.iter().map(|&d| previous[d].clone()).collect();
                     let mut colluders = Vec::new();
                     for (k, u) in updates.iter().enumerate() {
-                        if accounts[k].behaviour == b {
+                        if accounts[drawn[k]].behaviour == b {
                             proxies[k] = u.clone();
                             colluders.push(k);
                         }
@@ -872,8 +992,12 @@ fn run_rounds(
                 round,
                 source,
             })?;
-        for (a, &ok) in run.accepts.iter_mut().zip(&out.accepted) {
-            *a += u32::from(ok);
+        let mut scores = vec![0u32; joined];
+        for (slot, &a) in drawn.iter().enumerate() {
+            run.accepts[a] += u32::from(out.accepted[slot]);
+            run.drawn[a] += 1;
+            took_part[a] = true;
+            scores[a] = out.scores[slot];
         }
         if cfg.attacker_exec.is_some() {
             history.push(exec::PastRound {
@@ -883,9 +1007,13 @@ fn run_rounds(
                 scores: out.scores.clone(),
             });
         }
-        run.scores.push(out.scores);
+        run.scores.push(scores);
         previous_model = Some(std::mem::replace(&mut model, out.new_model));
-        previous = updates;
+        previous = vec![None; joined];
+        for (&a, u) in drawn.iter().zip(updates) {
+            previous[a] = u;
+        }
+        run.draws.push(drawn);
         let acc = learner.accuracy(&fixed::dequantise_all(&model, scale)?, test)?;
         run.accuracy.push(acc);
         progress(round, acc);
@@ -953,13 +1081,34 @@ impl SimReport {
                 let _ = writeln!(s, "{name}: {r:.3}");
             }
         }
-        if let Some(r) = self.fairness {
+        if let Some(k) = self.per_round {
             let _ = writeln!(
                 s,
-                "fairness: Pearson {r:.3} between honest trainers' total scores and standalone accuracies"
+                "sampled rounds: {k} of the {} accounts drawn into each round (protocol::draw)",
+                self.accounts
             );
         }
+        match (self.fairness, self.per_round) {
+            (Some(r), None) => {
+                let _ = writeln!(
+                    s,
+                    "fairness: Pearson {r:.3} between honest trainers' total scores and standalone accuracies"
+                );
+            }
+            (Some(r), Some(_)) => {
+                let _ = writeln!(
+                    s,
+                    "fairness: Pearson {r:.3} between honest trainers' pay per participation and standalone accuracies{}",
+                    self.fairness_total
+                        .map_or(String::new(), |t| format!(" ({t:.3} with total scores)"))
+                );
+            }
+            (None, _) => {}
+        }
         let total: u64 = self.per_trainer.iter().map(|t| t.total_score).sum();
+        if self.per_round.is_some() {
+            return self.sampled_table(s, total);
+        }
         let _ = writeln!(
             s,
             "{:>4}  {:<14} {:>7}  {:>7}  {:>11}  {:>7}  {:>10}",
@@ -978,6 +1127,51 @@ impl SimReport {
                 s,
                 "{:>4}  {:<14} {:>7}  {:>4}/{:<2}  {:>11}  {:>6.1}%  {:>10}",
                 t.slot, t.behaviour, t.samples, t.accepts, self.rounds, t.total_score, share, alone
+            );
+        }
+        s
+    }
+
+    /// The per-account table of a sampled run: accepts out of rounds drawn, and pay per
+    /// participation.
+    fn sampled_table(&self, mut s: String, total: u64) -> String {
+        use std::fmt::Write;
+        let _ = writeln!(
+            s,
+            "{:>4}  {:<14} {:>7}  {:>9}  {:>11}  {:>7}  {:>9}  {:>10}",
+            "slot",
+            "behaviour",
+            "samples",
+            "accepts",
+            "total score",
+            "share",
+            "per round",
+            "standalone"
+        );
+        for t in &self.per_trainer {
+            let share = if total == 0 {
+                0.0
+            } else {
+                100.0 * t.total_score as f64 / total as f64
+            };
+            let alone = t
+                .standalone_accuracy
+                .map_or(String::new(), |a| format!("{:.2} %", 100.0 * a));
+            let per = t
+                .pay_per_participation
+                .map_or("-".to_string(), |p| format!("{p:.1}"));
+            let _ = writeln!(
+                s,
+                "{:>4}  {:<14} {:>7}  {:>4}/{:<4}  {:>11}  {:>6.1}%  {:>9}  {:>10}",
+                t.slot,
+                t.behaviour,
+                t.samples,
+                t.accepts,
+                t.drawn.unwrap_or(0),
+                t.total_score,
+                share,
+                per,
+                alone
             );
         }
         s

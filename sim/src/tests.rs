@@ -489,3 +489,124 @@ fn bad_attacker_answers_are_clear_errors() {
         }
     }
 }
+
+/// `r` without what `per_round` adds to a report.
+fn without_sampling_fields(mut r: SimReport) -> SimReport {
+    (r.per_round, r.draws, r.fairness_total) = (None, None, None);
+    for t in &mut r.per_trainer {
+        (t.drawn, t.pay_per_participation) = (None, None);
+    }
+    r
+}
+
+#[test]
+fn drawing_everyone_is_the_unsampled_run() {
+    for (rule, attack) in [
+        (RuleKind::Proven, None),
+        (RuleKind::FedAvg, Some("sybil:2:0.2")),
+        (RuleKind::TrimmedMean, Some("grief:1:0.2")),
+        (RuleKind::Reputation, Some("replay:0.2")),
+    ] {
+        let mut c = config(rule, attack);
+        let plain = simulate(&c).unwrap();
+        c.per_round = Some(plain.accounts);
+        let everyone = simulate(&c).unwrap();
+        assert_eq!(everyone.per_round, Some(plain.accounts));
+        let all: Vec<usize> = (0..plain.accounts).collect();
+        assert_eq!(everyone.draws, Some(vec![all; 4]));
+        assert!(everyone.per_trainer.iter().all(|t| t.drawn == Some(4)));
+        assert_eq!(
+            without_sampling_fields(everyone),
+            plain,
+            "{rule} {attack:?}"
+        );
+    }
+}
+
+#[test]
+fn sampled_rounds_draw_k_of_everyone_and_pay_per_participation() {
+    let mut c = config(RuleKind::Proven, None);
+    (c.trainers, c.rounds, c.per_round, c.fairness) = (12, 6, Some(4), true);
+    let r = simulate(&c).unwrap();
+    let draws = r.draws.clone().unwrap();
+    assert_eq!(draws, round_draws(c.seed, 6, 12, Some(4)).unwrap());
+    assert_eq!(draws.len(), 6);
+    for d in &draws {
+        let mut s = d.clone();
+        s.sort_unstable();
+        s.dedup();
+        assert_eq!((d.len(), s.len()), (4, 4), "{d:?}");
+        assert!(d.iter().all(|&a| a < 12));
+    }
+    let times: u32 = r.per_trainer.iter().map(|t| t.drawn.unwrap()).sum();
+    assert_eq!(times, 6 * 4);
+    for t in &r.per_trainer {
+        let drawn = t.drawn.unwrap();
+        let rounds_in: Vec<usize> = (0..6).filter(|&k| draws[k].contains(&t.slot)).collect();
+        assert_eq!(rounds_in.len() as u32, drawn);
+        assert!(t.accepts <= drawn);
+        // No score in a round it was not drawn into.
+        for (k, &score) in t.scores.iter().enumerate() {
+            assert!(score == 0 || rounds_in.contains(&k), "{t:?}");
+        }
+        assert_eq!(
+            t.pay_per_participation,
+            (drawn > 0).then(|| t.total_score as f64 / f64::from(drawn))
+        );
+    }
+    assert!(r.fairness.is_some() && r.fairness_total.is_some(), "{r:?}");
+    // Another rule on the same seed sees the same draws.
+    c.rule = RuleKind::FedAvg;
+    assert_eq!(simulate(&c).unwrap().draws.unwrap(), draws);
+    // The JSON has the new keys; an unsampled run's has none of them.
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["per_round"], 4);
+    assert!(v["per_trainer"][0]["drawn"].is_number() && v["draws"].is_array());
+    c.per_round = None;
+    let v = serde_json::to_value(simulate(&c).unwrap()).unwrap();
+    assert!(v.get("per_round").is_none() && v.get("draws").is_none());
+    assert!(v["per_trainer"][0].get("drawn").is_none());
+    assert!(r.to_text().contains("4 of the 12 accounts"));
+}
+
+#[test]
+fn sampling_lets_more_than_64_trainers_join() {
+    let mut c = config(RuleKind::FedAvg, None);
+    c.data = blobs(1000, 5);
+    (c.trainers, c.rounds) = (70, 1);
+    assert!(matches!(
+        simulate(&c),
+        Err(SimError::TooManyTrainers { trainers: 70, .. })
+    ));
+    c.per_round = Some(8);
+    let r = simulate(&c).unwrap();
+    assert_eq!((r.per_trainer.len(), r.draws.unwrap()[0].len()), (70, 8));
+    for k in [0, 65] {
+        c.per_round = Some(k);
+        assert!(matches!(
+            simulate(&c),
+            Err(SimError::PerRound { per_round, max: 64 }) if per_round == k
+        ));
+    }
+}
+
+#[test]
+fn sampled_attacks_run_and_stateful_rules_are_refused() {
+    let mut c = config(RuleKind::Reputation, None);
+    c.per_round = Some(3);
+    assert!(matches!(
+        simulate(&c),
+        Err(SimError::StatefulRuleSampled {
+            rule: RuleKind::Reputation
+        })
+    ));
+    for attack in ["sybil:3:0.2", "grief:0:0.2", "stale-copy:0.2"] {
+        let mut c = config(RuleKind::Proven, Some(attack));
+        (c.trainers, c.per_round) = (10, Some(4));
+        let r = simulate(&c).unwrap();
+        let times: u32 = r.per_trainer.iter().map(|t| t.drawn.unwrap()).sum();
+        assert_eq!(times, 4 * 4, "{attack}");
+        assert_eq!((r.attackers, r.groups.len()), (2, 2), "{attack}");
+        assert!(r.per_trainer.iter().all(|t| t.drawn.unwrap() <= 4));
+    }
+}

@@ -14,7 +14,8 @@
 //! - `v4` (`v4.json`): chunked rounds (protocol v4);
 //! - `round_v3` (`round-v3.json`): `v4.json`'s round as a v3 project proves it;
 //! - `file_v1` (`file-v1.json`): the Model/Update file;
-//! - `proof_groth16` (`proof-groth16.json`): Groth16 bytes (its generator is a test).
+//! - `proof_groth16` (`proof-groth16.json`): Groth16 bytes (its generator is a test);
+//! - `draw_v1` (`draw-v1.json`): round seeds and draws (SPEC.md §13).
 //!
 //! The modules are private: every item is used from here (`vectors::Vectors`,
 //! `vectors::V4_JSON`, …).
@@ -22,6 +23,7 @@
 use crate::commit::Commitment;
 
 mod constants;
+mod draw_v1;
 mod file_v1;
 mod params_v2;
 mod proof_groth16;
@@ -31,6 +33,7 @@ mod v3;
 mod v4;
 
 pub use constants::*;
+pub use draw_v1::*;
 pub use file_v1::*;
 pub use params_v2::*;
 pub use proof_groth16::*;

@@ -341,3 +341,35 @@ mod proofs {
         std::fs::write(path, json + "\n").unwrap();
     }
 }
+
+#[test]
+fn committed_draw_vectors_match_this_build() {
+    let have: DrawVectors = serde_json::from_str(DRAW_V1_JSON).expect("draw-v1.json parses");
+    assert_eq!(
+        have,
+        draw_vectors(),
+        "the draw or the round seed changed: that is a new draw version (SPEC.md §13)"
+    );
+    // The 8-slot draw is the 64-slot one's first 8 slots.
+    let by_name = |n: &str| have.draws.iter().find(|d| d.name.starts_with(n)).unwrap();
+    assert_eq!(by_name("8 of 1000").drawn, by_name("64 of 1000").drawn[..8]);
+    assert_eq!(by_name("J < N").drawn, [0, 1, 2]);
+    assert!(by_name("N = 0").drawn.is_empty() && by_name("J = 0").drawn.is_empty());
+    // Every listed candidate's trainer is the low 64 bits of its hash, reduced.
+    for d in &have.draws {
+        for c in &d.candidates {
+            let h = parse_hex32(&c.hash).unwrap();
+            let low = u64::from_le_bytes(h[..8].try_into().unwrap());
+            assert_eq!(c.value, low.to_string());
+        }
+    }
+}
+
+/// Rewrites draw-v1.json: `cargo test -p merit-protocol -- --ignored write_draw_vectors`.
+#[test]
+#[ignore]
+fn write_draw_vectors() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/draw-v1.json");
+    let json = serde_json::to_string_pretty(&draw_vectors()).unwrap();
+    std::fs::write(path, json + "\n").unwrap();
+}
