@@ -1,6 +1,7 @@
 //! Who signs and who is named on the command line: the dev accounts by name (`alice`) or
 //! as secret URIs (`//Alice`, `//Bob//stash`), a secret kept in a private file
-//! (`file:PATH`: a secret URI, a mnemonic, a `0x` seed, or a polkadot-js JSON keystore) or
+//! (`file:PATH`: a secret URI, a mnemonic, a `0x` seed, or a polkadot-js JSON keystore,
+//! whose password comes from the environment, a private file or a prompt) or
 //! in the environment (`env:NAME`), and SS58 addresses where only an account is needed.
 //!
 //! A secret is never echoed: errors name where it came from (`--key`, `file:PATH`,
@@ -37,7 +38,7 @@ pub enum AccountError {
     NotPrivate { path: PathBuf, mode: u32 },
     #[error("the environment variable {0} holding the key is not set (or not UTF-8)")]
     NoEnv(String),
-    #[error("{path} is a polkadot-js keystore: give its password in ${PASSWORD_ENV}, or a private file holding it in ${PASSWORD_FILE_ENV}")]
+    #[error("{path} is a polkadot-js keystore: give its password in ${PASSWORD_ENV}, or a private file holding it in ${PASSWORD_FILE_ENV}, or run on a terminal to be asked for it")]
     NoPassword { path: PathBuf },
     #[error("the keystore {path} does not open with the password given, or is not a polkadot-js sr25519 keystore with scrypt N = 2^15 (polkadot-js 13 writes N = 2^17, which the signer library, subxt-signer 0.38, does not read yet): {problem}")]
     Keystore { path: PathBuf, problem: String },
@@ -139,7 +140,7 @@ fn read_private(path: &Path) -> Result<String, AccountError> {
 }
 
 /// Opens a polkadot-js JSON keystore (sr25519, scrypt + xsalsa20-poly1305) with the
-/// password from the environment or a private file.
+/// password from the environment, a private file, or (on a terminal) a prompt.
 fn keystore(path: &Path, json: &str) -> Result<Signer, AccountError> {
     let password = match (
         std::env::var(PASSWORD_ENV),
@@ -149,11 +150,14 @@ fn keystore(path: &Path, json: &str) -> Result<Signer, AccountError> {
         (Err(_), Some(file)) => read_private(Path::new(&file))?
             .trim_end_matches(['\r', '\n'])
             .to_string(),
-        (Err(_), None) => {
-            return Err(AccountError::NoPassword {
-                path: path.to_path_buf(),
-            })
-        }
+        (Err(_), None) => match prompt_password(path) {
+            Some(p) => p,
+            None => {
+                return Err(AccountError::NoPassword {
+                    path: path.to_path_buf(),
+                })
+            }
+        },
     };
     subxt_signer::polkadot_js_compat::decrypt_json(json, &password).map_err(|e| {
         AccountError::Keystore {
@@ -161,6 +165,58 @@ fn keystore(path: &Path, json: &str) -> Result<Signer, AccountError> {
             problem: e.to_string(),
         }
     })
+}
+
+/// Asks for the keystore's password on the terminal, without echoing it; `None` when
+/// standard input is not a terminal (a service, a pipe) or the answer cannot be read.
+fn prompt_password(path: &Path) -> Option<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return None;
+    }
+    eprint!("password for the keystore {}: ", path.display());
+    std::io::stderr().flush().ok()?;
+    let echo_off = EchoOff::new();
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    drop(echo_off);
+    eprintln!();
+    read.ok()?;
+    Some(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// The terminal's echo turned off while it lives, restored when dropped.
+struct EchoOff(Option<libc::termios>);
+
+impl EchoOff {
+    fn new() -> Self {
+        // SAFETY: tcgetattr/tcsetattr on standard input with a zeroed termios that
+        // tcgetattr fills; on any failure nothing is changed.
+        unsafe {
+            let mut term: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDIN_FILENO, &mut term) != 0 {
+                return Self(None);
+            }
+            let saved = term;
+            term.c_lflag &= !libc::ECHO;
+            if libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &term) != 0 {
+                return Self(None);
+            }
+            Self(Some(saved))
+        }
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
+            // SAFETY: restores the settings tcgetattr returned above.
+            unsafe {
+                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved);
+            }
+        }
+    }
 }
 
 /// An account: whatever [`signer`] takes, or an SS58 address.

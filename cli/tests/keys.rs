@@ -79,3 +79,87 @@ fn secrets_come_from_private_files_and_are_never_printed() {
     let (_, text) = answer_with(dir, "//Bob");
     assert!(!text.contains("warning"), "{text}");
 }
+
+/// A keystore with no password in the environment is asked for one on the terminal, and
+/// what is typed is not echoed. Runs under `script` (util-linux), which gives `merit` a
+/// terminal; skipped where `script` is not installed.
+#[test]
+fn a_keystore_password_is_asked_on_a_terminal_without_echo() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: `script` (util-linux) is not installed here");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let keystore = dir.join("dave.json");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keystore-dave.json"),
+        &keystore,
+    )
+    .unwrap();
+    std::fs::set_permissions(&keystore, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let typed = |password: &str| {
+        let command = format!(
+            "{} --data-dir {} trainer answer --project 0 --slot 0 --update {} --key file:{}",
+            env!("CARGO_BIN_EXE_merit"),
+            dir.join("net").display(),
+            dir.join("missing.mdl").display(),
+            keystore.display()
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env_remove("MERIT_KEY_PASSWORD")
+            .env_remove("MERIT_KEY_PASSWORD_FILE")
+            .env_remove("MERIT_CONFIG")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("script runs");
+        // Typed once the prompt is up: before it, the terminal would still echo.
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 256];
+                while let Ok(n) = stdout.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        let shown = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+        let started = std::time::Instant::now();
+        while !shown().contains("password for the keystore") {
+            assert!(started.elapsed().as_secs() < 120, "no prompt: {}", shown());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{password}").unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        reader.join().unwrap();
+        let text = format!("{}{}", shown(), String::from_utf8_lossy(&out.stderr));
+        assert!(!text.contains(password), "the password was echoed:\n{text}");
+        text
+    };
+    // The right password opens it: the run goes on to the (missing) update file.
+    let text = typed("dave keystore password");
+    assert!(
+        text.contains("password for the keystore") && text.contains("missing.mdl"),
+        "{text}"
+    );
+    // A wrong one is refused by name.
+    let text = typed("not the password");
+    assert!(
+        text.contains("does not open with the password given"),
+        "{text}"
+    );
+}
