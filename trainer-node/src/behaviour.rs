@@ -1,6 +1,7 @@
-//! How a simulated trainer departs from honest training — **for simulations and tests
-//! only**. Every behaviour other than `honest` is logged as such when the node starts and
-//! on every round it shapes.
+//! How a trainer shapes its update: `honest`, the path every real node takes, and the
+//! simulated attacks that depart from it, **for simulations and tests only**. Every
+//! behaviour other than `honest` is logged as such when the node starts and on every
+//! round it shapes.
 //!
 //! | behaviour | commit | reveal |
 //! |---|---|---|
