@@ -326,6 +326,30 @@ impl Drop for Started {
     }
 }
 
+/// Everything `up` resolves before it starts a process (step 1), so that a missing tool,
+/// a taken port or a stale bundle fails with nothing to clean up.
+struct Plan {
+    choice: ChainChoice,
+    node_bin: Option<PathBuf>,
+    ipfs_bin: Option<PathBuf>,
+    bundle_path: PathBuf,
+    bundle: Arc<ContractBundle>,
+    rpc_port: u16,
+    p2p_port: u16,
+    merit_bin: Option<PathBuf>,
+}
+
+/// The chain and IPFS as started (step 2): their PIDs, logs and endpoints.
+struct Running {
+    node_pid: Option<u32>,
+    node_log: PathBuf,
+    rpc_url: String,
+    state: PathBuf,
+    api_url: String,
+    ipfs_pid: Option<u32>,
+    ipfs_log: PathBuf,
+}
+
 pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     let data = std::path::absolute(&opts.data_dir).map_err(io(&opts.data_dir))?;
     std::fs::create_dir_all(data.join("logs")).map_err(io(&data))?;
@@ -343,8 +367,52 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
         }
         Err(e) => return Err(e),
     };
+    let plan = plan(opts, &data)?;
+    let mut started = Started {
+        marker: marker(&data),
+        children: Vec::new(),
+        armed: true,
+    };
+    let running = start_chain_and_ipfs(opts, &plan, &data, &mut started).await?;
+    let client = wait_ready(opts, &running, &mut started).await?;
+    let (contract, retired_contracts) =
+        keep_or_deploy(previous, &client, &plan, opts.redeploy).await?;
+    let ticker = start_clock(opts, &plan, &running, &data, &mut started)?;
+    let info = DevnetInfo {
+        version: INFO_VERSION,
+        data_dir: data.clone(),
+        node: match (running.node_pid, plan.node_bin) {
+            (Some(pid), Some(bin)) => Some(NodeInfo {
+                rpc_url: running.rpc_url,
+                rpc_port: plan.rpc_port,
+                p2p_port: plan.p2p_port,
+                pid,
+                bin,
+                log: running.node_log,
+            }),
+            _ => None,
+        },
+        embedded: running.node_pid.is_none().then_some(EmbeddedInfo {
+            state: running.state,
+        }),
+        ipfs: IpfsInfo {
+            api_url: running.api_url,
+            pid: running.ipfs_pid,
+            bin: plan.ipfs_bin,
+            log: running.ipfs_pid.map(|_| running.ipfs_log),
+        },
+        contract,
+        retired_contracts,
+        ticker,
+        accounts: dev_accounts(),
+    };
+    info.write()?;
+    started.armed = false;
+    Ok(UpOutcome::Started(info))
+}
 
-    // Resolve everything that can fail cheaply before starting any process.
+/// Step 1: which chain, the binaries, the bundle (built if stale), the ports.
+fn plan(opts: &DevnetOptions, data: &Path) -> Result<Plan> {
     let choice = match opts.chain {
         Some(c) => c,
         // A node binary named explicitly means the node, and a missing one is an error.
@@ -369,134 +437,181 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
     let rpc_port = match opts.rpc_port {
         Some(p) if !port_is_free(p) => return Err(DevnetError::PortInUse(p)),
         Some(p) => p,
-        None => free_port().map_err(io(&data))?,
+        None => free_port().map_err(io(data))?,
     };
-    let p2p_port = free_port().map_err(io(&data))?;
+    let p2p_port = free_port().map_err(io(data))?;
     let merit_bin = match opts.block_time {
         Some(_) => {
             Some(tools::merit_bin(opts.merit_bin.as_deref()).map_err(DevnetError::MissingTool)?)
         }
         None => None,
     };
+    Ok(Plan {
+        choice,
+        node_bin,
+        ipfs_bin,
+        bundle_path,
+        bundle,
+        rpc_port,
+        p2p_port,
+        merit_bin,
+    })
+}
 
-    let marker = marker(&data);
-    let mut started = Started {
-        marker: marker.clone(),
-        children: Vec::new(),
-        armed: true,
-    };
-
-    // The chain: the node as a process, or the embedded chain's file.
+/// Step 2: the node as a process (or nothing: the embedded chain is a file), and IPFS:
+/// ours, or the user's (which must answer now).
+async fn start_chain_and_ipfs(
+    opts: &DevnetOptions,
+    plan: &Plan,
+    data: &Path,
+    started: &mut Started,
+) -> Result<Running> {
     let node_log = data.join("logs").join("node.log");
-    let node_child = match &node_bin {
-        Some(bin) => Some(start_node(bin, &data, rpc_port, p2p_port, &node_log)?),
+    let node_child = match &plan.node_bin {
+        Some(bin) => Some(start_node(
+            bin,
+            data,
+            plan.rpc_port,
+            plan.p2p_port,
+            &node_log,
+        )?),
         None => None,
     };
     let node_pid = node_child.as_ref().map(Child::id);
     started.children.extend(node_child);
-
-    // IPFS: ours, or the user's.
     let ipfs_log = data.join("logs").join("ipfs.log");
-    let (api_url, ipfs_pid) = match (&opts.ipfs_api, &ipfs_bin) {
+    let (api_url, ipfs_pid) = match (&opts.ipfs_api, &plan.ipfs_bin) {
         (Some(url), _) => {
             check_external_ipfs(url).await?;
             (url.clone(), None)
         }
         (None, Some(bin)) => {
-            let (child, url) = spawn_ipfs(bin, &data, &ipfs_log)?;
+            let (child, url) = spawn_ipfs(bin, data, &ipfs_log)?;
             let pid = child.id();
             started.children.push(child);
             (url, Some(pid))
         }
-        (None, None) => unreachable!("an IPFS binary was resolved above"),
+        (None, None) => unreachable!("an IPFS binary was resolved in the plan"),
     };
+    Ok(Running {
+        node_pid,
+        node_log,
+        rpc_url: format!("ws://127.0.0.1:{}", plan.rpc_port),
+        state: data.join(CHAIN_FILE),
+        api_url,
+        ipfs_pid,
+        ipfs_log,
+    })
+}
 
-    let rpc_url = format!("ws://127.0.0.1:{rpc_port}");
+/// Step 3: the node answers `system_health` and a best block (or the embedded chain's
+/// file opens), and our IPFS daemon answers `/api/v0/version`.
+async fn wait_ready(
+    opts: &DevnetOptions,
+    running: &Running,
+    started: &mut Started,
+) -> Result<Arc<dyn ChainBackend>> {
     let deadline = Instant::now() + opts.start_timeout;
     let timeout = opts.start_timeout;
-    let state = data.join(CHAIN_FILE);
-    let client: Arc<dyn ChainBackend> = match node_pid {
+    let client: Arc<dyn ChainBackend> = match running.node_pid {
         Some(_) => {
             let node_child = &mut started.children[0];
+            let rpc_url = &running.rpc_url;
             Arc::new(
                 wait_until(
                     "substrate-contracts-node",
                     node_child,
-                    &node_log,
+                    &running.node_log,
                     deadline,
                     timeout,
-                    async || node_ready(&rpc_url).await,
+                    async || node_ready(rpc_url).await,
                 )
                 .await?,
             )
         }
-        None => Arc::new(EmbeddedChain::open(&state)?),
+        None => Arc::new(EmbeddedChain::open(&running.state)?),
     };
-    if ipfs_pid.is_some() {
-        let store = IpfsStore::new(&api_url)?;
+    if running.ipfs_pid.is_some() {
+        let store = IpfsStore::new(&running.api_url)?;
         let ipfs_child = started.children.last_mut().expect("the IPFS daemon");
         wait_until(
             "IPFS daemon",
             ipfs_child,
-            &ipfs_log,
+            &running.ipfs_log,
             deadline,
             timeout,
             async || store.version().await.ok(),
         )
         .await?;
     }
+    Ok(client)
+}
 
-    let (contract, retired_contracts) = match previous.filter(|p| p.chain_kind() == choice) {
-        Some(p) => {
-            let kept = existing_marketplace(&p, &client, &bundle).await;
-            let code_hash = code_hash_hex(&bundle);
-            match kept {
-                // The same code: keep it, and with it every project (the bundle's path may
-                // have moved).
-                Some(c) if c.code_hash == code_hash => {
-                    let bundle = absolute_bundle(&bundle_path)?;
-                    (ContractInfo { bundle, ..c }, p.retired_contracts)
-                }
-                Some(c) if !opts.redeploy => {
-                    return Err(DevnetError::ContractChanged {
-                        address: c.address,
-                        deployed: c.code_hash,
-                        bundle: code_hash,
-                    })
-                }
-                Some(c) => {
-                    let mut retired = p.retired_contracts;
-                    retired.push(c);
-                    (deploy(&client, &bundle, &bundle_path).await?, retired)
-                }
-                // The chain was reset (its file or database deleted): nothing to keep.
-                None => (deploy(&client, &bundle, &bundle_path).await?, Vec::new()),
-            }
-        }
-        None => (deploy(&client, &bundle, &bundle_path).await?, Vec::new()),
+/// Step 4: the marketplace a previous `up` deployed on this chain when it still answers
+/// with the bundle's code; a refusal to strand one of other code unless `redeploy`;
+/// otherwise a fresh deployment. Returns it and the retired ones.
+async fn keep_or_deploy(
+    previous: Option<DevnetInfo>,
+    client: &Arc<dyn ChainBackend>,
+    plan: &Plan,
+    redeploy: bool,
+) -> Result<(ContractInfo, Vec<ContractInfo>)> {
+    let (bundle, bundle_path) = (&plan.bundle, &plan.bundle_path);
+    let Some(p) = previous.filter(|p| p.chain_kind() == plan.choice) else {
+        return Ok((deploy(client, bundle, bundle_path).await?, Vec::new()));
     };
-
-    // The clock, last: it makes blocks only once everything above stands.
-    let ticker = match (opts.block_time, merit_bin) {
-        (Some(every), Some(bin)) => {
-            let target = match node_pid {
-                Some(_) => TickTarget::Node(rpc_url.clone()),
-                None => TickTarget::Embedded(state.clone()),
-            };
-            let log = data.join("logs").join("ticker.log");
-            let child = start_ticker(&bin, &data, &target, every, &log)?;
-            let info = TickerInfo {
-                pid: child.id(),
-                block_time_ms: every.as_millis() as u64,
-                log,
-            };
-            started.children.push(child);
-            Some(info)
+    let code_hash = code_hash_hex(bundle);
+    match existing_marketplace(&p, client, bundle).await {
+        // The same code: keep it, and with it every project (the bundle's path may have
+        // moved).
+        Some(c) if c.code_hash == code_hash => {
+            let bundle = absolute_bundle(bundle_path)?;
+            Ok((ContractInfo { bundle, ..c }, p.retired_contracts))
         }
-        _ => None,
-    };
+        Some(c) if !redeploy => Err(DevnetError::ContractChanged {
+            address: c.address,
+            deployed: c.code_hash,
+            bundle: code_hash,
+        }),
+        Some(c) => {
+            let mut retired = p.retired_contracts;
+            retired.push(c);
+            Ok((deploy(client, bundle, bundle_path).await?, retired))
+        }
+        // The chain was reset (its file or database deleted): nothing to keep.
+        None => Ok((deploy(client, bundle, bundle_path).await?, Vec::new())),
+    }
+}
 
-    let accounts = DEV_ACCOUNTS
+/// Step 5, last: the clock makes blocks only once everything above stands.
+fn start_clock(
+    opts: &DevnetOptions,
+    plan: &Plan,
+    running: &Running,
+    data: &Path,
+    started: &mut Started,
+) -> Result<Option<TickerInfo>> {
+    let (Some(every), Some(bin)) = (opts.block_time, &plan.merit_bin) else {
+        return Ok(None);
+    };
+    let target = match running.node_pid {
+        Some(_) => TickTarget::Node(running.rpc_url.clone()),
+        None => TickTarget::Embedded(running.state.clone()),
+    };
+    let log = data.join("logs").join("ticker.log");
+    let child = start_ticker(bin, data, &target, every, &log)?;
+    let info = TickerInfo {
+        pid: child.id(),
+        block_time_ms: every.as_millis() as u64,
+        log,
+    };
+    started.children.push(child);
+    Ok(Some(info))
+}
+
+/// The dev accounts, by name and address, as `devnet.json` lists them.
+fn dev_accounts() -> Vec<AccountInfo> {
+    DEV_ACCOUNTS
         .iter()
         .map(|n| {
             let s = dev_signer(n).expect("dev account");
@@ -505,36 +620,7 @@ pub async fn up(opts: &DevnetOptions) -> Result<UpOutcome> {
                 address: merit_chain::client::account_of(&s).to_string(),
             }
         })
-        .collect();
-    let info = DevnetInfo {
-        version: INFO_VERSION,
-        data_dir: data.clone(),
-        node: match (node_pid, node_bin) {
-            (Some(pid), Some(bin)) => Some(NodeInfo {
-                rpc_url,
-                rpc_port,
-                p2p_port,
-                pid,
-                bin,
-                log: node_log,
-            }),
-            _ => None,
-        },
-        embedded: node_pid.is_none().then_some(EmbeddedInfo { state }),
-        ipfs: IpfsInfo {
-            api_url,
-            pid: ipfs_pid,
-            bin: ipfs_bin,
-            log: ipfs_pid.map(|_| ipfs_log),
-        },
-        contract,
-        retired_contracts,
-        ticker,
-        accounts,
-    };
-    info.write()?;
-    started.armed = false;
-    Ok(UpOutcome::Started(info))
+        .collect()
 }
 
 fn code_hash_hex(bundle: &ContractBundle) -> String {
