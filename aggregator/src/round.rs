@@ -7,7 +7,8 @@ use crate::error::{AggregatorError, Result};
 use crate::project::ProjectContext;
 use crate::project::ProvingKeys;
 use crate::report::{
-    slot_reports, Evaluator, ModelRef, RoundReport, SlotCheck, SlotFacts, Timings, REPORT_VERSION,
+    slot_reports, Evaluator, ModelRef, RoundReport, SlotCheck, SlotFacts, Timings, Validation,
+    REPORT_VERSION,
 };
 use crate::state::{
     decide, pending_set_asides, slot_accounts, Decision, Prepared, StateFile, StatementKey,
@@ -19,6 +20,7 @@ use merit_protocol::abi::{MarketError, Phase, ProjectView, SlotView};
 use merit_protocol::commit::Commitment;
 use merit_protocol::fixed;
 use merit_protocol::format::{Kind, ModelFile};
+use merit_protocol::rule::RoundOutcome;
 use merit_prover::chunked::{proof_bytes, prove_chunked, ChunkedRound};
 use merit_prover::keys::compressed;
 use merit_prover::round::{prove_round, RoundWitness};
@@ -566,14 +568,7 @@ impl Aggregator<'_> {
     ) -> Result<(Prepared, RoundReport)> {
         let (project, round) = (view.id, view.round);
         let n = ctx.params.slots;
-        let mut facts = checked.facts;
-        for s in slots.iter().filter(|s| s.set_aside) {
-            if let Some(f) = facts.get_mut(s.slot as usize) {
-                if !matches!(f.check, SlotCheck::SetAside { .. }) {
-                    f.check = SlotCheck::SetAside { reason: None };
-                }
-            }
-        }
+        let facts = with_set_asides(checked.facts, slots);
         let t_rule = Instant::now();
         let witness = round_witness(
             ctx.params,
@@ -598,29 +593,8 @@ impl Aggregator<'_> {
         tracing::info!(project, round, seconds = prove_s, "proved");
         let (claims, public, proof_bytes) = (proven.claims, proven.public, proven.proof);
 
-        let new_model = ModelFile {
-            kind: Kind::Model,
-            scale_bits: prev_model.scale_bits,
-            tensors: prev_model.tensors.clone(),
-            floats: fixed::dequantise_all(&outcome.new_model, prev_model.scale_bits).ok(),
-            values: outcome.new_model.clone(),
-        };
-        let model_cid = self
-            .ipfs
-            .add(new_model.encode())
-            .await
-            .map_err(AggregatorError::storage("publishing the new model"))?
-            .to_string();
-        let (validation, evaluate_s) = match self.evaluator {
-            Some(ev) => {
-                let t = Instant::now();
-                let v = ev
-                    .evaluate(&new_model)
-                    .map_err(AggregatorError::Evaluator)?;
-                (Some(v), Some(t.elapsed().as_secs_f64()))
-            }
-            None => (None, None),
-        };
+        let (new_model, model_cid) = self.publish_model(prev_model, &outcome).await?;
+        let (validation, evaluate_s) = self.evaluate(&new_model)?;
         let report = RoundReport {
             version: REPORT_VERSION,
             project,
@@ -646,12 +620,7 @@ impl Aggregator<'_> {
                 evaluate_s,
             },
         };
-        let report_cid = self
-            .ipfs
-            .add(report.to_json().map_err(AggregatorError::Report)?)
-            .await
-            .map_err(AggregatorError::storage("publishing the round report"))?
-            .to_string();
+        let report_cid = self.publish_report(&report).await?;
         tracing::info!(project, round, report = %report_cid, model = %model_cid, "round report published");
         let finalization = Finalization {
             round,
@@ -669,6 +638,62 @@ impl Aggregator<'_> {
         };
         Ok((prepared, report))
     }
+
+    /// The new global model (the previous one's tensors, the rule's values) into IPFS.
+    async fn publish_model(
+        &self,
+        prev_model: &ModelFile,
+        outcome: &RoundOutcome,
+    ) -> Result<(ModelFile, String)> {
+        let new_model = ModelFile {
+            kind: Kind::Model,
+            scale_bits: prev_model.scale_bits,
+            tensors: prev_model.tensors.clone(),
+            floats: fixed::dequantise_all(&outcome.new_model, prev_model.scale_bits).ok(),
+            values: outcome.new_model.clone(),
+        };
+        let cid = self
+            .ipfs
+            .add(new_model.encode())
+            .await
+            .map_err(AggregatorError::storage("publishing the new model"))?
+            .to_string();
+        Ok((new_model, cid))
+    }
+
+    /// The new model on the owner's validation set, when one was given, and how long
+    /// that took.
+    fn evaluate(&self, model: &ModelFile) -> Result<(Option<Validation>, Option<f64>)> {
+        let Some(ev) = self.evaluator else {
+            return Ok((None, None));
+        };
+        let t = Instant::now();
+        let v = ev.evaluate(model).map_err(AggregatorError::Evaluator)?;
+        Ok((Some(v), Some(t.elapsed().as_secs_f64())))
+    }
+
+    /// The round report into IPFS; returns its CID.
+    async fn publish_report(&self, report: &RoundReport) -> Result<String> {
+        Ok(self
+            .ipfs
+            .add(report.to_json().map_err(AggregatorError::Report)?)
+            .await
+            .map_err(AggregatorError::storage("publishing the round report"))?
+            .to_string())
+    }
+}
+
+/// The checks' facts with every slot the chain has set aside marked so (a set-aside
+/// another party made, or one this aggregator made on an earlier pass).
+fn with_set_asides(mut facts: Vec<SlotFacts>, slots: &[SlotView]) -> Vec<SlotFacts> {
+    for s in slots.iter().filter(|s| s.set_aside) {
+        if let Some(f) = facts.get_mut(s.slot as usize) {
+            if !matches!(f.check, SlotCheck::SetAside { .. }) {
+                f.check = SlotCheck::SetAside { reason: None };
+            }
+        }
+    }
+    facts
 }
 
 #[cfg(test)]

@@ -195,7 +195,88 @@ pub async fn run(
     let agg_key = dev_signer("charlie")?;
     let escrow_before = market.free_balance(market.address()).await?;
 
-    // 1. The owner posts the project.
+    // 1. The owner posts the project; the chain's clock starts.
+    let posted = post(market, ipfs, &spec, &owner_key, &agg_key).await?;
+    let (id, model) = (posted.project, &posted.model);
+    let setup = posted.setup.clone();
+    let _stop_clock = start_clock(market);
+    println!(
+        "owner: posted project {id} ({} rounds, {} trainers, pool {POOL}); setup took {:.1}s",
+        spec.rounds,
+        TRAINERS,
+        posted.setup_seconds.unwrap_or_default()
+    );
+    let learner = CandleMlp::from_spec(&spec);
+    let initial = merit_protocol::fixed::dequantise_all(&model.values, model.scale_bits)?;
+    let initial_accuracy = learner.accuracy(&initial, &test)?;
+
+    // 2. The aggregator and the trainers, each a node of its own: tasks of this process,
+    // or `merit aggregator run` / `merit trainer run` processes as users run them.
+    let roles = roles()?;
+    let cast = Cast {
+        market,
+        ipfs,
+        opts,
+        spec: &spec,
+        test: &test,
+        shares: &shares,
+        roles: &roles,
+        owner_key: &owner_key,
+        agg_key: &agg_key,
+        id,
+    };
+    let earned = run_nodes(&cast).await?;
+
+    // 3. Everyone else claims; the model is evaluated on the owner's holdout.
+    let owner_refund = market.claim(&owner_key, id).await?;
+    let aggregator_fee = market.claim(&agg_key, id).await?;
+    let view = market.project(id).await?;
+    let global = tnode::load_global(ipfs, &view, &spec).await?;
+    let final_accuracy = learner.accuracy(&global.params, &test)?;
+    // 4. The owner's report, with the simulated attackers marked, and a row per trainer.
+    let (report, trainers) = report_and_rows(&cast, &earned).await?;
+    let reward_of = |t: &TrainerSummary| {
+        t.payout
+            .saturating_sub(if t.stake_returned { STAKE } else { 0 })
+    };
+    let all: u128 = trainers.iter().map(reward_of).sum();
+    let attackers: u128 = trainers
+        .iter()
+        .filter(|t| t.behaviour != "honest")
+        .map(reward_of)
+        .sum();
+    Ok(StorySummary {
+        chain: market.backend_kind().to_string(),
+        rounds: view.round,
+        final_accuracy,
+        initial_accuracy,
+        trainers,
+        aggregator_fee,
+        owner_refund,
+        contract_balance_before: escrow_before,
+        contract_balance_after: market.free_balance(market.address()).await?,
+        // Every finalised round is a Groth16 proof the contract verified.
+        proofs_verified_on_chain: view.round as usize,
+        report,
+        attacker_reward_share: if all == 0 {
+            0.0
+        } else {
+            attackers as f64 / all as f64
+        },
+        setup_contributions: setup.setup_contributions,
+        setup_verified: setup.setup_verified,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Step 1: the owner posts the project (spec, seeded model, its own setup, escrow).
+async fn post(
+    market: &Marketplace,
+    ipfs: &IpfsStore,
+    spec: &ProjectSpec,
+    owner_key: &Signer,
+    agg_key: &Signer,
+) -> Result<owner::Posted> {
     println!(
         "owner: trusted setup of the round circuit ({} slots × {} parameters)…",
         TRAINERS,
@@ -204,7 +285,7 @@ pub async fn run(
     let posted = owner::post_project(
         market,
         ipfs,
-        &owner_key,
+        owner_key,
         owner::PostProject {
             spec: spec.clone(),
             model: None,
@@ -213,7 +294,7 @@ pub async fn run(
             pool: POOL,
             min_trainers: TRAINERS as u32,
             trainer_stake: STAKE,
-            aggregator: account_of(&agg_key).0,
+            aggregator: account_of(agg_key).0,
             aggregator_fee: POOL / 20,
             aggregator_bond: STAKE,
             // Blocks come every `BLOCK_TIME` (the story's own clock, below). The reveal
@@ -228,43 +309,62 @@ pub async fn run(
         },
     )
     .await?;
-    let (id, model) = (posted.project, &posted.model);
-    let setup = posted.setup.clone();
-    // The chain's clock: a block every `BLOCK_TIME`, as a real chain makes them, so that
-    // deadlines and answer windows pass even while nobody sends a transaction.
-    let clock = {
-        let market = market.clone();
-        tokio::spawn(async move {
-            let signer = crate::ticker::ticker_signer();
-            loop {
-                tokio::time::sleep(BLOCK_TIME).await;
-                if let Err(e) = market.advance_blocks(&signer, 1).await {
-                    eprintln!("the story's clock: {}", merit_chain::with_causes(&e));
-                }
-            }
-        })
-    };
-    let _stop_clock = AbortOnDrop(clock);
-    println!(
-        "owner: posted project {id} ({} rounds, {} trainers, pool {POOL}); setup took {:.1}s",
-        spec.rounds,
-        TRAINERS,
-        posted.setup_seconds.unwrap_or_default()
-    );
-    let learner = CandleMlp::from_spec(&spec);
-    let initial = merit_protocol::fixed::dequantise_all(&model.values, model.scale_bits)?;
-    let initial_accuracy = learner.accuracy(&initial, &test)?;
+    Ok(posted)
+}
 
-    // 2. The aggregator and the trainers, each a node of its own: tasks of this process,
-    // or `merit aggregator run` / `merit trainer run` processes as users run them.
-    let roles = roles()?;
+/// The chain's clock: a block every `BLOCK_TIME`, as a real chain makes them, so that
+/// deadlines and answer windows pass even while nobody sends a transaction. It stops when
+/// the guard is dropped, on every way out of `run`.
+fn start_clock(market: &Marketplace) -> AbortOnDrop {
+    let market = market.clone();
+    AbortOnDrop(tokio::spawn(async move {
+        let signer = crate::ticker::ticker_signer();
+        loop {
+            tokio::time::sleep(BLOCK_TIME).await;
+            if let Err(e) = market.advance_blocks(&signer, 1).await {
+                eprintln!("the story's clock: {}", merit_chain::with_causes(&e));
+            }
+        }
+    }))
+}
+
+/// What the nodes' step and the summary share: the project and who plays in it.
+struct Cast<'a> {
+    market: &'a Marketplace,
+    ipfs: &'a IpfsStore,
+    opts: &'a StoryOptions,
+    spec: &'a ProjectSpec,
+    test: &'a Dataset,
+    shares: &'a [Dataset],
+    roles: &'a [Role],
+    owner_key: &'a Signer,
+    agg_key: &'a Signer,
+    id: u32,
+}
+
+/// Step 2: the aggregator node and the trainer nodes from joining to their claims; the
+/// owner starts the project once everyone joined. Returns what each trainer node earned,
+/// in role order, once the project is Finished.
+async fn run_nodes(cast: &Cast<'_>) -> Result<Vec<tnode::Earnings>> {
+    let Cast {
+        market,
+        ipfs,
+        opts,
+        spec,
+        test,
+        shares,
+        roles,
+        owner_key,
+        agg_key,
+        id,
+    } = *cast;
     let agg = match &opts.roles {
         RoleRunner::Tasks => {
             let (market, ipfs, signer) = (market.clone(), ipfs.clone(), agg_key.clone());
             let dir = opts.work_dir.join("aggregator");
             // The owner hands the aggregator its holdout: each report carries the new
             // model's accuracy and loss on it.
-            let validation = crate::validation::ValidationSet::new(&spec, test.clone());
+            let validation = crate::validation::ValidationSet::new(spec, test.clone());
             tokio::spawn(async move {
                 let mut config = AggregatorConfig::new(id, dir);
                 config.poll = Duration::from_millis(200);
@@ -375,7 +475,7 @@ pub async fn run(
     loop {
         let v = market.project(id).await?;
         if v.trainers as usize == TRAINERS && v.aggregator_bonded {
-            market.start(&owner_key, id).await?;
+            market.start(owner_key, id).await?;
             println!("owner: {TRAINERS} trainers joined, bond posted: started");
             break;
         }
@@ -437,23 +537,35 @@ pub async fn run(
     if phase != Phase::Finished {
         bail!("the project ended {phase:?}, not Finished");
     }
+    Ok(earned)
+}
 
-    // 3. Everyone else claims; the model is evaluated on the owner's holdout.
-    let owner_refund = market.claim(&owner_key, id).await?;
-    let aggregator_fee = market.claim(&agg_key, id).await?;
-    let view = market.project(id).await?;
-    let global = tnode::load_global(ipfs, &view, &spec).await?;
-    let final_accuracy = learner.accuracy(&global.params, &test)?;
-    // 4. The owner's report, with the simulated attackers marked.
+/// Step 4: the owner's report (the simulated attackers marked as such) and the summary's
+/// row for each trainer, from the chain and what its node claimed.
+async fn report_and_rows(
+    cast: &Cast<'_>,
+    earned: &[tnode::Earnings],
+) -> Result<(PathBuf, Vec<TrainerSummary>)> {
+    let Cast {
+        market,
+        ipfs,
+        opts,
+        spec,
+        test,
+        shares,
+        roles,
+        id,
+        ..
+    } = *cast;
     let mut labels = crate::report::Labels::default();
-    for r in &roles {
+    for r in roles {
         let label = match r.behaviour {
             Behaviour::Honest => "honest".to_string(),
             b => format!("{b} (simulated)"),
         };
         labels.insert(account_of(&r.signer).0, label);
     }
-    let validation = crate::validation::ValidationSet::new(&spec, test.clone());
+    let validation = crate::validation::ValidationSet::new(spec, test.clone());
     let data = crate::report::gather(
         market,
         ipfs,
@@ -493,38 +605,7 @@ pub async fn run(
             stake_returned: row.stake_returned,
         });
     }
-    let reward_of = |t: &TrainerSummary| {
-        t.payout
-            .saturating_sub(if t.stake_returned { STAKE } else { 0 })
-    };
-    let all: u128 = trainers.iter().map(reward_of).sum();
-    let attackers: u128 = trainers
-        .iter()
-        .filter(|t| t.behaviour != "honest")
-        .map(reward_of)
-        .sum();
-    Ok(StorySummary {
-        chain: market.backend_kind().to_string(),
-        rounds: view.round,
-        final_accuracy,
-        initial_accuracy,
-        trainers,
-        aggregator_fee,
-        owner_refund,
-        contract_balance_before: escrow_before,
-        contract_balance_after: market.free_balance(market.address()).await?,
-        // Every finalised round is a Groth16 proof the contract verified.
-        proofs_verified_on_chain: view.round as usize,
-        report: report.html,
-        attacker_reward_share: if all == 0 {
-            0.0
-        } else {
-            attackers as f64 / all as f64
-        },
-        setup_contributions: setup.setup_contributions,
-        setup_verified: setup.setup_verified,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok((report.html, trainers))
 }
 
 /// The summary as a table.

@@ -308,43 +308,6 @@ pub fn update_file(spec: &ProjectSpec, values: Vec<i16>) -> ModelFile {
     }
 }
 
-/// Publishes an update file (pinned) and commits to its values under the signer's account:
-/// the commit half of a round for a caller that already holds the update (tests, demos).
-/// Publishing first means the CID exists before anything is on chain. Returns the CID to
-/// reveal and the commitment sent.
-#[allow(clippy::too_many_arguments)]
-pub async fn publish_and_commit(
-    market: &impl MarketAccess,
-    store: &impl BlobStore,
-    signer: &Signer,
-    project: u32,
-    round: u32,
-    scheme: &Scheme,
-    update: &ModelFile,
-) -> Result<(String, Commitment), NodeError> {
-    let commitment = scheme
-        .commit_update(&account_of(signer).0, &update.values)
-        .map_err(NodeError::Chunking)?;
-    let cid = store.publish(update.encode()).await?;
-    market
-        .commit_update(signer, project, round, commitment)
-        .await?;
-    Ok((cid, commitment))
-}
-
-/// Reveals `cid` for `round`: the reveal half of a round.
-pub async fn reveal(
-    market: &impl MarketAccess,
-    signer: &Signer,
-    project: u32,
-    round: u32,
-    cid: &str,
-) -> Result<(), NodeError> {
-    Ok(market
-        .reveal_update(signer, project, round, cid.as_bytes())
-        .await?)
-}
-
 /// A refusal that only means the phase moved on between our read and our write.
 fn missed_window(e: MarketError) -> bool {
     matches!(
@@ -660,52 +623,15 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x006e_6f69_7365);
         let (clip, scale) = (spec.training.clip_norm, spec.fixed_point.scale_bits);
         let b = self.cfg.behaviour;
-        if round > 0 {
-            match b {
-                Behaviour::Replay => {
-                    if let Some(v) = self.own_update(round - 1)? {
-                        tracing::warn!(
-                            round,
-                            "SIMULATED MISBEHAVIOUR: replaying last round's update"
-                        );
-                        return Ok(v);
-                    }
-                }
-                Behaviour::StaleCopy(target) => {
-                    if let Some(v) = self.previous_update_of(round - 1, slot, target).await? {
-                        tracing::warn!(
-                            round,
-                            "SIMULATED MISBEHAVIOUR: stale copy of another trainer's last update"
-                        );
-                        return Ok(behaviour::stale_copy(&v, clip, scale, &mut rng)?);
-                    }
-                }
-                Behaviour::Grief(victim) => {
-                    if let Some(v) = self
-                        .previous_update_of(round - 1, slot, Some(victim))
-                        .await?
-                    {
-                        tracing::warn!(
-                            round,
-                            victim,
-                            "SIMULATED MISBEHAVIOUR: resubmitting the victim's last update"
-                        );
-                        return Ok(behaviour::grief(&v, clip, scale, &mut rng)?);
-                    }
-                }
-                _ => {}
+        // The one hook for the simulated attacks that work from earlier rounds' updates;
+        // the honest path never enters it.
+        if !b.is_honest() {
+            if let Some(v) = self
+                .attack_from_history(b, spec, round, slot, global.params.len(), &mut rng)
+                .await?
+            {
+                return Ok(v);
             }
-        }
-        if matches!(b, Behaviour::StaleCopy(_) | Behaviour::Grief(_)) {
-            // Nothing to copy yet (round 0): look like a free-rider.
-            let zeros = vec![0.0; global.params.len()];
-            return Ok(behaviour::shape_update(
-                Behaviour::FreeRider,
-                &zeros,
-                clip,
-                scale,
-                &mut rng,
-            )?);
         }
         let delta = if b.trains() || b == Behaviour::Replay {
             let local = self.train(&global.params, seed)?;
@@ -722,6 +648,68 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
             tracing::warn!(round, behaviour = %b, "SIMULATED MISBEHAVIOUR: shaping the update");
         }
         Ok(behaviour::shape_update(b, &delta, clip, scale, &mut rng)?)
+    }
+
+    /// A simulated attack built from earlier rounds (`replay`, `stale-copy`, `grief`), or
+    /// `None` for every other behaviour. With nothing to copy yet (round 0), a copier
+    /// looks like a free-rider.
+    async fn attack_from_history(
+        &mut self,
+        b: Behaviour,
+        spec: &ProjectSpec,
+        round: u32,
+        slot: u32,
+        dim: usize,
+        rng: &mut rand::rngs::StdRng,
+    ) -> Result<Option<Vec<i16>>, NodeError> {
+        let (clip, scale) = (spec.training.clip_norm, spec.fixed_point.scale_bits);
+        if round > 0 {
+            match b {
+                Behaviour::Replay => {
+                    if let Some(v) = self.own_update(round - 1)? {
+                        tracing::warn!(
+                            round,
+                            "SIMULATED MISBEHAVIOUR: replaying last round's update"
+                        );
+                        return Ok(Some(v));
+                    }
+                }
+                Behaviour::StaleCopy(target) => {
+                    if let Some(v) = self.previous_update_of(round - 1, slot, target).await? {
+                        tracing::warn!(
+                            round,
+                            "SIMULATED MISBEHAVIOUR: stale copy of another trainer's last update"
+                        );
+                        return Ok(Some(behaviour::stale_copy(&v, clip, scale, rng)?));
+                    }
+                }
+                Behaviour::Grief(victim) => {
+                    if let Some(v) = self
+                        .previous_update_of(round - 1, slot, Some(victim))
+                        .await?
+                    {
+                        tracing::warn!(
+                            round,
+                            victim,
+                            "SIMULATED MISBEHAVIOUR: resubmitting the victim's last update"
+                        );
+                        return Ok(Some(behaviour::grief(&v, clip, scale, rng)?));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if matches!(b, Behaviour::StaleCopy(_) | Behaviour::Grief(_)) {
+            let zeros = vec![0.0; dim];
+            return Ok(Some(behaviour::shape_update(
+                Behaviour::FreeRider,
+                &zeros,
+                clip,
+                scale,
+                rng,
+            )?));
+        }
+        Ok(None)
     }
 
     fn train(&mut self, global: &[f32], seed: u64) -> Result<Vec<f32>, NodeError> {

@@ -781,6 +781,9 @@ async fn stale_copy_sends_a_noisy_copy_of_another_trainers_last_update() {
     assert!(dist <= (0.01 * norm).max(d) + d / 2.0, "{dist} vs {norm}");
 }
 
+/// The commit and reveal halves of a round for a caller that already holds its update
+/// (what the aggregator's and the chain's tests do): publish first, so the CID exists
+/// before anything is on chain, then commit, then reveal.
 #[tokio::test(flavor = "current_thread")]
 async fn publish_and_commit_then_reveal_for_callers_holding_an_update() {
     let w = World::new(1, 1);
@@ -788,20 +791,16 @@ async fn publish_and_commit_then_reveal_for_callers_holding_an_update() {
     w.market.join(&bob, PROJECT, STAKE).await.unwrap();
     let update =
         merit_trainer::node::update_file(&w.spec, vec![3; w.spec.parameter_count() as usize]);
-    let (cid, c) = merit_trainer::node::publish_and_commit(
-        &w.market,
-        &w.store,
-        &bob,
-        PROJECT,
-        0,
-        &merit_protocol::chunked::Scheme::of(None).unwrap(),
-        &update,
-    )
-    .await
-    .unwrap();
+    let c = merit_protocol::chunked::Scheme::of(None)
+        .unwrap()
+        .commit_update(&account_of(&bob).0, &update.values)
+        .unwrap();
+    let cid = w.store.publish(update.encode()).await.unwrap();
+    w.market.commit_update(&bob, PROJECT, 0, c).await.unwrap();
     assert_eq!(w.commitment(0, 0), Some(c));
     assert_eq!(w.values(&cid), update.values);
-    merit_trainer::node::reveal(&w.market, &bob, PROJECT, 0, &cid)
+    w.market
+        .reveal_update(&bob, PROJECT, 0, cid.as_bytes())
         .await
         .unwrap();
     assert_eq!(w.revealed(0, 0), Some(cid));
