@@ -82,7 +82,8 @@ pub fn signer(s: &str) -> Result<Signer, AccountError> {
             from_secret(text.trim(), &format!("file:{}", path.display()))
         }
         KeySource::Env(name) => {
-            let secret = std::env::var(name).map_err(|_| AccountError::NoEnv(name.into()))?;
+            let secret =
+                crate::env::secret(name).ok_or_else(|| AccountError::NoEnv(name.into()))?;
             from_secret(secret.trim(), &format!("env:{name}"))
         }
         KeySource::Inline(secret) => {
@@ -143,14 +144,14 @@ fn read_private(path: &Path) -> Result<String, AccountError> {
 /// password from the environment, a private file, or (on a terminal) a prompt.
 fn keystore(path: &Path, json: &str) -> Result<Signer, AccountError> {
     let password = match (
-        std::env::var(PASSWORD_ENV),
-        std::env::var_os(PASSWORD_FILE_ENV),
+        crate::env::secret(PASSWORD_ENV),
+        crate::env::secret(PASSWORD_FILE_ENV),
     ) {
-        (Ok(p), _) => p,
-        (Err(_), Some(file)) => read_private(Path::new(&file))?
+        (Some(p), _) => p,
+        (None, Some(file)) => read_private(Path::new(&file))?
             .trim_end_matches(['\r', '\n'])
             .to_string(),
-        (Err(_), None) => match prompt_password(path) {
+        (None, None) => match prompt_password(path) {
             Some(p) => p,
             None => {
                 return Err(AccountError::NoPassword {

@@ -164,7 +164,8 @@ fn run_flower(
     merit_aggregator::bench::write_f32_le(values, std::io::BufWriter::new(file))?;
     let python = match &a.python {
         Some(p) => p.clone(),
-        None => std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+        None => merit_cli::env::home()
+            .unwrap_or_default()
             .join(".cache/merit/flower-venv/bin/python"),
     };
     let script = [

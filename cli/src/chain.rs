@@ -20,7 +20,7 @@ impl ChainChoice {
     /// `MERIT_CHAIN=embedded|node` if set; otherwise the node where it is installed and
     /// the embedded chain where it is not.
     pub fn from_env() -> Result<Self, String> {
-        match std::env::var("MERIT_CHAIN").ok().as_deref() {
+        match crate::env::chain().as_deref() {
             Some("embedded") => Ok(Self::Embedded),
             Some("node") => Ok(Self::Node),
             Some(other) => Err(format!(

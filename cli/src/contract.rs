@@ -31,16 +31,12 @@ fn repo_root() -> PathBuf {
 
 /// The contract's cargo project.
 pub fn source_dir() -> PathBuf {
-    std::env::var_os("MERIT_CONTRACT_SRC")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("contracts").join("marketplace"))
+    crate::env::contract_src().unwrap_or_else(|| repo_root().join("contracts").join("marketplace"))
 }
 
 /// The bundle every command deploys: the committed one (MERIT_CONTRACT_BUNDLE overrides).
 pub fn default_bundle() -> PathBuf {
-    std::env::var_os("MERIT_CONTRACT_BUNDLE")
-        .map(PathBuf::from)
-        .unwrap_or_else(committed_bundle)
+    crate::env::contract_bundle().unwrap_or_else(committed_bundle)
 }
 
 /// The committed bundle and the record of what it was built from.

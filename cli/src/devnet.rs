@@ -132,9 +132,9 @@ impl DevnetOptions {
             chain: None,
             data_dir: data_dir.into(),
             rpc_port: None,
-            node_bin: std::env::var_os("MERIT_NODE_BIN").map(PathBuf::from),
-            ipfs_bin: std::env::var_os("MERIT_IPFS_BIN").map(PathBuf::from),
-            ipfs_api: std::env::var("MERIT_IPFS_API").ok(),
+            node_bin: crate::env::node_bin(),
+            ipfs_bin: crate::env::ipfs_bin(),
+            ipfs_api: crate::env::ipfs_api(),
             bundle: None,
             start_timeout: Duration::from_secs(90),
             block_time: None,
@@ -793,7 +793,7 @@ impl IpfsDaemon {
     pub async fn start(data_dir: &Path, timeout: Duration) -> Result<Self> {
         let data = std::path::absolute(data_dir).map_err(io(data_dir))?;
         std::fs::create_dir_all(data.join("logs")).map_err(io(&data))?;
-        if let Ok(url) = std::env::var("MERIT_IPFS_API") {
+        if let Some(url) = crate::env::ipfs_api() {
             check_external_ipfs(&url).await?;
             return Ok(Self {
                 api_url: url,
@@ -801,12 +801,8 @@ impl IpfsDaemon {
                 child: None,
             });
         }
-        let bin = tools::ipfs_bin(
-            std::env::var_os("MERIT_IPFS_BIN")
-                .map(PathBuf::from)
-                .as_deref(),
-        )
-        .map_err(DevnetError::MissingTool)?;
+        let bin =
+            tools::ipfs_bin(crate::env::ipfs_bin().as_deref()).map_err(DevnetError::MissingTool)?;
         let log = data.join("logs").join("ipfs.log");
         let (child, api_url) = spawn_ipfs(&bin, &data, &log)?;
         let mut me = Self {

@@ -6,6 +6,7 @@ pub mod ceremony;
 pub mod chain;
 pub mod contract;
 pub mod devnet;
+pub mod env;
 pub mod network;
 pub mod owner;
 pub mod process;

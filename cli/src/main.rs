@@ -168,7 +168,7 @@ fn main() {
                     "warn,merit_trainer=info,merit_aggregator=info,merit_chain=info".into()
                 }),
         )
-        .with_ansi(stderr_tty && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(stderr_tty && !merit_cli::env::no_color())
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {

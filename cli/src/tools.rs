@@ -5,18 +5,16 @@ use std::path::{Path, PathBuf};
 
 /// Where `cargo xtask setup` keeps tools (kept in step with xtask/src/setup.rs).
 pub fn tools_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MERIT_TOOLS_DIR") {
-        return PathBuf::from(dir);
+    if let Some(dir) = crate::env::tools_dir() {
+        return dir;
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/tmp".into());
+    let home = crate::env::home().unwrap_or_else(|| "/tmp".into());
     home.join(".cache").join("merit").join("tools")
 }
 
 /// The first directory on PATH holding an executable `name`.
 pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
+    let path = crate::env::search_path()?;
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| is_executable(p))
@@ -51,7 +49,7 @@ pub fn node_bin(explicit: Option<&Path>) -> Result<PathBuf, String> {
 pub fn merit_bin(explicit: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(p) = explicit
         .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("MERIT_BIN").map(PathBuf::from))
+        .or_else(crate::env::merit_bin)
     {
         return if is_executable(&p) {
             Ok(p)

@@ -1,8 +1,11 @@
 //! `merit-prover`: Groth16 over BN254 for Merit.
 //!
-//! This first slice is the proof-system plumbing every circuit needs: setup (random, or a
-//! clearly named deterministic mode for tests), prove, verify, and key files with a
-//! versioned header. The round circuit (outlier filter, aggregation, scores) builds on it.
+//! The proof-system plumbing every circuit needs: setup (random, or a clearly named
+//! deterministic mode for tests), prove (`record`, one synthesis, then `groth16`), verify,
+//! and key files with a versioned header (`keys`). On it: the round circuit (`round`: the
+//! rule's checks, the aggregate and the scores, from the R1CS `gadgets`, each tested
+//! against its `merit-protocol` twin), chunked rounds (`chunked`: a proof per chunk and one
+//! for the decision), sample rounds with attacks (`sample`) and `bench`.
 
 pub mod bench;
 pub mod chunked;
