@@ -247,12 +247,14 @@ impl DevnetInfo {
 
     /// The deployed marketplace, with dry-runs sent from alice.
     pub async fn marketplace(&self) -> Result<Marketplace> {
+        self.marketplace_on(self.backend().await?)
+    }
+
+    /// This devnet's chain: its node over RPC, or its embedded chain's file.
+    pub async fn backend(&self) -> Result<Arc<dyn ChainBackend>> {
         match (&self.node, &self.embedded) {
-            (Some(node), _) => {
-                let client = ChainClient::connect(&node.rpc_url).await?;
-                self.marketplace_on(Arc::new(client))
-            }
-            (None, Some(e)) => self.marketplace_on(Arc::new(EmbeddedChain::open(&e.state)?)),
+            (Some(node), _) => Ok(Arc::new(ChainClient::connect(&node.rpc_url).await?)),
+            (None, Some(e)) => Ok(Arc::new(EmbeddedChain::open(&e.state)?)),
             (None, None) => Err(DevnetError::BadInfo {
                 path: self.data_dir.join(INFO_FILE),
                 reason: "names neither a node nor an embedded chain".into(),

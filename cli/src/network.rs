@@ -210,7 +210,7 @@ impl At {
                 None => Ok(info.marketplace().await?),
                 Some(address) => {
                     let account = parse_address(address)?;
-                    let client = info.marketplace().await?.backend().clone();
+                    let client = info.backend().await?;
                     let url = info
                         .node
                         .as_ref()
