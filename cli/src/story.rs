@@ -14,7 +14,7 @@ use merit_protocol::spec::{Aggregation, ProjectSpec};
 use merit_storage::IpfsStore;
 use merit_trainer::behaviour::Behaviour;
 use merit_trainer::data::{self, Dataset, Partition};
-use merit_trainer::learner::{CandleMlp, Learner};
+use merit_trainer::learner::{CandleModel, Learner};
 use merit_trainer::node::{self as tnode, run_trainer, NodeConfig, TrainerNode};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -206,7 +206,7 @@ pub async fn run(
         TRAINERS,
         posted.setup_seconds.unwrap_or_default()
     );
-    let learner = CandleMlp::from_spec(&spec);
+    let learner = CandleModel::from_spec(&spec);
     let initial = merit_protocol::fixed::dequantise_all(&model.values, model.scale_bits)?;
     let initial_accuracy = learner.accuracy(&initial, &test)?;
 
@@ -423,7 +423,7 @@ async fn run_nodes(cast: &Cast<'_>) -> Result<Vec<tnode::Earnings>> {
                         &ipfs,
                         &signer,
                         data,
-                        CandleMlp::from_spec(&spec),
+                        CandleModel::from_spec(&spec),
                         cfg,
                     )?;
                     Ok(run_trainer(node).await?)

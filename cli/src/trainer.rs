@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use merit_cli::network::At;
 use merit_trainer::behaviour::Behaviour;
-use merit_trainer::learner::CandleMlp;
+use merit_trainer::learner::CandleModel;
 use merit_trainer::node::{self, NodeConfig, TrainerNode};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -122,7 +122,7 @@ pub async fn run(at: &At, cmd: TrainerCmd) -> Result<()> {
         );
     }
     let rows = data.len();
-    let learner = CandleMlp::from_spec(&spec);
+    let learner = CandleModel::from_spec(&spec);
     let mut node = TrainerNode::new(&market, &ipfs, &signer, data, learner, cfg)?;
     // A chunked project's keys are its shape's, shared with other projects: not ours to
     // re-randomise.

@@ -6,19 +6,19 @@ use merit_protocol::fixed;
 use merit_protocol::format::ModelFile;
 use merit_protocol::spec::ProjectSpec;
 use merit_trainer::data::{self, Dataset};
-use merit_trainer::learner::CandleMlp;
+use merit_trainer::learner::CandleModel;
 use std::path::Path;
 
 /// The spec's model evaluated on a fixed data set.
 pub struct ValidationSet {
-    learner: CandleMlp,
+    learner: CandleModel,
     data: Dataset,
 }
 
 impl ValidationSet {
     pub fn new(spec: &ProjectSpec, data: Dataset) -> Self {
         Self {
-            learner: CandleMlp::from_spec(spec),
+            learner: CandleModel::from_spec(spec),
             data,
         }
     }

@@ -11,7 +11,7 @@
 //!    (`merit_trainer::data::partition`, at least [`MIN_ROWS`] rows each, `seed`).
 //! 2. The initial model is `init_params(spec, seed)`, quantised at the spec's scale.
 //! 3. Each round every trainer starts from the global model and produces its update as a
-//!    node does (`TrainerNode::compute_update`): [`CandleMlp`] trains on its shard (batch
+//!    node does (`TrainerNode::compute_update`): [`CandleModel`] trains on its shard (batch
 //!    order seeded by `node::round_seed(seed, 0, round, slot)`), the delta is clipped and
 //!    quantised by `protocol::fixed::clip_and_quantise`, then shaped by its
 //!    [`Behaviour`] (`behaviour::shape_update`; `stale-copy` from the
@@ -67,7 +67,7 @@ use merit_protocol::rule::{RuleError, RuleParams};
 use merit_protocol::spec::ProjectSpec;
 use merit_trainer::behaviour::{self, BadBehaviour, Behaviour};
 use merit_trainer::data::{self, DataError, Dataset, Partition};
-use merit_trainer::learner::{self, CandleMlp, LearnError, Learner};
+use merit_trainer::learner::{self, CandleModel, LearnError, Learner};
 use merit_trainer::node::round_seed;
 use rand::SeedableRng;
 use serde::Serialize;
@@ -622,7 +622,7 @@ pub fn simulate_with_progress(
 fn standalone_accuracy(cfg: &SimConfig, shard: &Dataset, test: &Dataset) -> Result<f32, SimError> {
     let spec = &cfg.spec;
     let scale = spec.fixed_point.scale_bits;
-    let mut learner = CandleMlp::from_spec(spec);
+    let mut learner = CandleModel::from_spec(spec);
     let init = fixed::quantise_all(&learner::init_params(spec, cfg.seed), scale)?;
     let mut params = fixed::dequantise_all(&init, scale)?;
     for round in 0..cfg.rounds {
@@ -669,9 +669,9 @@ fn run_rounds(
         ..RuleParams::from_spec(spec)
     };
     let mut rule = cfg.rule.build(params);
-    let mut learner = CandleMlp::from_spec(spec);
+    let mut learner = CandleModel::from_spec(spec);
     // Lazy and adaptive attackers train one epoch.
-    let mut cheap = CandleMlp::from_spec(spec).with_epochs(1);
+    let mut cheap = CandleModel::from_spec(spec).with_epochs(1);
     // A label-flipper trains on flipped labels, as the node flips its data once.
     let shards: Vec<Dataset> = shards
         .iter()
@@ -735,7 +735,7 @@ fn run_rounds(
                 rand::rngs::StdRng::seed_from_u64(seed ^ NOISE_SALT)
             };
             let mut rng = noise_rng(a);
-            let train = |l: &mut CandleMlp, data: &Dataset| -> Result<Vec<f32>, SimError> {
+            let train = |l: &mut CandleModel, data: &Dataset| -> Result<Vec<f32>, SimError> {
                 let local = l.train(&global, data, train_seed, &mut |_, _| {})?;
                 Ok(local.iter().zip(&global).map(|(l, g)| l - g).collect())
             };

@@ -27,7 +27,7 @@ use merit_prover::SetupMode;
 use merit_tests::TestEnv;
 use merit_trainer::behaviour::Behaviour;
 use merit_trainer::data::Dataset;
-use merit_trainer::learner::CandleMlp;
+use merit_trainer::learner::CandleModel;
 use merit_trainer::node::{run_trainer, NodeConfig, TrainerNode};
 use std::time::Duration;
 
@@ -180,7 +180,7 @@ async fn a_chunked_project_above_50k_parameters_runs_end_to_end() {
                     &ipfs,
                     &signer,
                     blobs(200 + who as u64, 60),
-                    CandleMlp::from_spec(&spec),
+                    CandleModel::from_spec(&spec),
                     cfg,
                 )
                 .map_err(|e| e.to_string())?;

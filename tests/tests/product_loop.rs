@@ -18,7 +18,7 @@ use merit_storage::IpfsStore;
 use merit_tests::{backends, TestEnv};
 use merit_trainer::behaviour::Behaviour;
 use merit_trainer::data::Dataset;
-use merit_trainer::learner::CandleMlp;
+use merit_trainer::learner::CandleModel;
 use merit_trainer::node::{run_trainer, Earnings, NodeConfig, TrainerNode};
 use std::path::Path;
 use std::time::Duration;
@@ -148,7 +148,7 @@ impl Story {
                 &ipfs,
                 &signer,
                 blobs(100 + who as u64, 90),
-                CandleMlp::from_spec(&spec),
+                CandleModel::from_spec(&spec),
                 cfg,
             )
             .map_err(|e| e.to_string())?;

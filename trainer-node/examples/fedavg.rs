@@ -10,7 +10,7 @@
 use merit_protocol::fixed;
 use merit_protocol::spec::ProjectSpec;
 use merit_trainer::data::{self, Partition};
-use merit_trainer::learner::{self, CandleMlp, Learner};
+use merit_trainer::learner::{self, CandleModel, Learner};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shards: Vec<_> = parts.iter().map(|p| train.select(p)).collect();
     let s = spec.fixed_point.scale_bits;
     let mut model = fixed::quantise_all(&learner::init_params(&spec, 7), s)?;
-    let mut m = CandleMlp::from_spec(&spec);
+    let mut m = CandleModel::from_spec(&spec);
     println!(
         "{trainers} trainers, {how:?}, {} local epoch(s), shard sizes {:?}",
         spec.training.local_epochs,

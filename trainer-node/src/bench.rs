@@ -2,7 +2,7 @@
 //! baseline a federated run is compared with, and candle's speed on this machine.
 
 use crate::data::{self, Dataset, HOLDOUT_SEED, TEST_FRACTION};
-use crate::learner::{self, CandleMlp, LearnError, Learner};
+use crate::learner::{self, CandleModel, LearnError, Learner};
 use merit_protocol::spec::ProjectSpec;
 use std::time::Instant;
 
@@ -44,7 +44,7 @@ pub fn central(
     seed: u64,
 ) -> Result<CentralReport, LearnError> {
     let mut params = learner::init_params(spec, seed);
-    let mut m = CandleMlp::from_spec(spec).with_epochs(1);
+    let mut m = CandleModel::from_spec(spec).with_epochs(1);
     let mut epochs_s = Vec::with_capacity(epochs as usize);
     for e in 0..epochs {
         let t = Instant::now();

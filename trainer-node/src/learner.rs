@@ -1,7 +1,7 @@
 //! Local training. [`Learner`] is the seam: global parameters in, new local parameters out,
 //! both flat f32 vectors in the spec's file order (`ProjectSpec::tensor_shapes`: per layer
 //! `l{i}.weight` `[out, in]` row-major, then `l{i}.bias` `[out]`). The node loop only sees
-//! the trait, so it is tested without candle; [`CandleMlp`] is the real implementation.
+//! the trait, so it is tested without candle; [`CandleModel`] is the real implementation.
 
 use crate::data::Dataset;
 use candle_core::{DType, Device, Tensor, Var};
@@ -49,7 +49,7 @@ pub trait Learner {
 
 /// The spec's MLP (ReLU between layers, softmax cross-entropy) on candle's CPU backend.
 #[derive(Debug, Clone)]
-pub struct CandleMlp {
+pub struct CandleModel {
     /// Layer widths: input, hidden…, classes.
     widths: Vec<usize>,
     epochs: u32,
@@ -59,7 +59,7 @@ pub struct CandleMlp {
     device: Device,
 }
 
-impl CandleMlp {
+impl CandleModel {
     /// The model, optimiser and hyper-parameters of `spec.training` (local epochs per round).
     pub fn from_spec(spec: &ProjectSpec) -> Self {
         let ModelArch::Mlp {
@@ -221,7 +221,7 @@ impl CandleMlp {
     }
 }
 
-impl Learner for CandleMlp {
+impl Learner for CandleModel {
     fn parameter_count(&self) -> usize {
         self.shapes().iter().map(|(r, c)| r * c).sum()
     }
@@ -245,7 +245,7 @@ impl Learner for CandleMlp {
     }
 }
 
-impl CandleMlp {
+impl CandleModel {
     /// Accuracy and mean softmax cross-entropy of `params` on `data` (what an aggregator
     /// reports for a new model on its validation file).
     pub fn evaluate(&self, params: &[f32], data: &Dataset) -> Result<(f32, f32), LearnError> {
@@ -339,7 +339,7 @@ pub(crate) mod tests {
     #[test]
     fn flat_order_is_the_spec_file_order() {
         let spec = small_spec();
-        let m = CandleMlp::from_spec(&spec);
+        let m = CandleModel::from_spec(&spec);
         assert_eq!(m.parameter_count() as u64, spec.parameter_count());
         let params: Vec<f32> = (0..m.parameter_count()).map(|i| i as f32).collect();
         let vars = m.vars(&params).unwrap();
@@ -353,7 +353,7 @@ pub(crate) mod tests {
             .map(|v| v.as_tensor().dims().iter().map(|&d| d as u32).collect())
             .collect();
         assert_eq!(ours, dims);
-        assert_eq!(CandleMlp::flatten(&vars).unwrap(), params);
+        assert_eq!(CandleModel::flatten(&vars).unwrap(), params);
     }
 
     #[test]
@@ -361,7 +361,7 @@ pub(crate) mod tests {
         let spec = small_spec();
         let data = blobs(90, 1);
         let init = init_params(&spec, 3);
-        let mut m = CandleMlp::from_spec(&spec).with_epochs(20);
+        let mut m = CandleModel::from_spec(&spec).with_epochs(20);
         let before = m.accuracy(&init, &data).unwrap();
         let mut calls = 0;
         let a = m.train(&init, &data, 7, &mut |_, _| calls += 1).unwrap();
@@ -382,7 +382,7 @@ pub(crate) mod tests {
         spec.training.learning_rate = 0.01;
         let data = blobs(90, 2);
         let init = init_params(&spec, 3);
-        let mut m = CandleMlp::from_spec(&spec).with_epochs(20);
+        let mut m = CandleModel::from_spec(&spec).with_epochs(20);
         let p = m.train(&init, &data, 1, &mut |_, _| {}).unwrap();
         assert!(m.accuracy(&p, &data).unwrap() >= 0.95);
     }
@@ -390,7 +390,7 @@ pub(crate) mod tests {
     #[test]
     fn mismatched_inputs_are_refused() {
         let spec = small_spec();
-        let mut m = CandleMlp::from_spec(&spec);
+        let mut m = CandleModel::from_spec(&spec);
         let init = init_params(&spec, 1);
         let e = m.train(&init[1..], &blobs(9, 1), 1, &mut |_, _| {});
         assert!(matches!(e, Err(LearnError::ParamCount { .. })));

@@ -4,7 +4,7 @@
 //!   `IpfsStore`), so the node is tested with in-memory fakes;
 //! - [`data`]: the plain CSV a trainer trains on; the owner's IID / Dirichlet split;
 //! - [`fetch`]: the UCI digits out of scikit-learn's wheel, checksum-pinned;
-//! - [`learner`]: the [`learner::Learner`] seam and [`learner::CandleMlp`] (candle, CPU);
+//! - [`learner`]: the [`learner::Learner`] seam and [`learner::CandleModel`] (candle, CPU);
 //! - [`behaviour`]: simulated misbehaviour (label-flip, scale, copy, …), for tests only;
 //! - [`state`]: the restart-safe state file and the pure commit/reveal decision;
 //! - [`node`]: the flow on chain + IPFS ([`node::TrainerNode`], [`node::run_trainer`]);
