@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch (CPU) twin of `merit bench train`: the spec's MLP, optimiser, learning rate,
-batch size and thread count, on the same train/test split.
+"""PyTorch (CPU) twin of `merit bench train`: the spec's model (an MLP, or a CNN's layer
+list), optimiser, learning rate, batch size and thread count, on the same train/test split.
 
 The split comes from Merit itself so both sides see the same rows:
 
@@ -11,8 +11,15 @@ The split comes from Merit itself so both sides see the same rows:
 
 With one trainer, `trainer-0.csv` + `validation.csv` are exactly the stratified 80 %
 training part that `merit bench train` uses, and `test.csv` the 20 % test part (features
-already divided by 16). Use a throwaway venv: `python3 -m venv /tmp/torchvenv &&
-/tmp/torchvenv/bin/pip install torch numpy`.
+already divided by the largest, 16 for the digits, 255 for MNIST). MNIST's LeNet:
+
+    merit data fetch-mnist --out mnist.csv
+    merit data split --input mnist.csv --inputs 784 --trainers 1 --seed 0 --out mnist-split
+    RAYON_NUM_THREADS=2 merit bench train --spec examples/mnist-cnn-spec.json --data mnist.csv --epochs 10 --json
+    python3 bench/train_torch.py --spec examples/mnist-cnn-spec.json --split mnist-split --epochs 10 --threads 2 --json
+
+Use a throwaway venv: `python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install
+torch numpy`.
 """
 
 import argparse
@@ -30,21 +37,66 @@ def load(path):
     return torch.from_numpy(a[:, :-1].copy()), torch.from_numpy(a[:, -1].astype(np.int64))
 
 
-def model(widths, seed):
-    """Linear layers with ReLU between; weights uniform in ±1/sqrt(fan_in), biases zero
-    (the initialisation Merit uses)."""
-    g = torch.Generator().manual_seed(seed)
+def uniform_(t, fan_in, g):
+    """Uniform in ±1/sqrt(fan_in), as Merit initialises weights."""
+    with torch.no_grad():
+        t.copy_((torch.rand(t.shape, generator=g) * 2 - 1) / fan_in ** 0.5)
+
+
+def mlp(m, g):
+    """Linear layers with ReLU between."""
+    widths = [m["input"], *m["hidden"], m["classes"]]
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:])):
-        lin = nn.Linear(fan_in, fan_out)
-        with torch.no_grad():
-            bound = 1.0 / fan_in ** 0.5
-            lin.weight.copy_((torch.rand(fan_out, fan_in, generator=g) * 2 - 1) * bound)
-            lin.bias.zero_()
-        layers.append(lin)
+        layers.append(nn.Linear(fan_in, fan_out))
         if i + 2 < len(widths):
             layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers), (m["input"],)
+
+
+def cnn(m, g):
+    """The spec's layer list in order; a row's features are the input image in C, H, W
+    order, and flatten keeps that order, as Merit's does."""
+    shape = (m["input"]["channels"], m["input"]["height"], m["input"]["width"])
+    c, h, w = shape
+    flat = None  # features after flatten
+    layers = []
+    for l in m["layers"]:
+        kind = l["type"]
+        if kind == "conv2d":
+            k, s, p = l["kernel"], l.get("stride", 1), l.get("padding", 0)
+            layers.append(nn.Conv2d(c, l["out_channels"], k, stride=s, padding=p))
+            c, h, w = l["out_channels"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        elif kind == "max_pool2d":
+            layers.append(nn.MaxPool2d(l["size"]))
+            h, w = h // l["size"], w // l["size"]
+        elif kind == "relu":
+            layers.append(nn.ReLU())
+        elif kind == "flatten":
+            layers.append(nn.Flatten())
+            flat = c * h * w
+        elif kind == "linear":
+            layers.append(nn.Linear(flat, l["out"]))
+            flat = l["out"]
+        else:
+            raise SystemExit(f"layer type {kind!r} is not known to this script")
+    return nn.Sequential(*layers), shape
+
+
+def model(spec_model, seed):
+    """The spec's network with Merit's initialisation: weights uniform in ±1/sqrt(fan_in)
+    (fan_in = in · k · k for a convolution), biases zero."""
+    build = {"mlp": mlp, "cnn": cnn}.get(spec_model["type"])
+    if build is None:
+        raise SystemExit(f"model type {spec_model['type']!r} is not known to this script")
+    g = torch.Generator().manual_seed(seed)
+    net, shape = build(spec_model, g)
+    for layer in net:
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            uniform_(layer.weight, layer.weight[0].numel(), g)
+            with torch.no_grad():
+                layer.bias.zero_()
+    return net, shape
 
 
 def main():
@@ -58,17 +110,16 @@ def main():
     a = p.parse_args()
 
     spec = json.loads(a.spec.read_text())
-    m = spec["model"]
-    widths = [m["input"], *m["hidden"], m["classes"]]
     t = spec["training"]
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
 
+    net, shape = model(spec["model"], a.seed)
     xs, ys = zip(*(load(a.split / f) for f in ("trainer-0.csv", "validation.csv")))
-    x_train, y_train = torch.cat(xs), torch.cat(ys)
+    x_train, y_train = torch.cat(xs).reshape(-1, *shape), torch.cat(ys)
     x_test, y_test = load(a.split / "test.csv")
+    x_test = x_test.reshape(-1, *shape)
 
-    net = model(widths, a.seed)
     if t["optimizer"] == "sgd":
         opt = torch.optim.SGD(net.parameters(), lr=t["learning_rate"])
     else:
@@ -95,7 +146,9 @@ def main():
         "epoch_s": sum(epochs_s) / len(epochs_s),
         "test_accuracy": test_acc,
         "train_accuracy": train_acc,
+        "epochs_s": epochs_s,
         "threads": torch.get_num_threads(),
+        "parameters": sum(p.numel() for p in net.parameters()),
         "train_rows": len(y_train),
         "test_rows": len(y_test),
         "epochs": a.epochs,

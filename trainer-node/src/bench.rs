@@ -16,12 +16,17 @@ pub struct CentralReport {
     pub test_accuracy: f32,
     pub train_accuracy: f32,
     pub threads: usize,
+    /// Parameters of the spec's model.
+    pub parameters: usize,
+    pub optimizer: merit_protocol::spec::Optimizer,
+    pub learning_rate: f32,
+    pub batch_size: u32,
     pub train_rows: usize,
     pub test_rows: usize,
     pub epochs: u32,
 }
 
-/// The digits' holdout: features divided by their largest absolute value (as
+/// The holdout: features divided by their largest absolute value (as
 /// `merit data split` does), then the fixed stratified 80/20 train/test split.
 pub fn holdout(d: &Dataset) -> (Dataset, Dataset) {
     let mut d = d.clone();
@@ -57,6 +62,10 @@ pub fn central(
         test_accuracy: m.accuracy(&params, test)?,
         train_accuracy: m.accuracy(&params, train)?,
         threads: learner::threads(),
+        parameters: m.parameter_count(),
+        optimizer: spec.training.optimizer,
+        learning_rate: spec.training.learning_rate,
+        batch_size: spec.training.batch_size,
         train_rows: train.len(),
         test_rows: test.len(),
         epochs,
@@ -76,5 +85,6 @@ mod tests {
         assert_eq!(r.epochs_s.len(), 5);
         assert!(r.test_accuracy >= 0.9, "{r:?}");
         assert!(r.threads >= 1);
+        assert_eq!(r.parameters, 4 * 8 + 8 + 8 * 3 + 3);
     }
 }

@@ -722,6 +722,47 @@ mod tests {
     }
 
     #[test]
+    fn mnist_rows_split_with_pixels_divided_by_255() {
+        // 28 × 28 pixels 0..=255 then the label, as `merit data fetch-mnist` writes them.
+        let mut csv = String::new();
+        for r in 0..300usize {
+            let pixels: Vec<String> = (0..784).map(|p| ((r + p * 5) % 256).to_string()).collect();
+            csv.push_str(&format!("{},{}\n", pixels.join(","), r % 10));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let input = write(dir.path(), "mnist.csv", &csv);
+        let d = load_csv(&input, 784, 10).unwrap();
+        let cfg = SplitConfig {
+            trainers: 4,
+            alpha: Some(0.5),
+            seed: 1,
+            min_rows: 10,
+        };
+        let out = dir.path().join("shards");
+        let r = split(&d, &input, &cfg, &out).unwrap();
+        assert_eq!(r.feature_scale, 255.0);
+        assert_eq!((r.test.rows, &r.test.class_counts[..]), (60, &[6; 10][..]));
+        let mut rows = 0;
+        for part in [&r.test, &r.validation].into_iter().chain(&r.trainers) {
+            let back = load_csv(&part.path, 784, 10).unwrap();
+            rows += back.len();
+            // Each written row is its input row divided by 255, pixel for pixel.
+            for i in 0..back.len() {
+                let x = back.row(i);
+                let source = (0..d.len())
+                    .find(|&j| d.labels[j] == back.labels[i] && d.row(j)[0] / 255.0 == x[0])
+                    .expect("a source row");
+                let want: Vec<f32> = d.row(source).iter().map(|p| p / 255.0).collect();
+                assert_eq!(x, &want[..]);
+            }
+        }
+        assert_eq!(rows, 300);
+        // The 784-column file read as the digits' 64 is refused, naming the count.
+        let e = load_csv(&input, 64, 10).unwrap_err().to_string();
+        assert!(e.contains("785 columns, expected 65"), "{e}");
+    }
+
+    #[test]
     fn a_refused_split_leaves_no_output_directory() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("shards");

