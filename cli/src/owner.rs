@@ -11,25 +11,14 @@ use merit_protocol::fixed;
 use merit_protocol::format::{Kind, ModelFile};
 use merit_protocol::spec::ProjectSpec;
 use merit_prover::{chunked, keys, round, SetupMode};
-use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
-/// A seeded initial model for `spec`: weights uniform in ±1/√fan_in (PyTorch's default for
-/// `Linear`), biases zero, quantised at the spec's scale. Owners with a pretrained model
-/// bring their own file instead.
+/// A seeded initial model for `spec` (`merit_trainer::learner::init_params`: weights
+/// uniform in ±1/√fan_in, PyTorch's default, biases zero), quantised at the spec's scale.
+/// Owners with a pretrained model bring their own file instead.
 pub fn initial_model(spec: &ProjectSpec, seed: u64) -> Result<ModelFile> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let tensors = spec.tensor_shapes();
-    let mut floats = Vec::with_capacity(spec.parameter_count() as usize);
-    for t in &tensors {
-        let n = t.len() as usize;
-        if t.dims.len() == 2 {
-            let bound = 1.0 / (t.dims[1] as f32).sqrt();
-            floats.extend((0..n).map(|_| rng.gen_range(-bound..=bound)));
-        } else {
-            floats.extend(std::iter::repeat_n(0.0, n));
-        }
-    }
+    let floats = merit_trainer::learner::init_params(spec, seed);
     let values = fixed::quantise_all(&floats, spec.fixed_point.scale_bits)
         .map_err(|e| anyhow::anyhow!("quantising the initial model: {e}"))?;
     Ok(ModelFile {

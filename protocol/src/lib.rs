@@ -16,7 +16,8 @@
 //! - [`verifier`] (feature `groth16`): the contract's Groth16 check, key prepared once;
 //! - [`setup_link`] (feature `groth16`): a phase-2 ceremony contribution's link, which the
 //!   contract checks before it moves δ in a project's verifying key;
-//! - `spec` (with `std`): the JSON `ProjectSpec`.
+//! - `spec` (with `std`): the JSON `ProjectSpec`; `model` (with `std`): its model's layers,
+//!   shapes and flat parameter order.
 //!
 //! The crate is `no_std` (with `alloc`) so the ink! contract can use it unchanged.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -32,6 +33,8 @@ pub mod events;
 pub mod fixed;
 pub mod format;
 pub mod limits;
+#[cfg(feature = "std")]
+pub mod model;
 pub mod pack;
 pub mod poseidon;
 #[rustfmt::skip]

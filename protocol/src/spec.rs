@@ -7,6 +7,8 @@ use crate::fixed::MAX_SCALE_BITS;
 use crate::format::MAX_PARAMS;
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::{CnnLayer, ImageShape, ModelArch};
+
 /// 2: the angular Multi-Krum rule with a leave-one-out score (protocol v2).
 pub const SPEC_VERSION: u32 = 2;
 
@@ -47,17 +49,6 @@ pub struct FeatureSchema {
     #[serde(default)]
     pub names: Vec<String>,
     pub classes: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ModelArch {
-    /// Fully connected layers with ReLU between them, softmax cross-entropy on top.
-    Mlp {
-        input: u32,
-        hidden: Vec<u32>,
-        classes: u32,
-    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,7 +199,6 @@ impl ProjectSpec {
         serde_json::to_string_pretty(self).expect("a spec serialises")
     }
 
-    /// Number of model parameters (weights and biases of every layer).
     /// The least `norm_bound` under which every update clipped to `clip_norm` stays in
     /// bound after quantisation: rounding moves each of the D coordinates by at most half
     /// a unit, so `‖q‖ ≤ clip_norm·2^s + √D/2` units (rounded up to the next 1/1000).
@@ -224,49 +214,15 @@ impl ProjectSpec {
         Some(((worst / scale) * 1000.0).ceil() as f32 / 1000.0)
     }
 
+    /// Number of model parameters (weights and biases of every layer).
     pub fn parameter_count(&self) -> u64 {
-        let ModelArch::Mlp {
-            input,
-            hidden,
-            classes,
-        } = &self.model;
-        let mut widths = vec![u64::from(*input)];
-        widths.extend(hidden.iter().map(|&h| u64::from(h)));
-        widths.push(u64::from(*classes));
-        widths
-            .windows(2)
-            .map(|w| w[0].saturating_mul(w[1]).saturating_add(w[1]))
-            .fold(0u64, u64::saturating_add)
+        self.model.parameter_count()
     }
 
-    /// The model's tensors in file order: per layer `l{i}.weight` `[out, in]` then
-    /// `l{i}.bias` `[out]` (candle's `Linear` layout); their lengths add up to
-    /// `parameter_count`.
+    /// The model's tensors in file order (`ModelArch::tensor_shapes`, SPEC.md §7.1); their
+    /// lengths add up to `parameter_count`.
     pub fn tensor_shapes(&self) -> Vec<crate::format::TensorShape> {
-        let ModelArch::Mlp {
-            input,
-            hidden,
-            classes,
-        } = &self.model;
-        let mut widths = vec![*input];
-        widths.extend(hidden.iter().copied());
-        widths.push(*classes);
-        widths
-            .windows(2)
-            .enumerate()
-            .flat_map(|(i, w)| {
-                [
-                    crate::format::TensorShape {
-                        name: format!("l{i}.weight"),
-                        dims: vec![w[1], w[0]],
-                    },
-                    crate::format::TensorShape {
-                        name: format!("l{i}.bias"),
-                        dims: vec![w[1]],
-                    },
-                ]
-            })
-            .collect()
+        self.model.tensor_shapes()
     }
 
     /// Checks everything, returning every problem found.
@@ -306,18 +262,18 @@ impl ProjectSpec {
                 "a classifier needs at least 2 classes".into(),
             );
         }
-        let ModelArch::Mlp {
-            input,
-            hidden,
-            classes,
-        } = &self.model;
-        if *input != self.features.inputs {
+        let inputs = self.model.input_features();
+        if inputs != u64::from(self.features.inputs) {
             bad(
                 "model.input",
-                format!("is {input} but features.inputs is {}", self.features.inputs),
+                format!(
+                    "takes {inputs} features but features.inputs is {}",
+                    self.features.inputs
+                ),
             );
         }
-        if *classes != self.features.classes {
+        let classes = self.model.classes();
+        if classes != self.features.classes {
             bad(
                 "model.classes",
                 format!(
@@ -326,8 +282,12 @@ impl ProjectSpec {
                 ),
             );
         }
-        if hidden.contains(&0) {
-            bad("model.hidden", "a hidden layer has width 0".into());
+        let layers_field = match self.model {
+            ModelArch::Mlp { .. } => "model.hidden",
+            ModelArch::Cnn { .. } => "model.layers",
+        };
+        for problem in self.model.plan().problems {
+            bad(layers_field, problem);
         }
         let params = self.parameter_count();
         if params > MAX_PARAMS {

@@ -229,13 +229,34 @@ assert PV['format'] == 'merit parameter vectors v2'
 def round_away(x):                                   # round(): ties away from zero
     t = math.trunc(x)
     return t + (1 if x > 0 else -1) if abs(x - t) >= 0.5 else t
+def dim(m):                                          # D, the parameter count (SPEC.md §7.1)
+    if m['type'] == 'mlp':
+        widths = [m['input']] + m['hidden'] + [m['classes']]
+        return sum(i * o + o for i, o in zip(widths, widths[1:]))
+    assert m['type'] == 'cnn'
+    c, h, w = m['input']['channels'], m['input']['height'], m['input']['width']
+    flat, D = None, 0
+    for l in m['layers']:
+        t = l['type']
+        if t == 'conv2d':
+            k, s, p = l['kernel'], l.get('stride', 1), l.get('padding', 0)
+            D += l['out_channels'] * c * k * k + l['out_channels']
+            c, h, w = l['out_channels'], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        elif t == 'max_pool2d':
+            assert h % l['size'] == 0 and w % l['size'] == 0
+            h, w = h // l['size'], w // l['size']
+        elif t == 'flatten':
+            flat = c * h * w
+        elif t == 'linear':
+            D += l['out'] * flat + l['out']; flat = l['out']
+    assert flat == m['classes']
+    return D
 def params(text):
     j = json.loads(text)                             # each number: nearest binary64 …
     a, s = j['aggregation'], j['fixed_point']['scale_bits']
     clip, nb = f32(j['training']['clip_norm']), f32(a['norm_bound'])   # … then binary32
     band, dup = f32(a.get('norm_band', 6.0)), f32(a.get('duplicate_cosine', 1.01))
-    m = j['model']; widths = [m['input']] + m['hidden'] + [m['classes']]
-    D = sum(i * o + o for i, o in zip(widths, widths[1:]))
+    D = dim(j['model'])
     w = clip * 2.0 ** s + math.sqrt(D) / 2
     least = f32(f32(math.ceil((w / 2.0 ** s) * 1000)) / f32(1000))
     u = nb * 2.0 ** s

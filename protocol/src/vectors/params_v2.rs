@@ -32,8 +32,8 @@ pub struct ParamCase {
 
 /// The cases of `params-v2.json`: the example spec, the defaults, ties, a decimal whose
 /// binary64 reading is a binary32 tie, the edges of the band and the filter, `norm_bound`
-/// below and at its least value, saturation, and refused values (whose parameters are still
-/// what §6's formulas give).
+/// below and at its least value, saturation, refused values (whose parameters are still
+/// what §6's formulas give), and two convolutional models (their `D` by §7.1).
 pub fn param_vectors() -> ParamVectors {
     use crate::rule::RuleParams;
     use crate::spec::ProjectSpec;
@@ -46,6 +46,23 @@ pub fn param_vectors() -> ParamVectors {
  "fixed_point": {{"scale_bits": {scale}}}, "rounds": 3,
  "aggregation": {{"rule": "angular_krum", {aggregation}}},
  "max_rejected_rounds": 1}}"#
+        )
+    };
+    let cnn = |image: &str, layers: &str| {
+        let dims: Vec<u32> = image.split(", ").map(|d| d.parse().unwrap()).collect();
+        format!(
+            r#"{{"version": 2, "task": {{"name": "images", "kind": "classification"}},
+ "features": {{"inputs": {}, "classes": 10}},
+ "model": {{"type": "cnn", "input": {{"channels": {}, "height": {}, "width": {}}},
+ "layers": [{layers}], "classes": 10}},
+ "training": {{"local_epochs": 1, "batch_size": 32, "learning_rate": 0.05, "optimizer": "sgd", "clip_norm": 4.0}},
+ "fixed_point": {{"scale_bits": 10}}, "rounds": 3,
+ "aggregation": {{"rule": "angular_krum", "norm_bound": 4.5, "byzantine": 1, "slots": 8}},
+ "max_rejected_rounds": 1}}"#,
+            dims.iter().product::<u32>(),
+            dims[0],
+            dims[1],
+            dims[2]
         )
     };
     let cases = [
@@ -128,6 +145,26 @@ pub fn param_vectors() -> ParamVectors {
                 10,
                 "32",
                 r#""norm_bound": 4.5, "byzantine": 1, "slots": 4, "norm_band": 0.5, "duplicate_cosine": 0.0"#,
+            ),
+        ),
+        (
+            "a LeNet-style CNN on 28 × 28 images (SPEC.md §7.1): D = 61,706",
+            cnn(
+                "1, 28, 28",
+                r#"{"type": "conv2d", "out_channels": 6, "kernel": 5, "padding": 2}, {"type": "relu"},
+  {"type": "max_pool2d", "size": 2}, {"type": "conv2d", "out_channels": 16, "kernel": 5},
+  {"type": "relu"}, {"type": "max_pool2d", "size": 2}, {"type": "flatten"},
+  {"type": "linear", "out": 120}, {"type": "relu"}, {"type": "linear", "out": 84},
+  {"type": "relu"}, {"type": "linear", "out": 10}"#,
+            ),
+        ),
+        (
+            "a CNN with a strided convolution on 3 × 9 × 7 images: sides floor((h + 2p − k)/s) + 1",
+            cnn(
+                "3, 9, 7",
+                r#"{"type": "conv2d", "out_channels": 4, "kernel": 3, "stride": 2, "padding": 1},
+  {"type": "relu"}, {"type": "conv2d", "out_channels": 2, "kernel": 2}, {"type": "flatten"},
+  {"type": "linear", "out": 10}"#,
             ),
         ),
     ];
