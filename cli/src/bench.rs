@@ -264,11 +264,11 @@ fn train(a: TrainArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&r)?);
     } else {
         println!(
-            "{} epochs of {} parameters on {} rows ({:?}, lr {}, batch {}), {} thread(s): {:.4} s/epoch, test accuracy {:.2} % ({} rows), train {:.2} %",
+            "{} epochs of {} parameters on {} rows ({}, lr {}, batch {}), {} thread(s): {:.4} s/epoch, test accuracy {:.2} % ({} rows), train {:.2} %",
             r.epochs,
             r.parameters,
             r.train_rows,
-            r.optimizer,
+            format!("{:?}", r.optimizer).to_lowercase(),
             r.learning_rate,
             r.batch_size,
             r.threads,

@@ -87,4 +87,32 @@ mod tests {
         assert!(r.threads >= 1);
         assert_eq!(r.parameters, 4 * 8 + 8 + 8 * 3 + 3);
     }
+
+    #[test]
+    fn every_example_spec_trains_centrally() {
+        for (text, parameters) in [
+            (include_str!("../../examples/digits-spec.json"), 2_410),
+            (include_str!("../../examples/mnist-mlp-spec.json"), 25_450),
+            // LeNet-5's 61,706, as PyTorch counts them (bench/train_torch.py).
+            (include_str!("../../examples/mnist-cnn-spec.json"), 61_706),
+        ] {
+            let spec = ProjectSpec::from_json(text).unwrap();
+            let (inputs, classes) = (
+                spec.features.inputs as usize,
+                spec.features.classes as usize,
+            );
+            // 5 rows per class, unscaled pixel-like values 0..=255.
+            let mut d = Dataset::new(inputs, classes);
+            for r in 0..5 * classes {
+                let row: Vec<f32> = (0..inputs).map(|p| ((r * 7 + p) % 256) as f32).collect();
+                d.push(&row, (r % classes) as u32);
+            }
+            let (train, test) = holdout(&d);
+            assert!(train.features.iter().all(|x| (0.0..=1.0).contains(x)));
+            let r = central(&spec, &train, &test, 1, 1).unwrap();
+            assert_eq!((r.parameters, r.epochs_s.len()), (parameters, 1));
+            assert_eq!(r.parameters as u64, spec.parameter_count());
+            assert_eq!((r.train_rows, r.test_rows), (4 * classes, classes));
+        }
+    }
 }
