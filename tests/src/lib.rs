@@ -203,3 +203,102 @@ impl Escrow {
         .expect("the chain's totals settle")
     }
 }
+
+/// An honest project run as tasks: an aggregator node and one trainer node per share.
+pub struct Nodes {
+    aggregator: tokio::task::JoinHandle<Result<merit_aggregator::NodeSummary, String>>,
+    trainers: Vec<tokio::task::JoinHandle<Result<merit_trainer::node::Earnings, String>>>,
+}
+
+impl Nodes {
+    /// Starts the aggregator node and an honest trainer node per `(signer, data)` for
+    /// project `id` (state under `dir`, polling every 200 ms, trainer `i` seeded `i`), then
+    /// waits until every trainer joined and the aggregator bonded.
+    pub async fn start(
+        env: &TestEnv,
+        id: u32,
+        spec: &merit_protocol::spec::ProjectSpec,
+        aggregator: &merit_chain::Signer,
+        trainers: Vec<(merit_chain::Signer, merit_trainer::data::Dataset)>,
+        dir: &std::path::Path,
+    ) -> Self {
+        let count = trainers.len() as u32;
+        let agg = {
+            let (market, ipfs, signer) = (env.market.clone(), env.ipfs.clone(), aggregator.clone());
+            let mut config = merit_aggregator::AggregatorConfig::new(id, dir.join("aggregator"));
+            config.poll = Duration::from_millis(200);
+            tokio::spawn(async move {
+                let agg = merit_aggregator::Aggregator {
+                    market: &market,
+                    ipfs: &ipfs,
+                    signer: &signer,
+                    config,
+                    evaluator: None,
+                };
+                merit_aggregator::run_aggregator(&agg)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        };
+        let nodes = trainers
+            .into_iter()
+            .enumerate()
+            .map(|(who, (signer, data))| {
+                let (market, ipfs) = (env.market.clone(), env.ipfs.clone());
+                let learner = merit_trainer::learner::CandleModel::from_spec(spec);
+                let mut cfg =
+                    merit_trainer::node::NodeConfig::new(id, dir.join(format!("trainer-{who}")));
+                cfg.behaviour = merit_trainer::behaviour::Behaviour::Honest;
+                cfg.seed = who as u64;
+                cfg.poll = Duration::from_millis(200);
+                cfg.progress = false;
+                tokio::spawn(async move {
+                    let node = merit_trainer::node::TrainerNode::new(
+                        &market, &ipfs, &signer, data, learner, cfg,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    merit_trainer::node::run_trainer(node)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for _ in 0..1200 {
+            let v = env.market.project(id).await.unwrap();
+            if v.trainers == count && v.aggregator_bonded {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Self {
+            aggregator: agg,
+            trainers: nodes,
+        }
+    }
+
+    /// Waits for every trainer node (each within `trainer_limit`), then the aggregator;
+    /// panics naming the one that failed or hung.
+    pub async fn finish(
+        self,
+        trainer_limit: Duration,
+    ) -> (
+        Vec<merit_trainer::node::Earnings>,
+        merit_aggregator::NodeSummary,
+    ) {
+        let mut earned = Vec::new();
+        for n in self.trainers {
+            let e = tokio::time::timeout(trainer_limit, n)
+                .await
+                .expect("a trainer node did not finish")
+                .unwrap()
+                .unwrap_or_else(|e| panic!("trainer node failed: {e}"));
+            earned.push(e);
+        }
+        let summary = tokio::time::timeout(Duration::from_secs(300), self.aggregator)
+            .await
+            .expect("the aggregator did not stop")
+            .unwrap()
+            .unwrap_or_else(|e| panic!("the aggregator failed: {e}"));
+        (earned, summary)
+    }
+}

@@ -10,7 +10,7 @@
 //!    K = 10): the weight depends on N and K, not on the chunk size, so 10 chunks of 16
 //!    parameters, proven with real circuits, measure it in seconds.
 
-use merit_aggregator::{run_aggregator, Aggregator, AggregatorConfig, VerifyOptions};
+use merit_aggregator::VerifyOptions;
 use merit_chain::client::account_of;
 use merit_chain::marketplace::{ChunkedProofs, Finalization, CHUNK_PROOFS_PER_CALL};
 use merit_chain::{dev_signer, Signer};
@@ -24,11 +24,8 @@ use merit_prover::chunked::{prove_chunked, setup_chunk, setup_decision, ChunkedR
 use merit_prover::keys::compressed;
 use merit_prover::round::RoundWitness;
 use merit_prover::SetupMode;
-use merit_tests::TestEnv;
-use merit_trainer::behaviour::Behaviour;
+use merit_tests::{Nodes, TestEnv};
 use merit_trainer::data::Dataset;
-use merit_trainer::learner::CandleModel;
-use merit_trainer::node::{run_trainer, NodeConfig, TrainerNode};
 use std::time::Duration;
 
 const POOL: u128 = 9_000_000_000_000_000;
@@ -142,74 +139,21 @@ async fn a_chunked_project_above_50k_parameters_runs_end_to_end() {
     assert_eq!((shape.slots, shape.chunk), (3, CHUNK));
     assert_eq!(shape.keys_cid, view.params.proving_key_cid);
 
-    let agg = {
-        let (market, ipfs, signer) = (env.market.clone(), env.ipfs.clone(), aggregator.clone());
-        let state_dir = dir.path().join("aggregator");
-        tokio::spawn(async move {
-            let mut config = AggregatorConfig::new(id, state_dir);
-            config.poll = Duration::from_millis(200);
-            let agg = Aggregator {
-                market: &market,
-                ipfs: &ipfs,
-                signer: &signer,
-                config,
-                evaluator: None,
-            };
-            run_aggregator(&agg).await.map_err(|e| e.to_string())
-        })
-    };
-    let nodes: Vec<_> = trainers
-        .iter()
-        .enumerate()
-        .map(|(who, signer)| {
-            let (market, ipfs, spec, signer) = (
-                env.market.clone(),
-                env.ipfs.clone(),
-                spec.clone(),
-                signer.clone(),
-            );
-            let state_dir = dir.path().join(format!("trainer-{who}"));
-            tokio::spawn(async move {
-                let mut cfg = NodeConfig::new(id, state_dir);
-                cfg.behaviour = Behaviour::Honest;
-                cfg.seed = who as u64;
-                cfg.poll = Duration::from_millis(200);
-                cfg.progress = false;
-                let node = TrainerNode::new(
-                    &market,
-                    &ipfs,
-                    &signer,
-                    blobs(200 + who as u64, 60),
-                    CandleModel::from_spec(&spec),
-                    cfg,
-                )
-                .map_err(|e| e.to_string())?;
-                run_trainer(node).await.map_err(|e| e.to_string())
-            })
-        })
-        .collect();
-    for _ in 0..1200 {
-        let v = env.market.project(id).await.unwrap();
-        if v.trainers == 3 && v.aggregator_bonded {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let nodes = Nodes::start(
+        &env,
+        id,
+        &spec,
+        &aggregator,
+        trainers
+            .iter()
+            .enumerate()
+            .map(|(who, s)| (s.clone(), blobs(200 + who as u64, 60)))
+            .collect(),
+        dir.path(),
+    )
+    .await;
     env.market.start(&owner_signer, id).await.unwrap();
-    let mut earned = Vec::new();
-    for n in nodes {
-        let e = tokio::time::timeout(Duration::from_secs(1500), n)
-            .await
-            .expect("a trainer node did not finish")
-            .unwrap()
-            .unwrap_or_else(|e| panic!("trainer node failed: {e}"));
-        earned.push(e);
-    }
-    let summary = tokio::time::timeout(Duration::from_secs(300), agg)
-        .await
-        .expect("the aggregator did not stop")
-        .unwrap()
-        .unwrap_or_else(|e| panic!("the aggregator failed: {e}"));
+    let (earned, summary) = nodes.finish(Duration::from_secs(1500)).await;
     assert_eq!(summary.phase, Phase::Finished);
     let v = env.market.project(id).await.unwrap();
     assert_eq!((v.phase, v.round), (Phase::Finished, 1));

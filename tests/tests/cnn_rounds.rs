@@ -6,18 +6,17 @@
 //! the one the owner posted. The figures (parameters, chunks, setup and round times,
 //! accuracy) are printed for the README.
 
-use merit_aggregator::{run_aggregator, Aggregator, AggregatorConfig, VerifyOptions};
+use merit_aggregator::VerifyOptions;
 use merit_chain::client::account_of;
 use merit_chain::dev_signer;
 use merit_cli::chain::ChainChoice;
 use merit_cli::owner;
 use merit_protocol::abi::{Deadlines, Phase};
 use merit_protocol::spec::ProjectSpec;
-use merit_tests::TestEnv;
-use merit_trainer::behaviour::Behaviour;
+use merit_tests::{Nodes, TestEnv};
 use merit_trainer::data::{self, Dataset, Partition};
 use merit_trainer::learner::{CandleModel, Learner};
-use merit_trainer::node::{load_global, run_trainer, NodeConfig, TrainerNode};
+use merit_trainer::node::load_global;
 use std::time::{Duration, Instant};
 
 const POOL: u128 = 9_000_000_000_000_000;
@@ -114,76 +113,18 @@ async fn a_chunked_cnn_project_learns_over_two_proven_rounds() {
     let initial = load_global(&env.ipfs, &view, &spec).await.unwrap();
     let before = learner.accuracy(&initial.params, &test).unwrap();
 
-    let agg = {
-        let (market, ipfs, signer) = (env.market.clone(), env.ipfs.clone(), aggregator.clone());
-        let state_dir = dir.path().join("aggregator");
-        tokio::spawn(async move {
-            let mut config = AggregatorConfig::new(id, state_dir);
-            config.poll = Duration::from_millis(200);
-            let agg = Aggregator {
-                market: &market,
-                ipfs: &ipfs,
-                signer: &signer,
-                config,
-                evaluator: None,
-            };
-            run_aggregator(&agg).await.map_err(|e| e.to_string())
-        })
-    };
-    let nodes: Vec<_> = trainers
-        .iter()
-        .zip(shares)
-        .enumerate()
-        .map(|(who, (signer, share))| {
-            let (market, ipfs, spec, signer) = (
-                env.market.clone(),
-                env.ipfs.clone(),
-                spec.clone(),
-                signer.clone(),
-            );
-            let state_dir = dir.path().join(format!("trainer-{who}"));
-            tokio::spawn(async move {
-                let mut cfg = NodeConfig::new(id, state_dir);
-                cfg.behaviour = Behaviour::Honest;
-                cfg.seed = who as u64;
-                cfg.poll = Duration::from_millis(200);
-                cfg.progress = false;
-                let node = TrainerNode::new(
-                    &market,
-                    &ipfs,
-                    &signer,
-                    share,
-                    CandleModel::from_spec(&spec),
-                    cfg,
-                )
-                .map_err(|e| e.to_string())?;
-                run_trainer(node).await.map_err(|e| e.to_string())
-            })
-        })
-        .collect();
-    for _ in 0..1200 {
-        let v = env.market.project(id).await.unwrap();
-        if v.trainers == TRAINERS as u32 && v.aggregator_bonded {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let nodes = Nodes::start(
+        &env,
+        id,
+        &spec,
+        &aggregator,
+        trainers.into_iter().zip(shares).collect(),
+        dir.path(),
+    )
+    .await;
     let started = Instant::now();
     env.market.start(&owner_signer, id).await.unwrap();
-    let mut earned = Vec::new();
-    for n in nodes {
-        let e = tokio::time::timeout(Duration::from_secs(900), n)
-            .await
-            .expect("a trainer node did not finish")
-            .unwrap()
-            .unwrap_or_else(|e| panic!("trainer node failed: {e}"));
-        earned.push(e);
-    }
-    let summary = tokio::time::timeout(Duration::from_secs(300), agg)
-        .await
-        .expect("the aggregator did not stop")
-        .unwrap()
-        .unwrap_or_else(|e| panic!("the aggregator failed: {e}"));
+    let (earned, summary) = nodes.finish(Duration::from_secs(900)).await;
     let rounds_took = started.elapsed().as_secs_f64();
     assert_eq!(summary.phase, Phase::Finished);
     let v = env.market.project(id).await.unwrap();
