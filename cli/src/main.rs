@@ -79,7 +79,7 @@ enum Cmd {
         #[arg(long, env = "MERIT_DIGITS")]
         digits: Option<PathBuf>,
         /// Rounds to run
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = merit_cli::story::DEFAULT_ROUNDS)]
         rounds: u32,
         /// Print the summary as one JSON object
         #[arg(long)]

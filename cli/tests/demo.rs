@@ -3,7 +3,8 @@
 //! the roles as `merit trainer run` / `merit aggregator run` processes of the real binary.
 //! The assertions read its JSON summary (what `merit demo --json` prints): every proof
 //! verified on chain, honest trainers paid, the simulated attackers' share of the rewards
-//! at most 2 %, the escrow back to the contract's existential deposit, a report written.
+//! at most 2 %, at the default rounds a test accuracy of at least 90 %, the escrow back to
+//! the contract's existential deposit, a report written.
 
 use merit_cli::devnet::IpfsDaemon;
 use merit_cli::story::{self, RoleRunner, StoryOptions};
@@ -30,11 +31,13 @@ async fn the_demo_pays_honest_trainers_and_drains_the_escrow() {
         .await
         .unwrap_or_else(|e| panic!("IPFS daemon: {e}"));
     let (_chain, market) = merit_cli::chain::embedded_marketplace(None).await.unwrap();
-    let opts = options(dir.path(), 3, RoleRunner::Tasks);
+    // The demo as `merit demo` runs it: its default rounds, held to issue #27's accuracy.
+    let rounds = story::DEFAULT_ROUNDS;
+    let opts = options(dir.path(), rounds, RoleRunner::Tasks);
     let summary = story::run(&market, &daemon.store().unwrap(), &opts)
         .await
         .unwrap();
-    check(serde_json::to_value(&summary).unwrap(), 3);
+    check(serde_json::to_value(&summary).unwrap(), rounds.into());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -108,7 +111,12 @@ fn check(j: serde_json::Value, rounds: u64) {
         ed,
         "the escrow drained: {j}"
     );
-    assert!(j["final_accuracy"].as_f64().unwrap() > j["initial_accuracy"].as_f64().unwrap());
+    let accuracy = j["final_accuracy"].as_f64().unwrap();
+    assert!(accuracy > j["initial_accuracy"].as_f64().unwrap());
+    if rounds >= u64::from(story::DEFAULT_ROUNDS) {
+        // Issue #27's bar (92.5–93.9 % over the 24 slot orders the join race can give).
+        assert!(accuracy >= 0.90, "final accuracy {accuracy}: {j}");
+    }
 
     let html = std::fs::read_to_string(j["report"].as_str().unwrap()).unwrap();
     assert_eq!(html.matches("<svg").count(), 4, "four plots");
