@@ -110,10 +110,11 @@ pub fn demo_spec(rounds: u32) -> Result<ProjectSpec> {
     let mut spec = ProjectSpec::from_json(DEMO_SPEC).context("the demo spec")?;
     spec.rounds = rounds;
     // Issue #27 (≥ 90 %, attackers ≤ 2 %, 3 min), measured over all 24 slot orders the
-    // join race can give (examples/demo_orders.rs; README). Softmax regression (650 parameters, no hidden layer)
-    // learns the digits in a few rounds, its circuit is a third of the 2,410-parameter
-    // MLP's (setup, key loading and proofs a third), and without hidden features the
-    // label-flipper's update points away from the honest ones from round 0.
+    // join race can give (cli/examples/demo_orders.rs; README). Softmax regression (650
+    // parameters, no hidden layer) learns the digits in a few rounds, its circuit is a
+    // third of the 2,410-parameter MLP's (setup, key loading and proofs a third), and
+    // without hidden features the label-flipper's update points away from the honest ones
+    // from round 0.
     spec.model = ModelArch::Mlp {
         input: spec.features.inputs,
         hidden: vec![],
