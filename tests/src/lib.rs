@@ -302,3 +302,12 @@ impl Nodes {
         (earned, summary)
     }
 }
+
+/// The escrow most end-to-end tests post with (plancks): a pool that outlasts every
+/// payout, an aggregator's fee and bond, a trainer's stake.
+pub mod amounts {
+    pub const POOL: u128 = 9_000_000_000_000_000;
+    pub const FEE: u128 = 500_000_000_000_000;
+    pub const BOND: u128 = 2_000_000_000_000;
+    pub const STAKE: u128 = 1_000_000_000_000;
+}

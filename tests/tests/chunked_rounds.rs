@@ -24,14 +24,11 @@ use merit_prover::chunked::{prove_chunked, setup_chunk, setup_decision, ChunkedR
 use merit_prover::keys::compressed;
 use merit_prover::round::RoundWitness;
 use merit_prover::SetupMode;
+use merit_tests::amounts::{BOND, FEE, POOL, STAKE};
 use merit_tests::{Nodes, TestEnv};
 use merit_trainer::data::Dataset;
 use std::time::Duration;
 
-const POOL: u128 = 9_000_000_000_000_000;
-const FEE: u128 = 500_000_000_000_000;
-const BOND: u128 = 2_000_000_000_000;
-const STAKE: u128 = 1_000_000_000_000;
 /// pallet-contracts' normal-extrinsic budget on both chains: 75 % of a 2e12 block.
 const NORMAL_BUDGET: u64 = 1_500_000_000_000;
 

@@ -13,16 +13,13 @@ use merit_cli::chain::ChainChoice;
 use merit_cli::owner;
 use merit_protocol::abi::{Deadlines, Phase};
 use merit_protocol::spec::ProjectSpec;
+use merit_tests::amounts::{BOND, FEE, POOL, STAKE};
 use merit_tests::{Nodes, TestEnv};
 use merit_trainer::data::{self, Dataset, Partition};
 use merit_trainer::learner::{CandleModel, Learner};
 use merit_trainer::node::load_global;
 use std::time::{Duration, Instant};
 
-const POOL: u128 = 9_000_000_000_000_000;
-const FEE: u128 = 500_000_000_000_000;
-const BOND: u128 = 2_000_000_000_000;
-const STAKE: u128 = 1_000_000_000_000;
 const TRAINERS: usize = 3;
 
 /// conv 4 × 3 × 3 (same size) → ReLU → pool 2 → conv 8 × 3 × 3 → ReLU → pool 2 → linear:

@@ -18,14 +18,11 @@ use merit_prover::ark_bn254::Bn254;
 use merit_prover::round::{prove_round, setup_round, RoundWitness};
 use merit_prover::SetupMode;
 use merit_storage::{parse_cid, IpfsStore};
+use merit_tests::amounts::{BOND, FEE, POOL, STAKE};
 use merit_tests::{backends, test_rule, TestEnv};
 
 const DIM: usize = 16;
 const SLOTS: usize = 4;
-const STAKE: u128 = 1_000_000_000_000;
-const POOL: u128 = 9_000_000_000_000_000;
-const FEE: u128 = 500_000_000_000_000;
-const BOND: u128 = 2_000_000_000_000;
 /// The block limit of the dev runtime (2 s of ref_time).
 const BLOCK_REF_TIME: f64 = 2e12;
 

@@ -15,6 +15,7 @@ use merit_protocol::abi::{Deadlines, Phase};
 use merit_protocol::reward;
 use merit_protocol::spec::ProjectSpec;
 use merit_storage::IpfsStore;
+use merit_tests::amounts::{BOND, FEE, POOL, STAKE};
 use merit_tests::{backends, TestEnv};
 use merit_trainer::behaviour::Behaviour;
 use merit_trainer::data::Dataset;
@@ -22,11 +23,6 @@ use merit_trainer::learner::CandleModel;
 use merit_trainer::node::{run_trainer, Earnings, NodeConfig, TrainerNode};
 use std::path::Path;
 use std::time::Duration;
-
-const POOL: u128 = 9_000_000_000_000_000;
-const FEE: u128 = 500_000_000_000_000;
-const BOND: u128 = 2_000_000_000_000;
-const STAKE: u128 = 1_000_000_000_000;
 
 /// A small MLP (4-3-3: 27 parameters) over four slots, so setup and proofs take seconds.
 const SPEC: &str = r#"{

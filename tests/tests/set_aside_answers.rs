@@ -24,14 +24,11 @@ use merit_protocol::rule::RuleParams;
 use merit_prover::ark_bn254::Bn254;
 use merit_prover::round::{prove_round, setup_round, RoundWitness};
 use merit_prover::SetupMode;
+use merit_tests::amounts::{BOND, FEE, POOL, STAKE};
 use merit_tests::{backends, test_rule, test_verifying_key, TestEnv};
 
 const DIM: usize = 16;
 const SLOTS: usize = 4;
-const STAKE: u128 = 1_000_000_000_000;
-const POOL: u128 = 9_000_000_000_000_000;
-const FEE: u128 = 500_000_000_000_000;
-const BOND: u128 = 2_000_000_000_000;
 const CID: &[u8] = b"bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
 /// The answer window (the reveal deadline) and the aggregation window, in blocks.
 const REVEAL: u32 = 8;
