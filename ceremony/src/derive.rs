@@ -46,7 +46,7 @@ impl R1csShape {
         Ok(self.domain()?.size())
     }
 
-    fn domain(&self) -> Result<GeneralEvaluationDomain<Fr>, CeremonyError> {
+    pub(crate) fn domain(&self) -> Result<GeneralEvaluationDomain<Fr>, CeremonyError> {
         GeneralEvaluationDomain::<Fr>::new(self.num_constraints + self.num_instance).ok_or(
             CeremonyError::Synthesis("no evaluation domain that large".to_string()),
         )
@@ -264,7 +264,7 @@ fn qap_columns(shape: &R1csShape, basis: &LagrangeBasis) -> Columns {
 const MSM_FROM: usize = 16;
 
 /// A matrix's entries by column: `out[var]` lists `(row, coefficient)`.
-fn transpose(matrix: &Matrix<Fr>, vars: usize) -> Vec<Vec<(usize, Fr)>> {
+pub(crate) fn transpose(matrix: &Matrix<Fr>, vars: usize) -> Vec<Vec<(usize, Fr)>> {
     let mut out = vec![Vec::new(); vars];
     for (row, terms) in matrix.iter().enumerate() {
         for &(coeff, var) in terms {
@@ -299,7 +299,7 @@ fn lincomb_g2(points: &[G2Affine], column: &[(usize, Fr)]) -> G2Projective {
 }
 
 /// `[τⁱ Z(τ)]G1 = [τ^{i+n}] − [τⁱ]` for i < n − 1: the H query with δ = 1.
-fn h_query(phase1: &Phase1State, n: usize) -> Vec<G1Affine> {
+pub(crate) fn h_query(phase1: &Phase1State, n: usize) -> Vec<G1Affine> {
     let projective: Vec<G1Projective> = (0..n.saturating_sub(1))
         .map(|i| phase1.tau_g1[i + n].into_group() - phase1.tau_g1[i])
         .collect();

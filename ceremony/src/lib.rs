@@ -79,10 +79,12 @@ pub mod derive;
 pub mod dlog;
 mod error;
 pub mod fft;
+mod first;
 mod hash;
 mod pairing;
 pub mod phase1;
 pub mod phase2;
+pub mod subgroup;
 pub mod synthetic;
 pub mod transcript;
 

@@ -8,6 +8,7 @@
 //! linear combinations and a handful of pairings, whatever N is.
 
 use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::scalar_mul::ScalarMul;
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{UniformRand, Zero};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
@@ -120,6 +121,23 @@ pub fn initial_hash(power: u32) -> Digest {
 }
 
 impl Phase1Contribution {
+    /// A record of the right shape and nothing in it (for encoded sizes).
+    pub(crate) fn empty() -> Self {
+        let zero = DlogProof {
+            commitment: G1Affine::zero(),
+            response: Fr::zero(),
+        };
+        Self {
+            parent: [0; 32],
+            tau_g1: G1Affine::zero(),
+            alpha_g1: G1Affine::zero(),
+            beta_g1: G1Affine::zero(),
+            tau_proof: zero.clone(),
+            alpha_proof: zero.clone(),
+            beta_proof: zero,
+        }
+    }
+
     /// The transcript hash after this contribution: `H(parent, contribution)`.
     pub fn hash(&self) -> Digest {
         hash_parts(LINK_DOMAIN, &[&self.parent, &compressed(self)])
@@ -151,6 +169,16 @@ impl Phase1State {
             beta_tau_g1: vec![g1; n],
             beta_g2: g2,
         })
+    }
+
+    /// Whether this is the starting state (every element a generator).
+    pub fn is_identity(&self) -> bool {
+        let (g1, g2) = (G1Affine::generator(), G2Affine::generator());
+        self.beta_g2 == g2
+            && self.tau_g1.par_iter().all(|p| *p == g1)
+            && self.tau_g2.par_iter().all(|p| *p == g2)
+            && self.alpha_tau_g1.par_iter().all(|p| *p == g1)
+            && self.beta_tau_g1.par_iter().all(|p| *p == g1)
     }
 
     /// The domain size N.
@@ -278,6 +306,20 @@ fn multiply_in(prev: &Phase1State, secrets: &Phase1Secrets) -> Phase1State {
     let tau_powers = powers(secrets.tau, 2 * n - 1);
     let alpha_powers: Vec<Fr> = tau_powers[..n].iter().map(|t| *t * secrets.alpha).collect();
     let beta_powers: Vec<Fr> = tau_powers[..n].iter().map(|t| *t * secrets.beta).collect();
+    if prev.is_identity() {
+        // The first contribution: every base is the generator, so fixed-base tables
+        // give the same points several times faster.
+        let g1 = G1Projective::from(G1Affine::generator());
+        let g2 = G2Projective::from(G2Affine::generator());
+        return Phase1State {
+            power: prev.power,
+            tau_g1: g1.batch_mul(&tau_powers),
+            tau_g2: g2.batch_mul(&tau_powers[..n]),
+            alpha_tau_g1: g1.batch_mul(&alpha_powers),
+            beta_tau_g1: g1.batch_mul(&beta_powers),
+            beta_g2: mul_g2(prev.beta_g2.into_group(), secrets.beta).into_affine(),
+        };
+    }
     Phase1State {
         power: prev.power,
         tau_g1: scale_each_g1(&prev.tau_g1, &tau_powers),

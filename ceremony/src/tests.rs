@@ -796,3 +796,180 @@ fn the_contract_sized_link_check_accepts_each_honest_contribution_only_in_place(
     }
     assert_eq!(parent, t.hash());
 }
+
+#[test]
+fn an_opened_ceremony_is_the_derived_start_and_verifies_like_any_other() {
+    let secrets = Phase1Secrets {
+        tau: Fr::from(5u64).inverse().unwrap(),
+        alpha: Fr::from(17u64),
+        beta: -Fr::from(3u64),
+    };
+    let shape = synthesize(Squarings::shape(CONSTRAINTS)).unwrap();
+    let opened = Transcript::opened_with(POWER, &shape, secrets, &mut rng(40)).unwrap();
+    // Phase 1 exactly as a first contribution with the same secrets makes it (the
+    // identity state's fixed-base path), and the start exactly the derived one.
+    let identity = Phase1State::identity(POWER).unwrap();
+    let (state, _) = phase1::contribute_with(
+        &identity,
+        &phase1::initial_hash(POWER),
+        secrets,
+        &mut rng(41),
+    )
+    .unwrap();
+    assert_eq!(opened.phase1.state, state);
+    let g = G1Affine::generator();
+    for (i, p) in opened.phase1.state.tau_g1.iter().enumerate() {
+        assert_eq!(
+            *p,
+            g * secrets.tau.pow([i as u64]),
+            "[tau^{i}] from the fixed-base path"
+        );
+    }
+    assert_eq!(
+        opened.phase2.key,
+        derive_start_from_shape(&opened.phase1.state, &shape).unwrap()
+    );
+    assert!(opened.phase2.contributions.is_empty());
+    opened.phase1.verify(&mut rng(42)).unwrap();
+    verify_key(
+        &opened.phase1.state,
+        &shape,
+        &opened.phase2.key,
+        &mut rng(43),
+    )
+    .unwrap();
+
+    // Then it is a ceremony like any other: a phase-2 contribution, a full check, keys
+    // that prove.
+    let mut t = Transcript::opened(POWER, &shape, &mut rng(44)).unwrap();
+    t.contribute_phase2(&mut rng(45));
+    let (pk, vk) = verify_transcript(&t, Squarings::shape(CONSTRAINTS), &mut rng(46)).unwrap();
+    assert!(proves_and_verifies(&pk, &vk));
+
+    // A circuit too big for the phase 1 asked for is refused before any work.
+    let big = synthesize(Squarings::shape(40)).unwrap();
+    assert!(matches!(
+        Transcript::opened(POWER, &big, &mut rng(47)),
+        Err(CeremonyError::DomainTooSmall { .. })
+    ));
+}
+
+/// A point on the twist, usually outside G2 (the twist's order is r times a cofactor).
+fn twist_point(rng: &mut ChaCha20Rng) -> G2Affine {
+    use ark_bn254::{Fq, Fq2};
+    loop {
+        let x = Fq2::new(Fq::rand(rng), Fq::rand(rng));
+        if let Some(p) = G2Affine::get_point_from_x_unchecked(x, rand::Rng::gen(rng)) {
+            return p;
+        }
+    }
+}
+
+/// `[r]Q = 0`: the definition the fast test must agree with.
+fn in_g2_by_definition(q: &G2Affine) -> bool {
+    use ark_ec::PrimeGroup;
+    use ark_ff::{PrimeField, Zero};
+    q.into_group().mul_bigint(Fr::MODULUS).is_zero()
+}
+
+#[test]
+fn the_fast_g2_subgroup_test_agrees_with_the_definition() {
+    use ark_ec::PrimeGroup;
+    use ark_ff::{PrimeField, Zero};
+    let rng = &mut rng(50);
+    let g2 = ark_bn254::G2Projective::generator();
+    for _ in 0..40 {
+        let inside = (g2 * Fr::rand(rng)).into_affine();
+        assert!(in_g2_by_definition(&inside));
+        assert!(subgroup::in_g2(&inside));
+        let random = twist_point(rng);
+        assert_eq!(subgroup::in_g2(&random), in_g2_by_definition(&random));
+        assert!(
+            !subgroup::in_g2(&random),
+            "a random twist point is almost never in G2"
+        );
+        assert!(subgroup::in_g2(&random.clear_cofactor()));
+    }
+    // Off G2 by a component of each small prime order dividing the cofactor
+    // h = 10069 · 5864401 · 1875725156269 · q: T = [r·h/ℓ]R has order ℓ (or is 0).
+    let h = num_bigint::BigUint::parse_bytes(
+        b"21888242871839275222246405745257275088844257914179612981679871602714643921549",
+        10,
+    )
+    .unwrap();
+    let r: num_bigint::BigUint = Fr::MODULUS.into();
+    for ell in [10069u64, 5864401, 1875725156269] {
+        let cofactor_part = (&r * &h) / num_bigint::BigUint::from(ell);
+        let t = twist_point(rng)
+            .into_group()
+            .mul_bigint(cofactor_part.to_u64_digits());
+        if t.is_zero() {
+            continue;
+        }
+        let bad = ((g2 * Fr::rand(rng)) + t).into_affine();
+        assert!(!in_g2_by_definition(&bad), "order {ell}");
+        assert!(
+            !subgroup::in_g2(&bad),
+            "a component of order {ell} is caught"
+        );
+    }
+}
+
+#[test]
+fn a_transcript_with_a_g2_point_outside_g2_is_refused_on_decoding() {
+    let t = honest_transcript(51);
+    let bytes = t.to_bytes();
+    assert_eq!(Transcript::from_bytes(&bytes).unwrap(), t);
+    let outside = twist_point(&mut rng(52));
+    assert!(!in_g2_by_definition(&outside));
+    for which in ["tau_g2", "b_g2_query", "delta_g2"] {
+        let mut bad = t.clone();
+        match which {
+            "tau_g2" => bad.phase1.state.tau_g2[1] = outside,
+            "b_g2_query" => bad.phase2.key.b_g2_query[0] = outside,
+            _ => bad.phase2.key.vk.delta_g2 = outside,
+        }
+        let err = Transcript::from_bytes(&bad.to_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, CeremonyError::Decode(m) if m.contains("not in the prime-order subgroup")),
+            "{which}: {err:?}"
+        );
+    }
+    let mut bad = t.phase1.clone();
+    bad.state.beta_g2 = outside;
+    assert!(Phase1Transcript::from_bytes(&bad.to_bytes()).is_err());
+    let mut bad = t.phase2.clone();
+    bad.key.vk.gamma_g2 = outside;
+    assert!(Phase2Transcript::from_bytes(&bad.to_bytes()).is_err());
+}
+
+#[test]
+fn phase_one_is_found_in_a_transcript_and_a_party_reads_its_own_copy_back() {
+    let t = honest_transcript(53);
+    let bytes = t.to_bytes();
+    let len = Transcript::phase1_len(&bytes).unwrap();
+    assert_eq!(len, t.phase1.compressed_size());
+    assert_eq!(&bytes[..len], &t.phase1.to_bytes()[..]);
+    let again = Transcript::with_phase1(
+        Phase1Transcript::from_own_copy(&t.phase1.to_own_copy()).unwrap(),
+        &bytes[len..],
+    )
+    .unwrap();
+    assert_eq!(again, t);
+    // A copy damaged in a coordinate compression drops (β G2's y, the last bytes) is
+    // refused: the point is no longer on its curve.
+    let mut damaged = t.phase1.to_own_copy();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    assert!(Phase1Transcript::from_own_copy(&damaged).is_err());
+    // Cut anywhere inside phase 1: no length; a phase-1 file alone is all phase 1.
+    for cut in [0, 3, 11, len / 2, len - 1] {
+        assert_eq!(Transcript::phase1_len(&bytes[..cut]), None, "cut at {cut}");
+    }
+    assert_eq!(Transcript::phase1_len(&t.phase1.to_bytes()), Some(len));
+    // A phase 2 decoded on its own is checked like the whole transcript.
+    let mut bad = t.clone();
+    bad.phase2.key.b_g2_query[0] = twist_point(&mut rng(54));
+    let bad = bad.to_bytes();
+    assert!(Transcript::with_phase1(t.phase1.clone(), &bad[len..]).is_err());
+}

@@ -9,11 +9,11 @@
 //! contributor's secret, and a transcript stays one state's size however many people
 //! contribute.
 
-use ark_bn254::{Bn254, G1Affine};
+use ark_bn254::{Bn254, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_groth16::{ProvingKey, VerifyingKey};
 use ark_relations::gr1cs::ConstraintSynthesizer;
-use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use rand::{CryptoRng, Rng};
 
 use crate::check::verify_key;
@@ -22,6 +22,8 @@ use crate::error::{CeremonyError, Phase1Check};
 use crate::hash::{compressed, Digest};
 use crate::phase1::{self, Heads, Phase1Contribution, Phase1State};
 use crate::phase2::{self, Phase2Contribution};
+use crate::subgroup::{check_g2, decode_then_check};
+use rayon::prelude::*;
 
 /// Phase 1: the domain size, every contribution, and the powers after the last one.
 #[derive(Clone, Debug, PartialEq, Eq, CanonicalSerialize, CanonicalDeserialize)]
@@ -80,7 +82,56 @@ impl Phase1Transcript {
 
     /// Decodes a phase-1 transcript, checking every point is in its group.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CeremonyError> {
-        Self::deserialize_compressed(bytes).map_err(|e| CeremonyError::Decode(e.to_string()))
+        decode_then_check(bytes, |t: &Self| t.g2_in_subgroup())
+    }
+
+    /// The uncompressed encoding, for a party's own copy of a phase 1 it verified
+    /// ([`Phase1Transcript::from_own_copy`]): several times faster to read back.
+    pub fn to_own_copy(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.uncompressed_size());
+        self.serialize_uncompressed(&mut out)
+            .expect("writing to a Vec cannot fail");
+        out
+    }
+
+    /// Reads back [`Phase1Transcript::to_own_copy`], checking only that every point is
+    /// on its curve (cheap), not in its subgroup: for a copy this party wrote itself after
+    /// verifying the phase 1 in full. A point on its curve is fixed by its compressed
+    /// encoding, so a copy that also compresses to the bytes it was made from is exactly
+    /// that phase 1.
+    pub fn from_own_copy(bytes: &[u8]) -> Result<Self, CeremonyError> {
+        let t = Self::deserialize_with_mode(bytes, Compress::No, Validate::No)
+            .map_err(|e| CeremonyError::Decode(e.to_string()))?;
+        let s = &t.state;
+        let g1 = s
+            .tau_g1
+            .par_iter()
+            .chain(&s.alpha_tau_g1)
+            .chain(&s.beta_tau_g1)
+            .all(|p| p.is_on_curve());
+        let g2 = s
+            .tau_g2
+            .par_iter()
+            .chain([&s.beta_g2])
+            .all(|p| p.is_on_curve());
+        let records = t.contributions.iter().all(|c| {
+            [c.tau_g1, c.alpha_g1, c.beta_g1]
+                .iter()
+                .chain([&c.tau_proof, &c.alpha_proof, &c.beta_proof].map(|p| &p.commitment))
+                .all(|p| p.is_on_curve())
+        });
+        if !(g1 && g2 && records) {
+            return Err(CeremonyError::Decode(
+                "a point is not on its curve".to_string(),
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Every G2 point is in G2 (G1 needs no check: see [`crate::subgroup`]).
+    fn g2_in_subgroup(&self) -> bool {
+        let s = &self.state;
+        check_g2(s.tau_g2.par_iter().chain([&s.beta_g2]))
     }
 
     /// Checks every contribution's link and the final state's consistency.
@@ -173,7 +224,17 @@ impl Phase2Transcript {
 
     /// Decodes a phase-2 transcript, checking every point is in its group.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CeremonyError> {
-        Self::deserialize_compressed(bytes).map_err(|e| CeremonyError::Decode(e.to_string()))
+        decode_then_check(bytes, |t: &Self| t.g2_in_subgroup())
+    }
+
+    /// Every G2 point is in G2 (G1 needs no check: see [`crate::subgroup`]).
+    fn g2_in_subgroup(&self) -> bool {
+        let vk = &self.key.vk;
+        let singles: Vec<&G2Affine> = [&vk.beta_g2, &vk.gamma_g2, &vk.delta_g2]
+            .into_iter()
+            .chain(self.contributions.iter().map(|c| &c.delta_g2))
+            .collect();
+        check_g2(singles) && check_g2(&self.key.b_g2_query)
     }
 
     /// Checks the chain of δ links from the generator, and the final key against
@@ -247,9 +308,40 @@ impl Transcript {
         compressed(self)
     }
 
+    /// Where phase 1 ends in a transcript's encoding (phase 1's, then phase 2's), read
+    /// from the length prefixes alone; `None` if the bytes end before it does.
+    pub fn phase1_len(bytes: &[u8]) -> Option<usize> {
+        let g1 = G1Affine::generator().compressed_size();
+        let g2 = G2Affine::generator().compressed_size();
+        let record = Phase1Contribution::empty().compressed_size();
+        // A vector at `at`: its u64 length, then that many items of `item` bytes.
+        let vector = |at: usize, item: usize| -> Option<usize> {
+            let len = bytes.get(at..at.checked_add(8)?)?;
+            let len = usize::try_from(u64::from_le_bytes(len.try_into().ok()?)).ok()?;
+            len.checked_mul(item)?.checked_add(8)
+        };
+        // power, the contributions, then the state: its power, τ G1, τ G2, ατ, βτ, β G2.
+        let mut at = 4usize;
+        at = at.checked_add(vector(at, record)?)?.checked_add(4)?;
+        for item in [g1, g2, g1, g1] {
+            at = at.checked_add(vector(at, item)?)?;
+        }
+        at = at.checked_add(g2)?;
+        (at <= bytes.len()).then_some(at)
+    }
+
+    /// A transcript from a phase 1 this party verified before and phase 2's encoding,
+    /// decoded as [`Phase2Transcript::from_bytes`] does (every point checked).
+    pub fn with_phase1(phase1: Phase1Transcript, phase2: &[u8]) -> Result<Self, CeremonyError> {
+        let phase2 = Phase2Transcript::from_bytes(phase2)?;
+        Ok(Self { phase1, phase2 })
+    }
+
     /// Decodes a transcript, checking every point is on its curve and in its subgroup.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CeremonyError> {
-        Self::deserialize_compressed(bytes).map_err(|e| CeremonyError::Decode(e.to_string()))
+        decode_then_check(bytes, |t: &Self| {
+            t.phase1.g2_in_subgroup() && t.phase2.g2_in_subgroup()
+        })
     }
 }
 

@@ -17,6 +17,29 @@ pub enum CeremonyCmd {
     /// circuit): derive its start from a phase 1, contribute, verify
     #[command(subcommand)]
     Phase2(Phase2Cmd),
+    /// Open a ceremony in one step: a fresh phase 1 of 2^POWER points with your
+    /// contribution, and the circuit's phase-2 start, made while your phase-1 secrets are
+    /// still at hand (seconds, instead of `phase2 new`'s group FFTs; the very start
+    /// `phase2 new` would derive, and every check re-verifies it against phase 1). Then
+    /// others contribute to phase 2 as usual; a later phase-1 contribution needs
+    /// `phase2 new` again. Your secrets are dropped, never written, but until someone
+    /// else contributes to phase 1 you alone could forge: use it where phase 1 is yours to
+    /// open (a local chain, a demo), not for a phase 1 others must trust
+    ///
+    /// Example: merit ceremony open --spec spec.json --power 17 --out t-0.bin
+    Open {
+        #[command(flatten)]
+        circuit: CircuitArgs,
+        /// log2 of phase 1's domain (the circuit's domain or larger)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=24))]
+        power: u32,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        publish: Publish,
+        #[command(flatten)]
+        io: Io,
+    },
     /// Write a circuit's key files (round.vk and round.pk for --spec; chunk.* or decision.*
     /// for a shape's circuits), taken from a transcript that verifies in full against it
     ///
@@ -440,6 +463,41 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
             println!("OK");
             Ok(())
         }
+        CeremonyCmd::Open {
+            circuit,
+            power,
+            out,
+            publish,
+            io,
+        } => {
+            let choice = circuit.choice()?;
+            let (t, seconds) = blocking(move || flow::open(&choice.build()?, power)).await?;
+            let hash = flow::hex_digest(&t.hash());
+            let bytes = t.to_bytes();
+            let size = bytes.len();
+            let cid = io
+                .write(at, &publish, &out, bytes, "the transcript")
+                .await?;
+            if io.json {
+                return print_json(serde_json::json!({
+                    "out": out, "power": power,
+                    "phase1_contributions": 1, "phase2_contributions": 0,
+                    "circuit_digest": flow::hex_digest(&t.phase2.circuit_digest),
+                    "hash": hash, "open_seconds": seconds, "bytes": size, "cid": cid,
+                }));
+            }
+            println!(
+                "opened: phase 1 for 2^{power} points with your contribution (the secrets \
+                 were dropped, never written) and phase 2's start, in {seconds:.2} s; wrote {} \
+                 ({size} bytes)",
+                out.display()
+            );
+            println!("  hash {hash}");
+            if let Some(cid) = cid {
+                println!("  cid  {cid}");
+            }
+            Ok(())
+        }
         CeremonyCmd::Phase2(Phase2Cmd::New {
             circuit,
             phase1,
@@ -500,6 +558,7 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                 let fresh = Expect {
                     phase1_hash: None,
                     allow_fresh_phase2: true,
+                    phase1_verified: false,
                 };
                 let received = flow::check_transcript(&t, &circuit, &what, fresh)?;
                 let seconds = flow::phase2_contribute(&mut t);
@@ -598,7 +657,10 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
             let view = market.project(a.project).await?;
             if let Some(c) = &view.chunked {
                 let shape = market.shape(c.shape).await?;
-                let checked = flow::check_shape_setup(&market, &ipfs, &shape).await?;
+                // Everything from chain + IPFS, phase 1 included, whatever this node
+                // verified before.
+                let memo = flow::Phase1Memo::none();
+                let checked = flow::check_shape_setup(&market, &ipfs, &shape, &memo).await?;
                 if a.json {
                     let mut v = serde_json::to_value(&checked)?;
                     let counts = checked.counts();
@@ -619,7 +681,8 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                 );
                 return Ok(());
             }
-            let checked = flow::project_transcript(&market, &ipfs, a.project).await?;
+            let memo = flow::Phase1Memo::none();
+            let checked = flow::project_transcript(&market, &ipfs, a.project, &memo).await?;
             let s = checked.summary;
             if a.json {
                 let mut v = serde_json::to_value(&s)?;
@@ -639,7 +702,8 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
         CeremonyCmd::Contribute(a) => {
             let signer = crate::signer_flag("--key", &a.key)?;
             let (market, ipfs) = (at.marketplace().await?, at.ipfs()?);
-            let c = flow::contribute_to_project(&market, &ipfs, &signer, a.project).await?;
+            let memo = flow::Phase1Memo::in_data_dir(&at.data_dir);
+            let c = flow::contribute_to_project(&market, &ipfs, &signer, a.project, &memo).await?;
             if a.json {
                 return print_json(serde_json::to_value(&c)?);
             }

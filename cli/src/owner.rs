@@ -133,6 +133,9 @@ pub enum RoundKeysSource {
     /// against the spec's round circuit (every contribution of both phases), then the
     /// transcript and the proving key go into IPFS. `name` says where it came from.
     Ceremony { transcript: Vec<u8>, name: String },
+    /// Keys from a ceremony transcript the owner verified, contributed to and put into
+    /// IPFS already ([`crate::ceremony::contribute_project_keys`]).
+    CeremonyKeys(Box<crate::ceremony::ProjectKeys>),
 }
 
 /// A registered shape for chunked rounds (found, or set up and registered now).
@@ -393,6 +396,11 @@ pub async fn post_project(
         }
         RoundKeysSource::Ceremony { transcript, name } => {
             let keys = crate::ceremony::project_keys(ipfs, spec, transcript, &name).await?;
+            setup = keys.setup;
+            record = Some(keys.record);
+            (keys.verifying_key, keys.proving_key_cid, None, None)
+        }
+        RoundKeysSource::CeremonyKeys(keys) => {
             setup = keys.setup;
             record = Some(keys.record);
             (keys.verifying_key, keys.proving_key_cid, None, None)

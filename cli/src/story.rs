@@ -4,6 +4,7 @@
 //! with proofs verified on chain; everyone claims. Each role goes through its own crate and
 //! its own key, as concurrent tasks of this process.
 
+use crate::ceremony::Phase1Memo;
 use crate::owner;
 use anyhow::{bail, Context, Result};
 use merit_aggregator::{run_aggregator, Aggregator, AggregatorConfig};
@@ -93,12 +94,15 @@ pub struct StorySummary {
     /// Share of the trainers' rewards (payouts less returned stakes) that went to the
     /// simulated attackers.
     pub attacker_reward_share: f64,
-    /// Contributions to the ceremony the round keys come from (0: the owner's own setup,
-    /// which the demo still uses: a ceremony at its shape's 2^17 points takes longer here
-    /// than the whole demo).
+    /// Contributions to the ceremony the round keys come from: phase 1 (the first honest
+    /// trainer's) and phase 2 (the owner's).
     pub setup_contributions: usize,
-    /// The keys were checked against a ceremony transcript (false for the owner's setup).
+    /// The owner verified the ceremony transcript before contributing, and every trainer
+    /// node verified the recorded one before staking (or the demo stopped).
     pub setup_verified: bool,
+    /// Seconds from opening the ceremony to the project posted with its keys (the
+    /// trainers' own checks come on top, while they join).
+    pub ceremony_seconds: f64,
     pub seconds: f64,
 }
 
@@ -225,15 +229,19 @@ pub async fn run(
     let escrow_before = market.free_balance(market.address()).await?;
 
     // 1. The owner posts the project; the chain's clock starts.
-    let posted = post(market, ipfs, &spec, &owner_key, &agg_key).await?;
+    let ceremony_started = Instant::now();
+    let memo = phase1_memo(opts);
+    // The tasks' memo lives in this run's directory: its 50 MB go with the run.
+    let _forget = matches!(opts.roles, RoleRunner::Tasks)
+        .then(|| RemoveOnDrop(opts.work_dir.join("ceremony")));
+    let posted = post(market, ipfs, &spec, &owner_key, &agg_key, &memo).await?;
+    let ceremony_seconds = ceremony_started.elapsed().as_secs_f64();
     let (id, model) = (posted.project, &posted.model);
     let setup = posted.setup.clone();
     let _stop_clock = start_clock(market);
     println!(
-        "owner: posted project {id} ({} rounds, {} trainers, pool {POOL}); setup took {:.1}s",
-        spec.rounds,
-        TRAINERS,
-        posted.setup_seconds.unwrap_or_default()
+        "owner: posted project {id} ({} rounds, {} trainers, pool {POOL}), its setup recorded",
+        spec.rounds, TRAINERS,
     );
     let learner = CandleModel::from_spec(&spec);
     let initial = merit_protocol::fixed::dequantise_all(&model.values, model.scale_bits)?;
@@ -294,23 +302,87 @@ pub async fn run(
         },
         setup_contributions: setup.setup_contributions,
         setup_verified: setup.setup_verified,
+        ceremony_seconds,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-/// Step 1: the owner posts the project (spec, seeded model, its own setup, escrow).
+/// Removes a directory when dropped, on every way out of `run`.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The memo of verified phase 1s the demo's parties share: they share one machine and,
+/// as processes, one data directory (`Phase1Memo` says why that trusts nobody new). So
+/// phase 1 is checked once, by the owner, and each trainer checks phase 2 itself.
+fn phase1_memo(opts: &StoryOptions) -> Phase1Memo {
+    match &opts.roles {
+        RoleRunner::Tasks => Phase1Memo::in_data_dir(&opts.work_dir),
+        RoleRunner::Processes { data_dir, .. } => Phase1Memo::in_data_dir(data_dir),
+    }
+}
+
+/// Step 1a: the round keys from a setup ceremony nobody runs alone. The first honest
+/// trainer opens it (phase 1 with its contribution, and the round circuit's start: a
+/// stand-in for a public powers-of-tau ceremony, which a 2^17-point phase 1 from
+/// several parties would be, at minutes per party on two cores), and the owner verifies
+/// it and adds its own phase-2 contribution. Neither can forge alone, nor with the
+/// aggregator; every trainer checks the recorded transcript before it stakes (step 2).
+async fn ceremony(
+    ipfs: &IpfsStore,
+    spec: &ProjectSpec,
+    memo: &Phase1Memo,
+) -> Result<crate::ceremony::ProjectKeys> {
+    let started = Instant::now();
+    let spec2 = spec.clone();
+    let (opened, open_seconds, power) = tokio::task::spawn_blocking(move || {
+        let circuit = crate::ceremony::Circuit::round(&spec2, "the demo's spec")?;
+        let power = circuit.shape.domain_size().map_err(|source| {
+            crate::ceremony::CeremonyCliError::Derive {
+                what: "the demo's spec".into(),
+                circuit: circuit.name.clone(),
+                source,
+            }
+        })?;
+        let power = power.trailing_zeros();
+        let (t, seconds) = crate::ceremony::open(&circuit, power)?;
+        Ok::<_, crate::ceremony::CeremonyCliError>((t.to_bytes(), seconds, power))
+    })
+    .await
+    .context("the ceremony thread")??;
+    println!(
+        "trainer {}: opened the setup ceremony of the round circuit ({} slots × {} parameters): \
+         phase 1 for 2^{power} points with its contribution, and phase 2's start ({open_seconds:.1}s)",
+        CAST[0].0,
+        TRAINERS,
+        spec.parameter_count()
+    );
+    let keys =
+        crate::ceremony::contribute_project_keys(ipfs, spec, opened, "the opened ceremony", memo)
+            .await?;
+    println!(
+        "owner: verified the transcript and added its own phase-2 contribution \
+         ({} contributions; ceremony {:.1}s)",
+        keys.setup.setup_contributions,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(keys)
+}
+
+/// Step 1b: the owner posts the project (spec, seeded model, the ceremony's keys, escrow).
 async fn post(
     market: &Marketplace,
     ipfs: &IpfsStore,
     spec: &ProjectSpec,
     owner_key: &Signer,
     agg_key: &Signer,
+    memo: &Phase1Memo,
 ) -> Result<owner::Posted> {
-    println!(
-        "owner: trusted setup of the round circuit ({} slots × {} parameters)…",
-        TRAINERS,
-        spec.parameter_count()
-    );
+    let keys = ceremony(ipfs, spec, memo).await?;
     let posted = owner::post_project(
         market,
         ipfs,
@@ -319,7 +391,7 @@ async fn post(
             spec: spec.clone(),
             model: None,
             seed: 7,
-            keys: owner::RoundKeysSource::Setup,
+            keys: owner::RoundKeysSource::CeremonyKeys(Box::new(keys)),
             pool: POOL,
             min_trainers: TRAINERS as u32,
             trainer_stake: STAKE,
@@ -440,6 +512,7 @@ async fn run_nodes(cast: &Cast<'_>) -> Result<Vec<tnode::Earnings>> {
         Ok(match &opts.roles {
             RoleRunner::Tasks => {
                 let (market, ipfs, spec) = (market.clone(), ipfs.clone(), spec.clone());
+                let memo = phase1_memo(opts);
                 let signer = roles[i].signer.clone();
                 let mut cfg = NodeConfig::new(id, dir);
                 cfg.behaviour = roles[i].behaviour;
@@ -447,6 +520,16 @@ async fn run_nodes(cast: &Cast<'_>) -> Result<Vec<tnode::Earnings>> {
                 cfg.poll = Duration::from_millis(200);
                 cfg.progress = false;
                 tokio::spawn(async move {
+                    // Before anything is staked, as `merit trainer run` does.
+                    let checked = Instant::now();
+                    let s = crate::ceremony::check_project_setup(&market, &ipfs, id, &memo).await?;
+                    println!(
+                        "trainer {i}: project {id}'s keys verified: {} phase-1 and {} phase-2 \
+                         contribution(s) ({:.1}s)",
+                        s.phase1_contributions,
+                        s.phase2_contributions,
+                        checked.elapsed().as_secs_f64()
+                    );
                     let node = TrainerNode::new(
                         &market,
                         &ipfs,
@@ -464,15 +547,15 @@ async fn run_nodes(cast: &Cast<'_>) -> Result<Vec<tnode::Earnings>> {
                 data.write_csv(&csv)?;
                 let mut cmd = tokio::process::Command::new(exe);
                 cmd.arg("--data-dir").arg(data_dir);
-                // The demo's keys come from the owner's own setup (a ceremony at its
-                // shape's 2^17 points takes longer than the demo): the nodes trust them.
+                // Each node verifies the recorded ceremony before it stakes; the demo's
+                // two contributions are enough, so the nodes do not add their own.
                 cmd.args([
                     "trainer",
                     "run",
                     "--json",
                     "--poll-ms",
                     "200",
-                    "--trust-keys",
+                    "--no-contribute",
                 ]);
                 cmd.arg("--project").arg(id.to_string());
                 cmd.arg("--key").arg(roles[i].uri);
@@ -661,6 +744,13 @@ pub fn print_table(s: &StorySummary) {
         s.chain,
         100.0 * s.initial_accuracy,
         100.0 * s.final_accuracy
+    );
+    println!(
+        "keys from a setup ceremony of {} contributions ({}verified by the owner and every \
+         trainer before staking; {:.0} s to post)",
+        s.setup_contributions,
+        if s.setup_verified { "" } else { "NOT " },
+        s.ceremony_seconds
     );
     println!(
         "aggregator fee {}; owner refund {}; simulated attackers' share of the rewards {:.1} %; contract balance {} → {} ({}); {:.0} s",

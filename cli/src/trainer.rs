@@ -115,7 +115,8 @@ pub async fn run(at: &At, cmd: TrainerCmd) -> Result<()> {
         eprintln!("--trust-keys: project {}'s keys are not checked", a.project);
     } else if !joined {
         // Before anything is staked: a key nobody can vouch for is refused.
-        let s = merit_cli::ceremony::check_project_setup(&market, &ipfs, a.project).await?;
+        let memo = merit_cli::ceremony::Phase1Memo::in_data_dir(&at.data_dir);
+        let s = merit_cli::ceremony::check_project_setup(&market, &ipfs, a.project, &memo).await?;
         eprintln!(
             "project {}'s keys verified: a ceremony of {} phase-1 and {} phase-2 contributions",
             a.project, s.phase1_contributions, s.phase2_contributions
@@ -131,7 +132,8 @@ pub async fn run(at: &At, cmd: TrainerCmd) -> Result<()> {
         match node.step().await {
             Ok(node::Step::Joined { slot }) => {
                 eprintln!("joined project {} in slot {slot}", a.project);
-                contribute(&market, &ipfs, &signer, a.project).await;
+                let memo = merit_cli::ceremony::Phase1Memo::in_data_dir(&at.data_dir);
+                contribute(&market, &ipfs, &signer, a.project, &memo).await;
             }
             Ok(_) => {}
             // The run below retries what may pass.
@@ -171,8 +173,9 @@ async fn contribute(
     ipfs: &merit_storage::IpfsStore,
     signer: &merit_chain::Signer,
     project: u32,
+    memo: &merit_cli::ceremony::Phase1Memo,
 ) {
-    match merit_cli::ceremony::contribute_to_project(market, ipfs, signer, project).await {
+    match merit_cli::ceremony::contribute_to_project(market, ipfs, signer, project, memo).await {
         Ok(c) => eprintln!(
             "contributed to project {project}'s keys: {} phase-2 contributions now, head {} ({:.1}s)",
             c.phase2_contributions, c.head, c.contribute_seconds

@@ -4,7 +4,8 @@
 //! The assertions read its JSON summary (what `merit demo --json` prints): every proof
 //! verified on chain, honest trainers paid, the simulated attackers' share of the rewards
 //! at most 2 %, at the default rounds a test accuracy of at least 90 %, the escrow back to
-//! the contract's existential deposit, a report written.
+//! the contract's existential deposit, a report written, the keys from a ceremony of two
+//! contributions that every trainer node verified before staking.
 
 use merit_cli::devnet::IpfsDaemon;
 use merit_cli::story::{self, RoleRunner, StoryOptions};
@@ -69,9 +70,11 @@ fn check(j: serde_json::Value, rounds: u64) {
     assert_eq!(j["chain"], "embedded");
     assert_eq!(j["rounds"], rounds);
     assert_eq!(j["proofs_verified_on_chain"], rounds);
-    // The demo's keys still come from the owner's own setup, and it says so.
-    assert_eq!(j["setup_contributions"], 0);
-    assert_eq!(j["setup_verified"], false);
+    // The keys come from a ceremony: the first honest trainer's phase 1 and the owner's
+    // phase 2, verified by the owner and (or the demo would have stopped) every trainer.
+    assert_eq!(j["setup_contributions"], 2, "{j}");
+    assert_eq!(j["setup_verified"], true);
+    assert!(j["ceremony_seconds"].as_f64().unwrap() > 0.0);
     let stake = 1_000_000_000_000u128;
     let amount = |v: &serde_json::Value| {
         v.as_u64()

@@ -67,13 +67,14 @@ pub async fn contribute_to_project(
     ipfs: &IpfsStore,
     signer: &merit_chain::Signer,
     project: u32,
+    memo: &super::Phase1Memo,
 ) -> anyhow::Result<Contributed> {
     use anyhow::Context;
     ensure_setup_party(market, signer, project).await?;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let checked = project_transcript(market, ipfs, project).await?;
+        let checked = project_transcript(market, ipfs, project, memo).await?;
         let verify_seconds = checked.summary.verify_seconds;
         let mut t = checked.transcript;
         let (t, contribute_seconds, key_file) = tokio::task::spawn_blocking(move || {

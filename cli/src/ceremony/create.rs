@@ -58,6 +58,52 @@ pub async fn project_keys(
     .context("the verification thread")??;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
+    published_keys(ipfs, files, transcript, seconds).await
+}
+
+/// A project's round keys from a ceremony its owner contributes to now (`merit demo`):
+/// the transcript is verified once (a phase 2 with no contribution yet must be exactly
+/// the start phase 1 gives), the owner's δ' is multiplied in, and the keys are taken from
+/// the result, which is put into IPFS with the proving key. What is recorded on chain is
+/// what [`project_keys`] records for a transcript verified after the fact.
+pub async fn contribute_project_keys(
+    ipfs: &IpfsStore,
+    spec: &ProjectSpec,
+    transcript: Vec<u8>,
+    what: &str,
+    memo: &super::Phase1Memo,
+) -> anyhow::Result<ProjectKeys> {
+    use anyhow::Context;
+    let started = Instant::now();
+    let (spec2, what2, memo) = (spec.clone(), what.to_string(), memo.clone());
+    let (files, transcript) = tokio::task::spawn_blocking(move || {
+        let circuit = Circuit::round(&spec2, "the project's spec")?;
+        let read = super::read_transcript_recalling(&transcript, &what2, &memo)?;
+        let expect = super::Expect {
+            phase1_hash: None,
+            allow_fresh_phase2: true,
+            phase1_verified: read.phase1_verified,
+        };
+        super::check_transcript(&read.transcript, &circuit, &what2, expect)?;
+        read.remember_phase1(&memo);
+        let mut t = read.transcript;
+        super::phase2_contribute(&mut t);
+        let files = super::own_key_files(&t, &circuit, started);
+        Ok::<_, CeremonyCliError>((files, t.to_bytes()))
+    })
+    .await
+    .context("the verification thread")??;
+    let seconds = started.elapsed().as_secs_f64();
+    published_keys(ipfs, files, transcript, seconds).await
+}
+
+/// Puts a verified transcript and its proving key into IPFS; what the owner records.
+async fn published_keys(
+    ipfs: &IpfsStore,
+    files: super::KeyFiles,
+    transcript: Vec<u8>,
+    seconds: f64,
+) -> anyhow::Result<ProjectKeys> {
     let transcript_cid = publish(ipfs, transcript, "the ceremony transcript").await?;
     let proving_key_cid = publish(ipfs, files.proving_key_file, "the proving key").await?;
     let record = merit_protocol::abi::SetupRecord {

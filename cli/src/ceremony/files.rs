@@ -3,7 +3,7 @@
 
 use super::{CeremonyCliError, Result, MAX_TRANSCRIPT_BYTES};
 use ark_serialize::CanonicalSerialize;
-use merit_ceremony::{CeremonyError, Phase1Transcript, Transcript};
+use merit_ceremony::{CeremonyError, Digest, Phase1Transcript, Transcript};
 use merit_storage::IpfsStore;
 use std::path::{Path, PathBuf};
 
@@ -147,4 +147,151 @@ pub fn read_transcript(bytes: &[u8], what: &str) -> Result<Transcript> {
             ))
         }
     }
+}
+
+/// The phase 1s a node verified in full, remembered by the SHA-256 of their encoding.
+///
+/// Every project on a domain size shares one phase 1, and checking it is most of the cost
+/// of checking a transcript (at 2^17 points, about 45 of 75 CPU-seconds), so a node
+/// checks each phase 1 once and keeps its own uncompressed copy under
+/// `<data dir>/ceremony/phase1-verified/`; phase 2, each project's own, is checked every
+/// time. A copy is used only if it encodes back to the bytes it is named after. Whoever
+/// can write the directory can also replace the `merit` binary, so the memo trusts
+/// nobody the node did not already trust; processes that share a data directory (the
+/// demo's roles) share it.
+#[derive(Debug, Clone, Default)]
+pub struct Phase1Memo {
+    dir: Option<PathBuf>,
+}
+
+impl Phase1Memo {
+    /// No memo: phase 1 is checked every time (`merit ceremony verify`).
+    pub fn none() -> Self {
+        Self { dir: None }
+    }
+
+    /// The memo of the node whose data directory is `data_dir`.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        Self {
+            dir: Some(data_dir.join("ceremony").join("phase1-verified")),
+        }
+    }
+
+    fn path(&self, digest: &Digest) -> Option<PathBuf> {
+        Some(
+            self.dir
+                .as_ref()?
+                .join(format!("{}.bin", hex::encode(digest))),
+        )
+    }
+
+    /// The phase 1 whose compressed encoding has SHA-256 `digest`, if this node verified it.
+    fn recall(&self, digest: &Digest) -> Option<Phase1Transcript> {
+        let bytes = std::fs::read(self.path(digest)?).ok()?;
+        let p1 = Phase1Transcript::from_own_copy(&bytes).ok()?;
+        (sha256(&p1.to_bytes()) == *digest).then_some(p1)
+    }
+
+    /// Remembers a phase 1 that verified in full; a failure to write costs only time later.
+    fn remember(&self, digest: &Digest, p1: &Phase1Transcript) {
+        let Some(path) = self.path(digest) else {
+            return;
+        };
+        if path.exists() {
+            return;
+        }
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(|e| e.to_string())
+            .and_then(|()| write_file(&path, &p1.to_own_copy()).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!(
+                "not remembering the verified phase 1 in {}: {e}",
+                path.display()
+            );
+        }
+        self.forget_all_but(MEMO_KEEPS);
+    }
+
+    /// Deletes all but the `keep` newest copies (a 2^17 one is 50 MB; the demo opens a
+    /// new phase 1 each run).
+    fn forget_all_but(&self, keep: usize) {
+        let Some(Ok(entries)) = self.dir.as_ref().map(std::fs::read_dir) else {
+            return;
+        };
+        let mut copies: Vec<_> = entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        copies.sort();
+        let excess = copies.len().saturating_sub(keep);
+        for (_, path) in copies.into_iter().take(excess) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// How many verified phase 1s a memo keeps (the newest).
+pub(super) const MEMO_KEEPS: usize = 4;
+
+/// A transcript as read, and whether its phase 1 is one the node verified before.
+pub struct ReadTranscript {
+    pub transcript: Transcript,
+    /// SHA-256 of phase 1's encoding.
+    phase1_digest: Digest,
+    /// Phase 1 came from the memo: its checks were passed before.
+    pub phase1_verified: bool,
+}
+
+impl ReadTranscript {
+    /// After the transcript verified in full: its phase 1 need not be checked again.
+    pub fn remember_phase1(&self, memo: &Phase1Memo) {
+        if !self.phase1_verified {
+            memo.remember(&self.phase1_digest, &self.transcript.phase1);
+        }
+    }
+}
+
+/// [`read_transcript`], taking phase 1 from `memo` when the node verified exactly that
+/// phase 1 before (only phase 2 is then decoded and checked).
+pub fn read_transcript_recalling(
+    bytes: &[u8],
+    what: &str,
+    memo: &Phase1Memo,
+) -> Result<ReadTranscript> {
+    let split = Transcript::phase1_len(bytes);
+    let phase1_digest = sha256(&bytes[..split.unwrap_or(0)]);
+    let recalled = split.and_then(|len| Some((len, memo.recall(&phase1_digest)?)));
+    if let Some((len, phase1)) = recalled {
+        let malformed = |source| CeremonyCliError::Malformed {
+            what: what.to_string(),
+            expected: "ceremony transcript (phase 1 and phase 2)",
+            hint: String::new(),
+            source,
+        };
+        let t = Transcript::with_phase1(phase1, &bytes[len..]).map_err(malformed)?;
+        if t.compressed_size() != bytes.len() {
+            return Err(malformed(CeremonyError::Decode(format!(
+                "{} bytes follow the transcript",
+                bytes.len().saturating_sub(t.compressed_size())
+            ))));
+        }
+        return Ok(ReadTranscript {
+            transcript: t,
+            phase1_digest,
+            phase1_verified: true,
+        });
+    }
+    Ok(ReadTranscript {
+        transcript: read_transcript(bytes, what)?,
+        phase1_digest,
+        phase1_verified: false,
+    })
+}
+
+fn sha256(bytes: &[u8]) -> Digest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
 }

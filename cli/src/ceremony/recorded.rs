@@ -1,7 +1,7 @@
 //! A recorded setup checked from chain + IPFS alone, as a trainer does before it stakes:
 //! a project's transcript, or a proof shape's two.
 
-use super::{digest_of_hex, read_transcript, verified_keys};
+use super::{digest_of_hex, read_transcript_recalling, verified_keys_as, Expect, Phase1Memo};
 use super::{CeremonyCliError, Circuit, Result, TranscriptSummary, MAX_TRANSCRIPT_BYTES};
 use ark_groth16::VerifyingKey;
 use merit_ceremony::Transcript;
@@ -17,14 +17,19 @@ pub async fn check_project_setup(
     market: &merit_chain::Marketplace,
     ipfs: &IpfsStore,
     project: u32,
+    memo: &Phase1Memo,
 ) -> Result<SetupCounts> {
     let chain = |source| CeremonyCliError::Chain { project, source };
     let view = market.project(project).await.map_err(chain)?;
     if let Some(c) = &view.chunked {
         let shape = market.shape(c.shape).await.map_err(chain)?;
-        return Ok(check_shape_setup(market, ipfs, &shape).await?.counts());
+        return Ok(check_shape_setup(market, ipfs, &shape, memo)
+            .await?
+            .counts());
     }
-    let s = project_transcript(market, ipfs, project).await?.summary;
+    let s = project_transcript(market, ipfs, project, memo)
+        .await?
+        .summary;
     Ok(SetupCounts {
         phase1_contributions: s.phase1_contributions,
         phase2_contributions: s.phase2_contributions,
@@ -40,13 +45,16 @@ pub struct ProjectTranscript {
 }
 
 /// Fetches a recorded transcript from IPFS and verifies it in full against `circuit` (on a
-/// blocking thread); returns it, its verifying key and its summary.
+/// blocking thread; phase 1 from `memo` if it verified before); returns it, its verifying
+/// key and its summary.
 async fn fetch_verified(
     ipfs: &IpfsStore,
     cid: &str,
     circuit: impl FnOnce() -> Result<Circuit> + Send + 'static,
     what: String,
+    memo: &Phase1Memo,
 ) -> Result<(Transcript, VerifyingKey<Bn254>, TranscriptSummary)> {
+    let memo = memo.clone();
     let parsed = merit_storage::parse_cid(cid).map_err(|source| CeremonyCliError::Ipfs {
         what: format!("the recorded CID {cid}"),
         source,
@@ -60,9 +68,14 @@ async fn fetch_verified(
         })?;
     tokio::task::spawn_blocking(move || {
         let circuit = circuit()?;
-        let t = read_transcript(&bytes, &what)?;
-        let (_, vk, summary) = verified_keys(&t, &circuit, &what, None)?;
-        Ok::<_, CeremonyCliError>((t, vk, summary))
+        let read = read_transcript_recalling(&bytes, &what, &memo)?;
+        let expect = Expect {
+            phase1_verified: read.phase1_verified,
+            ..Expect::default()
+        };
+        let (_, vk, summary) = verified_keys_as(&read.transcript, &circuit, &what, expect)?;
+        read.remember_phase1(&memo);
+        Ok::<_, CeremonyCliError>((read.transcript, vk, summary))
     })
     .await
     .map_err(|e| CeremonyCliError::Circuit {
@@ -82,6 +95,7 @@ pub async fn project_transcript(
     market: &merit_chain::Marketplace,
     ipfs: &IpfsStore,
     project: u32,
+    memo: &Phase1Memo,
 ) -> Result<ProjectTranscript> {
     let chain = |source| CeremonyCliError::Chain { project, source };
     let view = market.project(project).await.map_err(chain)?;
@@ -106,6 +120,7 @@ pub async fn project_transcript(
         &cid,
         move || Circuit::round(&spec, "the project's spec"),
         what,
+        memo,
     )
     .await?;
     let wrong = |problem| CeremonyCliError::NotTheProjectsKeys {
@@ -145,6 +160,7 @@ pub async fn check_shape_setup(
     market: &merit_chain::Marketplace,
     ipfs: &IpfsStore,
     shape: &merit_protocol::abi::ShapeView,
+    memo: &Phase1Memo,
 ) -> Result<ShapeCheck> {
     let id = shape.id;
     let setup = market
@@ -164,7 +180,7 @@ pub async fn check_shape_setup(
             "chunk" => Circuit::chunk(slots, chunk),
             _ => Circuit::decision(slots),
         };
-        let (_, vk, summary) = fetch_verified(ipfs, &cid, build, what).await?;
+        let (_, vk, summary) = fetch_verified(ipfs, &cid, build, what, memo).await?;
         let wrong = |problem| CeremonyCliError::NotTheShapesKeys {
             shape: id,
             circuit,

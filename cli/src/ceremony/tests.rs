@@ -101,6 +101,7 @@ fn a_whole_ceremony_gives_keys_that_prove_and_verify() {
     let fresh2 = Expect {
         phase1_hash: None,
         allow_fresh_phase2: true,
+        phase1_verified: false,
     };
     check_transcript(&t, &circuit, "t", fresh2).unwrap();
     // Keys are never taken from a phase 2 nobody contributed to.
@@ -236,6 +237,7 @@ fn a_tampered_or_misplaced_file_is_refused_by_name() {
     let fresh2 = Expect {
         phase1_hash: None,
         allow_fresh_phase2: true,
+        phase1_verified: false,
     };
     let e = check_transcript(&forged, &squarings(SQUARINGS), "f", fresh2).unwrap_err();
     assert!(
@@ -262,4 +264,82 @@ fn sources_are_files_or_cids() {
     let path = dir.path().join("f.bin");
     write_file(&path, b"abc").unwrap();
     assert_eq!(read_file(&path).unwrap(), b"abc");
+}
+
+#[test]
+fn a_node_checks_a_phase_1_once_and_every_phase_2_each_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let memo = Phase1Memo::in_data_dir(dir.path());
+    let circuit = squarings(SQUARINGS);
+    let t = transcript(1, 1);
+    let bytes = t.to_bytes();
+    let check = |read: &ReadTranscript| {
+        let expect = Expect {
+            phase1_verified: read.phase1_verified,
+            ..Expect::default()
+        };
+        verified_keys_as(&read.transcript, &circuit, "t.bin", expect)
+    };
+
+    // First read: phase 1 is new, decoded and checked with the rest, then remembered.
+    let first = read_transcript_recalling(&bytes, "t.bin", &memo).unwrap();
+    assert!(!first.phase1_verified);
+    check(&first).unwrap();
+    first.remember_phase1(&memo);
+    // Next time phase 1 comes from the node's own copy; the transcript is the same.
+    let again = read_transcript_recalling(&bytes, "t.bin", &memo).unwrap();
+    assert!(again.phase1_verified);
+    assert_eq!(again.transcript, t);
+    check(&again).unwrap();
+
+    // Phase 2 is still checked in full: a key element changed is refused.
+    let mut bad = t.clone();
+    bad.phase2.key.h_query.swap(0, 1);
+    let read = read_transcript_recalling(&bad.to_bytes(), "bad.bin", &memo).unwrap();
+    assert!(read.phase1_verified);
+    let e = chain(check(&read).unwrap_err());
+    assert!(e.contains("does not verify: phase 2 contribution 0"), "{e}");
+    // Bytes left over after phase 2 are refused as ever.
+    let mut long = bytes.clone();
+    long.push(0);
+    let e = read_transcript_recalling(&long, "long.bin", &memo)
+        .err()
+        .expect("refused");
+    assert!(e.is_bad_input(), "{e}");
+
+    // Another phase 1 is not in the memo, and a copy that does not encode back to the
+    // bytes it is named after (damaged on disk) is not used.
+    let other = transcript(2, 1);
+    let read = read_transcript_recalling(&other.to_bytes(), "o.bin", &memo).unwrap();
+    assert!(!read.phase1_verified);
+    for entry in std::fs::read_dir(dir.path().join("ceremony/phase1-verified")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut copy = std::fs::read(&path).unwrap();
+        let last = copy.len() - 1;
+        copy[last] ^= 1;
+        std::fs::write(&path, copy).unwrap();
+    }
+    let read = read_transcript_recalling(&bytes, "t.bin", &memo).unwrap();
+    assert!(!read.phase1_verified);
+    check(&read).unwrap();
+
+    // No memo: phase 1 is checked every time.
+    let none = read_transcript_recalling(&bytes, "t.bin", &Phase1Memo::none()).unwrap();
+    assert!(!none.phase1_verified);
+}
+
+#[test]
+fn a_memo_keeps_only_its_newest_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let memo = Phase1Memo::in_data_dir(dir.path());
+    for _ in 0..MEMO_KEEPS + 2 {
+        let t = transcript(1, 0);
+        let read = read_transcript_recalling(&t.to_bytes(), "t", &memo).unwrap();
+        read.remember_phase1(&memo);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kept = std::fs::read_dir(dir.path().join("ceremony/phase1-verified"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, MEMO_KEEPS);
 }

@@ -183,6 +183,8 @@ pub struct Expect<'a> {
     /// Accept a phase 2 with no contribution yet if it is exactly the derived start
     /// (δ = 1): for contributing to it, never for taking keys from it.
     pub allow_fresh_phase2: bool,
+    /// Phase 1 passed its checks before ([`super::Phase1Memo`]): skip them.
+    pub phase1_verified: bool,
 }
 
 fn check_circuit(t: &Transcript, circuit: &Circuit, what: &str) -> Result<()> {
@@ -227,7 +229,9 @@ pub fn check_transcript(
     let shape = &circuit.shape;
     check_phase1_pin(t, what, expect)?;
     check_circuit(t, circuit, what)?;
-    t.phase1.verify(&mut OsRng).map_err(refused(what))?;
+    if !expect.phase1_verified {
+        t.phase1.verify(&mut OsRng).map_err(refused(what))?;
+    }
     if t.phase2.contributions.is_empty() && expect.allow_fresh_phase2 {
         // δ = 1: the generators, which phase 1's zeroth powers are (checked just above).
         let key = &t.phase2.key;
@@ -280,6 +284,25 @@ pub fn phase2_new(
     ))
 }
 
+/// Opens a ceremony for `circuit` in one step: a fresh phase 1 of `2^power` points with
+/// your contribution (fresh secrets from the OS), and the circuit's phase-2 start, made
+/// while the secrets are still at hand instead of by the group FFTs (seconds instead of
+/// minutes; the same start [`phase2_new`] would derive, which every check re-verifies).
+/// Returns the transcript and the seconds it took.
+pub fn open(circuit: &Circuit, power: u32) -> Result<(Transcript, f64)> {
+    let started = Instant::now();
+    let t =
+        Transcript::opened(power, &circuit.shape, &mut OsRng).map_err(|source| match source {
+            CeremonyError::UnsupportedPower(_) => CeremonyCliError::Power { power, source },
+            source => CeremonyCliError::Derive {
+                what: format!("a new phase 1 for 2^{power} points"),
+                circuit: circuit.name.clone(),
+                source,
+            },
+        })?;
+    Ok((t, started.elapsed().as_secs_f64()))
+}
+
 /// Adds a phase-2 contribution with a fresh δ' from the OS; returns the seconds it took.
 /// The caller checked `t` first ([`check_transcript`] with `allow_fresh_phase2`).
 pub fn phase2_contribute(t: &mut Transcript) -> f64 {
@@ -296,15 +319,25 @@ pub fn verified_keys(
     what: &str,
     phase1_hash: Option<&Digest>,
 ) -> Result<(ProvingKey<Bn254>, VerifyingKey<Bn254>, TranscriptSummary)> {
-    let summary = check_transcript(
-        t,
-        circuit,
-        what,
-        Expect {
-            phase1_hash,
-            allow_fresh_phase2: false,
-        },
-    )?;
+    let expect = Expect {
+        phase1_hash,
+        ..Expect::default()
+    };
+    verified_keys_as(t, circuit, what, expect)
+}
+
+/// [`verified_keys`] with what the caller knows of the transcript (never a fresh phase 2).
+pub fn verified_keys_as(
+    t: &Transcript,
+    circuit: &Circuit,
+    what: &str,
+    expect: Expect<'_>,
+) -> Result<(ProvingKey<Bn254>, VerifyingKey<Bn254>, TranscriptSummary)> {
+    let expect = Expect {
+        allow_fresh_phase2: false,
+        ..expect
+    };
+    let summary = check_transcript(t, circuit, what, expect)?;
     let pk = t.phase2.key.clone();
     let vk = pk.vk.clone();
     Ok((pk, vk, summary))
@@ -328,11 +361,26 @@ pub struct KeyFiles {
 pub fn key_files(transcript_bytes: &[u8], circuit: &Circuit, what: &str) -> Result<KeyFiles> {
     let t = read_transcript(transcript_bytes, what)?;
     let (pk, vk, summary) = verified_keys(&t, circuit, what, None)?;
-    Ok(KeyFiles {
-        verifying_key_file: merit_prover::keys::write_verifying_key(&vk),
-        proving_key_file: merit_prover::keys::write_proving_key(&pk),
-        verifying_key: merit_prover::keys::compressed(&vk),
+    Ok(files_of(&pk, &vk, summary))
+}
+
+/// The key files of a transcript the caller verified and then contributed to itself
+/// (its own last step needs no check), with the seconds since `started`.
+pub fn own_key_files(t: &Transcript, circuit: &Circuit, started: Instant) -> KeyFiles {
+    let pk = &t.phase2.key;
+    files_of(pk, &pk.vk, summary(t, &circuit.shape, started))
+}
+
+fn files_of(
+    pk: &ProvingKey<Bn254>,
+    vk: &VerifyingKey<Bn254>,
+    summary: TranscriptSummary,
+) -> KeyFiles {
+    KeyFiles {
+        verifying_key_file: merit_prover::keys::write_verifying_key(vk),
+        proving_key_file: merit_prover::keys::write_proving_key(pk),
+        verifying_key: merit_prover::keys::compressed(vk),
         delta_g1: merit_protocol::setup_link::encode_delta_g1(&pk.delta_g1),
         summary,
-    })
+    }
 }
