@@ -298,6 +298,24 @@ pub struct Publish {
     ipfs: bool,
 }
 
+/// A transcript written: its hash-chain head (hex), its size and, if published, its CID.
+struct Written {
+    hash: String,
+    size: usize,
+    cid: Option<String>,
+}
+
+impl Written {
+    /// The head under `label` (`hash`, or `new hash` after a contribution) and the CID,
+    /// aligned.
+    fn print(&self, label: &str) {
+        println!("  {label} {}", self.hash);
+        if let Some(cid) = &self.cid {
+            println!("  {:width$} {cid}", "cid", width = label.len());
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct Io {
     /// Print the outcome as one JSON object
@@ -314,6 +332,26 @@ impl Io {
 
     async fn read(&self, at: &At, source: &Source) -> Result<Vec<u8>> {
         source.read(|| self.store(at)).await
+    }
+
+    /// Writes an encoded transcript to `out` (and, with `--ipfs`, into IPFS): what every
+    /// command that writes one reports.
+    async fn write_encoded(
+        &self,
+        at: &At,
+        publish: &Publish,
+        out: &Path,
+        hash: merit_ceremony::Digest,
+        bytes: Vec<u8>,
+        what: &str,
+    ) -> Result<Written> {
+        let size = bytes.len();
+        let cid = self.write(at, publish, out, bytes, what).await?;
+        Ok(Written {
+            hash: flow::hex_digest(&hash),
+            size,
+            cid,
+        })
     }
 
     /// Writes `bytes` to `out` and, with `--ipfs`, puts them into IPFS.
@@ -368,12 +406,17 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
             io,
         }) => {
             let t = flow::phase1_new(power)?;
-            let hash = flow::hex_digest(&t.hash());
-            let bytes = t.to_bytes();
-            let size = bytes.len();
-            let cid = io
-                .write(at, &publish, &out, bytes, "the phase-1 transcript")
+            let written = io
+                .write_encoded(
+                    at,
+                    &publish,
+                    &out,
+                    t.hash(),
+                    t.to_bytes(),
+                    "the phase-1 transcript",
+                )
                 .await?;
+            let Written { hash, size, cid } = &written;
             if io.json {
                 return print_json(serde_json::json!({
                     "out": out, "power": power, "contributions": 0, "hash": hash,
@@ -384,10 +427,7 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                 "phase 1 for 2^{power} points written to {} ({size} bytes): no contribution yet",
                 out.display()
             );
-            println!("  hash {hash}");
-            if let Some(cid) = cid {
-                println!("  cid  {cid}");
-            }
+            written.print("hash");
             Ok(())
         }
         CeremonyCmd::Phase1(Phase1Cmd::Contribute {
@@ -406,12 +446,17 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                 Ok((t, received, seconds))
             })
             .await?;
-            let hash = flow::hex_digest(&t.hash());
-            let bytes = t.to_bytes();
-            let size = bytes.len();
-            let cid = io
-                .write(at, &publish, &out, bytes, "the phase-1 transcript")
+            let written = io
+                .write_encoded(
+                    at,
+                    &publish,
+                    &out,
+                    t.hash(),
+                    t.to_bytes(),
+                    "the phase-1 transcript",
+                )
                 .await?;
+            let Written { hash, size, cid } = &written;
             if io.json {
                 return print_json(serde_json::json!({
                     "received": received, "out": out, "power": t.power,
@@ -432,10 +477,7 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                 t.contributions.len(),
                 out.display()
             );
-            println!("  new hash {hash}");
-            if let Some(cid) = cid {
-                println!("  cid      {cid}");
-            }
+            written.print("new hash");
             Ok(())
         }
         CeremonyCmd::Phase1(Phase1Cmd::Verify { transcript, io }) => {
@@ -472,12 +514,10 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
         } => {
             let choice = circuit.choice()?;
             let (t, seconds) = blocking(move || flow::open(&choice.build()?, power)).await?;
-            let hash = flow::hex_digest(&t.hash());
-            let bytes = t.to_bytes();
-            let size = bytes.len();
-            let cid = io
-                .write(at, &publish, &out, bytes, "the transcript")
+            let written = io
+                .write_encoded(at, &publish, &out, t.hash(), t.to_bytes(), "the transcript")
                 .await?;
+            let Written { hash, size, cid } = &written;
             if io.json {
                 return print_json(serde_json::json!({
                     "out": out, "power": power,
@@ -492,10 +532,7 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                  ({size} bytes)",
                 out.display()
             );
-            println!("  hash {hash}");
-            if let Some(cid) = cid {
-                println!("  cid  {cid}");
-            }
+            written.print("hash");
             Ok(())
         }
         CeremonyCmd::Phase2(Phase2Cmd::New {
@@ -515,12 +552,10 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                 flow::phase2_new(&circuit, p1, &what)
             })
             .await?;
-            let hash = flow::hex_digest(&t.hash());
-            let bytes = t.to_bytes();
-            let size = bytes.len();
-            let cid = io
-                .write(at, &publish, &out, bytes, "the transcript")
+            let written = io
+                .write_encoded(at, &publish, &out, t.hash(), t.to_bytes(), "the transcript")
                 .await?;
+            let Written { hash, size, cid } = &written;
             if io.json {
                 return print_json(serde_json::json!({
                     "out": out, "power": t.phase1.power,
@@ -535,10 +570,7 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                  wrote {} ({size} bytes): no contribution yet",
                 out.display()
             );
-            println!("  hash {hash}");
-            if let Some(cid) = cid {
-                println!("  cid  {cid}");
-            }
+            written.print("hash");
             Ok(())
         }
         CeremonyCmd::Phase2(Phase2Cmd::Contribute {
@@ -565,12 +597,10 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                 Ok((t, received, seconds))
             })
             .await?;
-            let hash = flow::hex_digest(&t.hash());
-            let bytes = t.to_bytes();
-            let size = bytes.len();
-            let cid = io
-                .write(at, &publish, &out, bytes, "the transcript")
+            let written = io
+                .write_encoded(at, &publish, &out, t.hash(), t.to_bytes(), "the transcript")
                 .await?;
+            let Written { hash, size, cid } = &written;
             if io.json {
                 return print_json(serde_json::json!({
                     "received": received, "out": out,
@@ -591,10 +621,7 @@ pub async fn run(at: &At, cmd: CeremonyCmd) -> Result<()> {
                 t.phase2.contributions.len(),
                 out.display()
             );
-            println!("  new hash {hash}");
-            if let Some(cid) = cid {
-                println!("  cid      {cid}");
-            }
+            written.print("new hash");
             Ok(())
         }
         CeremonyCmd::Phase2(Phase2Cmd::Verify {
