@@ -56,16 +56,16 @@ pub fn rule_params(spec: &ProjectSpec, view: &ProjectView) -> Result<RuleParams>
     let params = RuleParams::from_spec(spec);
     params.check().map_err(AggregatorError::RuleParams)?;
     if let Some(c) = &view.chunked {
-        if c.rule(view.params.max_trainers) != params {
+        if c.rule(view.params.slots) != params {
             return Err(AggregatorError::Shape(format!(
                 "the spec's rule {params:?} is not the chunked statement on chain {c:?}"
             )));
         }
     }
-    if params.slots != view.params.max_trainers as usize {
+    if params.slots != view.params.slots as usize {
         return Err(AggregatorError::Shape(format!(
             "the spec has {} slots, the project {} max trainers",
-            params.slots, view.params.max_trainers
+            params.slots, view.params.slots
         )));
     }
     Ok(params)

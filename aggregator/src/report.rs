@@ -20,7 +20,7 @@ pub struct RoundReport {
     pub round: u32,
     pub rule: RuleSummary,
     pub prev_model: ModelRef,
-    /// One per slot (N = max_trainers), in slot order.
+    /// One per slot (N = slots), in slot order.
     pub slots: Vec<SlotReport>,
     /// `m`: the lower median of the in-bound `‖u‖²` (the band's centre).
     pub median_norm_sq: u64,

@@ -721,6 +721,7 @@ mod tests {
                 let account = [i as u8 + 1; 32];
                 SlotView {
                     slot: i,
+                    trainer: i,
                     account,
                     commitment: Some(c.commit_update(&account, &ups[i as usize])),
                     cid: Some(b"bafy".to_vec()),

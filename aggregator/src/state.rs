@@ -31,7 +31,7 @@ pub struct StatementKey {
     pub round: u32,
     /// Hex of the previous model commitment.
     pub prev_model: String,
-    /// Per slot (N = max_trainers): account hex and, if present, commitment hex.
+    /// Per slot (N = slots): account hex and, if present, commitment hex.
     pub slots: Vec<(String, Option<String>)>,
 }
 
@@ -272,6 +272,7 @@ mod tests {
     fn slot(slot: u32, revealed: bool, set_aside: bool) -> SlotView {
         SlotView {
             slot,
+            trainer: slot,
             account: [slot as u8 + 1; 32],
             commitment: Some(Commitment([slot as u8 + 10; 32])),
             cid: revealed.then(|| b"bafy".to_vec()),

@@ -427,6 +427,21 @@ impl ChainBackend for EmbeddedChain {
     async fn advance_blocks(&self, _signer: &Signer, n: u32) -> Result<()> {
         self.empty_blocks(n)
     }
+
+    async fn transfer(
+        &self,
+        signer: &Signer,
+        to: &merit_chain::AccountId32,
+        value: u128,
+    ) -> Result<()> {
+        let call = RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+            dest: <Runtime as frame_system::Config>::Lookup::unlookup(to_account(to)),
+            value,
+        });
+        let from = to_account(&account_of(signer));
+        self.apply(from, call, "Balances::transfer_keep_alive")
+            .map(drop)
+    }
 }
 
 fn hex_string(bytes: &[u8]) -> String {

@@ -116,4 +116,9 @@ pub trait ChainBackend: Send + Sync {
 
     /// Lets `n` blocks pass (block-number deadlines are how the contract measures time).
     async fn advance_blocks(&self, signer: &Signer, n: u32) -> Result<()>;
+
+    /// Sends `value` from `signer` to `to` (`Balances::transfer_keep_alive`): how a funded
+    /// account pays for other accounts' stakes and fees (many trainers in a test, the
+    /// weight benchmark).
+    async fn transfer(&self, signer: &Signer, to: &AccountId32, value: u128) -> Result<()>;
 }

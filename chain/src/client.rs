@@ -420,6 +420,20 @@ impl ChainBackend for ChainClient {
         Ok(free)
     }
 
+    async fn transfer(&self, signer: &Signer, to: &AccountId32, value: u128) -> Result<()> {
+        let tx = subxt::dynamic::tx(
+            "Balances",
+            "transfer_keep_alive",
+            vec![
+                Value::unnamed_variant("Id", [Value::from_bytes(to.0)]),
+                Value::u128(value),
+            ],
+        );
+        self.submit(signer, &tx, "Balances::transfer_keep_alive")
+            .await
+            .map(drop)
+    }
+
     async fn dry_run_call(
         &self,
         origin: &AccountId32,

@@ -6,7 +6,7 @@ use crate::bundle::ContractBundle;
 use crate::client::{account_of, Signer};
 use crate::error::{ChainError, Result};
 use merit_protocol::abi::{
-    ChunkedParams, MarketError, PendingRound, ProjectParams, ProjectView, RoundRecord,
+    ChunkedParams, MarketError, PendingRound, ProjectParams, ProjectView, RoundDraw, RoundRecord,
     SetupContribution, SetupRecord, ShapeSetup, ShapeView, SlotView, TrainerView,
 };
 use merit_protocol::answer::Layout;
@@ -38,6 +38,7 @@ pub enum MarketEvent {
     ShapeRegistered(events::ShapeRegistered),
     ChunkedRoundSubmitted(events::ChunkedRoundSubmitted),
     ChunkProofsVerified(events::ChunkProofsVerified),
+    RoundDrawn(events::RoundDrawn),
 }
 
 impl MarketEvent {
@@ -67,6 +68,7 @@ impl MarketEvent {
             "ShapeRegistered" => Self::ShapeRegistered(d(label, data)?),
             "ChunkedRoundSubmitted" => Self::ChunkedRoundSubmitted(d(label, data)?),
             "ChunkProofsVerified" => Self::ChunkProofsVerified(d(label, data)?),
+            "RoundDrawn" => Self::RoundDrawn(d(label, data)?),
             _ => return Ok(None),
         }))
     }
@@ -85,7 +87,7 @@ pub struct Finalization {
     pub round: u32,
     pub model_cid: Vec<u8>,
     pub model_commitment: Commitment,
-    /// One per slot (`max_trainers`).
+    /// One per slot (`slots`).
     pub scores: Vec<u32>,
     pub accepted: Vec<bool>,
     /// arkworks-compressed Groth16 proof (`merit_protocol::verifier::PROOF_LEN` bytes);
@@ -204,6 +206,11 @@ impl Marketplace {
 
     pub async fn free_balance(&self, who: &AccountId32) -> Result<u128> {
         self.client.free_balance(who).await
+    }
+
+    /// Sends `value` from `signer` to `to` on the marketplace's chain.
+    pub async fn transfer(&self, signer: &Signer, to: &AccountId32, value: u128) -> Result<()> {
+        self.client.transfer(signer, to, value).await
     }
 
     pub fn bundle(&self) -> &ContractBundle {
@@ -367,14 +374,20 @@ impl Marketplace {
         self.read_checked("project", id).await
     }
 
-    /// The joined trainers in slot order.
+    /// The joined trainers in join order.
     pub async fn trainers(&self, project: u32) -> Result<Vec<TrainerView>> {
         self.read_checked("trainers", project).await
     }
 
-    /// Every joined slot of `round`: commitment and revealed CID.
+    /// Every drawn slot of `round`: the trainer drawn for it, its commitment and revealed
+    /// CID.
     pub async fn round_slots(&self, project: u32, round: u32) -> Result<Vec<SlotView>> {
         self.read_checked("round_slots", (project, round)).await
+    }
+
+    /// Which trainers `round` drew, slot by slot (None before the round is drawn).
+    pub async fn round_draw(&self, project: u32, round: u32) -> Result<Option<RoundDraw>> {
+        self.read_checked("round_draw", (project, round)).await
     }
 
     /// What `finalize_round` recorded for `round`, if it has been finalised.
@@ -609,6 +622,21 @@ impl Marketplace {
             .exec_weighed::<()>(signer, "finalize_round", args, 0)
             .await?;
         Ok((self.decode_events(&events)?, weight))
+    }
+
+    /// The weight a write of `label` (`join`, `start`, `claim`, …) would take now as
+    /// `origin`, from a dry-run; a refusal comes back by name. For benchmarks: the write
+    /// itself is not sent.
+    pub async fn weigh<T: Decode>(
+        &self,
+        origin: &AccountId32,
+        label: &'static str,
+        args: impl Encode,
+        value: u128,
+    ) -> Result<crate::client::Weight> {
+        let input = self.input(label, args)?;
+        let (_, weight) = self.dry_run_exec::<T>(origin, label, &input, value).await?;
+        Ok(weight)
     }
 
     /// The weight `finalize_round` would use, from a dry-run (a refusal comes back by name).

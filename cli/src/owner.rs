@@ -94,7 +94,7 @@ pub fn project_params(p: ParamsFor<'_>) -> ProjectParams {
         proving_key_cid: p.proving_key_cid.into_bytes(),
         rounds: p.spec.rounds,
         min_trainers: p.min_trainers,
-        max_trainers: merit_protocol::rule::RuleParams::from_spec(p.spec).slots as u32,
+        slots: merit_protocol::rule::RuleParams::from_spec(p.spec).slots as u32,
         trainer_stake: p.trainer_stake,
         aggregator: p.aggregator,
         aggregator_fee: p.aggregator_fee,

@@ -1,10 +1,10 @@
 //! Everyone's view of one project (`merit project status`): the chain's project, trainers,
-//! the current round's slots, every finalised round's record and, once the project has
+//! each round's draw, the current round's slots, every finalised round's record and, once the project has
 //! ended, the settlement and what is still unclaimed. Read from the chain alone.
 
 use merit_chain::{AccountId32, ChainError, Marketplace};
 use merit_protocol::abi::{
-    PendingRound, Phase, ProjectView, RoundRecord, ShapeView, SlotView, TrainerView,
+    PendingRound, Phase, ProjectView, RoundDraw, RoundRecord, ShapeView, SlotView, TrainerView,
 };
 use merit_protocol::reward::{self, Claims};
 use serde::Serialize;
@@ -21,6 +21,8 @@ pub struct ProjectStatus {
     pub slots: Vec<SlotView>,
     /// Every finalised round's record, round 0 first.
     pub records: Vec<RoundRecord>,
+    /// Every drawn round's draw (the finalised ones, then the current one), round 0 first.
+    pub draws: Vec<RoundDraw>,
     /// What everyone is owed in total (`None` while the project runs).
     pub claims: Option<Claims>,
     /// What is still unclaimed, per role (`None` while the project runs).
@@ -32,6 +34,13 @@ pub struct ProjectStatus {
 impl ProjectStatus {
     /// Whether trainer `t` loses its stake: the contract's rule (`reward::stake_forfeited`)
     /// with this project's limit on rejected rounds.
+    /// The slot round `round` drew trainer `t` for, if it drew it.
+    pub fn slot_in(&self, round: usize, t: &TrainerView) -> Option<usize> {
+        self.draws
+            .get(round)
+            .and_then(|d| d.trainers.iter().position(|&i| i == t.slot))
+    }
+
     pub fn stake_forfeited(&self, t: &TrainerView) -> bool {
         reward::stake_forfeited(
             t.missed_reveal,
@@ -65,6 +74,13 @@ pub async fn status(market: &Marketplace, id: u32) -> Result<ProjectStatus, Chai
             records.push(rec);
         }
     }
+    let mut draws = Vec::with_capacity(view.round as usize + 1);
+    for r in 0..=view.round.min(view.params.rounds.saturating_sub(1)) {
+        match market.round_draw(id, r).await? {
+            Some(d) => draws.push(d),
+            None => break,
+        }
+    }
     let settlement = reward::settlement_of(&view, &trainers);
     let claims = settlement.as_ref().and_then(|s| reward::settle(s).ok());
     let unclaimed = if claims.is_some() {
@@ -91,6 +107,7 @@ pub async fn status(market: &Marketplace, id: u32) -> Result<ProjectStatus, Chai
         trainers,
         slots,
         records,
+        draws,
         claims,
         unclaimed,
         pending,
@@ -193,12 +210,24 @@ pub fn render_table(s: &ProjectStatus) -> String {
     );
     let _ = writeln!(
         o,
-        "  trainers    {} joined of {}..={} slots, stake {}",
+        "  trainers    {} joined ({} needed to start), {} slots per round, stake {}",
         v.trainers,
         v.params.min_trainers,
-        v.params.max_trainers,
+        v.params.slots,
         thousands(v.params.trainer_stake)
     );
+    for (r, d) in s.draws.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "  draw r{r:<4}  trainers {} (seed {}…)",
+            d.trainers
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            &hex::encode(d.seed)[..12]
+        );
+    }
     let _ = writeln!(o, "  model       {}", String::from_utf8_lossy(&v.model_cid));
     if let Some(c) = &v.chunked {
         let _ = writeln!(
@@ -224,8 +253,8 @@ pub fn render_table(s: &ProjectStatus) -> String {
         return o;
     }
     let mut header = format!(
-        "\n  {:<4} {:<15} {:<9} {:>6} {:>4} {:>7}",
-        "slot", "trainer", "this rnd", "score", "rej", "missed"
+        "\n  {:<4} {:<15} {:<9} {:>6} {:>5} {:>4} {:>7}",
+        "#", "trainer", "this rnd", "score", "drawn", "rej", "missed"
     );
     for r in 0..s.records.len() {
         let _ = write!(header, " {:>5}", format!("r{r}"));
@@ -239,25 +268,31 @@ pub fn render_table(s: &ProjectStatus) -> String {
     }
     let _ = writeln!(o, "{header}");
     for (i, t) in s.trainers.iter().enumerate() {
-        let this_round = match s.slots.iter().find(|x| x.slot == t.slot) {
+        let this_round = match s.slots.iter().find(|x| x.trainer == t.slot) {
             Some(x) if x.set_aside => "set aside",
             Some(x) if x.cid.is_some() => "revealed",
             Some(x) if x.commitment.is_some() => "committed",
             Some(_) => "waiting",
             None if v.phase.is_terminal() => "",
-            None => "waiting",
+            None if v.phase == Phase::Open => "waiting",
+            None => "not drawn",
         };
         let mut line = format!(
-            "  {:<4} {:<15} {:<9} {:>6} {:>4} {:>7}",
+            "  {:<4} {:<15} {:<9} {:>6} {:>5} {:>4} {:>7}",
             t.slot,
             short(&t.account),
             this_round,
             t.total_score,
+            t.rounds_drawn,
             t.rejected_rounds,
             if t.missed_reveal { "yes" } else { "no" }
         );
-        for rec in &s.records {
-            let _ = write!(line, " {:>5}", round_cell(rec, t.slot as usize));
+        for (r, rec) in s.records.iter().enumerate() {
+            let cell = match s.slot_in(r, t) {
+                Some(slot) => round_cell(rec, slot),
+                None => "·".into(),
+            };
+            let _ = write!(line, " {cell:>5}");
         }
         if let (Some(c), Some(u)) = (&s.claims, &s.unclaimed) {
             let forfeited = s.stake_forfeited(t);
@@ -334,19 +369,26 @@ pub fn to_json(s: &ProjectStatus) -> serde_json::Value {
             "of": p.verified.len(),
         })),
         "min_trainers": v.params.min_trainers,
-        "max_trainers": v.params.max_trainers,
+        "slots_per_round": v.params.slots,
         "trainer_stake": v.params.trainer_stake.to_string(),
         "committed": v.committed,
         "revealed": v.revealed,
+        "draws": s.draws.iter().enumerate().map(|(r, d)| serde_json::json!({
+            "round": r,
+            "seed": hex::encode(d.seed),
+            "trainers": d.trainers,
+        })).collect::<Vec<_>>(),
         "trainers": s.trainers.iter().map(|t| serde_json::json!({
             "slot": t.slot,
             "account": ss58(&t.account),
+            "rounds_drawn": t.rounds_drawn,
             "total_score": t.total_score,
             "rejected_rounds": t.rejected_rounds,
             "missed_reveal": t.missed_reveal,
         })).collect::<Vec<_>>(),
         "slots": s.slots.iter().map(|x| serde_json::json!({
             "slot": x.slot,
+            "trainer": x.trainer,
             "account": ss58(&x.account),
             "commitment": x.commitment.map(|c| hex::encode(c.0)),
             "cid": x.cid.as_deref().map(text),

@@ -136,7 +136,7 @@ fn devnet_up_status_up_down_leaves_nothing_running() {
     let project: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("project JSON");
     assert_eq!(project["pool"], "123456789");
     assert_eq!(project["rounds"], 3);
-    assert_eq!(project["max_trainers"], 5);
+    assert_eq!(project["slots_per_round"], 5);
     let created: serde_json::Value = serde_json::from_slice(&created.stdout).expect("create JSON");
     assert!(created["proving_key_cid"].is_string(), "{created}");
     assert_eq!(project["model_cid"], created["model_cid"]);

@@ -22,28 +22,30 @@ mod marketplace {
     use ink::prelude::vec::Vec;
     use ink::storage::Mapping;
     use merit_protocol::abi::{
-        ChunkedParams, MarketError, PendingRound, Phase, ProjectParams, ProjectView, RoundRecord,
-        SetupContribution, SetupRecord, ShapeSetup, ShapeView, SlotView, TrainerView, MAX_CID_LEN,
-        MAX_ROUND_SCORE, MAX_SLOTS,
+        ChunkedParams, MarketError, PendingRound, Phase, ProjectParams, ProjectView, RoundDraw,
+        RoundRecord, SetupContribution, SetupRecord, ShapeSetup, ShapeView, SlotView, TrainerView,
+        MAX_CID_LEN, MAX_ROUND_SCORE, MAX_SLOTS,
     };
     use merit_protocol::answer::{self, AnswerError, Layout, Opening};
     use merit_protocol::chunked::{self, Chunking, Stored, Submission, MAX_CHUNK};
     use merit_protocol::commit::{self, Commitment, RoundInputs};
     // The events are defined once, in `merit_protocol::events`, and decoded by clients from
     // the same structs.
+    use merit_protocol::draw;
     use merit_protocol::events::{
         AggregatorBonded, ChunkProofsVerified, ChunkedRoundSubmitted, Claimed, ProjectCreated,
-        ProjectEnded, ProjectStarted, RevealSetAside, RoundFinalized, SetAsideAnswered,
+        ProjectEnded, ProjectStarted, RevealSetAside, RoundDrawn, RoundFinalized, SetAsideAnswered,
         SetupContributed, SetupRecorded, ShapeRegistered, ShapeSetupRecorded, TrainerJoined,
         UpdateCommitted, UpdateRevealed,
     };
     use merit_protocol::poseidon;
-    use merit_protocol::reward::{self, Outcome, Settlement, TrainerAccount};
+    use merit_protocol::reward::{self, Outcome, Totals};
     use merit_protocol::setup_link;
     use merit_protocol::verifier::{self, BatchItem, VerifierError};
 
     pub type Result<T> = core::result::Result<T, MarketError>;
-    /// (project, round, slot).
+    /// (project, round, slot): a slot of a round statement. Trainers are indexed in join
+    /// order instead (`trainers`); a round's draw maps its slots to them.
     type EntryKey = (u32, u32, u32);
 
     /// A posted project as stored; `params` never changes after creation, except
@@ -60,12 +62,29 @@ mod marketplace {
         created_at: BlockNumber,
         /// Last block of the current phase (join deadline while Open).
         phase_deadline: BlockNumber,
+        /// Trainers joined (indexed 0..trainers in join order); no message loops over them.
         trainers: u32,
+        /// Trainers the current round drew: min(trainers, slots) once started.
+        drawn: u32,
         committed: u32,
         revealed: u32,
         aggregator_bonded: bool,
         model_cid: Vec<u8>,
         model_commitment: Commitment,
+        /// The current round's seed (`draw::round_seed`), chained from round to round.
+        seed: [u8; 32],
+        /// Running totals that settle the project without a loop over its trainers
+        /// (`reward::Totals`): Σ total scores, the forfeited stakes, how many trainers
+        /// have a score.
+        score_total: u64,
+        forfeits: Balance,
+        scored: u32,
+        /// Set when the project ends: what the score split distributes, what trainers'
+        /// claims took of it so far, and how many scored trainers claimed; the rounding
+        /// remainder goes to the owner once the last of them has.
+        distributable: Balance,
+        paid_by_score: Balance,
+        scored_claimed: u32,
     }
 
     /// A joined trainer's running totals.
@@ -77,6 +96,20 @@ mod marketplace {
         total_score: u32,
         rejected_rounds: u32,
         missed_reveal: bool,
+        /// Proven rounds that drew it.
+        rounds_drawn: u32,
+        /// Its claim on the ended project was paid.
+        claimed: bool,
+    }
+
+    impl Trainer {
+        fn forfeited(&self, max_rejected_rounds: u32) -> bool {
+            reward::stake_forfeited(
+                self.missed_reveal,
+                self.rejected_rounds,
+                max_rejected_rounds,
+            )
+        }
     }
 
     /// A trainer's commitment in one round, and what it revealed.
@@ -110,14 +143,18 @@ mod marketplace {
         decision_key: Vec<u8>,
     }
 
+    /// A drawn slot's trainer as a round closes: (slot, trainer index, trainer, committed,
+    /// revealed, present).
+    type DrawnTrainer = (u32, u32, Trainer, bool, bool, bool);
+
     /// The slots of a round statement as storage holds them (see `statement_slots`).
     struct StatementSlots {
-        /// Per slot: the trainer's account, or the zero account for an unfilled slot.
+        /// Per slot: the drawn trainer's account, or the zero account for an unfilled slot.
         accounts: Vec<[u8; 32]>,
         /// Per slot: the committed update of a present slot.
         updates: Vec<Option<Commitment>>,
-        /// The joined trainers with (slot, committed, revealed, present).
-        trainers: Vec<(u32, Trainer, bool, bool, bool)>,
+        /// The drawn trainers.
+        trainers: Vec<DrawnTrainer>,
     }
 
     /// What a proven round records and applies, however it was proven.
@@ -145,14 +182,16 @@ mod marketplace {
         projects: Mapping<u32, Project>,
         /// Verifying keys as `verifier::prepare` returns them.
         verifying_keys: Mapping<u32, Vec<u8>>,
-        /// (project, slot) → trainer; slots are dense in join order.
+        /// (project, index) → trainer; indices are dense in join order.
         trainers: Mapping<(u32, u32), Trainer>,
-        /// (project, account) → slot.
+        /// (project, account) → the trainer's index.
         slot_of: Mapping<(u32, AccountId), u32>,
+        /// (project, round) → the trainers the round drew, slot by slot.
+        draws: Mapping<(u32, u32), RoundDraw>,
         /// (project, round, slot) → commitment and reveal.
         entries: Mapping<EntryKey, Entry>,
-        /// (project, slot, commitment) → committed in some round: update commitments are
-        /// deterministic, so the same update twice is the same commitment.
+        /// (project, trainer index, commitment) → committed in some round: update
+        /// commitments are deterministic, so the same update twice is the same commitment.
         committed_before: Mapping<(u32, u32, Commitment), ()>,
         /// (project, round) → what finalisation recorded.
         records: Mapping<(u32, u32), RoundRecord>,
@@ -208,6 +247,7 @@ mod marketplace {
                 created_at: self.created_at,
                 phase_deadline: self.phase_deadline,
                 trainers: self.trainers,
+                drawn: self.drawn,
                 committed: self.committed,
                 revealed: self.revealed,
                 aggregator_bonded: self.aggregator_bonded,
@@ -287,6 +327,7 @@ mod marketplace {
                 verifying_keys: Mapping::default(),
                 trainers: Mapping::default(),
                 slot_of: Mapping::default(),
+                draws: Mapping::default(),
                 entries: Mapping::default(),
                 committed_before: Mapping::default(),
                 records: Mapping::default(),
@@ -409,12 +450,12 @@ mod marketplace {
                 .shapes
                 .get(chunked.shape)
                 .ok_or(MarketError::NoSuchShape)?;
-            if shape.slots != params.max_trainers || shape.chunk != chunked.chunk {
+            if shape.slots != params.slots || shape.chunk != chunked.chunk {
                 return Err(MarketError::BadShape);
             }
             Chunking::new(chunked.dim as usize, shape.chunk as usize)?;
             chunked
-                .rule(params.max_trainers)
+                .rule(params.slots)
                 .check()
                 .map_err(|_| MarketError::BadRuleParams)?;
             if params.proving_key_cid != shape.keys_cid {
@@ -439,12 +480,20 @@ mod marketplace {
                 created_at: now,
                 phase_deadline: add(now, params.deadlines.join)?,
                 trainers: 0,
+                drawn: 0,
                 committed: 0,
                 revealed: 0,
                 aggregator_bonded: params.aggregator_bond == 0,
                 model_cid: params.model_cid.clone(),
                 model_commitment: params.model_commitment,
                 params,
+                seed: [0; 32],
+                score_total: 0,
+                forfeits: 0,
+                scored: 0,
+                distributable: 0,
+                paid_by_score: 0,
+                scored_claimed: 0,
             };
             let aggregator = project.aggregator();
             self.projects.insert(id, &project);
@@ -491,7 +540,8 @@ mod marketplace {
             Ok(())
         }
 
-        /// Takes the next trainer slot for exactly `trainer_stake`, until the join deadline.
+        /// Joins for exactly `trainer_stake`, until the join deadline; returns the trainer's
+        /// index in join order. Any number may join: each round draws `slots` of them.
         #[ink(message, payable)]
         pub fn join(&mut self, project: u32) -> Result<u32> {
             let mut p = self.load(project)?;
@@ -508,9 +558,6 @@ mod marketplace {
             if self.slot_of.contains((project, caller)) {
                 return Err(MarketError::AlreadyJoined);
             }
-            if p.trainers >= p.params.max_trainers {
-                return Err(MarketError::ProjectFull);
-            }
             let stake = self.env().transferred_value();
             if stake != p.params.trainer_stake {
                 return Err(MarketError::WrongValue);
@@ -524,6 +571,8 @@ mod marketplace {
                     total_score: 0,
                     rejected_rounds: 0,
                     missed_reveal: false,
+                    rounds_drawn: 0,
+                    claimed: false,
                 },
             );
             self.slot_of.insert((project, caller), &slot);
@@ -647,6 +696,10 @@ mod marketplace {
             }
             p.phase = Phase::Commit;
             p.phase_deadline = add(now, p.params.deadlines.commit)?;
+            let mut entropy = [0u8; 36];
+            entropy[..32].copy_from_slice(&p.model_commitment.0);
+            entropy[32..].copy_from_slice(&now.to_le_bytes());
+            self.draw_round(project, &mut p, &entropy)?;
             self.projects.insert(project, &p);
             self.env().emit_event(ProjectStarted {
                 project,
@@ -675,8 +728,8 @@ mod marketplace {
             self.end(project, p, Phase::Cancelled, false, &[])
         }
 
-        /// A joined trainer commits to its update for the current round (Commit phase).
-        /// `commitment` is `merit_protocol::commit::commit_update(trainer, update)`.
+        /// A trainer the round drew commits to its update (Commit phase). `commitment` is
+        /// `merit_protocol::commit::commit_update(trainer, update)`.
         #[ink(message)]
         pub fn commit_update(
             &mut self,
@@ -684,18 +737,19 @@ mod marketplace {
             round: u32,
             commitment: Commitment,
         ) -> Result<()> {
-            let (mut p, now, caller, slot) = self.trainer_action(project, Phase::Commit, round)?;
+            let (mut p, now, caller, (index, slot)) =
+                self.trainer_action(project, Phase::Commit, round)?;
             if self.entries.contains((project, round, slot)) {
                 return Err(MarketError::AlreadyCommitted);
             }
             check_commitment(&commitment)?;
             // An update this trainer committed in an earlier round (a replay) would be paid
             // again for old work.
-            if self.committed_before.contains((project, slot, commitment)) {
+            if self.committed_before.contains((project, index, commitment)) {
                 return Err(MarketError::ReplayedUpdate);
             }
             p.committed = add(p.committed, 1)?;
-            if p.committed == p.trainers {
+            if p.committed == p.drawn {
                 p.phase = Phase::Reveal;
                 p.phase_deadline = add(now, p.params.deadlines.reveal)?;
             }
@@ -710,7 +764,7 @@ mod marketplace {
                 },
             );
             self.committed_before
-                .insert((project, slot, commitment), &());
+                .insert((project, index, commitment), &());
             self.projects.insert(project, &p);
             self.env().emit_event(UpdateCommitted {
                 project,
@@ -724,7 +778,8 @@ mod marketplace {
         /// A trainer that committed this round publishes where its update is (Reveal phase).
         #[ink(message)]
         pub fn reveal_update(&mut self, project: u32, round: u32, cid: Vec<u8>) -> Result<()> {
-            let (mut p, now, caller, slot) = self.trainer_action(project, Phase::Reveal, round)?;
+            let (mut p, now, caller, (_, slot)) =
+                self.trainer_action(project, Phase::Reveal, round)?;
             let mut entry = self
                 .entries
                 .get((project, round, slot))
@@ -770,10 +825,7 @@ mod marketplace {
             if entry.set_aside || entry.answered {
                 return Err(MarketError::AlreadySetAside);
             }
-            let trainer = self
-                .trainers
-                .get((project, slot))
-                .ok_or(MarketError::NotTrainer)?;
+            let trainer = self.drawn_trainer(project, round, slot)?;
             let answer_until = add(now, p.params.deadlines.reveal)?;
             entry.set_aside = true;
             entry.answer_until = answer_until;
@@ -823,10 +875,7 @@ mod marketplace {
             }
             let key = (project, round, slot);
             let mut entry = self.ensure_answerable(key, now)?;
-            let trainer = self
-                .trainers
-                .get((project, slot))
-                .ok_or(MarketError::NotTrainer)?;
+            let trainer = self.drawn_trainer(project, round, slot)?;
             let account = *trainer.account.as_ref();
             let layout = match self.chunked.get(project) {
                 None => Layout {
@@ -970,7 +1019,7 @@ mod marketplace {
                 &Stored {
                     project,
                     round,
-                    params: statement.rule(p.params.max_trainers),
+                    params: statement.rule(p.params.slots),
                     chunk: shape.chunk as usize,
                     trainers: &slots.accounts,
                     updates: &slots.updates,
@@ -1116,49 +1165,84 @@ mod marketplace {
                 return Err(MarketError::TooEarly);
             }
             // The reveal phase of this round is over: a commitment without a reveal forfeits.
+            // Only the round's drawn slots can hold entries.
+            let mut p = p;
+            let drawn = self.draws.get((project, p.round)).unwrap_or_default();
             let mut missed = Vec::new();
-            for slot in 0..p.trainers {
-                if let Some(e) = self.entries.get((project, p.round, slot)) {
-                    if e.cid.is_none() {
-                        let mut t = self
-                            .trainers
-                            .get((project, slot))
-                            .ok_or(MarketError::NotTrainer)?;
-                        t.missed_reveal = true;
-                        missed.push((slot, t));
-                    }
+            // A set-aside answered in this round and then left unproven: the bond pays them.
+            let mut answered = Vec::new();
+            for (slot, &index) in (0u32..).zip(&drawn.trainers) {
+                let Some(e) = self.entries.get((project, p.round, slot)) else {
+                    continue;
+                };
+                let mut t = self
+                    .trainers
+                    .get((project, index))
+                    .ok_or(MarketError::NotTrainer)?;
+                if e.answered {
+                    answered.push(t.account);
+                }
+                if e.cid.is_none() {
+                    let was = t.forfeited(p.params.max_rejected_rounds);
+                    t.missed_reveal = true;
+                    count_forfeit(&mut p, was, &t)?;
+                    missed.push((index, t));
                 }
             }
-            // A set-aside answered in this round and then left unproven: the bond pays them.
-            let answered: Vec<usize> = (0..p.trainers)
-                .filter(|&slot| {
-                    self.entries
-                        .get((project, p.round, slot))
-                        .is_some_and(|e| e.answered)
-                })
-                .map(|slot| slot as usize)
-                .collect();
-            for (slot, t) in &missed {
-                self.trainers.insert((project, *slot), t);
+            for (index, t) in &missed {
+                self.trainers.insert((project, *index), t);
             }
             self.pending.remove(project);
             self.end(project, p, Phase::Aborted, true, &answered)
         }
 
         /// Pays the caller everything it is owed by an ended project (every role at once).
+        /// A trainer's share is worked out here, from the project's running totals, so that
+        /// ending a project never loops over its trainers.
         #[ink(message)]
         pub fn claim(&mut self, project: u32) -> Result<Balance> {
-            let p = self.load(project)?;
+            let mut p = self.load(project)?;
             if !p.phase.is_terminal() {
                 return Err(MarketError::WrongPhase);
             }
             let caller = self.env().caller();
-            let amount = self.claims.get((project, caller)).unwrap_or_default();
+            let credited = self.claims.get((project, caller)).unwrap_or_default();
+            let mut trainer = None;
+            let mut owed = 0;
+            if let Some(index) = self.slot_of.get((project, caller)) {
+                let t = self
+                    .trainers
+                    .get((project, index))
+                    .ok_or(MarketError::NotTrainer)?;
+                if !t.claimed {
+                    owed = self.trainer_claim(&p, &t)?;
+                    trainer = Some((index, t));
+                }
+            }
+            let amount = credited.checked_add(owed).ok_or(MarketError::Overflow)?;
             if amount == 0 {
                 return Err(MarketError::NothingToClaim);
             }
-            // Effects before the interaction; an Err reverts the removal on chain.
+            // Effects before the interaction; an Err reverts them on chain.
             self.claims.remove((project, caller));
+            if let Some((index, mut t)) = trainer {
+                t.claimed = true;
+                self.trainers.insert((project, index), &t);
+                if t.total_score > 0 && p.phase != Phase::Cancelled {
+                    let by_score = self.ended_of(&p)?.by_score(t.total_score);
+                    p.paid_by_score = p
+                        .paid_by_score
+                        .checked_add(by_score)
+                        .ok_or(MarketError::Overflow)?;
+                    p.scored_claimed = add(p.scored_claimed, 1)?;
+                    // The last scored trainer's claim fixes the split's rounding remainder.
+                    if p.scored_claimed == p.scored {
+                        let rest = p.distributable.saturating_sub(p.paid_by_score);
+                        self.credit(project, p.owner, rest)?;
+                    }
+                    self.projects.insert(project, &p);
+                }
+            }
             self.env()
                 .transfer(caller, amount)
                 .map_err(|_| MarketError::TransferFailed)?;
@@ -1215,7 +1299,7 @@ mod marketplace {
             Ok(self.pending.get(project))
         }
 
-        /// The trainers in slot order (the order of the round statement).
+        /// The joined trainers in join order (an off-chain read: it walks all of them).
         #[ink(message)]
         pub fn trainers(&self, project: u32) -> Result<Vec<TrainerView>> {
             let p = self.load(project)?;
@@ -1227,24 +1311,28 @@ mod marketplace {
                         total_score: t.total_score,
                         rejected_rounds: t.rejected_rounds,
                         missed_reveal: t.missed_reveal,
+                        rounds_drawn: t.rounds_drawn,
                     })
                 })
                 .collect())
         }
 
-        /// Every joined slot of a round: its commitment and revealed CID, if any.
+        /// Every drawn slot of a round: its trainer, commitment and revealed CID, if any.
         #[ink(message)]
         pub fn round_slots(&self, project: u32, round: u32) -> Result<Vec<SlotView>> {
             let p = self.load(project)?;
             if round > p.round {
                 return Err(MarketError::WrongRound);
             }
-            Ok((0..p.trainers)
-                .filter_map(|slot| {
-                    let t = self.trainers.get((project, slot))?;
+            let drawn = self.draws.get((project, round)).unwrap_or_default();
+            Ok((0u32..)
+                .zip(drawn.trainers)
+                .filter_map(|(slot, index)| {
+                    let t = self.trainers.get((project, index))?;
                     let e = self.entries.get((project, round, slot));
                     Some(SlotView {
                         slot,
+                        trainer: index,
                         account: *t.account.as_ref(),
                         commitment: e.as_ref().map(|e| e.commitment),
                         set_aside: e.as_ref().is_some_and(|e| e.set_aside),
@@ -1254,6 +1342,13 @@ mod marketplace {
                     })
                 })
                 .collect())
+        }
+
+        /// Which trainers a round drew, slot by slot (None before it was drawn).
+        #[ink(message)]
+        pub fn round_draw(&self, project: u32, round: u32) -> Result<Option<RoundDraw>> {
+            self.load(project)?;
+            Ok(self.draws.get((project, round)))
         }
 
         /// What finalisation recorded for a round (None while it is open).
@@ -1304,8 +1399,23 @@ mod marketplace {
         /// What `account` can claim from an ended project (0 before it ends).
         #[ink(message)]
         pub fn claimable(&self, project: u32, account: AccountId) -> Result<Balance> {
-            self.load(project)?;
-            Ok(self.claims.get((project, account)).unwrap_or_default())
+            let p = self.load(project)?;
+            let credited = self.claims.get((project, account)).unwrap_or_default();
+            let owed = match self.slot_of.get((project, account)) {
+                Some(index) if p.phase.is_terminal() => {
+                    let t = self
+                        .trainers
+                        .get((project, index))
+                        .ok_or(MarketError::NotTrainer)?;
+                    if t.claimed {
+                        0
+                    } else {
+                        self.trainer_claim(&p, &t)?
+                    }
+                }
+                _ => 0,
+            };
+            credited.checked_add(owed).ok_or(MarketError::Overflow)
         }
 
         // ---- internals ------------------------------------------------------------------
@@ -1318,7 +1428,7 @@ mod marketplace {
             p: &Project,
             now: BlockNumber,
         ) -> Result<()> {
-            for slot in 0..p.trainers {
+            for slot in 0..p.drawn {
                 if let Some(e) = self.entries.get((project, round, slot)) {
                     if e.set_aside && !e.answered && now <= e.answer_until {
                         return Err(MarketError::AnswerWindowOpen);
@@ -1374,14 +1484,14 @@ mod marketplace {
         }
 
         /// The common checks of a trainer's commit or reveal: the project is in `phase` of
-        /// `round`, and the caller holds a slot. Returns the advanced project, the block,
-        /// the caller and its slot.
+        /// `round`, and the round drew the caller. Returns the advanced project, the block,
+        /// the caller, and its (trainer index, slot).
         fn trainer_action(
             &self,
             project: u32,
             phase: Phase,
             round: u32,
-        ) -> Result<(Project, BlockNumber, AccountId, u32)> {
+        ) -> Result<(Project, BlockNumber, AccountId, (u32, u32))> {
             let (p, now) = self.load_now(project)?;
             if p.phase != phase {
                 return Err(MarketError::WrongPhase);
@@ -1390,11 +1500,85 @@ mod marketplace {
                 return Err(MarketError::WrongRound);
             }
             let caller = self.env().caller();
-            let slot = self
+            let index = self
                 .slot_of
                 .get((project, caller))
                 .ok_or(MarketError::NotTrainer)?;
-            Ok((p, now, caller, slot))
+            let drawn = self.draws.get((project, round)).unwrap_or_default();
+            let slot = drawn
+                .trainers
+                .iter()
+                .position(|&t| t == index)
+                .ok_or(MarketError::NotDrawn)?;
+            Ok((p, now, caller, (index, to_u32(slot)?)))
+        }
+
+        /// The trainer `round` drew for `slot`.
+        fn drawn_trainer(&self, project: u32, round: u32, slot: u32) -> Result<Trainer> {
+            let index = self
+                .draws
+                .get((project, round))
+                .and_then(|d| d.trainers.get(slot as usize).copied())
+                .ok_or(MarketError::NotTrainer)?;
+            self.trainers
+                .get((project, index))
+                .ok_or(MarketError::NotTrainer)
+        }
+
+        /// Draws the current round's trainers (`draw::draw`, seeded by
+        /// `draw::round_seed(project, round, previous seed, entropy)`), records the draw
+        /// and emits it. O(slots) hashes, whatever the number joined.
+        fn draw_round(&mut self, project: u32, p: &mut Project, entropy: &[u8]) -> Result<()> {
+            let seed = draw::round_seed(project, p.round, &p.seed, entropy);
+            // `slots ≤ MAX_SLOTS` was validated at creation; exhaustion has probability
+            // below 2^-128.
+            let trainers =
+                draw::draw(&seed, p.trainers, p.params.slots).map_err(|_| MarketError::Overflow)?;
+            p.seed = seed;
+            p.drawn = to_u32(trainers.len())?;
+            let record = RoundDraw { seed, trainers };
+            self.draws.insert((project, p.round), &record);
+            self.env().emit_event(RoundDrawn {
+                project,
+                round: p.round,
+                seed,
+                trainers: record.trainers,
+            });
+            Ok(())
+        }
+
+        /// The fixed part of an ended project's settlement, from its running totals.
+        fn ended_of(&self, p: &Project) -> Result<reward::Ended> {
+            let outcome = match p.phase {
+                Phase::Finished => Outcome::Finished,
+                Phase::Cancelled => Outcome::Cancelled,
+                // Only the aggregator's missed deadline aborts a project.
+                _ => Outcome::Aborted {
+                    rounds_done: p.round,
+                    rounds_total: p.params.rounds,
+                    aggregator_at_fault: true,
+                },
+            };
+            reward::ended(&Totals {
+                pool: p.pool,
+                aggregator_fee: p.params.aggregator_fee,
+                aggregator_bond: if p.aggregator_bonded {
+                    p.params.aggregator_bond
+                } else {
+                    0
+                },
+                stake: p.params.trainer_stake,
+                score_total: p.score_total,
+                forfeits: p.forfeits,
+                outcome,
+            })
+            .map_err(|_| MarketError::Overflow)
+        }
+
+        /// What an ended project owes trainer `t` (not yet claimed).
+        fn trainer_claim(&self, p: &Project, t: &Trainer) -> Result<Balance> {
+            let e = self.ended_of(p)?;
+            Ok(e.trainer(t.total_score, t.forfeited(p.params.max_rejected_rounds)))
         }
 
         /// The common checks of the aggregator's `set_aside` and `finalize_round`: the
@@ -1449,7 +1633,7 @@ mod marketplace {
             scores: &[u32],
             accepted: &[bool],
         ) -> Result<StatementSlots> {
-            let n = p.params.max_trainers as usize;
+            let n = p.params.slots as usize;
             if scores.len() != n || accepted.len() != n {
                 return Err(MarketError::BadLengths);
             }
@@ -1458,9 +1642,11 @@ mod marketplace {
                 updates: Vec::with_capacity(n),
                 trainers: Vec::with_capacity(n),
             };
-            for slot in 0..p.params.max_trainers {
+            let drawn = self.draws.get((project, round)).unwrap_or_default();
+            for slot in 0..p.params.slots {
                 let i = slot as usize;
-                let trainer = self.trainers.get((project, slot));
+                let index = drawn.trainers.get(i).copied();
+                let trainer = index.and_then(|index| self.trainers.get((project, index)));
                 let entry = self.entries.get((project, round, slot));
                 let revealed = entry.as_ref().is_some_and(|e| e.cid.is_some());
                 let present = entry.as_ref().is_some_and(Entry::present);
@@ -1475,9 +1661,9 @@ mod marketplace {
                     Some(e) if present => Some(e.commitment),
                     _ => None,
                 });
-                if let Some(t) = trainer {
+                if let (Some(index), Some(t)) = (index, trainer) {
                     out.trainers
-                        .push((slot, t, entry.is_some(), revealed, present));
+                        .push((slot, index, t, entry.is_some(), revealed, present));
                 }
             }
             Ok(out)
@@ -1490,17 +1676,26 @@ mod marketplace {
             project: u32,
             mut p: Project,
             now: BlockNumber,
-            trainers: Vec<(u32, Trainer, bool, bool, bool)>,
+            trainers: Vec<DrawnTrainer>,
             r: ProvenRound,
         ) -> Result<()> {
             let mut updated = Vec::with_capacity(trainers.len());
-            for (slot, mut t, committed, revealed, present) in trainers {
+            for (slot, index, mut t, committed, revealed, present) in trainers {
                 let i = slot as usize;
                 let score = r.scores.get(i).copied().unwrap_or_default();
+                let was_forfeited = t.forfeited(p.params.max_rejected_rounds);
+                if t.total_score == 0 && score > 0 {
+                    p.scored = add(p.scored, 1)?;
+                }
                 t.total_score = t
                     .total_score
                     .checked_add(score)
                     .ok_or(MarketError::Overflow)?;
+                p.score_total = p
+                    .score_total
+                    .checked_add(u64::from(score))
+                    .ok_or(MarketError::Overflow)?;
+                t.rounds_drawn = add(t.rounds_drawn, 1)?;
                 // Only a proven rejection counts; a set-aside reveal was never judged.
                 if present && !r.accepted.get(i).copied().unwrap_or_default() {
                     t.rejected_rounds = add(t.rejected_rounds, 1)?;
@@ -1508,7 +1703,8 @@ mod marketplace {
                 if committed && !revealed {
                     t.missed_reveal = true;
                 }
-                updated.push((slot, t));
+                count_forfeit(&mut p, was_forfeited, &t)?;
+                updated.push((index, t));
             }
             let round = r.round;
             let record = RoundRecord {
@@ -1529,8 +1725,8 @@ mod marketplace {
                 p.phase = Phase::Commit;
                 p.phase_deadline = add(now, p.params.deadlines.commit)?;
             }
-            for (slot, t) in &updated {
-                self.trainers.insert((project, *slot), t);
+            for (index, t) in &updated {
+                self.trainers.insert((project, *index), t);
             }
             self.records.insert((project, round), &record);
             self.env().emit_event(RoundFinalized {
@@ -1544,86 +1740,45 @@ mod marketplace {
             if finished {
                 return self.end(project, p, Phase::Finished, false, &[]);
             }
+            // The next draw's entropy: the round just proven (its public input binds every
+            // slot's account and commitment, the scores and the new model), then the block
+            // that closed it.
+            let mut entropy = [0u8; 36];
+            entropy[..32].copy_from_slice(&r.public_input);
+            entropy[32..].copy_from_slice(&now.to_le_bytes());
+            self.draw_round(project, &mut p, &entropy)?;
             self.projects.insert(project, &p);
             Ok(())
         }
 
-        /// Moves a project to a terminal phase and credits every claim (docs/design.md, "Money
-        /// rules", computed by `merit_protocol::reward::settle`); an aborted project's bond
-        /// goes to the trainers (slots) in `bond_to` rather than the owner, if any.
+        /// Moves a project to a terminal phase and credits the owner's and the aggregator's
+        /// claims (docs/design.md, "Money rules", `merit_protocol::reward::ended`) from the
+        /// running totals: O(1), whatever the number joined. Each trainer's claim is worked
+        /// out when it claims. An aborted project's bond goes to the accounts in `bond_to`
+        /// (the answered set-asides of its last round, at most `slots`) rather than the owner.
         fn end(
             &mut self,
             project: u32,
             mut p: Project,
             phase: Phase,
             aggregator_at_fault: bool,
-            bond_to: &[usize],
+            bond_to: &[AccountId],
         ) -> Result<()> {
-            let mut accounts = Vec::with_capacity(p.trainers as usize);
-            let mut trainers = Vec::with_capacity(p.trainers as usize);
-            for slot in 0..p.trainers {
-                let t = self
-                    .trainers
-                    .get((project, slot))
-                    .ok_or(MarketError::NotTrainer)?;
-                trainers.push(TrainerAccount {
-                    stake: p.params.trainer_stake,
-                    total_score: t.total_score,
-                    forfeited: reward::stake_forfeited(
-                        t.missed_reveal,
-                        t.rejected_rounds,
-                        p.params.max_rejected_rounds,
-                    ),
-                });
-                accounts.push(t.account);
-            }
-            let outcome = match phase {
-                Phase::Finished => Outcome::Finished,
-                Phase::Cancelled => Outcome::Cancelled,
-                _ => Outcome::Aborted {
-                    rounds_done: p.round,
-                    rounds_total: p.params.rounds,
-                    aggregator_at_fault,
-                },
-            };
-            let mut claims = reward::settle(&Settlement {
-                pool: p.pool,
-                aggregator_fee: p.params.aggregator_fee,
-                aggregator_bond: if p.aggregator_bonded {
-                    p.params.aggregator_bond
-                } else {
-                    0
-                },
-                trainers,
-                outcome,
-            })
-            .map_err(|_| MarketError::Overflow)?;
-            if p.aggregator_bonded && aggregator_at_fault {
-                reward::pay_bond_to(&mut claims, p.params.aggregator_bond, bond_to)
-                    .map_err(|_| MarketError::Overflow)?;
-            }
-
-            // One account may hold several roles; its claims add up.
-            let mut credits: Vec<(AccountId, Balance)> =
-                Vec::with_capacity(accounts.len().saturating_add(2));
-            credits.push((p.owner, claims.owner));
-            credits.push((p.aggregator(), claims.aggregator));
-            credits.extend(accounts.into_iter().zip(claims.trainers));
-            let mut totals: Vec<(AccountId, Balance)> = Vec::with_capacity(credits.len());
-            for (who, amount) in credits {
-                match totals.iter_mut().find(|(a, _)| *a == who) {
-                    Some((_, sum)) => {
-                        *sum = sum.checked_add(amount).ok_or(MarketError::Overflow)?
-                    }
-                    None => totals.push((who, amount)),
+            p.phase = phase;
+            let ended = self.ended_of(&p)?;
+            p.distributable = ended.distributable;
+            let mut owner = ended.owner;
+            if p.aggregator_bonded && aggregator_at_fault && !bond_to.is_empty() {
+                let each = reward::bond_share(p.params.aggregator_bond, bond_to.len());
+                for who in bond_to {
+                    owner = owner.checked_sub(each).ok_or(MarketError::Overflow)?;
+                    self.credit(project, *who, each)?;
                 }
             }
-            p.phase = phase;
+            // One account may hold both roles; its claims add up (`credit`).
+            self.credit(project, p.owner, owner)?;
+            self.credit(project, p.aggregator(), ended.aggregator)?;
             let rounds_done = p.round;
-            for (who, amount) in totals {
-                // Adds to an answered set-aside's compensation credited before the end.
-                self.credit(project, who, amount)?;
-            }
             self.projects.insert(project, &p);
             self.env().emit_event(ProjectEnded {
                 project,
@@ -1632,6 +1787,18 @@ mod marketplace {
             });
             Ok(())
         }
+    }
+
+    /// Adds a trainer's stake to the project's forfeits the first time it is forfeited
+    /// (`was`: it already was before this round).
+    fn count_forfeit(p: &mut Project, was: bool, t: &Trainer) -> Result<()> {
+        if !was && t.forfeited(p.params.max_rejected_rounds) {
+            p.forfeits = p
+                .forfeits
+                .checked_add(p.params.trainer_stake)
+                .ok_or(MarketError::Overflow)?;
+        }
+        Ok(())
     }
 }
 

@@ -47,9 +47,11 @@ pub struct ProjectParams {
     /// in IPFS; its verifying key is the one `create_project` takes and stores.
     pub proving_key_cid: Vec<u8>,
     pub rounds: u32,
+    /// Trainers that must have joined before the project can start (any number may join).
     pub min_trainers: u32,
-    /// Also the circuit's slot count N: every round statement has this many slots.
-    pub max_trainers: u32,
+    /// Slots per round, the circuit's N: every round statement has this many, and each
+    /// round draws its trainers for them from everyone who joined (`protocol::draw`).
+    pub slots: u32,
     /// Exact value a trainer transfers with `join`.
     pub trainer_stake: u128,
     /// The account allowed to finalise rounds.
@@ -83,10 +85,7 @@ impl ProjectParams {
         if self.rounds == 0 || self.rounds > MAX_ROUNDS {
             return Err(MarketError::BadRounds);
         }
-        if self.min_trainers == 0
-            || self.min_trainers > self.max_trainers
-            || self.max_trainers > MAX_SLOTS
-        {
+        if self.min_trainers == 0 || self.slots == 0 || self.slots > MAX_SLOTS {
             return Err(MarketError::BadTrainerBounds);
         }
         if self.trainer_stake > MAX_DEPOSIT || self.aggregator_bond > MAX_DEPOSIT {
@@ -149,8 +148,10 @@ pub struct ProjectView {
     pub created_at: u32,
     /// Last block in which the current phase accepts its action (join, commit, …).
     pub phase_deadline: u32,
-    /// Trainers joined, in slot order 0..trainers.
+    /// Trainers joined, indexed 0..trainers in join order.
     pub trainers: u32,
+    /// How many trainers the current round drew: min(trainers, slots) once started.
+    pub drawn: u32,
     /// Commits and reveals in the current round.
     pub committed: u32,
     pub revealed: u32,
@@ -301,18 +302,35 @@ impl PendingRound {
 /// A trainer's standing in a project.
 #[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
 pub struct TrainerView {
+    /// Its index in join order. With no more trainers than slots, every round draws
+    /// everyone in join order, so this is also its slot in every round.
     pub slot: u32,
     pub account: AccountBytes,
     pub total_score: u32,
     pub rejected_rounds: u32,
     /// Committed without revealing in some round (the stake is forfeited).
     pub missed_reveal: bool,
+    /// Proven rounds whose draw picked it (its participations).
+    pub rounds_drawn: u32,
 }
 
-/// One slot of one round.
+/// Which trainers a round drew, slot by slot (`protocol::draw`), and the seed it drew
+/// them with.
+#[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ink-layout", derive(ink::storage::traits::StorageLayout))]
+pub struct RoundDraw {
+    pub seed: [u8; 32],
+    /// Per slot: the drawn trainer's index in join order (`TrainerView::slot`).
+    pub trainers: Vec<u32>,
+}
+
+/// One slot of one round: the trainer the round drew for it, and what it did.
 #[derive(Encode, Decode, TypeInfo, Debug, Clone, PartialEq, Eq)]
 pub struct SlotView {
+    /// The slot (the position in the round statement).
     pub slot: u32,
+    /// The drawn trainer's index in join order (`TrainerView::slot`).
+    pub trainer: u32,
     pub account: AccountBytes,
     pub commitment: Option<Commitment>,
     /// CID of the revealed update file.
@@ -342,7 +360,7 @@ impl SlotView {
 pub struct RoundRecord {
     pub model_cid: Vec<u8>,
     pub model_commitment: Commitment,
-    /// One per slot (N = max_trainers), in slot order.
+    /// One per slot (N = slots), in slot order.
     pub scores: Vec<u32>,
     pub accepted: Vec<bool>,
     /// The round hash the proof was checked against (canonical little-endian bytes).
@@ -387,7 +405,8 @@ pub enum MarketError {
     NotTrainer,
     /// The caller has joined already.
     AlreadyJoined,
-    /// All `max_trainers` slots are taken.
+    /// Retired with sampled rounds (any number may join); kept so that later codes keep
+    /// their values.
     ProjectFull,
     /// The transferred value is not exactly what this message takes.
     WrongValue,
@@ -407,7 +426,7 @@ pub enum MarketError {
     NotCommitted,
     /// The caller revealed already this round.
     AlreadyRevealed,
-    /// Scores or accept bits are not one per slot (`max_trainers`).
+    /// Scores or accept bits are not one per slot (`slots`).
     BadLengths,
     /// A score above `MAX_ROUND_SCORE`, or a score or accept bit for a slot that did not
     /// reveal or whose reveal was set aside.
@@ -497,6 +516,9 @@ pub enum MarketError {
     BadSetupDelta,
     /// Only the account that registered a proof shape records its setup.
     NotShapeRegistrant,
+    /// The caller joined, but this round's draw did not pick it: it waits for a round that
+    /// does, and loses nothing meanwhile.
+    NotDrawn,
 }
 
 impl core::fmt::Display for MarketError {
@@ -506,7 +528,7 @@ impl core::fmt::Display for MarketError {
             Self::BadSpecCid => "the spec CID is empty or too long",
             Self::BadRounds => "rounds must be between 1 and MAX_ROUNDS",
             Self::BadTrainerBounds => {
-                "trainer bounds must satisfy 1 <= min_trainers <= max_trainers <= MAX_SLOTS"
+                "trainer bounds must satisfy 1 <= min_trainers and 1 <= slots <= MAX_SLOTS"
             }
             Self::NoSuchProject => "no project with that id",
             Self::Overflow => "a counter or balance would overflow",
@@ -612,6 +634,9 @@ impl core::fmt::Display for MarketError {
             Self::NotShapeRegistrant => {
                 "only the account that registered the proof shape may record its setup"
             }
+            Self::NotDrawn => {
+                "this round's draw did not pick the caller: it waits for a round that does (nothing is lost)"
+            }
             Self::BadSetupDelta => {
                 "the recorded [delta]G1 does not carry the stored verifying key's delta"
             }
@@ -638,7 +663,7 @@ mod tests {
             proving_key_cid: b"bafkreiprovingkey".to_vec(),
             rounds: 2,
             min_trainers: 2,
-            max_trainers: 4,
+            slots: 4,
             trainer_stake: 10,
             aggregator: [7; 32],
             aggregator_fee: 5,
@@ -683,12 +708,13 @@ mod tests {
         );
         check(|p| p.rounds = 0, MarketError::BadRounds);
         check(|p| p.rounds = MAX_ROUNDS + 1, MarketError::BadRounds);
-        check(|p| p.min_trainers = 5, MarketError::BadTrainerBounds);
+        check(|p| p.slots = 0, MarketError::BadTrainerBounds);
         check(|p| p.min_trainers = 0, MarketError::BadTrainerBounds);
-        check(
-            |p| p.max_trainers = MAX_SLOTS + 1,
-            MarketError::BadTrainerBounds,
-        );
+        // More trainers than slots may be required: each round draws its slots' trainers.
+        let mut more = params();
+        more.min_trainers = 40;
+        assert_eq!(more.validate(), Ok(()));
+        check(|p| p.slots = MAX_SLOTS + 1, MarketError::BadTrainerBounds);
         check(
             |p| p.trainer_stake = u128::MAX,
             MarketError::DepositTooLarge,
@@ -721,6 +747,7 @@ mod tests {
             created_at: 12,
             phase_deadline: 22,
             trainers: 1,
+            drawn: 0,
             committed: 0,
             revealed: 0,
             aggregator_bonded: false,
@@ -760,6 +787,7 @@ mod tests {
         assert_eq!(MarketError::SetupNotRecordable.encode(), [60]);
         assert_eq!(MarketError::BadSetupDelta.encode(), [65]);
         assert_eq!(MarketError::NotShapeRegistrant.encode(), [66]);
+        assert_eq!(MarketError::NotDrawn.encode(), [67]);
         assert_eq!(
             MarketError::BadChunkProof { chunk: 2 }.encode(),
             [46, 2, 0, 0, 0]

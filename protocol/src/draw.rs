@@ -13,8 +13,8 @@
 //! everybody is drawn, in join order, without hashing.
 //!
 //! [`round_seed`] chains a project's seeds: `seed_r = H(TAG_SEED, project, round,
-//! seed_{r−1}, entropy)`. What the contract will feed it, and what that lets a trainer
-//! steer, is on [`round_seed`].
+//! seed_{r−1}, entropy)`. What the contract feeds it, and what that lets a trainer steer,
+//! is on [`round_seed`].
 //!
 //! Poseidon, not SHA-256, because the contract, the simulation and every client already
 //! link it from this crate (`no_std`, no host function, no new dependency). A candidate
@@ -164,27 +164,23 @@ pub fn draw_counted(seed: &Seed, joined: u32, slots: u32) -> Result<(Vec<u32>, u
 /// `prev_lo`/`prev_hi` are `previous`'s halves read as LE integers and `e_k` is entropy
 /// bytes `16k .. 16k + 16` read as a LE integer (the last piece may be shorter).
 ///
-/// What the contract will feed it (the contract side is later work; this fixes the hash):
-/// - `previous`: the previous round's seed; for the first round, 32 zero bytes;
-/// - `entropy`: the previous round's outcome as the contract recorded it when it closed —
-///   its new model commitment, then the commitments of the slots that revealed, in slot
-///   order (32 bytes each) — then the closing block's *number* (`u32` LE, a number the
-///   schedule fixes, not a block hash its author could choose).
+/// What the contract feeds it (`marketplace::draw_round`, SPEC §13): `previous` is the
+/// previous round's seed (32 zero bytes for round 0); `entropy` is, for round 0, the
+/// initial model commitment then the block `start` ran in (`u32` LE), and for a later
+/// round, the public input of the round before it as recorded, then the block that closed
+/// it (`u32` LE).
 ///
 /// What that lets someone steer:
-/// - Nobody can pick the outcome: each input either is fixed before anyone knows the
-///   others, or enters through a hash of values nobody controls alone, so the best anyone
-///   can do is choose among a few seeds, each a fresh uniform draw.
-/// - A committer cannot grind its commitment: the new model depends on every revealed
-///   update, which the others' commitments hide until the reveal phase.
+/// - Nobody can pick the outcome: the public input binds every revealed update, which the
+///   others' commitments hide until the reveal phase, so a committer cannot grind its
+///   commitment; the best anyone can do is choose among a few seeds.
 /// - The last revealer sees the others' reveals and can compute the seed with and without
 ///   its own: withholding re-rolls the draw, one bit of choice per forfeited stake (`k`
 ///   colluding last revealers: `2^k` seeds for `k` stakes).
-/// - The aggregator's outcome is proven (the rule is deterministic); its only choice is not
-///   to close the round, which costs its bond and gives another re-roll at most.
-/// - The first round has no previous outcome. Folding in the joined accounts would let
-///   the last joiner grind its key for free, so that round needs an input fixed after the
-///   join closes (e.g. the trainers' revealed nonces): left to the contract's design.
+/// - The aggregator chooses the closing block within its window (a few seeds) or not to
+///   close the round, which costs its bond.
+/// - Round 0's block is the starter's choice (the owner's, before the join deadline): an
+///   owner colluding with a trainer can bias round 0's draw, and only that one.
 pub fn round_seed(project: u32, round: u32, previous: &Seed, entropy: &[u8]) -> Seed {
     let config = poseidon::config();
     let mut sponge = poseidon::Sponge::new(&config);

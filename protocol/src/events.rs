@@ -31,7 +31,7 @@ events! {
     ProjectCreated { #[topic] project: u32, #[topic] owner: AccountBytes, #[topic] aggregator: AccountBytes, pool: u128 }
     /// The aggregator deposited its bond.
     AggregatorBonded { #[topic] project: u32, #[topic] aggregator: AccountBytes, bond: u128 }
-    /// A trainer staked and took the next slot.
+    /// A trainer staked; `slot` is its index in join order.
     TrainerJoined { #[topic] project: u32, #[topic] trainer: AccountBytes, slot: u32, stake: u128 }
     /// Round 0's commit phase began.
     ProjectStarted { #[topic] project: u32, trainers: u32, commit_deadline: u32 }
@@ -65,6 +65,9 @@ events! {
     /// A phase-2 contribution's link checked out: δ moved in the project's verifying key,
     /// the chain's head is `head`, the transcript and proving key are the new CIDs.
     SetupContributed { #[topic] project: u32, #[topic] contributor: AccountBytes, head: [u8; 32], phase2_contributions: u32, transcript_cid: Vec<u8> }
+    /// A round drew its trainers: slot `k` is trainer `trainers[k]` (index in join order);
+    /// only they may commit in `round`.
+    RoundDrawn { #[topic] project: u32, round: u32, seed: [u8; 32], trainers: Vec<u32> }
     /// Chunk proofs `first .. first + count` verified; `remaining` are still due.
     ChunkProofsVerified { #[topic] project: u32, round: u32, first: u32, count: u32, remaining: u32 }
 }

@@ -125,7 +125,7 @@ pub fn pay_bond_to(claims: &mut Claims, bond: u128, to: &[usize]) -> Result<(), 
     if to.iter().any(|&slot| slot >= claims.trainers.len()) {
         return Err(RewardError::Overflow);
     }
-    let each = bond / to.len() as u128;
+    let each = bond_share(bond, to.len());
     let moved = each * to.len() as u128;
     claims.owner = claims
         .owner
@@ -136,6 +136,15 @@ pub fn pay_bond_to(claims: &mut Claims, bond: u128, to: &[usize]) -> Result<(), 
         *c = c.checked_add(each).ok_or(RewardError::Overflow)?;
     }
     Ok(())
+}
+
+/// What each of `answered` trainers gets of a forfeited bond ([`pay_bond_to`]); the
+/// remainder of the division stays with the owner.
+pub fn bond_share(bond: u128, answered: usize) -> u128 {
+    match u128::try_from(answered) {
+        Ok(n) if n > 0 => bond / n,
+        _ => 0,
+    }
 }
 
 /// Whether a trainer loses its stake.
@@ -186,43 +195,91 @@ pub fn settlement_of(view: &ProjectView, trainers: &[TrainerView]) -> Option<Set
     })
 }
 
-/// Everyone's claim at the end of a project.
-pub fn settle(s: &Settlement) -> Result<Claims, RewardError> {
-    if s.aggregator_fee > s.pool {
+/// What an ended project owes everyone but its trainers, and what fixes each trainer's
+/// claim: every quantity here is a running total the contract keeps as rounds close, so a
+/// project ends in O(1) and each trainer's claim is computed when it claims
+/// ([`Ended::trainer`]), with no loop over the joined trainers anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub pool: u128,
+    pub aggregator_fee: u128,
+    pub aggregator_bond: u128,
+    /// The stake every trainer deposited on joining (one per trainer, whatever its draws).
+    pub stake: u128,
+    /// Σ of every trainer's total score.
+    pub score_total: u64,
+    /// Σ of the forfeited stakes.
+    pub forfeits: u128,
+    pub outcome: Outcome,
+}
+
+/// The claims an ended project fixes: the owner's and the aggregator's in full, the
+/// trainers' as a rule ([`Ended::trainer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    /// Everything the owner gets back, except the rounding remainder of the score split
+    /// ([`Ended::remainder`], known once every scored trainer has been paid).
+    pub owner: u128,
+    pub aggregator: u128,
+    /// Split by score among the trainers (the proven pool plus the forfeited stakes);
+    /// 0 when nobody scored (then it is in `owner`).
+    pub distributable: u128,
+    pub score_total: u64,
+    pub stake: u128,
+    pub cancelled: bool,
+}
+
+impl Ended {
+    /// A trainer's claim: ⌊distributable × total_score / Σ scores⌋, plus its stake unless
+    /// forfeited (every stake back if the project was cancelled).
+    pub fn trainer(&self, total_score: u32, forfeited: bool) -> u128 {
+        if self.cancelled {
+            return self.stake;
+        }
+        let paid = self.by_score(total_score);
+        paid.saturating_add(if forfeited { 0 } else { self.stake })
+    }
+
+    /// The score part of a trainer's claim.
+    pub fn by_score(&self, total_score: u32) -> u128 {
+        if self.cancelled {
+            return 0;
+        }
+        share(self.distributable, u64::from(total_score), self.score_total)
+    }
+
+    /// What the score split leaves once `paid` (Σ of [`Ended::by_score`] over every
+    /// trainer) went out: the rounding remainder, the owner's.
+    pub fn remainder(&self, paid: u128) -> u128 {
+        self.distributable.saturating_sub(paid)
+    }
+}
+
+/// The fixed part of an ended project's settlement (see [`Totals`]).
+pub fn ended(t: &Totals) -> Result<Ended, RewardError> {
+    if t.aggregator_fee > t.pool {
         return Err(RewardError::FeeAbovePool);
     }
-    let deposits = s.pool.checked_add(s.aggregator_bond);
-    let deposits = s
-        .trainers
-        .iter()
-        .try_fold(deposits.ok_or(RewardError::Overflow)?, |acc, t| {
-            acc.checked_add(t.stake)
-        });
-    deposits.ok_or(RewardError::Overflow)?;
-
-    let n = s.trainers.len();
-    let mut claims = Claims {
+    t.pool
+        .checked_add(t.aggregator_bond)
+        .and_then(|d| d.checked_add(t.forfeits))
+        .ok_or(RewardError::Overflow)?;
+    let mut e = Ended {
         owner: 0,
         aggregator: 0,
-        trainers: alloc::vec![0; n],
+        distributable: 0,
+        score_total: t.score_total,
+        stake: t.stake,
+        cancelled: false,
     };
-    if let Outcome::Cancelled = s.outcome {
-        claims.owner = s.pool;
-        claims.aggregator = s.aggregator_bond;
-        for (c, t) in claims.trainers.iter_mut().zip(&s.trainers) {
-            *c = t.stake;
+    let (fee, proven_pool, owner_back, bond_to_owner) = match t.outcome {
+        Outcome::Cancelled => {
+            e.owner = t.pool;
+            e.aggregator = t.aggregator_bond;
+            e.cancelled = true;
+            return Ok(e);
         }
-        return Ok(claims);
-    }
-
-    let forfeits: u128 = s
-        .trainers
-        .iter()
-        .filter(|t| t.forfeited)
-        .map(|t| t.stake)
-        .sum();
-    let (fee, proven_pool, owner_back, bond_to_owner) = match s.outcome {
-        Outcome::Finished => (s.aggregator_fee, s.pool - s.aggregator_fee, 0, false),
+        Outcome::Finished => (t.aggregator_fee, t.pool - t.aggregator_fee, 0, false),
         Outcome::Aborted {
             rounds_done,
             rounds_total,
@@ -231,21 +288,71 @@ pub fn settle(s: &Settlement) -> Result<Claims, RewardError> {
             if rounds_total == 0 || rounds_done > rounds_total {
                 return Err(RewardError::BadRounds);
             }
-            let fee = share(s.aggregator_fee, rounds_done.into(), rounds_total.into());
-            let rewards = s.pool - s.aggregator_fee;
+            let fee = share(t.aggregator_fee, rounds_done.into(), rounds_total.into());
+            let rewards = t.pool - t.aggregator_fee;
             let proven = share(rewards, rounds_done.into(), rounds_total.into());
-            (fee, proven, s.pool - fee - proven, aggregator_at_fault)
+            (fee, proven, t.pool - fee - proven, aggregator_at_fault)
         }
-        Outcome::Cancelled => unreachable!("handled above"),
     };
-    let scores: Vec<u32> = s.trainers.iter().map(|t| t.total_score).collect();
-    let (payouts, remainder) = split_by_score(proven_pool + forfeits, &scores);
-    for ((c, t), p) in claims.trainers.iter_mut().zip(&s.trainers).zip(payouts) {
-        *c = p + if t.forfeited { 0 } else { t.stake };
-    }
-    claims.aggregator = fee + if bond_to_owner { 0 } else { s.aggregator_bond };
-    claims.owner = owner_back + remainder + if bond_to_owner { s.aggregator_bond } else { 0 };
-    Ok(claims)
+    let distributable = proven_pool + t.forfeits;
+    let (distributable, unpaid) = if t.score_total == 0 {
+        (0, distributable)
+    } else {
+        (distributable, 0)
+    };
+    e.distributable = distributable;
+    e.aggregator = fee + if bond_to_owner { 0 } else { t.aggregator_bond };
+    e.owner = owner_back + unpaid + if bond_to_owner { t.aggregator_bond } else { 0 };
+    Ok(e)
+}
+
+/// Everyone's claim at the end of a project: [`ended`] and every trainer's
+/// [`Ended::trainer`], the score split's remainder to the owner.
+pub fn settle(s: &Settlement) -> Result<Claims, RewardError> {
+    let deposits = s
+        .trainers
+        .iter()
+        .try_fold(s.pool.checked_add(s.aggregator_bond), |acc, t| {
+            acc?.checked_add(t.stake).map(Some)
+        })
+        .flatten();
+    deposits.ok_or(RewardError::Overflow)?;
+    let score_total: u64 = s.trainers.iter().map(|t| u64::from(t.total_score)).sum();
+    let forfeits: u128 = s
+        .trainers
+        .iter()
+        .filter(|t| t.forfeited)
+        .map(|t| t.stake)
+        .sum();
+    // Stakes may differ between trainers here (the contract's are all equal): each
+    // trainer's own stake is what it gets back.
+    let e = ended(&Totals {
+        pool: s.pool,
+        aggregator_fee: s.aggregator_fee,
+        aggregator_bond: s.aggregator_bond,
+        stake: 0,
+        score_total,
+        forfeits,
+        outcome: s.outcome,
+    })?;
+    let mut paid = 0u128;
+    let trainers = s
+        .trainers
+        .iter()
+        .map(|t| {
+            if e.cancelled {
+                return t.stake;
+            }
+            let by_score = e.by_score(t.total_score);
+            paid += by_score;
+            by_score + if t.forfeited { 0 } else { t.stake }
+        })
+        .collect();
+    Ok(Claims {
+        owner: e.owner + e.remainder(paid),
+        aggregator: e.aggregator,
+        trainers,
+    })
 }
 
 #[cfg(test)]
@@ -445,6 +552,41 @@ mod tests {
             let c = settle(&s).unwrap();
             let deposits = pool + bond + s.trainers.iter().map(|t| t.stake).sum::<u128>();
             prop_assert_eq!(c.total(), Some(deposits));
+        }
+
+        /// The contract's way (running totals at the end, each trainer's claim when it
+        /// claims, the remainder to the owner after the last one) pays exactly `settle`.
+        #[test]
+        fn claims_from_running_totals_are_the_settlement(
+            pool in 0u128..1u128 << 100,
+            fee_frac in 0u64..=100,
+            bond in 0u128..1u128 << 90,
+            stake in 0u128..1u128 << 90,
+            trainers in proptest::collection::vec((prop_oneof![Just(0u32), 0u32..1_000_000], any::<bool>()), 0..32),
+            outcome in outcome(),
+        ) {
+            let s = Settlement {
+                pool,
+                aggregator_fee: share(pool, fee_frac, 100),
+                aggregator_bond: bond,
+                trainers: trainers.iter().map(|&(sc, f)| t(stake, sc, f)).collect(),
+                outcome,
+            };
+            let want = settle(&s).unwrap();
+            let e = ended(&Totals {
+                pool,
+                aggregator_fee: s.aggregator_fee,
+                aggregator_bond: bond,
+                stake,
+                score_total: trainers.iter().map(|&(sc, _)| u64::from(sc)).sum(),
+                forfeits: trainers.iter().filter(|&&(_, f)| f).map(|_| stake).sum(),
+                outcome,
+            }).unwrap();
+            let got: Vec<u128> = trainers.iter().map(|&(sc, f)| e.trainer(sc, f)).collect();
+            let paid: u128 = trainers.iter().map(|&(sc, _)| e.by_score(sc)).sum();
+            prop_assert_eq!(&got, &want.trainers);
+            prop_assert_eq!(e.aggregator, want.aggregator);
+            prop_assert_eq!(e.owner + e.remainder(paid), want.owner);
         }
     }
 }

@@ -204,6 +204,31 @@ impl Escrow {
     }
 }
 
+/// Three well-separated Gaussian blobs in 4-d; `seed` makes each trainer's sample private.
+pub fn blobs(seed: u64, n: usize) -> merit_trainer::data::Dataset {
+    let mut d = merit_trainer::data::Dataset::new(4, 3);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    };
+    for i in 0..n {
+        let label = (i % 3) as u32;
+        let centre = [
+            [1.0, 0.0, 0.0, 0.5],
+            [0.0, 1.0, 0.0, -0.5],
+            [0.0, 0.0, 1.0, 0.0],
+        ][label as usize];
+        let row: Vec<f32> = centre.iter().map(|c| c + 0.4 * next()).collect();
+        d.push(&row, label);
+    }
+    d
+}
+
 /// An honest project run as tasks: an aggregator node and one trainer node per share.
 pub struct Nodes {
     aggregator: tokio::task::JoinHandle<Result<merit_aggregator::NodeSummary, String>>,
@@ -221,6 +246,21 @@ impl Nodes {
         aggregator: &merit_chain::Signer,
         trainers: Vec<(merit_chain::Signer, merit_trainer::data::Dataset)>,
         dir: &std::path::Path,
+    ) -> Self {
+        let poll = Duration::from_millis(200);
+        Self::start_polling(env, id, spec, aggregator, trainers, dir, poll).await
+    }
+
+    /// [`Nodes::start`] with trainer nodes polling every `poll` (many nodes on 2 cores
+    /// poll less often).
+    pub async fn start_polling(
+        env: &TestEnv,
+        id: u32,
+        spec: &merit_protocol::spec::ProjectSpec,
+        aggregator: &merit_chain::Signer,
+        trainers: Vec<(merit_chain::Signer, merit_trainer::data::Dataset)>,
+        dir: &std::path::Path,
+        poll: Duration,
     ) -> Self {
         let count = trainers.len() as u32;
         let agg = {
@@ -250,7 +290,7 @@ impl Nodes {
                     merit_trainer::node::NodeConfig::new(id, dir.join(format!("trainer-{who}")));
                 cfg.behaviour = merit_trainer::behaviour::Behaviour::Honest;
                 cfg.seed = who as u64;
-                cfg.poll = Duration::from_millis(200);
+                cfg.poll = poll;
                 cfg.progress = false;
                 tokio::spawn(async move {
                     let node = merit_trainer::node::TrainerNode::new(

@@ -191,7 +191,7 @@ async fn create(
         proving_key_cid: pk_cid.into_bytes(),
         rounds,
         min_trainers: 2,
-        max_trainers: 4,
+        slots: 4,
         trainer_stake: STAKE,
         aggregator: account_of(&charlie).0,
         aggregator_fee: 0,

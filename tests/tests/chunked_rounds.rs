@@ -264,7 +264,7 @@ async fn chunked_messages_fit_the_block_for_ten_chunks_and_eight_slots() {
         proving_key_cid: cid.clone(),
         rounds: 1,
         min_trainers: 4,
-        max_trainers: N as u32,
+        slots: N as u32,
         trainer_stake: STAKE,
         aggregator: account_of(&agg).0,
         aggregator_fee: FEE,

@@ -27,7 +27,7 @@ fn params(aggregator: &Signer, min_trainers: u32, deadlines: Deadlines) -> Proje
         proving_key_cid: cid,
         rounds: 2,
         min_trainers,
-        max_trainers: 3,
+        slots: 3,
         trainer_stake: STAKE,
         aggregator: account_of(aggregator).0,
         aggregator_fee: 0,

@@ -19,7 +19,7 @@ fn params(aggregator: [u8; 32], spec_cid: &str) -> ProjectParams {
         proving_key_cid: spec_cid.as_bytes().to_vec(),
         rounds: 2,
         min_trainers: 2,
-        max_trainers: 3,
+        slots: 3,
         trainer_stake: 1_000,
         aggregator,
         aggregator_fee: 0,

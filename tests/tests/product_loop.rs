@@ -16,9 +16,8 @@ use merit_protocol::reward;
 use merit_protocol::spec::ProjectSpec;
 use merit_storage::IpfsStore;
 use merit_tests::amounts::{BOND, FEE, POOL, STAKE};
-use merit_tests::{backends, TestEnv};
+use merit_tests::{backends, blobs, TestEnv};
 use merit_trainer::behaviour::Behaviour;
-use merit_trainer::data::Dataset;
 use merit_trainer::learner::CandleModel;
 use merit_trainer::node::{run_trainer, Earnings, NodeConfig, TrainerNode};
 use std::path::Path;
@@ -37,31 +36,6 @@ const SPEC: &str = r#"{
   "aggregation": { "rule": "angular_krum", "norm_bound": 4.5, "byzantine": 0, "slots": 4 },
   "max_rejected_rounds": 2
 }"#;
-
-/// Three well-separated Gaussian blobs in 4-d; `seed` makes each trainer's sample private.
-fn blobs(seed: u64, n: usize) -> Dataset {
-    let mut d = Dataset::new(4, 3);
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let mut next = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-    };
-    for i in 0..n {
-        let label = (i % 3) as u32;
-        let centre = [
-            [1.0, 0.0, 0.0, 0.5],
-            [0.0, 1.0, 0.0, -0.5],
-            [0.0, 0.0, 1.0, 0.0],
-        ][label as usize];
-        let row: Vec<f32> = centre.iter().map(|c| c + 0.4 * next()).collect();
-        d.push(&row, label);
-    }
-    d
-}
 
 struct Story {
     market: Marketplace,

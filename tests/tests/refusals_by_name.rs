@@ -24,7 +24,7 @@ fn params(aggregator: &Signer) -> ProjectParams {
         proving_key_cid: cid,
         rounds: 1,
         min_trainers: 2,
-        max_trainers: 3,
+        slots: 3,
         trainer_stake: STAKE,
         aggregator: account_of(aggregator).0,
         aggregator_fee: 0,
@@ -105,6 +105,14 @@ impl ChainBackend for Overtaken {
     }
     async fn advance_blocks(&self, signer: &Signer, n: u32) -> merit_chain::error::Result<()> {
         self.inner.advance_blocks(signer, n).await
+    }
+    async fn transfer(
+        &self,
+        signer: &Signer,
+        to: &AccountId32,
+        value: u128,
+    ) -> merit_chain::error::Result<()> {
+        self.inner.transfer(signer, to, value).await
     }
 }
 

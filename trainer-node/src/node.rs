@@ -212,6 +212,8 @@ pub struct TrainerNode<'a, L, M, S> {
     last_phase: Option<(u32, Phase)>,
     /// Rounds whose set-aside of our slot was answered, or cannot be (logged once).
     answered_rounds: std::collections::BTreeSet<u32>,
+    /// The last round whose draw did not pick us (logged once per round).
+    last_undrawn: Option<u32>,
 }
 
 fn cid_string(what: &'static str, bytes: &[u8]) -> Result<String, NodeError> {
@@ -312,7 +314,10 @@ pub fn update_file(spec: &ProjectSpec, values: Vec<i16>) -> ModelFile {
 fn missed_window(e: MarketError) -> bool {
     matches!(
         e,
-        MarketError::WrongPhase | MarketError::DeadlinePassed | MarketError::WrongRound
+        MarketError::WrongPhase
+            | MarketError::DeadlinePassed
+            | MarketError::WrongRound
+            | MarketError::NotDrawn
     )
 }
 
@@ -361,6 +366,7 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
             slot: None,
             last_phase: None,
             answered_rounds: Default::default(),
+            last_undrawn: None,
         })
     }
 
@@ -446,8 +452,17 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
             return Ok(Step::Waiting);
         }
         let round = view.round;
+        // The round's drawn slots; a trainer the draw did not pick waits for a round that
+        // does (nothing is lost meanwhile).
         let slots = self.market.round_slots(project, round).await?;
-        let Some(mine) = slots.iter().find(|s| s.slot == slot).cloned() else {
+        let Some(mine) = slots.iter().find(|s| s.trainer == slot).cloned() else {
+            if self.last_undrawn != Some(round) {
+                self.last_undrawn = Some(round);
+                tracing::info!(
+                    round,
+                    "not drawn for round {round}: waiting for the next draw"
+                );
+            }
             return Ok(Step::Waiting);
         };
         match decide(view.phase, &mine, self.state.round(round)) {
@@ -569,7 +584,7 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
             Behaviour::Copy(target) if Some(target) != self.slot => {
                 match slots
                     .iter()
-                    .find(|s| s.slot == target)
+                    .find(|s| s.trainer == target)
                     .and_then(|s| s.cid.clone())
                 {
                     Some(c) => {
@@ -753,9 +768,11 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
             return Ok(Step::Waiting);
         }
         let slots = self.market.round_slots(project, round).await?;
-        let Some(mine) = slots.iter().find(|s| s.slot == slot && s.set_aside) else {
+        let Some(mine) = slots.iter().find(|s| s.trainer == slot && s.set_aside) else {
             return Ok(Step::Waiting);
         };
+        // The answer names the round's slot, which the draw gave us.
+        let slot = mine.slot;
         tracing::warn!(
             round,
             answer_until = mine.answer_until,
@@ -823,7 +840,7 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
         let slots = self.market.round_slots(self.cfg.project, round).await?;
         let pick = slots
             .iter()
-            .find(|s| s.slot != me && s.present() && target.is_none_or(|t| t == s.slot));
+            .find(|s| s.trainer != me && s.present() && target.is_none_or(|t| t == s.trainer));
         let Some(cid) = pick.and_then(|s| s.cid.as_deref()) else {
             return Ok(None);
         };

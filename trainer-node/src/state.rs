@@ -278,6 +278,7 @@ mod tests {
     fn slot(commitment: Option<Commitment>, cid: Option<&str>) -> SlotView {
         SlotView {
             slot: 0,
+            trainer: 0,
             account: [7; 32],
             commitment,
             cid: cid.map(|c| c.as_bytes().to_vec()),

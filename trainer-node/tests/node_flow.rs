@@ -180,6 +180,7 @@ impl MarketAccess for Market {
                 total_score: 500,
                 rejected_rounds: 0,
                 missed_reveal: false,
+                rounds_drawn: 0,
             })
             .collect())
     }
@@ -191,6 +192,7 @@ impl MarketAccess for Market {
             .enumerate()
             .map(|(s, a)| SlotView {
                 slot: s as u32,
+                trainer: s as u32,
                 account: *a,
                 commitment: i.commits.get(&(round, s as u32)).copied(),
                 cid: i.reveals.get(&(round, s as u32)).cloned(),
@@ -400,7 +402,7 @@ impl World {
             proving_key_cid: b"bafkreiprovingkey".to_vec(),
             rounds,
             min_trainers: trainers,
-            max_trainers: 8,
+            slots: 8,
             trainer_stake: STAKE,
             aggregator: [9; 32],
             aggregator_fee: 0,
@@ -423,6 +425,7 @@ impl World {
             created_at: 1,
             phase_deadline: 11,
             trainers: 0,
+            drawn: 0,
             committed: 0,
             revealed: 0,
             aggregator_bonded: true,

@@ -65,6 +65,8 @@ pub enum SlotOutcome {
     SetAside,
     /// Did not commit or did not reveal.
     Missing,
+    /// The round's draw did not pick the trainer (a sampled project).
+    NotDrawn,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

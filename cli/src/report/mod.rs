@@ -159,9 +159,8 @@ pub async fn gather(
                     .records
                     .iter()
                     .enumerate()
-                    .map(|(r, rec)| {
-                        let s = t.slot as usize;
-                        RoundScore {
+                    .map(|(r, rec)| match status.slot_in(r, t) {
+                        Some(s) => RoundScore {
                             round: r as u32,
                             score: rec.scores.get(s).copied().unwrap_or_default(),
                             outcome: outcome(
@@ -169,7 +168,12 @@ pub async fn gather(
                                 reports[r].as_ref(),
                                 s,
                             ),
-                        }
+                        },
+                        None => RoundScore {
+                            round: r as u32,
+                            score: 0,
+                            outcome: SlotOutcome::NotDrawn,
+                        },
                     })
                     .collect(),
                 total_score: t.total_score,
