@@ -374,9 +374,27 @@ impl Marketplace {
         self.read_checked("project", id).await
     }
 
-    /// The joined trainers in join order.
+    /// Every joined trainer, in join order, read a page (`TRAINERS_PER_PAGE`) at a time.
     pub async fn trainers(&self, project: u32) -> Result<Vec<TrainerView>> {
-        self.read_checked("trainers", project).await
+        let mut all = Vec::new();
+        loop {
+            let first = u32::try_from(all.len()).unwrap_or(u32::MAX);
+            let page: Vec<TrainerView> = self.read_checked("trainers", (project, first)).await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
+
+    /// The trainer `account` joined `project` as, if it did (one read, whatever the number
+    /// joined).
+    pub async fn trainer_of(
+        &self,
+        project: u32,
+        account: &[u8; 32],
+    ) -> Result<Option<TrainerView>> {
+        self.read_checked("trainer_of", (project, *account)).await
     }
 
     /// Every drawn slot of `round`: the trainer drawn for it, its commitment and revealed

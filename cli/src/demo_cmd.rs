@@ -66,6 +66,7 @@ pub async fn run(
         report_dir,
         rounds,
         roles,
+        ceremony: true,
     };
     let summary = merit_cli::story::run(&market, &ipfs, &opts).await?;
     if json {

@@ -59,6 +59,11 @@ pub struct StoryOptions {
     pub report_dir: PathBuf,
     pub rounds: u32,
     pub roles: RoleRunner,
+    /// The round keys from a setup ceremony every trainer verifies (what `merit demo`
+    /// always does). `false` gives the owner's own one-party setup instead, for a test that
+    /// covers something else (the roles as processes) and not the ceremony again: such
+    /// keys are forgeable by their owner and never for a real project.
+    pub ceremony: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -234,7 +239,16 @@ pub async fn run(
     // The tasks' memo lives in this run's directory: its 50 MB go with the run.
     let _forget = matches!(opts.roles, RoleRunner::Tasks)
         .then(|| RemoveOnDrop(opts.work_dir.join("ceremony")));
-    let posted = post(market, ipfs, &spec, &owner_key, &agg_key, &memo).await?;
+    let posted = post(
+        market,
+        ipfs,
+        &spec,
+        &owner_key,
+        &agg_key,
+        &memo,
+        opts.ceremony,
+    )
+    .await?;
     let ceremony_seconds = ceremony_started.elapsed().as_secs_f64();
     let (id, model) = (posted.project, &posted.model);
     let setup = posted.setup.clone();
@@ -381,8 +395,13 @@ async fn post(
     owner_key: &Signer,
     agg_key: &Signer,
     memo: &Phase1Memo,
+    from_ceremony: bool,
 ) -> Result<owner::Posted> {
-    let keys = ceremony(ipfs, spec, memo).await?;
+    let keys = if from_ceremony {
+        owner::RoundKeysSource::CeremonyKeys(Box::new(ceremony(ipfs, spec, memo).await?))
+    } else {
+        owner::RoundKeysSource::Setup
+    };
     let posted = owner::post_project(
         market,
         ipfs,
@@ -391,7 +410,7 @@ async fn post(
             spec: spec.clone(),
             model: None,
             seed: 7,
-            keys: owner::RoundKeysSource::CeremonyKeys(Box::new(keys)),
+            keys,
             pool: POOL,
             min_trainers: TRAINERS as u32,
             trainer_stake: STAKE,
@@ -513,6 +532,7 @@ async fn run_nodes(cast: &Cast<'_>) -> Result<Vec<tnode::Earnings>> {
             RoleRunner::Tasks => {
                 let (market, ipfs, spec) = (market.clone(), ipfs.clone(), spec.clone());
                 let memo = phase1_memo(opts);
+                let from_ceremony = opts.ceremony;
                 let signer = roles[i].signer.clone();
                 let mut cfg = NodeConfig::new(id, dir);
                 cfg.behaviour = roles[i].behaviour;
@@ -521,15 +541,18 @@ async fn run_nodes(cast: &Cast<'_>) -> Result<Vec<tnode::Earnings>> {
                 cfg.progress = false;
                 tokio::spawn(async move {
                     // Before anything is staked, as `merit trainer run` does.
-                    let checked = Instant::now();
-                    let s = crate::ceremony::check_project_setup(&market, &ipfs, id, &memo).await?;
-                    println!(
-                        "trainer {i}: project {id}'s keys verified: {} phase-1 and {} phase-2 \
-                         contribution(s) ({:.1}s)",
-                        s.phase1_contributions,
-                        s.phase2_contributions,
-                        checked.elapsed().as_secs_f64()
-                    );
+                    if from_ceremony {
+                        let checked = Instant::now();
+                        let s =
+                            crate::ceremony::check_project_setup(&market, &ipfs, id, &memo).await?;
+                        println!(
+                            "trainer {i}: project {id}'s keys verified: {} phase-1 and {} \
+                             phase-2 contribution(s) ({:.1}s)",
+                            s.phase1_contributions,
+                            s.phase2_contributions,
+                            checked.elapsed().as_secs_f64()
+                        );
+                    }
                     let node = TrainerNode::new(
                         &market,
                         &ipfs,
@@ -548,15 +571,14 @@ async fn run_nodes(cast: &Cast<'_>) -> Result<Vec<tnode::Earnings>> {
                 let mut cmd = tokio::process::Command::new(exe);
                 cmd.arg("--data-dir").arg(data_dir);
                 // Each node verifies the recorded ceremony before it stakes; the demo's
-                // two contributions are enough, so the nodes do not add their own.
-                cmd.args([
-                    "trainer",
-                    "run",
-                    "--json",
-                    "--poll-ms",
-                    "200",
-                    "--no-contribute",
-                ]);
+                // two contributions are enough, so the nodes do not add their own. Without
+                // a ceremony there is nothing to verify: the nodes are told to trust the keys.
+                cmd.args(["trainer", "run", "--json", "--poll-ms", "200"]);
+                cmd.arg(if opts.ceremony {
+                    "--no-contribute"
+                } else {
+                    "--trust-keys"
+                });
                 cmd.arg("--project").arg(id.to_string());
                 cmd.arg("--key").arg(roles[i].uri);
                 cmd.arg("--behaviour").arg(roles[i].behaviour.to_string());

@@ -106,11 +106,7 @@ pub async fn run(at: &At, cmd: TrainerCmd) -> Result<()> {
     cfg.seed = a.seed;
     cfg.poll = Duration::from_millis(a.poll_ms);
     let me = merit_chain::account_of(&signer);
-    let joined = market
-        .trainers(a.project)
-        .await?
-        .iter()
-        .any(|t| t.account == me.0);
+    let joined = market.trainer_of(a.project, &me.0).await?.is_some();
     if a.trust_keys {
         eprintln!("--trust-keys: project {}'s keys are not checked", a.project);
     } else if !joined {

@@ -4,14 +4,17 @@
 //! The assertions read its JSON summary (what `merit demo --json` prints): every proof
 //! verified on chain, honest trainers paid, the simulated attackers' share of the rewards
 //! at most 2 %, at the default rounds a test accuracy of at least 90 %, the escrow back to
-//! the contract's existential deposit, a report written, the keys from a ceremony of two
-//! contributions that every trainer node verified before staking.
+//! the contract's existential deposit, a report written, and (as `merit demo` runs it) the
+//! keys from a ceremony of two contributions that every trainer node verified before
+//! staking. The processes' run leaves the ceremony out: `merit trainer run` verifying and
+//! contributing to a ceremony as a process is `tests/ceremony.rs`'s, and the 2-core CI
+//! budget has no room for a third ceremony.
 
 use merit_cli::devnet::IpfsDaemon;
 use merit_cli::story::{self, RoleRunner, StoryOptions};
 use std::time::Duration;
 
-fn options(dir: &std::path::Path, rounds: u32, roles: RoleRunner) -> StoryOptions {
+fn options(dir: &std::path::Path, rounds: u32, roles: RoleRunner, ceremony: bool) -> StoryOptions {
     let digits = match std::env::var_os("MERIT_DIGITS") {
         Some(p) => p.into(),
         None => merit_cli::tools::digits_csv().expect("the digits"),
@@ -22,6 +25,7 @@ fn options(dir: &std::path::Path, rounds: u32, roles: RoleRunner) -> StoryOption
         report_dir: dir.join("report"),
         rounds,
         roles,
+        ceremony,
     }
 }
 
@@ -34,11 +38,11 @@ async fn the_demo_pays_honest_trainers_and_drains_the_escrow() {
     let (_chain, market) = merit_cli::chain::embedded_marketplace(None).await.unwrap();
     // The demo as `merit demo` runs it: its default rounds, held to issue #27's accuracy.
     let rounds = story::DEFAULT_ROUNDS;
-    let opts = options(dir.path(), rounds, RoleRunner::Tasks);
+    let opts = options(dir.path(), rounds, RoleRunner::Tasks, true);
     let summary = story::run(&market, &daemon.store().unwrap(), &opts)
         .await
         .unwrap();
-    check(serde_json::to_value(&summary).unwrap(), rounds.into());
+    check(serde_json::to_value(&summary).unwrap(), rounds.into(), true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -58,23 +62,28 @@ async fn the_demo_runs_with_every_role_a_separate_merit_process() {
     let result = story::run(
         &market,
         &info.ipfs().unwrap(),
-        &options(dir.path(), 2, roles),
+        &options(dir.path(), 2, roles, false),
     )
     .await;
     merit_cli::devnet::down(&info.data_dir).unwrap();
-    check(serde_json::to_value(result.unwrap()).unwrap(), 2);
+    check(serde_json::to_value(result.unwrap()).unwrap(), 2, false);
 }
 
 /// The summary's promises, read from its JSON.
-fn check(j: serde_json::Value, rounds: u64) {
+fn check(j: serde_json::Value, rounds: u64, ceremony: bool) {
     assert_eq!(j["chain"], "embedded");
     assert_eq!(j["rounds"], rounds);
     assert_eq!(j["proofs_verified_on_chain"], rounds);
-    // The keys come from a ceremony: the first honest trainer's phase 1 and the owner's
-    // phase 2, verified by the owner and (or the demo would have stopped) every trainer.
-    assert_eq!(j["setup_contributions"], 2, "{j}");
-    assert_eq!(j["setup_verified"], true);
-    assert!(j["ceremony_seconds"].as_f64().unwrap() > 0.0);
+    if ceremony {
+        // The keys come from a ceremony: the first honest trainer's phase 1 and the owner's
+        // phase 2, verified by the owner and (or the demo would have stopped) every trainer.
+        assert_eq!(j["setup_contributions"], 2, "{j}");
+        assert_eq!(j["setup_verified"], true);
+        assert!(j["ceremony_seconds"].as_f64().unwrap() > 0.0);
+    } else {
+        assert_eq!(j["setup_contributions"], 0, "{j}");
+        assert_eq!(j["setup_verified"], false);
+    }
     let stake = 1_000_000_000_000u128;
     let amount = |v: &serde_json::Value| {
         v.as_u64()

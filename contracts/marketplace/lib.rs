@@ -24,7 +24,7 @@ mod marketplace {
     use merit_protocol::abi::{
         ChunkedParams, MarketError, PendingRound, Phase, ProjectParams, ProjectView, RoundDraw,
         RoundRecord, SetupContribution, SetupRecord, ShapeSetup, ShapeView, SlotView, TrainerView,
-        MAX_CID_LEN, MAX_ROUND_SCORE, MAX_SLOTS,
+        MAX_CID_LEN, MAX_ROUND_SCORE, MAX_SLOTS, TRAINERS_PER_PAGE,
     };
     use merit_protocol::answer::{self, AnswerError, Layout, Opening};
     use merit_protocol::chunked::{self, Chunking, Stored, Submission, MAX_CHUNK};
@@ -696,9 +696,9 @@ mod marketplace {
             }
             p.phase = Phase::Commit;
             p.phase_deadline = add(now, p.params.deadlines.commit)?;
-            let mut entropy = [0u8; 36];
-            entropy[..32].copy_from_slice(&p.model_commitment.0);
-            entropy[32..].copy_from_slice(&now.to_le_bytes());
+            // Round 0's entropy is the initial model commitment: no block number, so the
+            // draw (and its gas) is the same in whatever block the call lands (SPEC §13).
+            let entropy = p.model_commitment.0;
             self.draw_round(project, &mut p, &entropy)?;
             self.projects.insert(project, &p);
             self.env().emit_event(ProjectStarted {
@@ -1299,22 +1299,25 @@ mod marketplace {
             Ok(self.pending.get(project))
         }
 
-        /// The joined trainers in join order (an off-chain read: it walks all of them).
+        /// Up to `TRAINERS_PER_PAGE` joined trainers from index `first`, in join order
+        /// (empty past the last): a client pages through any number joined.
         #[ink(message)]
-        pub fn trainers(&self, project: u32) -> Result<Vec<TrainerView>> {
+        pub fn trainers(&self, project: u32, first: u32) -> Result<Vec<TrainerView>> {
             let p = self.load(project)?;
-            Ok((0..p.trainers)
-                .filter_map(|slot| {
-                    self.trainers.get((project, slot)).map(|t| TrainerView {
-                        slot,
-                        account: *t.account.as_ref(),
-                        total_score: t.total_score,
-                        rejected_rounds: t.rejected_rounds,
-                        missed_reveal: t.missed_reveal,
-                        rounds_drawn: t.rounds_drawn,
-                    })
-                })
+            let end = first.saturating_add(TRAINERS_PER_PAGE).min(p.trainers);
+            Ok((first..end)
+                .filter_map(|index| self.trainer_view(project, index))
                 .collect())
+        }
+
+        /// The trainer `account` joined `project` as, if it did.
+        #[ink(message)]
+        pub fn trainer_of(&self, project: u32, account: AccountId) -> Result<Option<TrainerView>> {
+            self.load(project)?;
+            Ok(self
+                .slot_of
+                .get((project, account))
+                .and_then(|index| self.trainer_view(project, index)))
         }
 
         /// Every drawn slot of a round: its trainer, commitment and revealed CID, if any.
@@ -1419,6 +1422,17 @@ mod marketplace {
         }
 
         // ---- internals ------------------------------------------------------------------
+
+        fn trainer_view(&self, project: u32, index: u32) -> Option<TrainerView> {
+            self.trainers.get((project, index)).map(|t| TrainerView {
+                slot: index,
+                account: *t.account.as_ref(),
+                total_score: t.total_score,
+                rejected_rounds: t.rejected_rounds,
+                missed_reveal: t.missed_reveal,
+                rounds_drawn: t.rounds_drawn,
+            })
+        }
 
         /// Refuses to close `round` while one of its set-asides can still be answered.
         fn ensure_no_open_answer(
@@ -1741,11 +1755,9 @@ mod marketplace {
                 return self.end(project, p, Phase::Finished, false, &[]);
             }
             // The next draw's entropy: the round just proven (its public input binds every
-            // slot's account and commitment, the scores and the new model), then the block
-            // that closed it.
-            let mut entropy = [0u8; 36];
-            entropy[..32].copy_from_slice(&r.public_input);
-            entropy[32..].copy_from_slice(&now.to_le_bytes());
+            // slot's account and commitment, the scores and the new model). No block number:
+            // the draw's gas must not change between the dry-run and the block it lands in.
+            let entropy = r.public_input;
             self.draw_round(project, &mut p, &entropy)?;
             self.projects.insert(project, &p);
             Ok(())

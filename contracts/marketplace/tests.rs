@@ -529,7 +529,7 @@ fn bond_join_and_start_rules() {
         Err(MarketError::WrongPhase)
     );
     assert_eq!(balance(CONTRACT), ED + POOL + BOND + 4 * STAKE);
-    let ts = c.trainers(id).unwrap();
+    let ts = c.trainers(id, 0).unwrap();
     assert_eq!(
         ts.iter().map(|t| t.account).collect::<Vec<_>>(),
         T[..4].to_vec()
@@ -1009,7 +1009,7 @@ fn finalize_checks_caller_round_lengths_scores_and_the_proof() {
             m
         ))
     );
-    let ts = c.trainers(id).unwrap();
+    let ts = c.trainers(id, 0).unwrap();
     assert_eq!(ts[0].total_score, 900);
     assert_eq!(ts[1].rejected_rounds, 1);
     assert!(ts[2].missed_reveal);
@@ -1125,7 +1125,7 @@ fn a_reveal_the_aggregator_cannot_open_is_set_aside_without_penalty() {
 
     // No penalty for the set-aside trainer (the claim is the aggregator's word); the one
     // that did not reveal still forfeits.
-    let t = c.trainers(id).unwrap();
+    let t = c.trainers(id, 0).unwrap();
     assert_eq!(t[0].total_score, 900);
     assert_eq!(
         (t[1].total_score, t[1].rejected_rounds, t[1].missed_reveal),
@@ -1252,7 +1252,7 @@ fn a_missed_aggregation_deadline_lets_anyone_abort_and_proven_work_is_paid() {
     );
     assert_eq!(call(&mut c, STRANGER, 0, id, |c| c.abort(id)), Ok(()));
     assert_eq!(view(&c, id).phase, Phase::Aborted);
-    assert!(c.trainers(id).unwrap()[2].missed_reveal);
+    assert!(c.trainers(id, 0).unwrap()[2].missed_reveal);
     // 1 of 4 rounds proven: a quarter of the rewards and of the fee; T[2]'s stake is
     // forfeited into the paid part; the bond goes to the owner.
     let proven = (POOL - FEE) / 4;
@@ -1401,7 +1401,7 @@ fn a_false_set_aside_is_answered_on_chain_and_the_slot_is_back_in_the_round() {
         Err(MarketError::BadProof)
     );
     finalize(&mut c, &k, id, &[400, 300, 300], &[true, true, true]).unwrap();
-    assert_eq!(c.trainers(id).unwrap()[1].total_score, 300);
+    assert_eq!(c.trainers(id, 0).unwrap()[1].total_score, 300);
 }
 
 #[ink::test]
@@ -2630,7 +2630,7 @@ mod chunked {
         assert_eq!(rec.public_input, poseidon::to_bytes(&r.inputs.decision));
         assert_eq!(rec.scores, r.sub.scores);
         let totals: Vec<u32> = c
-            .trainers(id)
+            .trainers(id, 0)
             .unwrap()
             .iter()
             .map(|t| t.total_score)
@@ -3065,8 +3065,8 @@ mod chunked {
 }
 
 /// Sampled rounds (SPEC §13): 4 trainers, 2 slots, 3 rounds. Each round draws 2 of them
-/// with the seed the contract chains (`draw::round_seed` of the previous seed, the model or
-/// the last round's public input, and the block); only the drawn commit, the others are
+/// with the seed the contract chains (`draw::round_seed` of the previous seed and the
+/// initial model or the last round's public input); only the drawn commit, the others are
 /// refused by name and lose nothing, and the settlement pays by score, each trainer's
 /// claim worked out when it claims.
 #[ink::test]
@@ -3076,10 +3076,7 @@ fn each_round_draws_its_slots_from_everyone_who_joined() {
     let mut c = fresh();
     let id = started(&mut c, &k, 2, 4, 3);
     let mut seed = [0u8; 32];
-    let mut entropy = [0u8; 36];
-    entropy[..32].copy_from_slice(&params(2, 3).model_commitment.0);
-    // `started` created the project in block 0 and started it in block 0.
-    entropy[32..].copy_from_slice(&0u32.to_le_bytes());
+    let mut entropy = params(2, 3).model_commitment.0;
     let mut drawn_rounds = [0u32; 4];
     let mut scores_of = [0u32; 4];
     for round in 0..3u32 {
@@ -3124,14 +3121,12 @@ fn each_round_draws_its_slots_from_everyone_who_joined() {
             drawn_rounds[i as usize] += 1;
             scores_of[i as usize] += scores[slot];
         }
-        let rec = c.round_record(id, round).unwrap().unwrap();
-        entropy[..32].copy_from_slice(&rec.public_input);
-        entropy[32..].copy_from_slice(&rec.finalized_at.to_le_bytes());
+        entropy = c.round_record(id, round).unwrap().unwrap().public_input;
     }
     let v = view(&c, id);
     assert_eq!(v.phase, Phase::Finished);
     // Two distinct draws of 2 among 4 over three rounds, from these seeds.
-    let ts = c.trainers(id).unwrap();
+    let ts = c.trainers(id, 0).unwrap();
     for (t, i) in ts.iter().zip(0..) {
         assert_eq!(
             t.rounds_drawn, drawn_rounds[i],
@@ -3153,4 +3148,41 @@ fn each_round_draws_its_slots_from_everyone_who_joined() {
     assert_eq!(paid, want.total().unwrap());
     assert_eq!(balance(CONTRACT), before - paid);
     assert_eq!(balance(CONTRACT), ED, "the escrow drains");
+}
+
+/// Any number may join: the trainers read in pages of `TRAINERS_PER_PAGE` (each page fits
+/// ink!'s return buffer), and `trainer_of` finds one by account without a walk.
+#[ink::test]
+fn trainers_read_in_pages_and_one_by_account() {
+    use merit_protocol::abi::TRAINERS_PER_PAGE;
+    let k = keys(12);
+    let mut c = fresh();
+    let id = call(&mut c, OWNER, POOL, 0, |c| {
+        c.create_project(params(2, 1), k.vk.clone())
+    })
+    .unwrap();
+    let joined = TRAINERS_PER_PAGE + 3;
+    let accounts: Vec<[u8; 32]> = (0..joined)
+        .map(|i| {
+            let mut a = [0x70; 32];
+            a[..4].copy_from_slice(&i.to_le_bytes());
+            a
+        })
+        .collect();
+    for (i, a) in accounts.iter().enumerate() {
+        test::set_account_balance::<Env>(acc(*a), START_BALANCE);
+        assert_eq!(call(&mut c, *a, STAKE, id, |c| c.join(id)), Ok(i as u32));
+    }
+    let first = c.trainers(id, 0).unwrap();
+    let rest = c.trainers(id, TRAINERS_PER_PAGE).unwrap();
+    assert_eq!(first.len() as u32, TRAINERS_PER_PAGE);
+    assert_eq!(rest.len(), 3);
+    assert!(c.trainers(id, joined).unwrap().is_empty());
+    let all: Vec<[u8; 32]> = first.iter().chain(&rest).map(|t| t.account).collect();
+    assert_eq!(all, accounts);
+    let t = c.trainer_of(id, acc(accounts[130])).unwrap().unwrap();
+    assert_eq!((t.slot, t.account), (130, accounts[130]));
+    assert_eq!(c.trainer_of(id, acc(STRANGER)).unwrap(), None);
+    // A page is what a dry-run can return: well within ink!'s 16 KiB buffer.
+    assert!(ink::scale::Encode::encoded_size(&first) < 8 * 1024);
 }

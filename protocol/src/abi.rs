@@ -16,6 +16,7 @@ pub type AccountBytes = [u8; 32];
 // The limits, with the arithmetic each keeps safe, are in `limits`.
 pub use crate::limits::{
     MAX_CID_LEN, MAX_DEPOSIT, MAX_PHASE_BLOCKS, MAX_ROUNDS, MAX_ROUND_SCORE, MAX_SLOTS,
+    TRAINERS_PER_PAGE,
 };
 
 /// How long each phase lasts, in blocks. A phase also ends early once every party it waits

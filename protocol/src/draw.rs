@@ -165,22 +165,20 @@ pub fn draw_counted(seed: &Seed, joined: u32, slots: u32) -> Result<(Vec<u32>, u
 /// bytes `16k .. 16k + 16` read as a LE integer (the last piece may be shorter).
 ///
 /// What the contract feeds it (`marketplace::draw_round`, SPEC §13): `previous` is the
-/// previous round's seed (32 zero bytes for round 0); `entropy` is, for round 0, the
-/// initial model commitment then the block `start` ran in (`u32` LE), and for a later
-/// round, the public input of the round before it as recorded, then the block that closed
-/// it (`u32` LE).
+/// previous round's seed (32 zero bytes for round 0); `entropy` is the initial model
+/// commitment for round 0, and for a later round the public input of the round before it as
+/// recorded. No block number, so a message's draw and gas do not depend on the block it
+/// lands in.
 ///
 /// What that lets someone steer:
-/// - Nobody can pick the outcome: the public input binds every revealed update, which the
-///   others' commitments hide until the reveal phase, so a committer cannot grind its
-///   commitment; the best anyone can do is choose among a few seeds.
+/// - Nobody can pick a later round's outcome: the public input binds every revealed update,
+///   which the others' commitments hide until the reveal phase, so a committer cannot grind
+///   its commitment, and the aggregator's outcome is proven.
 /// - The last revealer sees the others' reveals and can compute the seed with and without
 ///   its own: withholding re-rolls the draw, one bit of choice per forfeited stake (`k`
 ///   colluding last revealers: `2^k` seeds for `k` stakes).
-/// - The aggregator chooses the closing block within its window (a few seeds) or not to
-///   close the round, which costs its bond.
-/// - Round 0's block is the starter's choice (the owner's, before the join deadline): an
-///   owner colluding with a trainer can bias round 0's draw, and only that one.
+/// - Round 0's seed is known at creation: whoever knows when joining stops can see which
+///   join positions round 0 draws, and a joiner can aim for one; round 0 only.
 pub fn round_seed(project: u32, round: u32, previous: &Seed, entropy: &[u8]) -> Seed {
     let config = poseidon::config();
     let mut sponge = poseidon::Sponge::new(&config);

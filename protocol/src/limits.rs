@@ -28,6 +28,9 @@ pub const MAX_PHASE_BLOCKS: u32 = 1_000_000;
 /// any Substrate chain in use, so a larger one could never be paid and would make a project
 /// nobody can join or bond.
 pub const MAX_DEPOSIT: u128 = 1 << 96;
+/// Most trainers one `trainers` read returns: a page of `TrainerView`s (49 bytes each)
+/// stays within ink!'s 16 KiB return buffer; clients page through any number joined.
+pub const TRAINERS_PER_PAGE: u32 = 128;
 /// Highest contribution score of one trainer in one round (⌊1000 × cos⌋).
 pub const MAX_ROUND_SCORE: u32 = 1_000;
 

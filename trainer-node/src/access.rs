@@ -13,7 +13,12 @@ use std::future::Future;
 /// `merit_chain::Marketplace`).
 pub trait MarketAccess {
     fn project(&self, id: u32) -> impl Future<Output = Result<ProjectView, ChainError>>;
-    fn trainers(&self, project: u32) -> impl Future<Output = Result<Vec<TrainerView>, ChainError>>;
+    /// The trainer `account` joined `project` as, if it did.
+    fn trainer_of(
+        &self,
+        project: u32,
+        account: &[u8; 32],
+    ) -> impl Future<Output = Result<Option<TrainerView>, ChainError>>;
     fn round_slots(
         &self,
         project: u32,
@@ -65,8 +70,12 @@ impl MarketAccess for Marketplace {
     fn project(&self, id: u32) -> impl Future<Output = Result<ProjectView, ChainError>> {
         Marketplace::project(self, id)
     }
-    fn trainers(&self, project: u32) -> impl Future<Output = Result<Vec<TrainerView>, ChainError>> {
-        Marketplace::trainers(self, project)
+    fn trainer_of(
+        &self,
+        project: u32,
+        account: &[u8; 32],
+    ) -> impl Future<Output = Result<Option<TrainerView>, ChainError>> {
+        Marketplace::trainer_of(self, project, account)
     }
     fn round_slots(
         &self,

@@ -391,11 +391,11 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
 
     async fn my_slot(&mut self) -> Result<Option<u32>, NodeError> {
         if self.slot.is_none() {
-            let trainers = self.market.trainers(self.cfg.project).await?;
-            self.slot = trainers
-                .iter()
-                .find(|t| t.account == self.account)
-                .map(|t| t.slot);
+            let me = self
+                .market
+                .trainer_of(self.cfg.project, &self.account)
+                .await?;
+            self.slot = me.map(|t| t.slot);
         }
         Ok(self.slot)
     }
@@ -870,8 +870,8 @@ impl<'a, L: Learner, M: MarketAccess, S: BlobStore> TrainerNode<'a, L, M, S> {
         } else {
             0
         };
-        let trainers = self.market.trainers(project).await?;
-        let t = trainers.iter().find(|t| t.account == self.account);
+        let me = self.market.trainer_of(project, &self.account).await?;
+        let t = me.as_ref();
         let earnings = Earnings {
             project,
             phase: format!("{:?}", view.phase),

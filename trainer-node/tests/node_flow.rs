@@ -169,20 +169,16 @@ impl MarketAccess for Market {
         Ok(v)
     }
 
-    async fn trainers(&self, _p: u32) -> Result<Vec<TrainerView>, ChainError> {
+    async fn trainer_of(&self, _p: u32, who: &[u8; 32]) -> Result<Option<TrainerView>, ChainError> {
         let i = self.inner.lock().unwrap();
-        Ok(i.joined
-            .iter()
-            .enumerate()
-            .map(|(s, a)| TrainerView {
-                slot: s as u32,
-                account: *a,
-                total_score: 500,
-                rejected_rounds: 0,
-                missed_reveal: false,
-                rounds_drawn: 0,
-            })
-            .collect())
+        Ok(Self::slot_of(&i, who).map(|s| TrainerView {
+            slot: s,
+            account: *who,
+            total_score: 500,
+            rejected_rounds: 0,
+            missed_reveal: false,
+            rounds_drawn: 0,
+        }))
     }
 
     async fn round_slots(&self, _p: u32, round: u32) -> Result<Vec<SlotView>, ChainError> {

@@ -42,11 +42,7 @@ async fn ensure_setup_party(
     let me = merit_chain::account_of(signer).0;
     let party = me == view.owner
         || me == view.params.aggregator
-        || market
-            .trainers(project)
-            .await?
-            .iter()
-            .any(|t| t.account == me);
+        || market.trainer_of(project, &me).await?.is_some();
     if !party {
         return Err(refused(MarketError::NotSetupParty).into());
     }
