@@ -64,7 +64,7 @@ pub fn rule_params(spec: &ProjectSpec, view: &ProjectView) -> Result<RuleParams>
     }
     if params.slots != view.params.slots as usize {
         return Err(AggregatorError::Shape(format!(
-            "the spec has {} slots, the project {} max trainers",
+            "the spec has {} slots, the project {} slots per round",
             params.slots, view.params.slots
         )));
     }

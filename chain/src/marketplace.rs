@@ -664,24 +664,9 @@ impl Marketplace {
         project: u32,
         f: &Finalization,
     ) -> Result<crate::client::Weight> {
-        let input = self.input("finalize_round", finalize_args(project, f))?;
-        let dry = self
-            .client
-            .dry_run_call(
-                &account_of(signer),
-                &self.address,
-                0,
-                input,
-                "finalize_round",
-            )
-            .await?;
-        let out: std::result::Result<(), MarketError> =
-            Self::unwrap_lang("finalize_round", &dry.result.data)?;
-        out.map_err(|error| ChainError::Contract {
-            message: "finalize_round",
-            error,
-        })?;
-        Ok(dry.gas_required)
+        let args = finalize_args(project, f);
+        self.weigh::<()>(&account_of(signer), "finalize_round", args, 0)
+            .await
     }
 
     /// How many proof shapes were ever registered (ids `0..shape_count`).

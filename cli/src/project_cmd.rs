@@ -94,7 +94,7 @@ pub struct ReportArgs {
 #[derive(Args)]
 pub struct CreateArgs {
     /// A ProjectSpec JSON file: validated, put into IPFS, and its CID posted. The spec fixes
-    /// the model, the rounds, the slots (max trainers) and the round rule.
+    /// the model, the rounds, the slots per round and the round rule.
     #[arg(long)]
     spec: PathBuf,
     /// Reward pool, in the chain's smallest unit

@@ -79,10 +79,9 @@ mod marketplace {
         score_total: u64,
         forfeits: Balance,
         scored: u32,
-        /// Set when the project ends: what the score split distributes, what trainers'
-        /// claims took of it so far, and how many scored trainers claimed; the rounding
-        /// remainder goes to the owner once the last of them has.
-        distributable: Balance,
+        /// Once the project ended: what trainers' claims took of the score split so far,
+        /// and how many scored trainers claimed; the split's rounding remainder goes to the
+        /// owner once the last of them has.
         paid_by_score: Balance,
         scored_claimed: u32,
     }
@@ -491,7 +490,6 @@ mod marketplace {
                 score_total: 0,
                 forfeits: 0,
                 scored: 0,
-                distributable: 0,
                 paid_by_score: 0,
                 scored_claimed: 0,
             };
@@ -725,7 +723,7 @@ mod marketplace {
                     return Err(MarketError::NotOwner);
                 }
             }
-            self.end(project, p, Phase::Cancelled, false, &[])
+            self.end(project, p, Phase::Cancelled, &[])
         }
 
         /// A trainer the round drew commits to its update (Commit phase). `commitment` is
@@ -1157,7 +1155,7 @@ mod marketplace {
         /// Proven rounds are still paid; the aggregator's bond goes to the owner.
         #[ink(message)]
         pub fn abort(&mut self, project: u32) -> Result<()> {
-            let (p, now) = self.load_now(project)?;
+            let (mut p, now) = self.load_now(project)?;
             if p.phase != Phase::Aggregate {
                 return Err(MarketError::WrongPhase);
             }
@@ -1166,7 +1164,6 @@ mod marketplace {
             }
             // The reveal phase of this round is over: a commitment without a reveal forfeits.
             // Only the round's drawn slots can hold entries.
-            let mut p = p;
             let drawn = self.draws.get((project, p.round)).unwrap_or_default();
             let mut missed = Vec::new();
             // A set-aside answered in this round and then left unproven: the bond pays them.
@@ -1193,7 +1190,7 @@ mod marketplace {
                 self.trainers.insert((project, *index), t);
             }
             self.pending.remove(project);
-            self.end(project, p, Phase::Aborted, true, &answered)
+            self.end(project, p, Phase::Aborted, &answered)
         }
 
         /// Pays the caller everything it is owed by an ended project (every role at once).
@@ -1207,38 +1204,29 @@ mod marketplace {
             }
             let caller = self.env().caller();
             let credited = self.claims.get((project, caller)).unwrap_or_default();
-            let mut trainer = None;
-            let mut owed = 0;
-            if let Some(index) = self.slot_of.get((project, caller)) {
-                let t = self
-                    .trainers
-                    .get((project, index))
-                    .ok_or(MarketError::NotTrainer)?;
-                if !t.claimed {
-                    owed = self.trainer_claim(&p, &t)?;
-                    trainer = Some((index, t));
-                }
-            }
+            let trainer = self.unclaimed_trainer(project, &p, caller)?;
+            let owed = trainer.as_ref().map_or(0, |(_, t, e)| {
+                e.trainer(t.total_score, t.forfeited(p.params.max_rejected_rounds))
+            });
             let amount = credited.checked_add(owed).ok_or(MarketError::Overflow)?;
             if amount == 0 {
                 return Err(MarketError::NothingToClaim);
             }
             // Effects before the interaction; an Err reverts them on chain.
             self.claims.remove((project, caller));
-            if let Some((index, mut t)) = trainer {
+            if let Some((index, mut t, ended)) = trainer {
                 t.claimed = true;
                 self.trainers.insert((project, index), &t);
-                if t.total_score > 0 && p.phase != Phase::Cancelled {
-                    let by_score = self.ended_of(&p)?.by_score(t.total_score);
+                // A cancelled project scored nobody.
+                if t.total_score > 0 {
                     p.paid_by_score = p
                         .paid_by_score
-                        .checked_add(by_score)
+                        .checked_add(ended.by_score(t.total_score))
                         .ok_or(MarketError::Overflow)?;
                     p.scored_claimed = add(p.scored_claimed, 1)?;
                     // The last scored trainer's claim fixes the split's rounding remainder.
                     if p.scored_claimed == p.scored {
-                        let rest = p.distributable.saturating_sub(p.paid_by_score);
-                        self.credit(project, p.owner, rest)?;
+                        self.credit(project, p.owner, ended.remainder(p.paid_by_score))?;
                     }
                     self.projects.insert(project, &p);
                 }
@@ -1404,19 +1392,13 @@ mod marketplace {
         pub fn claimable(&self, project: u32, account: AccountId) -> Result<Balance> {
             let p = self.load(project)?;
             let credited = self.claims.get((project, account)).unwrap_or_default();
-            let owed = match self.slot_of.get((project, account)) {
-                Some(index) if p.phase.is_terminal() => {
-                    let t = self
-                        .trainers
-                        .get((project, index))
-                        .ok_or(MarketError::NotTrainer)?;
-                    if t.claimed {
-                        0
-                    } else {
-                        self.trainer_claim(&p, &t)?
-                    }
-                }
-                _ => 0,
+            let owed = match p.phase.is_terminal() {
+                true => self
+                    .unclaimed_trainer(project, &p, account)?
+                    .map_or(0, |(_, t, e)| {
+                        e.trainer(t.total_score, t.forfeited(p.params.max_rejected_rounds))
+                    }),
+                false => 0,
             };
             credited.checked_add(owed).ok_or(MarketError::Overflow)
         }
@@ -1589,10 +1571,25 @@ mod marketplace {
             .map_err(|_| MarketError::Overflow)
         }
 
-        /// What an ended project owes trainer `t` (not yet claimed).
-        fn trainer_claim(&self, p: &Project, t: &Trainer) -> Result<Balance> {
-            let e = self.ended_of(p)?;
-            Ok(e.trainer(t.total_score, t.forfeited(p.params.max_rejected_rounds)))
+        /// `account` as a trainer of the ended project `p` that has not claimed yet: its
+        /// index, its record and the settlement that fixes its claim.
+        fn unclaimed_trainer(
+            &self,
+            project: u32,
+            p: &Project,
+            account: AccountId,
+        ) -> Result<Option<(u32, Trainer, reward::Ended)>> {
+            let Some(index) = self.slot_of.get((project, account)) else {
+                return Ok(None);
+            };
+            let t = self
+                .trainers
+                .get((project, index))
+                .ok_or(MarketError::NotTrainer)?;
+            if t.claimed {
+                return Ok(None);
+            }
+            Ok(Some((index, t, self.ended_of(p)?)))
         }
 
         /// The common checks of the aggregator's `set_aside` and `finalize_round`: the
@@ -1752,7 +1749,7 @@ mod marketplace {
                 accepted: r.accepted,
             });
             if finished {
-                return self.end(project, p, Phase::Finished, false, &[]);
+                return self.end(project, p, Phase::Finished, &[]);
             }
             // The next draw's entropy: the round just proven (its public input binds every
             // slot's account and commitment, the scores and the new model). No block number:
@@ -1766,24 +1763,25 @@ mod marketplace {
         /// Moves a project to a terminal phase and credits the owner's and the aggregator's
         /// claims (docs/design.md, "Money rules", `merit_protocol::reward::ended`) from the
         /// running totals: O(1), whatever the number joined. Each trainer's claim is worked
-        /// out when it claims. An aborted project's bond goes to the accounts in `bond_to`
-        /// (the answered set-asides of its last round, at most `slots`) rather than the owner.
+        /// out when it claims. An aborted project (only ever the aggregator's fault) pays its
+        /// bond to the accounts in `bond_to` (the answered set-asides of its last round, at
+        /// most `slots`) rather than the owner.
         fn end(
             &mut self,
             project: u32,
             mut p: Project,
             phase: Phase,
-            aggregator_at_fault: bool,
             bond_to: &[AccountId],
         ) -> Result<()> {
             p.phase = phase;
             let ended = self.ended_of(&p)?;
-            p.distributable = ended.distributable;
             let mut owner = ended.owner;
-            if p.aggregator_bonded && aggregator_at_fault && !bond_to.is_empty() {
-                let each = reward::bond_share(p.params.aggregator_bond, bond_to.len());
+            if p.aggregator_bonded && phase == Phase::Aborted {
+                let (left, each) =
+                    reward::move_bond(owner, p.params.aggregator_bond, bond_to.len())
+                        .map_err(|_| MarketError::Overflow)?;
+                owner = left;
                 for who in bond_to {
-                    owner = owner.checked_sub(each).ok_or(MarketError::Overflow)?;
                     self.credit(project, *who, each)?;
                 }
             }

@@ -378,7 +378,7 @@ pub enum MarketError {
     BadSpecCid,
     /// Rounds is 0 or above `MAX_ROUNDS`.
     BadRounds,
-    /// min/max trainers out of order, zero, or above `MAX_SLOTS`.
+    /// `min_trainers` or `slots` zero, or `slots` above `MAX_SLOTS`.
     BadTrainerBounds,
     /// No project with that id.
     NoSuchProject,

@@ -125,12 +125,8 @@ pub fn pay_bond_to(claims: &mut Claims, bond: u128, to: &[usize]) -> Result<(), 
     if to.iter().any(|&slot| slot >= claims.trainers.len()) {
         return Err(RewardError::Overflow);
     }
-    let each = bond_share(bond, to.len());
-    let moved = each * to.len() as u128;
-    claims.owner = claims
-        .owner
-        .checked_sub(moved)
-        .ok_or(RewardError::Overflow)?;
+    let (owner, each) = move_bond(claims.owner, bond, to.len())?;
+    claims.owner = owner;
     for &slot in to {
         let c = claims.trainers.get_mut(slot).ok_or(RewardError::Overflow)?;
         *c = c.checked_add(each).ok_or(RewardError::Overflow)?;
@@ -138,13 +134,17 @@ pub fn pay_bond_to(claims: &mut Claims, bond: u128, to: &[usize]) -> Result<(), 
     Ok(())
 }
 
-/// What each of `answered` trainers gets of a forfeited bond ([`pay_bond_to`]); the
-/// remainder of the division stays with the owner.
-pub fn bond_share(bond: u128, answered: usize) -> u128 {
-    match u128::try_from(answered) {
-        Ok(n) if n > 0 => bond / n,
-        _ => 0,
+/// The owner's claim after a forfeited `bond` moved from it to `answered` trainers in
+/// equal shares, and each share ([`pay_bond_to`]; the contract credits the shares to the
+/// trainers' accounts itself). The remainder of the division stays with the owner.
+pub fn move_bond(owner: u128, bond: u128, answered: usize) -> Result<(u128, u128), RewardError> {
+    let n = u128::try_from(answered).map_err(|_| RewardError::Overflow)?;
+    if n == 0 {
+        return Ok((owner, 0));
     }
+    let each = bond / n;
+    let left = owner.checked_sub(each * n).ok_or(RewardError::Overflow)?;
+    Ok((left, each))
 }
 
 /// Whether a trainer loses its stake.

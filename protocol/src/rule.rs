@@ -79,7 +79,7 @@ pub const DUPLICATES_OFF: u32 = SCORE_SCALE + 1;
 /// The rule's parameters; the circuit shape is exactly these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RuleParams {
-    /// N: slots (the contract's max trainers).
+    /// N: slots (the project's slots per round).
     pub slots: usize,
     /// D: parameters per vector.
     pub dim: usize,

@@ -16,22 +16,9 @@ use merit_chain::{dev_signer, Signer};
 use merit_cli::owner;
 use merit_protocol::abi::{Deadlines, Phase};
 use merit_tests::amounts::{BOND, FEE, POOL, STAKE};
-use merit_tests::{blobs, TestEnv};
+use merit_tests::{blobs, blobs_spec, spawn_aggregator, spawn_trainer, trainer_config, TestEnv};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-const SPEC: &str = r#"{
-  "version": 2,
-  "task": { "name": "blobs", "kind": "classification" },
-  "features": { "inputs": 4, "classes": 3 },
-  "model": { "type": "mlp", "input": 4, "hidden": [3], "classes": 3 },
-  "training": { "local_epochs": 1, "batch_size": 8, "learning_rate": 0.1,
-                "optimizer": "sgd", "clip_norm": 4.0 },
-  "fixed_point": { "scale_bits": 10 },
-  "rounds": 2,
-  "aggregation": { "rule": "angular_krum", "norm_bound": 4.5, "byzantine": 1, "slots": 5 },
-  "max_rejected_rounds": 2
-}"#;
 
 struct Row {
     joined: usize,
@@ -55,7 +42,8 @@ async fn measure(joined: usize) -> Row {
     let env = TestEnv::up(merit_cli::chain::ChainChoice::Embedded).await;
     let market = env.market.clone();
     let (alice, aggregator) = (dev_signer("alice").unwrap(), dev_signer("charlie").unwrap());
-    let spec = merit_protocol::spec::ProjectSpec::from_json(SPEC).unwrap();
+    // The product loop's small MLP, 2 rounds, 1 local epoch, f = 1.
+    let spec = blobs_spec(2, 5, 1, 1, 2);
     let blocks = 10 * joined as u32 + 400;
     let id = owner::post_project(
         &market,
@@ -107,21 +95,9 @@ async fn measure(joined: usize) -> Row {
         .await
         .expect("start weighs");
     let dir = tempfile::tempdir().unwrap();
-    let agg = {
-        let (market, ipfs, signer) = (market.clone(), env.ipfs.clone(), aggregator.clone());
-        let mut config = merit_aggregator::AggregatorConfig::new(id, dir.path().join("aggregator"));
-        config.poll = Duration::from_millis(200);
-        tokio::spawn(async move {
-            let agg = merit_aggregator::Aggregator {
-                market: &market,
-                ipfs: &ipfs,
-                signer: &signer,
-                config,
-                evaluator: None,
-            };
-            merit_aggregator::run_aggregator(&agg).await
-        })
-    };
+    let poll = Duration::from_millis(200);
+    let agg_dir = dir.path().join("aggregator");
+    let agg = spawn_aggregator(&market, &env.ipfs, &aggregator, id, agg_dir, poll);
     market.start(&alice, id).await.expect("started");
     // Nodes only for the drawn: a node that is never drawn would only poll.
     let mut running = BTreeSet::new();
@@ -137,31 +113,14 @@ async fn measure(joined: usize) -> Row {
             .expect("the draw reads")
         {
             for t in d.trainers.into_iter().filter(|t| running.insert(*t)) {
-                let (market, ipfs, signer) = (
-                    market.clone(),
-                    env.ipfs.clone(),
-                    signers[t as usize].clone(),
-                );
-                let learner = merit_trainer::learner::CandleModel::from_spec(&spec);
-                let mut cfg =
-                    merit_trainer::node::NodeConfig::new(id, dir.path().join(format!("t{t}")));
-                cfg.seed = u64::from(t);
-                cfg.poll = Duration::from_millis(200);
-                cfg.progress = false;
-                nodes.push(tokio::spawn(async move {
-                    let node = merit_trainer::node::TrainerNode::new(
-                        &market,
-                        &ipfs,
-                        &signer,
-                        blobs(u64::from(t), 45),
-                        learner,
-                        cfg,
-                    )?;
-                    merit_trainer::node::run_trainer(node).await
-                }));
+                let seed = u64::from(t);
+                let cfg = trainer_config(id, dir.path().join(format!("t{t}")), seed, poll);
+                let data = blobs(seed, 45);
+                let signer = &signers[t as usize];
+                nodes.push(spawn_trainer(&market, &env.ipfs, signer, &spec, data, cfg));
             }
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(poll).await;
     }
     let summary = agg.await.unwrap().expect("the aggregator ran");
     assert_eq!(summary.phase, Phase::Finished);

@@ -229,31 +229,111 @@ pub fn blobs(seed: u64, n: usize) -> merit_trainer::data::Dataset {
     d
 }
 
+/// The small MLP over [`blobs`] (4-3-3: 27 parameters) as a spec with these settings, so
+/// that setup and proofs take seconds.
+pub fn blobs_spec(
+    rounds: u32,
+    slots: u32,
+    byzantine: u32,
+    local_epochs: u32,
+    max_rejected_rounds: u32,
+) -> merit_protocol::spec::ProjectSpec {
+    let json = format!(
+        r#"{{
+  "version": 2,
+  "task": {{ "name": "blobs", "kind": "classification" }},
+  "features": {{ "inputs": 4, "classes": 3 }},
+  "model": {{ "type": "mlp", "input": 4, "hidden": [3], "classes": 3 }},
+  "training": {{ "local_epochs": {local_epochs}, "batch_size": 8, "learning_rate": 0.1,
+                "optimizer": "sgd", "clip_norm": 4.0 }},
+  "fixed_point": {{ "scale_bits": 10 }},
+  "rounds": {rounds},
+  "aggregation": {{ "rule": "angular_krum", "norm_bound": 4.5, "byzantine": {byzantine}, "slots": {slots} }},
+  "max_rejected_rounds": {max_rejected_rounds}
+}}"#
+    );
+    merit_protocol::spec::ProjectSpec::from_json(&json).expect("the blobs spec is valid")
+}
+
+pub type AggregatorTask = tokio::task::JoinHandle<Result<merit_aggregator::NodeSummary, String>>;
+pub type TrainerTask = tokio::task::JoinHandle<Result<merit_trainer::node::Earnings, String>>;
+
+/// Runs the aggregator node for project `id` as a task (state in `state_dir`, polling every
+/// `poll`) until the project ends.
+pub fn spawn_aggregator(
+    market: &Marketplace,
+    ipfs: &IpfsStore,
+    signer: &merit_chain::Signer,
+    id: u32,
+    state_dir: std::path::PathBuf,
+    poll: Duration,
+) -> AggregatorTask {
+    let (market, ipfs, signer) = (market.clone(), ipfs.clone(), signer.clone());
+    let mut config = merit_aggregator::AggregatorConfig::new(id, state_dir);
+    config.poll = poll;
+    tokio::spawn(async move {
+        let agg = merit_aggregator::Aggregator {
+            market: &market,
+            ipfs: &ipfs,
+            signer: &signer,
+            config,
+            evaluator: None,
+        };
+        merit_aggregator::run_aggregator(&agg)
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// An honest trainer node's configuration for project `id`: state in `state_dir`, seeded
+/// `seed`, polling every `poll`, no progress bars.
+pub fn trainer_config(
+    id: u32,
+    state_dir: std::path::PathBuf,
+    seed: u64,
+    poll: Duration,
+) -> merit_trainer::node::NodeConfig {
+    let mut cfg = merit_trainer::node::NodeConfig::new(id, state_dir);
+    cfg.behaviour = merit_trainer::behaviour::Behaviour::Honest;
+    cfg.seed = seed;
+    cfg.poll = poll;
+    cfg.progress = false;
+    cfg
+}
+
+/// Runs a trainer node (candle, the spec's model, on `data`) as a task until it has
+/// claimed.
+pub fn spawn_trainer(
+    market: &Marketplace,
+    ipfs: &IpfsStore,
+    signer: &merit_chain::Signer,
+    spec: &merit_protocol::spec::ProjectSpec,
+    data: merit_trainer::data::Dataset,
+    cfg: merit_trainer::node::NodeConfig,
+) -> TrainerTask {
+    let (market, ipfs, signer) = (market.clone(), ipfs.clone(), signer.clone());
+    let learner = merit_trainer::learner::CandleModel::from_spec(spec);
+    tokio::spawn(async move {
+        let node =
+            merit_trainer::node::TrainerNode::new(&market, &ipfs, &signer, data, learner, cfg)
+                .map_err(|e| e.to_string())?;
+        merit_trainer::node::run_trainer(node)
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
 /// An honest project run as tasks: an aggregator node and one trainer node per share.
 pub struct Nodes {
-    aggregator: tokio::task::JoinHandle<Result<merit_aggregator::NodeSummary, String>>,
-    trainers: Vec<tokio::task::JoinHandle<Result<merit_trainer::node::Earnings, String>>>,
+    aggregator: AggregatorTask,
+    trainers: Vec<TrainerTask>,
 }
 
 impl Nodes {
     /// Starts the aggregator node and an honest trainer node per `(signer, data)` for
-    /// project `id` (state under `dir`, polling every 200 ms, trainer `i` seeded `i`), then
-    /// waits until every trainer joined and the aggregator bonded.
+    /// project `id` (state under `dir`, trainers polling every `poll`, trainer `i` seeded
+    /// `i`), then waits until every trainer joined and the aggregator bonded.
     pub async fn start(
-        env: &TestEnv,
-        id: u32,
-        spec: &merit_protocol::spec::ProjectSpec,
-        aggregator: &merit_chain::Signer,
-        trainers: Vec<(merit_chain::Signer, merit_trainer::data::Dataset)>,
-        dir: &std::path::Path,
-    ) -> Self {
-        let poll = Duration::from_millis(200);
-        Self::start_polling(env, id, spec, aggregator, trainers, dir, poll).await
-    }
-
-    /// [`Nodes::start`] with trainer nodes polling every `poll` (many nodes on 2 cores
-    /// poll less often).
-    pub async fn start_polling(
         env: &TestEnv,
         id: u32,
         spec: &merit_protocol::spec::ProjectSpec,
@@ -263,44 +343,15 @@ impl Nodes {
         poll: Duration,
     ) -> Self {
         let count = trainers.len() as u32;
-        let agg = {
-            let (market, ipfs, signer) = (env.market.clone(), env.ipfs.clone(), aggregator.clone());
-            let mut config = merit_aggregator::AggregatorConfig::new(id, dir.join("aggregator"));
-            config.poll = Duration::from_millis(200);
-            tokio::spawn(async move {
-                let agg = merit_aggregator::Aggregator {
-                    market: &market,
-                    ipfs: &ipfs,
-                    signer: &signer,
-                    config,
-                    evaluator: None,
-                };
-                merit_aggregator::run_aggregator(&agg)
-                    .await
-                    .map_err(|e| e.to_string())
-            })
-        };
+        let (market, ipfs) = (&env.market, &env.ipfs);
+        let every = Duration::from_millis(200);
+        let agg = spawn_aggregator(market, ipfs, aggregator, id, dir.join("aggregator"), every);
         let nodes = trainers
             .into_iter()
             .enumerate()
             .map(|(who, (signer, data))| {
-                let (market, ipfs) = (env.market.clone(), env.ipfs.clone());
-                let learner = merit_trainer::learner::CandleModel::from_spec(spec);
-                let mut cfg =
-                    merit_trainer::node::NodeConfig::new(id, dir.join(format!("trainer-{who}")));
-                cfg.behaviour = merit_trainer::behaviour::Behaviour::Honest;
-                cfg.seed = who as u64;
-                cfg.poll = poll;
-                cfg.progress = false;
-                tokio::spawn(async move {
-                    let node = merit_trainer::node::TrainerNode::new(
-                        &market, &ipfs, &signer, data, learner, cfg,
-                    )
-                    .map_err(|e| e.to_string())?;
-                    merit_trainer::node::run_trainer(node)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
+                let cfg = trainer_config(id, dir.join(format!("trainer-{who}")), who as u64, poll);
+                spawn_trainer(market, ipfs, &signer, spec, data, cfg)
             })
             .collect();
         for _ in 0..1200 {

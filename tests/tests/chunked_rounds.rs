@@ -147,6 +147,7 @@ async fn a_chunked_project_above_50k_parameters_runs_end_to_end() {
             .map(|(who, s)| (s.clone(), blobs(200 + who as u64, 60)))
             .collect(),
         dir.path(),
+        Duration::from_millis(200),
     )
     .await;
     env.market.start(&owner_signer, id).await.unwrap();

@@ -117,6 +117,7 @@ async fn a_chunked_cnn_project_learns_over_two_proven_rounds() {
         &aggregator,
         trainers.into_iter().zip(shares).collect(),
         dir.path(),
+        Duration::from_millis(200),
     )
     .await;
     let started = Instant::now();

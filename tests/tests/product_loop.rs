@@ -7,7 +7,7 @@
 //! every round. Then the same story with a trainer node killed right after it committed
 //! and restarted from its state file, and the aggregator killed mid-project and restarted.
 
-use merit_aggregator::{run_aggregator, Aggregator, AggregatorConfig, VerifyOptions};
+use merit_aggregator::VerifyOptions;
 use merit_chain::client::account_of;
 use merit_chain::{dev_signer, Marketplace, Signer};
 use merit_cli::owner;
@@ -16,26 +16,14 @@ use merit_protocol::reward;
 use merit_protocol::spec::ProjectSpec;
 use merit_storage::IpfsStore;
 use merit_tests::amounts::{BOND, FEE, POOL, STAKE};
-use merit_tests::{backends, blobs, TestEnv};
+use merit_tests::{
+    backends, blobs, blobs_spec, spawn_aggregator, spawn_trainer, trainer_config, AggregatorTask,
+    TestEnv, TrainerTask,
+};
 use merit_trainer::behaviour::Behaviour;
-use merit_trainer::learner::CandleModel;
-use merit_trainer::node::{run_trainer, Earnings, NodeConfig, TrainerNode};
+use merit_trainer::node::Earnings;
 use std::path::Path;
 use std::time::Duration;
-
-/// A small MLP (4-3-3: 27 parameters) over four slots, so setup and proofs take seconds.
-const SPEC: &str = r#"{
-  "version": 2,
-  "task": { "name": "blobs", "kind": "classification" },
-  "features": { "inputs": 4, "classes": 3 },
-  "model": { "type": "mlp", "input": 4, "hidden": [3], "classes": 3 },
-  "training": { "local_epochs": 2, "batch_size": 8, "learning_rate": 0.1,
-                "optimizer": "sgd", "clip_norm": 4.0 },
-  "fixed_point": { "scale_bits": 10 },
-  "rounds": 2,
-  "aggregation": { "rule": "angular_krum", "norm_bound": 4.5, "byzantine": 0, "slots": 4 },
-  "max_rejected_rounds": 2
-}"#;
 
 struct Story {
     market: Marketplace,
@@ -52,7 +40,9 @@ impl Story {
         Self {
             market: env.market.clone(),
             ipfs: env.ipfs.clone(),
-            spec: ProjectSpec::from_json(SPEC).expect("the test spec is valid"),
+            // The small MLP (4-3-3: 27 parameters) over four slots, so setup and proofs
+            // take seconds: 2 rounds, f = 0, 2 local epochs.
+            spec: blobs_spec(2, 4, 0, 2, 2),
             owner: dev_signer("alice").unwrap(),
             aggregator: dev_signer("charlie").unwrap(),
             trainers: vec![
@@ -99,55 +89,26 @@ impl Story {
         .project
     }
 
-    fn trainer_task(
-        &self,
-        project: u32,
-        who: usize,
-    ) -> tokio::task::JoinHandle<Result<Earnings, String>> {
-        let (signer, behaviour) = self.trainers[who].clone();
-        let (market, ipfs, spec) = (self.market.clone(), self.ipfs.clone(), self.spec.clone());
+    fn trainer_task(&self, project: u32, who: usize) -> TrainerTask {
+        let (signer, behaviour) = &self.trainers[who];
         let state_dir = self.dir.path().join(format!("trainer-{who}"));
-        tokio::spawn(async move {
-            let mut cfg = NodeConfig::new(project, state_dir);
-            cfg.behaviour = behaviour;
-            cfg.seed = who as u64;
-            cfg.poll = Duration::from_millis(100);
-            cfg.progress = false;
-            let node = TrainerNode::new(
-                &market,
-                &ipfs,
-                &signer,
-                blobs(100 + who as u64, 90),
-                CandleModel::from_spec(&spec),
-                cfg,
-            )
-            .map_err(|e| e.to_string())?;
-            run_trainer(node).await.map_err(|e| e.to_string())
-        })
+        let mut cfg = trainer_config(project, state_dir, who as u64, Duration::from_millis(100));
+        cfg.behaviour = *behaviour;
+        let data = blobs(100 + who as u64, 90);
+        spawn_trainer(&self.market, &self.ipfs, signer, &self.spec, data, cfg)
     }
 
-    fn aggregator_task(
-        &self,
-        project: u32,
-    ) -> tokio::task::JoinHandle<Result<merit_aggregator::NodeSummary, String>> {
-        let (market, ipfs, signer) = (
-            self.market.clone(),
-            self.ipfs.clone(),
-            self.aggregator.clone(),
-        );
+    fn aggregator_task(&self, project: u32) -> AggregatorTask {
         let state_dir = self.dir.path().join("aggregator");
-        tokio::spawn(async move {
-            let mut config = AggregatorConfig::new(project, state_dir);
-            config.poll = Duration::from_millis(100);
-            let agg = Aggregator {
-                market: &market,
-                ipfs: &ipfs,
-                signer: &signer,
-                config,
-                evaluator: None,
-            };
-            run_aggregator(&agg).await.map_err(|e| e.to_string())
-        })
+        let poll = Duration::from_millis(100);
+        spawn_aggregator(
+            &self.market,
+            &self.ipfs,
+            &self.aggregator,
+            project,
+            state_dir,
+            poll,
+        )
     }
 
     /// The owner starts the project once every trainer joined and the bond is in.
@@ -296,20 +257,18 @@ impl Story {
     }
 }
 
-type Task<T> = tokio::task::JoinHandle<Result<T, String>>;
-
 /// Waits for the trainer nodes and then the aggregator. If any node stops with an error,
 /// or the aggregator stops before the project ended, while the others still wait (the
 /// embedded chain only moves when someone writes, so they would wait forever), fails at
 /// once; and never waits past `LIVENESS`. An aggregator that stops because the project
 /// ended may well finish before the trainers have claimed.
 async fn finish(
-    trainers: Vec<Task<Earnings>>,
-    mut agg: Task<merit_aggregator::NodeSummary>,
+    trainers: Vec<TrainerTask>,
+    mut agg: AggregatorTask,
 ) -> (Vec<Earnings>, merit_aggregator::NodeSummary) {
     const LIVENESS: Duration = Duration::from_secs(1200);
     let started = std::time::Instant::now();
-    let mut pending: Vec<Option<Task<Earnings>>> = trainers.into_iter().map(Some).collect();
+    let mut pending: Vec<Option<TrainerTask>> = trainers.into_iter().map(Some).collect();
     let mut done: Vec<Option<Earnings>> = pending.iter().map(|_| None).collect();
     let mut agg_summary: Option<merit_aggregator::NodeSummary> = None;
     while done.iter().any(Option::is_none) {

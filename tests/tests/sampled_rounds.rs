@@ -11,27 +11,13 @@ use merit_cli::owner;
 use merit_protocol::abi::{Deadlines, Phase};
 use merit_protocol::{draw, reward};
 use merit_tests::amounts::{BOND, FEE, POOL, STAKE};
-use merit_tests::{blobs, Escrow, Nodes, TestEnv};
+use merit_tests::{blobs, blobs_spec, Escrow, Nodes, TestEnv};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 const TRAINERS: usize = 40;
 const SLOTS: usize = 5;
 const ROUNDS: u32 = 4;
-
-/// The product loop's small MLP (4-3-3: 27 parameters), with 5 slots and 4 rounds.
-const SPEC: &str = r#"{
-  "version": 2,
-  "task": { "name": "blobs", "kind": "classification" },
-  "features": { "inputs": 4, "classes": 3 },
-  "model": { "type": "mlp", "input": 4, "hidden": [3], "classes": 3 },
-  "training": { "local_epochs": 1, "batch_size": 8, "learning_rate": 0.1,
-                "optimizer": "sgd", "clip_norm": 4.0 },
-  "fixed_point": { "scale_bits": 10 },
-  "rounds": 4,
-  "aggregation": { "rule": "angular_krum", "norm_bound": 4.5, "byzantine": 1, "slots": 5 },
-  "max_rejected_rounds": 4
-}"#;
 
 /// A trainer's own key (`//Alice//trainer//{i}`), funded by Alice for its stake and fees.
 fn trainer(i: usize) -> Signer {
@@ -51,7 +37,8 @@ async fn forty_trainers_five_slots_every_round_drawn_proven_and_paid() {
             .unwrap();
     }
     let escrow_before = market.free_balance(market.address()).await.unwrap();
-    let spec = merit_protocol::spec::ProjectSpec::from_json(SPEC).unwrap();
+    // The product loop's small MLP, 1 local epoch, f = 1.
+    let spec = blobs_spec(ROUNDS, SLOTS as u32, 1, 1, 4);
     let blocks = 400;
     let id = owner::post_project(
         market,
@@ -87,7 +74,7 @@ async fn forty_trainers_five_slots_every_round_drawn_proven_and_paid() {
         .collect();
     // Forty nodes on two cores: each polls twice a second.
     let poll = Duration::from_millis(500);
-    let nodes = Nodes::start_polling(&env, id, &spec, &aggregator, shares, dir.path(), poll).await;
+    let nodes = Nodes::start(&env, id, &spec, &aggregator, shares, dir.path(), poll).await;
     let v = market.project(id).await.unwrap();
     assert_eq!(v.trainers as usize, TRAINERS, "everyone joined: no cap");
     market.start(&alice, id).await.unwrap();
