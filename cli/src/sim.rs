@@ -26,7 +26,8 @@ pub struct SimulateArgs {
     per_round: Option<usize>,
     /// KIND:FRACTION — the last ⌈FRACTION·trainers⌉ trainers behave as KIND (label-flip,
     /// sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay,
-    /// stale-copy[:SLOT], grief:SLOT, public-copy, lazy:FRACTION, sybil:K, adaptive, exec);
+    /// stale-copy[:SLOT], grief:SLOT, public-copy, lazy:FRACTION, sybil:K, sybil-search:K,
+    /// adaptive, exec);
     /// e.g. sign-flip:0.2, scale:10:0.2, sybil:3:0.1, lazy:0.1:0.1
     #[arg(long)]
     attack: Option<Attack>,

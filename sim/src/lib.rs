@@ -45,6 +45,10 @@
 //! - `lazy:FRACTION`: one epoch on that fraction of its rows, rescaled to that median.
 //! - `sybil:K`: one trainer's honest update from `K` accounts (slots), each jittered to
 //!   cosine [`behaviour::SYBIL_COSINE`]; a run has `n − attackers + K·attackers` slots.
+//! - `sybil-search:K`: the same group, but each account keeps its own jitter direction
+//!   for the whole run and the group picks, each round, the cosine of
+//!   [`behaviour::SYBIL_SEARCH_COSINES`] that the rule pays its drawn copies most on the
+//!   public information ([`redteam::sybil_search`]).
 //! - `grief:SLOT`: SLOT's previous-round reveal plus small noise ([`behaviour::grief`]).
 //! - `adaptive`: searches public vectors for the update the rule pays best ([`redteam`]).
 //! - `exec`: an external program answers ([`exec`], `--attacker-exec`).
@@ -333,7 +337,7 @@ struct Account {
     behaviour: Behaviour,
 }
 
-/// One account per trainer, `K` for a `sybil:K` trainer, in trainer order.
+/// One account per trainer, `K` for a `sybil:K` or `sybil-search:K` trainer, in trainer order.
 fn accounts_of(behaviours: &[Behaviour]) -> Vec<Account> {
     behaviours
         .iter()
@@ -569,7 +573,8 @@ pub fn simulate_with_progress(
             g.iter().map(|g| g.twin_score).sum(),
         )
     };
-    let sybil_group_vs_original = vs_twin(|b| matches!(b, Behaviour::Sybil(_)));
+    let sybil_group_vs_original =
+        vs_twin(|b| matches!(b, Behaviour::Sybil(_) | Behaviour::SybilSearch(_)));
     let lazy_vs_twin = vs_twin(|b| matches!(b, Behaviour::Lazy(_)));
     let grief_victim_pay_loss = match (behaviours.last(), &twin) {
         (Some(&Behaviour::Grief(v)), Some(_)) if attackers > 0 => {
@@ -799,6 +804,54 @@ fn run_rounds(
                         let made =
                             behaviour::sybil_copies(&honest, k as usize, clip, scale, &mut rng)?;
                         vacant.insert(made);
+                    }
+                    copies
+                        .get(&acc.trainer)
+                        .and_then(|c| c.get(a - first))
+                        .cloned()
+                }
+                Behaviour::SybilSearch(k) => {
+                    let first = accounts
+                        .iter()
+                        .position(|x| x.trainer == acc.trainer)
+                        .unwrap_or(a);
+                    if let std::collections::hash_map::Entry::Vacant(vacant) =
+                        copies.entry(acc.trainer)
+                    {
+                        let honest =
+                            fixed::clip_and_quantise(&train(&mut learner, shard)?, clip, scale)?;
+                        // Each account keeps its jitter direction for the whole run.
+                        let seed = round_seed(cfg.seed, 0, u32::MAX, first as u32);
+                        let directions = behaviour::sybil_directions(
+                            k as usize,
+                            honest.len(),
+                            &mut rand::rngs::StdRng::seed_from_u64(seed ^ NOISE_SALT),
+                        );
+                        // The group's slots this round, with each one's copy index.
+                        let group: Vec<(usize, usize)> = drawn
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, &d)| accounts[d].trainer == acc.trainer)
+                            .map(|(s, &d)| (s, d - first))
+                            .collect();
+                        let proxies: Vec<Option<Vec<i16>>> =
+                            drawn.iter().map(|&d| previous[d].clone()).collect();
+                        let public = redteam::Public {
+                            model: &model,
+                            change: change.as_deref(),
+                            proxies: &proxies,
+                            median,
+                        };
+                        let choice = redteam::sybil_search(
+                            &build,
+                            &public,
+                            &group,
+                            &honest,
+                            &directions,
+                            clip,
+                            scale,
+                        )?;
+                        vacant.insert(choice.copies);
                     }
                     copies
                         .get(&acc.trainer)

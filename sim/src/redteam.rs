@@ -234,3 +234,52 @@ pub fn search(
         },
     })
 }
+
+/// A sybil group's choice for one round.
+pub struct SybilChoice {
+    /// The cosine of each copy to the honest update (one of
+    /// [`behaviour::SYBIL_SEARCH_COSINES`]).
+    pub cosine: f64,
+    /// One copy per account of the group, drawn or not.
+    pub copies: Vec<Vec<i16>>,
+    /// The group's pay the rule gave the chosen copies on the public information.
+    pub predicted_pay: u64,
+}
+
+/// `sybil-search:K`: the jitter cosine at which the group's drawn copies are paid most,
+/// each scored by the rule (`build` makes a fresh one per candidate) with every other slot
+/// standing at its proxy (`public.proxies`: last round's reveal). `drawn` pairs each of the
+/// group's slots this round with its account's copy index; `directions` are the accounts'
+/// kept jitter directions. Ties go to the earlier cosine in the grid.
+pub fn sybil_search(
+    build: &dyn Fn() -> Box<dyn Rule>,
+    public: &Public<'_>,
+    drawn: &[(usize, usize)],
+    honest: &[i16],
+    directions: &[Vec<f32>],
+    clip_norm: f32,
+    scale_bits: u8,
+) -> Result<SybilChoice, SearchError> {
+    let mut best: Option<SybilChoice> = None;
+    for &cosine in &behaviour::SYBIL_SEARCH_COSINES {
+        let copies =
+            behaviour::sybil_copies_along(honest, directions, cosine, clip_norm, scale_bits)?;
+        let mut updates = public.proxies.to_vec();
+        for &(slot, copy) in drawn {
+            updates[slot] = Some(copies[copy].clone());
+        }
+        let out = build().aggregate(public.model, &updates)?;
+        let pay = drawn
+            .iter()
+            .map(|&(slot, _)| u64::from(out.scores[slot]))
+            .sum();
+        if best.as_ref().is_none_or(|b| pay > b.predicted_pay) {
+            best = Some(SybilChoice {
+                cosine,
+                copies,
+                predicted_pay: pay,
+            });
+        }
+    }
+    Ok(best.expect("the grid is not empty"))
+}

@@ -102,7 +102,8 @@ pub struct SimReport {
     pub accounts: usize,
     /// One per attacking trainer.
     pub groups: Vec<GroupReport>,
-    /// `sybil:K`: the sybil groups' total score ÷ their trainers' total in the twin run.
+    /// `sybil:K`, `sybil-search:K`: the sybil groups' total score ÷ their trainers' total in
+    /// the twin run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sybil_group_vs_original: Option<f64>,
     /// `lazy:FRACTION`: the lazy trainers' total score ÷ their full-effort twins' total.

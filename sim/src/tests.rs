@@ -192,6 +192,31 @@ fn sybils_take_k_slots_and_are_compared_with_their_twin() {
 }
 
 #[test]
+fn a_searching_sybil_group_is_compared_with_its_twin() {
+    let r = simulate(&config(RuleKind::V5Candidate, Some("sybil-search:3:0.2"))).unwrap();
+    assert_eq!((r.attackers, r.accounts), (1, 7));
+    assert!(r.per_trainer[4..]
+        .iter()
+        .all(|t| t.attacker && t.trainer == 4 && t.behaviour == "sybil-search:3"));
+    let g = &r.groups[0];
+    assert_eq!(g.slots, [4, 5, 6]);
+    assert_eq!(
+        r.sybil_group_vs_original,
+        ratio(g.total_score, g.twin_score)
+    );
+    assert!(r.sybil_group_vs_original.is_some());
+    // The copies differ from `sybil:3`'s (kept directions, a searched cosine).
+    let fixed = simulate(&config(RuleKind::V5Candidate, Some("sybil:3:0.2"))).unwrap();
+    let scores = |r: &SimReport| -> Vec<Vec<u32>> {
+        r.per_trainer[4..]
+            .iter()
+            .map(|t| t.scores.clone())
+            .collect()
+    };
+    assert_ne!(scores(&r), scores(&fixed));
+}
+
+#[test]
 fn lazy_and_grief_report_their_twin_ratios() {
     let r = simulate(&config(RuleKind::Proven, Some("lazy:0.1:0.2"))).unwrap();
     let g = &r.groups[0];
@@ -367,6 +392,64 @@ fn the_adaptive_search_finds_what_the_rule_pays() {
         choice.predicted_score > own_score.max(500),
         "{} vs its own noise {own_score}",
         choice.predicted_score
+    );
+}
+
+/// The sybil search tries every cosine of the grid and keeps the one whose copies the rule
+/// pays the group most, copies along the group's own directions.
+#[test]
+fn the_sybil_search_keeps_the_cosine_the_rule_pays_the_group_most() {
+    let dim = 64;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    let (d, proxies) = leaning_reveals(dim, 0.04, &mut rng);
+    let params = RuleParams::new(6, dim, 1, 1 << 40);
+    let build = || RuleKind::Proven.build(params);
+    let model = vec![0i16; dim];
+    let public = redteam::Public {
+        model: &model,
+        change: Some(&d),
+        proxies: &proxies,
+        median: Some(fixed::l2_norm(&d)),
+    };
+    let honest = fixed::quantise_all(&behaviour::gaussian(dim, 0.05, &mut rng), 10).unwrap();
+    let directions = behaviour::sybil_directions(3, dim, &mut rng);
+    // Slots 3 and 5 are the group's drawn accounts 0 and 2 (account 1 not drawn).
+    let drawn = [(3, 0), (5, 2)];
+    let pay_at = |c: f64| -> u64 {
+        let copies = behaviour::sybil_copies_along(&honest, &directions, c, 100.0, 10).unwrap();
+        let mut updates = proxies.clone();
+        for &(slot, copy) in &drawn {
+            updates[slot] = Some(copies[copy].clone());
+        }
+        let out = build().aggregate(&model, &updates).unwrap();
+        drawn
+            .iter()
+            .map(|&(slot, _)| u64::from(out.scores[slot]))
+            .sum()
+    };
+    let pays: Vec<u64> = behaviour::SYBIL_SEARCH_COSINES
+        .iter()
+        .map(|&c| pay_at(c))
+        .collect();
+    let choice =
+        redteam::sybil_search(&build, &public, &drawn, &honest, &directions, 100.0, 10).unwrap();
+    let best = *pays.iter().max().unwrap();
+    let first_best = pays.iter().position(|&p| p == best).unwrap();
+    assert_eq!(choice.predicted_pay, best, "pays per cosine {pays:?}");
+    assert_eq!(choice.cosine, behaviour::SYBIL_SEARCH_COSINES[first_best]);
+    assert!(
+        best > 0,
+        "a group the rule pays nothing teaches nothing: {pays:?}"
+    );
+    assert!(
+        pays.iter().any(|&p| p != best),
+        "the cosine matters: {pays:?}"
+    );
+    let expected =
+        behaviour::sybil_copies_along(&honest, &directions, choice.cosine, 100.0, 10).unwrap();
+    assert_eq!(
+        choice.copies, expected,
+        "every account's copy, drawn or not"
     );
 }
 

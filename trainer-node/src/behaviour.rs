@@ -19,6 +19,7 @@
 //! | `public-copy` | last round's public global change rescaled to the median length of last round's reveals, + [`PUBLIC_COPY_JITTER`] noise, no training ([`public_copy`]; `merit simulate` only) | its own CID |
 //! | `lazy:FRACTION` | trains one epoch on FRACTION of its rows ([`lazy_rows`]), rescaled to the median length (`merit simulate` only) | its own CID |
 //! | `sybil:K` | its honest update from K accounts, each with independent jitter to cosine [`SYBIL_COSINE`] ([`sybil_copies`]; `merit simulate` only) | its own CIDs |
+//! | `sybil-search:K` | its honest update from K accounts, each jittered along its own direction kept from round to round (so every copy looks consistent with its last one), at the cosine of [`SYBIL_SEARCH_COSINES`] that the rule pays the group best on public information ([`sybil_copies_along`]; `merit simulate` only) | its own CIDs |
 //! | `adaptive` | the candidate that maximises its own score under the rule on public information (`merit simulate` only) | its own CID |
 //! | `adaptive:damage` | colluding: the candidate that moves the model furthest against the honest direction while the rule still accepts it and the colluders before it (`merit simulate` only) | its own CID |
 //! | `exec` | what `merit simulate --attacker-exec CMD` answers (`merit simulate` only) | its own CID |
@@ -40,6 +41,9 @@ pub const PUBLIC_COPY_JITTER: f64 = 0.05;
 /// enough to keep the copy's pay, large enough that two copies (cosine ≈ 0.93² ≈ 0.86) stay
 /// under the example spec's duplicate cosine τ = 0.95.
 pub const SYBIL_COSINE: f64 = 0.93;
+/// The cosines to the original update that `sybil-search:K` tries each round: from copies
+/// that share little (pairwise ≈ 0.36) to copies just under τ = 0.95 of each other.
+pub const SYBIL_SEARCH_COSINES: [f64; 6] = [0.6, 0.7, 0.8, 0.9, 0.93, 0.97];
 /// The most accounts one `sybil:K` trainer may use.
 pub const MAX_SYBILS: u32 = 16;
 
@@ -63,6 +67,9 @@ pub enum Behaviour {
     Lazy(f32),
     /// Its honest update from this many accounts, each jittered independently.
     Sybil(u32),
+    /// Its honest update from this many accounts, each jittered along a direction it keeps,
+    /// at the cosine the rule pays the group best.
+    SybilSearch(u32),
     /// Searches public vectors for the update the rule pays best.
     Adaptive,
     /// Colluding: searches for the most damage to the model while staying accepted.
@@ -72,7 +79,7 @@ pub enum Behaviour {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown behaviour {0:?}: expected honest, label-flip, sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay, stale-copy[:SLOT], grief:SLOT, public-copy, lazy:FRACTION (0 < FRACTION ≤ 1), sybil:K (2 ≤ K ≤ 16), adaptive[:damage] or exec")]
+#[error("unknown behaviour {0:?}: expected honest, label-flip, sign-flip, scale:K, noise:SIGMA, free-rider, zero, copy:SLOT, replay, stale-copy[:SLOT], grief:SLOT, public-copy, lazy:FRACTION (0 < FRACTION ≤ 1), sybil:K or sybil-search:K (2 ≤ K ≤ 16), adaptive[:damage] or exec")]
 pub struct BadBehaviour(pub String);
 
 impl FromStr for Behaviour {
@@ -112,12 +119,17 @@ impl FromStr for Behaviour {
                     .filter(|x| *x > 0.0 && *x <= 1.0)
                     .ok_or_else(bad)?,
             )),
-            "sybil" => Ok(Self::Sybil(
-                slot(arg)
+            "sybil" | "sybil-search" => {
+                let k = slot(arg)
                     .ok()
                     .filter(|k| (2..=MAX_SYBILS).contains(k))
-                    .ok_or_else(bad)?,
-            )),
+                    .ok_or_else(bad)?;
+                Ok(if name == "sybil" {
+                    Self::Sybil(k)
+                } else {
+                    Self::SybilSearch(k)
+                })
+            }
             "scale" => Ok(Self::Scale(finite(arg)?)),
             "noise" => Ok(Self::Noise(finite(arg).and_then(|x| {
                 if x >= 0.0 {
@@ -154,6 +166,7 @@ impl fmt::Display for Behaviour {
             Self::PublicCopy => write!(f, "public-copy"),
             Self::Lazy(x) => write!(f, "lazy:{x}"),
             Self::Sybil(k) => write!(f, "sybil:{k}"),
+            Self::SybilSearch(k) => write!(f, "sybil-search:{k}"),
             Self::Adaptive => write!(f, "adaptive"),
             Self::AdaptiveDamage => write!(f, "adaptive:damage"),
             Self::Exec => write!(f, "exec"),
@@ -176,6 +189,7 @@ impl Behaviour {
                 | Self::Scale(_)
                 | Self::Noise(_)
                 | Self::Sybil(_)
+                | Self::SybilSearch(_)
         )
     }
 
@@ -187,6 +201,7 @@ impl Behaviour {
             Self::PublicCopy
                 | Self::Lazy(_)
                 | Self::Sybil(_)
+                | Self::SybilSearch(_)
                 | Self::Adaptive
                 | Self::AdaptiveDamage
                 | Self::Exec
@@ -196,7 +211,7 @@ impl Behaviour {
     /// How many accounts (slots) the trainer uses.
     pub fn accounts(self) -> usize {
         match self {
-            Self::Sybil(k) => k as usize,
+            Self::Sybil(k) | Self::SybilSearch(k) => k as usize,
             _ => 1,
         }
     }
@@ -250,6 +265,7 @@ pub fn shape_update(
         | Behaviour::Grief(_)
         | Behaviour::Lazy(_)
         | Behaviour::Sybil(_)
+        | Behaviour::SybilSearch(_)
         | Behaviour::Adaptive
         | Behaviour::AdaptiveDamage
         | Behaviour::Exec => honest(delta),
@@ -367,12 +383,35 @@ pub fn sybil_copies(
     scale_bits: u8,
     rng: &mut impl Rng,
 ) -> Result<Vec<Vec<i16>>, ClipError> {
+    let directions = sybil_directions(k, update.len(), rng);
+    sybil_copies_along(update, &directions, SYBIL_COSINE, clip_norm, scale_bits)
+}
+
+/// `k` unit jitter directions of length `len`, one per sybil account.
+pub fn sybil_directions(k: usize, len: usize, rng: &mut impl Rng) -> Vec<Vec<f32>> {
+    (0..k).map(|_| noise_of_norm(len, 1.0, rng)).collect()
+}
+
+/// One copy of `update` per unit direction `e_k`: `u + ‖u‖·√(1/c² − 1)·e_k`, whose cosine
+/// to `u` is ≈ `c` (exactly `c` for `e_k ⊥ u`; a random direction in many dimensions
+/// nearly is). Kept directions make each copy consistent with its own previous one.
+pub fn sybil_copies_along(
+    update: &[i16],
+    directions: &[Vec<f32>],
+    cosine: f64,
+    clip_norm: f32,
+    scale_bits: u8,
+) -> Result<Vec<Vec<i16>>, ClipError> {
     let base = fixed::dequantise_all(update, scale_bits)?;
-    let norm = fixed::l2_norm(&base) * (1.0 / (SYBIL_COSINE * SYBIL_COSINE) - 1.0).sqrt();
-    (0..k)
-        .map(|_| {
-            let noise = noise_of_norm(base.len(), norm, rng);
-            let v: Vec<f32> = base.iter().zip(&noise).map(|(b, e)| b + e).collect();
+    let norm = fixed::l2_norm(&base) * (1.0 / (cosine * cosine) - 1.0).max(0.0).sqrt();
+    directions
+        .iter()
+        .map(|e| {
+            let v: Vec<f32> = base
+                .iter()
+                .zip(e)
+                .map(|(&b, &x)| (f64::from(b) + norm * f64::from(x)) as f32)
+                .collect();
             fixed::clip_and_quantise(&v, clip_norm, scale_bits)
         })
         .collect()
@@ -427,6 +466,7 @@ mod tests {
             "lazy:0.1",
             "lazy:1",
             "sybil:3",
+            "sybil-search:3",
             "adaptive",
             "adaptive:damage",
             "exec",
@@ -566,6 +606,37 @@ mod tests {
         assert!((0.82..0.90).contains(&pair), "pair cosine {pair}");
         assert_eq!(Behaviour::Sybil(3).accounts(), 3);
         assert!(Behaviour::Sybil(3).trains() && !Behaviour::Sybil(3).node_plays());
+    }
+
+    #[test]
+    fn copies_along_kept_directions_follow_the_cosine_and_the_update() {
+        let dirs = sybil_directions(2, 2_000, &mut rng());
+        for &c in &SYBIL_SEARCH_COSINES {
+            let copies = sybil_copies_along(&update(3), &dirs, c, 4.0, 10).unwrap();
+            for copy in &copies {
+                let cos = cosine(copy, &update(3));
+                assert!((cos - c).abs() < 0.03, "asked {c}, copy cosine {cos}");
+            }
+        }
+        // The same directions in the next round: each copy moves with the update and keeps
+        // its own jitter, so it stays consistent with its previous copy (an independent
+        // jitter at 0.7 would be at ≈ 0.5 to it).
+        let (a, b) = (update(3), update(4));
+        let now = sybil_copies_along(&a, &dirs, 0.7, 4.0, 10).unwrap();
+        let next = sybil_copies_along(&b, &dirs, 0.7, 4.0, 10).unwrap();
+        let (copies, originals) = (cosine(&now[0], &next[0]), cosine(&a, &b));
+        assert!(copies > originals, "copies {copies}, originals {originals}");
+        let other = sybil_directions(1, 2_000, &mut rand::rngs::StdRng::seed_from_u64(99));
+        let fresh = sybil_copies_along(&b, &other, 0.7, 4.0, 10);
+        let fresh = cosine(&now[0], &fresh.unwrap()[0]);
+        assert!(copies > fresh + 0.3, "kept {copies}, fresh jitter {fresh}");
+        let s: Behaviour = "sybil-search:3".parse().unwrap();
+        assert_eq!(
+            (s, s.to_string().as_str()),
+            (Behaviour::SybilSearch(3), "sybil-search:3")
+        );
+        assert!(s.trains() && !s.node_plays() && s.accounts() == 3);
+        assert!("sybil-search:1".parse::<Behaviour>().is_err());
     }
 
     #[test]

@@ -841,7 +841,14 @@ async fn grief_resubmits_the_victims_last_update_and_simulate_only_behaviours_ar
     assert_ne!(dave1, bob0, "noise was added");
     let cos = merit_trainer::behaviour::cosine(&bob0, &dave1);
     assert!(cos > 0.99, "cosine {cos} to the victim's previous update");
-    for b in ["public-copy", "lazy:0.1", "sybil:3", "adaptive", "exec"] {
+    for b in [
+        "public-copy",
+        "lazy:0.1",
+        "sybil:3",
+        "sybil-search:3",
+        "adaptive",
+        "exec",
+    ] {
         let mut cfg = NodeConfig::new(PROJECT, w.dir.path());
         cfg.behaviour = b.parse().unwrap();
         let e = TrainerNode::new(&w.market, &w.store, &bob, w.data(), w.learner(false), cfg)
