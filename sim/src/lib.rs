@@ -59,6 +59,7 @@
 pub mod exec;
 pub mod redteam;
 mod report;
+pub mod validation;
 
 pub use report::{GroupReport, SimReport, TrainerReport};
 
@@ -147,10 +148,15 @@ pub enum RuleKind {
     Reputation,
     /// Issue #23's candidate for protocol v5 ([`V5Candidate`], simulation only).
     V5Candidate,
+    /// Protocol v2 with server momentum and an owner-held validation gate
+    /// ([`validation::ValidationGate`], simulation only).
+    ValidationGate,
+    /// The v5 candidate behind the same momentum and gate.
+    V5ValidationGate,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 7] = [
+    pub const ALL: [RuleKind; 9] = [
         Self::Proven,
         Self::MultiKrumV1,
         Self::FedAvg,
@@ -158,6 +164,8 @@ impl RuleKind {
         Self::TrimmedMean,
         Self::Reputation,
         Self::V5Candidate,
+        Self::ValidationGate,
+        Self::V5ValidationGate,
     ];
 
     /// The rule's command-line name: the one place each name is written (`FromStr`,
@@ -171,11 +179,13 @@ impl RuleKind {
             Self::TrimmedMean => "trimmed-mean",
             Self::Reputation => "reputation",
             Self::V5Candidate => "v5-candidate",
+            Self::ValidationGate => "validation-gate",
+            Self::V5ValidationGate => "v5-validation-gate",
         }
     }
 
-    /// Every name in [`RuleKind::ALL`]'s order: `proven, multi-krum-v1, …, reputation or
-    /// v5-candidate` (the `--rule` flag's help).
+    /// Every name in [`RuleKind::ALL`]'s order: `proven, multi-krum-v1, …, v5-candidate,
+    /// validation-gate or v5-validation-gate` (the `--rule` flag's help).
     pub fn names() -> String {
         let names: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
         match names.split_last() {
@@ -196,6 +206,10 @@ impl RuleKind {
             }),
             Self::Reputation => Box::new(Reputation::new(REPUTATION_ALPHA, REPUTATION_THRESHOLD)),
             Self::V5Candidate => Box::new(V5Candidate::new(params, V5Params::default())),
+            // Without the run's validation rows the gate cannot be built: `simulate` builds
+            // it; here (tests of vector-only rules) each stands for its inner rule.
+            Self::ValidationGate => Box::new(ProvenRule(params)),
+            Self::V5ValidationGate => Box::new(V5Candidate::new(params, V5Params::default())),
         }
     }
 }
@@ -440,7 +454,12 @@ pub fn simulate_with_progress(
         .collect();
     let accounts = accounts_of(&behaviours);
     let sampled = cfg.per_round.is_some_and(|k| k < accounts.len());
-    if sampled && matches!(cfg.rule, RuleKind::Reputation | RuleKind::V5Candidate) {
+    if sampled
+        && matches!(
+            cfg.rule,
+            RuleKind::Reputation | RuleKind::V5Candidate | RuleKind::V5ValidationGate
+        )
+    {
         return Err(SimError::StatefulRuleSampled { rule: cfg.rule });
     }
     if accounts.len() > max && cfg.per_round.is_none() {
@@ -673,7 +692,23 @@ fn run_rounds(
         byzantine: cfg.byzantine,
         ..RuleParams::from_spec(spec)
     };
-    let mut rule = cfg.rule.build(params);
+    let mut rule = match cfg.rule {
+        RuleKind::ValidationGate | RuleKind::V5ValidationGate => {
+            // The owner's validation rows: every second test row; an attacker forecasts
+            // with the others (the test accuracy still reads all of them: the gate changes
+            // pay, not what is learnt from).
+            let pick = |first: usize| -> Vec<usize> { (first..test.len()).step_by(2).collect() };
+            Box::new(validation::ValidationGate::new(
+                params,
+                cfg.rule == RuleKind::V5ValidationGate,
+                CandleModel::from_spec(spec),
+                test.select(&pick(0)),
+                test.select(&pick(1)),
+                scale,
+            )?) as Box<dyn Rule>
+        }
+        k => k.build(params),
+    };
     let mut learner = CandleModel::from_spec(spec);
     // Lazy and adaptive attackers train one epoch.
     let mut cheap = CandleModel::from_spec(spec).with_epochs(1);

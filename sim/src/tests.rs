@@ -61,7 +61,7 @@ fn attacks_and_rules_parse() {
     assert_eq!(
         "krum".parse::<RuleKind>().unwrap_err().to_string(),
         "unknown rule \"krum\": expected proven, multi-krum-v1, fedavg, median, trimmed-mean, \
-         reputation or v5-candidate"
+         reputation, v5-candidate, validation-gate or v5-validation-gate"
     );
 }
 
@@ -692,4 +692,99 @@ fn sampled_attacks_run_and_stateful_rules_are_refused() {
         assert_eq!((r.attackers, r.groups.len()), (2, 2), "{attack}");
         assert!(r.per_trainer.iter().all(|t| t.drawn.unwrap() <= 4));
     }
+}
+
+/// The gate's server momentum: a round that accepts nothing still moves the model by
+/// `β` times the last change (floored), and an update the inner rule does not pay is not
+/// paid by the gate either.
+#[test]
+fn the_validation_gate_applies_momentum_and_only_gates_inner_pay() {
+    let s = spec();
+    let dim = s.parameter_count() as usize;
+    let params = RuleParams::new(4, dim, 0, 1 << 40);
+    let data = blobs(60, 3);
+    let mut gate = validation::ValidationGate::new(
+        params,
+        false,
+        CandleModel::from_spec(&s),
+        data.clone(),
+        blobs(60, 4),
+        s.fixed_point.scale_bits,
+    )
+    .unwrap();
+    let model = vec![0i16; dim];
+    let step =
+        |k: i16| -> Option<Vec<i16>> { Some((0..dim).map(|j| 40 + (j as i16 % 7) * k).collect()) };
+    let ups = vec![step(1), step(2), step(3), step(-1)];
+    let inner = ProvenRule(params).aggregate(&model, &ups).unwrap();
+    let first = gate.aggregate(&model, &ups).unwrap();
+    assert_eq!(
+        first.new_model, inner.new_model,
+        "no momentum before a last change"
+    );
+    assert_eq!(first.accepted, inner.accepted);
+    for (g, i) in first.scores.iter().zip(&inner.scores) {
+        assert!(
+            *g == 0 || *g == i * 1000,
+            "gated {g} against inner {i} per mille"
+        );
+    }
+    // Nothing arrives: the model still moves by ⌊0.9 · last change⌋.
+    let idle = gate.aggregate(&first.new_model, &vec![None; 4]).unwrap();
+    for (j, ((&now, &then), &moved)) in first
+        .new_model
+        .iter()
+        .zip(&model)
+        .zip(&idle.new_model)
+        .enumerate()
+    {
+        let change = f64::from(now) - f64::from(then);
+        let expected = f64::from(now) + (0.9 * change).floor();
+        assert_eq!(f64::from(moved), expected, "value {j}");
+    }
+    assert!(idle.scores.iter().all(|&x| x == 0));
+    // A bad validation set is refused when the rule is made.
+    let wrong = Dataset::new(5, 3);
+    let refused = validation::ValidationGate::new(
+        params,
+        false,
+        CandleModel::from_spec(&s),
+        wrong,
+        data,
+        s.fixed_point.scale_bits,
+    );
+    assert!(refused.is_err());
+}
+
+/// End to end on the blobs: the public copier that v2 pays is gated to less, the honest
+/// trainers are still paid, and the v5 variant is refused with sampled rounds (it keeps
+/// state by slot).
+#[test]
+fn the_validation_gate_pays_a_public_copier_less_than_v2_does() {
+    let mut c = config(RuleKind::Proven, Some("public-copy:0.1"));
+    (c.trainers, c.rounds, c.alpha) = (10, 10, Some(0.5));
+    c.data = blobs(600, 5);
+    let v2 = simulate(&c).unwrap();
+    c.rule = RuleKind::ValidationGate;
+    let gated = simulate(&c).unwrap();
+    assert!(
+        gated.attacker_score_share < v2.attacker_score_share,
+        "gated {} against v2 {}",
+        gated.attacker_score_share,
+        v2.attacker_score_share
+    );
+    let honest: u64 = gated
+        .per_trainer
+        .iter()
+        .filter(|t| !t.attacker)
+        .map(|t| t.total_score)
+        .sum();
+    assert!(honest > 0, "honest trainers are paid");
+    assert_ne!(gated.accuracy, v2.accuracy, "momentum changes the model");
+    c.rule = RuleKind::V5ValidationGate;
+    (c.trainers, c.per_round) = (8, Some(4));
+    assert!(matches!(
+        simulate(&c),
+        Err(SimError::StatefulRuleSampled { .. })
+    ));
 }
