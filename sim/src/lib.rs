@@ -824,7 +824,7 @@ fn run_rounds(
                     };
                     Some(fixed::clip_and_quantise(&delta, clip, scale)?)
                 }
-                Behaviour::Sybil(k) => {
+                Behaviour::Sybil(k) | Behaviour::SybilSearch(k) => {
                     // The group's first account seeds its copies, drawn or not.
                     let first = accounts
                         .iter()
@@ -835,58 +835,44 @@ fn run_rounds(
                     {
                         let honest =
                             fixed::clip_and_quantise(&train(&mut learner, shard)?, clip, scale)?;
-                        let mut rng = noise_rng(first);
-                        let made =
-                            behaviour::sybil_copies(&honest, k as usize, clip, scale, &mut rng)?;
-                        vacant.insert(made);
-                    }
-                    copies
-                        .get(&acc.trainer)
-                        .and_then(|c| c.get(a - first))
-                        .cloned()
-                }
-                Behaviour::SybilSearch(k) => {
-                    let first = accounts
-                        .iter()
-                        .position(|x| x.trainer == acc.trainer)
-                        .unwrap_or(a);
-                    if let std::collections::hash_map::Entry::Vacant(vacant) =
-                        copies.entry(acc.trainer)
-                    {
-                        let honest =
-                            fixed::clip_and_quantise(&train(&mut learner, shard)?, clip, scale)?;
-                        // Each account keeps its jitter direction for the whole run.
-                        let seed = round_seed(cfg.seed, 0, u32::MAX, first as u32);
-                        let directions = behaviour::sybil_directions(
-                            k as usize,
-                            honest.len(),
-                            &mut rand::rngs::StdRng::seed_from_u64(seed ^ NOISE_SALT),
-                        );
-                        // The group's slots this round, with each one's copy index.
-                        let group: Vec<(usize, usize)> = drawn
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, &d)| accounts[d].trainer == acc.trainer)
-                            .map(|(s, &d)| (s, d - first))
-                            .collect();
-                        let proxies: Vec<Option<Vec<i16>>> =
-                            drawn.iter().map(|&d| previous[d].clone()).collect();
-                        let public = redteam::Public {
-                            model: &model,
-                            change: change.as_deref(),
-                            proxies: &proxies,
-                            median,
+                        let made = if let Behaviour::Sybil(_) = b {
+                            let mut rng = noise_rng(first);
+                            behaviour::sybil_copies(&honest, k as usize, clip, scale, &mut rng)?
+                        } else {
+                            // Each account keeps its jitter direction for the whole run.
+                            let seed = round_seed(cfg.seed, 0, u32::MAX, first as u32);
+                            let directions = behaviour::sybil_directions(
+                                k as usize,
+                                honest.len(),
+                                &mut rand::rngs::StdRng::seed_from_u64(seed ^ NOISE_SALT),
+                            );
+                            // The group's slots this round, with each one's copy index.
+                            let group: Vec<(usize, usize)> = drawn
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, &d)| accounts[d].trainer == acc.trainer)
+                                .map(|(s, &d)| (s, d - first))
+                                .collect();
+                            let proxies: Vec<Option<Vec<i16>>> =
+                                drawn.iter().map(|&d| previous[d].clone()).collect();
+                            let public = redteam::Public {
+                                model: &model,
+                                change: change.as_deref(),
+                                proxies: &proxies,
+                                median,
+                            };
+                            redteam::sybil_search(
+                                &build,
+                                &public,
+                                &group,
+                                &honest,
+                                &directions,
+                                clip,
+                                scale,
+                            )?
+                            .copies
                         };
-                        let choice = redteam::sybil_search(
-                            &build,
-                            &public,
-                            &group,
-                            &honest,
-                            &directions,
-                            clip,
-                            scale,
-                        )?;
-                        vacant.insert(choice.copies);
+                        vacant.insert(made);
                     }
                     copies
                         .get(&acc.trainer)

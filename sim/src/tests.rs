@@ -284,6 +284,39 @@ fn leaning_reveals(
     (d, proxies)
 }
 
+/// What the search tests share: six slots whose previous reveals lean along `d`
+/// ([`leaning_reveals`], `DIM` values), one Byzantine, the proven rule.
+struct SearchBench {
+    d: Vec<f32>,
+    proxies: Vec<Option<Vec<i16>>>,
+    params: RuleParams,
+}
+
+const DIM: usize = 64;
+
+impl SearchBench {
+    fn new(sigma: f64, rng: &mut rand::rngs::StdRng) -> Self {
+        let (d, proxies) = leaning_reveals(DIM, sigma, rng);
+        let params = RuleParams::new(6, DIM, 1, 1 << 40);
+        Self { d, proxies, params }
+    }
+
+    /// A zero global model.
+    fn model(&self) -> Vec<i16> {
+        vec![0; DIM]
+    }
+
+    /// The public information on `model`: `d` as last change, at its own length.
+    fn public<'a>(&'a self, model: &'a [i16]) -> redteam::Public<'a> {
+        redteam::Public {
+            model,
+            change: Some(&self.d),
+            proxies: &self.proxies,
+            median: Some(fixed::l2_norm(&self.d)),
+        }
+    }
+}
+
 /// Pays an update only within cosine 0.9 of `target` (a stand-in for a rule that pays
 /// self-consistency with one's own previous reveal).
 struct PaysNear {
@@ -366,18 +399,11 @@ fn the_adaptive_search_tries_its_own_previous_reveal() {
 /// candidate the rule pays, and pay it at least as well as `d`'s pure noise.
 #[test]
 fn the_adaptive_search_finds_what_the_rule_pays() {
-    let dim = 64;
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-    let (d, proxies) = leaning_reveals(dim, 0.04, &mut rng);
-    let params = RuleParams::new(6, dim, 1, 1 << 40);
-    let build = || RuleKind::Proven.build(params);
-    let model = vec![0i16; dim];
-    let public = redteam::Public {
-        model: &model,
-        change: Some(&d),
-        proxies: &proxies,
-        median: Some(fixed::l2_norm(&d)),
-    };
+    let bench = SearchBench::new(0.04, &mut rng);
+    let (dim, proxies, model) = (DIM, bench.proxies.clone(), bench.model());
+    let build = || RuleKind::Proven.build(bench.params);
+    let public = bench.public(&model);
     let own = behaviour::gaussian(dim, 0.05, &mut rng);
     let pay = redteam::Goal::Pay;
     let choice = redteam::search(&build, 5, &public, &own, pay, &[], 100.0, 10, &mut rng).unwrap();
@@ -399,18 +425,11 @@ fn the_adaptive_search_finds_what_the_rule_pays() {
 /// pays the group most, copies along the group's own directions.
 #[test]
 fn the_sybil_search_keeps_the_cosine_the_rule_pays_the_group_most() {
-    let dim = 64;
     let mut rng = rand::rngs::StdRng::seed_from_u64(13);
-    let (d, proxies) = leaning_reveals(dim, 0.04, &mut rng);
-    let params = RuleParams::new(6, dim, 1, 1 << 40);
-    let build = || RuleKind::Proven.build(params);
-    let model = vec![0i16; dim];
-    let public = redteam::Public {
-        model: &model,
-        change: Some(&d),
-        proxies: &proxies,
-        median: Some(fixed::l2_norm(&d)),
-    };
+    let bench = SearchBench::new(0.04, &mut rng);
+    let (dim, proxies, model) = (DIM, bench.proxies.clone(), bench.model());
+    let build = || RuleKind::Proven.build(bench.params);
+    let public = bench.public(&model);
     let honest = fixed::quantise_all(&behaviour::gaussian(dim, 0.05, &mut rng), 10).unwrap();
     let directions = behaviour::sybil_directions(3, dim, &mut rng);
     // Slots 3 and 5 are the group's drawn accounts 0 and 2 (account 1 not drawn).
@@ -458,18 +477,11 @@ fn the_sybil_search_keeps_the_cosine_the_rule_pays_the_group_most() {
 /// pay search's candidates are among the damage search's).
 #[test]
 fn the_damage_search_harms_more_than_the_pay_search_while_accepted() {
-    let dim = 64;
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let (d, proxies) = leaning_reveals(dim, 0.06, &mut rng);
-    let params = RuleParams::new(6, dim, 1, 1 << 40);
-    let build = || RuleKind::Proven.build(params);
-    let model = vec![0i16; dim];
-    let public = redteam::Public {
-        model: &model,
-        change: Some(&d),
-        proxies: &proxies,
-        median: Some(fixed::l2_norm(&d)),
-    };
+    let bench = SearchBench::new(0.06, &mut rng);
+    let (d, proxies, model) = (bench.d.clone(), bench.proxies.clone(), bench.model());
+    let build = || RuleKind::Proven.build(bench.params);
+    let public = bench.public(&model);
     let own: Vec<f32> = d.iter().map(|x| x * 0.5).collect();
     let search = |goal| {
         let mut r = rand::rngs::StdRng::seed_from_u64(12);

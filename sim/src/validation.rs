@@ -107,15 +107,17 @@ impl ValidationGate {
             .map_err(|_| RuleError::BadParams("the validation set does not fit the model"))
     }
 
-    /// Each accepted slot's Shapley value of the validation utility from `base`.
+    /// Each accepted slot's Shapley value of the validation utility from `base`, and the
+    /// loss with every accepted update (where each order ends).
     fn shapley(
         &self,
         base: &[f64],
         updates: &[Option<Vec<i16>>],
         accepted: &[usize],
         seed: u64,
-    ) -> Result<Vec<f64>, RuleError> {
+    ) -> Result<(Vec<f64>, f64), RuleError> {
         let mut phi = vec![0.0; updates.len()];
+        let mut full = f64::NAN;
         let at = |set: &[usize]| self.loss(&self.moved(base, updates, set));
         let start = at(&[])?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -129,8 +131,9 @@ impl ValidationGate {
                 phi[i] += before - after;
                 before = after;
             }
+            full = before;
         }
-        Ok(phi)
+        Ok((phi, full))
     }
 
     /// `base + mean(set)` in real units.
@@ -182,8 +185,7 @@ impl Rule for ValidationGate {
             let seed = prev
                 .iter()
                 .fold(0u64, |h, &v| h.wrapping_mul(31).wrapping_add(v as u64));
-            let phi = self.shapley(&base, updates, &accepted, seed)?;
-            let full = self.loss(&self.moved(&base, updates, &accepted))?;
+            let (phi, full) = self.shapley(&base, updates, &accepted, seed)?;
             for i in 0..updates.len() {
                 let helps = if out.accepted[i] {
                     phi[i] > 0.0
