@@ -5,6 +5,7 @@
 //! skips itself if so. Long builds stream to a log file under the tools directory and
 //! print a heartbeat so a first run never looks hung.
 
+mod lanes;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -219,36 +220,107 @@ fn test(want_node: bool) -> Result<(), String> {
     // The demo's end-to-end tests train on the UCI digits: fetched once, as for the demo.
     let digits = fetch_digits()?;
 
-    // ink! unit tests run natively in the contract's own cargo project.
-    let mut contract_tests = cargo();
-    contract_tests.args([
-        "test",
-        "--manifest-path",
-        "contracts/marketplace/Cargo.toml",
-    ]);
-    // The contract is its own workspace with cargo's default (full) debuginfo: line tables
-    // are enough for its tests and halve its target directory.
-    contract_tests.env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only");
-    run_step("contract unit tests (#[ink::test])", contract_tests)?;
+    // ink! unit tests run natively in the contract's own cargo project: built here, run
+    // below beside the workspace's tests.
+    let contract_tests = || {
+        let mut c = cargo();
+        c.args([
+            "test",
+            "--manifest-path",
+            "contracts/marketplace/Cargo.toml",
+        ]);
+        // The contract is its own workspace with cargo's default (full) debuginfo: line
+        // tables are enough for its tests and halve its target directory.
+        c.env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only");
+        c
+    };
+    let mut build = contract_tests();
+    build.arg("--no-run");
+    run_step("build the contract unit tests (#[ink::test])", build)?;
 
     // Every workspace test; the end-to-end ones start their own IPFS daemon (and devnet
     // node, where installed) on free loopback ports and stop them when they finish.
-    let mut tests = cargo();
-    tests.args(["test", "--workspace", "--no-fail-fast"]);
-    tests.env("MERIT_TOOLS_DIR", setup::tools_dir());
-    tests.env("MERIT_DIGITS", &digits);
-    // The devnet's ticker runs as a `merit` process: the one just built.
-    tests.env("MERIT_BIN", merit_bin());
-    if !node {
-        tests.env("MERIT_CHAIN", "embedded");
+    let env = |c: &mut Command| {
+        c.env("MERIT_TOOLS_DIR", setup::tools_dir());
+        c.env("MERIT_DIGITS", &digits);
+        // The devnet's ticker runs as a `merit` process: the one just built.
+        c.env("MERIT_BIN", merit_bin());
+        if !node {
+            c.env("MERIT_CHAIN", "embedded");
+        }
+    };
+    let mut build = cargo();
+    build.args([
+        "test",
+        "--workspace",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ]);
+    let mut jobs = build_test_binaries(build)?;
+    let mut contract = contract_tests();
+    contract.current_dir(workspace_root());
+    jobs.push(lanes::Job {
+        label: "contract unit tests".into(),
+        cmd: contract,
+    });
+    let mut doc = cargo();
+    doc.args(["test", "--workspace", "--doc"]);
+    doc.current_dir(workspace_root());
+    jobs.push(lanes::Job {
+        label: "doc-tests".into(),
+        cmd: doc,
+    });
+    for job in &mut jobs {
+        env(&mut job.cmd);
     }
-    run_step("workspace tests (unit + end-to-end)", tests)?;
+    let lanes = std::env::var("MERIT_TEST_LANES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(TEST_LANES);
+    println!("==> every test: unit, the contract's and end-to-end, {lanes} binaries at a time");
+    let started_tests = std::time::Instant::now();
+    lanes::run(
+        lanes::slow_first(jobs),
+        lanes,
+        &target_dir().join("xtask-tests"),
+    )?;
+    println!(
+        "==> tests: done in {:.0?}",
+        std::time::Duration::from_secs(started_tests.elapsed().as_secs())
+    );
 
     println!(
         "==> all tests passed in {:.0?}",
         std::time::Duration::from_secs(started.elapsed().as_secs())
     );
     Ok(())
+}
+
+/// Test binaries run side by side (`MERIT_TEST_LANES` overrides): two fill a 2-core
+/// machine, since even the slowest binaries leave part of it idle (`lanes`).
+const TEST_LANES: usize = 2;
+
+/// Builds every workspace test binary (compiler messages on the terminal as usual) and
+/// returns them as jobs.
+fn build_test_binaries(mut build: Command) -> Result<Vec<lanes::Job>, String> {
+    let what = "build the workspace tests";
+    println!("==> {what}");
+    let started = std::time::Instant::now();
+    let out = build
+        .current_dir(workspace_root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{what}: could not start cargo: {e}"))?;
+    let took = std::time::Duration::from_secs(started.elapsed().as_secs());
+    if !out.status.success() {
+        return Err(format!("{what} failed ({}) after {took:.0?}", out.status));
+    }
+    let jobs = lanes::test_binaries(&String::from_utf8_lossy(&out.stdout), &workspace_root());
+    println!("==> {what}: {} binaries in {took:.0?}", jobs.len());
+    if jobs.is_empty() {
+        return Err(format!("{what}: cargo reported no test binary"));
+    }
+    Ok(jobs)
 }
 
 /// The UCI digits, once, from the scikit-learn wheel on PyPI (sha256-checked).
