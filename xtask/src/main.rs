@@ -34,7 +34,8 @@ environment:
   MERIT_TOOLS_DIR  where tools are built and kept (default ~/.cache/merit/tools)
   MERIT_NODE_BIN   use this substrate-contracts-node instead of building one
   MERIT_IPFS_API   use this running IPFS daemon (Kubo RPC API URL) instead of starting one
-  MERIT_IPFS_BIN   use this `ipfs`/`jsipfs` binary to start a devnet daemon";
+  MERIT_IPFS_BIN   use this `ipfs`/`jsipfs` binary to start a devnet daemon
+  MERIT_TEST_LANES how many test binaries `test` runs at a time (default 2)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
