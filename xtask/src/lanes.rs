@@ -20,32 +20,6 @@ pub struct Job {
     pub cmd: Command,
 }
 
-impl Job {
-    /// A test binary from cargo's `compiler-artifact` message.
-    fn binary(artifact: &Artifact) -> Self {
-        let mut cmd = Command::new(&artifact.executable);
-        let package_dir = artifact
-            .manifest_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        // As `cargo test` runs it: from its package's directory, with the manifest dir set.
-        cmd.current_dir(&package_dir)
-            .env("CARGO_MANIFEST_DIR", &package_dir);
-        Self {
-            label: artifact.label.clone(),
-            cmd,
-        }
-    }
-}
-
-/// A test binary cargo built.
-struct Artifact {
-    label: String,
-    executable: PathBuf,
-    manifest_path: PathBuf,
-}
-
 /// Test binaries known to take minutes, started first so that the lanes end together
 /// (longest first); the rest follow in cargo's order. A binary missing from the list only
 /// costs balance, never a test.
@@ -64,25 +38,26 @@ const SLOW_FIRST: &[&str] = &[
 /// standard output (one JSON object per line). Dependency-free on purpose: only the three
 /// string fields a test artifact needs are read.
 pub fn test_binaries(cargo_json: &str, root: &Path) -> Vec<Job> {
-    let mut found: Vec<Artifact> = cargo_json
+    cargo_json
         .lines()
         .filter(|l| l.contains(r#""reason":"compiler-artifact""#))
         // A test harness, not the binaries and examples `cargo test` also builds.
         .filter(|l| profile_is_test(l))
         .filter_map(|l| {
-            let executable = PathBuf::from(string_field(l, "executable")?);
-            let manifest_path = PathBuf::from(string_field(l, "manifest_path")?);
+            let executable = string_field(l, "executable")?;
+            let manifest = PathBuf::from(string_field(l, "manifest_path")?);
             let src = PathBuf::from(string_field(l, "src_path")?);
-            let label = src.strip_prefix(root).unwrap_or(&src).display().to_string();
-            Some(Artifact {
-                label,
-                executable,
-                manifest_path,
+            let package_dir = manifest.parent()?;
+            // As `cargo test` runs it: from its package's directory, with the manifest dir set.
+            let mut cmd = Command::new(executable);
+            cmd.current_dir(package_dir)
+                .env("CARGO_MANIFEST_DIR", package_dir);
+            Some(Job {
+                label: src.strip_prefix(root).unwrap_or(&src).display().to_string(),
+                cmd,
             })
         })
-        .collect();
-    found.dedup_by(|a, b| a.executable == b.executable);
-    found.iter().map(Job::binary).collect()
+        .collect()
 }
 
 /// Whether the artifact's `profile` says `"test":true` (its `target` has a `test` field
@@ -141,11 +116,11 @@ pub fn run(jobs: Vec<Job>, lanes: usize, logs: &Path) -> Result<(), String> {
     let queue = Arc::new(Mutex::new(
         jobs.into_iter().enumerate().collect::<VecDeque<_>>(),
     ));
+    // Held while a finished job is printed and recorded, so outputs never interleave.
     let done = Arc::new(Mutex::new(Vec::<Finished>::new()));
-    let print = Arc::new(Mutex::new(()));
     let workers: Vec<_> = (0..lanes.max(1))
         .map(|_| {
-            let (queue, done, print) = (queue.clone(), done.clone(), print.clone());
+            let (queue, done) = (queue.clone(), done.clone());
             let logs = logs.to_path_buf();
             std::thread::spawn(move || loop {
                 let Some((i, mut job)) = queue.lock().unwrap().pop_front() else {
@@ -155,7 +130,7 @@ pub fn run(jobs: Vec<Job>, lanes: usize, logs: &Path) -> Result<(), String> {
                 let started = Instant::now();
                 let ok = run_one(&mut job.cmd, &log);
                 let took = Duration::from_secs(started.elapsed().as_secs());
-                let _guard = print.lock().unwrap();
+                let mut done = done.lock().unwrap();
                 let output = std::fs::read_to_string(&log).unwrap_or_default();
                 println!("\n--> {} ({took:.0?})", job.label);
                 print!("{output}");
@@ -163,7 +138,7 @@ pub fn run(jobs: Vec<Job>, lanes: usize, logs: &Path) -> Result<(), String> {
                     Ok(()) => println!("--> {}: ok in {took:.0?}", job.label),
                     Err(why) => println!("--> {}: FAILED ({why}) after {took:.0?}", job.label),
                 }
-                done.lock().unwrap().push(Finished {
+                done.push(Finished {
                     label: job.label,
                     ok: ok.is_ok(),
                     took,
