@@ -55,6 +55,8 @@
 //! 64 bits (norms < 2^50, `‖S‖²` < 2^62, `|⟨u_i, S⟩|` < 2^56; checked at compile time in
 //! `limits`); products use 128 or 256 bits.
 
+pub mod v5;
+
 use crate::abi::MAX_SLOTS;
 use alloc::vec;
 use alloc::vec::Vec;

@@ -1,6 +1,6 @@
 """An independent re-implementation of protocol/SPEC.md in plain Python 3 (stdlib only),
 checked against every committed test vector: `python3 protocol/test-vectors/reference_check.py`.
-It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, round v3, v4, file v1, params v2, proof v1)."""
+It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, rule v5, round v3, v4, file v1, params v2, proof v1)."""
 import json
 import math, os
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,36 +72,41 @@ def largest_s(lhs_unit, rhs):  # largest s in [0, 1000] with s*s*lhs_unit <= rhs
         if mid * mid * lhs_unit <= rhs: lo = mid
         else: hi = mid - 1
     return lo
-def rule(c):
-    N, f = c['slots'], c['byzantine']
-    U = [u if u is not None else [0] * c['dim'] for u in c['updates']]
-    present = [u is not None for u in c['updates']]
-    G = [[sum(a * b for a, b in zip(U[i], U[k])) for k in range(N)] for i in range(N)]
-    n = [G[i][i] for i in range(N)]
+def cosm(g, a, b):  # the per-mille cosine of §6 step 4 (§6a's cos(g, a, b))
+    if g == 0 or a == 0 or b == 0: return 0
+    s = largest_s(a * b, 10**6 * g * g)
+    return s if g > 0 else -s
+def filt(c, present, G):  # §6 steps 1–5 on a Gram matrix G
+    N = c['slots']; n = [G[i][i] for i in range(N)]
     b = [present[i] and 1 <= n[i] <= c['norm_bound_sq'] for i in range(N)]
     vals = sorted(n[i] for i in range(N) if b[i])
     m = vals[(len(vals) + 1) // 2 - 1] if vals else 0
     rho = c['band_sq_milli']
     e = [b[i] and 1000 * n[i] <= rho * m and 1000 * m <= rho * n[i] for i in range(N)]
-    def cos(i, k):
-        g = G[i][k]
-        if g == 0: return 0
-        s = largest_s(n[i] * n[k], 10**6 * g * g)
-        return s if g > 0 else -s
-    C = [[0 if i == k else cos(i, k) for k in range(N)] for i in range(N)]
+    C = [[0 if i == k else cosm(G[i][k], n[i], n[k]) for k in range(N)] for i in range(N)]
     dup = [e[i] and any(k != i and e[k] and C[i][k] >= c['duplicate_milli'] for k in range(N)) for i in range(N)]
-    fl = max(0, f - sum(dup))
-    E = [i for i in range(N) if e[i] and not dup[i]]
+    fl = max(0, c['byzantine'] - sum(dup))
+    return b, m, e, C, dup, fl, [i for i in range(N) if e[i] and not dup[i]]
+def mean(prev, U, acc):  # §6 step 7
+    cnt = sum(acc)
+    S = [sum(u[j] for u, a in zip(U, acc) if a) for j in range(len(prev))]
+    new = [g + (s // cnt if cnt else 0) for g, s in zip(prev, S)]
+    assert all(-32768 <= v <= 32767 for v in new)
+    return new
+def rule(c):
+    N = c['slots']
+    U = [u if u is not None else [0] * c['dim'] for u in c['updates']]
+    present = [u is not None for u in c['updates']]
+    G = [[sum(a * b for a, b in zip(U[i], U[k])) for k in range(N)] for i in range(N)]
+    n = [G[i][i] for i in range(N)]
+    b, m, e, C, dup, fl, E = filt(c, present, G)
     krum = [0] * N; acc = [False] * N
     ran = len(E) >= fl + 3
     if ran:
         k = len(E) - fl - 2
         for i in E: krum[i] = sum(sorted(1000 - C[i][j] for j in E if j != i)[:k])
         for i in sorted(E, key=lambda i: (krum[i], i))[:len(E) - fl]: acc[i] = True
-    cnt = sum(acc)
-    S = [sum(U[i][j] for i in range(N) if acc[i]) for j in range(c['dim'])]
-    new = [g + (s // cnt if cnt else 0) for g, s in zip(c['prev'], S)]
-    assert all(-32768 <= v <= 32767 for v in new)
+    new = mean(c['prev'], U, acc)
     tot = sum(G[k][l] for k in range(N) for l in range(N) if acc[k] and acc[l])
     scores = []
     for i in range(N):
@@ -115,6 +120,62 @@ assert RV['format'] == 'merit rule vectors v2'
 for c in RV['cases']:
     got = rule(c)
     for key, val in got.items(): assert c[key] == val, (c['name'], key, c[key], val)
+
+# The round rule v5 (SPEC.md §6a), from the text alone, over each case's rounds in order.
+RV5 = load('rule-v5.json')
+assert RV5['format'] == 'merit rule vectors v5'
+def ramp(x, lo, hi): return min(1000, max(0, 1000 * (x - lo) // (hi - lo)))
+def rule5(c, prev, U, present, last):   # last: the previous round's (reveals, reference, accepted), or None
+    N = c['slots']; R = range(N)
+    def dot(x, y): return sum(a * b for a, b in zip(x, y))
+    G = [[dot(U[i], U[k]) for k in R] for i in R]; n = [G[i][i] for i in R]
+    stale = [False] * N
+    if last:                                                  # step 1
+        p, ref, acc1 = last
+        X = [[dot(U[i], p[k]) for k in R] for i in R]; P = [[dot(p[k], p[l]) for l in R] for k in R]
+        A1 = [k for k in R if acc1[k]]; tot = sum(P[k][l] for k in A1 for l in A1)
+        for i in (i for i in R if present[i]):
+            ud = sum(X[i][k] for k in A1) - (X[i][i] if acc1[i] else 0)
+            dd = tot - ((2 * sum(P[i][k] for k in A1) - P[i][i]) if acc1[i] else 0)
+            stale[i] = (any(k != i and ref[k] and cosm(X[i][k], n[i], P[k][k]) >= c['stale_milli'] for k in R)
+                        or dd > 0 and cosm(ud, n[i], dd) >= c['public_milli'])
+    G1 = [[0 if stale[i] or stale[k] else G[i][k] for k in R] for i in R]
+    _, m, _, C, _, fl, E = filt(c, [present[i] and not stale[i] for i in R], G1)   # step 2
+    ne = len(E); ran = ne >= fl + 3
+    krum, acc, phi = [0] * N, [False] * N, 0
+    if ran:                                                   # step 3
+        pairs = sorted(1000 - C[i][k] for x, i in enumerate(E) for k in E[x + 1:])
+        if c['floor_quantile_milli']:
+            phi = pairs[min(len(pairs) * c['floor_quantile_milli'] // 1000, len(pairs) - 1)]
+        for i in E: krum[i] = sum(sorted(max(1000 - C[i][j], phi) for j in E if j != i)[:ne - fl - 2])
+        for i in sorted(E, key=lambda i: (krum[i], i))[:ne - fl]: acc[i] = True
+    wt = [largest_s(n[k], 10**6 * m) if acc[k] else 0 for k in R]; W = sum(wt)   # step 4
+    new = [g + (sum(wt[k] * U[k][j] for k in R) // W if W else 0) for j, g in enumerate(prev)]
+    assert all(-32768 <= v <= 32767 for v in new)
+    si = [sum(G1[i][k] for k in E) for i in R]; s = sum(si[i] for i in E)   # step 5
+    al = [cosm(si[i], n[i], s) if i in E else 0 for i in R]
+    kap = [[ramp(cosm(1000 * C[i][k] - al[i] * al[k], 10**6 - al[i]**2, 10**6 - al[k]**2),
+                 c['copy_lo_milli'], c['copy_hi_milli']) if i != k and i in E and k in E else 0 for k in R] for i in R]
+    mult = [1000 + sum(row) for row in kap]
+    r = [ramp(cosm(X[i][i], n[i], P[i][i]), c['self_lo_milli'], c['self_hi_milli'])   # step 6
+         if last and c['self_hi_milli'] else 1000 for i in R]
+    scores = [0] * N
+    for i in (E if ran else []):                              # step 7
+        Ai = [k for k in R if acc[k] and k != i]; w = [1000 - kap[i][k] for k in R]
+        uo = sum(w[k] * G1[i][k] for k in Ai); oo = sum(w[k] * w[l] * G1[k][l] for k in Ai for l in Ai)
+        if uo > 0 and oo > 0: scores[i] = min(10**6, 10**6 * uo * uo * r[i] // (n[i] * oo * mult[i]))
+    return dict(stale=stale, candidates=[i in E for i in R], byzantine_left=fl, krum_ran=ran, floor=phi,
+                krum=krum, accepted=acc, weights=wt, alignment=al, kappa=kap, multiplicity=mult, consistency=r,
+                scores=scores, new_model=new)
+for c in RV5['cases']:
+    prev, last = c['prev'], None
+    for t, rd in enumerate(c['rounds']):
+        present = [u is not None for u in rd['updates']]
+        U = [u if u is not None else [0] * c['dim'] for u in rd['updates']]
+        got = rule5(c, prev, U, present, last)
+        assert set(got) | {'updates'} == set(rd), (c['name'], t, set(rd) ^ set(got))
+        for key, val in got.items(): assert rd[key] == val, (c['name'], t, key, rd[key], val)
+        prev, last = got['new_model'], (U, [p and not x for p, x in zip(present, got['stale'])], got['accepted'])
 
 # Chunked rounds (SPEC.md §9, protocol v4), from the updates alone.
 V4 = load('v4.json')

@@ -10,6 +10,7 @@
 //! - `v3` (`v3.json`): commitments and round hashes (protocol v3);
 //! - `constants` (`poseidon-bn254-t3.json`, `-t17.json`): the Poseidon constants;
 //! - `rule_v2` (`rule-v2.json`): the round rule's intermediates;
+//! - `rule_v5` (`rule-v5.json`): protocol v5's rule over two-round sequences;
 //! - `params_v2` (`params-v2.json`): the rule's parameters from a spec;
 //! - `v4` (`v4.json`): chunked rounds (protocol v4);
 //! - `round_v3` (`round-v3.json`): `v4.json`'s round as a v3 project proves it;
@@ -29,6 +30,7 @@ mod params_v2;
 mod proof_groth16;
 mod round_v3;
 mod rule_v2;
+mod rule_v5;
 mod v3;
 mod v4;
 
@@ -39,6 +41,7 @@ pub use params_v2::*;
 pub use proof_groth16::*;
 pub use round_v3::*;
 pub use rule_v2::*;
+pub use rule_v5::*;
 pub use v3::*;
 pub use v4::*;
 

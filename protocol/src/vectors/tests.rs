@@ -94,6 +94,51 @@ fn write_rule_vectors() {
     std::fs::write(path, json + "\n").unwrap();
 }
 
+#[test]
+fn committed_rule_v5_vectors_match_this_build() {
+    let have: RuleV5Vectors = serde_json::from_str(RULE_V5_JSON).expect("rule-v5.json parses");
+    assert_eq!(
+        have,
+        rule_v5_vectors(),
+        "protocol v5's rule changed: a rule change is a protocol version (SPEC.md §6a)"
+    );
+    // Each case shows what it is named for.
+    let [honest, stale, sybil, turn] = &have.cases[..] else {
+        panic!("four cases")
+    };
+    assert!(honest.rounds[1].stale.iter().all(|s| !s));
+    assert!(
+        honest.rounds[1].scores.iter().all(|&s| s > 0),
+        "{:?}",
+        honest.rounds[1]
+    );
+    assert!(
+        stale.rounds[1].stale[5] && stale.rounds[1].stale[4],
+        "{:?}",
+        stale.rounds[1]
+    );
+    assert!(!stale.rounds[1].stale[2] && stale.rounds[1].scores[2] > 0);
+    assert!(sybil.rounds[0].kappa[4][5] == 1000 && sybil.rounds[0].multiplicity[4] >= 3000);
+    assert_eq!(sybil.rounds[1].updates[3], None);
+    assert_eq!(turn.rounds[1].consistency[0], 0);
+    assert_eq!(turn.rounds[1].scores[0], 0);
+    let half = turn.rounds[1].consistency[1];
+    assert!(
+        half > 0 && half < 1000 && turn.rounds[1].scores[1] > 0,
+        "{half}"
+    );
+    assert!(sybil.rounds[1].consistency.iter().all(|&r| r == 1000));
+}
+
+/// Rewrites rule-v5.json: `cargo test -p merit-protocol -- --ignored write_rule_v5_vectors`.
+#[test]
+#[ignore]
+fn write_rule_v5_vectors() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/rule-v5.json");
+    let json = serde_json::to_string(&rule_v5_vectors()).unwrap();
+    std::fs::write(path, json + "\n").unwrap();
+}
+
 /// Rewrites poseidon-bn254-t3.json and -t17.json:
 /// `cargo test -p merit-protocol -- --ignored write_poseidon_constants`.
 #[test]
