@@ -2,17 +2,15 @@
 //! FedAvg, Krum, FedMedian and FedTrimmedAvg.
 //!
 //! Only [`ProvenRule`] ever runs on chain: it is `merit_protocol::rule::run`, the exact
-//! rule the round circuit proves. The others are for experiments (`merit simulate`,
+//! rule the round circuit proves. [`ProtocolV5`] is protocol v5's exact rule
+//! (`merit_protocol::rule::v5`), defined but not yet proven. The others are for experiments (`merit simulate`,
 //! comparisons) and are never proven. Every rule works on the fixed-point vectors
 //! (`i16`), takes one entry per slot (`None` = absent) and returns the new model, accept
 //! bits and per-mille contribution scores. Unless a rule says otherwise, a score is
 //! `⌊1000 · max(0, cos(u_i, R))⌋` for an accepted slot, with `R` the rule's aggregate
 //! direction, computed with the protocol's exact integer cosine.
 
-use merit_protocol::rule::{self, cosine_score, RoundOutcome, RuleError, RuleParams};
-
-mod v5_candidate;
-pub use v5_candidate::{V5Candidate, V5Outcome, V5Params};
+use merit_protocol::rule::{self, cosine_score, v5, RoundOutcome, RuleError, RuleParams};
 
 /// What any rule decides for a round.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +70,65 @@ impl Rule for ProvenRule {
             accepted: o.decision.accepted,
             scores: o.decision.scores,
         })
+    }
+}
+
+/// Protocol v5's rule (`merit_protocol::rule::v5`, SPEC.md §6a): exact integers like v2,
+/// not yet proven. It keeps the previous round's reveals (public) as its state; scores are
+/// in parts per million.
+#[derive(Debug, Clone)]
+pub struct ProtocolV5 {
+    pub params: v5::V5Params,
+    last: Option<(Vec<Option<Vec<i16>>>, v5::Previous)>,
+}
+
+impl ProtocolV5 {
+    pub fn new(params: v5::V5Params) -> Self {
+        Self { params, last: None }
+    }
+
+    /// Everything v5 computes for the round; the next round reads this one's reveals.
+    pub fn run(
+        &mut self,
+        prev: &[i16],
+        updates: &[Option<Vec<i16>>],
+    ) -> Result<v5::RoundOutcomeV5, RuleError> {
+        let refs: Vec<Option<&[i16]>> = updates.iter().map(|u| u.as_deref()).collect();
+        let last = self.last.as_ref().map(|(reveals, previous)| {
+            let r: Vec<Option<&[i16]>> = reveals.iter().map(|u| u.as_deref()).collect();
+            (r, previous)
+        });
+        let o = v5::run(
+            &self.params,
+            prev,
+            &refs,
+            last.as_ref().map(|(r, p)| (r.as_slice(), *p)),
+        )?;
+        self.last = Some((updates.to_vec(), o.previous.clone()));
+        Ok(o)
+    }
+}
+
+impl Rule for ProtocolV5 {
+    fn name(&self) -> &'static str {
+        "v5"
+    }
+
+    fn aggregate(
+        &mut self,
+        prev: &[i16],
+        updates: &[Option<Vec<i16>>],
+    ) -> Result<RuleOutcome, RuleError> {
+        let o = self.run(prev, updates)?;
+        Ok(RuleOutcome {
+            new_model: o.new_model,
+            accepted: o.decision.accepted,
+            scores: o.decision.scores,
+        })
+    }
+
+    fn fork(&self) -> Option<Box<dyn Rule>> {
+        Some(Box::new(self.clone()))
     }
 }
 

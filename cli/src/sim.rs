@@ -197,8 +197,8 @@ mod tests {
         let rule = cmd.get_arguments().find(|a| a.get_id() == "rule").unwrap();
         assert_eq!(
             rule.get_help().unwrap().to_string(),
-            "proven, multi-krum-v1, fedavg, median, trimmed-mean, reputation, v5-candidate, \
-             validation-gate or v5-validation-gate"
+            "proven, multi-krum-v1, fedavg, median, trimmed-mean, reputation, v5, validation-gate \
+             or v5-validation-gate"
         );
         assert!(rule.get_long_help().is_none());
         assert_eq!(rule.get_default_values(), ["proven"]);

@@ -64,11 +64,11 @@ pub mod validation;
 pub use report::{GroupReport, SimReport, TrainerReport};
 
 use merit_aggregator::rules::{
-    FedAvg, Median, MultiKrumV1, ProvenRule, Reputation, Rule, TrimmedMean, V5Candidate, V5Params,
+    FedAvg, Median, MultiKrumV1, ProtocolV5, ProvenRule, Reputation, Rule, TrimmedMean,
 };
 use merit_protocol::draw::{self, DrawError};
 use merit_protocol::fixed::{self, ClipError, QuantError};
-use merit_protocol::rule::{RuleError, RuleParams};
+use merit_protocol::rule::{v5, RuleError, RuleParams};
 use merit_protocol::spec::ProjectSpec;
 use merit_trainer::behaviour::{self, BadBehaviour, Behaviour};
 use merit_trainer::data::{self, DataError, Dataset, Partition};
@@ -146,8 +146,8 @@ pub enum RuleKind {
     TrimmedMean,
     /// RFFL-style, with [`REPUTATION_ALPHA`] and [`REPUTATION_THRESHOLD`].
     Reputation,
-    /// Issue #23's candidate for protocol v5 ([`V5Candidate`], simulation only).
-    V5Candidate,
+    /// Protocol v5's exact rule ([`ProtocolV5`], `merit_protocol::rule::v5`; not yet proven).
+    V5,
     /// Protocol v2 with server momentum and an owner-held validation gate
     /// ([`validation::ValidationGate`], simulation only).
     ValidationGate,
@@ -163,7 +163,7 @@ impl RuleKind {
         Self::Median,
         Self::TrimmedMean,
         Self::Reputation,
-        Self::V5Candidate,
+        Self::V5,
         Self::ValidationGate,
         Self::V5ValidationGate,
     ];
@@ -178,13 +178,13 @@ impl RuleKind {
             Self::Median => "median",
             Self::TrimmedMean => "trimmed-mean",
             Self::Reputation => "reputation",
-            Self::V5Candidate => "v5-candidate",
+            Self::V5 => "v5",
             Self::ValidationGate => "validation-gate",
             Self::V5ValidationGate => "v5-validation-gate",
         }
     }
 
-    /// Every name in [`RuleKind::ALL`]'s order: `proven, multi-krum-v1, …, v5-candidate,
+    /// Every name in [`RuleKind::ALL`]'s order: `proven, multi-krum-v1, …, v5,
     /// validation-gate or v5-validation-gate` (the `--rule` flag's help).
     pub fn names() -> String {
         let names: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
@@ -205,11 +205,11 @@ impl RuleKind {
                 trim: params.byzantine,
             }),
             Self::Reputation => Box::new(Reputation::new(REPUTATION_ALPHA, REPUTATION_THRESHOLD)),
-            Self::V5Candidate => Box::new(V5Candidate::new(params, V5Params::default())),
+            Self::V5 => Box::new(ProtocolV5::new(v5::V5Params::new(params))),
             // Without the run's validation rows the gate cannot be built: `simulate` builds
             // it; here (tests of vector-only rules) each stands for its inner rule.
             Self::ValidationGate => Box::new(ProvenRule(params)),
-            Self::V5ValidationGate => Box::new(V5Candidate::new(params, V5Params::default())),
+            Self::V5ValidationGate => Box::new(ProtocolV5::new(v5::V5Params::new(params))),
         }
     }
 }
@@ -457,7 +457,7 @@ pub fn simulate_with_progress(
     if sampled
         && matches!(
             cfg.rule,
-            RuleKind::Reputation | RuleKind::V5Candidate | RuleKind::V5ValidationGate
+            RuleKind::Reputation | RuleKind::V5 | RuleKind::V5ValidationGate
         )
     {
         return Err(SimError::StatefulRuleSampled { rule: cfg.rule });

@@ -61,7 +61,7 @@ fn attacks_and_rules_parse() {
     assert_eq!(
         "krum".parse::<RuleKind>().unwrap_err().to_string(),
         "unknown rule \"krum\": expected proven, multi-krum-v1, fedavg, median, trimmed-mean, \
-         reputation, v5-candidate, validation-gate or v5-validation-gate"
+         reputation, v5, validation-gate or v5-validation-gate"
     );
 }
 
@@ -193,7 +193,7 @@ fn sybils_take_k_slots_and_are_compared_with_their_twin() {
 
 #[test]
 fn a_searching_sybil_group_is_compared_with_its_twin() {
-    let r = simulate(&config(RuleKind::V5Candidate, Some("sybil-search:3:0.2"))).unwrap();
+    let r = simulate(&config(RuleKind::V5, Some("sybil-search:3:0.2"))).unwrap();
     assert_eq!((r.attackers, r.accounts), (1, 7));
     assert!(r.per_trainer[4..]
         .iter()
@@ -206,7 +206,7 @@ fn a_searching_sybil_group_is_compared_with_its_twin() {
     );
     assert!(r.sybil_group_vs_original.is_some());
     // The copies differ from `sybil:3`'s (kept directions, a searched cosine).
-    let fixed = simulate(&config(RuleKind::V5Candidate, Some("sybil:3:0.2"))).unwrap();
+    let fixed = simulate(&config(RuleKind::V5, Some("sybil:3:0.2"))).unwrap();
     let scores = |r: &SimReport| -> Vec<Vec<u32>> {
         r.per_trainer[4..]
             .iter()
@@ -251,16 +251,13 @@ fn public_copy_and_adaptive_run_without_training_their_own_share() {
     }
 }
 
-/// The v5 candidate keeps history; the adaptive search forks it with that history, and
-/// a griefer's copy of slot 0's previous reveal is stale instead of dropping slot 0.
+/// v5 keeps history; the adaptive search forks it with that history, and a griefer's copy
+/// of slot 0's previous reveal is stale instead of dropping slot 0.
 #[test]
-fn the_v5_candidate_runs_against_the_red_team() {
-    let r = simulate(&config(RuleKind::V5Candidate, Some("adaptive:0.2"))).unwrap();
-    assert_eq!(
-        (r.rule.to_string().as_str(), r.accuracy.len()),
-        ("v5-candidate", 4)
-    );
-    let r = simulate(&config(RuleKind::V5Candidate, Some("grief:0:0.2"))).unwrap();
+fn v5_runs_against_the_red_team() {
+    let r = simulate(&config(RuleKind::V5, Some("adaptive:0.2"))).unwrap();
+    assert_eq!((r.rule.to_string().as_str(), r.accuracy.len()), ("v5", 4));
+    let r = simulate(&config(RuleKind::V5, Some("grief:0:0.2"))).unwrap();
     let griefer = &r.per_trainer[4];
     // Round 0 has no previous reveal to copy (it sends noise); later rounds are stale.
     assert!(griefer.scores[1..].iter().all(|&s| s == 0), "{griefer:?}");

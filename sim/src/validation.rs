@@ -22,7 +22,8 @@
 //! `forecast` set instead of the owner's, rows from the same distribution that are not the
 //! owner's (the simulator gives it the other half of the test split).
 
-use merit_aggregator::rules::{ProvenRule, Rule, RuleOutcome, V5Candidate, V5Params};
+use merit_aggregator::rules::{ProtocolV5, ProvenRule, Rule, RuleOutcome};
+use merit_protocol::rule::v5::V5Params;
 use merit_protocol::rule::{RuleError, RuleParams};
 use merit_trainer::data::Dataset;
 use merit_trainer::learner::{CandleModel, LearnError};
@@ -38,7 +39,7 @@ pub const PERMUTATIONS: usize = 20;
 #[derive(Debug, Clone)]
 enum Inner {
     V2(ProvenRule),
-    V5(Box<V5Candidate>),
+    V5(Box<ProtocolV5>),
 }
 
 impl Inner {
@@ -86,7 +87,7 @@ impl ValidationGate {
         learner.evaluate(&zeros, &validation)?;
         learner.evaluate(&zeros, &forecast)?;
         let inner = if v5 {
-            Inner::V5(Box::new(V5Candidate::new(params, V5Params::default())))
+            Inner::V5(Box::new(ProtocolV5::new(V5Params::new(params))))
         } else {
             Inner::V2(ProvenRule(params))
         };
