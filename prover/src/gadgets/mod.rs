@@ -7,7 +7,9 @@
 //! - [`commit`]: the Poseidon commitments;
 //! - [`select`]: k-smallest sums and lowest-k selection (Multi-Krum);
 //! - [`divide`]: floor division with remainder;
-//! - [`cosine`]: the contribution score's squared inequalities.
+//! - [`cosine`]: the contribution score's squared inequalities;
+//! - [`v5`]: protocol v5's ramps, mean weights, scores in parts per million and Krum's
+//!   distance floor (not yet in a round circuit).
 
 pub mod commit;
 pub mod cosine;
@@ -15,4 +17,5 @@ pub mod divide;
 pub mod num;
 pub mod poseidon;
 pub mod select;
+pub mod v5;
 pub mod vector;
