@@ -3,6 +3,9 @@ over seeds and prints mean ± sd of what the README's red-team table reports.
 
     MERIT=target/debug/merit DATA=digits.csv SEEDS=1,2,3 python3 bench/redteam_table.py proven
 
+(`MERIT=target/release/examples/simulate`, built by `cargo build --release -p merit-sim
+--example simulate`, runs the same simulations about twenty times faster.)
+
 Environment: SEEDS (1,2,3), ROUNDS (20), EPOCHS (5), F (3), FRACTION (0.1), ALPHA (0.5),
 ATTACKS (comma list; default public-copy,lazy:0.1,sybil:3,grief:0,adaptive), JOBS (2),
 EXTRA (more simulate flags). Per attack: the attackers' share of the score (%), the
