@@ -344,9 +344,15 @@ pub fn cosine_score(dot: i64, norm: u64, sum_norm: u64) -> u32 {
     let x = u128::from(norm) * u128::from(sum_norm);
     let d = dot as u128;
     let y = wide_mul(d * d, 1_000_000);
-    // Largest s in 0..=1000 with s²·x ≤ y.
-    let fits = |s: u32| wide_mul(u128::from(s) * u128::from(s), x) <= y;
-    let (mut lo, mut hi) = (0u32, SCORE_SCALE);
+    largest_fitting(SCORE_SCALE, |s| {
+        wide_mul(u128::from(s) * u128::from(s), x) <= y
+    })
+}
+
+/// The largest `s` in `0..=max` with `fits(s)`, for a `fits` that holds at 0 and, once
+/// false, stays false (a binary search).
+pub fn largest_fitting(max: u32, fits: impl Fn(u32) -> bool) -> u32 {
+    let (mut lo, mut hi) = (0u32, max);
     while lo < hi {
         let mid = (lo + hi).div_ceil(2);
         if fits(mid) {

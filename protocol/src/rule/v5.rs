@@ -52,8 +52,8 @@
 //! denominator are compared in 320 bits ([`Wide`]).
 
 use super::{
-    decide, floor_div, k_smallest, keep_lowest, signed_cosine, Decision, RuleError, RuleParams,
-    SCORE_SCALE,
+    decide, floor_div, k_smallest, keep_lowest, largest_fitting, signed_cosine, Decision,
+    RuleError, RuleParams, SCORE_SCALE,
 };
 use alloc::vec;
 use alloc::vec::Vec;
@@ -280,18 +280,9 @@ pub fn mean_weight(norm: u64, median: u64) -> u32 {
     if norm == 0 {
         return 1000;
     }
-    let (mut lo, mut hi) = (0u32, 1000u32);
-    let fits =
-        |w: u32| u128::from(w) * u128::from(w) * u128::from(norm) <= 1_000_000 * u128::from(median);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if fits(mid) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    lo
+    largest_fitting(1000, |w| {
+        u128::from(w) * u128::from(w) * u128::from(norm) <= 1_000_000 * u128::from(median)
+    })
 }
 
 /// `M_ik = ⟨a_i, b_k⟩`.
@@ -530,17 +521,7 @@ pub fn score_ppm(uo: u128, oo: u128, norm: u64, r: u32, m: u32) -> u32 {
     if den.is_zero() {
         return 0;
     }
-    // Largest q in 0..=10⁶ with q·den ≤ num.
-    let (mut lo, mut hi) = (0u32, SCORE_SCALE_V5);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if den.times(u128::from(mid)) <= num {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    lo
+    largest_fitting(SCORE_SCALE_V5, |q| den.times(u128::from(q)) <= num)
 }
 
 /// An unsigned 320-bit number, little-endian 64-bit limbs: products here stay below
