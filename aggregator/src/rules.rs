@@ -3,12 +3,13 @@
 //!
 //! Only [`ProvenRule`] ever runs on chain: it is `merit_protocol::rule::run`, the exact
 //! rule the round circuit proves. [`ProtocolV5`] is protocol v5's exact rule
-//! (`merit_protocol::rule::v5`), defined but not yet proven. The others are for experiments (`merit simulate`,
-//! comparisons) and are never proven. Every rule works on the fixed-point vectors
-//! (`i16`), takes one entry per slot (`None` = absent) and returns the new model, accept
-//! bits and per-mille contribution scores. Unless a rule says otherwise, a score is
-//! `⌊1000 · max(0, cos(u_i, R))⌋` for an accepted slot, with `R` the rule's aggregate
-//! direction, computed with the protocol's exact integer cosine.
+//! (`merit_protocol::rule::v5`), defined but not yet proven. The others are for
+//! experiments (`merit simulate`, comparisons) and are never proven. Every rule works on
+//! the fixed-point vectors (`i16`), takes one entry per slot (`None` = absent) and returns
+//! the new model, accept bits and per-mille contribution scores (v5: parts per million).
+//! Unless a rule says otherwise, a score is `⌊1000 · max(0, cos(u_i, R))⌋` for an accepted
+//! slot, with `R` the rule's aggregate direction, computed with the protocol's exact
+//! integer cosine.
 
 use merit_protocol::rule::{self, cosine_score, v5, RoundOutcome, RuleError, RuleParams};
 
