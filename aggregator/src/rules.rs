@@ -78,35 +78,11 @@ impl Rule for ProvenRule {
 /// not yet proven. It keeps the previous round's reveals (public) as its state; scores are
 /// in parts per million.
 #[derive(Debug, Clone)]
-pub struct ProtocolV5 {
-    pub params: v5::V5Params,
-    last: Option<(Vec<Option<Vec<i16>>>, v5::Previous)>,
-}
+pub struct ProtocolV5(pub v5::Rounds);
 
 impl ProtocolV5 {
     pub fn new(params: v5::V5Params) -> Self {
-        Self { params, last: None }
-    }
-
-    /// Everything v5 computes for the round; the next round reads this one's reveals.
-    pub fn run(
-        &mut self,
-        prev: &[i16],
-        updates: &[Option<Vec<i16>>],
-    ) -> Result<v5::RoundOutcomeV5, RuleError> {
-        let refs: Vec<Option<&[i16]>> = updates.iter().map(|u| u.as_deref()).collect();
-        let last = self.last.as_ref().map(|(reveals, previous)| {
-            let r: Vec<Option<&[i16]>> = reveals.iter().map(|u| u.as_deref()).collect();
-            (r, previous)
-        });
-        let o = v5::run(
-            &self.params,
-            prev,
-            &refs,
-            last.as_ref().map(|(r, p)| (r.as_slice(), *p)),
-        )?;
-        self.last = Some((updates.to_vec(), o.previous.clone()));
-        Ok(o)
+        Self(v5::Rounds::new(params))
     }
 }
 
@@ -120,7 +96,7 @@ impl Rule for ProtocolV5 {
         prev: &[i16],
         updates: &[Option<Vec<i16>>],
     ) -> Result<RuleOutcome, RuleError> {
-        let o = self.run(prev, updates)?;
+        let o = self.0.step(prev, updates)?;
         Ok(RuleOutcome {
             new_model: o.new_model,
             accepted: o.decision.accepted,

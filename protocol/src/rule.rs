@@ -418,31 +418,10 @@ pub fn run(
         });
     }
     let zero = vec![0i16; dim];
-    let mut vecs: Vec<&[i16]> = Vec::with_capacity(n_slots);
-    for (slot, u) in updates.iter().enumerate() {
-        match u {
-            Some(u) if u.len() != dim => {
-                return Err(RuleError::UpdateLength {
-                    slot,
-                    expected: dim,
-                    got: u.len(),
-                })
-            }
-            Some(u) => vecs.push(u),
-            None => vecs.push(&zero),
-        }
-    }
+    let vecs = slot_vectors(updates, &zero)?;
     let present: Vec<bool> = updates.iter().map(Option::is_some).collect();
-
     // The Gram matrix: every later step but the mean reads only this.
-    let mut gram = vec![vec![0i64; n_slots]; n_slots];
-    for i in 0..n_slots {
-        for k in i..n_slots {
-            let g = dot(vecs[i], vecs[k]);
-            gram[i][k] = g;
-            gram[k][i] = g;
-        }
-    }
+    let gram = gram_matrix(&vecs);
     let d = decide(params, &present, &gram)?;
     let m = mean_step(prev, &vecs, &d.accepted, 0)?;
     Ok(RoundOutcome {
@@ -452,6 +431,41 @@ pub fn run(
         remainders: m.remainders,
         new_model: m.new_model,
     })
+}
+
+/// One vector per slot, `zero` for an absent one; a present update must have `zero`'s
+/// length ([`RuleError::UpdateLength`] names the first that does not).
+pub fn slot_vectors<'a>(
+    updates: &[Option<&'a [i16]>],
+    zero: &'a [i16],
+) -> Result<Vec<&'a [i16]>, RuleError> {
+    updates
+        .iter()
+        .enumerate()
+        .map(|(slot, u)| match u {
+            Some(u) if u.len() != zero.len() => Err(RuleError::UpdateLength {
+                slot,
+                expected: zero.len(),
+                got: u.len(),
+            }),
+            Some(u) => Ok(*u),
+            None => Ok(zero),
+        })
+        .collect()
+}
+
+/// `G_ik = ⟨u_i, u_k⟩`, each pair computed once.
+pub fn gram_matrix(vecs: &[&[i16]]) -> Vec<Vec<i64>> {
+    let n = vecs.len();
+    let mut gram = vec![vec![0i64; n]; n];
+    for i in 0..n {
+        for k in i..n {
+            let g = dot(vecs[i], vecs[k]);
+            gram[i][k] = g;
+            gram[k][i] = g;
+        }
+    }
+    gram
 }
 
 /// What the rule decides from the Gram matrix alone: every step but the mean (so a round

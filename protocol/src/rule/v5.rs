@@ -52,8 +52,8 @@
 //! denominator are compared in 320 bits ([`Wide`]).
 
 use super::{
-    decide, floor_div, k_smallest, keep_lowest, largest_fitting, signed_cosine, Decision,
-    RuleError, RuleParams, SCORE_SCALE,
+    decide, floor_div, gram_matrix, k_smallest, keep_lowest, largest_fitting, signed_cosine,
+    slot_vectors, Decision, RuleError, RuleParams, SCORE_SCALE,
 };
 use alloc::vec;
 use alloc::vec::Vec;
@@ -130,8 +130,6 @@ impl V5Params {
 /// What v5 keeps from one round for the next: all of it public once the round is over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Previous {
-    /// Revealed (the reveal opened its commitment).
-    pub present: Vec<bool>,
     /// Present and not stale: what the stale filter compares against.
     pub reference: Vec<bool>,
     pub accepted: Vec<bool>,
@@ -184,7 +182,7 @@ pub fn run(
     params.check()?;
     let (n, dim) = (params.rule.slots, params.rule.dim);
     let zero = vec![0i16; dim];
-    let vecs = vectors(updates, n, dim, &zero)?;
+    let vecs = vectors(updates, n, &zero)?;
     if prev_model.len() != dim {
         return Err(RuleError::ModelLength {
             expected: dim,
@@ -192,11 +190,11 @@ pub fn run(
         });
     }
     let present: Vec<bool> = updates.iter().map(Option::is_some).collect();
-    let gram = gram_of(&vecs, &vecs);
+    let gram = gram_matrix(&vecs);
     let cross = match previous {
         Some((reveals, last)) => {
-            let pv = vectors(reveals, n, dim, &zero)?;
-            Some((gram_of(&vecs, &pv), last))
+            let pv = vectors(reveals, n, &zero)?;
+            Some((cross_gram(&vecs, &pv), last))
         }
         None => None,
     };
@@ -209,7 +207,6 @@ pub fn run(
     let new_model = capped_mean(prev_model, &vecs, &decision.accepted, &decision.weights)?;
     let previous = Previous {
         reference: (0..n).map(|i| present[i] && !decision.stale[i]).collect(),
-        present,
         accepted: decision.accepted.clone(),
         gram,
     };
@@ -220,10 +217,10 @@ pub fn run(
     })
 }
 
+/// One entry per slot, then v2's [`slot_vectors`].
 fn vectors<'a>(
     updates: &[Option<&'a [i16]>],
     n: usize,
-    dim: usize,
     zero: &'a [i16],
 ) -> Result<Vec<&'a [i16]>, RuleError> {
     if updates.len() != n {
@@ -232,19 +229,42 @@ fn vectors<'a>(
             got: updates.len(),
         });
     }
-    updates
-        .iter()
-        .enumerate()
-        .map(|(slot, u)| match u {
-            Some(u) if u.len() != dim => Err(RuleError::UpdateLength {
-                slot,
-                expected: dim,
-                got: u.len(),
-            }),
-            Some(u) => Ok(*u),
-            None => Ok(zero),
-        })
-        .collect()
+    slot_vectors(updates, zero)
+}
+
+/// A project's rounds under v5: it keeps the last round's reveals and [`Previous`], so each
+/// [`Rounds::step`] is [`run`] with the history it needs.
+#[derive(Debug, Clone)]
+pub struct Rounds {
+    pub params: V5Params,
+    last: Option<(Vec<Option<Vec<i16>>>, Previous)>,
+}
+
+impl Rounds {
+    pub fn new(params: V5Params) -> Self {
+        Self { params, last: None }
+    }
+
+    /// The next round from `prev_model`; on success it becomes the history.
+    pub fn step(
+        &mut self,
+        prev_model: &[i16],
+        updates: &[Option<Vec<i16>>],
+    ) -> Result<RoundOutcomeV5, RuleError> {
+        let now: Vec<Option<&[i16]>> = updates.iter().map(|u| u.as_deref()).collect();
+        let last: Option<(Vec<Option<&[i16]>>, &Previous)> = self
+            .last
+            .as_ref()
+            .map(|(r, p)| (r.iter().map(|u| u.as_deref()).collect(), p));
+        let o = run(
+            &self.params,
+            prev_model,
+            &now,
+            last.as_ref().map(|(r, p)| (r.as_slice(), *p)),
+        )?;
+        self.last = Some((updates.to_vec(), o.previous.clone()));
+        Ok(o)
+    }
 }
 
 /// Step 4: `g + ⌊Σ_{accepted} w_k·u_k / Σ_{accepted} w_k⌋` (the model unchanged with
@@ -285,8 +305,8 @@ pub fn mean_weight(norm: u64, median: u64) -> u32 {
     })
 }
 
-/// `M_ik = ⟨a_i, b_k⟩`.
-fn gram_of(a: &[&[i16]], b: &[&[i16]]) -> Vec<Vec<i64>> {
+/// `X_ik = ⟨a_i, b_k⟩`.
+fn cross_gram(a: &[&[i16]], b: &[&[i16]]) -> Vec<Vec<i64>> {
     a.iter()
         .map(|x| b.iter().map(|y| super::dot(x, y)).collect())
         .collect()
@@ -340,13 +360,13 @@ pub fn decide_v5(
     if let Some((x, last)) = cross {
         check_square(x, n)?;
         check_square(&last.gram, n)?;
-        if [&last.present, &last.reference, &last.accepted]
+        if [&last.reference, &last.accepted]
             .iter()
             .any(|v| v.len() != n)
         {
             return Err(RuleError::SlotCount {
                 expected: n,
-                got: last.present.len(),
+                got: last.reference.len(),
             });
         }
     }

@@ -58,23 +58,15 @@ pub struct RuleV5Round {
 
 fn case(name: &str, p: V5Params, prev: Vec<i16>, rounds: Vec<Vec<Option<Vec<i16>>>>) -> RuleV5Case {
     let mut model = prev.clone();
-    let mut last: Option<(Vec<Option<Vec<i16>>>, v5::Previous)> = None;
+    let mut history = v5::Rounds::new(p);
     let mut out = Vec::new();
     for updates in rounds {
-        let refs: Vec<Option<&[i16]>> = updates.iter().map(|u| u.as_deref()).collect();
-        let last_refs = last
-            .as_ref()
-            .map(|(r, p)| (r.iter().map(|u| u.as_deref()).collect::<Vec<_>>(), p));
-        let o = v5::run(
-            &p,
-            &model,
-            &refs,
-            last_refs.as_ref().map(|(r, p)| (r.as_slice(), *p)),
-        )
-        .expect("a valid vector round");
+        let o = history
+            .step(&model, &updates)
+            .expect("a valid vector round");
         let d = &o.decision;
         out.push(RuleV5Round {
-            updates: updates.clone(),
+            updates,
             stale: d.stale.clone(),
             candidates: d.base.candidates.clone(),
             byzantine_left: d.base.byzantine_left,
@@ -91,7 +83,6 @@ fn case(name: &str, p: V5Params, prev: Vec<i16>, rounds: Vec<Vec<Option<Vec<i16>
             new_model: o.new_model.clone(),
         });
         model = o.new_model;
-        last = Some((updates, o.previous));
     }
     let r = p.rule;
     RuleV5Case {
