@@ -20,6 +20,8 @@
 //! message starts with its own domain tag and carries its lengths, which is the framing
 //! the padding-free sponge needs.
 
+pub mod v5;
+
 use crate::abi::AccountBytes;
 use crate::pack::{pack_chunk, VALUES_PER_ELEMENT};
 use crate::poseidon::{self, domain_tag};

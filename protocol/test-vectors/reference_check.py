@@ -1,6 +1,6 @@
 """An independent re-implementation of protocol/SPEC.md in plain Python 3 (stdlib only),
 checked against every committed test vector: `python3 protocol/test-vectors/reference_check.py`.
-It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, rule v5, round v3, v4, file v1, params v2, proof v1)."""
+It reads nothing but SPEC.md's rules and the JSON files beside it (v3, rule v2, rule v5, round v3, round v5, v4, file v1, params v2, proof v1)."""
 import json
 import math, os
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -354,6 +354,36 @@ for c in RV3['rounds']:
     assert rnd(dict(project=c['project'], round=c['round'], prev_model=c['prev_model_commitment'],
                     trainers=c['trainers'], updates=cu, scores=c['scores'], accepted=c['accepted'],
                     new_model=c['new_model_commitment'])) == c['public_input'], c['name']
+# The v5 round statement (SPEC.md §6a), round by round from rule-v5.json's inputs and rule5.
+RR5 = load('round-v5.json')
+assert RR5['format'] == 'merit round vectors v5'
+assert [c['name'] for c in RR5['cases']] == [c['name'] for c in RV5['cases']]
+def cm(v): return W([tag('merit/model/v3'), len(v)] + pack(v))
+for c, rc in zip(RV5['cases'], RR5['cases']):
+    N, prev, last = c['slots'], c['prev'], None
+    assert len(rc['trainers']) == N and len(rc['rounds']) == len(c['rounds'])
+    accts = [x for a in rc['trainers'] for x in acct(a)]
+    primed = [0] * (5 * N + 2)                       # has_previous = 0, then the 5N + 1 primed zeros
+    for t, (rd, st) in enumerate(zip(c['rounds'], rc['rounds'])):
+        present = [u is not None for u in rd['updates']]
+        U = [u if u is not None else [0] * c['dim'] for u in rd['updates']]
+        got = rule5(c, prev, U, present, last)
+        cu = [W([tag('merit/update/v3')] + acct(a) + [len(u)] + pack(u)) if p else 0
+              for a, u, p in zip(rc['trainers'], U, present)]
+        ref = [int(p and not x) for p, x in zip(present, got['stale'])]
+        gh = H([tag('merit/gram/v5'), N] + [signed(sum(a * b for a, b in zip(U[i], U[k])))
+                                            for i in range(N) for k in range(i, N)])
+        acc = [int(a) for a in got['accepted']]
+        e = [tag('merit/round/v5'), rc['project'], st['round'], N, cm(prev)] + accts + cu + got['scores'] + acc
+        e += [cm(got['new_model'])] + ref + [gh] + primed
+        assert len(e) == 11 * N + 9 and st['round'] == t + 1, (rc['name'], t)
+        assert hx(cm(prev)) == st['prev_model_commitment'], (rc['name'], t)
+        assert [hx(x) for x in cu] == st['update_commitments'], (rc['name'], t)
+        assert hx(cm(got['new_model'])) == st['new_model_commitment'], (rc['name'], t)
+        assert [bool(x) for x in ref] == st['reference'] and hx(gh) == st['gram_hash'], (rc['name'], t)
+        assert hx(H(e)) == st['public_input'], (rc['name'], t)
+        primed = [1] + accts + cu + ref + acc + [gh]
+        prev, last = got['new_model'], (U, ref, got['accepted'])
 # Groth16 over BN254 (SPEC.md §12): decode the compressed key and proofs, check the
 # pairing equation with an optimal ate pairing written from the textbook (no library).
 PV12 = load('proof-groth16.json')

@@ -14,6 +14,7 @@
 //! - `params_v2` (`params-v2.json`): the rule's parameters from a spec;
 //! - `v4` (`v4.json`): chunked rounds (protocol v4);
 //! - `round_v3` (`round-v3.json`): `v4.json`'s round as a v3 project proves it;
+//! - `round_v5` (`round-v5.json`): `rule-v5.json`'s cases as a v5 project proves them;
 //! - `file_v1` (`file-v1.json`): the Model/Update file;
 //! - `proof_groth16` (`proof-groth16.json`): Groth16 bytes (its generator is a test);
 //! - `draw_v1` (`draw-v1.json`): round seeds and draws (SPEC.md §13).
@@ -29,6 +30,7 @@ mod file_v1;
 mod params_v2;
 mod proof_groth16;
 mod round_v3;
+mod round_v5;
 mod rule_v2;
 mod rule_v5;
 mod v3;
@@ -40,6 +42,7 @@ pub use file_v1::*;
 pub use params_v2::*;
 pub use proof_groth16::*;
 pub use round_v3::*;
+pub use round_v5::*;
 pub use rule_v2::*;
 pub use rule_v5::*;
 pub use v3::*;

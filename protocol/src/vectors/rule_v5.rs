@@ -2,7 +2,7 @@
 //! intermediate of `rule::v5::run` (SPEC.md §8).
 
 use crate::rule::v5::{self, V5Params};
-use crate::rule::RuleParams;
+use crate::rule::{signed_cosine, RuleParams};
 use serde::{Deserialize, Serialize};
 
 /// v5's worked cases (protocol/SPEC.md §6a, §8).
@@ -218,11 +218,82 @@ pub fn rule_v5_vectors() -> RuleV5Vectors {
             floor_quantile_milli: 0,
             ..params(6, 1)
         },
-        prev,
+        prev.clone(),
         vec![round(0), t1],
+    );
+
+    // On the stale thresholds (§6a step 1), slots 6 and 7 absent in round 0: in round 1
+    // slot 4 sits exactly on τ_s against slot 5's round-0 reveal (a reference), slot 5
+    // one below against slot 4's; slot 6 sits exactly on τ_p against round 0's accepted
+    // sum (its `d_6`, as slot 6 was not accepted), slot 7 one below. Slots 0–3 are honest.
+    let edge_params = params(8, 1);
+    let e0: Vec<Option<Vec<i16>>> = (0..8).map(|k| (k < 6).then(|| honest(k, 0))).collect();
+    let first = {
+        let refs: Vec<Option<&[i16]>> = e0.iter().map(|u| u.as_deref()).collect();
+        v5::run(&edge_params, &prev, &refs, None).expect("round 0")
+    };
+    let accepted: Vec<&[i16]> = (0..8)
+        .filter(|&k| first.decision.accepted[k])
+        .filter_map(|k| e0[k].as_deref())
+        .collect();
+    let sum: Vec<i16> = (0..D)
+        .map(|j| accepted.iter().map(|u| u[j]).sum())
+        .collect();
+    let mean: Vec<i16> = sum.iter().map(|&s| s / accepted.len() as i16).collect();
+    let (tau_s, tau_p) = (
+        edge_params.stale_milli as i32,
+        edge_params.public_milli as i32,
+    );
+    let mut e1: Vec<Option<Vec<i16>>> = (0..4).map(|k| some(honest(k, 1))).collect();
+    e1.push(some(at_cosine(honest(5, 0), &honest(5, 0), tau_s)));
+    e1.push(some(at_cosine(honest(4, 0), &honest(4, 0), tau_s - 1)));
+    e1.push(some(at_cosine(mean.clone(), &sum, tau_p)));
+    e1.push(some(at_cosine(mean, &sum, tau_p - 1)));
+    let edge_case = case(
+        "stale thresholds, exactly met and just missed",
+        edge_params,
+        prev,
+        vec![e0, e1],
     );
     RuleV5Vectors {
         format: "merit rule vectors v5".into(),
-        cases: vec![honest_case, stale_case, sybil_case, turn_case],
+        cases: vec![honest_case, stale_case, sybil_case, turn_case, edge_case],
     }
+}
+
+/// `start` moved one unit of one coordinate at a time, each step the one that turns it
+/// furthest from `target` without going past `want`, until §6a's
+/// `cos(⟨v, target⟩, ‖v‖², ‖target‖²)` is exactly `want` (per mille).
+fn at_cosine(start: Vec<i16>, target: &[i16], want: i32) -> Vec<i16> {
+    let dot = |a: &[i16], b: &[i16]| -> i64 {
+        a.iter()
+            .zip(b)
+            .map(|(&x, &y)| i64::from(x) * i64::from(y))
+            .sum()
+    };
+    let tt = dot(target, target) as u64;
+    let cos = |v: &[i16]| signed_cosine(dot(v, target), dot(v, v) as u64, tt);
+    // Whether `a` is at a smaller real cosine to `target` than `b`, exactly:
+    // g_a·|g_a|·n_b < g_b·|g_b|·n_a.
+    let lower = |a: &[i16], b: &[i16]| -> bool {
+        let (ga, na) = (i128::from(dot(a, target)), i128::from(dot(a, a)));
+        let (gb, nb) = (i128::from(dot(b, target)), i128::from(dot(b, b)));
+        ga * ga.abs() * nb < gb * gb.abs() * na
+    };
+    let mut v = start;
+    assert!(cos(&v) >= want, "the start is already below {want}");
+    while cos(&v) > want {
+        let mut best: Option<Vec<i16>> = None;
+        for j in 0..v.len() {
+            for step in [1, -1] {
+                let mut w = v.clone();
+                w[j] += step;
+                if cos(&w) >= want && lower(&w, best.as_deref().unwrap_or(&v)) {
+                    best = Some(w);
+                }
+            }
+        }
+        v = best.expect("a unit step that turns v without going past want");
+    }
+    v
 }

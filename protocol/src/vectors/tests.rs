@@ -103,8 +103,8 @@ fn committed_rule_v5_vectors_match_this_build() {
         "protocol v5's rule changed: a rule change is a protocol version (SPEC.md §6a)"
     );
     // Each case shows what it is named for.
-    let [honest, stale, sybil, turn] = &have.cases[..] else {
-        panic!("four cases")
+    let [honest, stale, sybil, turn, edge] = &have.cases[..] else {
+        panic!("five cases")
     };
     assert!(honest.rounds[1].stale.iter().all(|s| !s));
     assert!(
@@ -128,6 +128,98 @@ fn committed_rule_v5_vectors_match_this_build() {
         "{half}"
     );
     assert!(sybil.rounds[1].consistency.iter().all(|&r| r == 1000));
+    stale_thresholds_are_exactly_met_and_just_missed(edge);
+}
+
+/// §6a step 1's two cosines recomputed from `case`'s updates: slot 4 exactly on τ_s against
+/// slot 5's round-0 reveal, slot 5 one below against slot 4's, slot 6 exactly on τ_p
+/// against its `d_6`, slot 7 one below; each marked stale by its own test only.
+fn stale_thresholds_are_exactly_met_and_just_missed(case: &RuleV5Case) {
+    use crate::rule::signed_cosine;
+    assert_eq!(case.name, "stale thresholds, exactly met and just missed");
+    let [r0, r1] = &case.rounds[..] else {
+        panic!("two rounds")
+    };
+    let n = case.slots;
+    let dot = |a: &[i16], b: &[i16]| -> i64 {
+        a.iter()
+            .zip(b)
+            .map(|(&x, &y)| i64::from(x) * i64::from(y))
+            .sum()
+    };
+    let u = |i: usize| r1.updates[i].as_deref().unwrap_or_default();
+    let p = |k: usize| r0.updates[k].as_deref().unwrap_or_default();
+    let x = |i: usize, k: usize| dot(u(i), p(k));
+    let pp = |k: usize, l: usize| dot(p(k), p(l));
+    let norm = |i: usize| dot(u(i), u(i)) as u64;
+    let reference = |k: usize| r0.updates[k].is_some() && !r0.stale[k];
+    let acc: Vec<usize> = (0..n).filter(|&k| r0.accepted[k]).collect();
+    // cos(X_ik, n_i, P_kk) against reference k.
+    let copy = |i: usize, k: usize| signed_cosine(x(i, k), norm(i), pp(k, k) as u64);
+    let copy_max = |i: usize| {
+        (0..n)
+            .filter(|&k| k != i && reference(k))
+            .map(|k| copy(i, k))
+            .max()
+            .unwrap()
+    };
+    // (cos(ud_i, n_i, dd_i), dd_i).
+    let public = |i: usize| {
+        let mut ud: i64 = acc.iter().map(|&k| x(i, k)).sum();
+        let mut dd: i64 = acc
+            .iter()
+            .flat_map(|&k| acc.iter().map(move |&l| (k, l)))
+            .map(|(k, l)| pp(k, l))
+            .sum();
+        if r0.accepted[i] {
+            ud -= x(i, i);
+            dd -= 2 * acc.iter().map(|&k| pp(i, k)).sum::<i64>() - pp(i, i);
+        }
+        let c = if dd > 0 {
+            signed_cosine(ud, norm(i), dd as u64)
+        } else {
+            i32::MIN
+        };
+        (c, dd)
+    };
+    let (tau_s, tau_p) = (case.stale_milli as i32, case.public_milli as i32);
+    assert_eq!((tau_s, tau_p), (950, 980));
+    assert!(reference(4) && reference(5));
+    assert_eq!(copy(4, 5), tau_s);
+    assert_eq!(copy(5, 4), tau_s - 1);
+    assert!(r0.updates[6].is_none() && r0.updates[7].is_none());
+    let (c6, dd6) = public(6);
+    let (c7, dd7) = public(7);
+    assert!(dd6 > 0 && dd7 > 0);
+    assert_eq!((c6, c7), (tau_p, tau_p - 1));
+    // Each slot on a threshold is there by one test only, and the rest are far from both.
+    assert_eq!((copy_max(4), copy_max(5)), (tau_s, tau_s - 1));
+    assert!(public(4).0 < tau_p && public(5).0 < tau_p);
+    assert!(copy_max(6) < tau_s && copy_max(7) < tau_s);
+    for i in 0..4 {
+        assert!(
+            copy_max(i) < tau_s - 1 && public(i).0 < tau_p - 1,
+            "slot {i}"
+        );
+    }
+    assert_eq!(
+        r1.stale,
+        [false, false, false, false, true, false, true, false]
+    );
+    for i in 0..n {
+        let (c, dd) = public(i);
+        assert_eq!(
+            r1.stale[i],
+            copy_max(i) >= tau_s || (dd > 0 && c >= tau_p),
+            "slot {i}"
+        );
+    }
+    // The rule still runs on what is left: slots 0–3, 5 and 7.
+    assert!(r1.krum_ran, "{r1:?}");
+    assert_eq!(
+        r1.candidates,
+        [true, true, true, true, false, true, false, true]
+    );
 }
 
 /// Rewrites rule-v5.json: `cargo test -p merit-protocol -- --ignored write_rule_v5_vectors`.
@@ -416,5 +508,36 @@ fn committed_draw_vectors_match_this_build() {
 fn write_draw_vectors() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/draw-v1.json");
     let json = serde_json::to_string_pretty(&draw_vectors()).unwrap();
+    std::fs::write(path, json + "\n").unwrap();
+}
+
+#[test]
+fn committed_round_v5_vectors_match_this_build() {
+    let have: RoundV5Vectors = serde_json::from_str(ROUND_V5_JSON).expect("round-v5.json parses");
+    assert_eq!(
+        have,
+        round_v5_vectors(),
+        "the v5 round statement changed: a statement change is a protocol version (SPEC.md §6a)"
+    );
+    let rules: RuleV5Vectors = serde_json::from_str(RULE_V5_JSON).expect("rule-v5.json parses");
+    assert_eq!(have.cases.len(), rules.cases.len());
+    for (c, r) in have.cases.iter().zip(&rules.cases) {
+        assert_eq!(c.name, r.name);
+        assert_eq!(c.rounds.len(), r.rounds.len());
+        // Rounds chain: each starts from the model the last one committed to.
+        for w in c.rounds.windows(2) {
+            assert_eq!(w[1].prev_model_commitment, w[0].new_model_commitment);
+        }
+    }
+    // The stale case publishes its stale slots as non-references.
+    assert_eq!(have.cases[1].rounds[1].reference[4..], [false, false]);
+}
+
+/// Rewrites round-v5.json: `cargo test -p merit-protocol -- --ignored write_round_v5_vectors`.
+#[test]
+#[ignore]
+fn write_round_v5_vectors() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/test-vectors/round-v5.json");
+    let json = serde_json::to_string_pretty(&round_v5_vectors()).unwrap();
     std::fs::write(path, json + "\n").unwrap();
 }
