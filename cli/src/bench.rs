@@ -298,6 +298,9 @@ pub struct ProveArgs {
     /// Seed of the random round
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Protocol v5's round circuit (the second of two rounds) instead of v3's
+    #[arg(long, conflicts_with = "raw")]
+    v5: bool,
     /// One JSON object: constraints, setup_s, prove_s, verify_ms, proof_bytes, peak_rss_mib
     #[arg(long)]
     json: bool,
@@ -321,7 +324,11 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
                 "--constraints is for --raw; the round circuit's size follows --slots and --params"
             );
         }
-        merit_prover::bench::round(a.slots, a.params, a.seed)?
+        if a.v5 {
+            merit_prover::bench::round_v5(a.slots, a.params, a.seed)?
+        } else {
+            merit_prover::bench::round(a.slots, a.params, a.seed)?
+        }
     };
     if a.json {
         println!("{}", report.to_json());
@@ -364,6 +371,7 @@ mod tests {
             raw: true,
             constraints: Some(16),
             seed: 1,
+            v5: false,
             json: true,
         }))
         .unwrap();
@@ -373,6 +381,7 @@ mod tests {
             raw: false,
             constraints: Some(16),
             seed: 1,
+            v5: false,
             json: true,
         }))
         .is_err());

@@ -1,5 +1,6 @@
 //! `cargo run -p merit-prover --example bench -- SLOTS PARAMS` or `-- raw K`: the same as
-//! `merit bench prove` without building the CLI; `-- count SLOTS PARAMS` only counts.
+//! `merit bench prove` without building the CLI; `-- v5 SLOTS PARAMS` proves protocol v5's
+//! round circuit; `-- count SLOTS PARAMS` only counts.
 
 use merit_prover::bench::rounded;
 
@@ -29,8 +30,11 @@ fn main() {
     let r = match args.as_slice() {
         [raw, k] if raw == "raw" => merit_prover::bench::raw(k.parse().expect("K")),
         [n, d] => merit_prover::bench::round(n.parse().expect("N"), d.parse().expect("D"), 1),
+        [v5, n, d] if v5 == "v5" => {
+            merit_prover::bench::round_v5(n.parse().expect("N"), d.parse().expect("D"), 1)
+        }
         _ => {
-            eprintln!("usage: bench SLOTS PARAMS | bench raw K");
+            eprintln!("usage: bench SLOTS PARAMS | bench v5 SLOTS PARAMS | bench raw K");
             std::process::exit(2);
         }
     };

@@ -383,6 +383,29 @@ pub fn chunked(
     })
 }
 
+/// Proving by recording one synthesis, then this crate's Groth16 prover (what the
+/// aggregator does), with the MSMs timed one by one.
+fn recorded_proving<'a, C: crate::Circuit + 'a>(c: C) -> Box<Proving<'a>> {
+    Box::new(move |pk| {
+        let t = Instant::now();
+        let rec = crate::record(&c)?;
+        drop(c);
+        let prepare_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+        let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+        let (proof, steps) = crate::groth16::prove(pk, rec, r, s)?;
+        let groth16_s = t.elapsed().as_secs_f64();
+        Ok((
+            proof,
+            prepare_s,
+            groth16_s,
+            steps.witness_map_s,
+            Some(steps),
+        ))
+    })
+}
+
 /// The round circuit for `slots × params` on a random realistic round.
 pub fn round(slots: usize, params: usize, seed: u64) -> Result<BenchReport, ProverError> {
     let f = slots.saturating_sub(3) / 4;
@@ -393,29 +416,56 @@ pub fn round(slots: usize, params: usize, seed: u64) -> Result<BenchReport, Prov
     let blank = RoundCircuit::blank(p).map_err(|e| ProverError::Round(e.to_string()))?;
     let public = circuit.public_input;
     let c = circuit.clone();
-    run(
-        blank,
-        circuit,
-        public,
-        Box::new(move |pk| {
-            let t = Instant::now();
-            let rec = crate::record(&c)?;
-            drop(c);
-            let prepare_s = t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
-            let (r, s) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
-            let (proof, steps) = crate::groth16::prove(pk, rec, r, s)?;
-            let groth16_s = t.elapsed().as_secs_f64();
-            Ok((
-                proof,
-                prepare_s,
-                groth16_s,
-                steps.witness_map_s,
-                Some(steps),
-            ))
-        }),
+    run(blank, circuit, public, recorded_proving(c))
+}
+
+/// The protocol v5 round circuit for `slots × params`: the second of two random realistic
+/// rounds (so last round's reveals are opened and the stale filter and self-consistency
+/// run), with v5's default parameters.
+pub fn round_v5(slots: usize, params: usize, seed: u64) -> Result<BenchReport, ProverError> {
+    use crate::round_v5::{RoundCircuitV5, RoundWitnessV5};
+    use merit_protocol::rule::v5::V5Params;
+    let f = slots.saturating_sub(3) / 4;
+    let p = crate::sample::params(slots, params, f);
+    let v5 = V5Params::new(p);
+    let err = |e: crate::round_v5::RoundV5Error| ProverError::Round(e.to_string());
+    let sampled = |seed: u64| -> Result<Vec<Option<Vec<i16>>>, ProverError> {
+        let kinds = crate::sample::random_slots(slots, f, seed);
+        let w =
+            crate::sample::round(p, seed, &kinds).map_err(|e| ProverError::Round(e.to_string()))?;
+        Ok(w.updates
+            .into_iter()
+            .zip(w.present)
+            .map(|(u, present)| present.then_some(u))
+            .collect())
+    };
+    let trainers: Vec<_> = (0..slots).map(|i| [i as u8 + 1; 32]).collect();
+    let first = RoundWitnessV5::new(
+        v5,
+        1,
+        1,
+        trainers.clone(),
+        vec![0; params],
+        sampled(seed)?,
+        None,
     )
+    .map_err(err)?;
+    let w = RoundWitnessV5::new(
+        v5,
+        1,
+        2,
+        trainers,
+        first.outcome.new_model.clone(),
+        sampled(seed + 1)?,
+        Some(first.as_last()),
+    )
+    .map_err(err)?;
+    drop(first);
+    let circuit = RoundCircuitV5::new(w).map_err(err)?;
+    let blank = RoundCircuitV5::blank(v5).map_err(err)?;
+    let public = circuit.public_input;
+    let c = circuit.clone();
+    run(blank, circuit, public, recorded_proving(c))
 }
 
 /// `K` constraints `x_{i+1} = x_i²` from a random start, public `x_K`.

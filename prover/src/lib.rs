@@ -14,6 +14,7 @@ pub mod gadgets;
 pub mod groth16;
 pub mod keys;
 pub mod round;
+pub mod round_v5;
 pub mod sample;
 
 use ark_bn254::{Bn254, Fr};

@@ -213,14 +213,14 @@ impl RoundCircuit {
 
 /// Bit widths of the comparisons, from the shape (see each gadget's range condition).
 pub(crate) struct Widths {
-    norm: usize,
-    krum: usize,
-    count: usize,
-    dot: usize,
-    cosine: usize,
+    pub(crate) norm: usize,
+    pub(crate) krum: usize,
+    pub(crate) count: usize,
+    pub(crate) dot: usize,
+    pub(crate) cosine: usize,
     pub(crate) rem: usize,
-    band: usize,
-    pair_cosine: usize,
+    pub(crate) band: usize,
+    pub(crate) pair_cosine: usize,
 }
 
 impl Widths {
@@ -253,7 +253,7 @@ impl Widths {
 
 /// `c = sign(g)·s` with `s` the per-mille cosine of `|g|` against `norm_a·norm_b`
 /// (`merit_protocol::rule::signed_cosine`); `claim` is the prover's `c`.
-fn signed_cosine(
+pub(crate) fn signed_cosine(
     cs: &Cs,
     g: &Num,
     norm_a: &Num,
@@ -442,6 +442,25 @@ fn times(cs: &Cs, x: &Num, k: &Num) -> GResult<Num> {
     }
 }
 
+/// Steps 3a–3e of the round statement, shared by v2 and v5: from the presence bits and
+/// the Gram matrix, the candidates Krum chooses from.
+pub(crate) struct Candidates {
+    /// `‖u_i‖²` (the Gram matrix's diagonal).
+    pub norms: Vec<Num>,
+    /// `m`, the lower median of the in-bound norms.
+    pub median: Num,
+    /// `c_ik`, per mille, every pair.
+    pub cosines: Vec<Vec<Num>>,
+    /// Eligible and not a duplicate.
+    pub candidates: Vec<Num>,
+    /// `f' = max(0, f − d)`.
+    pub f_left: Num,
+    /// `Σ candidates`.
+    pub n_cand: Num,
+    /// `[n ≥ f' + 3]`: whether Krum runs.
+    pub enough: Num,
+}
+
 /// Steps 3 and 5 of the round statement: from the presence bits and the Gram matrix,
 /// the accept bits and the scores (both constrained to the rule's).
 pub(crate) fn select_and_score(
@@ -452,6 +471,89 @@ pub(crate) fn select_and_score(
     o: &Hints<'_>,
     wd: &Widths,
 ) -> GResult<(Vec<Num>, Vec<Num>)> {
+    let n = present.len();
+    let Candidates {
+        norms,
+        cosines,
+        candidates,
+        f_left,
+        n_cand,
+        enough,
+        ..
+    } = select_candidates(cs, present, gram, rule, o, wd)?;
+    let thousand = Fr::from(u64::from(SCORE_SCALE));
+
+    // 3f. Multi-Krum on angular distances a_ik = 1000 − c_ik over the candidates.
+    let neighbours_wanted = n_cand.sub(&f_left).add_const(-Fr::from(2u64));
+    let mut scored = Vec::with_capacity(n); // candidate ∧ Krum ran
+    let mut krum = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = mul(cs, &candidates[i], &enough)?;
+        let count = mul(cs, &t, &neighbours_wanted)?;
+        let others: Vec<usize> = (0..n).filter(|&k| k != i).collect();
+        let dists: Vec<Num> = others
+            .iter()
+            .map(|&k| Num::constant(thousand).sub(&cosines[i][k]))
+            .collect();
+        let members: Vec<Num> = others.iter().map(|&k| candidates[k].clone()).collect();
+        let chosen: Vec<bool> = others.iter().map(|&k| o.neighbours[i][k]).collect();
+        krum.push(k_smallest_sum(
+            cs,
+            &dists,
+            &members,
+            &count,
+            &chosen,
+            Fr::from(o.thresholds[i]),
+            COSINE_BITS + 1,
+        )?);
+        scored.push(t);
+    }
+    let keep = n_cand.sub(&f_left);
+    let accept = keep_lowest(cs, &krum, &scored, &keep, wd.krum, wd.count)?;
+
+    // 5. Leave-one-out scores from the Gram matrix: ⟨u_i, S⟩ = Σ_k accept_k⟨u_i, u_k⟩,
+    // ‖S‖² = Σ_k accept_k⟨u_k, S⟩, then ⟨u_i, S − u_i⟩ and ‖S − u_i‖².
+    let mut dots = Vec::with_capacity(n);
+    for row in gram {
+        let terms = (0..n)
+            .map(|k| mul(cs, &accept[k], &row[k]))
+            .collect::<GResult<Vec<_>>>()?;
+        dots.push(sum_of(&terms));
+    }
+    let sum_norm = sum_of(
+        &(0..n)
+            .map(|k| mul(cs, &accept[k], &dots[k]))
+            .collect::<GResult<Vec<_>>>()?,
+    );
+    let mut scores = Vec::with_capacity(n);
+    for i in 0..n {
+        let others_dot = dots[i].sub(&norms[i]);
+        let others_norm = sum_norm.sub(&dots[i].scale(Fr::from(2u64))).add(&norms[i]);
+        let positive = is_le(cs, &constant(1), &others_dot, wd.dot)?;
+        let pos = mul(cs, &accept[i], &positive)?;
+        scores.push(cosine_score(
+            cs,
+            &pos,
+            &others_dot,
+            &norms[i],
+            &others_norm,
+            o.scores[i],
+            wd.cosine,
+        )?);
+    }
+
+    Ok((accept, scores))
+}
+
+/// Steps 3a–3e (see [`Candidates`]).
+pub(crate) fn select_candidates(
+    cs: &Cs,
+    present: &[Num],
+    gram: &[Vec<Num>],
+    rule: &RuleVars,
+    o: &Hints<'_>,
+    wd: &Widths,
+) -> GResult<Candidates> {
     let n = present.len();
     let norms: Vec<Num> = (0..n).map(|i| gram[i][i].clone()).collect();
     let bound = rule.bound.clone();
@@ -550,69 +652,17 @@ pub(crate) fn select_and_score(
     for i in 0..n {
         candidates.push(eligible[i].sub(&duplicate[i]));
     }
-
-    // 3f. Multi-Krum on angular distances a_ik = 1000 − c_ik over the candidates.
     let n_cand = sum_of(&candidates);
     let enough = is_le(cs, &f_left.add_const(Fr::from(3u64)), &n_cand, wd.count)?;
-    let neighbours_wanted = n_cand.sub(&f_left).add_const(-Fr::from(2u64));
-    let mut scored = Vec::with_capacity(n); // candidate ∧ Krum ran
-    let mut krum = Vec::with_capacity(n);
-    for i in 0..n {
-        let t = mul(cs, &candidates[i], &enough)?;
-        let count = mul(cs, &t, &neighbours_wanted)?;
-        let others: Vec<usize> = (0..n).filter(|&k| k != i).collect();
-        let dists: Vec<Num> = others
-            .iter()
-            .map(|&k| Num::constant(thousand).sub(&cosines[i][k]))
-            .collect();
-        let members: Vec<Num> = others.iter().map(|&k| candidates[k].clone()).collect();
-        let chosen: Vec<bool> = others.iter().map(|&k| o.neighbours[i][k]).collect();
-        krum.push(k_smallest_sum(
-            cs,
-            &dists,
-            &members,
-            &count,
-            &chosen,
-            Fr::from(o.thresholds[i]),
-            COSINE_BITS + 1,
-        )?);
-        scored.push(t);
-    }
-    let keep = n_cand.sub(&f_left);
-    let accept = keep_lowest(cs, &krum, &scored, &keep, wd.krum, wd.count)?;
-
-    // 5. Leave-one-out scores from the Gram matrix: ⟨u_i, S⟩ = Σ_k accept_k⟨u_i, u_k⟩,
-    // ‖S‖² = Σ_k accept_k⟨u_k, S⟩, then ⟨u_i, S − u_i⟩ and ‖S − u_i‖².
-    let mut dots = Vec::with_capacity(n);
-    for row in gram {
-        let terms = (0..n)
-            .map(|k| mul(cs, &accept[k], &row[k]))
-            .collect::<GResult<Vec<_>>>()?;
-        dots.push(sum_of(&terms));
-    }
-    let sum_norm = sum_of(
-        &(0..n)
-            .map(|k| mul(cs, &accept[k], &dots[k]))
-            .collect::<GResult<Vec<_>>>()?,
-    );
-    let mut scores = Vec::with_capacity(n);
-    for i in 0..n {
-        let others_dot = dots[i].sub(&norms[i]);
-        let others_norm = sum_norm.sub(&dots[i].scale(Fr::from(2u64))).add(&norms[i]);
-        let positive = is_le(cs, &constant(1), &others_dot, wd.dot)?;
-        let pos = mul(cs, &accept[i], &positive)?;
-        scores.push(cosine_score(
-            cs,
-            &pos,
-            &others_dot,
-            &norms[i],
-            &others_norm,
-            o.scores[i],
-            wd.cosine,
-        )?);
-    }
-
-    Ok((accept, scores))
+    Ok(Candidates {
+        norms,
+        median,
+        cosines,
+        candidates,
+        f_left,
+        n_cand,
+        enough,
+    })
 }
 
 /// Setup for a round shape.

@@ -69,6 +69,69 @@ pub fn ramp(cs: &Cs, c: &Num, lo: i32, hi: i32, claim: u32) -> Result<Num> {
     Ok(r)
 }
 
+/// The integer a field element stands for, for values well inside `±2^126` (what every
+/// quantity of the rule is): elements above `(r − 1)/2` are negative.
+pub fn to_i128(x: &Fr) -> i128 {
+    let half = Fr::from(-1i64).into_bigint().0; // r − 1
+    let b = x.into_bigint().0;
+    let small = |limbs: &[u64; 4]| limbs[2] == 0 && limbs[3] == 0;
+    if small(&b) {
+        (u128::from(b[0]) | (u128::from(b[1]) << 64)) as i128
+    } else {
+        let n = (-*x).into_bigint().0;
+        debug_assert!(small(&n) && half[3] != 0, "not a small integer");
+        -((u128::from(n[0]) | (u128::from(n[1]) << 64)) as i128)
+    }
+}
+
+/// `c = sign(g)·s`, `s` the per-mille cosine of `|g|` against `na·nb` capped at 1000, and
+/// `c = 0` when `g = 0` or either norm is 0: the twin of `rule::signed_cosine` for *any*
+/// inputs (no Cauchy–Schwarz assumed, unlike v2's pair cosines), which v5 needs for the
+/// partial correlation of truncated per-mille cosines. The claim is the native value of the
+/// inputs' witnesses. Needs `|g| < 2^g_bits`, `na, nb < 2^m`, `2^20·g²` and `2^20·na·nb`
+/// below `2^m`.
+pub fn signed_cosine(cs: &Cs, g: &Num, na: &Num, nb: &Num, g_bits: usize, m: usize) -> Result<Num> {
+    let claim = merit_protocol::rule::signed_cosine(
+        to_i128(&g.val) as i64,
+        to_i128(&na.val) as u64,
+        to_i128(&nb.val) as u64,
+    );
+    signed_cosine_claimed(cs, g, na, nb, claim, g_bits, m)
+}
+
+/// [`signed_cosine`] with the prover's claim given (what a cheating prover controls).
+fn signed_cosine_claimed(
+    cs: &Cs,
+    g: &Num,
+    na: &Num,
+    nb: &Num,
+    claim: i32,
+    g_bits: usize,
+    m: usize,
+) -> Result<Num> {
+    let one = Num::constant(Fr::ONE);
+    let neg = is_le(cs, g, &one.scale(-Fr::ONE), g_bits)?;
+    let abs = g.sub(&mul(cs, &neg, g)?.scale(Fr::from(2u64)));
+    let s = bounded(cs, u64::from(claim.unsigned_abs()), 1000, MILLE_BITS)?;
+    let nonzero = is_le(cs, &one, &abs, g_bits)?;
+    let a_pos = is_le(cs, &one, na, m)?;
+    let b_pos = is_le(cs, &one, nb, m)?;
+    let pos = mul(cs, &mul(cs, &nonzero, &a_pos)?, &b_pos)?;
+    enforce_zero_product(cs, &pos.not(), &s)?;
+    let x = mul(cs, na, nb)?;
+    let y = mul(cs, &abs, &abs)?.scale(Fr::from(1_000_000u64));
+    let sq = mul(cs, &s, &s)?;
+    let lower = mul(cs, &sq, &x)?;
+    enforce_zero_product(cs, &pos, &is_le(cs, &lower, &y, m)?.not())?;
+    let next = sq.add(&s.scale(Fr::from(2u64))).add_const(Fr::ONE);
+    let upper = mul(cs, &next, &x)?;
+    let above = is_le(cs, &y.add_const(Fr::ONE), &upper, m)?;
+    let capped = is_zero(cs, &s.add_const(-Fr::from(1000u64)))?;
+    let open = mul(cs, &pos, &capped.not())?;
+    enforce_zero_product(cs, &open, &above.not())?;
+    Ok(s.sub(&mul(cs, &neg, &s)?.scale(Fr::from(2u64))))
+}
+
 /// The capped mean's weight (twin of `v5::mean_weight`): `w ∈ [0, 1000]` with
 /// `w²·norm ≤ 10⁶·median`, and `w = 1000` or `(w + 1)²·norm > 10⁶·median`. Needs
 /// `10⁶·median` and `(w + 1)²·norm` below `2^m`.
@@ -285,6 +348,55 @@ mod tests {
             // the same order statistic: never, since φ is one of the values.
             prop_assert_eq!(floor_holds(&pairs, true, q, claim as u64), d == 0);
         }
+    }
+
+    fn cosine_holds(g: i64, na: u64, nb: u64, claim_shift: i32) -> bool {
+        let cs = Cs::new_ref();
+        let ins = [w(&cs, g.into()), w(&cs, na.into()), w(&cs, nb.into())];
+        let native = merit_protocol::rule::signed_cosine(g, na, nb);
+        let c = signed_cosine_claimed(
+            &cs,
+            &ins[0],
+            &ins[1],
+            &ins[2],
+            native + claim_shift,
+            40,
+            110,
+        )
+        .unwrap();
+        if claim_shift == 0 {
+            assert_eq!(c.val, fr_i128(native.into()));
+        }
+        cs.is_satisfied().unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn the_general_cosine_is_the_native_one(g in -(1i64 << 36)..1 << 36, na in 0u64..1 << 36, nb in 0u64..1 << 36) {
+            // No Cauchy–Schwarz: |g| may exceed √(na·nb), and norms may be 0.
+            prop_assert!(cosine_holds(g, na, nb, 0));
+            let native = merit_protocol::rule::signed_cosine(g, na, nb);
+            for d in [-2, -1, 1, 2] {
+                if (-1000..=1000).contains(&(native + d)) {
+                    prop_assert!(!cosine_holds(g, na, nb, d), "claim {} passed", native + d);
+                }
+            }
+        }
+
+        #[test]
+        fn to_i128_reads_back_the_integer(v in any::<i64>()) {
+            prop_assert_eq!(to_i128(&fr_i128(v.into())), i128::from(v));
+        }
+    }
+
+    #[test]
+    fn the_general_cosine_caps_and_zeroes() {
+        // |g| far beyond √(na·nb): capped at ±1000, as natively.
+        assert!(cosine_holds(-500, 4, 4, 0) && cosine_holds(500, 4, 4, 0));
+        // A zero norm with a nonzero g: 0.
+        assert!(cosine_holds(7, 0, 9, 0) && !cosine_holds(7, 0, 9, 1));
+        assert!(!cosine_holds(-500, 4, 4, 1) && !cosine_holds(500, 4, 4, -1));
     }
 
     #[test]

@@ -198,6 +198,48 @@ pub fn gram_matrix(cs: &Cs, vs: &[VecVar]) -> Result<Vec<Vec<Num>>> {
         .collect())
 }
 
+/// The cross matrix `X[i][k] = ⟨a_i, b_k⟩` (not symmetric): each row packs its partners
+/// `pairs_per_product(D)` to a product, `N·⌈N/p⌉` products per coordinate.
+pub fn cross_matrix(cs: &Cs, a: &[VecVar], b: &[VecVar]) -> Result<Vec<Vec<Num>>> {
+    let Some(first) = a.first() else {
+        return Ok(Vec::new());
+    };
+    let per = pairs_per_product(first.len()).max(1);
+    let refs: Vec<&VecVar> = b.iter().collect();
+    a.iter()
+        .map(|ai| {
+            let mut row = Vec::with_capacity(b.len());
+            for group in refs.chunks(per) {
+                row.extend(packed_dots(cs, ai, group)?);
+            }
+            Ok(row)
+        })
+        .collect()
+}
+
+/// `Σ_i w_i · u_i` per coordinate for weights `w_i` (any field values), `N` products per
+/// coordinate; `total = Σ w_i`. Twin of the capped mean's numerator (`rule::v5`).
+pub fn weighted_sum(cs: &Cs, weights: &[Num], vectors: &[VecVar], total: &Num) -> Result<Vec<Num>> {
+    let dim = vectors.first().map_or(0, |v| v.len());
+    let off = Fr::from(OFFSET as u64);
+    let mut out = Vec::with_capacity(dim);
+    for j in 0..dim {
+        let mut l = lc!();
+        let mut val = Fr::ZERO;
+        for (i, v) in vectors.iter().enumerate() {
+            let p = weights[i].val * Fr::from(v.offset(j));
+            let pv = cs.new_witness_variable(|| Ok(p))?;
+            cs.enforce_constraint(weights[i].lc.clone(), lc!() + v.vars[j], lc!() + pv)?;
+            l = l + pv;
+            val += weights[i].val * super::num::fr_i128(i128::from(v.values[j]));
+        }
+        // Σ w·u = Σ w·e − 2^15·Σ w.
+        l = l - (off, &total.lc);
+        out.push(Num { lc: l, val });
+    }
+    Ok(out)
+}
+
 /// `Σ_i bit_i · u_i` per coordinate, as linear combinations over fresh products
 /// (`N` constraints per coordinate); `count = Σ bit_i`. Returns the sums' LCs and values.
 pub fn masked_sum(cs: &Cs, bits: &[Num], vectors: &[VecVar], count: &Num) -> Result<Vec<Num>> {
