@@ -434,6 +434,27 @@ impl<'a> Hints<'a> {
     }
 }
 
+/// For a symmetric matrix `M` (a Gram matrix) and bits `b`: every row's `Σ_k b_k·M_ik`
+/// (`⟨v_i, S⟩` for `S` the sum of the chosen vectors) and `Σ_i b_i·(row sum)_i` (`‖S‖²`);
+/// `N² + N` products.
+pub(crate) fn masked_row_sums(cs: &Cs, bits: &[Num], m: &[Vec<Num>]) -> GResult<(Vec<Num>, Num)> {
+    let mut rows = Vec::with_capacity(m.len());
+    for row in m {
+        let terms = bits
+            .iter()
+            .zip(row)
+            .map(|(b, x)| mul(cs, b, x))
+            .collect::<GResult<Vec<_>>>()?;
+        rows.push(sum_of(&terms));
+    }
+    let total = bits
+        .iter()
+        .zip(&rows)
+        .map(|(b, r)| mul(cs, b, r))
+        .collect::<GResult<Vec<_>>>()?;
+    Ok((rows, sum_of(&total)))
+}
+
 /// `x · k`: a scaling when `k` is a constant, else one product.
 fn times(cs: &Cs, x: &Num, k: &Num) -> GResult<Num> {
     match k.lc.0.as_slice() {
@@ -513,18 +534,7 @@ pub(crate) fn select_and_score(
 
     // 5. Leave-one-out scores from the Gram matrix: ⟨u_i, S⟩ = Σ_k accept_k⟨u_i, u_k⟩,
     // ‖S‖² = Σ_k accept_k⟨u_k, S⟩, then ⟨u_i, S − u_i⟩ and ‖S − u_i‖².
-    let mut dots = Vec::with_capacity(n);
-    for row in gram {
-        let terms = (0..n)
-            .map(|k| mul(cs, &accept[k], &row[k]))
-            .collect::<GResult<Vec<_>>>()?;
-        dots.push(sum_of(&terms));
-    }
-    let sum_norm = sum_of(
-        &(0..n)
-            .map(|k| mul(cs, &accept[k], &dots[k]))
-            .collect::<GResult<Vec<_>>>()?,
-    );
+    let (dots, sum_norm) = masked_row_sums(cs, &accept, gram)?;
     let mut scores = Vec::with_capacity(n);
     for i in 0..n {
         let others_dot = dots[i].sub(&norms[i]);

@@ -35,7 +35,9 @@ use crate::gadgets::v5 as g5;
 use crate::gadgets::vector::{
     alloc_vector, cross_matrix, gram_matrix, pack_var, weighted_sum, VecVar,
 };
-use crate::round::{constant, select_candidates, sum_of, Candidates, Hints, RuleVars, Widths};
+use crate::round::{
+    constant, masked_row_sums, select_candidates, sum_of, Candidates, Hints, RuleVars, Widths,
+};
 use crate::{Keys, ProverError, SetupMode};
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Proof, ProvingKey, VerifyingKey};
@@ -454,18 +456,8 @@ fn synthesize(cs: &Cs, w: &RoundWitnessV5, public: Fr) -> GResult<()> {
     // 3. Stale: a copy of another reference's last reveal, or of d_i.
     let tau_s = constant(u64::from(p.stale_milli));
     let tau_p = constant(u64::from(p.public_milli));
-    let mut row_sums = Vec::with_capacity(n); // Σ_l acc'_l·P_kl
-    for k in 0..n {
-        let terms = (0..n)
-            .map(|l| mul(cs, &last_accepted[l], &pm[k][l]))
-            .collect::<GResult<Vec<_>>>()?;
-        row_sums.push(sum_of(&terms));
-    }
-    let p_sum = sum_of(
-        &(0..n)
-            .map(|k| mul(cs, &last_accepted[k], &row_sums[k]))
-            .collect::<GResult<Vec<_>>>()?,
-    );
+    // Σ_l acc'_l·P_kl per row, and ‖Σ_{k∈A'} p_k‖².
+    let (row_sums, p_sum) = masked_row_sums(cs, &last_accepted, &pm)?;
     let mut live = Vec::with_capacity(n);
     for i in 0..n {
         let mut hits = Vec::with_capacity(n);
@@ -609,18 +601,7 @@ fn synthesize(cs: &Cs, w: &RoundWitnessV5, public: Fr) -> GResult<()> {
     let c_new = commit_model_var(cs, &wide, &len, &pack_var(&g_new))?;
 
     // 7. The replication kernel over the candidates.
-    let mut s_dot = Vec::with_capacity(n);
-    for row in &masked {
-        let terms = (0..n)
-            .map(|k| mul(cs, &candidates[k], &row[k]))
-            .collect::<GResult<Vec<_>>>()?;
-        s_dot.push(sum_of(&terms));
-    }
-    let s_norm = sum_of(
-        &(0..n)
-            .map(|i| mul(cs, &candidates[i], &s_dot[i]))
-            .collect::<GResult<Vec<_>>>()?,
-    );
+    let (s_dot, s_norm) = masked_row_sums(cs, &candidates, &masked)?;
     let mut align = Vec::with_capacity(n);
     for i in 0..n {
         let a = g5::signed_cosine(cs, &s_dot[i], &norms[i], &s_norm, w5.g, w5.cosine)?;
