@@ -213,14 +213,14 @@ impl RoundCircuit {
 
 /// Bit widths of the comparisons, from the shape (see each gadget's range condition).
 pub(crate) struct Widths {
-    pub(crate) norm: usize,
+    norm: usize,
     pub(crate) krum: usize,
     pub(crate) count: usize,
-    pub(crate) dot: usize,
-    pub(crate) cosine: usize,
+    dot: usize,
+    cosine: usize,
     pub(crate) rem: usize,
     pub(crate) band: usize,
-    pub(crate) pair_cosine: usize,
+    pair_cosine: usize,
 }
 
 impl Widths {
@@ -253,7 +253,7 @@ impl Widths {
 
 /// `c = sign(g)·s` with `s` the per-mille cosine of `|g|` against `norm_a·norm_b`
 /// (`merit_protocol::rule::signed_cosine`); `claim` is the prover's `c`.
-pub(crate) fn signed_cosine(
+fn signed_cosine(
     cs: &Cs,
     g: &Num,
     norm_a: &Num,
