@@ -850,7 +850,8 @@ mod tests {
 
     #[test]
     fn the_native_outcome_satisfies_the_circuit_over_two_rounds() {
-        for seed in 1..=4 {
+        // Two seeds here; the committed vectors add five more sequences.
+        for seed in 1..=2 {
             let (first, second) = two_rounds(seed);
             let c = Committer::new();
             assert!(holds(&first, &first.claims(&c)), "seed {seed}, round 1");
