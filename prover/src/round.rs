@@ -301,7 +301,7 @@ impl ConstraintSynthesizer<Fr> for RoundCircuit {
 
 fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
     let p = w.params;
-    let (n, dim, f) = (p.slots, p.dim, p.byzantine);
+    let (n, dim) = (p.slots, p.dim);
     let wd = Widths::new(&p);
     let narrow = Plan::new(&poseidon::config());
     let wide = Plan::new(&poseidon::wide::config());
@@ -332,12 +332,7 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
     let gram = gram_matrix(cs, &updates)?;
 
     // 3, 5. The rule's selection and the scores, from the Gram matrix alone.
-    let rule = RuleVars {
-        bound: constant(p.norm_bound_sq.min(p.max_norm_sq())),
-        band: Num::constant(Fr::from(u64::from(p.band_sq_milli))),
-        tau: Num::constant(Fr::from(u64::from(p.duplicate_milli))),
-        budget: constant(f as u64),
-    };
+    let rule = RuleVars::constants(&p);
     let (accept, scores) = select_and_score(cs, &present, &gram, &rule, &Hints::of(o), &wd)?;
 
     // 4. Mean and new model.
@@ -398,6 +393,18 @@ pub(crate) struct RuleVars {
     pub tau: Num,
     /// `f`.
     pub budget: Num,
+}
+
+impl RuleVars {
+    /// The parameters as constants (a key per parameter set, as the round circuits are).
+    pub(crate) fn constants(p: &RuleParams) -> Self {
+        Self {
+            bound: constant(p.norm_bound_sq.min(p.max_norm_sq())),
+            band: Num::constant(Fr::from(u64::from(p.band_sq_milli))),
+            tau: Num::constant(Fr::from(u64::from(p.duplicate_milli))),
+            budget: constant(p.byzantine as u64),
+        }
+    }
 }
 
 /// The prover's hints for the selection, from the native rule.

@@ -494,12 +494,7 @@ fn synthesize(cs: &Cs, w: &RoundWitnessV5, public: Fr) -> GResult<()> {
             masked[k][i] = v;
         }
     }
-    let rule = RuleVars {
-        bound: constant(p.rule.norm_bound_sq.min(p.rule.max_norm_sq())),
-        band: Num::constant(Fr::from(u64::from(p.rule.band_sq_milli))),
-        tau: Num::constant(Fr::from(u64::from(p.rule.duplicate_milli))),
-        budget: constant(p.rule.byzantine as u64),
-    };
+    let rule = RuleVars::constants(&p.rule);
     let Candidates {
         norms,
         median,
