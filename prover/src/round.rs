@@ -164,15 +164,13 @@ impl RoundWitness {
     pub fn claims(&self, c: &Committer) -> RoundClaims {
         RoundClaims {
             prev_model: c.commit_model(&self.prev_model),
-            updates: (0..self.params.slots)
-                .map(|i| {
-                    if self.present[i] {
-                        c.commit_update(&self.trainers[i], &self.updates[i])
-                    } else {
-                        Commitment::default()
-                    }
-                })
-                .collect(),
+            updates: commit_slots(
+                c,
+                &self.trainers,
+                &(0..self.params.slots)
+                    .map(|i| self.present[i].then_some(self.updates[i].as_slice()))
+                    .collect::<Vec<_>>(),
+            ),
             scores: self.outcome.decision.scores.clone(),
             accepted: self.outcome.decision.accepted.clone(),
             new_model: c.commit_model(&self.outcome.new_model),
@@ -185,6 +183,20 @@ impl RoundWitness {
         c.round_public_input(&claims.inputs(self.project, self.round, &self.trainers))
             .map_err(RoundError::Commit)
     }
+}
+
+/// Each slot's public commitment: its trainer's update commitment, or zero for a slot
+/// with no update (`None`).
+pub(crate) fn commit_slots(
+    c: &Committer,
+    trainers: &[AccountBytes],
+    vectors: &[Option<&[i16]>],
+) -> Vec<Commitment> {
+    trainers
+        .iter()
+        .zip(vectors)
+        .map(|(t, v)| v.map_or_else(Commitment::default, |v| c.commit_update(t, v)))
+        .collect()
 }
 
 /// The round statement as a `ConstraintSynthesizer`.

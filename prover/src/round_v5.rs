@@ -36,7 +36,8 @@ use crate::gadgets::vector::{
     alloc_vector, cross_matrix, gram_matrix, pack_var, weighted_sum, VecVar,
 };
 use crate::round::{
-    constant, masked_row_sums, select_candidates, sum_of, Candidates, Hints, RuleVars, Widths,
+    commit_slots, constant, masked_row_sums, select_candidates, sum_of, Candidates, Hints,
+    RuleVars, Widths,
 };
 use crate::{Keys, ProverError, SetupMode};
 use ark_bn254::{Bn254, Fr};
@@ -145,18 +146,6 @@ impl RoundClaimsV5 {
             }),
         }
     }
-}
-
-fn commit_slots(
-    c: &Committer,
-    trainers: &[AccountBytes],
-    vectors: &[Option<&[i16]>],
-) -> Vec<Commitment> {
-    trainers
-        .iter()
-        .zip(vectors)
-        .map(|(t, v)| v.map_or_else(Commitment::default, |v| c.commit_update(t, v)))
-        .collect()
 }
 
 impl RoundWitnessV5 {
