@@ -324,21 +324,13 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
     // 1. Vectors and commitments.
     let g = alloc_vector(cs, &w.prev_model)?;
     let c_prev = commit_model_var(cs, &wide, &len, &pack_var(&g))?;
-    let mut updates: Vec<VecVar> = Vec::with_capacity(n);
-    let mut accounts = Vec::with_capacity(n);
-    let mut present = Vec::with_capacity(n);
-    let mut commitments = Vec::with_capacity(n);
-    for i in 0..n {
-        let u = alloc_vector(cs, &w.updates[i])?;
-        let halves = account_elements(&w.trainers[i]);
-        let acct = [witness(cs, halves[0])?, witness(cs, halves[1])?];
-        let h = commit_update_var(cs, &wide, &acct, &len, &pack_var(&u))?;
-        let pi = boolean(cs, w.present[i])?;
-        commitments.push(mul(cs, &pi, &h)?);
-        present.push(pi);
-        accounts.push(acct);
-        updates.push(u);
-    }
+    let values: Vec<&[i16]> = w.updates.iter().map(Vec::as_slice).collect();
+    let OpenedSlots {
+        vectors: updates,
+        accounts,
+        present,
+        commitments,
+    } = open_slots(cs, &wide, &len, &values, &w.trainers, &w.present)?;
 
     // 2. Gram matrix: gram[i][k] = ⟨u_i, u_k⟩, several products per constraint.
     let gram = gram_matrix(cs, &updates)?;
@@ -366,6 +358,47 @@ fn synthesize(cs: &Cs, w: &RoundWitness, public: Fr) -> GResult<()> {
     elems.push(c_new);
     let h = narrow.hash(cs, &elems)?;
     enforce_eq(cs, &h.lc, &(ark_relations::lc!() + public))
+}
+
+/// Slots opened against their public commitments.
+pub(crate) struct OpenedSlots {
+    /// Each slot's vector, range-checked.
+    pub vectors: Vec<VecVar>,
+    /// Each slot's account, as its two field elements.
+    pub accounts: Vec<[Num; 2]>,
+    pub present: Vec<Num>,
+    /// `C_i = present_i · H(account_i, v_i)`: zero exactly for an absent slot.
+    pub commitments: Vec<Num>,
+}
+
+/// Allocates every slot's vector and account and proves its commitment (step 1).
+pub(crate) fn open_slots(
+    cs: &Cs,
+    wide: &Plan,
+    len: &Num,
+    values: &[&[i16]],
+    trainers: &[AccountBytes],
+    present: &[bool],
+) -> GResult<OpenedSlots> {
+    let n = values.len();
+    let mut out = OpenedSlots {
+        vectors: Vec::with_capacity(n),
+        accounts: Vec::with_capacity(n),
+        present: Vec::with_capacity(n),
+        commitments: Vec::with_capacity(n),
+    };
+    for i in 0..n {
+        let v = alloc_vector(cs, values[i])?;
+        let [lo, hi] = account_elements(&trainers[i]);
+        let acct = [witness(cs, lo)?, witness(cs, hi)?];
+        let h = commit_update_var(cs, wide, &acct, len, &pack_var(&v))?;
+        let p = boolean(cs, present[i])?;
+        out.commitments.push(mul(cs, &p, &h)?);
+        out.present.push(p);
+        out.accounts.push(acct);
+        out.vectors.push(v);
+    }
+    Ok(out)
 }
 
 /// Step 4 over a run of coordinates: allocates the new model `g'` (range-checked) and

@@ -23,7 +23,7 @@
 //! per slot or per pair of slots.
 
 use crate::cs::Cs;
-use crate::gadgets::commit::{commit_model_var, commit_update_var};
+use crate::gadgets::commit::commit_model_var;
 use crate::gadgets::divide::floor_div;
 use crate::gadgets::num::{
     boolean, enforce_eq, enforce_zero_product, is_le, is_zero, log2_ceil, mul, witness, Num,
@@ -32,12 +32,10 @@ use crate::gadgets::num::{
 use crate::gadgets::poseidon::Plan;
 use crate::gadgets::select::{k_smallest_sum, keep_lowest};
 use crate::gadgets::v5 as g5;
-use crate::gadgets::vector::{
-    alloc_vector, cross_matrix, gram_matrix, pack_var, weighted_sum, VecVar,
-};
+use crate::gadgets::vector::{alloc_vector, cross_matrix, gram_matrix, pack_var, weighted_sum};
 use crate::round::{
-    commit_slots, constant, masked_row_sums, select_candidates, sum_of, Candidates, Hints,
-    RuleVars, Widths,
+    commit_slots, constant, masked_row_sums, open_slots, select_candidates, sum_of, Candidates,
+    Hints, OpenedSlots, RuleVars, Widths,
 };
 use crate::{Keys, ProverError, SetupMode};
 use ark_bn254::{Bn254, Fr};
@@ -48,7 +46,7 @@ use merit_protocol::commit::v5::{
     gram_hash, round_v5_public_input, signed_element, PreviousInputs, RoundInputsV5, TAG_GRAM,
     TAG_ROUND_V5,
 };
-use merit_protocol::commit::{account_elements, CommitError, Commitment, Committer, RoundInputs};
+use merit_protocol::commit::{CommitError, Commitment, Committer, RoundInputs};
 use merit_protocol::poseidon::{self, domain_tag};
 use merit_protocol::rule::v5::{self, Previous, RoundOutcomeV5, V5Params};
 use merit_protocol::rule::{k_smallest, RuleError, SCORE_SCALE};
@@ -361,19 +359,13 @@ fn synthesize(cs: &Cs, w: &RoundWitnessV5, public: Fr) -> GResult<()> {
     // 1. This round's vectors and commitments (as v3).
     let g = alloc_vector(cs, &w.prev_model)?;
     let c_prev = commit_model_var(cs, &wide, &len, &pack_var(&g))?;
-    let mut updates: Vec<VecVar> = Vec::with_capacity(n);
-    let mut accounts = Vec::with_capacity(n);
-    let mut commitments = Vec::with_capacity(n);
-    let present = boolean_all(cs, &w.present)?;
-    for i in 0..n {
-        let u = alloc_vector(cs, &w.updates[i])?;
-        let [lo, hi] = account_elements(&w.trainers[i]);
-        let acct = [witness(cs, lo)?, witness(cs, hi)?];
-        let h = commit_update_var(cs, &wide, &acct, &len, &pack_var(&u))?;
-        commitments.push(mul(cs, &present[i], &h)?);
-        accounts.push(acct);
-        updates.push(u);
-    }
+    let values: Vec<&[i16]> = w.updates.iter().map(Vec::as_slice).collect();
+    let OpenedSlots {
+        vectors: updates,
+        accounts,
+        present,
+        commitments,
+    } = open_slots(cs, &wide, &len, &values, &w.trainers, &w.present)?;
 
     // 1b. Last round's reveals, opened against its commitments.
     let blank_last = LastRound {
@@ -387,23 +379,19 @@ fn synthesize(cs: &Cs, w: &RoundWitnessV5, public: Fr) -> GResult<()> {
     };
     let last = w.last.as_ref().unwrap_or(&blank_last);
     let has_last = boolean(cs, w.last.is_some())?;
-    let last_present = boolean_all(
-        cs,
-        &last.reveals.iter().map(Option::is_some).collect::<Vec<_>>(),
-    )?;
-    let mut reveals: Vec<VecVar> = Vec::with_capacity(n);
-    let mut last_accounts = Vec::with_capacity(n);
-    let mut last_commitments = Vec::with_capacity(n);
     let zero = vec![0i16; dim];
-    for k in 0..n {
-        let v = alloc_vector(cs, last.reveals[k].as_deref().unwrap_or(&zero))?;
-        let [lo, hi] = account_elements(&last.trainers[k]);
-        let acct = [witness(cs, lo)?, witness(cs, hi)?];
-        let h = commit_update_var(cs, &wide, &acct, &len, &pack_var(&v))?;
-        last_commitments.push(mul(cs, &last_present[k], &h)?);
-        last_accounts.push(acct);
-        reveals.push(v);
-    }
+    let values: Vec<&[i16]> = last
+        .reveals
+        .iter()
+        .map(|r| r.as_deref().unwrap_or(&zero))
+        .collect();
+    let revealed: Vec<bool> = last.reveals.iter().map(Option::is_some).collect();
+    let OpenedSlots {
+        vectors: reveals,
+        accounts: last_accounts,
+        present: last_present,
+        commitments: last_commitments,
+    } = open_slots(cs, &wide, &len, &values, &last.trainers, &revealed)?;
     let last_reference = boolean_all(cs, &last.decided.reference)?;
     let last_accepted = boolean_all(cs, &last.decided.accepted)?;
 
